@@ -1,0 +1,69 @@
+"""The `dataprep` command: run a pipeline, print a run's stats again."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dataprep import __version__, ledger
+from dataprep.errors import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dataprep", description="Raw web corpus -> clean text -> training tokens.")
+    parser.add_argument("--version", action="version", version=f"dataprep {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a pipeline YAML (resumes an interrupted run of the same pipeline)")
+    run.add_argument("pipeline", help="pipeline YAML file")
+    run.add_argument("--input", help="file, folder or glob of Parquet/JSONL (overrides the YAML)")
+    run.add_argument("--output", help="output folder (overrides the YAML)")
+    run.add_argument("--ray-address", dest="ray_address", help="join a running Ray cluster (or set RAY_ADDRESS); default: embedded Ray")
+    run.add_argument("--limit", type=int, help="process only the first N documents")
+    run.add_argument("--text-column", dest="text_column", help="input column holding the text (default: text)")
+    run.add_argument("--max-doc-bytes", dest="max_doc_bytes", type=int, help="quarantine larger documents (default: 8 MiB)")
+    run.add_argument("--overwrite", action="store_true", help="delete the output folder first if it holds another run")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+    stats = commands.add_parser("stats", help="print the per-stage table of a finished run")
+    stats.add_argument("output", help="a run's output folder")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _stats(Path(args.output))
+    except ConfigError as exc:
+        print(f"dataprep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dataprep import pipeline as pipeline_module
+    from dataprep.run import run
+
+    overrides = {k: getattr(args, k) for k in ("input", "output", "ray_address", "limit", "text_column", "max_doc_bytes")}
+    pipeline = pipeline_module.load(args.pipeline, overrides)
+    result = run(pipeline, overwrite=args.overwrite, progress=args.progress and sys.stderr.isatty())
+    print(ledger.table(result))
+    print(f"output: {Path(pipeline.options.output).resolve()}")
+    for problem in result["problems"]:
+        print(f"dataprep: invariant broken: {problem}", file=sys.stderr)
+    return 0 if result["invariant_ok"] else 1
+
+
+def _stats(output: Path) -> int:
+    path = output / "stats.json"
+    if not path.is_file():
+        raise ConfigError(f"no stats.json in {output} (is it a finished run's output folder?)")
+    print(ledger.table(json.loads(path.read_text(encoding="utf-8"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

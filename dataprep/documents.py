@@ -1,0 +1,353 @@
+"""Documents in and out: find input files, cut them into parts, read parts, write shards.
+
+Bad input never stops a run and never disappears: a file that cannot be opened, lacks the text
+column or has a text column of the wrong type is quarantined whole at planning time; a row with
+null, non-UTF-8, non-string or oversized text, or a duplicate id, is quarantined at read time.
+Each quarantine record says which file, which row, how many documents and why.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+
+from dataprep.errors import ConfigError
+
+INPUT_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson")
+QUARANTINE_SCHEMA = pa.schema(
+    [("source", pa.string()), ("row", pa.int64()), ("rows", pa.int64()), ("id", pa.string()), ("error", pa.string())]
+)
+TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa.null())
+
+
+@dataclass(frozen=True)
+class Part:
+    """One unit of work: a run of row groups of one file (or a whole JSONL file)."""
+
+    key: str  # "<file index>-<chunk>", names the part's output shards
+    file_index: int
+    path: str
+    stem: str  # path below the input root without suffix: assigned ids are "<stem>:<row>"
+    row_groups: tuple[int, ...] | None  # None: the whole file (JSONL)
+    first_row: int  # index in the file of the part's first row
+    num_rows: int | None  # None when unknown before reading (JSONL)
+    max_rows: int | None = None  # the part's share of --limit
+
+
+def quarantine_record(source: str, error: str, row: int | None = None, rows: int | None = 1, id: str | None = None) -> dict[str, Any]:
+    return {"source": source, "row": row, "rows": rows, "id": id, "error": " ".join(str(error).split())}
+
+
+def discover(spec: str) -> list[str]:
+    """Input files named by a file, a folder (searched recursively) or a glob, sorted."""
+    if any(ch in spec for ch in "*?["):
+        candidates = [Path(p) for p in glob.glob(spec, recursive=True)]
+    elif Path(spec).is_dir():
+        candidates = [p for p in Path(spec).rglob("*") if p.is_file()]
+    elif Path(spec).is_file():
+        return [str(Path(spec))]
+    else:
+        raise ConfigError(f"input not found: {spec}")
+    files = sorted(str(p) for p in candidates if p.name.endswith(INPUT_SUFFIXES) and not p.name.startswith((".", "_")))
+    if not files:
+        raise ConfigError(f"no input files in {spec} (looked for {', '.join('*' + s for s in INPUT_SUFFIXES)})")
+    return files
+
+
+def stems(files: list[str]) -> list[str]:
+    """Each file's path below the files' common folder, without its input suffix.
+
+    Unique by construction (unlike bare file names, which repeat across folders), so the ids
+    assigned at read time (`<stem>:<row>`) are unique too.
+    """
+    absolute = [os.path.abspath(f) for f in files]
+    root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
+    out = []
+    for path in absolute:
+        name = Path(os.path.relpath(path, root)).as_posix()
+        suffix = next(s for s in INPUT_SUFFIXES if name.endswith(s))
+        out.append(name[: -len(suffix)])
+    return out
+
+
+def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None) -> tuple[list[Part], list[dict[str, Any]]]:
+    """Cut the input into parts from file metadata only; unreadable files go to quarantine."""
+    parts: list[Part] = []
+    quarantined: list[dict[str, Any]] = []
+    for index, (path, name) in enumerate(zip(files, stems(files))):
+        if path.endswith(".parquet"):
+            try:
+                parts.extend(_plan_parquet(index, path, name, text_column, part_bytes))
+            except _BadFile as exc:
+                quarantined.append(quarantine_record(path, str(exc), rows=exc.rows))
+        else:
+            rows = _count_lines(path) if limit is not None else None
+            parts.append(Part(f"{index:05d}-0000", index, path, name, None, 0, rows))
+    if limit is not None:
+        parts = _apply_limit(parts, limit)
+    return parts, quarantined
+
+
+class _BadFile(Exception):
+    def __init__(self, message: str, rows: int | None = 0):
+        super().__init__(message)
+        self.rows = rows
+
+
+def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes: int) -> list[Part]:
+    try:
+        meta = pq.ParquetFile(path).metadata
+        schema = meta.schema.to_arrow_schema()
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise _BadFile(f"cannot read Parquet file: {exc}") from None
+    if text_column not in schema.names:
+        raise _BadFile(f"no column {text_column!r} (columns: {', '.join(schema.names)})", rows=meta.num_rows)
+    if text_column != "text" and "text" in schema.names:
+        raise _BadFile(f"has both {text_column!r} and 'text' columns; rename one", rows=meta.num_rows)
+    text_type = schema.field(text_column).type
+    if text_type not in TEXT_TYPES:
+        raise _BadFile(f"column {text_column!r} has type {text_type}, expected string", rows=meta.num_rows)
+    parts, group, size, first, start = [], [], 0, 0, 0
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        group.append(g)
+        size += rg.total_byte_size
+        if size >= part_bytes or g == meta.num_row_groups - 1:
+            rows = sum(meta.row_group(i).num_rows for i in group)
+            parts.append(Part(f"{index:05d}-{len(parts):04d}", index, path, name, tuple(group), start, rows))
+            start += rows
+            group, size = [], 0
+    return parts
+
+
+def _count_lines(path: str) -> int:
+    try:
+        with _open_text_file(path) as handle:
+            return sum(1 for line in handle if line.strip())
+    except (OSError, EOFError):
+        return 0
+
+
+def _open_text_file(path: str):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _apply_limit(parts: list[Part], limit: int) -> list[Part]:
+    limited, remaining = [], limit
+    for part in parts:
+        if remaining <= 0:
+            break
+        share = min(remaining, part.num_rows or 0)
+        if share:
+            limited.append(Part(**{**part.__dict__, "max_rows": share}))
+        remaining -= share
+    return limited
+
+
+def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] | None = None) -> Iterator[tuple[pa.Table | None, np.ndarray | None, list[dict[str, Any]]]]:
+    """Yield (raw batch, file row index per row, quarantine records) for a part.
+
+    A read error part-way (a damaged page, a truncated gzip) quarantines the rest of the part
+    with the error and ends the part; the rows read before it go on. `columns` narrows a
+    Parquet read (JSONL is always read whole).
+    """
+    if part.row_groups is not None:
+        reader = _iter_parquet(part, batch_rows, columns)
+    else:
+        reader = _iter_jsonl(part, text_column, batch_rows)
+    done = 0
+    try:
+        for table, rows, bad in reader:
+            if part.max_rows is not None and done + (table.num_rows if table is not None else 0) > part.max_rows:
+                keep = part.max_rows - done
+                table, rows = table.slice(0, keep), rows[:keep]
+            done += table.num_rows if table is not None else 0
+            yield table, rows, bad
+            if part.max_rows is not None and done >= part.max_rows:
+                return
+    except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged file)
+        left = None if part.num_rows is None else max((part.max_rows or part.num_rows) - done, 0)
+        yield None, None, [quarantine_record(part.path, f"read failed after {done} rows: {exc}", row=part.first_row + done, rows=left)]
+
+
+def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None):
+    handle = pq.ParquetFile(part.path)
+    row = part.first_row
+    batches = handle.iter_batches(batch_size=batch_rows, row_groups=list(part.row_groups), columns=columns, use_threads=False)
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        yield table, np.arange(row, row + table.num_rows), []
+        row += table.num_rows
+
+
+def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    bad: list[dict[str, Any]] = []
+    with _open_text_file(part.path) as handle:
+        for row, line in enumerate(handle):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except UnicodeDecodeError as exc:
+                bad.append(quarantine_record(part.path, f"line is not valid UTF-8: {exc.reason} at byte {exc.start}", row=row))
+                continue
+            except json.JSONDecodeError as exc:
+                bad.append(quarantine_record(part.path, f"invalid JSON: {exc.msg} (column {exc.colno})", row=row))
+                continue
+            if not isinstance(record, dict):
+                bad.append(quarantine_record(part.path, f"line is a JSON {type(record).__name__}, expected an object", row=row))
+                continue
+            if text_column not in record:
+                bad.append(quarantine_record(part.path, f"no {text_column!r} field", row=row, id=_str_or_none(record.get("id"))))
+                continue
+            value = record[text_column]
+            if value is not None and not isinstance(value, str):
+                bad.append(quarantine_record(part.path, f"{text_column!r} is a JSON {type(value).__name__}, expected a string", row=row, id=_str_or_none(record.get("id"))))
+                continue
+            records.append(record)
+            rows.append(row)
+            if len(records) >= batch_rows:
+                yield _records_table(records), np.array(rows), bad
+                records, rows, bad = [], [], []
+    if records or bad:
+        yield (_records_table(records) if records else None), np.array(rows, dtype=np.int64), bad
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _records_table(records: list[dict[str, Any]]) -> pa.Table:
+    """Columns in order of first appearance; a column of mixed JSON types is kept as JSON text."""
+    names = list(dict.fromkeys(key for record in records for key in record))
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
+    return pa.table(columns)
+
+
+def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max_doc_bytes: int, duplicate_ids: dict[str, int]) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Bring a raw batch to the document schema (string `id`, large_string `text`).
+
+    Rows that cannot be documents are quarantined, each with its file row and reason.
+    """
+    source = part.path
+    if text_column != "text":
+        table = table.rename_columns(["text" if n == text_column else n for n in table.column_names])
+    ids = _ids(table, rows, part)
+    raw = table.column("text").combine_chunks()
+    if pa.types.is_null(raw.type):
+        raw = pa.nulls(len(raw), pa.large_binary())
+    raw = raw.cast(pa.large_binary()) if not pa.types.is_large_binary(raw.type) else raw
+    errors = np.full(table.num_rows, None, dtype=object)
+    is_null = pc.is_null(raw).to_numpy(zero_copy_only=False)
+    errors[is_null] = "text is null"
+    sizes = pc.fill_null(pc.binary_length(raw), 0).to_numpy(zero_copy_only=False)
+    too_big = sizes > max_doc_bytes
+    errors[too_big] = [f"text is {s / 2**20:.1f} MiB, above max_doc_bytes ({max_doc_bytes / 2**20:.1f} MiB)" for s in sizes[too_big]]
+    text, invalid = _decode_utf8(raw)
+    for i, message in invalid.items():
+        errors[i] = errors[i] or message
+    if duplicate_ids:
+        locations = location(part.file_index, rows)
+        for i, key in enumerate(id_keys(ids)):
+            first = duplicate_ids.get(key)
+            if first is not None and first != locations[i] and errors[i] is None:
+                errors[i] = f"duplicate id (first seen in file #{first >> 40}, row {first & (2**40 - 1)})"
+    table = table.set_column(table.schema.get_field_index("text"), "text", text)
+    id_index = table.schema.get_field_index("id")
+    table = table.set_column(id_index, "id", ids) if id_index >= 0 else table.add_column(0, "id", ids)
+    bad = np.flatnonzero(errors != None)  # noqa: E711
+    records = [quarantine_record(source, errors[i], row=int(rows[i]), id=ids[i].as_py()) for i in bad]
+    if bad.size:
+        table = table.filter(pa.array(errors == None))  # noqa: E711
+    return table, records
+
+
+def _ids(table: pa.Table, rows: np.ndarray, part: Part) -> pa.Array:
+    assigned = pa.array([f"{part.stem}:{r}" for r in rows], pa.string())
+    if "id" not in table.column_names:
+        return assigned
+    given = table.column("id").combine_chunks()
+    if not pa.types.is_string(given.type):
+        given = given.cast(pa.string()) if not pa.types.is_null(given.type) else pa.nulls(len(given), pa.string())
+    return pc.if_else(pc.is_null(given), assigned, given)
+
+
+def _decode_utf8(raw: pa.Array) -> tuple[pa.Array, dict[int, str]]:
+    """Binary -> large_string; rows that are not valid UTF-8 become empty and are reported."""
+    try:
+        return raw.cast(pa.large_string()), {}
+    except pa.ArrowInvalid:
+        pass
+    values = raw.to_pylist()
+    invalid = {}
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            invalid[i] = f"text is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            values[i] = b""
+    return pa.array(values, pa.large_binary()).cast(pa.large_string()), invalid
+
+
+def location(file_index: int, rows: np.ndarray) -> np.ndarray:
+    """A document's place in the input as one int64: file index in the high bits, row below."""
+    return (np.int64(file_index) << np.int64(40)) | np.asarray(rows, dtype=np.int64)
+
+
+def id_keys(ids: pa.Array) -> list[str]:
+    """128-bit hex digests of ids: compact, collision-safe keys for the corpus-wide id check."""
+    return [xxhash.xxh3_128_hexdigest(v.encode("utf-8")) for v in ids.to_pylist()]
+
+
+def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], np.ndarray]:
+    """(id digest, location) of every readable row of a part, for the duplicate-id check."""
+    keys: list[str] = []
+    locations: list[np.ndarray] = []
+    if part.row_groups is not None and "id" not in pq.read_schema(part.path).names:
+        rows = np.arange(part.first_row, part.first_row + (part.max_rows or part.num_rows or 0))
+        empty = pa.table({"text": pa.nulls(len(rows))})
+        return id_keys(_ids(empty, rows, part)), location(part.file_index, rows)
+    for table, rows, _ in read_part(part, text_column, batch_rows, columns=["id"]):
+        if table is None:
+            continue
+        keys.extend(id_keys(_ids(table, rows, part)))
+        locations.append(location(part.file_index, rows))
+    return keys, (np.concatenate(locations) if locations else np.zeros(0, np.int64))
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write atomically: a reader (or a resumed run) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_json(data: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,102 @@
+"""Per-stage counts, the run's stats.json, and the invariant that nothing is lost.
+
+For every stage, `in == kept + removed (summed over reasons) + quarantined`; each stage takes in
+what the previous one kept; and overall `input docs == final kept + ledger + quarantine`.
+`check` returns every broken equation in words, and the runner refuses to call a run done
+while the list is not empty.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+#: columns the ledger (removed/) adds to a removed document's own columns
+LEDGER_COLUMNS = ("stage", "reason", "details")
+
+
+@dataclass
+class StageCounts:
+    name: str
+    kind: str
+    docs_in: int = 0
+    kept: int = 0
+    removed: Counter = field(default_factory=Counter)
+    quarantined: int = 0  # documents the stage failed on (isolated, quarantined with the error)
+    seconds: float = 0.0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    def add(self, other: "StageCounts") -> None:
+        self.docs_in += other.docs_in
+        self.kept += other.kept
+        self.removed.update(other.removed)
+        self.quarantined += other.quarantined
+        self.seconds += other.seconds
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "kind": self.kind, "in": self.docs_in, "kept": self.kept,
+            "removed": dict(sorted(self.removed.items())), "quarantined": self.quarantined,
+            "seconds": round(self.seconds, 4), "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StageCounts":
+        return cls(data["name"], data["kind"], data["in"], data["kept"], Counter(data["removed"]),
+                   data["quarantined"], data["seconds"], data["bytes_in"], data["bytes_out"])
+
+
+def check(stats: dict[str, Any]) -> list[str]:
+    """Every broken counting equation of a run's stats, as sentences (empty when all hold)."""
+    problems = []
+    stages = [StageCounts.from_dict(s) for s in stats["stages"]]
+    entering = stats["input"]["docs"] - stats["quarantine"]["read_rows"] - stats["quarantine"]["file_rows"]
+    for stage in stages:
+        if stage.docs_in != entering:
+            problems.append(f"{stage.name}: took in {stage.docs_in} documents, but {entering} came to it")
+        total = stage.kept + sum(stage.removed.values()) + stage.quarantined
+        if stage.docs_in != total:
+            problems.append(f"{stage.name}: in {stage.docs_in} != kept {stage.kept} + removed "
+                            f"{sum(stage.removed.values())} + quarantined {stage.quarantined}")
+        entering = stage.kept
+    out = stats["output"]
+    if out["kept"] != entering:
+        problems.append(f"output holds {out['kept']} kept documents, the last stage kept {entering}")
+    removed = sum(sum(s.removed.values()) for s in stages)
+    if out["removed"] != removed:
+        problems.append(f"ledger holds {out['removed']} documents, the stages removed {removed}")
+    quarantined = stats["quarantine"]["read_rows"] + stats["quarantine"]["file_rows"] + sum(s.quarantined for s in stages)
+    if out["quarantined"] != quarantined:
+        problems.append(f"quarantine holds {out['quarantined']} documents, the run quarantined {quarantined}")
+    if stats["input"]["docs"] != out["kept"] + out["removed"] + out["quarantined"]:
+        problems.append(f"input {stats['input']['docs']} != kept {out['kept']} + removed {out['removed']} "
+                        f"+ quarantined {out['quarantined']}")
+    return problems
+
+
+def table(stats: dict[str, Any]) -> str:
+    """The end-of-run table: one row per stage, plus the input and quarantine lines."""
+    rows = [("stage", "kind", "in", "kept", "removed", "seconds", "docs/s", "removed by reason")]
+    q = stats["quarantine"]
+    rows.append(("(read)", "input", f"{stats['input']['docs']:,}", f"{stats['input']['docs'] - q['read_rows'] - q['file_rows']:,}",
+                 "", "", "", f"quarantined: {q['read_rows'] + q['file_rows']:,} docs, {q['files']} files"))
+    for s in stats["stages"]:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(s["removed"].items(), key=lambda kv: -kv[1]))
+        if s["quarantined"]:
+            reasons += f"{', ' if reasons else ''}quarantined (stage error) {s['quarantined']:,}"
+        rate = f"{s['in'] / s['seconds']:,.0f}" if s["seconds"] > 0 else "-"
+        rows.append((s["name"], s["kind"], f"{s['in']:,}", f"{s['kept']:,}", f"{sum(s['removed'].values()):,}",
+                     f"{s['seconds']:.2f}", rate, reasons))
+    out = stats["output"]
+    rows.append(("(output)", "", "", f"{out['kept']:,}", f"{out['removed']:,}", f"{stats.get('seconds', 0):.1f}", "",
+                 f"quarantined {out['quarantined']:,}; invariant {'OK' if stats.get('invariant_ok') else 'BROKEN'}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for r in rows:
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells + [r[-1]]).rstrip())
+    return "\n".join(lines)

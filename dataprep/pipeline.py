@@ -1,0 +1,146 @@
+"""YAML -> a validated pipeline: stage instances plus the run's options.
+
+Everything is checked here, before Ray starts: stage names, parameter names and types, and the
+stages' own value checks. A typo costs a one-line error that lists what would have been valid,
+not a worker traceback ten minutes into a run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dataprep.errors import ConfigError
+from dataprep.stages import REGISTRY, Stage
+
+
+@dataclass
+class RunOptions:
+    """Settings of a run that are not stages. Each is a YAML key and a CLI flag of the same name."""
+
+    name: str = "pipeline"
+    input: str | None = None  # a file, folder or glob of Parquet / JSONL / JSONL.gz
+    output: str | None = None  # the output folder (kept/, removed/, quarantine/, stats.json)
+    text_column: str = "text"  # the input column that holds the document text
+    limit: int | None = None  # process only the first N documents (in file order)
+    max_doc_bytes: int = 8 * 2**20  # larger documents are quarantined: no web page is 8 MB of text
+    part_bytes: int = 32 * 2**20  # target uncompressed size of one unit of work (a Ray task)
+    batch_rows: int = 512  # documents per Arrow batch inside a task
+    ray_address: str | None = None  # a running cluster ("auto", "host:port"); None = embedded Ray
+
+
+@dataclass
+class Pipeline:
+    options: RunOptions
+    stages: list[Stage] = field(default_factory=list)
+    specs: list[dict[str, Any]] = field(default_factory=list)  # [{stage name: params}] as given
+
+
+OPTION_TYPES = typing.get_type_hints(RunOptions)
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Pipeline:
+    """Read and validate a pipeline YAML; `overrides` (from the CLI) win over the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"pipeline file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'stages', got {type(raw).__name__}")
+    return from_dict(raw, overrides, source=str(path))
+
+
+def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, source: str = "pipeline") -> Pipeline:
+    raw = dict(raw)
+    stages_raw = raw.pop("stages", None)
+    if not isinstance(stages_raw, list) or not stages_raw:
+        raise ConfigError(f"{source}: 'stages' must be a non-empty list of {{stage_name: {{params}}}}")
+    unknown = set(raw) - set(OPTION_TYPES)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r}; valid keys: stages, {', '.join(OPTION_TYPES)}")
+    settings = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    for key, value in settings.items():
+        _check_type(value, OPTION_TYPES[key], f"{source}: {key}")
+    options = RunOptions(**settings)
+    if options.limit is not None and options.limit < 1:
+        raise ConfigError(f"{source}: limit must be >= 1, not {options.limit}")
+    pipeline = Pipeline(options)
+    for position, entry in enumerate(stages_raw, start=1):
+        name, params = _split_entry(entry, f"{source}: stage {position}")
+        pipeline.stages.append(build_stage(name, params, f"{source}: stage {position} ({name})"))
+        pipeline.specs.append({name: params})
+    return pipeline
+
+
+def build_stage(name: str, params: dict[str, Any], where: str) -> Stage:
+    """Instantiate a registered stage from its name and YAML parameters, or raise ConfigError."""
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{where}: unknown stage {name!r}{hint}; valid stages: {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[name]
+    signature = inspect.signature(cls.__init__)
+    hints = typing.get_type_hints(cls.__init__)
+    valid = [p for p in signature.parameters if p != "self"]
+    for key, value in params.items():
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown parameter {key!r}{hint}; valid: {', '.join(valid) or 'none'}")
+        _check_type(value, hints.get(key, Any), f"{where}: {key}")
+    try:
+        return cls(**params)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _split_entry(entry: Any, where: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(entry, str):
+        return entry, {}
+    if isinstance(entry, dict) and len(entry) == 1:
+        name, params = next(iter(entry.items()))
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"{where}: parameters of {name!r} must be a mapping, got {params!r}")
+        return str(name), params
+    raise ConfigError(f"{where}: expected 'name' or {{name: {{params}}}}, got {entry!r}")
+
+
+def _check_type(value: Any, annotation: Any, where: str) -> None:
+    if not _matches(value, annotation):
+        expected = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """A small runtime check of YAML values against the simple annotations stages use."""
+    if annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin in (list, tuple):
+        (item,) = typing.get_args(annotation)[:1] or (Any,)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)

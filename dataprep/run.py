@@ -1,0 +1,311 @@
+"""Execute a pipeline: plan parts, check ids corpus-wide, run the fused stages, account for all.
+
+The unit of work is a *part* (a few row groups of one input file). Ray Data schedules one task
+per part; inside it, the per-document stages run fused over Arrow batches (each stage's word and
+line splits shared through `TextBatch`) and the part's kept, removed and quarantined documents
+are written as three Parquet shards, then a completion marker with its counts. A killed run
+started again skips the parts that have a marker and redoes the others (writes are atomic and
+named by part, so redoing one is idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dataprep import __version__, documents, ledger, runtime
+from dataprep.documents import Part
+from dataprep.errors import ConfigError
+from dataprep.pipeline import Pipeline, build_stage
+from dataprep.stages.base import Decisions, DocStage, TextBatch, details_json
+
+OUTPUT_FOLDERS = ("kept", "removed", "quarantine")
+MARKERS = "_parts"
+
+
+def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
+    """Run `pipeline` to completion (or resume it) and return its stats (also in stats.json)."""
+    opts = pipeline.options
+    if not opts.input:
+        raise ConfigError("no input: give --input or an 'input' key in the pipeline")
+    if not opts.output:
+        raise ConfigError("no output folder: give --output or an 'output' key in the pipeline")
+    non_doc = [s.name for s in pipeline.stages if not isinstance(s, DocStage)]
+    if non_doc:
+        raise ConfigError(f"stage {non_doc[0]!r} needs the whole corpus; global stages are not supported by this runner yet")
+    started = time.time()
+    files = [str(Path(f).resolve()) for f in documents.discover(opts.input)]
+    out = Path(opts.output).resolve()
+    identity = _identity(pipeline, files)
+    _prepare_output(out, identity, overwrite)
+    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit)
+    if file_quarantine:
+        documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
+    with runtime.session(opts.ray_address):
+        duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
+        todo = [p for p in parts if not (out / MARKERS / f"{p.key}.json").exists()]
+        _execute(todo, pipeline, duplicates, out, progress, total_docs=sum(p.max_rows or p.num_rows or 0 for p in parts))
+    stats = _summarise(pipeline, files, parts, file_quarantine, out, time.time() - started)
+    documents.write_json(stats, out / "stats.json")
+    return stats
+
+
+def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
+    """What makes two runs the same run: stages, options that change output, input files."""
+    opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "output")}
+    inputs = [[f, Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files]
+    body = {"stages": pipeline.specs, "options": opts, "inputs": inputs}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return {"fingerprint": digest, "pipeline": pipeline.options.name, "version": __version__, **body}
+
+
+def _prepare_output(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
+    record = out / "run.json"
+    if out.exists() and any(out.iterdir()):
+        if overwrite:
+            shutil.rmtree(out)
+        elif not record.exists():
+            raise ConfigError(f"output folder {out} is not empty and holds no dataprep run; choose another --output or pass --overwrite")
+        else:
+            previous = json.loads(record.read_text(encoding="utf-8"))
+            if previous.get("fingerprint") != identity["fingerprint"]:
+                raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
+                                  f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
+            return  # the same run: resume it
+    documents.write_json(identity, record)
+
+
+def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict[str, int]:
+    """Ids that occur more than once in the input, mapped to their first location.
+
+    A corpus-wide group-by on Ray Data over 128-bit id digests, so no process holds all ids.
+    """
+    import ray.data
+
+    if not parts:
+        return {}
+
+    def digests(batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        keys, locations = [], []
+        for text in batch["part"]:
+            k, loc = documents.part_ids(Part(**json.loads(text)), text_column, batch_rows)
+            keys.extend(k)
+            locations.append(loc)
+        return {"key": np.array(keys, dtype=object), "loc": np.concatenate(locations)}
+
+    items = [{"part": json.dumps(asdict(p))} for p in parts]
+    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(digests, batch_size=1)
+    from ray.data.aggregate import Count, Min
+
+    groups = ds.groupby("key", num_partitions=max(2, min(len(parts), 64))).aggregate(Count(alias_name="n"), Min("loc", alias_name="first")).filter(expr="n > 1")
+    return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
+
+
+def _execute(parts: list[Part], pipeline: Pipeline, duplicates: dict[str, int], out: Path, progress: bool, total_docs: int) -> None:
+    import ray.data
+
+    if not parts:
+        return
+    config = {"specs": pipeline.specs, "options": asdict(pipeline.options), "out": str(out), "duplicates": duplicates}
+    items = [{"part": json.dumps(asdict(p))} for p in parts]
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    ds = ds.map_batches(_process_batch_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1)
+    bars = _Progress([s.name for s in pipeline.stages], total_docs) if progress else None
+    for row in ds.iter_rows():
+        if bars:
+            bars.update(json.loads(row["stats"]))
+    if bars:
+        bars.close()
+
+
+class _Progress:
+    """One bar per stage (documents it has taken in, and docs/s), updated as parts finish."""
+
+    def __init__(self, names: list[str], total: int):
+        from tqdm import tqdm
+
+        self.bars = [tqdm(total=total, desc=f"{n:<20}", unit="docs", position=i, leave=True, file=sys.stderr,
+                          dynamic_ncols=True, smoothing=0) for i, n in enumerate(names)]
+
+    def update(self, part_stats: dict[str, Any]) -> None:
+        for bar, stage in zip(self.bars, part_stats["stages"]):
+            bar.update(stage["in"])
+
+    def close(self) -> None:
+        for bar in self.bars:
+            bar.close()
+
+
+# ---- inside a Ray worker -------------------------------------------------------------------
+
+_WORKER_STAGES: dict[str, list[DocStage]] = {}
+
+
+def _worker_stages(specs: list[dict[str, Any]]) -> list[DocStage]:
+    """Stages built and set up once per worker process (models load once, not once per part)."""
+    key = json.dumps(specs, sort_keys=True, default=str)
+    if key not in _WORKER_STAGES:
+        stages = [build_stage(name, params, name) for spec in specs for name, params in spec.items()]
+        for stage in stages:
+            stage.setup()
+        _WORKER_STAGES[key] = stages
+    return _WORKER_STAGES[key]
+
+
+def _process_batch_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
+    stats = [process_part(Part(**json.loads(text)), config) for text in batch["part"]]
+    return {"stats": np.array([json.dumps(s) for s in stats], dtype=object)}
+
+
+def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
+    """Read one part, run the fused per-document stages, write its shards and its marker."""
+    opts = config["options"]
+    out = Path(config["out"])
+    stages = _worker_stages(config["specs"])
+    for folder in OUTPUT_FOLDERS:
+        (out / folder / f"part-{part.key}.parquet").unlink(missing_ok=True)
+    counts = [ledger.StageCounts(s.name, s.kind) for s in stages]
+    kept: list[pa.Table] = []
+    removed: list[pa.Table] = []
+    quarantined: list[dict[str, Any]] = []
+    docs = read_quarantined = 0
+    for raw, rows, bad in documents.read_part(part, opts["text_column"], opts["batch_rows"]):
+        bad_rows = sum(r["rows"] or 0 for r in bad)
+        docs += bad_rows
+        read_quarantined += bad_rows
+        quarantined.extend(bad)
+        if raw is None:
+            continue
+        docs += raw.num_rows
+        table, bad = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"])
+        read_quarantined += len(bad)
+        quarantined.extend(bad)
+        batch = TextBatch(table)
+        for stage, count in zip(stages, counts):
+            batch = _run_stage(stage, batch, count, removed, quarantined, part.path)
+        kept.append(batch.table)
+    if kept:
+        documents.write_parquet(pa.concat_tables(kept, promote_options="default"), out / "kept" / f"part-{part.key}.parquet")
+    if removed:
+        documents.write_parquet(pa.concat_tables(removed, promote_options="default"), out / "removed" / f"part-{part.key}.parquet")
+    if quarantined:
+        documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), out / "quarantine" / f"part-{part.key}.parquet")
+    stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "stages": [c.to_dict() for c in counts]}
+    documents.write_json(stats, out / MARKERS / f"{part.key}.json")
+    return stats
+
+
+def _run_stage(stage: DocStage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],
+               quarantined: list[dict[str, Any]], source: str) -> TextBatch:
+    """Apply one stage to a batch, route its removals to the ledger, and return what it kept."""
+    count.docs_in += batch.num_rows
+    if batch.num_rows == 0:
+        return batch
+    count.bytes_in += _text_bytes(batch)
+    started = time.perf_counter()
+    decisions, failures = _apply_isolating(stage, batch, source)
+    count.seconds += time.perf_counter() - started
+    quarantined.extend(failures)
+    count.quarantined += len(failures)
+    if decisions is None:
+        return TextBatch(batch.table.slice(0, 0))
+    is_removed = decisions.reasons != None  # noqa: E711 (elementwise)
+    if is_removed.any():
+        gone = decisions.batch.table.filter(pa.array(is_removed))
+        reasons = decisions.reasons[is_removed]
+        details = [d for d, r in zip(decisions.details, is_removed) if r]
+        gone = gone.append_column("stage", pa.array([stage.name] * len(reasons), pa.string()))
+        gone = gone.append_column("reason", pa.array(list(reasons), pa.string()))
+        removed.append(gone.append_column("details", details_json(details)))
+        count.removed.update(Counter(reasons.tolist()))
+    survivors = decisions.batch.filter(~is_removed)
+    count.kept += survivors.num_rows
+    count.bytes_out += _text_bytes(survivors)
+    return survivors
+
+
+def _text_bytes(batch: TextBatch) -> int:
+    return int(pc.sum(pc.binary_length(batch.text)).as_py() or 0) if batch.num_rows else 0
+
+
+def _apply_isolating(stage: DocStage, batch: TextBatch, source: str) -> tuple[Decisions | None, list[dict[str, Any]]]:
+    """Apply a stage; if it raises, bisect the batch until the documents that break it are found.
+
+    Those documents are quarantined with the error (and where it was raised); the rest of the
+    batch goes on as if nothing happened. Costs nothing unless a stage fails.
+    """
+    try:
+        return stage.apply(batch), []
+    except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
+        if batch.num_rows == 1:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            error = f"stage {stage.name} failed: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"
+            return None, [documents.quarantine_record(source, error, id=batch.table.column("id")[0].as_py())]
+    half = batch.num_rows // 2
+    results = [_apply_isolating(stage, TextBatch(batch.table.slice(start, length)), source)
+               for start, length in ((0, half), (half, batch.num_rows - half))]
+    records = [r for _, rs in results for r in rs]
+    done = [d for d, _ in results if d is not None]
+    if not done:
+        return None, records
+    merged = Decisions(
+        TextBatch(pa.concat_tables([d.batch.table for d in done], promote_options="default")),
+        np.concatenate([d.reasons for d in done]),
+        [x for d in done for x in d.details],
+    )
+    return merged, records
+
+
+# ---- after the parts ------------------------------------------------------------------------
+
+def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_quarantine: list[dict[str, Any]],
+               out: Path, seconds: float) -> dict[str, Any]:
+    counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
+    docs = read_quarantined = 0
+    for part in parts:
+        marker = json.loads((out / MARKERS / f"{part.key}.json").read_text(encoding="utf-8"))
+        docs += marker["docs"]
+        read_quarantined += marker["read_quarantined"]
+        for total, stage in zip(counts, marker["stages"]):
+            total.add(ledger.StageCounts.from_dict(stage))
+    file_rows = sum(r["rows"] or 0 for r in file_quarantine)
+    stats = {
+        "pipeline": pipeline.options.name,
+        "version": __version__,
+        "seconds": round(seconds, 3),
+        "input": {"files": len(files), "parts": len(parts), "docs": docs + file_rows},
+        "quarantine": {"files": len(file_quarantine), "file_rows": file_rows, "read_rows": read_quarantined},
+        "stages": [c.to_dict() for c in counts],
+        "output": {
+            "kept": _rows_on_disk(out / "kept"),
+            "removed": _rows_on_disk(out / "removed"),
+            "quarantined": _rows_on_disk(out / "quarantine", count_column="rows"),
+        },
+    }
+    stats["problems"] = ledger.check(stats)
+    stats["invariant_ok"] = not stats["problems"]
+    return stats
+
+
+def _rows_on_disk(folder: Path, count_column: str | None = None) -> int:
+    """Documents in a folder's shards, read from Parquet footers (or a count column)."""
+    total = 0
+    for path in sorted(folder.glob("part-*.parquet")):
+        if count_column:
+            total += sum(v or 0 for v in pq.read_table(path, columns=[count_column]).column(0).to_pylist())
+        else:
+            total += pq.ParquetFile(path).metadata.num_rows
+    return total

@@ -1,0 +1,72 @@
+"""Ray start-up: an embedded local Ray by default, a running cluster by address.
+
+Embedded Ray gets every core and a fixed object store (so a run's memory is set by this code,
+not by what the machine happens to have), no dashboard and quiet logs. With `--ray-address`
+(or RAY_ADDRESS) the run joins that cluster instead; every node needs dataprep installed and
+must see the input and output paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dataprep.errors import ConfigError
+
+#: object store of an embedded Ray: parts are small and flow straight to Parquet, so 2 GiB is
+#: plenty, and leaves the rest of a 24 GB box to the workers' heaps
+OBJECT_STORE_BYTES = 2 * 2**30
+
+
+def quiet_environment() -> None:
+    """Environment settings that must be in place before Ray is imported or started."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+
+def start(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Start or join Ray unless it is already running in this process; True if this call started it."""
+    quiet_environment()
+    import ray
+    import ray.data
+    from ray.data.context import ShuffleStrategy
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    common = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
+    try:
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), object_store_memory=OBJECT_STORE_BYTES,
+                     include_dashboard=False, **common)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {str(exc).splitlines()[0]}") from None
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    context.enable_rich_progress_bars = False
+    # Our shuffles are of small keys (id and hash digests). The default hash shuffle starts a
+    # pool of aggregator actors (seconds of fixed cost per group-by); the pull-based sort
+    # shuffle runs as plain tasks and is ten times cheaper at this size.
+    context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    for name in ("ray", "ray.data", "ray._private"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return True
+
+
+@contextmanager
+def session(address: str | None = None) -> Iterator[None]:
+    """Ray for the duration of a run; shut down afterwards only if this session started it."""
+    started = start(address)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()

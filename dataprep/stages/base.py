@@ -1,0 +1,209 @@
+"""Stage kinds (Filter, Mapper, Global), the batch they work on, and the registry by name.
+
+A stage is a plain class: its parameters are its typed `__init__` arguments (the YAML keys),
+and its work is a pure function over an Arrow batch. Per-document stages (filters and mappers)
+return the batch plus their decisions; the runner fuses adjacent ones into one task per part
+and takes care of the ledger, counts and errors, so a stage only says *what* and *why*.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+
+REGISTRY: dict[str, type["Stage"]] = {}
+
+
+def register(cls: type["Stage"]) -> type["Stage"]:
+    """Class decorator: make a stage available to pipelines under `cls.name`."""
+    if cls.name in REGISTRY:
+        raise RuntimeError(f"two stages are registered as {cls.name!r}")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class TextBatch:
+    """A batch of documents (an Arrow table with `id` and `text`) and its cached text views.
+
+    Word and line splits are computed once per batch and shared by every stage that asks for
+    them; a mapper that rewrites the text gets a fresh batch (the caches would be stale).
+    """
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    @cached_property
+    def text(self) -> pa.Array:
+        return self.table.column("text").combine_chunks()
+
+    @cached_property
+    def words(self) -> pa.ListArray:
+        return textutil.split_words(self.text)
+
+    @cached_property
+    def word_counts(self) -> np.ndarray:
+        return textutil.list_lengths(self.words)
+
+    @cached_property
+    def lines(self) -> pa.ListArray:
+        return textutil.split_lines(self.text)
+
+    @cached_property
+    def char_counts(self) -> np.ndarray:
+        return textutil.char_lengths(self.text)
+
+    def with_text(self, new_text: pa.Array) -> "TextBatch":
+        index = self.table.schema.get_field_index("text")
+        return TextBatch(self.table.set_column(index, "text", new_text.cast(pa.large_string())))
+
+    def with_columns(self, columns: dict[str, pa.Array]) -> "TextBatch":
+        """Add (or replace) columns; the text is unchanged, so the caches carry over."""
+        table = self.table
+        for name, values in columns.items():
+            index = table.schema.get_field_index(name)
+            table = table.append_column(name, values) if index < 0 else table.set_column(index, name, values)
+        out = TextBatch(table)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k != "table"})
+        return out
+
+    def filter(self, mask: np.ndarray) -> "TextBatch":
+        """Rows where `mask` is true, with the cached views filtered alike."""
+        arrow_mask = pa.array(mask, pa.bool_())
+        out = TextBatch(self.table.filter(arrow_mask))
+        for key, value in self.__dict__.items():
+            if key == "table":
+                continue
+            out.__dict__[key] = value[mask] if isinstance(value, np.ndarray) else value.filter(arrow_mask)
+        return out
+
+
+@dataclass
+class Decisions:
+    """What a per-document stage did to a batch.
+
+    `batch` has every input row (with rewritten text or added columns). `reasons` holds, per row,
+    the reason code of a removal (`"<stage>.<code>"`) or None to keep it. `details` holds, per
+    removed row, the measured values the decision was made on (JSON-able dicts).
+    """
+
+    batch: TextBatch
+    reasons: np.ndarray  # object array of str | None
+    details: list[dict[str, Any] | None]
+
+    @classmethod
+    def keep_all(cls, batch: TextBatch) -> "Decisions":
+        n = batch.num_rows
+        return cls(batch, np.full(n, None, dtype=object), [None] * n)
+
+
+class Stage:
+    """Common ground of every stage: a registry name, a kind and declared output columns."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    #: columns this stage adds to documents, with their Arrow types (schema is known up front)
+    adds: ClassVar[dict[str, pa.DataType]] = {}
+
+    def setup(self) -> None:
+        """Load models or other heavy state; called once per worker process before first use."""
+
+    def params(self) -> dict[str, Any]:
+        """The parameters this stage was built with (for stats, reports and fingerprints)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+class DocStage(Stage):
+    """A stage that decides about each document alone (fusable with its neighbours)."""
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        raise NotImplementedError
+
+
+class Filter(DocStage):
+    """Keep or remove each document, with a reason code and the values measured.
+
+    Subclasses implement `measure` (vectorised measurements, one array per metric) and `checks`
+    (an ordered list of (code, failed-mask)); the first failing check names the reason.
+    """
+
+    kind = "filter"
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def checks(self, metrics: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
+        """Columns the filter adds to every document (none by default)."""
+        return batch
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        metrics = self.measure(batch)
+        reasons = np.full(batch.num_rows, None, dtype=object)
+        for code, failed in reversed(self.checks(metrics)):
+            reasons[np.asarray(failed, dtype=bool)] = f"{self.name}.{code}"
+        return Decisions(self.annotate(batch, metrics), reasons, metric_details(metrics, reasons))
+
+
+class Mapper(DocStage):
+    """Rewrite each document's text and record what changed.
+
+    Subclasses implement `transform`, returning the new text and the columns that record the
+    change. A document whose text the mapper empties is removed with `<stage>.emptied`.
+    """
+
+    kind = "mapper"
+
+    def transform(self, batch: TextBatch) -> tuple[pa.Array, dict[str, pa.Array]]:
+        raise NotImplementedError
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        new_text, columns = self.transform(batch)
+        out = batch.with_text(new_text).with_columns(columns)
+        emptied = textutil.char_lengths(out.text) == 0
+        reasons = np.where(emptied & (batch.char_counts > 0), f"{self.name}.emptied", None).astype(object)
+        return Decisions(out, reasons, [None] * batch.num_rows)
+
+
+class Global(Stage):
+    """A stage that needs the whole corpus (dedup, tokenizer training).
+
+    It runs in phases over the Ray Data dataset of the parts written by the previous segment
+    (map -> shuffle/group -> resolve -> apply) with its state in Parquet under the run's work
+    folder, never by collecting the corpus in one process.
+    """
+
+    kind = "global"
+
+
+def metric_details(metrics: dict[str, np.ndarray], reasons: np.ndarray) -> list[dict[str, Any] | None]:
+    """Per removed row, its measured values as a plain dict (kept rows get None)."""
+    details: list[dict[str, Any] | None] = [None] * len(reasons)
+    removed = np.flatnonzero(reasons != None)  # noqa: E711 (elementwise on an object array)
+    if removed.size == 0:
+        return details
+    columns = {k: np.asarray(v)[removed].tolist() for k, v in metrics.items()}
+    for j, row in enumerate(removed):
+        details[row] = {k: _rounded(v[j]) for k, v in columns.items()}
+    return details
+
+
+def _rounded(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def details_json(details: list[dict[str, Any] | None]) -> pa.Array:
+    return pa.array([None if d is None else json.dumps(d, ensure_ascii=False) for d in details], pa.string())

@@ -1,0 +1,40 @@
+"""`length`: remove documents too short or too long to be useful training text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dataprep.stages.base import Filter, TextBatch, register
+
+
+@register
+class Length(Filter):
+    """Bounds on characters and whitespace-separated words; a bound left as None is not checked."""
+
+    name = "length"
+
+    def __init__(
+        self,
+        min_chars: int | None = 1,  # an empty document is never training text
+        max_chars: int | None = None,  # no upper bound by default: giant inputs are quarantined at read
+        min_words: int | None = 5,  # fewer words than a sentence carries no context to learn from
+        max_words: int | None = None,  # Gopher uses 100,000 (gopher_quality); off here
+    ):
+        for key, value in (("min_chars", min_chars), ("max_chars", max_chars), ("min_words", min_words), ("max_words", max_words)):
+            if value is not None and value < 0:
+                raise ValueError(f"{key} must be >= 0, not {value}")
+        self.min_chars, self.max_chars = min_chars, max_chars
+        self.min_words, self.max_words = min_words, max_words
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        return {"chars": batch.char_counts, "words": batch.word_counts}
+
+    def checks(self, metrics: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        chars, words = metrics["chars"], metrics["words"]
+        bounds = [
+            ("too_few_chars", self.min_chars, chars < (self.min_chars or 0)),
+            ("too_many_chars", self.max_chars, chars > (self.max_chars or 0)),
+            ("too_few_words", self.min_words, words < (self.min_words or 0)),
+            ("too_many_words", self.max_words, words > (self.max_words or 0)),
+        ]
+        return [(code, failed) for code, bound, failed in bounds if bound is not None]
