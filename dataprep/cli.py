@@ -18,12 +18,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run = commands.add_parser("run", help="run a pipeline YAML (resumes an interrupted run of the same pipeline)")
     run.add_argument("pipeline", help="pipeline YAML file")
-    run.add_argument("--input", help="file, folder or glob of Parquet/JSONL (overrides the YAML)")
-    run.add_argument("--output", help="output folder (overrides the YAML)")
-    run.add_argument("--ray-address", dest="ray_address", help="join a running Ray cluster (or set RAY_ADDRESS); default: embedded Ray")
-    run.add_argument("--limit", type=int, help="process only the first N documents")
-    run.add_argument("--text-column", dest="text_column", help="input column holding the text (default: text)")
-    run.add_argument("--max-doc-bytes", dest="max_doc_bytes", type=int, help="quarantine larger documents (default: 8 MiB)")
+    for option, (kind, default, why) in option_help().items():
+        run.add_argument(f"--{option.replace('_', '-')}", dest=option, type=kind, help=f"{why} (YAML key {option}; default: {default})")
     run.add_argument("--overwrite", action="store_true", help="delete the output folder first if it holds another run")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
@@ -43,11 +39,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def option_help() -> dict[str, tuple[type, object, str]]:
+    """Every RunOptions field as a CLI flag: its type, default and help."""
+    import dataclasses
+    import typing
+
+    from dataprep.pipeline import RunOptions
+
+    hints = typing.get_type_hints(RunOptions)
+    result = {}
+    for field in dataclasses.fields(RunOptions):
+        kind = next(t for t in (int, str) if t in (hints[field.name], *typing.get_args(hints[field.name])))
+        result[field.name] = (kind, field.default, field.metadata["help"])
+    return result
+
+
 def _run(args: argparse.Namespace) -> int:
     from dataprep import pipeline as pipeline_module
     from dataprep.run import run
 
-    overrides = {k: getattr(args, k) for k in ("input", "output", "ray_address", "limit", "text_column", "max_doc_bytes")}
+    overrides = {k: getattr(args, k) for k in option_help()}
     pipeline = pipeline_module.load(args.pipeline, overrides)
     result = run(pipeline, overwrite=args.overwrite, progress=args.progress and sys.stderr.isatty())
     print(ledger.table(result))

@@ -21,19 +21,23 @@ from dataprep.errors import ConfigError
 from dataprep.stages import REGISTRY, Stage
 
 
+def _option(default: Any, why: str) -> Any:
+    return field(default=default, metadata={"help": why})
+
+
 @dataclass
 class RunOptions:
     """Settings of a run that are not stages. Each is a YAML key and a CLI flag of the same name."""
 
-    name: str = "pipeline"
-    input: str | None = None  # a file, folder or glob of Parquet / JSONL / JSONL.gz
-    output: str | None = None  # the output folder (kept/, removed/, quarantine/, stats.json)
-    text_column: str = "text"  # the input column that holds the document text
-    limit: int | None = None  # process only the first N documents (in file order)
-    max_doc_bytes: int = 8 * 2**20  # larger documents are quarantined: no web page is 8 MB of text
-    part_bytes: int = 32 * 2**20  # target uncompressed size of one unit of work (a Ray task)
-    batch_rows: int = 512  # documents per Arrow batch inside a task
-    ray_address: str | None = None  # a running cluster ("auto", "host:port"); None = embedded Ray
+    name: str = _option("pipeline", "the run's name in stats and reports")
+    input: str | None = _option(None, "a file, folder or glob of Parquet / JSONL / JSONL.gz")
+    output: str | None = _option(None, "the output folder (kept/, removed/, quarantine/, stats.json)")
+    text_column: str = _option("text", "the input column that holds the document text")
+    limit: int | None = _option(None, "process only the first N documents (in file order)")
+    max_doc_bytes: int = _option(8 * 2**20, "quarantine larger documents: no web page is 8 MiB of text")
+    part_bytes: int = _option(32 * 2**20, "target uncompressed size of one unit of work (a Ray task)")
+    batch_rows: int = _option(512, "documents per Arrow batch inside a task")
+    ray_address: str | None = _option(None, "join a running Ray cluster ('auto', 'host:port', or RAY_ADDRESS); default: embedded Ray")
 
 
 @dataclass

@@ -109,8 +109,9 @@ def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict
     items = [{"part": json.dumps(asdict(p))} for p in parts]
     ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(digests, batch_size=1)
     from ray.data.aggregate import Count, Min
+    from ray.data.expressions import col
 
-    groups = ds.groupby("key", num_partitions=max(2, min(len(parts), 64))).aggregate(Count(alias_name="n"), Min("loc", alias_name="first")).filter(expr="n > 1")
+    groups = ds.groupby("key", num_partitions=max(2, min(len(parts), 64))).aggregate(Count(alias_name="n"), Min("loc", alias_name="first")).filter(expr=col("n") > 1)
     return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
 
 

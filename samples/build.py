@@ -144,7 +144,8 @@ def fortune_docs(rng: random.Random) -> list[dict]:
                     cookies.append((f"fortune:{lang}/{path.name.removesuffix('.u8')}#{n}", cookie.strip("\n")))
         for doc_id, text in rng.sample(cookies, min(110, len(cookies))):
             docs.append({"id": doc_id, "text": text, "source": "fortune", "lang_hint": lang, "url": None})
-    for doc in rng.sample([d for d in docs if d["lang_hint"] in ("de", "es", "it")], 12):
+    accented = [d for d in docs if d["lang_hint"] in ("de", "es", "it") and not d["text"].isascii()]
+    for doc in rng.sample(accented, 12):
         doc["text"] = doc["text"].encode("utf-8").decode("sloppy-windows-1252")  # ftfy registers this codec
         doc["source"] = "fortune (stored mis-decoded: UTF-8 read as cp1252)"
     return docs

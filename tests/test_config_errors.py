@@ -1,0 +1,86 @@
+"""Configuration errors stop the run up front with one line that says what would be valid."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataprep import cli, pipeline
+from dataprep.errors import ConfigError
+from dataprep.stages import REGISTRY
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+def one_line_error(capsys, argv) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_unknown_stage_lists_valid_names_and_suggests(tmp_path, capsys):
+    path = write(tmp_path, "input: samples\noutput: out\nstages:\n  - normalize: {}\n  - lenght: {min_words: 3}\n")
+    err = one_line_error(capsys, ["run", str(path)])
+    assert "unknown stage 'lenght'" in err and "did you mean 'length'" in err
+    for name in REGISTRY:
+        assert name in err
+    assert "stage 2" in err
+
+
+def test_unknown_parameter_names_the_valid_ones(tmp_path, capsys):
+    path = write(tmp_path, "stages:\n  - length: {min_word: 3}\n")
+    err = one_line_error(capsys, ["run", str(path), "--input", "samples", "--output", str(tmp_path / "o")])
+    assert "unknown parameter 'min_word'" in err and "did you mean 'min_words'" in err and "max_chars" in err
+
+
+@pytest.mark.parametrize("yaml_text, expected", [
+    ("stages:\n  - length: {min_words: three}\n", "min_words: expected"),
+    ("stages:\n  - length: {min_words: -1}\n", "min_words must be >= 0"),
+    ("stages:\n  - normalize: {form: NFX}\n", "form must be one of"),
+    ("stages: [normalize\n", "not valid YAML"),
+    ("stages: []\n", "'stages' must be a non-empty list"),
+    ("stagse:\n  - normalize: {}\n", "'stages' must be a non-empty list"),
+    ("limit: 0\nstages:\n  - normalize: {}\n", "limit must be >= 1"),
+    ("colour: red\nstages:\n  - normalize: {}\n", "unknown key 'colour'"),
+])
+def test_bad_pipeline_files(tmp_path, capsys, yaml_text, expected):
+    err = one_line_error(capsys, ["run", str(write(tmp_path, yaml_text)), "--input", "samples", "--output", str(tmp_path / "o")])
+    assert expected in err
+
+
+def test_missing_pipeline_file_and_missing_input(tmp_path, capsys):
+    assert "pipeline file not found" in one_line_error(capsys, ["run", str(tmp_path / "nope.yaml")])
+    path = write(tmp_path, "stages:\n  - normalize: {}\n")
+    err = one_line_error(capsys, ["run", str(path), "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "o")])
+    assert "input not found" in err
+
+
+def test_empty_input_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not an input file")
+    path = write(tmp_path, "stages:\n  - normalize: {}\n")
+    err = one_line_error(capsys, ["run", str(path), "--input", str(tmp_path / "empty"), "--output", str(tmp_path / "o")])
+    assert "no input files in" in err and "*.parquet" in err
+
+
+def test_output_without_input_or_output_is_explained(tmp_path, capsys):
+    path = write(tmp_path, "stages:\n  - normalize: {}\n")
+    assert "no input" in one_line_error(capsys, ["run", str(path), "--output", str(tmp_path / "o")])
+    assert "no output folder" in one_line_error(capsys, ["run", str(path), "--input", "samples"])
+
+
+def test_yaml_and_cli_accept_the_same_options():
+    from dataprep.pipeline import OPTION_TYPES
+
+    assert set(cli.option_help()) == set(OPTION_TYPES)
+    loaded = pipeline.from_dict({"stages": ["normalize"], "limit": 5}, {"limit": 7, "input": "x"})
+    assert loaded.options.limit == 7 and loaded.options.input == "x"
+
+
+def test_from_dict_raises_config_error_not_type_error():
+    with pytest.raises(ConfigError):
+        pipeline.from_dict({"stages": [{"length": "oops"}]})

@@ -1,0 +1,102 @@
+"""The default pipeline end to end on samples/: output folder, counts, invariant, pass-through."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REPO, SAMPLES, output_ids, read_folder, run_pipeline
+from dataprep import cli, ledger, pipeline
+from dataprep.run import run
+
+
+@pytest.fixture(scope="module")
+def default_run(ray_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("default") / "out"
+    spec = pipeline.load(REPO / "pipelines" / "default.yaml", {"output": str(out), "input": str(SAMPLES)})
+    return run(spec), out
+
+
+def test_output_folder_and_invariant(default_run, sample_docs):
+    stats, out = default_run
+    assert (out / "kept").is_dir() and (out / "removed").is_dir() and (out / "stats.json").is_file()
+    assert stats["invariant_ok"], stats["problems"]
+    assert stats["input"]["docs"] == sample_docs.num_rows
+    assert json.loads((out / "stats.json").read_text()) == stats
+    ids = output_ids(out)
+    every = ids["kept"] + ids["removed"] + ids["quarantine"]
+    assert Counter(every) == Counter(sample_docs["id"].to_pylist()), "each input document is in exactly one place"
+    assert len(ids["kept"]) == stats["output"]["kept"] and len(ids["removed"]) == stats["output"]["removed"]
+
+
+def test_ledger_says_why_and_keeps_user_columns(default_run, sample_docs):
+    _, out = default_run
+    removed = read_folder(out / "removed")
+    assert removed is not None and removed.num_rows > 0
+    assert {"id", "text", "stage", "reason", "details", "source", "lang_hint", "url"} <= set(removed.column_names)
+    by_id = {r["id"]: r for r in sample_docs.to_pylist()}
+    for row in removed.to_pylist():
+        assert row["reason"].startswith(row["stage"] + ".")
+        assert row["source"] == by_id[row["id"]]["source"], "user columns pass through untouched"
+        details = json.loads(row["details"])
+        if row["reason"] == "length.too_few_words":
+            assert details["words"] < 5 and details["words"] == len(row["text"].split())
+    kept = read_folder(out / "kept")
+    assert {"source", "lang_hint", "url", "normalize_fixes"} <= set(kept.column_names)
+
+
+def test_stage_counts_add_up(default_run):
+    stats, _ = default_run
+    first, second = stats["stages"]
+    assert first["name"] == "normalize" and second["name"] == "length"
+    assert second["in"] == first["kept"]
+    assert second["in"] == second["kept"] + sum(second["removed"].values())
+    assert second["removed"].get("length.too_few_words", 0) > 0
+
+
+def test_check_catches_a_lost_document(default_run):
+    stats, _ = default_run
+    broken = json.loads(json.dumps(stats))
+    broken["stages"][1]["kept"] -= 1
+    problems = ledger.check(broken)
+    assert any("length: in" in p for p in problems) and any("output holds" in p for p in problems)
+
+
+def test_stats_command_prints_the_table_again(default_run, capsys):
+    stats, out = default_run
+    assert cli.main(["stats", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "normalize" in printed and "length.too_few_words" in printed and "invariant OK" in printed
+    assert f"{stats['output']['kept']:,}" in printed
+
+
+def test_same_command_again_resumes_to_the_same_result(default_run):
+    stats, out = default_run
+    spec = pipeline.load(REPO / "pipelines" / "default.yaml", {"output": str(out), "input": str(SAMPLES)})
+    again = run(spec)
+    assert again["output"] == stats["output"] and again["stages"] == stats["stages"]
+
+
+def test_limit_takes_the_first_documents_in_file_order(ray_session, tmp_path, sample_docs):
+    stats = run_pipeline([{"normalize": {}}], SAMPLES, tmp_path / "o", limit=300)
+    assert stats["input"]["docs"] == 300 and stats["invariant_ok"]
+    first, second = (pq.read_table(p)["id"].to_pylist() for p in sorted(SAMPLES.glob("*.parquet"))[:2])
+    kept = set(output_ids(tmp_path / "o")["kept"])
+    assert kept == set(first + second[: 300 - len(first)])
+
+
+def test_jsonl_input_with_other_text_column(ray_session, tmp_path, web_docs):
+    import gzip
+
+    rows = web_docs.slice(0, 40).to_pylist()
+    with gzip.open(tmp_path / "pages.jsonl.gz", "wt", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({"content": row["text"], "url": row["url"], "rank": 1}) + "\n")
+    stats = run_pipeline([{"normalize": {}}], tmp_path / "pages.jsonl.gz", tmp_path / "o", text_column="content")
+    kept = read_folder(tmp_path / "o" / "kept")
+    assert stats["invariant_ok"] and kept.num_rows == 40
+    assert kept["id"].to_pylist()[:2] == ["pages:0", "pages:1"]
+    assert kept["url"].to_pylist() == [r["url"] for r in rows] and "text" in kept.column_names
