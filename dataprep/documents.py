@@ -184,13 +184,21 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
 
 
 def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None):
+    """Row group by row group, so a damaged group costs only its own rows."""
     handle = pq.ParquetFile(part.path)
     row = part.first_row
-    batches = handle.iter_batches(batch_size=batch_rows, row_groups=list(part.row_groups), columns=columns, use_threads=False)
-    for batch in batches:
-        table = pa.Table.from_batches([batch])
-        yield table, np.arange(row, row + table.num_rows), []
-        row += table.num_rows
+    for group in part.row_groups:
+        group_rows = handle.metadata.row_group(group).num_rows
+        done = 0
+        try:
+            for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False):
+                table = pa.Table.from_batches([batch])
+                yield table, np.arange(row + done, row + done + table.num_rows), []
+                done += table.num_rows
+        except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged page)
+            message = f"row group {group} unreadable after {done} of its rows: {exc}"
+            yield None, None, [quarantine_record(part.path, message, row=row + done, rows=group_rows - done)]
+        row += group_rows
 
 
 def _iter_jsonl(part: Part, text_column: str, batch_rows: int):

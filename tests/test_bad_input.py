@@ -1,0 +1,163 @@
+"""Bad input is quarantined with a reason and the run goes on; only configuration stops it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import output_ids, read_folder, run_pipeline
+from dataprep import pipeline
+from dataprep.errors import ConfigError
+from dataprep.run import run
+
+STAGES = [{"normalize": {}}, {"length": {"min_words": 5}}]
+
+
+@pytest.fixture
+def folder(tmp_path, sample_docs):
+    """An input folder holding one good shard of 60 real documents."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(sample_docs.slice(0, 60), inputs / "a-good.parquet")
+    return inputs
+
+
+def run_and_check(folder, tmp_path, good_docs: int = 60, **options):
+    out = tmp_path / "out"
+    stats = run_pipeline(STAGES, folder, out, **options)
+    assert stats["invariant_ok"], stats["problems"]
+    ids = output_ids(out)
+    assert len(ids["kept"]) + len(ids["removed"]) >= good_docs, "the good shard was processed"
+    quarantine = read_folder(out / "quarantine")
+    return stats, (quarantine.to_pylist() if quarantine is not None else [])
+
+
+def test_corrupt_parquet_file_is_quarantined_whole(ray_session, folder, tmp_path, sample_docs):
+    (folder / "b-garbage.parquet").write_bytes(b"PAR1 this is not parquet at all" * 50)
+    good = folder / "a-good.parquet"
+    (folder / "c-truncated.parquet").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    stats, records = run_and_check(folder, tmp_path)
+    assert stats["quarantine"]["files"] == 2
+    by_file = {r["source"].rsplit("/", 1)[-1]: r for r in records}
+    assert "cannot read Parquet file" in by_file["b-garbage.parquet"]["error"]
+    assert "cannot read Parquet file" in by_file["c-truncated.parquet"]["error"]
+
+
+def test_damaged_row_group_costs_only_its_rows(ray_session, folder, tmp_path, web_docs):
+    path = folder / "b-damaged.parquet"
+    pq.write_table(web_docs.slice(0, 90), path, row_group_size=30, compression="zstd")
+    meta = pq.ParquetFile(path).metadata
+    middle = meta.row_group(1).column(1)  # the text column chunk of the second row group
+    data = bytearray(path.read_bytes())
+    start = middle.data_page_offset + 40
+    data[start:start + 400] = b"\xff" * 400
+    path.write_bytes(bytes(data))
+    stats, records = run_and_check(folder, tmp_path)
+    damaged = [r for r in records if r["source"].endswith("b-damaged.parquet")]
+    assert len(damaged) == 1 and "row group 1 unreadable" in damaged[0]["error"]
+    assert damaged[0]["row"] == 30 and damaged[0]["rows"] == 30
+    assert stats["input"]["docs"] == 60 + 90
+    ids = output_ids(tmp_path / "out")
+    processed = set(ids["kept"] + ids["removed"])
+    page_ids = web_docs["id"].to_pylist()
+    assert set(page_ids[:30] + page_ids[60:90]) <= processed and not set(page_ids[30:60]) & processed
+
+
+def test_shard_without_text_column(ray_session, folder, tmp_path, sample_docs):
+    pq.write_table(sample_docs.slice(60, 20).rename_columns(["id", "body", "source", "lang_hint", "url"]), folder / "b.parquet")
+    stats, records = run_and_check(folder, tmp_path)
+    (record,) = records
+    assert "no column 'text'" in record["error"] and "body" in record["error"] and record["rows"] == 20
+    assert stats["input"]["docs"] == 80 and stats["output"]["quarantined"] == 20
+
+
+def test_null_and_non_string_text(ray_session, folder, tmp_path, sample_docs):
+    texts = sample_docs["text"].to_pylist()[60:70]
+    texts[3] = None
+    texts[7] = None
+    pq.write_table(pa.table({"id": [f"n{i}" for i in range(10)], "text": texts}), folder / "b-nulls.parquet")
+    pq.write_table(pa.table({"id": ["i0", "i1"], "text": [3, 4]}), folder / "c-ints.parquet")
+    stats, records = run_and_check(folder, tmp_path)
+    nulls = sorted((r["id"], r["error"]) for r in records if r["source"].endswith("b-nulls.parquet"))
+    assert nulls == [("n3", "text is null"), ("n7", "text is null")]
+    (ints,) = [r for r in records if r["source"].endswith("c-ints.parquet")]
+    assert "has type int64, expected string" in ints["error"] and ints["rows"] == 2
+
+
+def test_invalid_utf8_in_binary_and_in_string_columns(ray_session, folder, tmp_path, web_docs):
+    texts = [t.encode() for t in web_docs["text"].to_pylist()[:6]]
+    texts[1] = texts[1][:50] + b"\xc3\x28 broken" + texts[1][50:]
+    texts[4] = b"\xff\xfe" + texts[4]
+    pq.write_table(pa.table({"id": [f"b{i}" for i in range(6)], "text": pa.array(texts, pa.binary())}), folder / "b-bin.parquet")
+    # a string column whose bytes are not UTF-8: what a careless writer produces
+    as_string = pa.array(texts, pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"id": [f"s{i}" for i in range(6)], "text": as_string}), folder / "c-str.parquet")
+    stats, records = run_and_check(folder, tmp_path)
+    bad = sorted(r["id"] for r in records)
+    assert bad == ["b1", "b4", "s1", "s4"]
+    assert all("not valid UTF-8" in r["error"] for r in records)
+    kept_or_removed = output_ids(tmp_path / "out")
+    assert {"b0", "b2", "s5"} <= set(kept_or_removed["kept"] + kept_or_removed["removed"])
+
+
+def test_fifty_megabyte_document(ray_session, folder, tmp_path, web_docs):
+    page = web_docs["text"][0].as_py()
+    giant = (page + "\n") * (50 * 2**20 // (len(page.encode()) + 1) + 1)
+    pq.write_table(pa.table({"id": ["giant", "small"], "text": [giant, page]}), folder / "b-giant.parquet")
+    stats, records = run_and_check(folder, tmp_path)
+    (record,) = records
+    assert record["id"] == "giant" and "MiB, above max_doc_bytes" in record["error"]
+    assert "small" in output_ids(tmp_path / "out")["kept"]
+
+
+def test_empty_shards(ray_session, folder, tmp_path, sample_docs):
+    pq.write_table(sample_docs.slice(0, 0), folder / "b-empty.parquet")
+    (folder / "c-empty.jsonl").write_text("")
+    stats, records = run_and_check(folder, tmp_path)
+    assert records == [] and stats["input"]["docs"] == 60 and stats["input"]["files"] == 3
+
+
+def test_duplicate_ids_across_shards(ray_session, folder, tmp_path, sample_docs):
+    copy = sample_docs.slice(50, 20)  # ids of rows 50..59 are in the good shard too
+    pq.write_table(copy, folder / "b-dups.parquet")
+    stats, records = run_and_check(folder, tmp_path)
+    assert len(records) == 10 and all("duplicate id" in r["error"] for r in records)
+    assert {r["id"] for r in records} == set(sample_docs["id"].to_pylist()[50:60])
+    assert all(r["source"].endswith("b-dups.parquet") for r in records), "the first occurrence is kept"
+
+
+def test_broken_jsonl_lines(ray_session, folder, tmp_path, web_docs):
+    good = [json.dumps({"id": f"j{i}", "text": t}) for i, t in enumerate(web_docs["text"].to_pylist()[:5])]
+    lines = [good[0], '{"id": "x1", "text": "unterminated', good[1], "[1, 2]", json.dumps({"id": "x3", "body": "no text"}),
+             json.dumps({"id": "x4", "text": 42}), good[2], good[3], good[4]]
+    data = "\n".join(lines).encode() + b'\n{"id": "x5", "text": "caf\xe9"}\n'
+    (folder / "b.jsonl").write_bytes(data)
+    with gzip.open(folder / "c.jsonl.gz", "wb") as handle:
+        handle.write(b"\n".join(line.replace('"id": "j', '"id": "gz').encode() for line in good[:2]))
+    stats, records = run_and_check(folder, tmp_path)
+    assert all(r["source"].endswith("b.jsonl") for r in records)
+    errors = {r["row"]: r["error"] for r in records}
+    assert "invalid JSON" in errors[1] and "expected an object" in errors[3] and "no 'text' field" in errors[4]
+    assert "is a JSON int" in errors[5] and "not valid UTF-8" in errors[9]
+    kept = output_ids(tmp_path / "out")["kept"]
+    assert {"j0", "j1", "j2", "j3", "j4", "gz0", "gz1"} <= set(kept)
+    assert stats["input"]["docs"] == 60 + 10 + 2
+
+
+def test_output_folder_of_another_run_stops_up_front(ray_session, folder, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(STAGES, folder, out)
+    other = pipeline.from_dict({"input": str(folder), "output": str(out), "stages": [{"length": {"min_words": 50}}]})
+    with pytest.raises(ConfigError, match="holds a different run"):
+        run(other)
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="holds no dataprep run"):
+        run_pipeline(STAGES, folder, stranger)
+    stats = run(other, overwrite=True)
+    assert stats["invariant_ok"] and stats["stages"][0]["name"] == "length"

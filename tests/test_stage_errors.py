@@ -1,0 +1,47 @@
+"""A stage that raises on some documents costs those documents (quarantined), not the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from dataprep.run import _apply_isolating
+from dataprep.stages.base import Filter, TextBatch
+
+
+class ChokesOnDigits(Filter):
+    """A deliberately buggy filter: raises on any batch holding a document with a digit."""
+
+    name = "chokes_on_digits"
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        if any(any(ch.isdigit() for ch in t) for t in batch.text.to_pylist()):
+            raise ValueError("cannot measure digits")
+        return {"words": batch.word_counts}
+
+    def checks(self, metrics):
+        return [("short", metrics["words"] < 3)]
+
+
+def test_failing_documents_are_isolated_and_the_rest_decided(sample_docs):
+    table = sample_docs.select(["id", "text"]).slice(0, 64)
+    texts = table["text"].to_pylist()
+    bad = {i for i, t in enumerate(texts) if any(ch.isdigit() for ch in t)}
+    assert 0 < len(bad) < 64
+    decisions, records = _apply_isolating(ChokesOnDigits(), TextBatch(table), "samples/x.parquet")
+    assert sorted(r["id"] for r in records) == sorted(table["id"][i].as_py() for i in bad)
+    assert all("stage chokes_on_digits failed: ValueError: cannot measure digits" in r["error"] for r in records)
+    assert all("test_stage_errors.py" in r["error"] for r in records), "the error says where it was raised"
+    survivors = decisions.batch.table["id"].to_pylist()
+    assert survivors == [table["id"][i].as_py() for i in range(64) if i not in bad], "order is kept"
+    assert len(decisions.reasons) == len(survivors)
+
+
+def test_a_stage_failing_everywhere_quarantines_everything():
+    class Broken(ChokesOnDigits):
+        def measure(self, batch):
+            raise RuntimeError("model missing")
+
+    table = pa.table({"id": ["a", "b", "c"], "text": pa.array(["x y z", "one two", "w"], pa.large_string())})
+    decisions, records = _apply_isolating(Broken(), TextBatch(table), "f")
+    assert decisions is None and len(records) == 3
