@@ -58,7 +58,9 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
         todo = [p for p in parts if not (out / MARKERS / f"{p.key}.json").exists()]
         _execute(todo, pipeline, duplicates, out, progress, total_docs=sum(p.max_rows or p.num_rows or 0 for p in parts))
+        cluster = runtime.describe()
     stats = _summarise(pipeline, files, parts, file_quarantine, out, time.time() - started)
+    stats["ray"] = cluster
     documents.write_json(stats, out / "stats.json")
     return stats
 
@@ -84,6 +86,8 @@ def _prepare_output(out: Path, identity: dict[str, Any], overwrite: bool) -> Non
             if previous.get("fingerprint") != identity["fingerprint"]:
                 raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
                                   f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
+            for leftover in out.rglob(".*.tmp"):  # half-written by a killed attempt
+                leftover.unlink()
             return  # the same run: resume it
     documents.write_json(identity, record)
 

@@ -59,6 +59,13 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
+def describe() -> dict[str, int]:
+    """The Ray cluster this process is connected to: alive nodes and CPUs (for stats.json)."""
+    import ray
+
+    return {"nodes": sum(1 for n in ray.nodes() if n["Alive"]), "cpus": int(ray.cluster_resources().get("CPU", 0))}
+
+
 @contextmanager
 def session(address: str | None = None) -> Iterator[None]:
     """Ray for the duration of a run; shut down afterwards only if this session started it."""
