@@ -120,7 +120,7 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
     text_type = schema.field(text_column).type
     if text_type not in TEXT_TYPES:
         raise _BadFile(f"column {text_column!r} has type {text_type}, expected string", rows=meta.num_rows)
-    parts, group, size, first, start = [], [], 0, 0, 0
+    parts, group, size, start = [], [], 0, 0
     for g in range(meta.num_row_groups):
         rg = meta.row_group(g)
         group.append(g)

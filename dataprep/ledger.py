@@ -28,7 +28,7 @@ class StageCounts:
     bytes_in: int = 0
     bytes_out: int = 0
 
-    def add(self, other: "StageCounts") -> None:
+    def add(self, other: StageCounts) -> None:
         self.docs_in += other.docs_in
         self.kept += other.kept
         self.removed.update(other.removed)
@@ -45,7 +45,7 @@ class StageCounts:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "StageCounts":
+    def from_dict(cls, data: dict[str, Any]) -> StageCounts:
         return cls(data["name"], data["kind"], data["in"], data["kept"], Counter(data["removed"]),
                    data["quarantined"], data["seconds"], data["bytes_in"], data["bytes_out"])
 

@@ -15,14 +15,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dataprep import text as textutil
 
-REGISTRY: dict[str, type["Stage"]] = {}
+REGISTRY: dict[str, type[Stage]] = {}
 
 
-def register(cls: type["Stage"]) -> type["Stage"]:
+def register(cls: type[Stage]) -> type[Stage]:
     """Class decorator: make a stage available to pipelines under `cls.name`."""
     if cls.name in REGISTRY:
         raise RuntimeError(f"two stages are registered as {cls.name!r}")
@@ -64,11 +63,11 @@ class TextBatch:
     def char_counts(self) -> np.ndarray:
         return textutil.char_lengths(self.text)
 
-    def with_text(self, new_text: pa.Array) -> "TextBatch":
+    def with_text(self, new_text: pa.Array) -> TextBatch:
         index = self.table.schema.get_field_index("text")
         return TextBatch(self.table.set_column(index, "text", new_text.cast(pa.large_string())))
 
-    def with_columns(self, columns: dict[str, pa.Array]) -> "TextBatch":
+    def with_columns(self, columns: dict[str, pa.Array]) -> TextBatch:
         """Add (or replace) columns; the text is unchanged, so the caches carry over."""
         table = self.table
         for name, values in columns.items():
@@ -78,7 +77,7 @@ class TextBatch:
         out.__dict__.update({k: v for k, v in self.__dict__.items() if k != "table"})
         return out
 
-    def filter(self, mask: np.ndarray) -> "TextBatch":
+    def filter(self, mask: np.ndarray) -> TextBatch:
         """Rows where `mask` is true, with the cached views filtered alike."""
         arrow_mask = pa.array(mask, pa.bool_())
         out = TextBatch(self.table.filter(arrow_mask))
@@ -103,7 +102,7 @@ class Decisions:
     details: list[dict[str, Any] | None]
 
     @classmethod
-    def keep_all(cls, batch: TextBatch) -> "Decisions":
+    def keep_all(cls, batch: TextBatch) -> Decisions:
         n = batch.num_rows
         return cls(batch, np.full(n, None, dtype=object), [None] * n)
 
