@@ -256,7 +256,9 @@ def _apply_isolating(stage: DocStage, batch: TextBatch, source: str) -> tuple[De
         return stage.apply(batch), []
     except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
         if batch.num_rows == 1:
-            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            frames = traceback.extract_tb(exc.__traceback__)
+            ours = [f for f in frames if "dataprep" in Path(f.filename).parts]
+            frame = (ours or frames)[-1]
             error = f"stage {stage.name} failed: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"
             return None, [documents.quarantine_record(source, error, id=batch.table.column("id")[0].as_py())]
     half = batch.num_rows // 2

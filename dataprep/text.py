@@ -7,7 +7,11 @@ filters; `TextBatch` in `stages.base` caches the results so adjacent stages shar
 
 from __future__ import annotations
 
+import functools
+import unicodedata
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -57,3 +61,139 @@ def tags_column(flags: dict[str, np.ndarray]) -> pa.ListArray:
     offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=1))]).astype(np.int32)
     values = np.tile(np.array(names, dtype=object), matrix.shape[0])[matrix.ravel()]
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.string()))
+
+
+# ---- per-element features aggregated per document (words, lines, paragraphs) ----------------
+#
+# A list column (words or lines per document) is handled as one flat array of elements plus the
+# index of the document each element belongs to ("parent"). Every feature is then one Arrow or
+# numpy operation over all elements of the batch, summed back per document with bincount.
+
+#: a word made only of punctuation, symbols or control characters ("--", "»", "|") is no word
+NOT_SYMBOL = r"[^\p{P}\p{S}\p{C}]"
+#: the word holds at least one letter of any script
+ALPHA = r"\p{L}"
+#: multiplier of the polynomial n-gram hash (odd, 64-bit): keys collide with probability ~2^-64
+_NGRAM_PRIME = np.uint64(0x9E3779B97F4A7C15)
+_MIX_PRIME = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def flat(lists: pa.ListArray) -> tuple[pa.Array, np.ndarray]:
+    """The elements of all lists as one array, and the document index of each element."""
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.list_flatten(lists), parent
+
+
+def per_doc(parent: np.ndarray, values: np.ndarray | None, n_docs: int) -> np.ndarray:
+    """Sum of `values` (or count, when None) per document."""
+    return np.bincount(parent, weights=values, minlength=n_docs)
+
+
+def matches(values: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)
+
+
+def element_codes(values: pa.Array) -> np.ndarray:
+    """An integer per element, equal for equal strings (dictionary encoding, in C++)."""
+    if len(values) == 0:
+        return np.zeros(0, np.int64)
+    encoded = pc.dictionary_encode(values)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def first_occurrences(parent: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Mask of elements that are the first of their (document, key) pair, in element order
+    (a hash table pass in pandas, no sort)."""
+    return ~pd.Series(doc_keys(parent, keys)).duplicated().to_numpy()
+
+
+def doc_keys(parent: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """One 64-bit key per (document, key) pair (a hash mix: distinct pairs collide with p ~ 2^-64)."""
+    with np.errstate(over="ignore"):
+        return keys.astype(np.uint64) * _NGRAM_PRIME ^ (parent.astype(np.uint64) + np.uint64(1)) * _MIX_PRIME
+
+
+def duplicate_elements(values: pa.Array, parent: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: how many elements repeat an earlier equal one, and their characters."""
+    repeat = ~first_occurrences(parent, element_codes(values))
+    lengths = char_lengths(values)
+    return per_doc(parent, repeat.astype(float), n_docs), per_doc(parent, repeat * lengths, n_docs)
+
+
+def ngram_starts(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start positions, 64-bit keys) of every word n-gram that lies inside one document."""
+    count = len(codes) - n + 1
+    if count <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    keys = np.zeros(count, dtype=np.uint64)
+    unsigned = codes.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            keys = keys * _NGRAM_PRIME + unsigned[j : j + count] + np.uint64(1)
+    inside = parent[:count] == parent[n - 1 :]
+    return np.flatnonzero(inside), keys[inside]
+
+
+def top_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.ndarray, n: int, n_docs: int) -> np.ndarray:
+    """Per document: characters covered by its most frequent word n-gram (count x length).
+
+    The most frequent n-gram wins, ties going to the one that occurs first (as Counter's
+    most_common does); its length counts the single spaces between its words.
+    """
+    starts, keys = ngram_starts(codes, parent, n)
+    result = np.zeros(n_docs)
+    if len(starts) == 0:
+        return result
+    # factorize numbers groups in order of first appearance, so an element opens its group
+    # exactly when its code exceeds every code before it
+    group, _ = pd.factorize(doc_keys(parent[starts], keys))
+    opens = group > np.maximum.accumulate(np.concatenate([[-1], group[:-1]]))
+    counts, first = np.bincount(group), starts[opens]
+    docs = parent[first]
+    top = np.zeros(n_docs, dtype=np.int64)
+    np.maximum.at(top, docs, counts)
+    winners = counts == top[docs]
+    earliest = np.full(n_docs, len(codes), dtype=np.int64)
+    np.minimum.at(earliest, docs[winners], first[winners])
+    has = top > 0
+    cumulative = np.concatenate([[0], np.cumsum(word_chars)])
+    result[has] = top[has] * (cumulative[earliest[has] + n] - cumulative[earliest[has]] + (n - 1))
+    return result
+
+
+def duplicate_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.ndarray, n: int, n_docs: int) -> np.ndarray:
+    """Per document: characters of the words covered by a repeated word n-gram.
+
+    An n-gram occurrence is a repeat if the same n-gram occurred earlier in the document; every
+    word under a repeat counts once (Gopher's "fraction of characters in duplicate n-grams").
+    """
+    starts, keys = ngram_starts(codes, parent, n)
+    if len(starts) == 0:
+        return np.zeros(n_docs)
+    repeats = starts[~first_occurrences(parent[starts], keys)]
+    edges = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.add.at(edges, repeats, 1)
+    np.add.at(edges, repeats + n, -1)
+    covered = np.cumsum(edges[:-1]) > 0
+    return per_doc(parent, covered * word_chars, n_docs)
+
+
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0."""
+    out = np.zeros(len(numerator), dtype=float)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+@functools.cache
+def sentence_terminal_class() -> str:
+    """The Unicode Sentence_Terminal characters (". ! ? 。 ۔ ।" and ~165 more, not "," or ":"),
+    escaped for a regex character class. Read from the `regex` module's Unicode database once
+    per process (RE2, which pyarrow uses, has no binary Unicode properties).
+    """
+    import regex
+
+    pattern = regex.compile(r"\p{Sentence_Terminal}")
+    punctuation = (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)).startswith("P"))
+    chars = [ch for ch in punctuation if pattern.match(ch)]
+    return "".join("\\" + ch if ch in "\\]^-[" else ch for ch in chars)

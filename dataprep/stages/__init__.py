@@ -1,6 +1,14 @@
 """Stages, one per module, registered by name. Importing this package registers them all."""
 
-from dataprep.stages import length, normalize  # noqa: F401  (registration side effect)
+from dataprep.stages import (  # noqa: F401  (registration side effect)
+    c4,
+    fineweb,
+    gopher_quality,
+    gopher_repetition,
+    language,
+    length,
+    normalize,
+)
 from dataprep.stages.base import REGISTRY, DocStage, Filter, Global, Mapper, Stage, TextBatch
 
 __all__ = ["REGISTRY", "DocStage", "Filter", "Global", "Mapper", "Stage", "TextBatch"]

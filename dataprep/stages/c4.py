@@ -1,0 +1,112 @@
+"""`c4_quality`: the C4 page cleaning rules (Raffel et al. 2020, section 2.2; TFDS c4_utils).
+
+A mapper and a filter at once: it drops lines (no terminal punctuation, fewer than 3 words,
+"javascript", cookie/terms boilerplate, a word over 1,000 characters), strips Wikipedia-style
+citation markers, then removes the whole page on "lorem ipsum", a curly bracket, or fewer than
+5 sentences left. All of it over the batch's lines at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+from dataprep.stages.base import Decisions, DocStage, TextBatch, metric_details, register
+
+POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
+CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
+#: a sentence ends at . ! ? (possibly repeated, possibly closed by a quote or bracket) before a space
+SENTENCE_END = r"[.!?]+[\"'”’)\]]*(\s|$)"
+
+
+@register
+class C4Quality(DocStage):
+    """Line filtering and page rules of C4; records `c4_lines_removed` per kept document."""
+
+    name = "c4_quality"
+    kind = "mapper"
+    adds = {"c4_lines_removed": pa.int32()}
+
+    def __init__(
+        self,
+        min_words_per_line: int | None = 3,  # shorter lines are menu items, buttons, captions
+        require_terminal_punct: bool = True,  # C4 keeps only lines ending in . ? ! " '
+        max_word_length: int | None = 1000,  # a 1,000-char "word" is base64, minified code, a URL blob
+        remove_citations: bool = True,  # "[1]", "[edit]", "[citation needed]" are Wikipedia chrome
+        drop_javascript_lines: bool = True,  # "please enable JavaScript" and script leftovers
+        drop_policy_lines: bool = True,  # cookie banners, "terms of use", "privacy policy"
+        drop_lorem_ipsum: bool = True,  # placeholder pages
+        drop_curly_bracket: bool = True,  # code and templates ("{" rarely occurs in prose)
+        min_sentences: int | None = 5,  # pages with fewer sentences left are not documents
+    ):
+        self.min_words_per_line = min_words_per_line
+        self.require_terminal_punct = require_terminal_punct
+        self.max_word_length = max_word_length
+        self.remove_citations = remove_citations
+        self.drop_javascript_lines, self.drop_policy_lines = drop_javascript_lines, drop_policy_lines
+        self.drop_lorem_ipsum, self.drop_curly_bracket = drop_lorem_ipsum, drop_curly_bracket
+        self.min_sentences = min_sentences
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        n = batch.num_rows
+        raw_lines, parent = textutil.flat(batch.lines)
+        lines = pc.utf8_trim_whitespace(raw_lines)
+        line_words = textutil.split_words(lines)
+        n_words = textutil.list_lengths(line_words)
+        keep = np.ones(len(lines), dtype=bool)
+        if self.max_word_length is not None:
+            words, word_line = textutil.flat(line_words)
+            too_long = np.zeros(len(lines), dtype=bool)
+            too_long[word_line[textutil.char_lengths(words) > self.max_word_length]] = True
+            keep &= ~too_long
+        if self.remove_citations:
+            lines = pc.replace_substring_regex(lines, CITATION, "")
+        if self.require_terminal_punct:
+            keep &= textutil.matches(lines, r"[.?!\"']$") & ~textutil.matches(lines, r"\.\.\.$")
+        if self.min_words_per_line is not None:
+            keep &= n_words >= self.min_words_per_line
+        lower = pc.utf8_lower(lines)
+        first_bad = {}  # page rule -> first line index (in the document's order) that triggers it
+        if self.drop_lorem_ipsum:
+            first_bad["lorem_ipsum"] = keep & textutil.matches(lower, "lorem ipsum")
+        if self.drop_javascript_lines:
+            keep &= ~textutil.matches(lower, "javascript")
+        if self.drop_curly_bracket:
+            first_bad["curly_bracket"] = keep & textutil.matches(lines, r"\{")
+        if self.drop_policy_lines:
+            keep &= ~textutil.matches(lower, "|".join(POLICY_PHRASES))
+        sentences = textutil.per_doc(parent, np.where(keep, pc.count_substring_regex(lines, SENTENCE_END).to_numpy(zero_copy_only=False), 0), n)
+        new_text = _join_kept(lines, parent, keep, n)
+        lines_removed = (textutil.per_doc(parent, None, n) - textutil.per_doc(parent, keep.astype(float), n)).astype(np.int32)
+        reasons = np.full(n, None, dtype=object)
+        if self.min_sentences is not None:
+            reasons[sentences < self.min_sentences] = f"{self.name}.too_few_sentences"
+        reasons[(textutil.char_lengths(new_text) == 0) & (reasons == None)] = f"{self.name}.emptied"  # noqa: E711
+        for code, docs in _page_rule_hits(first_bad, parent, n).items():
+            reasons[docs] = f"{self.name}.{code}"
+        metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed}
+        out = batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())})
+        return Decisions(out, reasons, metric_details(metrics, reasons))
+
+
+def _join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n: int) -> pa.Array:
+    counts = np.bincount(parent[keep], minlength=n)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    kept_lists = pa.ListArray.from_arrays(offsets, lines.filter(pa.array(keep)))
+    return pc.binary_join(kept_lists, pa.scalar("\n", lines.type))
+
+
+def _page_rule_hits(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Documents each page rule removes; when several fire, the one on the earliest line wins."""
+    first_line = {code: np.full(n, np.iinfo(np.int64).max) for code in first_bad}
+    for code, hits in first_bad.items():
+        index = np.flatnonzero(hits)
+        np.minimum.at(first_line[code], parent[index], index)
+    result = {}
+    earliest = np.min(np.stack(list(first_line.values())), axis=0) if first_line else np.full(n, np.iinfo(np.int64).max)
+    for code in first_bad:  # insertion order breaks ties: lorem ipsum is checked first on a line
+        docs = (first_line[code] == earliest) & (earliest < np.iinfo(np.int64).max)
+        result[code] = docs & ~np.any([result[c] for c in result], axis=0) if result else docs
+    return result

@@ -1,0 +1,60 @@
+"""`fineweb_quality`: the line-level rules FineWeb added on top of Gopher and C4 (Penedo et al. 2024).
+
+They catch what survives the Gopher rules on real crawls: pages made of short navigation lines,
+lists without sentence punctuation, and pages repeating lines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+from dataprep.stages.base import Filter, TextBatch, register
+
+
+@register
+class FinewebQuality(Filter):
+    """Line punctuation ratio, short-line ratio, duplicated-line characters, newlines per word."""
+
+    name = "fineweb_quality"
+
+    def __init__(
+        self,
+        min_line_punct_ratio: float | None = 0.12,  # lines ending in terminal punctuation: prose has sentences
+        max_short_line_ratio: float | None = 0.67,  # lines of <= short_line_chars: menus, tags, breadcrumbs
+        short_line_chars: int = 30,  # what "short" means for the rule above
+        max_dup_line_chars: float | None = 0.01,  # characters in repeated lines / characters without newlines
+        max_newline_word_ratio: float | None = 0.3,  # newlines per word: one-word-per-line lists
+    ):
+        self.min_line_punct_ratio, self.max_short_line_ratio = min_line_punct_ratio, max_short_line_ratio
+        self.short_line_chars = short_line_chars
+        self.max_dup_line_chars, self.max_newline_word_ratio = max_dup_line_chars, max_newline_word_ratio
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        n = batch.num_rows
+        all_lines, all_parent = textutil.flat(batch.lines)
+        filled = textutil.matches(all_lines, r"\S")
+        lines, parent = all_lines.filter(filled), all_parent[filled]
+        n_lines = textutil.per_doc(parent, None, n)
+        punct = textutil.matches(lines, f"[{textutil.sentence_terminal_class()}]$")
+        short = textutil.char_lengths(lines) <= self.short_line_chars
+        _, dup_chars = textutil.duplicate_elements(lines, parent, n)
+        newlines = pc.count_substring(batch.text, "\n").to_numpy(zero_copy_only=False)
+        return {
+            "line_punct_ratio": textutil.ratio(textutil.per_doc(parent, punct.astype(float), n), n_lines),
+            "short_line_ratio": textutil.ratio(textutil.per_doc(parent, short.astype(float), n), n_lines),
+            "dup_line_chars": textutil.ratio(dup_chars, batch.char_counts - newlines),
+            "newline_word_ratio": textutil.ratio(newlines, batch.word_counts),
+            "lines": n_lines.astype(np.int64),
+        }
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        rules = [
+            ("empty", 0, lambda: m["lines"] == 0),
+            ("line_punct_ratio", self.min_line_punct_ratio, lambda: m["line_punct_ratio"] < self.min_line_punct_ratio),
+            ("short_line_ratio", self.max_short_line_ratio, lambda: m["short_line_ratio"] > self.max_short_line_ratio),
+            ("dup_line_chars", self.max_dup_line_chars, lambda: m["dup_line_chars"] > self.max_dup_line_chars),
+            ("newline_word_ratio", self.max_newline_word_ratio, lambda: m["newline_word_ratio"] > self.max_newline_word_ratio),
+        ]
+        return [(code, check()) for code, bound, check in rules if bound is not None]

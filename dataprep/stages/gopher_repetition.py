@@ -1,0 +1,69 @@
+"""`gopher_repetition`: the repetition rules of the Gopher paper (Rae et al. 2021, table A1).
+
+Repeated lines, paragraphs and word n-grams mark boilerplate, spam and generated pages. Every
+fraction is over the document's characters. Lines and paragraphs are compared exactly (after
+`normalize`); n-grams are compared by their words (hashed, computed for the whole batch at once).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+from dataprep.stages.base import Filter, TextBatch, register
+
+TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
+DUPLICATE_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+
+
+@register
+class GopherRepetition(Filter):
+    """Duplicate line/paragraph fractions, top 2-4-gram and duplicated 5-10-gram character fractions."""
+
+    name = "gopher_repetition"
+
+    def __init__(
+        self,
+        max_dup_line_fraction: float | None = 0.30,  # share of lines that repeat an earlier line
+        max_dup_para_fraction: float | None = 0.30,  # share of paragraphs that repeat an earlier one
+        max_dup_line_chars: float | None = 0.20,  # characters in repeated lines / all characters
+        max_dup_para_chars: float | None = 0.20,  # characters in repeated paragraphs / all characters
+        top_ngrams: dict[int, float] | None = None,  # n -> max char fraction of the most frequent n-gram
+        dup_ngrams: dict[int, float] | None = None,  # n -> max char fraction covered by repeated n-grams
+    ):
+        self.max_dup_line_fraction, self.max_dup_para_fraction = max_dup_line_fraction, max_dup_para_fraction
+        self.max_dup_line_chars, self.max_dup_para_chars = max_dup_line_chars, max_dup_para_chars
+        self.top_ngrams = {int(k): float(v) for k, v in (TOP_NGRAMS if top_ngrams is None else top_ngrams).items()}
+        self.dup_ngrams = {int(k): float(v) for k, v in (DUPLICATE_NGRAMS if dup_ngrams is None else dup_ngrams).items()}
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        n = batch.num_rows
+        chars = batch.char_counts
+        metrics = {}
+        paragraphs = pc.split_pattern_regex(batch.text, r"\n{2,}")
+        lines = pc.split_pattern_regex(batch.text, r"\n+")
+        for unit, lists in (("para", paragraphs), ("line", lines)):
+            values, parent = textutil.flat(lists)
+            dups, dup_chars = textutil.duplicate_elements(values, parent, n)
+            metrics[f"dup_{unit}_fraction"] = textutil.ratio(dups, textutil.per_doc(parent, None, n))
+            metrics[f"dup_{unit}_chars"] = textutil.ratio(dup_chars, chars)
+        words, parent = textutil.flat(batch.words)
+        codes = textutil.element_codes(words)
+        word_chars = textutil.char_lengths(words)
+        for size in self.top_ngrams:
+            metrics[f"top_{size}gram_chars"] = textutil.ratio(textutil.top_ngram_chars(codes, parent, word_chars, size, n), chars)
+        for size in self.dup_ngrams:
+            metrics[f"dup_{size}gram_chars"] = textutil.ratio(textutil.duplicate_ngram_chars(codes, parent, word_chars, size, n), chars)
+        return metrics
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        rules = [
+            ("dup_para_fraction", self.max_dup_para_fraction),
+            ("dup_para_chars", self.max_dup_para_chars),
+            ("dup_line_fraction", self.max_dup_line_fraction),
+            ("dup_line_chars", self.max_dup_line_chars),
+            *((f"top_{k}gram_chars", v) for k, v in self.top_ngrams.items()),
+            *((f"dup_{k}gram_chars", v) for k, v in self.dup_ngrams.items()),
+        ]
+        return [(code, m[code] > bound) for code, bound in rules if bound is not None]

