@@ -15,8 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: C0/C1 control characters other than tab and newline (carriage returns are handled as newlines).
-CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+#: everything Unicode (and Python's str.splitlines) treats as a line break, to become "\n"
+LINE_BREAKS = r"\r\n?|[\x0b\x0c\x1c-\x1e\x{85}\x{2028}\x{2029}]"
+#: C0/C1 control characters that are neither tab nor a line break
+CONTROL_CHARS = r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x{84}\x{86}-\x{9f}]"
 #: Unicode space separators that are not a plain space, plus tab.
 ODD_SPACES = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
 
@@ -24,6 +26,35 @@ ODD_SPACES = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
 def split_words(text: pa.Array) -> pa.ListArray:
     """Whitespace word split (the fast default splitter): a list of words per document."""
     return pc.utf8_split_whitespace(text)
+
+
+WORD_SPLITTERS = ("whitespace", "spacy")
+
+
+def check_word_splitter(name: str) -> str:
+    if name not in WORD_SPLITTERS:
+        raise ValueError(f"word_splitter must be one of {', '.join(WORD_SPLITTERS)}, not {name!r}")
+    return name
+
+
+def split_words_spacy(text: pa.Array) -> pa.ListArray:
+    """Words as spaCy's English tokenizer makes them (punctuation becomes words of its own).
+
+    This is how datatrove splits English, so filters using it reproduce FineWeb's decisions;
+    it runs spaCy per document and costs most of the filters' time (opt-in, not the default).
+    """
+    tokenizer = _spacy_tokenizer()
+    words = []
+    for doc in tokenizer.pipe(t or "" for t in text.to_pylist()):
+        words.append([w for w in (token.text.strip() for token in doc) if w])
+    return pa.array(words, pa.list_(pa.large_string()))
+
+
+@functools.cache
+def _spacy_tokenizer():
+    import spacy
+
+    return spacy.blank("en").tokenizer
 
 
 def split_lines(text: pa.Array) -> pa.ListArray:

@@ -55,6 +55,15 @@ class TextBatch:
     def word_counts(self) -> np.ndarray:
         return textutil.list_lengths(self.words)
 
+    def words_by(self, splitter: str) -> pa.ListArray:
+        """Words from the named splitter ("whitespace", the default, or "spacy"), cached per batch."""
+        if splitter == "whitespace":
+            return self.words
+        key = f"words_{splitter}"
+        if key not in self.__dict__:
+            self.__dict__[key] = textutil.split_words_spacy(self.text)
+        return self.__dict__[key]
+
     @cached_property
     def lines(self) -> pa.ListArray:
         return textutil.split_lines(self.text)

@@ -31,7 +31,9 @@ class GopherRepetition(Filter):
         max_dup_para_chars: float | None = 0.20,  # characters in repeated paragraphs / all characters
         top_ngrams: dict[int, float] | None = None,  # n -> max char fraction of the most frequent n-gram
         dup_ngrams: dict[int, float] | None = None,  # n -> max char fraction covered by repeated n-grams
+        word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb word counts, ~50x slower
     ):
+        self.word_splitter = textutil.check_word_splitter(word_splitter)
         self.max_dup_line_fraction, self.max_dup_para_fraction = max_dup_line_fraction, max_dup_para_fraction
         self.max_dup_line_chars, self.max_dup_para_chars = max_dup_line_chars, max_dup_para_chars
         self.top_ngrams = {int(k): float(v) for k, v in (TOP_NGRAMS if top_ngrams is None else top_ngrams).items()}
@@ -48,7 +50,7 @@ class GopherRepetition(Filter):
             dups, dup_chars = textutil.duplicate_elements(values, parent, n)
             metrics[f"dup_{unit}_fraction"] = textutil.ratio(dups, textutil.per_doc(parent, None, n))
             metrics[f"dup_{unit}_chars"] = textutil.ratio(dup_chars, chars)
-        words, parent = textutil.flat(batch.words)
+        words, parent = textutil.flat(batch.words_by(self.word_splitter))
         codes = textutil.element_codes(words)
         word_chars = textutil.char_lengths(words)
         for size in self.top_ngrams:

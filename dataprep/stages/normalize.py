@@ -37,7 +37,7 @@ class Normalize(Mapper):
         self,
         fix_mojibake: bool = True,  # ftfy.fix_encoding on documents that look mis-decoded
         form: str = "NFC",  # NFC keeps compatibility characters (NFKC would fold "ﬁ", "²", full-width)
-        strip_control: bool = True,  # control characters carry no text and break tokenizers
+        strip_control: bool = True,  # control characters carry no text and break tokenizers; line breaks become \n
         collapse_whitespace: bool = True,  # runs of spaces and blank lines are layout, not content
     ):
         if form not in ("NFC", "NFKC", "NFD", "NFKD"):
@@ -56,7 +56,7 @@ class Normalize(Mapper):
         normal = pc.utf8_normalize(text, form=self.form)
         flags[self.form.lower()], text = textutil.changed(text, normal), normal
         if self.strip_control:
-            clean = pc.replace_substring_regex(text, textutil.CONTROL_CHARS, "")
+            clean = pc.replace_substring_regex(pc.replace_substring_regex(text, textutil.LINE_BREAKS, "\n"), textutil.CONTROL_CHARS, "")
             flags["control"], text = textutil.changed(text, clean), clean
         if self.collapse_whitespace:
             tidy = _collapse_whitespace(text)
@@ -75,7 +75,7 @@ def _fix_mojibake(text: pa.Array) -> pa.Array:
 
 
 def _collapse_whitespace(text: pa.Array) -> pa.Array:
-    text = pc.replace_substring_regex(text, r"\r\n?", "\n")
+    text = pc.replace_substring_regex(text, textutil.LINE_BREAKS, "\n")
     text = pc.replace_substring_regex(text, textutil.ODD_SPACES, " ")
     text = pc.replace_substring_regex(text, r" {2,}", " ")
     text = pc.replace_substring_regex(text, r" ?\n ?", "\n")
