@@ -33,6 +33,7 @@ from dataprep.pipeline import Pipeline, build_stage
 from dataprep.stages.base import Decisions, DocStage, TextBatch, details_json
 
 OUTPUT_FOLDERS = ("kept", "removed", "quarantine")
+PACKAGE_DIR = str(Path(__file__).parent)  # frames in here (or outside site-packages) name a stage error's place
 MARKERS = "_parts"
 
 
@@ -257,8 +258,8 @@ def _apply_isolating(stage: DocStage, batch: TextBatch, source: str) -> tuple[De
     except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
         if batch.num_rows == 1:
             frames = traceback.extract_tb(exc.__traceback__)
-            ours = [f for f in frames if "dataprep" in Path(f.filename).parts]
-            frame = (ours or frames)[-1]
+            ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR) or "site-packages" not in f.filename]
+            frame = (ours or frames)[-1]  # the innermost frame of stage code, not of pyarrow
             error = f"stage {stage.name} failed: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"
             return None, [documents.quarantine_record(source, error, id=batch.table.column("id")[0].as_py())]
     half = batch.num_rows // 2

@@ -1,7 +1,7 @@
 """Rebuild samples/*.parquet from real text that Debian's package registry provides.
 
     apt-get install -y debian-reference-{en,de,fr,es,it,pt,id,ja,zh-cn,zh-tw} \
-        fortunes fortunes-de fortunes-es fortunes-it fortunes-ru fortunes-pl
+        fortunes fortunes-de fortunes-es fortunes-it fortunes-ru fortunes-pl fortunes-zh
     python samples/build.py
 
 Sources (licences in samples/NOTICE):
@@ -12,7 +12,7 @@ Sources (licences in samples/NOTICE):
 - /usr/share/doc/*/copyright: real names and e-mail addresses (PII) and hundreds of licence
   texts, many byte-identical (binary packages of one source) or near-identical (exact and near
   duplicates).
-- fortune cookies in six languages: short documents, ASCII art (junk), repeated sayings.
+- fortune cookies in seven languages (labelled by the package that ships them): short documents, ASCII art (junk), repeated sayings.
 - A few fortunes are stored as a mis-decoded crawler would have stored them (UTF-8 bytes read
   as cp1252: "GrÃ¼ÃŸe" for "Grüße"), so that `normalize` has real mojibake to repair; their
   `source` column says so.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import html.parser
 import random
 import re
+import subprocess
 from pathlib import Path
 
 import ftfy.bad_codecs  # noqa: F401  (registers the sloppy-windows-1252 codec)
@@ -127,13 +128,16 @@ def copyright_docs(rng: random.Random) -> list[dict]:
 
 
 def fortune_docs(rng: random.Random) -> list[dict]:
-    folders = {"en": FORTUNES, "de": FORTUNES / "de", "es": FORTUNES / "es", "it": FORTUNES / "it",
-               "ru": FORTUNES / "ru", "pl": FORTUNES / "pl"}
+    # the language of a cookie file is the language of the package that installed it
+    packages = {"en": "fortunes", "de": "fortunes-de", "es": "fortunes-es", "it": "fortunes-it",
+                "ru": "fortunes-ru", "pl": "fortunes-pl", "zh": "fortunes-zh"}
     docs = []
-    for lang, folder in folders.items():
+    for lang, package in packages.items():
+        listing = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True).stdout.split()
+        files = sorted(Path(p) for p in listing if p.startswith(str(FORTUNES) + "/") and Path(p).is_file())
         cookies = []
-        for path in sorted(folder.iterdir()):
-            if path.suffix == ".dat" or path.is_dir() or (path.with_name(path.name + ".u8").exists()):
+        for path in files:
+            if path.suffix == ".dat" or path.with_name(path.name + ".u8").exists():
                 continue
             try:
                 content = path.read_text(encoding="utf-8")
