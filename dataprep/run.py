@@ -30,7 +30,7 @@ from dataprep import __version__, documents, ledger, runtime
 from dataprep.documents import Part
 from dataprep.errors import ConfigError
 from dataprep.pipeline import Pipeline, build_stage
-from dataprep.stages.base import Decisions, DocStage, TextBatch, details_json
+from dataprep.stages.base import Decisions, Global, Stage, TextBatch, details_json
 
 OUTPUT_FOLDERS = ("kept", "removed", "quarantine")
 PACKAGE_DIR = str(Path(__file__).parent)  # frames in here (or outside site-packages) name a stage error's place
@@ -44,9 +44,6 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         raise ConfigError("no input: give --input or an 'input' key in the pipeline")
     if not opts.output:
         raise ConfigError("no output folder: give --output or an 'output' key in the pipeline")
-    non_doc = [s.name for s in pipeline.stages if not isinstance(s, DocStage)]
-    if non_doc:
-        raise ConfigError(f"stage {non_doc[0]!r} needs the whole corpus; global stages are not supported by this runner yet")
     started = time.time()
     files = [str(Path(f).resolve()) for f in documents.discover(opts.input)]
     out = Path(opts.output).resolve()
@@ -55,15 +52,44 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit)
     if file_quarantine:
         documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
+    segments = _segments(pipeline)
     with runtime.session(opts.ray_address):
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
-        todo = [p for p in parts if not (out / MARKERS / f"{p.key}.json").exists()]
-        _execute(todo, pipeline, duplicates, out, progress, total_docs=sum(p.max_rows or p.num_rows or 0 for p in parts))
+        bars = _Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
+        first_stage = 0
+        for index, segment in enumerate(segments):
+            config = {"specs": segment, "segment": index, "last": index == len(segments) - 1, "first_stage": first_stage,
+                      "options": asdict(opts), "out": str(out), "duplicates": duplicates if index == 0 else {}}
+            if isinstance(_build(segment)[0], Global):
+                config["resolution"] = _global_phases(parts, config)
+            _execute([p for p in parts if not _marker(out, index, p).exists()], config, bars)
+            first_stage += len(segment)
+        if bars:
+            bars.close()
         cluster = runtime.describe()
-    stats = _summarise(pipeline, files, parts, file_quarantine, out, time.time() - started)
+    stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
     stats["ray"] = cluster
     documents.write_json(stats, out / "stats.json")
     return stats
+
+
+def _segments(pipeline: Pipeline) -> list[list[dict[str, Any]]]:
+    """Stage specs grouped into segments: runs of per-document stages (fused), and each global stage alone."""
+    segments: list[list[dict[str, Any]]] = []
+    for stage, spec in zip(pipeline.stages, pipeline.specs):
+        if isinstance(stage, Global) or not segments or isinstance(_build(segments[-1])[0], Global):
+            segments.append([spec])
+        else:
+            segments[-1].append(spec)
+    return segments
+
+
+def _build(specs: list[dict[str, Any]]) -> list[Stage]:
+    return [build_stage(name, params, name) for spec in specs for name, params in spec.items()]
+
+
+def _marker(out: Path, segment: int, part: Part) -> Path:
+    return out / MARKERS / f"s{segment}-{part.key}.json"
 
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
@@ -120,21 +146,72 @@ def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict
     return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
 
 
-def _execute(parts: list[Part], pipeline: Pipeline, duplicates: dict[str, int], out: Path, progress: bool, total_docs: int) -> None:
+def _execute(parts: list[Part], config: dict[str, Any], bars: _Progress | None) -> None:
+    """One Ray Data task per part, streamed back so the bars move as parts finish."""
     import ray.data
 
     if not parts:
         return
-    config = {"specs": pipeline.specs, "options": asdict(pipeline.options), "out": str(out), "duplicates": duplicates}
     items = [{"part": json.dumps(asdict(p))} for p in parts]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map_batches(_process_batch_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1)
-    bars = _Progress([s.name for s in pipeline.stages], total_docs) if progress else None
     for row in ds.iter_rows():
         if bars:
             bars.update(json.loads(row["stats"]))
-    if bars:
-        bars.close()
+
+
+def _global_phases(parts: list[Part], config: dict[str, Any]) -> str:
+    """Map and resolve phases of a global stage; returns the resolution's Parquet path.
+
+    Map: every part's documents (as the previous segment kept them) -> the stage's small
+    per-document records, one Parquet file per part (kept across a resume). Resolve: the
+    stage's corpus-wide computation over all records as one Ray Data dataset.
+    """
+    import ray.data
+
+    out, segment = Path(config["out"]), config["segment"]
+    (stage,) = _build(config["specs"])
+    work = out / "_work" / f"s{segment}"
+    todo = [p for p in parts if not (work / "keys" / f"part-{p.key}.parquet").exists()]
+    if todo:
+        items = [{"part": json.dumps(asdict(p))} for p in todo]
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
+    resolution = work / "resolution.parquet"
+    if not resolution.exists():
+        key_files = sorted(str(f) for f in (work / "keys").glob("part-*.parquet"))
+        records = _parquet_dataset(key_files) if key_files else None
+        documents.write_parquet(stage.resolve(records), resolution)
+    return str(resolution)
+
+
+def _parquet_dataset(paths: list[str]):
+    """A Ray Dataset of Parquet files, read by Ray tasks (one per file).
+
+    Not ray.data.read_parquet: its path resolution imports fsspec's HTTP filesystem, which
+    recent fsspec releases no longer provide.
+    """
+    import ray.data
+
+    items = [{"path": p} for p in paths]
+    return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        _read_parquet_batch, batch_size=1, batch_format="pyarrow")
+
+
+def _read_parquet_batch(batch: pa.Table) -> pa.Table:
+    return pa.concat_tables([pq.read_table(p) for p in batch.column("path").to_pylist()])
+
+
+def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
+    (stage,) = _worker_stages(config["specs"])
+    out = Path(config["out"])
+    for text in batch["part"]:
+        part = Part(**json.loads(text))
+        tables = [stage.keys(TextBatch(t)) for t, _, _ in _source_batches(part, config)]
+        tables = [t for t in tables if t is not None and t.num_rows]
+        keys = pa.concat_tables(tables) if tables else stage.keys(None)
+        documents.write_parquet(keys, out / "_work" / f"s{config['segment']}" / "keys" / f"part-{part.key}.parquet")
+    return {"done": np.array([True] * len(batch["part"]))}
 
 
 class _Progress:
@@ -143,12 +220,13 @@ class _Progress:
     def __init__(self, names: list[str], total: int):
         from tqdm import tqdm
 
+        self.names = names
         self.bars = [tqdm(total=total, desc=f"{n:<20}", unit="docs", position=i, leave=True, file=sys.stderr,
                           dynamic_ncols=True, smoothing=0) for i, n in enumerate(names)]
 
     def update(self, part_stats: dict[str, Any]) -> None:
-        for bar, stage in zip(self.bars, part_stats["stages"]):
-            bar.update(stage["in"])
+        for offset, stage in enumerate(part_stats["stages"]):
+            self.bars[part_stats["first_stage"] + offset].update(stage["in"])
 
     def close(self) -> None:
         for bar in self.bars:
@@ -157,18 +235,26 @@ class _Progress:
 
 # ---- inside a Ray worker -------------------------------------------------------------------
 
-_WORKER_STAGES: dict[str, list[DocStage]] = {}
+_WORKER_STAGES: dict[str, list[Stage]] = {}
+_WORKER_RESOLUTIONS: dict[str, Any] = {}
 
 
-def _worker_stages(specs: list[dict[str, Any]]) -> list[DocStage]:
+def _worker_stages(specs: list[dict[str, Any]]) -> list[Stage]:
     """Stages built and set up once per worker process (models load once, not once per part)."""
     key = json.dumps(specs, sort_keys=True, default=str)
     if key not in _WORKER_STAGES:
-        stages = [build_stage(name, params, name) for spec in specs for name, params in spec.items()]
+        stages = _build(specs)
         for stage in stages:
             stage.setup()
         _WORKER_STAGES[key] = stages
     return _WORKER_STAGES[key]
+
+
+def _worker_resolution(stage: Global, path: str) -> Any:
+    """A global stage's resolution, loaded once per worker process."""
+    if path not in _WORKER_RESOLUTIONS:
+        _WORKER_RESOLUTIONS[path] = stage.load_resolution(pq.read_table(path))
+    return _WORKER_RESOLUTIONS[path]
 
 
 def _process_batch_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
@@ -176,53 +262,80 @@ def _process_batch_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]
     return {"stats": np.array([json.dumps(s) for s in stats], dtype=object)}
 
 
-def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
-    """Read one part, run the fused per-document stages, write its shards and its marker."""
+def _paths(part: Part, config: dict[str, Any]) -> dict[str, Path]:
+    """Where a part's shards go in a segment: kept (final or intermediate), removed, quarantine."""
+    out, segment = Path(config["out"]), config["segment"]
+    kept = out / "kept" if config["last"] else out / "_work" / f"s{segment}"
+    return {"kept": kept / f"part-{part.key}.parquet",
+            "removed": out / "removed" / f"part-{part.key}-s{segment}.parquet",
+            "quarantine": out / "quarantine" / f"part-{part.key}-s{segment}.parquet"}
+
+
+def _source_batches(part: Part, config: dict[str, Any]):
+    """(documents, quarantine records, rows read) batches of a part as its segment sees them.
+
+    The first segment reads and conforms the input; later ones read what the previous
+    segment kept (already documents).
+    """
     opts = config["options"]
-    out = Path(config["out"])
+    if config["segment"] == 0:
+        for raw, rows, bad in documents.read_part(part, opts["text_column"], opts["batch_rows"]):
+            read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)
+            if raw is None:
+                yield None, bad, read
+                continue
+            table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"])
+            yield table, bad + rejected, read
+        return
+    previous = Path(config["out"]) / "_work" / f"s{config['segment'] - 1}" / f"part-{part.key}.parquet"
+    if previous.exists():
+        for batch in pq.ParquetFile(previous).iter_batches(batch_size=opts["batch_rows"]):
+            yield pa.Table.from_batches([batch]), [], 0
+
+
+def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
+    """Run one segment's stages over one part, write its shards, then its marker."""
     stages = _worker_stages(config["specs"])
-    for folder in OUTPUT_FOLDERS:
-        (out / folder / f"part-{part.key}.parquet").unlink(missing_ok=True)
+    paths = _paths(part, config)
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+    resolution = _worker_resolution(stages[0], config["resolution"]) if config.get("resolution") else None
     counts = [ledger.StageCounts(s.name, s.kind) for s in stages]
     kept: list[pa.Table] = []
     removed: list[pa.Table] = []
     quarantined: list[dict[str, Any]] = []
     docs = read_quarantined = 0
-    for raw, rows, bad in documents.read_part(part, opts["text_column"], opts["batch_rows"]):
-        bad_rows = sum(r["rows"] or 0 for r in bad)
-        docs += bad_rows
-        read_quarantined += bad_rows
+    for table, bad, read in _source_batches(part, config):
+        docs += read
+        read_quarantined += sum(r["rows"] or 0 for r in bad)
         quarantined.extend(bad)
-        if raw is None:
+        if table is None:
             continue
-        docs += raw.num_rows
-        table, bad = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"])
-        read_quarantined += len(bad)
-        quarantined.extend(bad)
         batch = TextBatch(table)
         for stage, count in zip(stages, counts):
-            batch = _run_stage(stage, batch, count, removed, quarantined, part.path)
+            batch = _run_stage(stage, batch, count, removed, quarantined, part.path, resolution)
         kept.append(batch.table)
     if kept:
-        documents.write_parquet(pa.concat_tables(kept, promote_options="default"), out / "kept" / f"part-{part.key}.parquet")
+        documents.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])
     if removed:
-        documents.write_parquet(pa.concat_tables(removed, promote_options="default"), out / "removed" / f"part-{part.key}.parquet")
+        documents.write_parquet(pa.concat_tables(removed, promote_options="default"), paths["removed"])
     if quarantined:
-        documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), out / "quarantine" / f"part-{part.key}.parquet")
-    stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "stages": [c.to_dict() for c in counts]}
-    documents.write_json(stats, out / MARKERS / f"{part.key}.json")
+        documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), paths["quarantine"])
+    stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "first_stage": config["first_stage"],
+             "stages": [c.to_dict() for c in counts]}
+    documents.write_json(stats, _marker(Path(config["out"]), config["segment"], part))
     return stats
 
 
-def _run_stage(stage: DocStage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],
-               quarantined: list[dict[str, Any]], source: str) -> TextBatch:
+def _run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],
+               quarantined: list[dict[str, Any]], source: str, resolution: Any = None) -> TextBatch:
     """Apply one stage to a batch, route its removals to the ledger, and return what it kept."""
     count.docs_in += batch.num_rows
     if batch.num_rows == 0:
         return batch
     count.bytes_in += _text_bytes(batch)
     started = time.perf_counter()
-    decisions, failures = _apply_isolating(stage, batch, source)
+    decisions, failures = _apply_isolating(stage, batch, source, resolution)
     count.seconds += time.perf_counter() - started
     quarantined.extend(failures)
     count.quarantined += len(failures)
@@ -247,14 +360,14 @@ def _text_bytes(batch: TextBatch) -> int:
     return int(pc.sum(pc.binary_length(batch.text)).as_py() or 0) if batch.num_rows else 0
 
 
-def _apply_isolating(stage: DocStage, batch: TextBatch, source: str) -> tuple[Decisions | None, list[dict[str, Any]]]:
+def _apply_isolating(stage: Stage, batch: TextBatch, source: str, resolution: Any = None) -> tuple[Decisions | None, list[dict[str, Any]]]:
     """Apply a stage; if it raises, bisect the batch until the documents that break it are found.
 
     Those documents are quarantined with the error (and where it was raised); the rest of the
     batch goes on as if nothing happened. Costs nothing unless a stage fails.
     """
     try:
-        return stage.apply(batch), []
+        return (stage.decide(batch, resolution) if isinstance(stage, Global) else stage.apply(batch)), []
     except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
         if batch.num_rows == 1:
             frames = traceback.extract_tb(exc.__traceback__)
@@ -263,7 +376,7 @@ def _apply_isolating(stage: DocStage, batch: TextBatch, source: str) -> tuple[De
             error = f"stage {stage.name} failed: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"
             return None, [documents.quarantine_record(source, error, id=batch.table.column("id")[0].as_py())]
     half = batch.num_rows // 2
-    results = [_apply_isolating(stage, TextBatch(batch.table.slice(start, length)), source)
+    results = [_apply_isolating(stage, TextBatch(batch.table.slice(start, length)), source, resolution)
                for start, length in ((0, half), (half, batch.num_rows - half))]
     records = [r for _, rs in results for r in rs]
     done = [d for d, _ in results if d is not None]
@@ -280,15 +393,16 @@ def _apply_isolating(stage: DocStage, batch: TextBatch, source: str) -> tuple[De
 # ---- after the parts ------------------------------------------------------------------------
 
 def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_quarantine: list[dict[str, Any]],
-               out: Path, seconds: float) -> dict[str, Any]:
+               out: Path, segments: int, seconds: float) -> dict[str, Any]:
     counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
     docs = read_quarantined = 0
-    for part in parts:
-        marker = json.loads((out / MARKERS / f"{part.key}.json").read_text(encoding="utf-8"))
-        docs += marker["docs"]
-        read_quarantined += marker["read_quarantined"]
-        for total, stage in zip(counts, marker["stages"]):
-            total.add(ledger.StageCounts.from_dict(stage))
+    for segment in range(segments):
+        for part in parts:
+            marker = json.loads(_marker(out, segment, part).read_text(encoding="utf-8"))
+            docs += marker["docs"]
+            read_quarantined += marker["read_quarantined"]
+            for offset, stage in enumerate(marker["stages"]):
+                counts[marker["first_stage"] + offset].add(ledger.StageCounts.from_dict(stage))
     file_rows = sum(r["rows"] or 0 for r in file_quarantine)
     stats = {
         "pipeline": pipeline.options.name,

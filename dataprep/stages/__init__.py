@@ -2,6 +2,7 @@
 
 from dataprep.stages import (  # noqa: F401  (registration side effect)
     c4,
+    exact_dedup,
     fineweb,
     gopher_quality,
     gopher_repetition,

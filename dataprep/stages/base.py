@@ -189,12 +189,31 @@ class Mapper(DocStage):
 class Global(Stage):
     """A stage that needs the whole corpus (dedup, tokenizer training).
 
-    It runs in phases over the Ray Data dataset of the parts written by the previous segment
-    (map -> shuffle/group -> resolve -> apply) with its state in Parquet under the run's work
-    folder, never by collecting the corpus in one process.
+    It runs in three phases over the documents the previous stages kept, with its state in
+    Parquet under the run's `_work/` folder (so a run resumes), never by collecting the corpus
+    in one process:
+    1. `keys`: per batch, a small record per document (e.g. id and a hash), written per part;
+    2. `resolve`: over all records as one Ray Data dataset (group-bys run distributed), the
+       corpus-wide result as an Arrow table (e.g. duplicate groups: far smaller than the corpus);
+    3. `decide`: per batch, with the resolution (`load_resolution` once per worker), the usual
+       per-document decisions.
     """
 
     kind = "global"
+
+    def keys(self, batch: TextBatch | None) -> pa.Table:
+        """Per-document records of a batch; with None, an empty table of the same schema."""
+        raise NotImplementedError
+
+    def resolve(self, records: Any) -> pa.Table:
+        """The corpus-wide result from all records (a Ray Dataset, or None when there are none)."""
+        raise NotImplementedError
+
+    def load_resolution(self, table: pa.Table) -> Any:
+        return table
+
+    def decide(self, batch: TextBatch, resolution: Any) -> Decisions:
+        raise NotImplementedError
 
 
 def metric_details(metrics: dict[str, np.ndarray], reasons: np.ndarray) -> list[dict[str, Any] | None]:

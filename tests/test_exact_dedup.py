@@ -1,0 +1,61 @@
+"""`exact_dedup`, the first global stage: corpus-wide, deterministic, independent of sharding."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from conftest import SHARED_DATA, read_folder, run_pipeline
+
+STAGES = [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 1}}]
+
+
+def expected_duplicates(table: pa.Table) -> dict[str, str]:
+    """Plain Python: removed id -> kept id, grouping by lower-cased, whitespace-collapsed text."""
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.normalize import Normalize
+
+    batch = Normalize().apply(TextBatch(table.select(["id", "text"]).cast(
+        pa.schema([("id", pa.string()), ("text", pa.large_string())])))).batch
+    groups = defaultdict(list)
+    for doc_id, text in zip(batch.table["id"].to_pylist(), batch.text.to_pylist()):
+        if text:
+            groups[re.sub(r"\s+", " ", text.lower()).strip()].append(doc_id)
+    return {d: min(ids) for ids in groups.values() if len(ids) > 1 for d in ids if d != min(ids)}
+
+
+def ledger(out) -> dict[str, str]:
+    removed = read_folder(out / "removed")
+    rows = [r for r in removed.to_pylist() if r["reason"] == "exact_dedup.exact_dup"]
+    return {r["id"]: json.loads(r["details"])["duplicate_of"] for r in rows}
+
+
+def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs):
+    files = sorted(SHARED_DATA.glob("*.parquet"))
+    table = pa.concat_tables([pq.read_table(f, columns=["id", "text"]) for f in files])
+    expected = expected_duplicates(table)
+    assert len(expected) > 300, "shared/data holds hundreds of exact copies (OSCAR original vs deduplicated)"
+    stats = run_pipeline(STAGES, SHARED_DATA, tmp_path / "o")
+    assert stats["invariant_ok"]
+    assert ledger(tmp_path / "o") == expected
+    kept = set(read_folder(tmp_path / "o" / "kept")["id"].to_pylist())
+    assert set(expected.values()) <= kept
+
+
+def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_path, sample_docs):
+    one, four = tmp_path / "one", tmp_path / "four"
+    one.mkdir()
+    four.mkdir()
+    shuffled = sample_docs.take(list(range(sample_docs.num_rows))[::-1])
+    pq.write_table(shuffled, one / "all.parquet", row_group_size=50)
+    for i in range(4):
+        pq.write_table(sample_docs.slice(i * 400, 400), four / f"s{i}.parquet")
+    a = run_pipeline(STAGES, one, tmp_path / "a", part_bytes=1)  # one part per row group
+    b = run_pipeline(STAGES, four, tmp_path / "b")
+    assert a["invariant_ok"] and b["invariant_ok"] and a["input"]["parts"] > 20
+    assert ledger(tmp_path / "a") == ledger(tmp_path / "b") and len(ledger(tmp_path / "a")) > 20
+    assert a["stages"][1]["removed"] == b["stages"][1]["removed"]
