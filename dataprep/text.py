@@ -228,3 +228,11 @@ def sentence_terminal_class() -> str:
     punctuation = (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)).startswith("P"))
     chars = [ch for ch in punctuation if pattern.match(ch)]
     return "".join("\\" + ch if ch in "\\]^-[" else ch for ch in chars)
+
+
+def join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n_docs: int) -> pa.Array:
+    """Rebuild each document from its kept lines (flat `lines` with their document index)."""
+    counts = np.bincount(parent[keep], minlength=n_docs)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    kept_lists = pa.ListArray.from_arrays(offsets, lines.filter(pa.array(keep)))
+    return pc.binary_join(kept_lists, pa.scalar("\n", lines.type))

@@ -6,6 +6,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     fineweb,
     gopher_quality,
     gopher_repetition,
+    keywords,
     language,
     length,
     normalize,

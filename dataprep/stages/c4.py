@@ -78,7 +78,7 @@ class C4Quality(DocStage):
         if self.drop_policy_lines:
             keep &= ~textutil.matches(lower, "|".join(POLICY_PHRASES))
         sentences = textutil.per_doc(parent, np.where(keep, pc.count_substring_regex(lines, SENTENCE_END).to_numpy(zero_copy_only=False), 0), n)
-        new_text = _join_kept(lines, parent, keep, n)
+        new_text = textutil.join_kept(lines, parent, keep, n)
         lines_removed = (textutil.per_doc(parent, None, n) - textutil.per_doc(parent, keep.astype(float), n)).astype(np.int32)
         reasons = np.full(n, None, dtype=object)
         if self.min_sentences is not None:
@@ -89,13 +89,6 @@ class C4Quality(DocStage):
         metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed}
         out = batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())})
         return Decisions(out, reasons, metric_details(metrics, reasons))
-
-
-def _join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n: int) -> pa.Array:
-    counts = np.bincount(parent[keep], minlength=n)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-    kept_lists = pa.ListArray.from_arrays(offsets, lines.filter(pa.array(keep)))
-    return pc.binary_join(kept_lists, pa.scalar("\n", lines.type))
 
 
 def _page_rule_hits(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> dict[str, np.ndarray]:

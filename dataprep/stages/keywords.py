@@ -1,0 +1,128 @@
+"""`keywords`: the survey's keyword filtering: block lists, leftover HTML, links, boilerplate lines.
+
+Documents are removed on a blocked word or phrase (or only the lines holding it, with
+`scope: line`) or a blocked URL domain; leftover HTML tags and bare links are stripped; lines
+that are web-page chrome rather than content (cookie banners, "Read more", "Sign in", cart and
+comment counters, in English, German, French and Spanish) are dropped. Each document records
+what was stripped in `keywords_fixes` and how many lines went in `keywords_lines_removed`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+from dataprep.stages.base import Decisions, DocStage, TextBatch, register
+
+HTML_TAG = r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]{0,500})?/?>|<!--(?s:.*?)-->"
+LINK = r"\b(https?://|www\.)[^\s<>\"')\]]+"
+# Whole lines that are page chrome. Short by construction: a sentence that mentions "cookies"
+# is content; a line that *is* a cookie button is not.
+BOILERPLATE = "(?i)^(" + "|".join([
+    r"(read|learn|see|show|view) (more|all|less)( »| ›| >)?", r"weiterlesen|mehr (lesen|erfahren|anzeigen)|lire la suite|en savoir plus|leer más|ver más",
+    r"(sign|log) (in|out|up)|register|create (an )?account|my account|anmelden|abmelden|registrieren|einloggen|mein konto|se connecter|connexion|iniciar sesión|registrarse",
+    r"(skip|jump) to (main )?(content|navigation)|zum inhalt( springen)?|back to top|nach oben|retour en haut|volver arriba",
+    r"(share|teilen|partager|compartir)( (on|auf|sur|en) \w+)?|tweet|print|drucken|imprimer|imprimir|e-?mail|newsletter( abonnieren)?|subscribe",
+    r"(accept|allow|reject|decline)( all)?( cookies)?|(alle )?(akzeptieren|ablehnen)|tout accepter|aceptar( todo)?|cookie[- ]?(settings|einstellungen|policy|richtlinie|hinweis)s?|ok(ay)?|got it",
+    r"\d+ (items?|artikel|articles?|art[ií]culos?) in (your |ihrem |votre |tu )?(cart|basket|warenkorb|panier|carrito)|(your )?(cart|basket|warenkorb|panier|carrito)( \(\d+\))?( is empty| ist leer)?",
+    r"\(?\d[\d.,]*\)? ?(comments?|kommentare?|commentaires?|comentarios?|likes?|views?|aufrufe|shares?|reviews?|bewertungen|antworten|replies)",
+    r"(previous|next|zurück|weiter|vorherige?|nächste|précédent|suivant|anterior|siguiente)( (page|seite|article|artikel|post|beitrag))?( »| ›| >)?",
+    r"(home|startseite|accueil|inicio|menu|menü|search|suche|rechercher|buscar|close|schließen|fermer|cerrar)",
+]) + r")[.!:]?$"
+# A cookie or consent banner sentence: "we use cookies", "diese Website verwendet Cookies", ...
+COOKIE_BANNER = (r"(?i)((we|this (web)?site|our (web)?site) (use|uses)|wir (verwenden|nutzen)|(diese|unsere) (website|webseite|seite) "
+                 r"(verwendet|nutzt)|ce site utilise|nous utilisons|(este|nuestro) sitio (web )?utiliza|utilizamos) (\w+ )?cookies")
+
+
+@register
+class Keywords(DocStage):
+    """Block lists (words, phrases, files, URL domains), HTML tags, links and boilerplate lines."""
+
+    name = "keywords"
+    kind = "mapper"
+    adds = {"keywords_fixes": pa.list_(pa.string()), "keywords_lines_removed": pa.int32()}
+
+    def __init__(
+        self,
+        block_words: list[str] | None = None,  # whole words, case-insensitive (e.g. a brand, a slur)
+        block_phrases: list[str] | None = None,  # substrings, case-insensitive ("buy viagra online")
+        block_files: list[str] | None = None,  # files of one word or phrase per line (# comments)
+        block_domains: list[str] | None = None,  # documents whose `url` is on these domains or subdomains
+        scope: str = "document",  # "document": a block-list hit removes the page; "line": only the line
+        strip_html: bool = True,  # tags left by a careless extractor carry no text
+        strip_links: bool = True,  # bare URLs are noise for a language model and can leak PII
+        drop_boilerplate_lines: bool = True,  # page chrome: menus, buttons, banners, counters
+    ):
+        if scope not in ("document", "line"):
+            raise ValueError(f"scope must be 'document' or 'line', not {scope!r}")
+        terms = list(block_phrases or [])
+        for path in block_files or []:
+            if not Path(path).is_file():
+                raise ValueError(f"block file not found: {path}")
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            terms += [t.strip() for t in lines if t.strip() and not t.startswith("#")]
+        self.block_words = list(block_words or [])
+        self.block_phrases = terms
+        self.block_files = list(block_files or [])
+        self.block_domains = [d.lower().lstrip(".") for d in block_domains or []]
+        self.scope = scope
+        self.strip_html, self.strip_links = strip_html, strip_links
+        self.drop_boilerplate_lines = drop_boilerplate_lines
+
+    def _blocked_terms(self) -> str | None:
+        """One case-insensitive alternation of every blocked word (whole) and phrase."""
+        parts = [rf"\b{re.escape(w)}\b" for w in self.block_words] + [re.escape(p) for p in self.block_phrases]
+        return "|".join(parts) or None
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        n = batch.num_rows
+        text = batch.text
+        flags: dict[str, np.ndarray] = {}
+        for name, enabled, pattern in (("html", self.strip_html, HTML_TAG), ("links", self.strip_links, LINK)):
+            if enabled:
+                stripped = pc.replace_substring_regex(text, pattern, "")
+                flags[name], text = textutil.changed(text, stripped), stripped
+        lines, parent = textutil.flat(textutil.split_lines(text))
+        keep = np.ones(len(lines), dtype=bool)
+        if self.drop_boilerplate_lines:
+            trimmed = pc.utf8_trim_whitespace(lines)
+            chrome = textutil.matches(trimmed, BOILERPLATE) | (
+                textutil.matches(lines, COOKIE_BANNER) & (textutil.char_lengths(lines) < 400))
+            keep &= ~chrome
+            flags["boilerplate"] = textutil.per_doc(parent, chrome.astype(float), n) > 0
+        reasons = np.full(n, None, dtype=object)
+        details: list[dict[str, Any] | None] = [None] * n
+        blocked = self._blocked_terms()
+        if blocked:
+            hits = textutil.matches(lines, f"(?i)({blocked})")
+            if self.scope == "line":
+                keep &= ~hits
+                flags["blocked_lines"] = textutil.per_doc(parent, hits.astype(float), n) > 0
+            else:
+                terms = pc.struct_field(pc.extract_regex(lines, f"(?i)(?P<term>{blocked})"), "term").to_pylist()
+                for i in np.flatnonzero(hits)[::-1]:  # the first hit of each document wins
+                    reasons[parent[i]] = f"{self.name}.blocked_term"
+                    details[parent[i]] = {"term": terms[i]}
+        if self.block_domains and "url" in batch.table.column_names:
+            host = pc.utf8_lower(pc.struct_field(pc.extract_regex(batch.table["url"].combine_chunks().cast(pa.string()),
+                                                                  r"^[A-Za-z][\w+.-]*://(?:[^@/]*@)?(?P<host>[^/:?#]+)"), "host"))
+            domains = "|".join(re.escape(d) for d in self.block_domains)
+            on_domain = textutil.matches(host, rf"(^|\.)({domains})$")
+            for i in np.flatnonzero(on_domain):
+                reasons[i] = f"{self.name}.blocked_domain"
+                details[i] = {"host": host[i].as_py()}
+        new_text = textutil.join_kept(lines, parent, keep, n)
+        removed_lines = (textutil.per_doc(parent, None, n) - textutil.per_doc(parent, keep.astype(float), n)).astype(np.int32)
+        emptied = (textutil.char_lengths(new_text) == 0) & (batch.char_counts > 0) & (reasons == None)  # noqa: E711
+        reasons[emptied] = f"{self.name}.emptied"
+        out = batch.with_text(new_text).with_columns({
+            "keywords_fixes": textutil.tags_column(flags),
+            "keywords_lines_removed": pa.array(removed_lines, pa.int32()),
+        })
+        return Decisions(out, reasons, details)

@@ -1,0 +1,89 @@
+"""`keywords` on real web pages: block lists, domains, HTML and links, boilerplate lines."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pytest
+
+from dataprep.errors import ConfigError
+from dataprep.pipeline import build_stage
+from dataprep.stages.base import TextBatch
+from dataprep.stages.keywords import BOILERPLATE, COOKIE_BANNER, Keywords
+from dataprep.stages.normalize import Normalize
+
+
+@pytest.fixture(scope="module")
+def pages(web_docs) -> TextBatch:
+    table = web_docs.slice(0, 300).cast(pa.schema([("id", pa.string()), ("text", pa.large_string()), ("url", pa.string())]))
+    return Normalize().apply(TextBatch(table)).batch
+
+
+def test_boilerplate_lines_go_and_content_stays(pages):
+    out = Keywords(strip_html=False, strip_links=False).apply(pages)
+    chrome, banner = re.compile(BOILERPLATE), re.compile(COOKIE_BANNER)
+    for before, after, removed in zip(pages.text.to_pylist(), out.batch.text.to_pylist(),
+                                      out.batch.table["keywords_lines_removed"].to_pylist()):
+        def is_chrome(line: str) -> bool:
+            return bool(chrome.match(line.strip()) or (banner.search(line) and len(line) < 400))
+
+        lines = before.split("\n")
+        assert removed == sum(map(is_chrome, lines))
+        assert after == "\n".join(line for line in lines if not is_chrome(line))
+    all_after = "\n".join(out.batch.text.to_pylist()).split("\n")
+    assert "Skip to content" not in all_after and "Zum Inhalt springen" not in all_after
+    assert sum(out.batch.table["keywords_lines_removed"].to_pylist()) > 200
+    # content lines survive: every line of 200+ characters without a banner is still there
+    long_lines = [line for t in pages.text.to_pylist() for line in t.split("\n") if len(line) > 200 and not banner.search(line)]
+    assert set(long_lines) <= set(all_after)
+
+
+def test_block_words_are_whole_words_and_recorded(pages):
+    out = Keywords(block_words=["Datenschutz"]).apply(pages)
+    texts = pages.text.to_pylist()
+    for text, reason, detail in zip(texts, out.reasons, out.details):
+        whole = re.search(r"(?i)\bDatenschutz\b", text) is not None
+        assert (reason == "keywords.blocked_term") == whole
+        if whole:
+            assert detail["term"].lower() == "datenschutz"
+    compound_only = [t for t in texts if "Datenschutzerklärung" in t and not re.search(r"(?i)\bDatenschutz\b", t)]
+    assert compound_only, "real pages use the compound without the word"
+
+
+def test_line_scope_and_block_files(pages, tmp_path):
+    block = tmp_path / "block.txt"
+    block.write_text("# phrases seen on shop pages\nin den Warenkorb\nversandkostenfrei\n")
+    out = Keywords(block_files=[str(block)], scope="line", drop_boilerplate_lines=False).apply(pages)
+    assert all(r is None or r == "keywords.emptied" for r in out.reasons)
+    joined = "\n".join(out.batch.text.to_pylist()).lower()
+    assert "in den warenkorb" not in joined and "versandkostenfrei" not in joined
+    assert sum("in den warenkorb" in t.lower() for t in pages.text.to_pylist()) > 0
+
+
+def test_block_domains_match_subdomains_only(pages):
+    urls = [u for u in pages.table["url"].to_pylist() if u]
+    host = re.match(r"https?://([^/]+)", urls[0]).group(1)
+    domain = ".".join(host.split(".")[-2:])
+    out = Keywords(block_domains=[domain]).apply(pages)
+    for url, reason in zip(pages.table["url"].to_pylist(), out.reasons):
+        on = bool(url) and re.match(rf"https?://([^/@]*\.)?{re.escape(domain)}([/:?#]|$)", url) is not None
+        assert (reason == "keywords.blocked_domain") == on
+
+
+def test_html_and_links_are_stripped():
+    text = ("Die Bibliothek öffnet um 9 Uhr.</p><p class=\"x\">Mehr unter https://example.org/bib?x=1 und www.example.org."
+            "\n<!-- tracking\npixel -->Ende <br/> der Seite.")
+    out = Keywords(drop_boilerplate_lines=False).apply(TextBatch(pa.table({"id": ["a"], "text": pa.array([text], pa.large_string())})))
+    result = out.batch.text[0].as_py()
+    assert "<" not in result and "http" not in result and "www." not in result and "tracking" not in result
+    assert "Die Bibliothek öffnet um 9 Uhr." in result and "Ende" in result
+    assert set(out.batch.table["keywords_fixes"][0].as_py()) == {"html", "links"}
+
+
+def test_bad_parameters_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="block file not found"):
+        build_stage("keywords", {"block_files": [str(tmp_path / "missing.txt")]}, "stage 1")
+    with pytest.raises(ConfigError, match="scope"):
+        build_stage("keywords", {"scope": "page"}, "stage 1")
+    assert isinstance(build_stage("keywords", {}, "stage 1"), Keywords)
