@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SAMPLES, read_folder, run_pipeline
+from conftest import REPO, SAMPLES, read_folder
+from dataprep import pipeline
+from dataprep.run import run
 
 RAY = Path(sys.executable).parent / "ray"
 # Ray rewrites 127.0.0.1 to the machine's public address; other loopback addresses it keeps,
@@ -84,7 +86,7 @@ def _wait_for_nodes(address: str, count: int, env: dict) -> None:
 def test_cluster_run_matches_embedded_run(ray_session, cluster, tmp_path):
     address, env = cluster
     embedded = tmp_path / "embedded"
-    run_pipeline([{"normalize": {}}, {"length": {"min_words": 5}}], SAMPLES, embedded, name="default")
+    run(pipeline.load(REPO / "pipelines" / "default.yaml", {"input": str(SAMPLES), "output": str(embedded)}))
     out = tmp_path / "cluster"
     result = subprocess.run([sys.executable, "-m", "dataprep.cli", "run", str(REPO / "pipelines" / "default.yaml"),
                              "--input", str(SAMPLES), "--output", str(out), "--ray-address", address, "--no-progress"],
