@@ -26,10 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     stats = commands.add_parser("stats", help="print the per-stage table of a finished run")
     stats.add_argument("output", help="a run's output folder")
 
+    train = commands.add_parser("train-quality", help="train the fastText quality classifier (offline)")
+    train.add_argument("--positive", required=True, help="reference text you want more of (file, folder or glob)")
+    train.add_argument("--negative", required=True, help="raw crawl text (file, folder or glob)")
+    train.add_argument("--output", default="quality_model.bin", help="model file to write (default: quality_model.bin)")
+    train.add_argument("--text-column", dest="text_column", default="text")
+    train.add_argument("--epoch", type=int, default=10)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "train-quality":
+            return _train_quality(args)
         return _stats(Path(args.output))
     except ConfigError as exc:
         print(f"dataprep: error: {exc}", file=sys.stderr)
@@ -66,6 +75,17 @@ def _run(args: argparse.Namespace) -> int:
     for problem in result["problems"]:
         print(f"dataprep: invariant broken: {problem}", file=sys.stderr)
     return 0 if result["invariant_ok"] else 1
+
+
+def _train_quality(args: argparse.Namespace) -> int:
+    from dataprep.stages.quality_classifier import train
+
+    try:
+        report = train(args.positive, args.negative, args.output, epoch=args.epoch, text_column=args.text_column)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def _stats(output: Path) -> int:

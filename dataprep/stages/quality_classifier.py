@@ -1,0 +1,117 @@
+"""`quality_classifier`: the survey's classifier-based filtering, with a fastText model we train.
+
+`dataprep train-quality --positive REF --negative RAW --output model.bin` trains a supervised
+fastText classifier offline: REF is text you want more of (edited prose: manuals, books,
+encyclopaedias), RAW is the crawl. The stage scores every document with the probability of the
+"reference" label (`quality_score`) and keeps those at or above `threshold` (GPT-3 and the
+LLaMA data recipes filter the same way, with Wikipedia/books as the positive side).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import documents
+from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.normalize import Normalize
+
+POSITIVE, NEGATIVE = "__label__reference", "__label__crawl"
+
+
+@functools.cache
+def load_model(path: str):
+    import fasttext
+
+    return fasttext.load_model(path)
+
+
+def model_lines(text: pa.Array, max_chars: int) -> list[str]:
+    """Documents as fastText reads them: lower-cased, one line, the first `max_chars` characters."""
+    flat = pc.replace_substring_regex(pc.utf8_lower(pc.utf8_slice_codeunits(text, 0, max_chars)), r"\s+", " ")
+    return flat.to_pylist()
+
+
+@register
+class QualityClassifier(Filter):
+    """Adds `quality_score` (probability of the reference class); removes documents below `threshold`."""
+
+    name = "quality_classifier"
+    adds = {"quality_score": pa.float32()}
+
+    def __init__(
+        self,
+        model: str = "quality_model.bin",  # made by `dataprep train-quality`
+        threshold: float = 0.5,  # the classifier's own decision boundary; raise it to keep less
+        max_chars: int = 10_000,  # the first 10k characters are scored
+    ):
+        if not Path(model).is_file():
+            raise ValueError(f"model file not found: {model} (train one with `dataprep train-quality`)")
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"threshold must be within 0..1, not {threshold}")
+        self.model = str(Path(model).resolve())
+        self.threshold = threshold
+        self.max_chars = max_chars
+
+    def setup(self) -> None:
+        load_model(self.model)
+
+    def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        labels, probs = load_model(self.model).predict(model_lines(batch.text, self.max_chars), k=2)
+        score = np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float32)
+        return {"quality_score": np.round(score, 4)}
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        return [("low_score", m["quality_score"] < self.threshold)]
+
+    def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
+        return batch.with_columns({"quality_score": pa.array(metrics["quality_score"], pa.float32())})
+
+
+def read_texts(spec: str, text_column: str = "text", limit: int | None = None) -> list[str]:
+    """Normalized texts of a file, folder or glob, read with the pipeline's own readers."""
+    files = documents.discover(spec)
+    parts, _ = documents.plan(files, text_column, 32 * 2**20, limit)
+    texts: list[str] = []
+    for part in parts:
+        for raw, rows, _ in documents.read_part(part, text_column, 1024):
+            if raw is not None:
+                table, _ = documents.conform(raw, rows, part, text_column, 8 * 2**20, {})
+                texts.extend(Normalize().apply(TextBatch(table)).batch.text.to_pylist())
+    return [t for t in texts if t]
+
+
+def train(positive: str, negative: str, output: str, epoch: int = 10, seed: int = 0,
+          text_column: str = "text", max_chars: int = 10_000) -> dict[str, Any]:
+    """Train the classifier on balanced classes, report accuracy on a 10% held-out split."""
+    import fasttext
+
+    rng = random.Random(seed)
+    pos, neg = read_texts(positive, text_column), read_texts(negative, text_column)
+    if not pos or not neg:
+        raise ValueError(f"need documents on both sides (positive: {len(pos)}, negative: {len(neg)})")
+    size = min(len(pos), len(neg))
+    pos, neg = rng.sample(pos, size), rng.sample(neg, size)
+    examples = [(POSITIVE, t) for t in pos] + [(NEGATIVE, t) for t in neg]
+    rng.shuffle(examples)
+    held = max(1, len(examples) // 10)
+    test, fit = examples[:held], examples[held:]
+    labels = [label for label, _ in fit]
+    lines = model_lines(pa.array([t for _, t in fit], pa.large_string()), max_chars)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as handle:
+        handle.writelines(f"{label} {line}\n" for label, line in zip(labels, lines))
+        handle.flush()
+        model = fasttext.train_supervised(input=handle.name, epoch=epoch, lr=0.5, wordNgrams=2, dim=50,
+                                          minCount=2, thread=1, seed=seed, verbose=0)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    model.save_model(output)
+    predicted, _ = model.predict(model_lines(pa.array([t for _, t in test], pa.large_string()), max_chars), k=1)
+    accuracy = float(np.mean([p[0] == label for p, (label, _) in zip(predicted, test)]))
+    return {"model": output, "per_class": size, "trained_on": len(fit), "held_out": held, "held_out_accuracy": round(accuracy, 4)}
