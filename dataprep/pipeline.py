@@ -81,9 +81,17 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     if options.limit is not None and options.limit < 1:
         raise ConfigError(f"{source}: limit must be >= 1, not {options.limit}")
     pipeline = Pipeline(options)
+    added: set[str] = set()
     for position, entry in enumerate(stages_raw, start=1):
         name, params = _split_entry(entry, f"{source}: stage {position}")
-        pipeline.stages.append(build_stage(name, params, f"{source}: stage {position} ({name})"))
+        stage = build_stage(name, params, f"{source}: stage {position} ({name})")
+        missing = stage.requires() - added
+        if missing:
+            makers = sorted(n for n, cls in REGISTRY.items() if missing & set(cls.adds))
+            raise ConfigError(f"{source}: stage {position} ({name}) needs column(s) {', '.join(sorted(missing))}; "
+                              f"put {' or '.join(makers) or 'a stage that adds them'} before it")
+        added |= set(stage.adds)
+        pipeline.stages.append(stage)
         pipeline.specs.append({name: params})
     return pipeline
 

@@ -28,7 +28,7 @@ def split_words(text: pa.Array) -> pa.ListArray:
     return pc.utf8_split_whitespace(text)
 
 
-WORD_SPLITTERS = ("whitespace", "spacy")
+WORD_SPLITTERS = ("whitespace", "spacy", "jieba")
 
 
 def check_word_splitter(name: str) -> str:
@@ -48,6 +48,24 @@ def split_words_spacy(text: pa.Array) -> pa.ListArray:
     for doc in tokenizer.pipe(t or "" for t in text.to_pylist()):
         words.append([w for w in (token.text.strip() for token in doc) if w])
     return pa.array(words, pa.list_(pa.large_string()))
+
+
+def split_words_jieba(text: pa.Array) -> pa.ListArray:
+    """Chinese words from jieba's dictionary-based segmenter (for text written without spaces).
+
+    Whitespace-only tokens are dropped, punctuation stays a word of its own.
+    """
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.ERROR)
+    words = [[w for w in (t.strip() for t in jieba.cut(doc or "")) if w] for doc in text.to_pylist()]
+    return pa.array(words, pa.list_(pa.large_string()))
+
+
+def split_words_by(splitter: str, text: pa.Array) -> pa.ListArray:
+    return {"whitespace": split_words, "spacy": split_words_spacy, "jieba": split_words_jieba}[splitter](text)
 
 
 @functools.cache

@@ -269,3 +269,50 @@ def test_c4_page_rules_on_real_text(docs):
     decisions = C4Quality().apply(batch)
     assert decisions.reasons.tolist() == ["c4_quality.lorem_ipsum", "c4_quality.curly_bracket", None]
     assert "JavaScript" not in decisions.batch.text[2].as_py()
+
+
+# ---- per-language settings -----------------------------------------------------------------
+
+def test_language_profiles_keep_real_german_pages_that_english_rules_drop(docs):
+    from dataprep.languages import profile
+    from dataprep.stages.language import Language
+
+    tagged = Language().apply(docs).batch
+    german = tagged.filter(np.array(tagged.table["language"].to_pylist()) == "de")
+    assert german.num_rows > 100
+    english_rules = GopherQuality(language="en").apply(german).reasons
+    german_rules = GopherQuality(language="de").apply(german).reasons
+    auto = GopherQuality(language="auto").apply(german).reasons
+    assert list(auto) == list(german_rules)
+    assert sum(r == "gopher_quality.few_stop_words" for r in english_rules) > 100
+    assert sum(r == "gopher_quality.few_stop_words" for r in german_rules) < 10
+    stop = set(profile("de")["stop_words"])
+    counted = GopherQuality(language="de").measure(german)["stop_words"]
+    assert counted.tolist() == [len(stop & set(t.split())) for t in german.text.to_pylist()]
+
+
+def test_chinese_is_split_into_words_by_jieba(sample_docs):
+    import jieba
+
+    chinese = sample_docs.filter(pc.equal(sample_docs["lang_hint"], "zh-cn")).slice(0, 20).select(["id", "text"])
+    batch = Normalize().apply(TextBatch(chinese.cast(pa.schema([("id", pa.string()), ("text", pa.large_string())])))).batch
+    metrics = GopherQuality(language="zh").measure(batch)
+    for i, text in enumerate(batch.text.to_pylist()):
+        words = [w.strip() for w in jieba.cut(text) if w.strip()]
+        assert metrics["words"][i] == sum(is_word(w) for w in words)
+    long_pages = metrics["words"] >= 50
+    assert long_pages.sum() > 5 and (metrics["mean_word_length"][long_pages] < 4).all()
+    whitespace = GopherQuality(language="en").measure(batch)["mean_word_length"]
+    assert np.median(whitespace) > 2 * np.median(metrics["mean_word_length"]), "whitespace takes whole clauses for words"
+
+
+def test_language_settings_are_checked_when_the_pipeline_loads():
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no language profile 'xx'"):
+        pipeline.from_dict({"stages": [{"gopher_quality": {"language": "xx"}}]})
+    with pytest.raises(ConfigError, match="needs column.*language.*put language before it"):
+        pipeline.from_dict({"stages": ["normalize", {"gopher_quality": {"language": "auto"}}]})
+    loaded = pipeline.from_dict({"stages": ["normalize", "language", {"gopher_quality": {"language": "auto"}}]})
+    assert loaded.stages[-1].language == "auto"

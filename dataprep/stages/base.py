@@ -56,12 +56,12 @@ class TextBatch:
         return textutil.list_lengths(self.words)
 
     def words_by(self, splitter: str) -> pa.ListArray:
-        """Words from the named splitter ("whitespace", the default, or "spacy"), cached per batch."""
+        """Words from the named splitter (see text.WORD_SPLITTERS), cached per batch."""
         if splitter == "whitespace":
             return self.words
         key = f"words_{splitter}"
         if key not in self.__dict__:
-            self.__dict__[key] = textutil.split_words_spacy(self.text)
+            self.__dict__[key] = textutil.split_words_by(splitter, self.text)
         return self.__dict__[key]
 
     @cached_property
@@ -123,6 +123,10 @@ class Stage:
     kind: ClassVar[str]
     #: columns this stage adds to documents, with their Arrow types (schema is known up front)
     adds: ClassVar[dict[str, pa.DataType]] = {}
+
+    def requires(self) -> set[str]:
+        """Columns an earlier stage must add (checked when the pipeline is loaded)."""
+        return set()
 
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker process before first use."""

@@ -1,20 +1,28 @@
-"""`gopher_quality`: the statistic rules of the Gopher paper (Rae et al. 2021, appendix A1).
+"""`gopher_quality`: the statistic rules of the Gopher paper (Rae et al. 2021, appendix A1),
+with per-language settings (FineWeb-2 style) from dataprep/languages/<code>.yaml.
 
-Thresholds are the paper's, as datatrove implements them. Words are whitespace-separated tokens
-(the fast splitter); a word made only of punctuation or symbols does not count as a word for the
-length rules, as in the paper.
+Thresholds are the paper's, as datatrove implements them. Words come from the language's
+splitter (whitespace by default, jieba for Chinese, spaCy on request); a word made only of
+punctuation or symbols does not count as a word for the length rules, as in the paper.
 """
 
 from __future__ import annotations
+
+import inspect
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep import languages
 from dataprep import text as textutil
 from dataprep.stages.base import Filter, TextBatch, register
 
-ENGLISH_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
+#: the settings a language profile provides (a parameter left at its default takes the profile's)
+PROFILED = ("stop_words", "min_stop_words", "min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "word_splitter")
+#: documents in a language without a profile: the English bounds, no stop-word rule
+FALLBACK = "en"
 
 
 @register
@@ -33,22 +41,59 @@ class GopherQuality(Filter):
         max_bullet_lines_ratio: float | None = 0.9,  # lines starting with a bullet: menus and link lists
         max_ellipsis_lines_ratio: float | None = 0.3,  # lines ending in an ellipsis: truncated teasers
         min_alpha_words_ratio: float | None = 0.8,  # words with a letter: below this it is numbers/code
-        min_stop_words: int | None = 2,  # real English prose always has a few of the commonest words
-        stop_words: list[str] | None = None,  # default: the, be, to, of, and, that, have, with
-        word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb word counts, ~50x slower
+        min_stop_words: int | None = 2,  # real prose always has a few of its language's commonest words
+        stop_words: list[str] | None = None,  # default: the language profile's (en: the, be, to, of, ...)
+        word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb English word counts
+        language: str = "en",  # a profile (en, de, fr, es, ru, zh, ...) or "auto": each document's `language`
     ):
-        self.word_splitter = textutil.check_word_splitter(word_splitter)
+        if language != "auto" and language not in languages.available():
+            raise ValueError(f"no language profile {language!r}; available: {', '.join(languages.available())}, or auto")
+        textutil.check_word_splitter(word_splitter)
         self.min_words, self.max_words = min_words, max_words
         self.min_mean_word_length, self.max_mean_word_length = min_mean_word_length, max_mean_word_length
         self.max_symbol_word_ratio = max_symbol_word_ratio
         self.max_bullet_lines_ratio, self.max_ellipsis_lines_ratio = max_bullet_lines_ratio, max_ellipsis_lines_ratio
         self.min_alpha_words_ratio = min_alpha_words_ratio
         self.min_stop_words = min_stop_words
-        self.stop_words = list(ENGLISH_STOP_WORDS if stop_words is None else stop_words)
+        self.stop_words = stop_words
+        self.word_splitter = word_splitter
+        self.language = language
+
+    def requires(self) -> set[str]:
+        return {"language"} if self.language == "auto" else set()
+
+    def settings(self, code: str) -> dict[str, Any]:
+        """The profiled settings for documents in language `code`: the profile's values, except
+        where this stage's parameter was set to something other than its default."""
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        known = code in languages.available()
+        chosen = dict(languages.profile(code if known else FALLBACK))
+        if not known:
+            chosen["min_stop_words"] = None
+        for key in PROFILED:
+            if getattr(self, key) != defaults[key]:
+                chosen[key] = getattr(self, key)
+        return chosen
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
+        if self.language != "auto":
+            return self._measure(batch, self.settings(self.language))
+        if "language" not in batch.table.column_names:
+            raise ValueError("gopher_quality with language: auto needs the `language` stage before it")
+        codes = np.array(batch.table["language"].to_pylist(), dtype=object)
+        result: dict[str, np.ndarray] = {}
+        for code in sorted(set(codes)):
+            rows = codes == code
+            part = self._measure(batch.filter(rows), self.settings(code))
+            for key, values in part.items():
+                if key not in result:
+                    result[key] = np.zeros(batch.num_rows, dtype=values.dtype)
+                result[key][rows] = values
+        return result
+
+    def _measure(self, batch: TextBatch, settings: dict[str, Any]) -> dict[str, np.ndarray]:
         n = batch.num_rows
-        words, parent = textutil.flat(batch.words_by(self.word_splitter))
+        words, parent = textutil.flat(batch.words_by(settings["word_splitter"]))
         n_words = textutil.per_doc(parent, None, n)
         real = textutil.matches(words, textutil.NOT_SYMBOL)
         word_chars = textutil.char_lengths(words)
@@ -61,6 +106,10 @@ class GopherQuality(Filter):
         n_lines = textutil.per_doc(line_parent, None, n)
         bullets = textutil.per_doc(line_parent, textutil.matches(lines, r"^\s*[•\-]").astype(float), n)
         ellipsis_lines = textutil.per_doc(line_parent, textutil.matches(lines, r"(\.\.\.|…)\s*$").astype(float), n)
+
+        def bound(key: str) -> np.ndarray:  # a per-document threshold; NaN switches the rule off
+            return np.full(n, np.nan if settings[key] is None else float(settings[key]))
+
         return {
             "words": n_real.astype(np.int64),
             "mean_word_length": textutil.ratio(textutil.per_doc(parent, real * word_chars, n), n_real),
@@ -69,26 +118,34 @@ class GopherQuality(Filter):
             "bullet_lines_ratio": textutil.ratio(bullets, n_lines),
             "ellipsis_lines_ratio": textutil.ratio(ellipsis_lines, n_lines),
             "alpha_words_ratio": textutil.ratio(alpha, n_words),
-            "stop_words": self._distinct_stop_words(words, parent, n),
+            "stop_words": _distinct_stop_words(words, parent, n, settings["stop_words"]),
+            "min_mean_word_length": bound("min_mean_word_length"),
+            "max_mean_word_length": bound("max_mean_word_length"),
+            "min_alpha_words_ratio": bound("min_alpha_words_ratio"),
+            "min_stop_words": bound("min_stop_words"),
         }
-
-    def _distinct_stop_words(self, words: pa.Array, parent: np.ndarray, n: int) -> np.ndarray:
-        index = pc.index_in(words, value_set=pa.array(self.stop_words, words.type))
-        found = ~pc.is_null(index).to_numpy(zero_copy_only=False)
-        keys = parent[found] * len(self.stop_words) + pc.fill_null(index, 0).to_numpy(zero_copy_only=False)[found]
-        return textutil.per_doc(np.unique(keys) // len(self.stop_words), None, n).astype(np.int64)
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         rules = [
             ("short_doc", self.min_words, lambda: m["words"] < self.min_words),
             ("long_doc", self.max_words, lambda: m["words"] > self.max_words),
-            ("short_mean_word", self.min_mean_word_length, lambda: m["mean_word_length"] < self.min_mean_word_length),
-            ("long_mean_word", self.max_mean_word_length, lambda: m["mean_word_length"] > self.max_mean_word_length),
+            ("short_mean_word", 0, lambda: m["mean_word_length"] < m["min_mean_word_length"]),
+            ("long_mean_word", 0, lambda: m["mean_word_length"] > m["max_mean_word_length"]),
             ("too_many_hashes", self.max_symbol_word_ratio, lambda: m["hash_ratio"] > self.max_symbol_word_ratio),
             ("too_many_ellipses", self.max_symbol_word_ratio, lambda: m["ellipsis_ratio"] > self.max_symbol_word_ratio),
             ("too_many_bullet_lines", self.max_bullet_lines_ratio, lambda: m["bullet_lines_ratio"] > self.max_bullet_lines_ratio),
             ("too_many_ellipsis_lines", self.max_ellipsis_lines_ratio, lambda: m["ellipsis_lines_ratio"] > self.max_ellipsis_lines_ratio),
-            ("few_alpha_words", self.min_alpha_words_ratio, lambda: m["alpha_words_ratio"] < self.min_alpha_words_ratio),
-            ("few_stop_words", self.min_stop_words, lambda: m["stop_words"] < self.min_stop_words),
+            ("few_alpha_words", 0, lambda: m["alpha_words_ratio"] < m["min_alpha_words_ratio"]),
+            ("few_stop_words", 0, lambda: m["stop_words"] < m["min_stop_words"]),
         ]
         return [(code, check()) for code, bound, check in rules if bound is not None]
+
+
+def _distinct_stop_words(words: pa.Array, parent: np.ndarray, n: int, stop_words: list[str]) -> np.ndarray:
+    """How many different stop words each document uses (case-sensitive, as Gopher counts)."""
+    if not stop_words:
+        return np.zeros(n, dtype=np.int64)
+    index = pc.index_in(words, value_set=pa.array(stop_words, words.type))
+    found = ~pc.is_null(index).to_numpy(zero_copy_only=False)
+    keys = parent[found] * len(stop_words) + pc.fill_null(index, 0).to_numpy(zero_copy_only=False)[found]
+    return textutil.per_doc(np.unique(keys) // len(stop_words), None, n).astype(np.int64)
