@@ -112,7 +112,7 @@ def main() -> None:
             started = time.perf_counter()
             stats = run(spec)
             warm.append(time.perf_counter() - started)
-        stage_seconds = {s["name"]: s["seconds"] for s in stats["stages"]}
+        stage_rows = stats["stages"]
         ray.shutdown()
 
     best = min(warm)
@@ -121,9 +121,11 @@ def main() -> None:
     print(f"cold run, `dataprep run`     {cold:6.2f} s   {docs / cold:8,.0f} docs/s  {text_mb / cold:6.2f} MB/s")
     print(f"warm run, best of {args.repeat}         {best:6.2f} s   {docs / best:8,.0f} docs/s  {text_mb / best:6.2f} MB/s")
     print(f"peak RSS, cold run           driver {memory.root_peak / 2**20:,.0f} MiB, process tree {memory.peak / 2**20:,.0f} MiB")
-    for name, seconds in stage_seconds.items():
-        rate = f"{docs / seconds:10,.0f} docs/s  {text_mb / seconds:7.2f} MB/s" if seconds else ""
-        print(f"  stage {name:<20} {seconds:6.2f} s CPU in tasks {rate}")
+    print("per stage, on the documents that reach it (CPU seconds inside the tasks):")
+    for stage in stage_rows:
+        seconds = stage["seconds"]
+        rate = f"{stage['in'] / seconds:10,.0f} docs/s  {stage['bytes_in'] / 1e6 / seconds:7.2f} MB/s" if seconds else ""
+        print(f"  {stage['name']:<20} {stage['in']:>6,} docs {seconds:6.2f} s {rate}")
 
 
 if __name__ == "__main__":
