@@ -10,6 +10,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     language,
     length,
     normalize,
+    perplexity,
     quality_classifier,
 )
 from dataprep.stages.base import REGISTRY, DocStage, Filter, Global, Mapper, Stage, TextBatch
