@@ -2,6 +2,7 @@
 
 from dataprep.stages import (  # noqa: F401  (registration side effect)
     c4,
+    c4_badwords,
     exact_dedup,
     fineweb,
     gopher_quality,
