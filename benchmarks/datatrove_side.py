@@ -1,4 +1,4 @@
-"""Run datatrove's filters on a Parquet of (id, text); print per-filter decisions and seconds as JSON.
+"""Run datatrove's filters on a Parquet of (id, text); print decisions (and seconds) as JSON.
 
 Runs in the peers' venv (benchmarks/setup_peers.sh), called by benchmarks/filters.py.
 """
@@ -32,5 +32,45 @@ def main(path: str) -> None:
     json.dump(result, sys.stdout)
 
 
+
+
+# Per rule: each datatrove filter with every other rule switched off, on the first N documents.
+OFF_GOPHER = dict(min_doc_words=None, max_doc_words=None, min_avg_word_length=None, max_avg_word_length=None,
+                  max_symbol_word_ratio=None, max_bullet_lines_ratio=None, max_ellipsis_lines_ratio=None,
+                  max_non_alpha_words_ratio=None, min_stop_words=None)
+OFF_REPETITION = dict(dup_line_frac=None, dup_para_frac=None, dup_line_char_frac=None, dup_para_char_frac=None,
+                      top_n_grams=(), dup_n_grams=())
+OFF_FINEWEB = dict(line_punct_thr=-1, short_line_thr=2, char_duplicates_ratio=2, new_line_ratio=1e9)
+
+
+def rule_filters():
+    for key, value in dict(min_doc_words=50, max_doc_words=100000, min_avg_word_length=3, max_avg_word_length=10,
+                           max_symbol_word_ratio=0.1, max_bullet_lines_ratio=0.9, max_ellipsis_lines_ratio=0.3,
+                           max_non_alpha_words_ratio=0.8, min_stop_words=2).items():
+        yield "gopher_quality", key, GopherQualityFilter(**{**OFF_GOPHER, key: value})
+    for key, value in dict(dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2).items():
+        yield "gopher_repetition", key, GopherRepetitionFilter(**{**OFF_REPETITION, key: value})
+    for n, value in {2: 0.2, 3: 0.18, 4: 0.16}.items():
+        yield "gopher_repetition", f"top_{n}_gram", GopherRepetitionFilter(**{**OFF_REPETITION, "top_n_grams": ((n, value),)})
+    for n, value in {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}.items():
+        yield "gopher_repetition", f"duplicated_{n}_n_grams", GopherRepetitionFilter(**{**OFF_REPETITION, "dup_n_grams": ((n, value),)})
+    for key, value in dict(line_punct_thr=0.12, short_line_thr=0.67, char_duplicates_ratio=0.01, new_line_ratio=0.3).items():
+        yield "fineweb_quality", key, FineWebQualityFilter(**{**OFF_FINEWEB, key: value})
+
+
+def per_rule(path: str, limit: int) -> None:
+    table = pq.read_table(path).slice(0, limit)
+    docs = list(zip(table["id"].to_pylist(), table["text"].to_pylist()))
+    result = {}
+    for stage, rule, instance in rule_filters():
+        result[f"{stage}/{rule}"] = {i: instance.filter(Document(text=t, id=i)) is not True for i, t in docs}
+    json.dump(result, sys.stdout)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    # datatrove_side.py DOCS.parquet          -> whole filters: decisions and CPU seconds
+    # datatrove_side.py DOCS.parquet N        -> each rule alone on the first N documents
+    if len(sys.argv) > 2:
+        per_rule(sys.argv[1], int(sys.argv[2]))
+    else:
+        main(sys.argv[1])

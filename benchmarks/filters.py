@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -60,7 +61,7 @@ def load(data: Path) -> pa.Table:
 def ours(table: pa.Table, batch_rows: int = 512, **params) -> dict[str, dict]:
     result = {}
     for name, cls in STAGES.items():
-        stage = cls(**(params if "word_splitter" in cls.__init__.__code__.co_varnames else {}))
+        stage = cls(**accepted(cls, params))
         decisions = {}
         started = time.process_time()
         for offset in range(0, table.num_rows, batch_rows):
@@ -72,15 +73,72 @@ def ours(table: pa.Table, batch_rows: int = 512, **params) -> dict[str, dict]:
     return result
 
 
+def accepted(cls: type, params: dict) -> dict:
+    """The subset of `params` that the stage class takes."""
+    return {k: v for k, v in params.items() if k in cls.__init__.__code__.co_varnames}
+
+
+# datatrove rule (its constructor argument) -> our reason codes for the same rule
+RULES = {
+    "gopher_quality": {"min_doc_words": ["short_doc"], "max_doc_words": ["long_doc"], "min_avg_word_length": ["short_mean_word"],
+                       "max_avg_word_length": ["long_mean_word"], "max_symbol_word_ratio": ["too_many_hashes", "too_many_ellipses"],
+                       "max_bullet_lines_ratio": ["too_many_bullet_lines"], "max_ellipsis_lines_ratio": ["too_many_ellipsis_lines"],
+                       "max_non_alpha_words_ratio": ["few_alpha_words"], "min_stop_words": ["few_stop_words"]},
+    "gopher_repetition": {"dup_line_frac": ["dup_line_fraction"], "dup_para_frac": ["dup_para_fraction"],
+                          "dup_line_char_frac": ["dup_line_chars"], "dup_para_char_frac": ["dup_para_chars"],
+                          **{f"top_{n}_gram": [f"top_{n}gram_chars"] for n in (2, 3, 4)},
+                          **{f"duplicated_{n}_n_grams": [f"dup_{n}gram_chars"] for n in range(5, 11)}},
+    "fineweb_quality": {"line_punct_thr": ["line_punct_ratio"], "short_line_thr": ["short_line_ratio"],
+                        "char_duplicates_ratio": ["dup_line_chars"], "new_line_ratio": ["newline_word_ratio"]},
+}
+#: rules whose measure involves words (so the word splitter can change them)
+WORD_RULES = {"min_doc_words", "max_doc_words", "min_avg_word_length", "max_avg_word_length", "max_symbol_word_ratio",
+              "max_non_alpha_words_ratio", "min_stop_words", "new_line_ratio",
+              *(f"top_{n}_gram" for n in (2, 3, 4)), *(f"duplicated_{n}_n_grams" for n in range(5, 11))}
+
+
+def our_rules(table: pa.Table, **params) -> dict[str, list[bool]]:
+    """Each rule evaluated alone (from the stage's measured values), per document."""
+    result = {}
+    for name, codes in RULES.items():
+        stage = STAGES[name](**accepted(STAGES[name], params))
+        failed = dict(stage.checks(stage.measure(TextBatch(table))))
+        for rule, ours_codes in codes.items():
+            result[f"{name}/{rule}"] = np.any([failed[c] for c in ours_codes], axis=0).tolist()
+    return result
+
+
+def per_rule_table(table: pa.Table, peers: str, limit: int) -> None:
+    sample = table.slice(0, limit)
+    with tempfile.TemporaryDirectory() as tmp:
+        pq.write_table(sample, f"{tmp}/docs.parquet")
+        peer_run = subprocess.run([peers, str(REPO / "benchmarks" / "datatrove_side.py"), f"{tmp}/docs.parquet", str(limit)],
+                                  capture_output=True, text=True)
+    if peer_run.returncode:
+        raise SystemExit(peer_run.stderr[-2000:])
+    theirs = json.loads(peer_run.stdout)
+    ids = sample["id"].to_pylist()
+    mine = {"whitespace": our_rules(sample), "spacy+greedy": our_rules(sample, word_splitter="spacy", dup_ngram_count="greedy")}
+    print(f"\nper rule, each alone, first {len(ids):,} documents: share of documents with the same verdict")
+    print(f"{'rule':<45} {'words?':>6} {'datatrove removes':>18} {'whitespace':>11} {'spacy+greedy':>13}")
+    for key, verdicts in theirs.items():
+        peer = [verdicts[i] for i in ids]
+        cells = [sum(a == b for a, b in zip(mine[m][key], peer)) / len(ids) for m in mine]
+        words = "yes" if key.split("/")[1] in WORD_RULES else "no"
+        print(f"{key:<45} {words:>6} {sum(peer):>18} {cells[0]:>11.2%} {cells[1]:>13.2%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"))
+    parser.add_argument("--per-rule-docs", type=int, default=800, help="documents for the rule-by-rule comparison")
     args = parser.parse_args()
     table = load(args.data)
     megabytes = pa.compute.sum(pa.compute.binary_length(table["text"])).as_py() / 1e6
     print(f"{table.num_rows:,} documents, {megabytes:.1f} MB of normalized text from {args.data}; one core, CPU seconds")
-    runs = {"whitespace (default)": ours(table), "spacy (FineWeb-compatible)": ours(table, word_splitter="spacy")}
+    compatible = {"word_splitter": "spacy", "dup_ngram_count": "greedy"}
+    runs = {"whitespace (default)": ours(table), "spacy + greedy (FineWeb-compatible)": ours(table, **compatible)}
     with tempfile.TemporaryDirectory() as tmp:
         pq.write_table(table, f"{tmp}/docs.parquet")
         peer_run = subprocess.run([args.peers, str(REPO / "benchmarks" / "datatrove_side.py"), f"{tmp}/docs.parquet"],
@@ -91,6 +149,7 @@ def main() -> None:
     for splitter, mine in runs.items():
         print(f"\n== our word splitter: {splitter}")
         compare(mine, theirs, megabytes)
+    per_rule_table(table, args.peers, args.per_rule_docs)
 
 
 def compare(mine: dict, theirs: dict, megabytes: float) -> None:

@@ -227,6 +227,35 @@ def duplicate_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.
     return per_doc(parent, covered * word_chars, n_docs)
 
 
+def greedy_duplicate_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.ndarray, n: int, n_docs: int) -> np.ndarray:
+    """Per document: datatrove's duplicated n-gram characters, for FineWeb-identical output.
+
+    It scans left to right: a repeat of a remembered n-gram counts its characters and jumps n
+    words, and the n-grams jumped over are never remembered. That is sequential by nature, so
+    this runs a Python loop per n-gram; it is the compatibility path, not the default.
+    """
+    starts, keys = ngram_starts(codes, parent, n)
+    result = np.zeros(n_docs)
+    cumulative = np.concatenate([[0], np.cumsum(word_chars)])
+    docs = parent[starts]
+    bounds = np.flatnonzero(np.diff(docs)) + 1
+    for begin, end in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(starts)]])):
+        if begin == end:
+            continue
+        doc_keys_, doc_starts = keys[begin:end].tolist(), starts[begin:end]
+        seen: set[int] = set()
+        total, i = 0, 0
+        while i < len(doc_keys_):
+            if doc_keys_[i] in seen:
+                total += cumulative[doc_starts[i] + n] - cumulative[doc_starts[i]]
+                i += n
+            else:
+                seen.add(doc_keys_[i])
+                i += 1
+        result[docs[begin]] = total
+    return result
+
+
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, 0 where the denominator is 0."""
     out = np.zeros(len(numerator), dtype=float)

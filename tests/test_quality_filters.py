@@ -316,3 +316,22 @@ def test_language_settings_are_checked_when_the_pipeline_loads():
         pipeline.from_dict({"stages": ["normalize", {"gopher_quality": {"language": "auto"}}]})
     loaded = pipeline.from_dict({"stages": ["normalize", "language", {"gopher_quality": {"language": "auto"}}]})
     assert loaded.stages[-1].language == "auto"
+
+
+def test_greedy_duplicate_ngram_count_matches_the_left_to_right_scan(docs):
+    """The compatibility count: a repeat counts its characters and jumps n words; the n-grams
+    jumped over are not remembered (datatrove's definition)."""
+    metrics = GopherRepetition(dup_ngram_count="greedy").measure(docs)
+    for i, text in enumerate(texts(docs)[:300]):
+        words = text.split()
+        for n in range(5, 11):
+            seen, chars, idx = set(), 0, 0
+            while idx < len(words) - n + 1:
+                gram = tuple(words[idx:idx + n])
+                if gram in seen:
+                    chars += sum(map(len, gram))
+                    idx += n
+                else:
+                    seen.add(gram)
+                    idx += 1
+            assert metrics[f"dup_{n}gram_chars"][i] == pytest.approx(chars / len(text), abs=1e-12)

@@ -32,7 +32,11 @@ class GopherRepetition(Filter):
         top_ngrams: dict[int, float] | None = None,  # n -> max char fraction of the most frequent n-gram
         dup_ngrams: dict[int, float] | None = None,  # n -> max char fraction covered by repeated n-grams
         word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb word counts, ~50x slower
+        dup_ngram_count: str = "coverage",  # words under any repeat (Gopher); "greedy": datatrove's scan
     ):
+        if dup_ngram_count not in ("coverage", "greedy"):
+            raise ValueError(f"dup_ngram_count must be 'coverage' or 'greedy', not {dup_ngram_count!r}")
+        self.dup_ngram_count = dup_ngram_count
         self.word_splitter = textutil.check_word_splitter(word_splitter)
         self.max_dup_line_fraction, self.max_dup_para_fraction = max_dup_line_fraction, max_dup_para_fraction
         self.max_dup_line_chars, self.max_dup_para_chars = max_dup_line_chars, max_dup_para_chars
@@ -55,8 +59,9 @@ class GopherRepetition(Filter):
         word_chars = textutil.char_lengths(words)
         for size in self.top_ngrams:
             metrics[f"top_{size}gram_chars"] = textutil.ratio(textutil.top_ngram_chars(codes, parent, word_chars, size, n), chars)
+        count = textutil.duplicate_ngram_chars if self.dup_ngram_count == "coverage" else textutil.greedy_duplicate_ngram_chars
         for size in self.dup_ngrams:
-            metrics[f"dup_{size}gram_chars"] = textutil.ratio(textutil.duplicate_ngram_chars(codes, parent, word_chars, size, n), chars)
+            metrics[f"dup_{size}gram_chars"] = textutil.ratio(count(codes, parent, word_chars, size, n), chars)
         return metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
