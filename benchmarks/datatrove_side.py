@@ -34,7 +34,7 @@ def main(path: str) -> None:
 
 
 
-# Per rule: each datatrove filter with every other rule switched off, on the first N documents.
+# Per rule: each datatrove filter with every other rule switched off, on the given documents.
 OFF_GOPHER = dict(min_doc_words=None, max_doc_words=None, min_avg_word_length=None, max_avg_word_length=None,
                   max_symbol_word_ratio=None, max_bullet_lines_ratio=None, max_ellipsis_lines_ratio=None,
                   max_non_alpha_words_ratio=None, min_stop_words=None)
@@ -59,7 +59,7 @@ def rule_filters():
 
 
 def per_rule(path: str, limit: int) -> None:
-    table = pq.read_table(path).slice(0, limit)
+    table = pq.read_table(path)
     docs = list(zip(table["id"].to_pylist(), table["text"].to_pylist()))
     result = {}
     for stage, rule, instance in rule_filters():
@@ -69,7 +69,7 @@ def per_rule(path: str, limit: int) -> None:
 
 if __name__ == "__main__":
     # datatrove_side.py DOCS.parquet          -> whole filters: decisions and CPU seconds
-    # datatrove_side.py DOCS.parquet N        -> each rule alone on the first N documents
+    # datatrove_side.py DOCS.parquet N        -> each rule alone (N: how many documents the file holds)
     if len(sys.argv) > 2:
         per_rule(sys.argv[1], int(sys.argv[2]))
     else:

@@ -109,7 +109,7 @@ def our_rules(table: pa.Table, **params) -> dict[str, list[bool]]:
 
 
 def per_rule_table(table: pa.Table, peers: str, limit: int) -> None:
-    sample = table.slice(0, limit)
+    sample = table.take(np.arange(0, table.num_rows, -(-table.num_rows // limit)))  # every k-th: all five files
     with tempfile.TemporaryDirectory() as tmp:
         pq.write_table(sample, f"{tmp}/docs.parquet")
         peer_run = subprocess.run([peers, str(REPO / "benchmarks" / "datatrove_side.py"), f"{tmp}/docs.parquet", str(limit)],
@@ -119,7 +119,7 @@ def per_rule_table(table: pa.Table, peers: str, limit: int) -> None:
     theirs = json.loads(peer_run.stdout)
     ids = sample["id"].to_pylist()
     mine = {"whitespace": our_rules(sample), "spacy+greedy": our_rules(sample, word_splitter="spacy", dup_ngram_count="greedy")}
-    print(f"\nper rule, each alone, first {len(ids):,} documents: share of documents with the same verdict")
+    print(f"\nper rule, each alone, on {len(ids):,} documents (every k-th): share of documents with the same verdict")
     print(f"{'rule':<45} {'words?':>6} {'datatrove removes':>18} {'whitespace':>11} {'spacy+greedy':>13}")
     for key, verdicts in theirs.items():
         peer = [verdicts[i] for i in ids]
