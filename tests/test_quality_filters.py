@@ -335,3 +335,16 @@ def test_greedy_duplicate_ngram_count_matches_the_left_to_right_scan(docs):
                     seen.add(gram)
                     idx += 1
             assert metrics[f"dup_{n}gram_chars"][i] == pytest.approx(chars / len(text), abs=1e-12)
+
+
+def test_c4_sentence_threshold_just_above_and_below(docs):
+    """Real kept lines, cut so the page has exactly 5 sentences (kept) or 4 (removed)."""
+    pages = [c4_oracle(t)[1] for t in texts(docs) if c4_oracle(t)[0] is None]
+    lines = [line for page in pages for line in page.split("\n")
+             if len(regex.findall(r"[.!?]+[\"'”’)\]]*(\s|$)", line)) == 1 and len(line.split()) >= 3]
+    assert len(lines) >= 5
+    five, four = "\n".join(lines[:5]), "\n".join(lines[:4])
+    batch = TextBatch(pa.table({"id": ["five", "four"], "text": pa.array([five, four], pa.large_string())}))
+    decisions = C4Quality().apply(batch)
+    assert decisions.reasons.tolist() == [None, "c4_quality.too_few_sentences"]
+    assert [d and d["sentences"] for d in decisions.details] == [None, 4]
