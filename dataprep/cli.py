@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 (a bug: one line here, the traceback in a file)
+        import tempfile
+        import traceback
+
+        log = Path(tempfile.gettempdir()) / f"dataprep-error-{os.getpid()}.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"dataprep: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              f"(traceback in {log}); run the same command again to resume", file=sys.stderr)
+        return 3
 
 
 def option_help() -> dict[str, tuple[type, object, str]]:

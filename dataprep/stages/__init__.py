@@ -10,6 +10,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     keywords,
     language,
     length,
+    line_dedup,
     normalize,
     perplexity,
     quality_classifier,

@@ -1,0 +1,64 @@
+"""`line_dedup`: corpus-wide repeated lines are kept once, in the smallest id's document."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from conftest import SHARED_DATA, read_folder, run_pipeline
+
+STAGES = [{"normalize": {}}, {"line_dedup": {"max_count": 1, "min_line_chars": 20}}]
+
+
+def key(line: str) -> str:
+    return re.sub(r"\s+", " ", line.lower()).strip()
+
+
+def holders(texts_by_id: dict[str, str]) -> dict[str, set[str]]:
+    result = defaultdict(set)
+    for doc_id, text in texts_by_id.items():
+        for line in text.split("\n"):
+            if len(key(line)) >= 20:
+                result[key(line)].add(doc_id)
+    return result
+
+
+def test_repeated_lines_kept_once_in_the_smallest_id(ray_session, tmp_path, web_docs):
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.normalize import Normalize
+
+    files = sorted(SHARED_DATA.glob("*.parquet"))
+    table = pa.concat_tables([pq.read_table(f, columns=["id", "text"]).cast(
+        pa.schema([("id", pa.string()), ("text", pa.large_string())])) for f in files])
+    normalized = Normalize().apply(TextBatch(table)).batch
+    before = holders(dict(zip(normalized.table["id"].to_pylist(), normalized.text.to_pylist())))
+    frequent = {line: ids for line, ids in before.items() if len(ids) > 1}
+    assert len(frequent) > 500 and max(map(len, frequent.values())) > 50
+
+    stats = run_pipeline(STAGES, SHARED_DATA, tmp_path / "o")
+    assert stats["invariant_ok"]
+    kept = read_folder(tmp_path / "o" / "kept")
+    after = holders(dict(zip(kept["id"].to_pylist(), kept["text"].to_pylist())))
+    for line, ids in after.items():
+        assert len(ids) == 1 or line not in frequent, line
+        if line in frequent:
+            assert ids == {min(frequent[line])}, "the smallest id keeps the line"
+    removed = read_folder(tmp_path / "o" / "removed")
+    assert set(removed["reason"].to_pylist()) == {"line_dedup.too_little_left"}
+    assert sum(kept["line_dedup_removed"].to_pylist()) > 1000
+
+
+def test_same_result_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
+    one, four = tmp_path / "one", tmp_path / "four"
+    one.mkdir()
+    four.mkdir()
+    pq.write_table(sample_docs.take(list(range(sample_docs.num_rows))[::-1]), one / "all.parquet", row_group_size=64)
+    for i in range(4):
+        pq.write_table(sample_docs.slice(i * 400, 400), four / f"s{i}.parquet")
+    run_pipeline(STAGES, one, tmp_path / "a", part_bytes=1)
+    run_pipeline(STAGES, four, tmp_path / "b")
+    a, b = (sorted(read_folder(tmp_path / x / "kept").select(["id", "text"]).to_pylist(), key=lambda r: r["id"]) for x in "ab")
+    assert a == b
