@@ -24,8 +24,24 @@ ODD_SPACES = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
 
 
 def split_words(text: pa.Array) -> pa.ListArray:
-    """Whitespace word split (the fast default splitter): a list of words per document."""
-    return pc.utf8_split_whitespace(text)
+    """Whitespace word split (the fast default splitter): a list of words per document.
+
+    Arrow's kernel yields an empty string for leading or trailing whitespace (and for an empty
+    text); those are dropped, so " a b " has two words and "" none.
+    """
+    return drop_empty(pc.utf8_split_whitespace(text))
+
+
+def drop_empty(lists: pa.ListArray) -> pa.ListArray:
+    """The lists without their empty-string elements (vectorised: one filter, new offsets)."""
+    values = pc.list_flatten(lists)
+    keep = pc.fill_null(pc.greater(pc.binary_length(values), 0), False).to_numpy(zero_copy_only=False)
+    if keep.all():
+        return lists
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    counts = np.bincount(parent[keep], minlength=len(lists))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    return pa.ListArray.from_arrays(offsets, values.filter(pa.array(keep)))
 
 
 WORD_SPLITTERS = ("whitespace", "spacy", "jieba")

@@ -11,6 +11,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     language,
     length,
     line_dedup,
+    minhash_dedup,
     normalize,
     perplexity,
     quality_classifier,

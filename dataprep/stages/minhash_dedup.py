@@ -1,0 +1,204 @@
+"""`minhash_dedup`: near-duplicate documents, MinHash-LSH across the whole corpus.
+
+Shingles are word 5-grams of the normalized text (lower case, punctuation and digits folded,
+whitespace collapsed). Signatures use datasketch's default `affine32` scheme, bit for bit (the
+MurmurHash3 pre-mix, then h -> a*h + b mod 2^32 with datasketch's own a, b for the seed), but are
+computed for a whole batch at once in numpy. Bands x rows come from datasketch's optimisation
+for the threshold. Ray Data groups the band keys of the whole corpus; documents sharing a bucket
+are joined by an edge; connected components are clusters; in each the smallest id is kept and
+the others are removed as `minhash_dedup.near_dup`, with `duplicate_of`. Kept documents get
+`cluster_id` and `cluster_size` (for rehydration or upsampling, as FineWeb-2 does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from dataprep import text as textutil
+from dataprep.stages.base import Decisions, Global, TextBatch, register
+
+KEY_SCHEMA = pa.schema([("id", pa.string()), ("band", pa.int32()), ("bucket", pa.int64())])
+RESOLUTION_SCHEMA = pa.schema([("id", pa.string()), ("keep", pa.string()), ("size", pa.int64())])
+_FMIX32 = (np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (the pre-mix of datasketch's affine schemes)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * _FMIX32[0]
+    h = h ^ (h >> np.uint32(13))
+    h = h * _FMIX32[1]
+    return h ^ (h >> np.uint32(16))
+
+
+def shingle_hashes(text: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """(32-bit shingle hash, document index) of every word n-gram, for the whole batch.
+
+    Words are hashed once per distinct word of the batch (xxh3), n-grams combined from those
+    with numpy, so the result is stable across batches and machines. A document shorter than
+    n words is one shingle of all its words.
+    """
+    folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[\p{P}\p{S}]+", " ")
+    folded = pc.replace_substring_regex(folded, r"\d", "0")
+    words, parent = textutil.flat(textutil.split_words(folded))
+    if len(words) == 0:
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+    encoded = pc.dictionary_encode(words)
+    word_hash = np.array([xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in encoded.dictionary.to_pylist()], dtype=np.uint64)
+    codes = word_hash[encoded.indices.to_numpy(zero_copy_only=False)]
+    n_docs = int(parent.max()) + 1
+    counts = np.bincount(parent, minlength=n_docs)
+    size = np.minimum(counts, ngram)[parent]  # per word: the n-gram length of its document
+    hashes, docs = [], []
+    for n in np.unique(size):  # ngram itself, plus the lengths of documents shorter than that
+        starts, keys = _rolling(codes, parent, int(n))
+        keep = size[starts] == n
+        hashes.append(keys[keep])
+        docs.append(parent[starts[keep]])
+    order = np.argsort(np.concatenate(docs), kind="stable")
+    return (np.concatenate(hashes)[order] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.concatenate(docs)[order]
+
+
+def _rolling(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    count = len(codes) - n + 1
+    keys = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            keys = keys * _MIX + codes[j : j + count]
+        keys ^= keys >> np.uint64(29)
+        keys *= _MIX
+        keys ^= keys >> np.uint64(32)
+    inside = parent[:count] == parent[n - 1 :]
+    return np.flatnonzero(inside), keys[inside]
+
+
+def signatures(hashes: np.ndarray, docs: np.ndarray, n_docs: int, a: np.ndarray, b: np.ndarray,
+               chunk: int = 1 << 15) -> np.ndarray:
+    """MinHash signatures (n_docs x num_perm, uint32) from shingle hashes grouped by document."""
+    out = np.full((n_docs, len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
+    mixed = fmix32(hashes)
+    for start in range(0, len(mixed), chunk):
+        h, d = mixed[start:start + chunk], docs[start:start + chunk]
+        permuted = h[:, None] * a[None, :] + b[None, :]  # uint32: wraps mod 2^32, as datasketch
+        first = np.flatnonzero(np.concatenate([[True], d[1:] != d[:-1]]))
+        out[d[first]] = np.minimum(out[d[first]], np.minimum.reduceat(permuted, first, axis=0))
+    return out
+
+
+@register
+class MinhashDedup(Global):
+    """Near-duplicates by MinHash-LSH over word 5-grams; keeps the smallest id of each cluster."""
+
+    name = "minhash_dedup"
+    adds = {"cluster_id": pa.string(), "cluster_size": pa.int64()}
+
+    def __init__(
+        self,
+        threshold: float = 0.8,  # Jaccard similarity above which pages count as the same (FineWeb: ~0.75-0.8)
+        num_perm: int = 112,  # FineWeb's 14 bands x 8 rows; more permutations sharpen the S-curve
+        ngram: int = 5,  # word 5-grams: long enough that shared phrases are not shared pages
+        seed: int = 1,  # the permutations' seed (datasketch's default)
+        bands: int | None = None,  # bands x rows given explicitly instead of derived from threshold
+        rows: int | None = None,
+    ):
+        from datasketch import MinHashLSH
+
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be within (0, 1), not {threshold}")
+        if (bands is None) != (rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if bands is not None and bands * rows > num_perm:
+            raise ValueError(f"bands x rows ({bands} x {rows}) exceeds num_perm ({num_perm})")
+        if bands is None:
+            lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+            bands, rows = lsh.b, lsh.r
+        self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
+        self.bands, self.rows = bands, rows
+
+    def permutations(self) -> tuple[np.ndarray, np.ndarray]:
+        from datasketch import MinHash
+
+        a, b = MinHash(num_perm=self.num_perm, seed=self.seed).permutations
+        return a.astype(np.uint32), b.astype(np.uint32)
+
+    def signatures(self, batch: TextBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(signatures, whether each document has any shingle)."""
+        hashes, docs = shingle_hashes(batch.text, self.ngram)
+        a, b = self.permutations()
+        has = np.bincount(docs, minlength=batch.num_rows) > 0
+        return signatures(hashes, docs, batch.num_rows, a, b), has
+
+    def keys(self, batch: TextBatch | None) -> pa.Table:
+        if batch is None:
+            return KEY_SCHEMA.empty_table()
+        sig, has = self.signatures(batch)
+        sig = sig[has].astype(np.uint64)
+        ids = batch.table["id"].combine_chunks().filter(pa.array(has))
+        columns = {"id": [], "band": [], "bucket": []}
+        for band in range(self.bands):
+            key = np.full(len(sig), np.uint64(band + 1))
+            with np.errstate(over="ignore"):
+                for row in range(self.rows):
+                    key = key * _MIX + sig[:, band * self.rows + row]
+            columns["id"].append(ids)
+            columns["band"].append(np.full(len(sig), band, dtype=np.int32))
+            columns["bucket"].append(key.view(np.int64))
+        return pa.table({"id": pa.concat_arrays(columns["id"]) if columns["id"] else pa.array([], pa.string()),
+                         "band": np.concatenate(columns["band"]), "bucket": np.concatenate(columns["bucket"])},
+                        schema=KEY_SCHEMA)
+
+    def resolve(self, records: Any) -> pa.Table:
+        """Buckets shared by 2+ documents -> edges to the bucket's smallest id -> components."""
+        from ray.data.aggregate import Count, Min
+        from ray.data.expressions import col
+
+        if records is None:
+            return RESOLUTION_SCHEMA.empty_table()
+        shared = records.groupby(["band", "bucket"]).aggregate(Count(alias_name="n"), Min("id", alias_name="root"))
+        roots = {(r["band"], r["bucket"]): r["root"] for r in shared.filter(expr=col("n") > 1).iter_rows()}
+        if not roots:
+            return RESOLUTION_SCHEMA.empty_table()
+
+        def edges(table: pa.Table) -> pa.Table:
+            pairs = [(i, roots[(band, bucket)]) for i, band, bucket in zip(table["id"].to_pylist(), table["band"].to_pylist(),
+                                                                           table["bucket"].to_pylist()) if (band, bucket) in roots]
+            return pa.table({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}, schema=pa.schema([("a", pa.string()), ("b", pa.string())]))
+
+        pairs = pa.concat_tables([pa.Table.from_pylist(records.map_batches(edges, batch_format="pyarrow").take_all(),
+                                                       pa.schema([("a", pa.string()), ("b", pa.string())]))])
+        return components(pairs["a"].to_pylist(), pairs["b"].to_pylist())
+
+    def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
+        return dict(zip(table["id"].to_pylist(), zip(table["keep"].to_pylist(), table["size"].to_pylist())))
+
+    def decide(self, batch: TextBatch, resolution: dict[str, tuple[str, int]]) -> Decisions:
+        ids = batch.table["id"].to_pylist()
+        cluster = [resolution.get(i, (i, 1)) for i in ids]
+        reasons = np.array([f"{self.name}.near_dup" if keep != i else None for i, (keep, _) in zip(ids, cluster)], dtype=object)
+        details = [{"duplicate_of": keep, "cluster_size": size} if keep != i else None for i, (keep, size) in zip(ids, cluster)]
+        out = batch.with_columns({"cluster_id": pa.array([k for k, _ in cluster], pa.string()),
+                                  "cluster_size": pa.array([s for _, s in cluster], pa.int64())})
+        return Decisions(out, reasons, details)
+
+
+def components(a: list[str], b: list[str]) -> pa.Table:
+    """Connected components of an edge list (scipy, over the edges only): id -> smallest id, size."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    names, index = np.unique(np.array(a + b, dtype=object), return_inverse=True)
+    left, right = index[: len(a)], index[len(a):]
+    graph = coo_matrix((np.ones(len(a)), (left, right)), shape=(len(names), len(names)))
+    _, label = connected_components(graph, directed=False)
+    order = np.lexsort((names.astype(str), label))  # within a component, ids ascending
+    first = np.concatenate([[True], label[order][1:] != label[order][:-1]])
+    root_of_label = {label[order][k]: names[order][k] for k in np.flatnonzero(first)}
+    sizes = np.bincount(label)
+    return pa.table({"id": list(names), "keep": [root_of_label[x] for x in label], "size": sizes[label].astype(np.int64)},
+                    schema=RESOLUTION_SCHEMA)

@@ -1,0 +1,81 @@
+"""`minhash_dedup`: datasketch-identical signatures, real near-duplicates found, deterministic."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from datasketch import MinHash
+
+from conftest import SHARED_DATA, read_folder, run_pipeline
+from dataprep.stages.base import TextBatch
+from dataprep.stages.minhash_dedup import MinhashDedup, shingle_hashes
+
+STAGES = [{"normalize": {}}, {"exact_dedup": {}}, {"minhash_dedup": {"threshold": 0.8}}]
+
+
+def test_signatures_equal_datasketch_bit_for_bit(web_docs):
+    batch = TextBatch(web_docs.select(["id", "text"]).slice(0, 60).cast(pa.schema([("id", pa.string()), ("text", pa.large_string())])))
+    stage = MinhashDedup(num_perm=128, seed=7)
+    ours, has = stage.signatures(batch)
+    hashes, docs = shingle_hashes(batch.text, 5)
+    for i in range(60):
+        if not has[i]:
+            continue
+        reference = MinHash(num_perm=128, seed=7, hashfunc=lambda h: h)
+        reference.update_batch([int(h) for h in hashes[docs == i]])
+        assert np.array_equal(reference.hashvalues, ours[i]), i
+
+
+def words_of(text: str) -> list[str]:
+    return re.sub(r"\d", "0", re.sub(r"[^\w\s]|_", " ", text.lower())).split()
+
+
+def jaccard(x: str, y: str) -> float:
+    a = {tuple(w[i:i + 5]) for w in [words_of(x)] for i in range(max(1, len(w) - 4))}
+    b = {tuple(w[i:i + 5]) for w in [words_of(y)] for i in range(max(1, len(w) - 4))}
+    return len(a & b) / len(a | b)
+
+
+def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path):
+    stats = run_pipeline(STAGES, SHARED_DATA, tmp_path / "o")
+    assert stats["invariant_ok"]
+    removed = [r for r in read_folder(tmp_path / "o" / "removed").to_pylist() if r["stage"] == "minhash_dedup"]
+    kept = read_folder(tmp_path / "o" / "kept")
+    text_of = dict(zip(kept["id"].to_pylist(), kept["text"].to_pylist()))
+    pairs = {(r["id"], json.loads(r["details"])["duplicate_of"]) for r in removed}
+    assert ("trafilatura:eval/modabot.de.serkan.html", "trafilatura:eval/archive.modabot.de.serkan.html") in pairs
+    oscar = [p for p in pairs if p[0].startswith("oscar2019:unshuffled_original_")]
+    assert len(oscar) >= 15, "OSCAR original vs line-deduplicated copies of the same page"
+    similarities = [jaccard(r["text"], text_of[json.loads(r["details"])["duplicate_of"]]) for r in removed]
+    assert min(similarities) >= 0.5, "no removal of a pair below Jaccard 0.5"
+    sizes = kept["cluster_size"].to_pylist()
+    assert max(sizes) >= 2 and set(kept["cluster_id"].to_pylist()) >= {p[1] for p in pairs}
+
+
+def test_same_clusters_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
+    one, four = tmp_path / "one", tmp_path / "four"
+    one.mkdir()
+    four.mkdir()
+    pq.write_table(sample_docs.take(list(range(sample_docs.num_rows))[::-1]), one / "all.parquet", row_group_size=64)
+    for i in range(4):
+        pq.write_table(sample_docs.slice(i * 400, 400), four / f"s{i}.parquet")
+    stages = [{"normalize": {}}, {"minhash_dedup": {"threshold": 0.7}}]
+    run_pipeline(stages, one, tmp_path / "a", part_bytes=1)
+    run_pipeline(stages, four, tmp_path / "b")
+    a, b = ({r["id"]: r["details"] for r in read_folder(tmp_path / x / "removed").to_pylist()} for x in "ab")
+    assert a == b and len(a) > 20
+
+
+def test_parameters():
+    stage = MinhashDedup(threshold=0.8, num_perm=112)
+    assert stage.bands * stage.rows <= 112
+    from dataprep.errors import ConfigError
+    from dataprep.pipeline import build_stage
+
+    with pytest.raises(ConfigError, match="exceeds num_perm"):
+        build_stage("minhash_dedup", {"bands": 20, "rows": 10, "num_perm": 112}, "stage 1")
