@@ -63,3 +63,16 @@ def output_ids(out: Path) -> dict[str, list[str]]:
         table = read_folder(out / folder)
         result[folder] = [] if table is None else [i for i in table.column("id").to_pylist()]
     return result
+
+
+def one_and_four_shards(table: pa.Table, root: Path) -> tuple[Path, Path]:
+    """The same documents as one reversed file of many row groups, and as four files in order:
+    what a dedup stage must give identical results on."""
+    one, four = root / "one", root / "four"
+    one.mkdir()
+    four.mkdir()
+    pq.write_table(table.take(list(range(table.num_rows))[::-1]), one / "all.parquet", row_group_size=64)
+    quarter = -(-table.num_rows // 4)
+    for i in range(4):
+        pq.write_table(table.slice(i * quarter, quarter), four / f"s{i}.parquet")
+    return one, four

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conftest import SHARED_DATA, read_folder, run_pipeline
+from conftest import SHARED_DATA, one_and_four_shards, read_folder, run_pipeline
 
 STAGES = [{"normalize": {}}, {"line_dedup": {"max_count": 1, "min_line_chars": 20}}]
 
@@ -52,12 +52,7 @@ def test_repeated_lines_kept_once_in_the_smallest_id(ray_session, tmp_path, web_
 
 
 def test_same_result_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
-    one, four = tmp_path / "one", tmp_path / "four"
-    one.mkdir()
-    four.mkdir()
-    pq.write_table(sample_docs.take(list(range(sample_docs.num_rows))[::-1]), one / "all.parquet", row_group_size=64)
-    for i in range(4):
-        pq.write_table(sample_docs.slice(i * 400, 400), four / f"s{i}.parquet")
+    one, four = one_and_four_shards(sample_docs, tmp_path)
     run_pipeline(STAGES, one, tmp_path / "a", part_bytes=1)
     run_pipeline(STAGES, four, tmp_path / "b")
     a, b = (sorted(read_folder(tmp_path / x / "kept").select(["id", "text"]).to_pylist(), key=lambda r: r["id"]) for x in "ab")

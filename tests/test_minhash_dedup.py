@@ -7,11 +7,10 @@ import re
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from datasketch import MinHash
 
-from conftest import SHARED_DATA, read_folder, run_pipeline
+from conftest import SHARED_DATA, one_and_four_shards, read_folder, run_pipeline
 from dataprep.stages.base import TextBatch
 from dataprep.stages.minhash_dedup import MinhashDedup, shingle_hashes
 
@@ -58,12 +57,7 @@ def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path):
 
 
 def test_same_clusters_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
-    one, four = tmp_path / "one", tmp_path / "four"
-    one.mkdir()
-    four.mkdir()
-    pq.write_table(sample_docs.take(list(range(sample_docs.num_rows))[::-1]), one / "all.parquet", row_group_size=64)
-    for i in range(4):
-        pq.write_table(sample_docs.slice(i * 400, 400), four / f"s{i}.parquet")
+    one, four = one_and_four_shards(sample_docs, tmp_path)
     stages = [{"normalize": {}}, {"minhash_dedup": {"threshold": 0.7}}]
     run_pipeline(stages, one, tmp_path / "a", part_bytes=1)
     run_pipeline(stages, four, tmp_path / "b")
