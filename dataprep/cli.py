@@ -34,12 +34,21 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--text-column", dest="text_column", default="text")
     train.add_argument("--epoch", type=int, default=10)
 
+    index = commands.add_parser("index", help="build a reference n-gram index for the decontaminate stage")
+    index.add_argument("action", choices=["build"])
+    index.add_argument("reference", help="reference corpus or evaluation set: Parquet/JSONL (file, folder, glob) or a .txt of one text per line")
+    index.add_argument("--output", required=True, help="index folder to write")
+    index.add_argument("--ngram", type=int, default=13, help="words per n-gram (default: 13, as GPT-3)")
+    index.add_argument("--text-column", dest="text_column", default="text")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
         if args.command == "train-quality":
             return _train_quality(args)
+        if args.command == "index":
+            return _index_build(args)
         return _stats(Path(args.output))
     except ConfigError as exc:
         print(f"dataprep: error: {exc}", file=sys.stderr)
@@ -95,6 +104,22 @@ def _train_quality(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _index_build(args: argparse.Namespace) -> int:
+    from dataprep.stages.decontaminate import build_index
+    from dataprep.stages.quality_classifier import read_texts
+
+    if args.reference.endswith(".txt"):
+        if not Path(args.reference).is_file():
+            raise ConfigError(f"reference not found: {args.reference}")
+        texts = [line for line in Path(args.reference).read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        texts = read_texts(args.reference, args.text_column)
+    if not texts:
+        raise ConfigError(f"no texts in {args.reference}")
+    print(json.dumps(build_index(texts, args.output, args.ngram, source=str(Path(args.reference).resolve())), indent=2))
     return 0
 
 

@@ -299,3 +299,47 @@ def join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n_docs: int
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
     kept_lists = pa.ListArray.from_arrays(offsets, lines.filter(pa.array(keep)))
     return pc.binary_join(kept_lists, pa.scalar("\n", lines.type))
+
+
+def word_ngram_hashes(text: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash, document index) of every word n-gram of folded text, grouped by document.
+
+    Folding: lower case, punctuation and symbols to spaces, digits to 0, so copies that differ
+    in case, quotes or numbers still share their n-grams. Words are hashed once per distinct
+    word of the batch (xxh3) and n-grams combined with numpy, so a hash is the same in every
+    batch and on every machine. A document shorter than n words is one n-gram of all its words;
+    a document without words has none.
+    """
+    import xxhash
+
+    folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[\p{P}\p{S}]+", " ")
+    folded = pc.replace_substring_regex(folded, r"\d", "0")
+    words, parent = flat(split_words(folded))
+    if len(words) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    encoded = pc.dictionary_encode(words)
+    word_hash = np.array([xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in encoded.dictionary.to_pylist()], dtype=np.uint64)
+    codes = word_hash[encoded.indices.to_numpy(zero_copy_only=False)]
+    size = np.minimum(np.bincount(parent), n)[parent]  # per word: the n-gram length of its document
+    hashes, docs = [], []
+    for length in np.unique(size):
+        starts, keys = _mixed_ngrams(codes, parent, int(length))
+        keep = size[starts] == length
+        hashes.append(keys[keep])
+        docs.append(parent[starts[keep]])
+    order = np.argsort(np.concatenate(docs), kind="stable")
+    return np.concatenate(hashes)[order], np.concatenate(docs)[order]
+
+
+def _mixed_ngrams(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions and avalanche-mixed 64-bit keys of the n-grams of word hashes."""
+    count = len(codes) - n + 1
+    keys = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            keys = keys * _NGRAM_PRIME + codes[j : j + count]
+        keys ^= keys >> np.uint64(29)
+        keys *= _NGRAM_PRIME
+        keys ^= keys >> np.uint64(32)
+    inside = parent[:count] == parent[n - 1 :]
+    return np.flatnonzero(inside), keys[inside]

@@ -3,6 +3,7 @@
 from dataprep.stages import (  # noqa: F401  (registration side effect)
     c4,
     c4_badwords,
+    decontaminate,
     exact_dedup,
     fineweb,
     gopher_quality,

@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import xxhash
 
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
@@ -25,7 +23,7 @@ from dataprep.stages.base import Decisions, Global, TextBatch, register
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("band", pa.int32()), ("bucket", pa.int64())])
 RESOLUTION_SCHEMA = pa.schema([("id", pa.string()), ("keep", pa.string()), ("size", pa.int64())])
 _FMIX32 = (np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # multiplier that folds a band's rows into one 64-bit key
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -38,44 +36,9 @@ def fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def shingle_hashes(text: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """(32-bit shingle hash, document index) of every word n-gram, for the whole batch.
-
-    Words are hashed once per distinct word of the batch (xxh3), n-grams combined from those
-    with numpy, so the result is stable across batches and machines. A document shorter than
-    n words is one shingle of all its words.
-    """
-    folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[\p{P}\p{S}]+", " ")
-    folded = pc.replace_substring_regex(folded, r"\d", "0")
-    words, parent = textutil.flat(textutil.split_words(folded))
-    if len(words) == 0:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
-    encoded = pc.dictionary_encode(words)
-    word_hash = np.array([xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in encoded.dictionary.to_pylist()], dtype=np.uint64)
-    codes = word_hash[encoded.indices.to_numpy(zero_copy_only=False)]
-    n_docs = int(parent.max()) + 1
-    counts = np.bincount(parent, minlength=n_docs)
-    size = np.minimum(counts, ngram)[parent]  # per word: the n-gram length of its document
-    hashes, docs = [], []
-    for n in np.unique(size):  # ngram itself, plus the lengths of documents shorter than that
-        starts, keys = _rolling(codes, parent, int(n))
-        keep = size[starts] == n
-        hashes.append(keys[keep])
-        docs.append(parent[starts[keep]])
-    order = np.argsort(np.concatenate(docs), kind="stable")
-    return (np.concatenate(hashes)[order] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.concatenate(docs)[order]
-
-
-def _rolling(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    count = len(codes) - n + 1
-    keys = np.zeros(count, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(n):
-            keys = keys * _MIX + codes[j : j + count]
-        keys ^= keys >> np.uint64(29)
-        keys *= _MIX
-        keys ^= keys >> np.uint64(32)
-    inside = parent[:count] == parent[n - 1 :]
-    return np.flatnonzero(inside), keys[inside]
+    """(32-bit shingle hash, document index) of every word n-gram (the low bits of the 64-bit ones)."""
+    hashes, docs = textutil.word_ngram_hashes(text, ngram)
+    return (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32), docs
 
 
 def signatures(hashes: np.ndarray, docs: np.ndarray, n_docs: int, a: np.ndarray, b: np.ndarray,
