@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     index.add_argument("--ngram", type=int, default=13, help="words per n-gram (default: 13, as GPT-3)")
     index.add_argument("--text-column", dest="text_column", default="text")
 
+    explain = commands.add_parser("explain", help="where one document ended and why")
+    explain.add_argument("output", help="a run's output folder")
+    explain.add_argument("--id", dest="doc_id", required=True, help="the document's id")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -49,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             return _train_quality(args)
         if args.command == "index":
             return _index_build(args)
+        if args.command == "explain":
+            from dataprep.explain import explain as explain_document
+
+            print(explain_document(Path(args.output), args.doc_id))
+            return 0
         return _stats(Path(args.output))
     except ConfigError as exc:
         print(f"dataprep: error: {exc}", file=sys.stderr)

@@ -55,6 +55,18 @@ def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path):
     sizes = kept["cluster_size"].to_pylist()
     assert max(sizes) >= 2 and set(kept["cluster_id"].to_pylist()) >= {p[1] for p in pairs}
 
+    # the ledger explains a removal: which document it duplicated, and how similar they are
+    from dataprep.explain import explain
+
+    report = explain(tmp_path / "o", "trafilatura:eval/modabot.de.serkan.html")
+    assert "removed by stage minhash_dedup: minhash_dedup.near_dup" in report
+    assert "duplicate_of: trafilatura:eval/archive.modabot.de.serkan.html" in report
+    similarity = float(re.search(r"Jaccard similarity of word 5-grams with \S+: ([0-9.]+)", report).group(1))
+    assert similarity == pytest.approx(jaccard(*(text_of.get(i) or next(r["text"] for r in removed if r["id"] == i)
+                                                 for i in ("trafilatura:eval/modabot.de.serkan.html",
+                                                           "trafilatura:eval/archive.modabot.de.serkan.html"))), abs=0.02)
+    assert "kept: it passed every stage" in explain(tmp_path / "o", "trafilatura:eval/archive.modabot.de.serkan.html")
+
 
 def test_same_clusters_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
     one, four = one_and_four_shards(sample_docs, tmp_path)

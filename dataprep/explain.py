@@ -1,0 +1,73 @@
+"""`dataprep explain OUT --id ID`: where one document ended and why, read from a run's output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from dataprep import text as textutil
+from dataprep.errors import ConfigError
+
+SHOWN_LIMIT = 300  # characters of text shown
+
+
+def find(folder: Path, doc_id: str) -> dict | None:
+    files = sorted(str(p) for p in folder.glob("part-*.parquet"))
+    if not files:
+        return None
+    for path in files:  # one file at a time: shards of different runs' stages have different columns
+        table = ds.dataset(path).to_table(filter=pc.field("id") == doc_id)
+        if table.num_rows:
+            return table.to_pylist()[0]
+    return None
+
+
+def ngram_jaccard(a: str, b: str, n: int = 5) -> float:
+    hashes, docs = textutil.word_ngram_hashes(pa.array([a, b], pa.large_string()), n)
+    x, y = set(hashes[docs == 0].tolist()), set(hashes[docs == 1].tolist())
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+def explain(out: Path, doc_id: str) -> str:
+    if not (out / "stats.json").is_file():
+        raise ConfigError(f"no stats.json in {out} (is it a finished run's output folder?)")
+    lines = [f"id: {doc_id}"]
+    kept, removed, quarantined = find(out / "kept", doc_id), find(out / "removed", doc_id), find(out / "quarantine", doc_id)
+    if quarantined:
+        lines.append(f"quarantined: {quarantined['error']} (source {quarantined['source']}, row {quarantined['row']})")
+        return "\n".join(lines)
+    row = kept or removed
+    if row is None:
+        raise ConfigError(f"no document with id {doc_id!r} in {out}")
+    if removed:
+        lines.append(f"removed by stage {removed['stage']}: {removed['reason']}")
+        details = json.loads(removed["details"]) if removed.get("details") else {}
+        for key, value in details.items():
+            lines.append(f"  {key}: {value}")
+        other = details.get("duplicate_of")
+        if other:
+            original = find(out / "kept", other) or find(out / "removed", other)
+            if original:
+                lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'], original['text']):.3f}")
+    else:
+        lines.append("kept: it passed every stage")
+    added = {k: v for k, v in row.items() if k not in ("id", "text", "stage", "reason", "details") and _shown(v)}
+    if added:
+        lines.append("columns: " + ", ".join(f"{k}={_short(v)}" for k, v in added.items()))
+    text = row["text"] or ""
+    lines.append(f"text ({len(text):,} chars): {text[:SHOWN_LIMIT]!r}{' ...' if len(text) > SHOWN_LIMIT else ''}")
+    return "\n".join(lines)
+
+
+def _shown(value) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
