@@ -12,10 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-#: columns the ledger (removed/) adds to a removed document's own columns
-LEDGER_COLUMNS = ("stage", "reason", "details")
-
-
 @dataclass
 class StageCounts:
     name: str

@@ -32,7 +32,6 @@ from dataprep.errors import ConfigError
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.stages.base import Decisions, Global, Stage, TextBatch, details_json
 
-OUTPUT_FOLDERS = ("kept", "removed", "quarantine")
 PACKAGE_DIR = str(Path(__file__).parent)  # frames in here (or outside site-packages) name a stage error's place
 MARKERS = "_parts"
 
