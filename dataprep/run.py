@@ -57,10 +57,12 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         bars = _Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         first_stage = 0
         for index, segment in enumerate(segments):
-            config = {"specs": segment, "segment": index, "last": index == len(segments) - 1, "first_stage": first_stage,
-                      "options": asdict(opts), "out": str(out), "duplicates": duplicates if index == 0 else {}}
-            if isinstance(_build(segment)[0], Global):
-                config["resolution"] = _global_phases(parts, config)
+            config = {"specs": [spec for _, spec in segment], "segment": index, "last": index == len(segments) - 1,
+                      "first_stage": first_stage, "options": asdict(opts), "out": str(out),
+                      "duplicates": duplicates if index == 0 else {}}
+            head = segment[0][0]
+            if isinstance(head, Global):
+                config["resolution"] = _global_phases(head, parts, config)
             _execute([p for p in parts if not _marker(out, index, p).exists()], config, bars)
             first_stage += len(segment)
         if bars:
@@ -72,14 +74,14 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     return stats
 
 
-def _segments(pipeline: Pipeline) -> list[list[dict[str, Any]]]:
-    """Stage specs grouped into segments: runs of per-document stages (fused), and each global stage alone."""
-    segments: list[list[dict[str, Any]]] = []
+def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
+    """(stage, spec) pairs grouped into segments: runs of per-document stages (fused), and each global stage alone."""
+    segments: list[list[tuple[Stage, dict[str, Any]]]] = []
     for stage, spec in zip(pipeline.stages, pipeline.specs):
-        if isinstance(stage, Global) or not segments or isinstance(_build(segments[-1])[0], Global):
-            segments.append([spec])
+        if isinstance(stage, Global) or not segments or isinstance(segments[-1][0][0], Global):
+            segments.append([(stage, spec)])
         else:
-            segments[-1].append(spec)
+            segments[-1].append((stage, spec))
     return segments
 
 
@@ -159,7 +161,7 @@ def _execute(parts: list[Part], config: dict[str, Any], bars: _Progress | None) 
             bars.update(json.loads(row["stats"]))
 
 
-def _global_phases(parts: list[Part], config: dict[str, Any]) -> str:
+def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> str:
     """Map and resolve phases of a global stage; returns the resolution's Parquet path.
 
     Map: every part's documents (as the previous segment kept them) -> the stage's small
@@ -169,7 +171,6 @@ def _global_phases(parts: list[Part], config: dict[str, Any]) -> str:
     import ray.data
 
     out, segment = Path(config["out"]), config["segment"]
-    (stage,) = _build(config["specs"])
     work = out / "_work" / f"s{segment}"
     todo = [p for p in parts if not (work / "keys" / f"part-{p.key}.parquet").exists()]
     if todo:

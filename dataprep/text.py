@@ -332,7 +332,11 @@ def word_ngram_hashes(text: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mixed_ngrams(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start positions and avalanche-mixed 64-bit keys of the n-grams of word hashes."""
+    """Start positions and avalanche-mixed 64-bit keys of the n-grams of word hashes.
+
+    Unlike `ngram_starts` (keys of batch-local word codes), these keys are stable across
+    batches and are what minhash signatures and decontamination indexes are built from.
+    """
     count = len(codes) - n + 1
     keys = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):

@@ -79,7 +79,7 @@ class C4Quality(DocStage):
             keep &= ~textutil.matches(lower, "|".join(POLICY_PHRASES))
         sentences = textutil.per_doc(parent, np.where(keep, pc.count_substring_regex(lines, SENTENCE_END).to_numpy(zero_copy_only=False), 0), n)
         new_text = textutil.join_kept(lines, parent, keep, n)
-        lines_removed = (textutil.per_doc(parent, None, n) - textutil.per_doc(parent, keep.astype(float), n)).astype(np.int32)
+        lines_removed = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
         reasons = np.full(n, None, dtype=object)
         if self.min_sentences is not None:
             reasons[sentences < self.min_sentences] = f"{self.name}.too_few_sentences"

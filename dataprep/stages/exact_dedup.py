@@ -56,8 +56,7 @@ class ExactDedup(Global):
             return RESOLUTION_SCHEMA.empty_table()
         groups = records.groupby("hash").aggregate(Count(alias_name="copies"), Min("id", alias_name="keep"))
         groups = groups.filter(expr=col("copies") > 1)
-        tables = [pa.Table.from_pylist(groups.take_all(), RESOLUTION_SCHEMA)]
-        return pa.concat_tables(tables)
+        return pa.Table.from_pylist(groups.take_all(), RESOLUTION_SCHEMA)
 
     def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
         return dict(zip(table["hash"].to_pylist(), zip(table["keep"].to_pylist(), table["copies"].to_pylist())))

@@ -118,7 +118,7 @@ class Keywords(DocStage):
                 reasons[i] = f"{self.name}.blocked_domain"
                 details[i] = {"host": host[i].as_py()}
         new_text = textutil.join_kept(lines, parent, keep, n)
-        removed_lines = (textutil.per_doc(parent, None, n) - textutil.per_doc(parent, keep.astype(float), n)).astype(np.int32)
+        removed_lines = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
         emptied = (textutil.char_lengths(new_text) == 0) & (batch.char_counts > 0) & (reasons == None)  # noqa: E711
         reasons[emptied] = f"{self.name}.emptied"
         out = batch.with_text(new_text).with_columns({

@@ -133,9 +133,8 @@ class MinhashDedup(Global):
                                                                            table["bucket"].to_pylist()) if (band, bucket) in roots]
             return pa.table({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}, schema=pa.schema([("a", pa.string()), ("b", pa.string())]))
 
-        pairs = pa.concat_tables([pa.Table.from_pylist(records.map_batches(edges, batch_format="pyarrow").take_all(),
-                                                       pa.schema([("a", pa.string()), ("b", pa.string())]))])
-        return components(pairs["a"].to_pylist(), pairs["b"].to_pylist())
+        pairs = records.map_batches(edges, batch_format="pyarrow").take_all()
+        return components([p["a"] for p in pairs], [p["b"] for p in pairs])
 
     def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
         return dict(zip(table["id"].to_pylist(), zip(table["keep"].to_pylist(), table["size"].to_pylist())))
