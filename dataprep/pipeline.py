@@ -93,6 +93,9 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
         added |= set(stage.adds)
         pipeline.stages.append(stage)
         pipeline.specs.append({name: params})
+    for position, stage in enumerate(pipeline.stages[:-1], start=1):
+        if stage.last:
+            raise ConfigError(f"{source}: stage {position} ({stage.name}) must be the last stage: its output lines up with kept/")
     return pipeline
 
 

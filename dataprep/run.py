@@ -52,6 +52,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if file_quarantine:
         documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
     segments = _segments(pipeline)
+    for stage in pipeline.stages:
+        stage.bind(out)
     with runtime.session(opts.ray_address):
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
         bars = _Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
@@ -67,9 +69,12 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             first_stage += len(segment)
         if bars:
             bars.close()
+        outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
     stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
     stats["ray"] = cluster
+    if outputs:
+        stats["outputs"] = outputs
     documents.write_json(stats, out / "stats.json")
     return stats
 
@@ -203,7 +208,7 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
 
 
 def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
-    (stage,) = _worker_stages(config["specs"])
+    (stage,) = _worker_stages(config["specs"], config["out"])
     out = Path(config["out"])
     for text in batch["part"]:
         part = Part(**json.loads(text))
@@ -239,12 +244,13 @@ _WORKER_STAGES: dict[str, list[Stage]] = {}
 _WORKER_RESOLUTIONS: dict[str, Any] = {}
 
 
-def _worker_stages(specs: list[dict[str, Any]]) -> list[Stage]:
-    """Stages built and set up once per worker process (models load once, not once per part)."""
-    key = json.dumps(specs, sort_keys=True, default=str)
+def _worker_stages(specs: list[dict[str, Any]], out: str) -> list[Stage]:
+    """Stages built and set up once per worker process and run (models load once, not once per part)."""
+    key = json.dumps([specs, out], sort_keys=True, default=str)
     if key not in _WORKER_STAGES:
         stages = _build(specs)
         for stage in stages:
+            stage.bind(Path(out))
             stage.setup()
         _WORKER_STAGES[key] = stages
     return _WORKER_STAGES[key]
@@ -295,11 +301,13 @@ def _source_batches(part: Part, config: dict[str, Any]):
 
 def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
     """Run one segment's stages over one part, write its shards, then its marker."""
-    stages = _worker_stages(config["specs"])
+    stages = _worker_stages(config["specs"], config["out"])
     paths = _paths(part, config)
     for path in paths.values():
         path.unlink(missing_ok=True)
     resolution = _worker_resolution(stages[0], config["resolution"]) if config.get("resolution") else None
+    for stage in stages:
+        stage.start_part(part.key)
     counts = [ledger.StageCounts(s.name, s.kind) for s in stages]
     kept: list[pa.Table] = []
     removed: list[pa.Table] = []
@@ -321,6 +329,8 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
         documents.write_parquet(pa.concat_tables(removed, promote_options="default"), paths["removed"])
     if quarantined:
         documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), paths["quarantine"])
+    for stage in stages:
+        stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "first_stage": config["first_stage"],
              "stages": [c.to_dict() for c in counts]}
     documents.write_json(stats, _marker(Path(config["out"]), config["segment"], part))

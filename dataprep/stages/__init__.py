@@ -16,6 +16,8 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     normalize,
     perplexity,
     quality_classifier,
+    tokenize,
+    train_tokenizer,
 )
 from dataprep.stages.base import REGISTRY, DocStage, Filter, Global, Mapper, Stage, TextBatch
 

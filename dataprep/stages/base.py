@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -123,13 +124,32 @@ class Stage:
     kind: ClassVar[str]
     #: columns this stage adds to documents, with their Arrow types (schema is known up front)
     adds: ClassVar[dict[str, pa.DataType]] = {}
+    #: must be the pipeline's last stage (its per-part files line up with kept/ row for row)
+    last: ClassVar[bool] = False
 
     def requires(self) -> set[str]:
         """Columns an earlier stage must add (checked when the pipeline is loaded)."""
         return set()
 
+    def bind(self, output: Path) -> None:
+        """The run's output folder, given before `setup`: where stages that write files of their
+        own (tokenizer/, tokens/) put them."""
+        self._output = output
+
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker process before first use."""
+
+    def start_part(self, key: str) -> None:
+        """Before a part's first batch (stages that write per-part files reset their buffers)."""
+
+    def finish_part(self, key: str) -> None:
+        """After a part's last batch, before its marker: write the part's own files, atomically
+        and named by part, so a resumed run skips or redoes them with the part."""
+
+    def finish(self) -> dict[str, Any] | None:
+        """Once on the driver after every part: per-run outputs (e.g. a manifest of the per-part
+        files); the figures returned go into stats.json under `outputs`."""
+        return None
 
     def params(self) -> dict[str, Any]:
         """The parameters this stage was built with (for stats, reports and fingerprints)."""

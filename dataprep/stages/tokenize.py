@@ -1,0 +1,113 @@
+"""`tokenize`: encode every kept document into token shards a trainer memory-maps.
+
+Each part's documents are encoded batch by batch in its Ray task (SentencePiece and tokenizers
+encode whole batches in C++/Rust), an end-of-document id appended to each, and written at the
+end of the part as `tokens/part-<key>.bin/.idx` in Megatron-LM's indexed-dataset layout
+(dataprep/tokens.py), atomically and named by part, so a resumed run redoes exactly the parts it
+redoes for kept/. Document i of a shard is row i of `kept/part-<key>.parquet` (tokenize is the
+last stage, so nothing after it removes documents). After all parts, `tokens/manifest.json`
+sums the shards as they are on disk and records the dtype and the tokenizer's hash.
+
+The tokenizer is the one `train_tokenizer` wrote to the run's `tokenizer/`, or an existing one
+given by path (a SentencePiece `.model` or a `tokenizer.json`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from dataprep import documents, tokens
+from dataprep.stages.base import Decisions, DocStage, TextBatch, register
+from dataprep.tokenizer import Tokenizer, trained_tokenizer
+
+
+@register
+class Tokenize(DocStage):
+    """Encodes kept documents into per-part .bin/.idx token shards plus a manifest; keeps every document."""
+
+    name = "tokenize"
+    kind = "writer"
+    adds = {"num_tokens": pa.int32()}
+    last = True
+
+    def __init__(
+        self,
+        tokenizer: str | None = None,  # a .model or tokenizer.json; None: the run's train_tokenizer output
+        append_eos: bool = True,  # documents are packed back to back: the model must see where one ends
+        eos: str | None = None,  # the end-of-document token; None: the tokenizer's own (</s>, <|endoftext|>)
+    ):
+        self.tokenizer = tokenizer
+        self.append_eos = append_eos
+        self.eos = eos
+        self._loaded: Tokenizer | None = None
+        self._tokens: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+        if tokenizer is not None:
+            self._check(Tokenizer(tokenizer, eos))
+
+    def requires(self) -> set[str]:
+        return set() if self.tokenizer else {"tokenizer_sample"}
+
+    def _check(self, loaded: Tokenizer) -> Tokenizer:
+        if self.append_eos and loaded.eos_id < 0:
+            raise ValueError(f"tokenizer {loaded.path} has no end-of-document token{f' {self.eos!r}' if self.eos else ''}; "
+                             "name one with eos, or set append_eos: false")
+        return loaded
+
+    def _tokenizer(self) -> Tokenizer:
+        """Loaded on first use: a trained tokenizer only exists once train_tokenizer has run."""
+        if self._loaded is None:
+            self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(self._output), self.eos))
+        return self._loaded
+
+    def _shard(self, key: str) -> Path:
+        return self._output / "tokens" / f"part-{key}"
+
+    def start_part(self, key: str) -> None:
+        self._tokens, self._lengths = [], []
+        for suffix in (".idx", ".bin"):  # a stale shard of an interrupted attempt
+            self._shard(key).with_suffix(suffix).unlink(missing_ok=True)
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        tokenizer = self._tokenizer()
+        dtype = tokens.dtype_for(tokenizer.vocab_size)
+        encoded = tokenizer.encode(batch.text.to_pylist())
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        flat = np.concatenate([np.asarray(ids, dtype=dtype) for ids in encoded] + [np.zeros(0, dtype)])
+        if self.append_eos:
+            flat = np.insert(flat, np.cumsum(lengths), np.array(tokenizer.eos_id, dtype=dtype))
+            lengths += 1
+        self._tokens.append(flat)  # last: a batch that raised above left nothing behind
+        self._lengths.append(lengths)
+        return Decisions.keep_all(batch.with_columns({"num_tokens": pa.array(lengths.astype(np.int32), pa.int32())}))
+
+    def finish_part(self, key: str) -> None:
+        if self._lengths:
+            tokens.write_shard(self._shard(key), np.concatenate(self._tokens), np.concatenate(self._lengths))
+        self._tokens, self._lengths = [], []
+
+    def finish(self) -> dict[str, Any]:
+        """The manifest: the shards in part order, counted from their .idx files."""
+        folder = self._output / "tokens"
+        names = sorted((p.stem for p in folder.glob("part-*.idx")), key=lambda n: [int(x) for x in n[5:].split("-")])
+        shards = []
+        for name in names:
+            shard = tokens.Shard(folder / name)
+            shards.append({"name": name, "documents": len(shard), "tokens": len(shard.tokens), "kept": f"kept/{name}.parquet"})
+        tokenizer = self._tokenizer() if shards or self.tokenizer else None
+        manifest = {
+            "documents": sum(s["documents"] for s in shards),
+            "tokens": sum(s["tokens"] for s in shards),
+            "dtype": tokens.dtype_for(tokenizer.vocab_size).name if tokenizer else None,
+            "append_eos": self.append_eos,
+            "tokenizer": None if tokenizer is None else {
+                "path": str(tokenizer.path), "family": tokenizer.family, "sha256": tokenizer.sha256,
+                "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id},
+            "shards": shards,
+        }
+        documents.write_json(manifest, folder / tokens.MANIFEST)
+        return {k: manifest[k] for k in ("documents", "tokens", "dtype")}

@@ -1,0 +1,253 @@
+"""`train_tokenizer`: SentencePiece (unigram, BPE) or byte-level BPE trained on a sample of the corpus.
+
+A global stage, because the sample is drawn from the whole kept corpus and the tokenizer is one
+per run. Keys: per document its language, size, text and a uniform draw from a hash of its id
+(deterministic, independent of sharding and worker count). Resolve: per-language totals by a
+Ray Data group-by, then sampling probabilities that reach `sample_bytes` with a temperature
+`alpha` (XLM-R and ROOTS: a language's share of the sample grows as its share of the corpus to
+the power alpha, so small languages get more than their raw share); then only the sampled text
+is streamed from the Ray dataset into the trainer (SentencePiece's `sentence_iterator`,
+tokenizers' `train_from_iterator`), so memory follows the sample, not the corpus
+(sentencepiece#680, tokenizers#1824). Every document is kept; `tokenizer_sample` says which ones
+the tokenizer was trained on. Writes `tokenizer/` (the model and `card.json`) in the run's output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import time
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from dataprep import documents
+from dataprep.stages.base import Decisions, Global, TextBatch, register
+
+MODEL_TYPES = ("unigram", "bpe", "byte_level_bpe")
+KEY_SCHEMA = pa.schema([("id", pa.string()), ("language", pa.string()), ("draw", pa.float64()),
+                        ("bytes", pa.int64()), ("text", pa.large_string())])
+RESOLUTION_SCHEMA = pa.schema([("language", pa.string()), ("documents", pa.int64()), ("bytes", pa.int64()),
+                               ("probability", pa.float64())])
+NO_LANGUAGE = "all"
+
+
+def temperature_probabilities(totals: dict[str, int], sample_bytes: int, alpha: float) -> dict[str, float]:
+    """Per language, the probability of drawing a document, so the sample holds about
+    `sample_bytes` split as q_l ~ (bytes_l / bytes)^alpha; a language smaller than its quota is
+    taken whole and the rest of the budget goes to the others (water filling)."""
+    total = sum(totals.values())
+    if total == 0:
+        return {lang: 0.0 for lang in totals}
+    weights = {lang: (b / total) ** alpha if b else 0.0 for lang, b in totals.items()}
+    whole: set[str] = set()
+    while True:
+        left = sample_bytes - sum(totals[lang] for lang in whole)
+        rest = sum(w for lang, w in weights.items() if lang not in whole)
+        scale = left / rest if rest else 0.0
+        grown = {lang for lang in totals if lang not in whole and scale * weights[lang] >= totals[lang]}
+        if not grown:
+            break
+        whole |= grown
+    return {lang: 1.0 if lang in whole else min(1.0, scale * weights[lang] / totals[lang]) if totals[lang] else 0.0
+            for lang in totals}
+
+
+@register
+class TrainTokenizer(Global):
+    """Trains one tokenizer on a language-balanced sample of the kept corpus; keeps every document."""
+
+    name = "train_tokenizer"
+    adds = {"tokenizer_sample": pa.bool_()}
+
+    def __init__(
+        self,
+        model_type: str = "unigram",  # SentencePiece's default (T5, XLM-R); also bpe, byte_level_bpe (GPT-2)
+        vocab_size: int = 32000,  # Llama and T5; ids then fit uint16 token shards
+        sample_bytes: int = 2**28,  # 256 MiB of text: enough for a 32k vocabulary, trains in a few GB of memory
+        alpha: float = 0.3,  # XLM-R / mT5 language sampling temperature
+        input_sentence_size: int = 1_000_000,  # SentencePiece's own cap on lines kept (reservoir-sampled)
+        character_coverage: float = 0.9995,  # SentencePiece's recommendation for CJK-rich corpora
+        byte_fallback: bool = True,  # unknown characters become UTF-8 bytes, never <unk> (Llama)
+        normalization: str = "identity",  # keep text byte-exact (Llama); "nmt_nfkc" is SentencePiece's default
+        max_sentence_length: int = 4192,  # SentencePiece's default, in bytes: longer lines are skipped in training
+        unk: str = "<unk>",  # SentencePiece's default special pieces, ids 0-3 in both families
+        bos: str = "<s>",
+        eos: str = "</s>",
+        pad: str | None = "<pad>",  # None: no padding token (SentencePiece's default)
+        user_symbols: list[str] | None = None,  # extra pieces never split (e.g. chat markers)
+        language_column: str = "language",  # the `language` stage's column; absent: one pool
+        seed: int = 0,  # the hash seed of the document draw
+    ):
+        if model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type must be one of {', '.join(MODEL_TYPES)}, not {model_type!r}")
+        if vocab_size < 260 and model_type == "byte_level_bpe":
+            raise ValueError(f"vocab_size {vocab_size} is smaller than the 256 byte symbols plus special tokens")
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], not {alpha}")
+        if sample_bytes <= 0:
+            raise ValueError(f"sample_bytes must be positive, not {sample_bytes}")
+        self.model_type = model_type
+        self.vocab_size = vocab_size
+        self.sample_bytes = sample_bytes
+        self.alpha = alpha
+        self.input_sentence_size = input_sentence_size
+        self.character_coverage = character_coverage
+        self.byte_fallback = byte_fallback
+        self.normalization = normalization
+        self.max_sentence_length = max_sentence_length
+        self.unk, self.bos, self.eos, self.pad = unk, bos, eos, pad
+        self.user_symbols = user_symbols or []
+        self.language_column = language_column
+        self.seed = seed
+
+    # ---- sampling -------------------------------------------------------------------------
+
+    def draws(self, ids: pa.Array) -> np.ndarray:
+        """A uniform number in [0, 1) per document, from a hash of its id (one C call each)."""
+        values = np.fromiter((xxhash.xxh3_64_intdigest(i.encode("utf-8"), seed=self.seed) for i in ids.to_pylist()),
+                             dtype=np.uint64, count=len(ids))
+        return (values >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+    def _languages(self, table: pa.Table) -> pa.Array:
+        if self.language_column not in table.column_names:
+            return pa.array([NO_LANGUAGE] * table.num_rows, pa.string())
+        return pc.fill_null(table.column(self.language_column).combine_chunks().cast(pa.string()), "unknown")
+
+    def keys(self, batch: TextBatch | None) -> pa.Table:
+        if batch is None:
+            return KEY_SCHEMA.empty_table()
+        ids = batch.table["id"].combine_chunks()
+        return pa.table({"id": ids, "language": self._languages(batch.table), "draw": self.draws(ids),
+                         "bytes": pc.binary_length(batch.text).cast(pa.int64()), "text": batch.text}, schema=KEY_SCHEMA)
+
+    def resolve(self, records: Any) -> pa.Table:
+        from ray.data.aggregate import Count, Sum
+
+        if records is None:
+            return RESOLUTION_SCHEMA.empty_table()
+        groups = records.groupby("language").aggregate(Count(alias_name="documents"), Sum("bytes", alias_name="bytes"))
+        rows = sorted(groups.take_all(), key=lambda r: r["language"])
+        totals = {r["language"]: int(r["bytes"] or 0) for r in rows}
+        probabilities = temperature_probabilities(totals, self.sample_bytes, self.alpha)
+        table = pa.Table.from_pylist([{**r, "bytes": totals[r["language"]], "probability": probabilities[r["language"]]}
+                                      for r in rows], RESOLUTION_SCHEMA)
+        sampled = records.map_batches(partial(_sampled, probabilities=probabilities), batch_format="pyarrow")
+        self._write(sampled, table)
+        return table
+
+    def load_resolution(self, table: pa.Table) -> dict[str, float]:
+        return dict(zip(table["language"].to_pylist(), table["probability"].to_pylist()))
+
+    def decide(self, batch: TextBatch, resolution: dict[str, float]) -> Decisions:
+        threshold = np.array([resolution.get(lang, 0.0) for lang in self._languages(batch.table).to_pylist()])
+        sample = self.draws(batch.table["id"].combine_chunks()) < threshold
+        return Decisions.keep_all(batch.with_columns({"tokenizer_sample": pa.array(sample, pa.bool_())}))
+
+    # ---- training -------------------------------------------------------------------------
+
+    def _write(self, sampled: Any, languages: pa.Table) -> None:
+        """Train on the sampled records (streamed in order) and write tokenizer/ atomically."""
+        from ray.data import DataContext
+
+        options = DataContext.get_current().execution_options
+        preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
+        try:
+            feed = _Feed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
+            started = time.perf_counter()
+            filename, model = self.train(feed)
+            seconds = time.perf_counter() - started
+        finally:
+            options.preserve_order = preserve
+        folder = self._output / "tokenizer"
+        if feed.documents == 0:
+            documents.write_json({"error": "no documents reached train_tokenizer: no tokenizer was trained"}, folder / "card.json")
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{filename}.tmp"
+        tmp.write_bytes(model)
+        os.replace(tmp, folder / filename)
+        card = {"file": filename, "sha256": hashlib.sha256(model).hexdigest(), "model_type": self.model_type,
+                "parameters": self.params(), "seconds": round(seconds, 2),
+                "sample": {"documents": feed.documents, "bytes": feed.bytes, "lines": feed.lines},
+                "corpus": languages.to_pylist()}
+        documents.write_json(card, folder / "card.json")
+
+    def train(self, feed: _Feed) -> tuple[str, bytes]:
+        """Train from a stream of text arrays; return the model's file name and bytes."""
+        if self.model_type == "byte_level_bpe":
+            return "tokenizer.json", self._train_byte_level(feed)
+        return "tokenizer.model", self._train_sentencepiece(feed)
+
+    def _specials(self) -> list[str]:
+        return [self.unk, self.bos, self.eos] + ([self.pad] if self.pad else [])
+
+    def _train_sentencepiece(self, feed: _Feed) -> bytes:
+        import sentencepiece as spm
+
+        spm.set_random_generator_seed(self.seed)
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=feed.lines_of_text(), model_writer=model, model_type=self.model_type,
+            vocab_size=self.vocab_size, character_coverage=self.character_coverage, byte_fallback=self.byte_fallback,
+            normalization_rule_name=self.normalization, remove_extra_whitespaces=self.normalization != "identity",
+            input_sentence_size=self.input_sentence_size, shuffle_input_sentence=True,
+            max_sentence_length=self.max_sentence_length, split_digits=True, allow_whitespace_only_pieces=True,
+            unk_id=0, bos_id=1, eos_id=2, pad_id=3 if self.pad else -1,
+            unk_piece=self.unk, bos_piece=self.bos, eos_piece=self.eos, pad_piece=self.pad or "<pad>",
+            user_defined_symbols=self.user_symbols, hard_vocab_limit=False,
+            num_threads=os.cpu_count() or 1, minloglevel=2)
+        return model.getvalue()
+
+    def _train_byte_level(self, feed: _Feed) -> bytes:
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=self.vocab_size, min_frequency=2, show_progress=False,
+                                      special_tokens=self._specials() + self.user_symbols,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tokenizer.train_from_iterator(feed.documents_of_text(), trainer=trainer)
+        return tokenizer.to_str().encode("utf-8")
+
+
+def _sampled(table: pa.Table, probabilities: dict[str, float]) -> pa.Table:
+    """The records drawn into the sample (vectorised: one probability per language)."""
+    languages = table.column("language").combine_chunks()
+    names = list(probabilities)
+    threshold = np.array([probabilities[n] for n in names])[pc.index_in(languages, pa.array(names, pa.string())).to_numpy(zero_copy_only=False)]
+    return table.filter(pa.array(table.column("draw").to_numpy() < threshold)).select(["text"])
+
+
+class _Feed:
+    """The sampled text as the trainers want it (lines for SentencePiece, documents for
+    tokenizers), counting what went through for the card."""
+
+    def __init__(self, texts: Iterator[pa.Array]):
+        self._texts = texts
+        self.documents = self.bytes = self.lines = 0
+
+    def _arrays(self) -> Iterator[pa.Array]:
+        for text in self._texts:
+            text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+            self.documents += len(text)
+            self.bytes += int(pc.sum(pc.binary_length(text)).as_py() or 0)
+            yield text
+
+    def lines_of_text(self) -> Iterator[str]:
+        for text in self._arrays():
+            lines = pc.list_flatten(pc.split_pattern(text, "\n"))
+            lines = lines.filter(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(lines)), 0))  # blank lines teach nothing
+            self.lines += len(lines)
+            yield from lines.to_pylist()
+
+    def documents_of_text(self) -> Iterator[list[str]]:
+        for text in self._arrays():
+            yield text.to_pylist()

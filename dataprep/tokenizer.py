@@ -1,0 +1,77 @@
+"""One interface over the two tokenizer families the project trains and reads.
+
+A SentencePiece `.model` (unigram or BPE) or a Hugging Face `tokenizer.json` (byte-level BPE,
+or any other a user brings) loads into a `Tokenizer` that encodes batches of documents, decodes
+ids, and names its vocabulary size, end-of-document id and content hash (the hash goes into the
+token manifest, so shards are never read with the wrong vocabulary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+SENTENCEPIECE = "sentencepiece"
+HUGGINGFACE = "huggingface"
+# end-of-document tokens of the common tokenizer.json vocabularies (T5/Llama, GPT-2, Gemma)
+EOS_CANDIDATES = ("</s>", "<|endoftext|>", "<eos>")
+
+
+def family_of(path: str | Path) -> str:
+    """Which library reads the file, from its name: `.model` SentencePiece, `.json` tokenizers."""
+    suffix = Path(path).suffix
+    if suffix == ".model":
+        return SENTENCEPIECE
+    if suffix == ".json":
+        return HUGGINGFACE
+    raise ValueError(f"tokenizer {path}: expected a SentencePiece .model or a tokenizer.json")
+
+
+class Tokenizer:
+    """A loaded tokenizer: `encode` a list of texts (no special tokens added), `decode` ids."""
+
+    def __init__(self, path: str | Path, eos: str | None = None):
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"tokenizer file not found: {path}")
+        self.path = path
+        self.family = family_of(path)
+        data = path.read_bytes()
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        if self.family == SENTENCEPIECE:
+            import sentencepiece as spm
+
+            self._sp = spm.SentencePieceProcessor(model_proto=data)
+            self.vocab_size = self._sp.get_piece_size()
+            self.eos_id = self._sp.piece_to_id(eos) if eos else self._sp.eos_id()
+            if eos and self._sp.id_to_piece(self.eos_id) != eos:
+                self.eos_id = -1
+        else:
+            from tokenizers import Tokenizer as HFTokenizer
+
+            self._hf = HFTokenizer.from_str(data.decode("utf-8"))
+            self.vocab_size = self._hf.get_vocab_size(with_added_tokens=True)
+            found = [t for t in ([eos] if eos else EOS_CANDIDATES) if self._hf.token_to_id(t) is not None]
+            self.eos_id = self._hf.token_to_id(found[0]) if found else -1
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        if self.family == SENTENCEPIECE:
+            return self._sp.encode(texts, out_type=int)
+        return [e.ids for e in self._hf.encode_batch_fast(texts, add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        if self.family == SENTENCEPIECE:
+            return self._sp.decode(ids)
+        return self._hf.decode(ids, skip_special_tokens=False)
+
+
+def trained_tokenizer(output: Path) -> Path:
+    """The model file `train_tokenizer` wrote into a run's output folder (named by its card)."""
+    card = output / "tokenizer" / "card.json"
+    if not card.exists():
+        raise ValueError(f"no trained tokenizer in {output / 'tokenizer'}: put train_tokenizer before tokenize, or give tokenizer: PATH")
+    meta = json.loads(card.read_text(encoding="utf-8"))
+    if "file" not in meta:
+        raise ValueError(f"{card}: {meta.get('error', 'no tokenizer file recorded')}")
+    return output / "tokenizer" / meta["file"]
