@@ -15,6 +15,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     minhash_dedup,
     normalize,
     perplexity,
+    pii,
     quality_classifier,
     tokenize,
     train_tokenizer,

@@ -1,0 +1,284 @@
+"""Pattern recognizers: a cheap screen over the whole batch, then a regex and a validator.
+
+Each recognizer has a `screen` (an RE2 pattern Arrow runs over every document of the batch at
+once: a document that fails it cannot hold the entity), a `pattern` (Python `re`, run only on
+screened documents, giving candidate offsets) and a validator that checks each candidate (Luhn,
+IBAN mod-97, phone numbering plans, public IP ranges, public e-mail suffixes). Validators are
+what keep precision: most digit runs in web text are dates, versions, prices and ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+
+from dataprep.pii.spans import Span
+
+
+@dataclass(frozen=True)
+class Recognizer:
+    label: str
+    screen: str  # RE2 syntax, run by Arrow over the batch
+    pattern: re.Pattern
+    #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
+    check: Callable[[re.Match, str], list[tuple[int, int, float]]]
+
+    def find(self, text: str) -> Iterator[Span]:
+        for match in self.pattern.finditer(text):
+            for start, end, score in self.check(match, text):
+                yield Span(start, end, self.label, score)
+
+
+def _before(text: str, start: int, width: int = 40) -> str:
+    return text[max(0, start - width):start].lower()
+
+
+# ---- e-mail -----------------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+)
+
+
+_USERINFO = re.compile(r"://[^\s/@]*:$")
+
+
+@functools.cache
+def _suffixes():
+    """tldextract on its bundled public-suffix snapshot: no download, no cache on disk."""
+    import tldextract
+
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+def _check_email(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+    if _USERINFO.search(text, max(0, match.start() - 80), match.start()):
+        return []  # "https://bob:secret@host": the password, not an address (CREDENTIAL's)
+    domain = match.group().rsplit("@", 1)[1]
+    parts = _suffixes()(domain)
+    # "root@localhost", "user@host.lan": no public suffix, nobody's address
+    return [(match.start(), match.end(), 1.0)] if parts.suffix and parts.domain else []
+
+
+# ---- phone numbers ----------------------------------------------------------------------------
+
+# Groups of digits (an area code may sit in parentheses) joined by one separator each, optionally
+# led by + or 00; not glued to words, versions, paths or other numbers.
+_PHONE = re.compile(
+    r"(?<![\w+@./:\\-])(?:\+|\b00)?\(?\d{1,12}\)?(?:(?:[ \t\u00a0]?[.\-/][ \t\u00a0]?|[ \t\u00a0])\(?\d{1,12}\)?){0,7}(?![\w@]|[.:/-]\d)"
+)
+_DATE_LIKE = re.compile(r"\d{1,4}([-/. ])\d{1,2}\1\d{1,4}|\d{4}\s*[-/]\s*\d{4}")
+_PHONE_CONTEXT = ("tel", "phone", "call", "fax", "mobile", "cell", "contact", "ring", "whatsapp", "dial")
+NANP = ("US", "CA")
+
+
+def _phone_checker(regions: tuple[str, ...]):
+    def check(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+        start, end = _balanced(match.group(), match.start(), match.end())
+        raw = text[start:end]
+        context = any(word in _before(text, start) for word in _PHONE_CONTEXT)
+        score = _phone_score(raw, regions, context)
+        if score is not None:
+            return [(start, end, score)]
+        if sum(c.isdigit() for c in raw) < 14:
+            return []
+        # two numbers run together ("+44 20 7946 0958 / (212) 555-0187"): let the numbering
+        # plans split them (phonenumbers' matcher, only on such rare candidates)
+        found = {}
+        for region in regions:
+            for sub in phonenumbers.PhoneNumberMatcher(raw, region, leniency=phonenumbers.Leniency.VALID):
+                score = _phone_score(sub.raw_string, regions, context)
+                if score is not None:
+                    found[(start + sub.start, start + sub.end)] = score
+        return [(s, e, score) for (s, e), score in found.items()]
+
+    return check
+
+
+def _balanced(raw: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets without an unmatched parenthesis at either end ("(call 555-0187)")."""
+    if raw.startswith("(") and ")" not in raw:
+        start += 1
+    if raw.endswith(")") and "(" not in raw:
+        end -= 1
+    return start, end
+
+
+def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | None:
+    if not 7 <= sum(c.isdigit() for c in raw) <= 15 or _DATE_LIKE.fullmatch(raw):
+        return None
+    if raw.startswith(("+", "00")):
+        number = _parse(raw if raw.startswith("+") else "+" + raw[2:], None)
+        return 1.0 if number is not None and phonenumbers.is_valid_number(number) else None
+    # national formats: NANP numbers need no trunk prefix; elsewhere a national number
+    # starts with 0 (a bare "2023 11 05" is a date, not a German subscriber number)
+    for region in regions:
+        if region not in NANP and not raw.lstrip("(").startswith("0"):
+            continue
+        number = _parse(raw, region)
+        if number is not None and phonenumbers.is_valid_number(number):
+            return 0.9 if context else 0.7
+    return None
+
+
+def _parse(raw: str, region: str | None):
+    try:
+        return phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+# ---- IP addresses -----------------------------------------------------------------------------
+
+_IPV4 = re.compile(r"(?<![\w.:/-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}(?:[0-9A-Fa-f]{1,4}|(?<=:):|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
+_VERSION_WORDS = ("version", "release", "ver.", "build", "firmware", "kernel")
+
+
+def _ip_checker(public_only: bool):
+    def check(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+        try:
+            address = ipaddress.ip_address(match.group())
+        except ValueError:
+            return []
+        if public_only and not address.is_global:
+            return []
+        if address.version == 4 and any(word in _before(text, match.start(), 16) for word in _VERSION_WORDS):
+            return []  # "version 1.2.3.4" is a release number
+        return [(match.start(), match.end(), 0.95)]
+
+    return check
+
+
+# ---- payment and identity numbers -------------------------------------------------------------
+
+_CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){12,18}(?![\w]|[.,-]\d)")
+#: issuer prefixes (IIN) of the card networks: Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay, Maestro
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8])|5[06-8]|6\d")
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn checksum (ISO/IEC 7812) of a string of digits."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _check_card(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+    raw = match.group()
+    digits = raw.replace(" ", "").replace("-", "")
+    separators = {c for c in raw if not c.isdigit()}
+    if len(separators) > 1 or not 13 <= len(digits) <= 19:
+        return []
+    if not _CARD_PREFIX.match(digits) or not luhn_ok(digits) or len(set(digits)) < 2:
+        return []
+    return [(match.start(), match.end(), 1.0)]
+
+
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+
+
+def iban_ok(iban: str) -> bool:
+    """ISO 13616 check: country letters and check digits moved to the end, mod 97 == 1."""
+    if not 15 <= len(iban) <= 34:
+        return False
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _check_iban(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+    raw = match.group()
+    # the pattern may have eaten a trailing group of the next word: back off one group at a time
+    while len(raw) >= 15:
+        if iban_ok(raw.replace(" ", "")):
+            return [(match.start(), match.start() + len(raw), 1.0)]
+        raw = raw[: max(raw.rfind(" "), len(raw) - 4)].rstrip()
+    return []
+
+
+_SSN = re.compile(r"(?<![\w-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w-])")
+
+
+def _check_ssn(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+    area, sep, group, serial = match.groups()
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return []
+    if len(set(area + group + serial)) == 1 or area + group + serial == "123456789":
+        return []
+    context = any(word in _before(text, match.start()) for word in ("ssn", "social security", "ss#", "ss #"))
+    if not sep and not context:
+        return []  # nine bare digits are any id; only "SSN 078051121" says what they are
+    return [(match.start(), match.end(), 1.0 if context else (0.85 if sep == "-" else 0.6))]
+
+
+# ---- credentials ------------------------------------------------------------------------------
+
+_CREDENTIAL = re.compile(
+    r"(?P<url>(?<=://)[^\s:/@]{1,64}:[^\s/@]{1,128}(?=@[\w.-]))"
+    r"|(?P<key>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{36,255}\b|\bgithub_pat_\w{22,255}"
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|\bAIza[0-9A-Za-z_-]{35}"
+    r"|\b[spr]k_(?:live|test)_[0-9A-Za-z]{16,}"
+    r"|\bsk-[A-Za-z0-9_-]{20,}"
+    r"|\beyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)"
+    r"|(?i:\b(?:api[_-]?key|apikey|access[_-]?token|auth[_-]?token|secret[_-]?key|client[_-]?secret|password|passwd)\b)"
+    r"[\"']?\s*[:=]\s*[\"']?(?P<value>[^\s\"',;<>]{8,128})"
+)
+
+
+def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]]:
+    if match.group("value") is not None:
+        value = match.group("value")
+        # a secret mixes letters and digits; "password: required" is prose
+        if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+            return []
+        return [(match.start("value"), match.end("value"), 0.8)]
+    group = "url" if match.group("url") is not None else "key"
+    return [(match.start(group), match.end(group), 0.95)]
+
+
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, patterns: dict[str, str]) -> list[Recognizer]:
+    """The recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
+    known = {
+        "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
+        "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", r"\d[\d \t().\-/]{5,}\d", _PHONE, _phone_checker(tuple(phone_regions)))],
+        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\d\.\d+\.\d+\.\d", _IPV4, _ip_checker(public_ips_only)),
+                       Recognizer("IP_ADDRESS", r"[0-9A-Fa-f]:[0-9A-Fa-f]*:", _IPV6, _ip_checker(public_ips_only))],
+        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\d(?:[ -]?\d){12}", _CARD, _check_card)],
+        "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
+        "US_SSN": [Recognizer("US_SSN", r"\d{3}[- ]?\d{2}[- ]?\d{4}", _SSN, _check_ssn)],
+        "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
+                                  _CREDENTIAL, _check_credential)],
+    }
+    out = [r for name in entities if name in known for r in known[name]]
+    for label, regex in patterns.items():
+        compiled = re.compile(regex)  # raises on a bad pattern: the stage reports it as configuration
+        out.append(Recognizer(label, regex if _re2_accepts(regex) else "", compiled, lambda m, t: [(m.start(), m.end(), 1.0)]))
+    return out
+
+
+def _re2_accepts(regex: str) -> bool:
+    """Whether Arrow's RE2 can screen with the pattern (Python-only syntax screens nothing out)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.match_substring_regex(pa.array([""]), regex)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "CREDENTIAL")
