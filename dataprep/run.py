@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep import __version__, documents, ledger, runtime
+from dataprep import __version__, documents, ledger, metrics, report, runtime
 from dataprep.documents import Part
 from dataprep.errors import ConfigError
 from dataprep.pipeline import Pipeline, build_stage
@@ -75,7 +75,10 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     stats["ray"] = cluster
     if outputs:
         stats["outputs"] = outputs
+    for entry, stage in zip(stats["stages"], pipeline.stages):
+        entry["thresholds"] = [t._asdict() for t in stage.thresholds()]
     documents.write_json(stats, out / "stats.json")
+    report.write(out)
     return stats
 
 
@@ -303,7 +306,8 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
     """Run one segment's stages over one part, write its shards, then its marker."""
     stages = _worker_stages(config["specs"], config["out"])
     paths = _paths(part, config)
-    for path in paths.values():
+    measured_paths = [metrics.part_path(Path(config["out"]), config["first_stage"] + i, s.name, part.key) for i, s in enumerate(stages)]
+    for path in [*paths.values(), *measured_paths]:
         path.unlink(missing_ok=True)
     resolution = _worker_resolution(stages[0], config["resolution"]) if config.get("resolution") else None
     for stage in stages:
@@ -312,6 +316,7 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
     kept: list[pa.Table] = []
     removed: list[pa.Table] = []
     quarantined: list[dict[str, Any]] = []
+    measured: list[list[pa.Table]] = [[] for _ in stages]
     docs = read_quarantined = 0
     for table, bad, read in _source_batches(part, config):
         docs += read
@@ -320,8 +325,8 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
         if table is None:
             continue
         batch = TextBatch(table)
-        for stage, count in zip(stages, counts):
-            batch = _run_stage(stage, batch, count, removed, quarantined, part.path, resolution)
+        for stage, count, records in zip(stages, counts, measured):
+            batch = _run_stage(stage, batch, count, removed, quarantined, part.path, resolution, records)
         kept.append(batch.table)
     if kept:
         documents.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])
@@ -329,6 +334,9 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
         documents.write_parquet(pa.concat_tables(removed, promote_options="default"), paths["removed"])
     if quarantined:
         documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), paths["quarantine"])
+    for records, path in zip(measured, measured_paths):
+        if records:
+            documents.write_parquet(pa.concat_tables(records, promote_options="default"), path)
     for stage in stages:
         stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "first_stage": config["first_stage"],
@@ -338,8 +346,10 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],
-               quarantined: list[dict[str, Any]], source: str, resolution: Any = None) -> TextBatch:
-    """Apply one stage to a batch, route its removals to the ledger, and return what it kept."""
+               quarantined: list[dict[str, Any]], source: str, resolution: Any = None,
+               measured: list[pa.Table] | None = None) -> TextBatch:
+    """Apply one stage to a batch, route its removals to the ledger (and every document's
+    measured values to `measured`), and return what it kept."""
     count.docs_in += batch.num_rows
     if batch.num_rows == 0:
         return batch
@@ -351,6 +361,9 @@ def _run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, remove
     count.quarantined += len(failures)
     if decisions is None:
         return TextBatch(batch.table.slice(0, 0))
+    record = metrics.record(stage, decisions) if measured is not None else None
+    if record is not None:
+        measured.append(record)
     is_removed = decisions.reasons != None  # noqa: E711 (elementwise)
     if is_removed.any():
         gone = decisions.batch.table.filter(pa.array(is_removed))
@@ -396,6 +409,7 @@ def _apply_isolating(stage: Stage, batch: TextBatch, source: str, resolution: An
         TextBatch(pa.concat_tables([d.batch.table for d in done], promote_options="default")),
         np.concatenate([d.reasons for d in done]),
         [x for d in done for x in d.details],
+        {k: np.concatenate([d.metrics[k] for d in done]) for k in done[0].metrics} if all(d.metrics is not None for d in done) else None,
     )
     return merged, records
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -104,17 +104,31 @@ class Decisions:
 
     `batch` has every input row (with rewritten text or added columns). `reasons` holds, per row,
     the reason code of a removal (`"<stage>.<code>"`) or None to keep it. `details` holds, per
-    removed row, the measured values the decision was made on (JSON-able dicts).
+    removed row, the measured values the decision was made on (JSON-able dicts). `metrics`, when
+    the stage measures every document, holds those values for all rows (one array per metric):
+    the runner records them so reports can draw every document's value against the thresholds.
     """
 
     batch: TextBatch
     reasons: np.ndarray  # object array of str | None
     details: list[dict[str, Any] | None]
+    metrics: dict[str, np.ndarray] | None = None
 
     @classmethod
     def keep_all(cls, batch: TextBatch) -> Decisions:
         n = batch.num_rows
         return cls(batch, np.full(n, None, dtype=object), [None] * n)
+
+
+class Threshold(NamedTuple):
+    """One numeric rule of a stage: documents whose `metric` is below (`side` "min") or above
+    (`side` "max") `bound` are removed with reason `<stage>.<code>`; `param` is the YAML key."""
+
+    param: str
+    metric: str
+    bound: float
+    side: str
+    code: str
 
 
 class Stage:
@@ -155,6 +169,10 @@ class Stage:
         """The parameters this stage was built with (for stats, reports and fingerprints)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
+    def thresholds(self) -> list[Threshold]:
+        """The numeric rules this stage removes by, as configured (for reports, explain, tuning)."""
+        return []
+
 
 class DocStage(Stage):
     """A stage that decides about each document alone (fusable with its neighbours)."""
@@ -187,7 +205,7 @@ class Filter(DocStage):
         reasons = np.full(batch.num_rows, None, dtype=object)
         for code, failed in reversed(self.checks(metrics)):
             reasons[np.asarray(failed, dtype=bool)] = f"{self.name}.{code}"
-        return Decisions(self.annotate(batch, metrics), reasons, metric_details(metrics, reasons))
+        return Decisions(self.annotate(batch, metrics), reasons, metric_details(metrics, reasons), metrics)
 
 
 class Mapper(DocStage):

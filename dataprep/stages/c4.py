@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import text as textutil
-from dataprep.stages.base import Decisions, DocStage, TextBatch, metric_details, register
+from dataprep.stages.base import Decisions, DocStage, TextBatch, Threshold, metric_details, register
 
 POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
@@ -88,7 +88,10 @@ class C4Quality(DocStage):
             reasons[docs] = f"{self.name}.{code}"
         metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed}
         out = batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())})
-        return Decisions(out, reasons, metric_details(metrics, reasons))
+        return Decisions(out, reasons, metric_details(metrics, reasons), metrics)
+
+    def thresholds(self) -> list[Threshold]:
+        return [] if self.min_sentences is None else [Threshold("min_sentences", "sentences", self.min_sentences, "min", "too_few_sentences")]
 
 
 def _page_rule_hits(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from dataprep import text as textutil
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 
 @register
@@ -60,3 +60,9 @@ class FinewebQuality(Filter):
             ("newline_word_ratio", self.max_newline_word_ratio, lambda: m["newline_word_ratio"] > self.max_newline_word_ratio),
         ]
         return [(code, check()) for code, bound, check in rules if bound is not None]
+
+    def thresholds(self) -> list[Threshold]:
+        rules = [("min_line_punct_ratio", "line_punct_ratio", "min"), ("max_short_line_ratio", "short_line_ratio", "max"),
+                 ("max_dup_line_chars", "dup_line_chars", "max"), ("max_newline_word_ratio", "newline_word_ratio", "max")]
+        return [Threshold(param, metric, getattr(self, param), side, metric)
+                for param, metric, side in rules if getattr(self, param) is not None]

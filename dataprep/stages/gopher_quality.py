@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from dataprep import languages
 from dataprep import text as textutil
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 #: the settings a language profile provides (a parameter left at its default takes the profile's)
 PROFILED = ("stop_words", "min_stop_words", "min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "word_splitter")
@@ -139,6 +139,25 @@ class GopherQuality(Filter):
             ("few_stop_words", 0, lambda: m["stop_words"] < m["min_stop_words"]),
         ]
         return [(code, check()) for code, bound, check in rules if bound is not None]
+
+    def thresholds(self) -> list[Threshold]:
+        """The fixed bounds; with language: auto the profiled ones vary per document and are
+        recorded per document instead (the min_/max_ metrics)."""
+        fixed = {"min_words": self.min_words, "max_words": self.max_words, "max_symbol_word_ratio": self.max_symbol_word_ratio,
+                 "max_bullet_lines_ratio": self.max_bullet_lines_ratio, "max_ellipsis_lines_ratio": self.max_ellipsis_lines_ratio}
+        if self.language != "auto":
+            settings = self.settings(self.language)
+            fixed.update({key: settings[key] for key in ("min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "min_stop_words")})
+        rules = [("min_words", "words", "min", "short_doc"), ("max_words", "words", "max", "long_doc"),
+                 ("min_mean_word_length", "mean_word_length", "min", "short_mean_word"),
+                 ("max_mean_word_length", "mean_word_length", "max", "long_mean_word"),
+                 ("max_symbol_word_ratio", "hash_ratio", "max", "too_many_hashes"),
+                 ("max_symbol_word_ratio", "ellipsis_ratio", "max", "too_many_ellipses"),
+                 ("max_bullet_lines_ratio", "bullet_lines_ratio", "max", "too_many_bullet_lines"),
+                 ("max_ellipsis_lines_ratio", "ellipsis_lines_ratio", "max", "too_many_ellipsis_lines"),
+                 ("min_alpha_words_ratio", "alpha_words_ratio", "min", "few_alpha_words"),
+                 ("min_stop_words", "stop_words", "min", "few_stop_words")]
+        return [Threshold(param, metric, fixed[param], side, code) for param, metric, side, code in rules if fixed.get(param) is not None]
 
 
 def _distinct_stop_words(words: pa.Array, parent: np.ndarray, n: int, stop_words: list[str]) -> np.ndarray:

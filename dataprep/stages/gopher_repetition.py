@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from dataprep import text as textutil
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
 DUPLICATE_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
@@ -65,12 +65,15 @@ class GopherRepetition(Filter):
         return metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        return [(t.code, m[t.metric] > t.bound) for t in self.thresholds()]
+
+    def thresholds(self) -> list[Threshold]:
         rules = [
-            ("dup_para_fraction", self.max_dup_para_fraction),
-            ("dup_para_chars", self.max_dup_para_chars),
-            ("dup_line_fraction", self.max_dup_line_fraction),
-            ("dup_line_chars", self.max_dup_line_chars),
-            *((f"top_{k}gram_chars", v) for k, v in self.top_ngrams.items()),
-            *((f"dup_{k}gram_chars", v) for k, v in self.dup_ngrams.items()),
+            ("max_dup_para_fraction", "dup_para_fraction", self.max_dup_para_fraction),
+            ("max_dup_para_chars", "dup_para_chars", self.max_dup_para_chars),
+            ("max_dup_line_fraction", "dup_line_fraction", self.max_dup_line_fraction),
+            ("max_dup_line_chars", "dup_line_chars", self.max_dup_line_chars),
+            *((f"top_ngrams.{k}", f"top_{k}gram_chars", v) for k, v in self.top_ngrams.items()),
+            *((f"dup_ngrams.{k}", f"dup_{k}gram_chars", v) for k, v in self.dup_ngrams.items()),
         ]
-        return [(code, m[code] > bound) for code, bound in rules if bound is not None]
+        return [Threshold(param, metric, bound, "max", metric) for param, metric, bound in rules if bound is not None]

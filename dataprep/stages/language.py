@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 
 @functools.cache
@@ -75,6 +75,9 @@ class Language(Filter):
             ("not_wanted", ~np.isin(m["language"], self.languages)),
             ("low_score", m["language_score"] < self.min_score),
         ]
+
+    def thresholds(self) -> list[Threshold]:
+        return [] if self.languages is None else [Threshold("min_score", "language_score", self.min_score, "min", "low_score")]
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
         return batch.with_columns({"language": pa.array(metrics["language"], pa.string()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 
 @register
@@ -38,3 +38,9 @@ class Length(Filter):
             ("too_many_words", self.max_words, words > (self.max_words or 0)),
         ]
         return [(code, failed) for code, bound, failed in bounds if bound is not None]
+
+    def thresholds(self) -> list[Threshold]:
+        rules = [("min_chars", "chars", "min", "too_few_chars"), ("max_chars", "chars", "max", "too_many_chars"),
+                 ("min_words", "words", "min", "too_few_words"), ("max_words", "words", "max", "too_many_words")]
+        return [Threshold(param, metric, getattr(self, param), side, code)
+                for param, metric, side, code in rules if getattr(self, param) is not None]

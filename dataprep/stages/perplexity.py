@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 BUCKETS = ("head", "middle", "tail")
@@ -110,6 +110,9 @@ class Perplexity(Filter):
         if self.keep_buckets is not None:
             rules.append(("bucket", ~np.isin(m["bucket"], self.keep_buckets) & (m["bucket"] != None)))  # noqa: E711
         return rules
+
+    def thresholds(self) -> list[Threshold]:
+        return [] if self.max_perplexity is None else [Threshold("max_perplexity", "perplexity", self.max_perplexity, "max", "too_high")]
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
         return batch.with_columns({"perplexity": pa.array(metrics["perplexity"], pa.float32()),

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import documents
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 from dataprep.stages.normalize import Normalize
 
 POSITIVE, NEGATIVE = "__label__reference", "__label__crawl"
@@ -70,6 +70,9 @@ class QualityClassifier(Filter):
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         return [("low_score", m["quality_score"] < self.threshold)]
+
+    def thresholds(self) -> list[Threshold]:
+        return [Threshold("threshold", "quality_score", self.threshold, "min", "low_score")]
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
         return batch.with_columns({"quality_score": pa.array(metrics["quality_score"], pa.float32())})

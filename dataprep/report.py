@@ -1,0 +1,383 @@
+"""report.html: what each stage of a run did, as one static self-contained page.
+
+Written at the end of every run and by `dataprep report OUT`. Everything comes from the output
+folder (stats.json, run.json, metrics/, the ledger, tokens/manifest.json when present), never
+from stage code, so any stage shows up without a special case. Charts are inline SVG drawn here;
+the only script is the threshold slider (plain JS, inline): the page needs no server or network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from dataprep import highlight
+from dataprep import metrics as recorded
+from dataprep.errors import ConfigError
+from dataprep.explain import find
+
+SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
+SHOWN_CHARS = 3000  # characters of a sampled document shown
+BINS = 40  # histogram bins
+SLIDER_VALUES = 2000  # values per threshold embedded for the slider (quantiles beyond that)
+TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)  # alternative thresholds, relative to the configured one
+KEPT, REMOVED = "#4c9a5b", "#c8553d"
+
+
+def write(out: Path) -> Path:
+    """Render OUT/report.html (atomically) and return its path."""
+    path = out / "report.html"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render(out), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def render(out: Path) -> str:
+    if not (out / "stats.json").is_file():
+        raise ConfigError(f"no stats.json in {out} (is it a finished run's output folder?)")
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    identity = json.loads((out / "run.json").read_text(encoding="utf-8")) if (out / "run.json").is_file() else {}
+    samples = _sampled_removals(out)
+    sections = [
+        _section("waterfall", "Waterfall", _waterfall(stats, _tokens(out))),
+        _section("stages", "Stages", "".join(_stage(out, i, s, samples) for i, s in enumerate(stats["stages"]))),
+        _section("metadata", "Run", _metadata(stats, identity)),
+    ]
+    title = f"dataprep report: {stats.get('pipeline') or out.name}"
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>{_summary(stats)}{''.join(sections)}"
+            f"<script>{SCRIPT}</script></body></html>")
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def _tokens(out: Path) -> int | None:
+    """Total tokens from tokens/manifest.json (written by the tokenize stage), if any."""
+    path = out / "tokens" / "manifest.json"
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("tokens", "total_tokens", "num_tokens"):
+        if isinstance(manifest.get(key), int):
+            return manifest[key]
+    return None
+
+
+def _sampled_removals(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Up to SAMPLES_PER_REASON ledger rows per reason (seeded: the same run gives the same page)."""
+    files = sorted((out / "removed").glob("part-*.parquet"))
+    if not files:
+        return {}
+    index = pa.concat_tables([pq.read_table(f, columns=["id", "reason"]) for f in files])
+    rng = np.random.default_rng(0)
+    wanted: set[str] = set()
+    reasons = np.array(index.column("reason").to_pylist(), dtype=object)
+    ids = np.array(index.column("id").to_pylist(), dtype=object)
+    for reason in sorted(set(reasons.tolist())):
+        rows = np.flatnonzero(reasons == reason)
+        wanted.update(ids[rng.choice(rows, min(SAMPLES_PER_REASON, rows.size), replace=False)].tolist())
+    result: dict[str, list[dict[str, Any]]] = {}
+    value_set = pa.array(sorted(wanted), pa.string())
+    for f in files:
+        table = pq.read_table(f, columns=["id", "reason", "details", "text"])
+        table = table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=value_set))
+        for row in table.to_pylist():
+            result.setdefault(row["reason"], []).append(row)
+    return result
+
+
+def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per threshold: documents the stage removes now, and would remove at other values.
+
+    Exact from the recorded values: a document stays removed when another rule of the stage
+    fails it (or a rule without a threshold removed it); the tuned rule decides the rest.
+    """
+    reasons = np.array(table.column("reason").to_pylist(), dtype=object)
+    removed = reasons != None  # noqa: E711 (elementwise)
+    usable = [t for t in thresholds if t["metric"] in table.column_names]
+    codes = {f"{stage_name}.{t['code']}" for t in usable}
+    not_by_threshold = removed & ~np.isin(reasons, list(codes))
+    values = {t["metric"]: _floats(table.column(t["metric"])) for t in usable}
+    fails = [_fails(values[t["metric"]], t["bound"], t["side"]) for t in usable]
+    rows = []
+    for i, t in enumerate(usable):
+        other = not_by_threshold.copy()
+        for j, f in enumerate(fails):
+            if j != i:
+                other |= f
+        v = values[t["metric"]]
+        free = np.sort(v[~other & ~np.isnan(v)])
+        alternatives = []
+        for factor in TUNING_FACTORS:
+            bound = t["bound"] * factor
+            bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
+            alternatives.append((bound, int((other | _fails(v, bound, t["side"])).sum())))
+        rows.append({**t, "now": int((other | fails[i]).sum()), "by_rule": int((reasons == f"{stage_name}.{t['code']}").sum()),
+                     "total": len(v), "other": int(other.sum()), "alternatives": alternatives,
+                     "free": _quantiles(free), "weight": free.size / max(1, min(free.size, SLIDER_VALUES))})
+    return rows
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _fails(values: np.ndarray, bound: float, side: str) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return values < bound if side == "min" else values > bound
+
+
+def _quantiles(sorted_values: np.ndarray) -> list[float]:
+    """At most SLIDER_VALUES evenly spaced order statistics (all of them when fewer)."""
+    if sorted_values.size > SLIDER_VALUES:
+        sorted_values = sorted_values[np.linspace(0, sorted_values.size - 1, SLIDER_VALUES).astype(int)]
+    return [round(float(x), 6) for x in sorted_values]
+
+
+# ---- sections -----------------------------------------------------------------------------
+
+def _summary(stats: dict[str, Any]) -> str:
+    out = stats["output"]
+    ok = "invariant OK" if stats.get("invariant_ok") else "invariant BROKEN: " + "; ".join(stats.get("problems", []))
+    return (f"<p class=summary>{stats['input']['docs']:,} documents in; {out['kept']:,} kept, {out['removed']:,} removed, "
+            f"{out['quarantined']:,} quarantined; {stats.get('seconds', 0):,.1f} s; {_e(ok)}</p>")
+
+
+def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:
+    stages = stats["stages"]
+    entering = stats["input"]["docs"] - stats["quarantine"]["read_rows"] - stats["quarantine"]["file_rows"]
+    doc_rows = [("input", stats["input"]["docs"], entering)] + [(s["name"], s["in"], s["kept"]) for s in stages]
+    first_bytes = stages[0]["bytes_in"] if stages else 0
+    byte_rows = [("input", first_bytes, first_bytes)] + [(s["name"], s["bytes_in"], s["bytes_out"]) for s in stages]
+    parts = [f"<h3>Documents</h3>{_bars(doc_rows, '{:,.0f}')}", f"<h3>Bytes of text</h3>{_bars(byte_rows, _bytes)}"]
+    if tokens is not None:
+        parts.append(f"<h3>Tokens</h3><p class=tokens>{tokens:,} tokens in tokens/ (tokens/manifest.json)</p>")
+    return "".join(parts)
+
+
+def _bars(rows: list[tuple[str, float, float]], fmt) -> str:
+    """Horizontal bars: what reached each step (light) and what left it (kept, green)."""
+    top = max([r[1] for r in rows] + [1])
+    height, bar_w = 22, 420
+    label_w = 12 + 7 * max(len(r[0]) for r in rows)  # ~7 px per character at 11 px
+    items = []
+    for i, (name, came, kept) in enumerate(rows):
+        y = i * height
+        text = fmt.format(kept) if isinstance(fmt, str) else fmt(kept)
+        items.append(f"<text x=0 y={y + 15}>{_e(name)}</text>"
+                     f"<rect class=came x={label_w} y={y + 3} width={bar_w * came / top:.1f} height=16 fill='#ddd'><title>in {came:,}</title></rect>"
+                     f"<rect class=bar x={label_w} y={y + 3} width={bar_w * kept / top:.1f} height=16 fill='{KEPT}'><title>kept {kept:,}</title></rect>"
+                     f"<text x={label_w + bar_w + 6} y={y + 15}>{_e(text)}</text>")
+    return f"<svg class='chart waterfall' width={label_w + bar_w + 120} height={len(rows) * height + 4}>{''.join(items)}</svg>"
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def _stage(out: Path, index: int, stage: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
+    name = stage["name"]
+    removed = sum(stage["removed"].values())
+    head = (f"<h3 id='stage-{index}'>{index + 1}. {_e(name)} <small>({_e(stage['kind'])})</small></h3>"
+            f"<p>in {stage['in']:,}, kept {stage['kept']:,}, removed {removed:,}, quarantined {stage['quarantined']:,}; "
+            f"{stage['seconds']:.2f} s</p>")
+    body = [_reasons(stage)] if stage["removed"] else ["<p>removed nothing</p>"]
+    table = recorded.read(out, index, name)
+    thresholds = stage.get("thresholds", [])
+    if table is not None:
+        body.append(_histograms(table, thresholds))
+        tuning = _tuning(table, name, thresholds)
+        if tuning:
+            body.append(_tuning_table(tuning))
+    for reason in sorted(stage["removed"]):
+        body.append(_samples(out, reason, samples.get(reason, [])))
+    return f"<div class=stage>{head}{''.join(body)}</div>"
+
+
+def _reasons(stage: dict[str, Any]) -> str:
+    rows = sorted(stage["removed"].items(), key=lambda kv: -kv[1])
+    return "<h4>Removed by reason</h4>" + _bars([(r, n, n) for r, n in rows], "{:,.0f}").replace(KEPT, REMOVED)
+
+
+def _histograms(table: pa.Table, thresholds: list[dict[str, Any]]) -> str:
+    removed = np.array(table.column("reason").to_pylist(), dtype=object) != None  # noqa: E711
+    charts = []
+    for name in table.column_names:
+        if name in recorded.KEYS:
+            continue
+        column = table.column(name)
+        if recorded.is_numeric(column.type):
+            charts.append(_histogram(name, _floats(column), removed, [t for t in thresholds if t["metric"] == name]))
+        else:
+            charts.append(_top_values(name, column, removed))
+    return "<h4>Measured values</h4><div class=charts>" + "".join(charts) + "</div>"
+
+
+def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: list[dict[str, Any]]) -> str:
+    """Kept and removed documents stacked per bin, thresholds drawn as dashed lines."""
+    known = ~np.isnan(values) & np.isfinite(values)
+    v, gone = values[known], removed[known]
+    if v.size == 0:
+        return f"<div class=hist><b>{_e(name)}</b><p>no values</p></div>"
+    bounds = [t["bound"] for t in thresholds]
+    lo = min([float(np.percentile(v, 0.5))] + bounds)
+    hi = max([float(np.percentile(v, 99.5))] + bounds)
+    if hi <= lo:
+        return f"<div class=hist><b>{_e(name)}</b><p>all {v.size:,} documents: {lo:g}</p></div>"
+    edges = np.linspace(lo, hi, BINS + 1)
+    bins = np.clip(np.digitize(v, edges) - 1, 0, BINS - 1)
+    kept_counts = np.bincount(bins[~gone], minlength=BINS)
+    gone_counts = np.bincount(bins[gone], minlength=BINS)
+    width, height, pad = 360, 120, 18
+    scale = height / max(1, (kept_counts + gone_counts).max())
+    step = width / BINS
+    rects = []
+    for i in range(BINS):
+        k, g = kept_counts[i] * scale, gone_counts[i] * scale
+        tip = f"{edges[i]:.4g}..{edges[i + 1]:.4g}: kept {kept_counts[i]:,}, removed {gone_counts[i]:,}"
+        if kept_counts[i]:
+            rects.append(f"<rect class=bin x={i * step:.1f} y={height - k:.1f} width={step - 1:.1f} height={k:.1f} fill='{KEPT}'><title>{tip}</title></rect>")
+        if gone_counts[i]:
+            rects.append(f"<rect class=bin x={i * step:.1f} y={height - k - g:.1f} width={step - 1:.1f} height={g:.1f} fill='{REMOVED}'><title>{tip}</title></rect>")
+    lines = []
+    for t in thresholds:
+        x = (t["bound"] - lo) / (hi - lo) * width
+        lines.append(f"<line class=threshold x1={x:.1f} x2={x:.1f} y1=0 y2={height} stroke='#222' stroke-dasharray='4 3'/>"
+                     f"<text x={min(x + 3, width - 90):.1f} y=24>{_e(t['param'])} {t['bound']:g}</text>")
+    axis = (f"<text x=0 y={height + 14}>{lo:.4g}</text><text x={width} y={height + 14} text-anchor=end>{hi:.4g}</text>"
+            f"<text x={width} y=10 text-anchor=end>{(kept_counts + gone_counts).max():,}</text>")
+    clipped = int((v < lo).sum() + (v > hi).sum())
+    note = f" ({clipped:,} beyond the axis, in the end bins)" if clipped else ""
+    return (f"<div class=hist><b>{_e(name)}</b> <small>{v.size:,} documents{note}</small>"
+            f"<svg class='chart histogram' width={width} height={height + pad}>{''.join(rects)}{''.join(lines)}{axis}</svg></div>")
+
+
+def _top_values(name: str, column: pa.ChunkedArray, removed: np.ndarray) -> str:
+    values = np.array(column.to_pylist(), dtype=object)
+    present = values != None  # noqa: E711
+    if not present.any():
+        return f"<div class=hist><b>{_e(name)}</b><p>no values</p></div>"
+    labels, counts = np.unique(values[present].astype(str), return_counts=True)
+    order = np.argsort(-counts)[:10]
+    rows = [(str(labels[i]), int(counts[i]), int((~removed[present] & (values[present].astype(str) == labels[i])).sum()))
+            for i in order]
+    return f"<div class=hist><b>{_e(name)}</b> <small>most frequent values (kept part green)</small>{_bars(rows, '{:,.0f} kept')}</div>"
+
+
+def _tuning_table(rows: list[dict[str, Any]]) -> str:
+    head = "<tr><th>parameter</th><th>metric</th><th>now</th><th>removed by the stage</th>" + "".join(
+        f"<th>×{f:g}</th>" for f in TUNING_FACTORS) + "<th>try a value</th></tr>"
+    body = []
+    for r in rows:
+        cells = "".join(f"<td>{b:g}: {n:,} <small>({n - r['now']:+,})</small></td>" for b, n in r["alternatives"])
+        stops = sorted(set(r["free"]) | {r["bound"]})  # the slider moves over the recorded values (quantiles)
+        data = json.dumps({"values": r["free"], "stops": stops, "weight": r["weight"], "other": r["other"], "side": r["side"], "now": r["now"]})
+        slider = (f"<input type=range min=0 max={len(stops) - 1} step=1 value={stops.index(r['bound'])} data-tune='{_e(data)}'>"
+                  f"<output class=tuned></output>")
+        body.append(f"<tr class=tune><td>{_e(r['param'])} ({r['side']})</td><td>{_e(r['metric'])}</td><td>{r['bound']:g}</td>"
+                    f"<td>{r['now']:,} <small>({r['by_rule']:,} by this rule)</small></td>{cells}<td>{slider}</td></tr>")
+    return ("<h4>Threshold tuning</h4><p class=note>Documents this stage would remove with one threshold changed "
+            "(computed from every document's recorded value, no rerun).</p>"
+            f"<table class=tuning>{head}{''.join(body)}</table>")
+
+
+def _samples(out: Path, reason: str, rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    items = []
+    for row in rows:
+        details = json.loads(row["details"]) if row.get("details") else {}
+        text = row["text"] or ""
+        shown = text[:SHOWN_CHARS]
+        marked = _marked(shown, highlight.spans(shown, reason, details))
+        extra = ""
+        other_id = details.get("duplicate_of")
+        if other_id:
+            original = find(out / "kept", other_id) or find(out / "removed", other_id)
+            if original:
+                theirs = (original["text"] or "")[:SHOWN_CHARS]
+                marked = _marked(shown, highlight.shared_ngram_spans(shown, theirs))
+                extra = f"<p>the document it duplicates, {_e(other_id)}:</p><pre class=doc>{_marked(theirs, highlight.shared_ngram_spans(theirs, shown))}</pre>"
+        more = f" … ({len(text):,} characters)" if len(text) > SHOWN_CHARS else ""
+        facts = ", ".join(f"{k}={_e(json.dumps(v, ensure_ascii=False))}" for k, v in details.items())
+        items.append(f"<div class=sample><p><b>{_e(row['id'])}</b> {facts}</p><pre class=doc>{marked}{more}</pre>{extra}</div>")
+    return f"<details class=samples><summary>{_e(reason)}: {len(rows)} sampled</summary>{''.join(items)}</details>"
+
+
+def _marked(text: str, spans: list[highlight.Span]) -> str:
+    parts, at = [], 0
+    for start, end, label in spans:
+        parts.append(_e(text[at:start]))
+        parts.append(f"<mark title='{_e(label)}'>{_e(text[start:end])}</mark>")
+        at = end
+    parts.append(_e(text[at:]))
+    return "".join(parts)
+
+
+def _metadata(stats: dict[str, Any], identity: dict[str, Any]) -> str:
+    pipeline = {"name": identity.get("pipeline") or stats.get("pipeline"), **identity.get("options", {}), "stages": identity.get("stages", [])}
+    versions = {"dataprep": stats.get("version")}
+    for package in ("ray", "pyarrow", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    versions["python"] = platform.python_version()
+    timing = "".join(f"<tr><td>{_e(s['name'])}</td><td>{s['seconds']:.2f}</td><td>{s['in'] / s['seconds'] if s['seconds'] else 0:,.0f}</td></tr>"
+                     for s in stats["stages"])
+    cluster = stats.get("ray") or {}
+    return (f"<h3>Pipeline</h3><pre class=yaml>{_e(yaml.safe_dump(pipeline, sort_keys=False, allow_unicode=True))}</pre>"
+            f"<h3>Versions</h3><pre>{_e(json.dumps(versions, indent=1))}</pre>"
+            f"<p>fingerprint {_e(str(identity.get('fingerprint')))}; wall time {stats.get('seconds', 0):,.1f} s; "
+            f"Ray: {_e(json.dumps(cluster))}</p>"
+            f"<h3>Time per stage</h3><table class=timing><tr><th>stage</th><th>seconds (summed over tasks)</th><th>docs/s</th></tr>{timing}</table>")
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f"<section id={anchor}><h2>{_e(title)}</h2>{body}</section>"
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;color:#222}
+h2{border-bottom:2px solid #ccc}.stage{border-top:1px solid #ddd;margin-top:1em}
+svg text{font-size:11px;fill:#333}.charts{display:flex;flex-wrap:wrap;gap:12px}
+.hist{border:1px solid #eee;padding:4px}.hist svg{display:block}
+pre.doc{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:6px;max-height:24em;overflow:auto}
+mark{background:#ffd27a}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
+.summary{font-size:16px}output.tuned{display:inline-block;min-width:14em;margin-left:6px}
+"""
+
+# The slider: documents removed at the chosen value = those another rule removes anyway, plus
+# the recorded values (quantiles, weighted) that fail the rule at that value.
+SCRIPT = """
+document.querySelectorAll('tr.tune').forEach(function(row){
+  var input=row.querySelector('input'), out=row.querySelector('output');
+  var data=JSON.parse(input.dataset.tune);
+  function update(){
+    var b=data.stops[parseInt(input.value)], n=0;
+    data.values.forEach(function(v){ if(data.side==='min' ? v<b : v>b) n++; });
+    var total=Math.round(data.other+n*data.weight), d=total-data.now;
+    out.textContent=(+b.toPrecision(4))+': '+(data.weight>1?'~':'')+total.toLocaleString()+' ('+(d>=0?'+':'')+d+')';
+  }
+  input.addEventListener('input',update); update();
+});
+"""
