@@ -1,0 +1,187 @@
+"""Tokenizer training and token shards: round trip on every document of samples/, the .idx read by
+an independent Megatron-spec parser, windows, an existing tokenizer by path, resume, sampling."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import REPO, SAMPLES, read_folder, run_pipeline
+from dataprep import pipeline
+from dataprep.errors import ConfigError
+from dataprep.stages.train_tokenizer import temperature_probabilities
+from dataprep.tokens import TokenDataset
+
+SMALL = {"vocab_size": 2000, "sample_bytes": 1_500_000}  # samples/ is 3.8 MB: a sample of about 40 %
+EOS = 2  # "</s>" is id 2 in both families (unk, bos, eos, pad come first)
+
+
+@pytest.fixture(scope="module", params=["unigram", "bpe", "byte_level_bpe"])
+def trained(request, ray_session, tmp_path_factory) -> Path:
+    """samples/ through train_tokenizer + tokenize only, so every document is tokenized."""
+    out = tmp_path_factory.mktemp(request.param) / "out"
+    stats = run_pipeline([{"train_tokenizer": {"model_type": request.param, **SMALL}}, {"tokenize": {}}], SAMPLES, out)
+    assert stats["invariant_ok"]
+    return out
+
+
+def shard_names(out: Path) -> list[str]:
+    return [s["name"] for s in json.loads((out / "tokens" / "manifest.json").read_text())["shards"]]
+
+
+def test_round_trip_every_sample_document(trained, sample_docs):
+    """Decoding each document's tokens gives its text back exactly: the trained tokenizers keep
+    text byte-exact (SentencePiece with the identity normalization and byte fallback; byte-level
+    BPE is lossless by construction), so the tokenizer's normalization is the identity here."""
+    from dataprep.tokenizer import Tokenizer
+
+    card = json.loads((trained / "tokenizer" / "card.json").read_text())
+    tokenizer = Tokenizer(trained / "tokenizer" / card["file"])
+    ds = TokenDataset(trained / "tokens")
+    texts = [t for name in shard_names(trained) for t in pq.read_table(trained / "kept" / f"{name}.parquet")["text"].to_pylist()]
+    assert len(ds) == len(texts) == sample_docs.num_rows == 1259
+    assert sorted(texts) == sorted(sample_docs["text"].to_pylist())
+    mismatched = [i for i, text in enumerate(texts) if ds[i][-1] != EOS or tokenizer.decode(ds[i][:-1].tolist()) != text]
+    assert mismatched == []
+    assert ds.num_tokens == json.loads((trained / "stats.json").read_text())["outputs"]["tokenize"]["tokens"]
+    # what the sample was: about sample_bytes of text, and decide() marks the same documents resolve drew
+    kept = read_folder(trained / "kept")
+    drawn = kept.filter(kept["tokenizer_sample"])
+    assert card["sample"]["documents"] == drawn.num_rows
+    assert 0.8 * SMALL["sample_bytes"] < card["sample"]["bytes"] < 1.25 * SMALL["sample_bytes"]
+
+
+def test_idx_read_by_an_independent_megatron_parser(trained):
+    """Parse each .idx with plain numpy at the offsets of Megatron-LM's MMIDIDX spec, not with our reader."""
+    card = json.loads((trained / "tokenizer" / "card.json").read_text())
+    if card["file"] == "tokenizer.model":
+        import sentencepiece as spm
+
+        encode = spm.SentencePieceProcessor(model_file=str(trained / "tokenizer" / card["file"])).encode
+    else:
+        from tokenizers import Tokenizer
+
+        hf = Tokenizer.from_file(str(trained / "tokenizer" / card["file"]))
+        encode = lambda text: hf.encode(text, add_special_tokens=False).ids  # noqa: E731
+    for name in shard_names(trained):
+        raw = (trained / "tokens" / f"{name}.idx").read_bytes()
+        assert raw[:9] == b"MMIDIDX\x00\x00"
+        version, code, n_seq, n_doc = (int(np.frombuffer(raw, "<u8", 1, 9)[0]), raw[17],
+                                       int(np.frombuffer(raw, "<u8", 1, 18)[0]), int(np.frombuffer(raw, "<u8", 1, 26)[0]))
+        assert (version, code) == (1, 8)  # 8 = uint16 in Megatron's DType table; a 2,000 vocabulary fits
+        lengths = np.frombuffer(raw, "<i4", n_seq, 34)
+        pointers = np.frombuffer(raw, "<i8", n_seq, 34 + 4 * n_seq)
+        doc_index = np.frombuffer(raw, "<i8", n_doc, 34 + 12 * n_seq)
+        assert len(raw) == 34 + 12 * n_seq + 8 * n_doc
+        assert n_doc == n_seq + 1 and doc_index.tolist() == list(range(n_seq + 1))
+        assert pointers.tolist() == (np.concatenate([[0], np.cumsum(lengths)[:-1]]) * 2).tolist()
+        flat = np.fromfile(trained / "tokens" / f"{name}.bin", dtype="<u2")
+        assert flat.size == lengths.sum()
+        kept = pq.read_table(trained / "kept" / f"{name}.parquet")
+        assert kept["num_tokens"].to_pylist() == lengths.tolist()
+        for text, start, length in list(zip(kept["text"].to_pylist(), pointers // 2, lengths))[::7]:
+            assert flat[start: start + length].tolist() == encode(text) + [EOS]
+
+
+def test_windows_cross_shard_boundaries(trained):
+    ds = TokenDataset(trained / "tokens")
+    stream = np.concatenate([ds[i] for i in range(len(ds))])
+    length = 2048
+    assert ds.num_windows(length) == len(stream) // length > 100
+    for j in range(ds.num_windows(length)):
+        assert np.array_equal(ds.window(j, length), stream[j * length: (j + 1) * length])
+    with pytest.raises(IndexError):
+        ds.window(ds.num_windows(length), length)
+
+
+@pytest.mark.parametrize("source", ["trained tokenizer.json", "shipped en.sp.model"])
+def test_existing_tokenizer_by_path(ray_session, tmp_path, source, tmp_path_factory):
+    """tokenize alone, with a tokenizer file: the shards hold that tokenizer's own encoding."""
+    shard = SAMPLES / "shard-00.parquet"
+    if source == "shipped en.sp.model":
+        model = REPO / "dataprep" / "models" / "en.sp.model"
+        import sentencepiece as spm
+
+        encode = spm.SentencePieceProcessor(model_file=str(model)).encode
+    else:
+        out = tmp_path / "train"
+        run_pipeline([{"train_tokenizer": {"model_type": "byte_level_bpe", **SMALL}}, {"tokenize": {}}], shard, out)
+        model = tmp_path / "elsewhere" / "tokenizer.json"
+        model.parent.mkdir()
+        shutil.copy(out / "tokenizer" / "tokenizer.json", model)
+        from tokenizers import Tokenizer
+
+        hf = Tokenizer.from_file(str(model))
+        encode = lambda text: hf.encode(text, add_special_tokens=False).ids  # noqa: E731
+    stats = run_pipeline([{"tokenize": {"tokenizer": str(model)}}], shard, tmp_path / "o")
+    assert stats["invariant_ok"] and stats["outputs"]["tokenize"]["documents"] == 315
+    manifest = json.loads((tmp_path / "o" / "tokens" / "manifest.json").read_text())
+    import hashlib
+
+    assert manifest["tokenizer"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    ds = TokenDataset(tmp_path / "o" / "tokens")
+    texts = read_folder(tmp_path / "o" / "kept")["text"].to_pylist()
+    assert [ds[i].tolist() for i in range(len(ds))] == [encode(t) + [manifest["tokenizer"]["eos_id"]] for t in texts]
+
+
+def test_resume_rebuilds_a_lost_shard_identically(ray_session, tmp_path):
+    stages = [{"train_tokenizer": {"model_type": "unigram", **SMALL}}, {"tokenize": {}}]
+    out = tmp_path / "o"
+    run_pipeline(stages, SAMPLES, out)
+    name = shard_names(out)[1]
+    before = (out / "tokens" / f"{name}.bin").read_bytes()
+    manifest = (out / "tokens" / "manifest.json").read_text()
+    # a run killed after this part's kept shard but before its marker: the shard is half there
+    (out / "tokens" / f"{name}.idx").unlink()
+    (out / "tokens" / f"{name}.bin").write_bytes(before[:100])
+    next(out.glob(f"_parts/s1-{name[5:]}.json")).unlink()
+    stats = run_pipeline(stages, SAMPLES, out)
+    assert stats["invariant_ok"]
+    assert (out / "tokens" / f"{name}.bin").read_bytes() == before
+    assert (out / "tokens" / "manifest.json").read_text() == manifest
+
+
+def test_temperature_sampling_by_hand():
+    """800/150/50 bytes, 500 to draw, alpha 0.5: quotas go as sqrt(share); the smallest language's
+    quota (74) exceeds its 50 bytes, so it is taken whole and its surplus goes to the others."""
+    p = temperature_probabilities({"en": 800, "de": 150, "fy": 50}, 500, 0.5)
+    assert p["fy"] == 1.0
+    en, de = 800 * p["en"], 150 * p["de"]
+    assert en + de + 50 == pytest.approx(500)
+    assert en / de == pytest.approx((800 / 150) ** 0.5)
+    assert p["en"] == pytest.approx(0.3925, abs=1e-3) and p["de"] == pytest.approx(0.9067, abs=1e-3)
+    assert temperature_probabilities({"en": 800, "de": 150}, 10_000, 0.3) == {"en": 1.0, "de": 1.0}
+
+
+@pytest.mark.parametrize("stages, message", [
+    ([{"tokenize": {"tokenizer": str(REPO / "dataprep/models/en.sp.model")}}, {"length": {}}], "must be the last stage"),
+    ([{"tokenize": {}}], "put train_tokenizer before it"),
+    ([{"tokenize": {"tokenizer": "no/such/tokenizer.model"}}], "tokenizer file not found"),
+    ([{"tokenize": {"tokenizer": str(SAMPLES / "NOTICE")}}], "expected a SentencePiece .model or a tokenizer.json"),
+    ([{"train_tokenizer": {"model_type": "wordpiece"}}], "model_type must be one of"),
+])
+def test_configuration_errors_are_one_line(stages, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline.from_dict({"input": "samples/", "output": "out/x", "stages": stages})
+
+
+def test_tokens_pipeline_on_samples(ray_session, tmp_path):
+    """pipelines/tokens.yaml: quality and dedup, then a tokenizer trained on what is left."""
+    from dataprep.run import run
+
+    stats = run(pipeline.load(REPO / "pipelines" / "tokens.yaml", {"input": str(SAMPLES), "output": str(tmp_path / "o")}))
+    assert stats["invariant_ok"]
+    kept = read_folder(tmp_path / "o" / "kept")
+    assert 0 < kept.num_rows < 1259 and stats["outputs"]["tokenize"]["documents"] == kept.num_rows
+    assert TokenDataset(tmp_path / "o" / "tokens").num_tokens == sum(kept["num_tokens"].to_pylist())
+    card = json.loads((tmp_path / "o" / "tokenizer" / "card.json").read_text())
+    corpus = {row["language"]: row for row in card["corpus"]}
+    assert set(corpus) == set(kept["language"].to_pylist()) and "de" in corpus and "en" in corpus
+    # temperature: the largest language is drawn with the smallest probability
+    largest = max(corpus.values(), key=lambda r: r["bytes"])
+    assert largest["probability"] == min(r["probability"] for r in corpus.values()) < 1.0
