@@ -45,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("output", help="a run's output folder")
     explain.add_argument("--id", dest="doc_id", required=True, help="the document's id")
 
+    report = commands.add_parser("report", help="(re)write OUT/report.html: waterfall, reasons, histograms, samples, tuning")
+    report.add_argument("output", help="a run's output folder")
+
+    inspect = commands.add_parser("inspect", help="run one stage (after the stages before it) on a sample; print what it changed or removed")
+    inspect.add_argument("pipeline", help="pipeline YAML file")
+    inspect.add_argument("--stage", required=True, help="the stage's name in the pipeline")
+    inspect.add_argument("--sample", type=int, default=100, help="documents read from the input (default: 100)")
+    inspect.add_argument("--input", help="input instead of the YAML's (file, folder or glob)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
@@ -57,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
             from dataprep.explain import explain as explain_document
 
             print(explain_document(Path(args.output), args.doc_id))
+            return 0
+        if args.command == "report":
+            from dataprep.report import write
+
+            print(f"report: {write(Path(args.output).resolve())}")
+            return 0
+        if args.command == "inspect":
+            from dataprep import pipeline as pipeline_module
+            from dataprep.inspection import inspect as inspect_stage
+
+            print(inspect_stage(pipeline_module.load(args.pipeline, {"input": args.input}), args.stage, args.sample))
             return 0
         return _stats(Path(args.output))
     except ConfigError as exc:

@@ -1,4 +1,8 @@
-"""`dataprep explain OUT --id ID`: where one document ended and why, read from a run's output."""
+"""`dataprep explain OUT --id ID`: where one document ended and why, read from a run's output.
+
+Besides the ledger row, every stage's recorded values for the document (OUT/metrics/) are shown
+against that stage's thresholds (stats.json), so one sees how close it came to each rule.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from dataprep import metrics
 from dataprep import text as textutil
 from dataprep.errors import ConfigError
 
@@ -56,6 +61,8 @@ def explain(out: Path, doc_id: str) -> str:
                 lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'], original['text']):.3f}")
     else:
         lines.append("kept: it passed every stage")
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    lines.extend(stage_lines(out, stats["stages"], doc_id, removed["stage"] if removed else None))
     added = {k: v for k, v in row.items() if k not in ("id", "text", "stage", "reason", "details") and _shown(v)}
     if added:
         lines.append("columns: " + ", ".join(f"{k}={_short(v)}" for k, v in added.items()))
@@ -71,3 +78,38 @@ def _shown(value) -> bool:
 def _short(value) -> str:
     text = str(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def stage_lines(out: Path, stages: list[dict], doc_id: str, removed_by: str | None) -> list[str]:
+    """Per stage: the decision, then each recorded value against the stage's thresholds."""
+    lines = ["stages:"]
+    gone = False
+    for index, stage in enumerate(stages):
+        head = f"  {index + 1:>2} {stage['name']} ({stage['kind']})"
+        if gone:
+            lines.append(f"{head}: not reached")
+            continue
+        record = find(metrics.stage_folder(out, index, stage["name"]), doc_id)
+        reason = record["reason"] if record else (removed_by and stage["name"] == removed_by and "removed")
+        if reason:
+            gone = True
+        lines.append(f"{head}: {'REMOVED ' + reason if reason else 'passed'}")
+        rules = stage.get("thresholds", [])
+        for key, value in (record or {}).items():
+            if key in metrics.KEYS or not _shown(value):
+                continue
+            checks = [_check(value, rule) for rule in rules if rule["metric"] == key]
+            lines.append(f"       {key} = {_number(value)}" + (f"   [{'; '.join(checks)}]" if checks else ""))
+    return lines
+
+
+def _check(value, rule: dict) -> str:
+    failed = value < rule["bound"] if rule["side"] == "min" else value > rule["bound"]
+    sign = ">=" if rule["side"] == "min" else "<="
+    return f"{rule['param']}: needs {sign} {_number(rule['bound'])}: {'FAILS' if failed else 'ok'}"
+
+
+def _number(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)

@@ -5,8 +5,8 @@ many would a different threshold remove", needs the values of every document a s
 runner writes them per part and per stage as a compact Parquet file (id, reason, one column per
 metric) under OUT/metrics/<index>-<stage>/, next to the part's other outputs (atomic, redone with
 the part on resume). A stage's metrics are what it measured (`Decisions.metrics`), or else the
-numeric columns it adds to documents (cluster sizes, lines removed, PII counts, ...), so a new
-stage shows up without a special case.
+numeric columns it adds to documents (cluster sizes, lines removed; a map of counts, such as
+PII found per kind, as its total), so a new stage shows up without a special case.
 """
 
 from __future__ import annotations
@@ -38,7 +38,13 @@ def record(stage: Stage, decisions: Decisions) -> pa.Table | None:
     if decisions.metrics is not None:
         columns = {k: _arrow(v) for k, v in decisions.metrics.items()}
     else:
-        columns = {k: table.column(k) for k in stage.adds if k in table.column_names and is_numeric(table.schema.field(k).type)}
+        columns = {}
+        for name in stage.adds:
+            kind = table.schema.field(name).type if name in table.column_names else None
+            if kind is not None and is_numeric(kind):
+                columns[name] = table.column(name)
+            elif kind is not None and pa.types.is_map(kind) and is_numeric(kind.item_type):
+                columns[name] = _map_totals(table.column(name).combine_chunks())
     if not columns:
         return None
     reasons = pa.array(decisions.reasons.tolist(), pa.string())
@@ -51,6 +57,14 @@ def _arrow(values: np.ndarray) -> pa.Array:
     if values.dtype == object:
         return pa.array([None if v is None else str(v) for v in values.tolist()], pa.string())
     return pa.array(values)
+
+
+def _map_totals(column: pa.MapArray) -> pa.Array:
+    """Per row, the sum of a map's values (e.g. PII found, all kinds together)."""
+    offsets = column.offsets.to_numpy()
+    items = column.items.slice(offsets[0], offsets[-1] - offsets[0]).fill_null(0).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(column)), np.diff(offsets))
+    return pa.array(np.bincount(rows, weights=items, minlength=len(column)).astype(np.int64))
 
 
 def is_numeric(kind: pa.DataType) -> bool:

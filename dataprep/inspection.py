@@ -1,0 +1,121 @@
+"""`dataprep inspect PIPELINE.yaml --stage NAME --sample N`: one stage's effect on a sample.
+
+The first N documents of the pipeline's input go through the stages before NAME, in this process
+(a global stage among them resolves on the embedded Ray, over the sample only), then through NAME;
+the documents it rewrote are printed as a line diff and those it removed with their reason and
+measured values. Nothing is written to the pipeline's output folder: stages that write files of
+their own (tokenizer, tokens) write into a temporary folder that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from dataprep import documents, ledger, runtime
+from dataprep.errors import ConfigError
+from dataprep.pipeline import Pipeline
+from dataprep.run import _apply_isolating, _run_stage
+from dataprep.stages.base import Global, Stage, TextBatch
+
+DIFF_LINES = 40  # diff lines shown per changed document
+REMOVED_CHARS = 400  # characters of a removed document shown
+
+
+def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
+    names = [s.name for s in pipeline.stages]
+    if stage_name not in names:
+        raise ConfigError(f"no stage {stage_name!r} in the pipeline; its stages: {', '.join(names)}")
+    if sample < 1:
+        raise ConfigError(f"--sample must be at least 1, not {sample}")
+    target = names.index(stage_name)
+    stages = pipeline.stages[:target + 1]
+    opts = pipeline.options
+    if not opts.input:
+        raise ConfigError("no input: give --input or an 'input' key in the pipeline")
+    batch = _sample(opts.input, opts.text_column, opts.part_bytes, opts.max_doc_bytes, sample)
+    needs_ray = any(isinstance(s, Global) for s in stages)
+    with tempfile.TemporaryDirectory(prefix="dataprep-inspect-") as scratch, \
+            (runtime.session(opts.ray_address) if needs_ray else contextlib.nullcontext()):
+        for stage in stages:
+            stage.bind(Path(scratch))
+            stage.setup()
+        quarantined: list[dict] = []
+        for stage in stages[:-1]:
+            batch = _run_stage(stage, batch, ledger.StageCounts(stage.name, stage.kind), [], quarantined, opts.input,
+                               _resolution(stage, batch))
+        stage = stages[-1]
+        decisions, failures = _apply_isolating(stage, batch, opts.input, _resolution(stage, batch))
+    header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}: {sample} documents read, "
+              f"{batch.num_rows} reached it ({len(quarantined)} quarantined earlier)"]
+    if decisions is None:
+        return "\n".join(header + [f"  every document failed: {failures[0]['error']}" if failures else ""])
+    return "\n".join(header + _changes(stage, batch, decisions, failures))
+
+
+def _sample(spec: str, text_column: str, part_bytes: int, max_doc_bytes: int, limit: int) -> TextBatch:
+    """The first `limit` documents of the input, read and conformed as a run reads them."""
+    parts, _ = documents.plan(documents.discover(spec), text_column, part_bytes, limit)
+    tables = []
+    for part in parts:
+        for raw, rows, _ in documents.read_part(part, text_column, 1024):
+            if raw is not None:
+                tables.append(documents.conform(raw, rows, part, text_column, max_doc_bytes, {})[0])
+    if not tables:
+        raise ConfigError(f"no readable documents in {spec}")
+    return TextBatch(pa.concat_tables(tables, promote_options="default"))
+
+
+def _resolution(stage: Stage, batch: TextBatch):
+    """A global stage's corpus-wide result over the sample (on the embedded Ray); None otherwise."""
+    if not isinstance(stage, Global):
+        return None
+    import ray.data
+
+    keys = stage.keys(batch) if batch.num_rows else stage.keys(None)
+    return stage.load_resolution(stage.resolve(ray.data.from_arrow(keys) if keys.num_rows else None))
+
+
+def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -> list[str]:
+    after = decisions.batch
+    reasons = decisions.reasons
+    old, new = before.text.to_pylist(), after.text.to_pylist()
+    ids = after.table.column("id").to_pylist()
+    removed = reasons != None  # noqa: E711 (elementwise)
+    changed = np.array([a != b for a, b in zip(old, new)]) & ~removed
+    counts = Counter(reasons[removed].tolist())
+    added = [c for c in after.table.column_names if c not in before.table.column_names]
+    lines = [f"  kept {int((~removed).sum())} ({int(changed.sum())} with their text changed), removed {int(removed.sum())}"
+             + "".join(f", {r} {n}" for r, n in counts.most_common()) + (f", quarantined {len(failures)}" if failures else "")]
+    if added:
+        lines.append(f"  columns added: {', '.join(added)}")
+    for i in np.flatnonzero(removed | changed):
+        if removed[i]:
+            facts = json.dumps(decisions.details[i], ensure_ascii=False) if decisions.details[i] else ""
+            text = old[i] or ""
+            lines.append(f"\n--- REMOVED {ids[i]}: {reasons[i]} {facts}")
+            lines.extend("  - " + line for line in text[:REMOVED_CHARS].splitlines())
+            if len(text) > REMOVED_CHARS:
+                lines.append(f"  ... ({len(text):,} characters)")
+            continue
+        diff = list(difflib.unified_diff((old[i] or "").splitlines(), (new[i] or "").splitlines(), lineterm="", n=0))[2:]
+        extra = "".join(f" {c}={_short(after.table.column(c)[i].as_py())}" for c in added)
+        lines.append(f"\n~~~ CHANGED {ids[i]}:{extra}")
+        lines.extend("  " + line for line in diff[:DIFF_LINES])
+        if len(diff) > DIFF_LINES:
+            lines.append(f"  ... ({len(diff) - DIFF_LINES} more diff lines)")
+    for record in failures:
+        lines.append(f"\n!!! QUARANTINED {record.get('id')}: {record['error']}")
+    return lines
+
+
+def _short(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
