@@ -57,7 +57,7 @@ class Tokenizer:
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         if self.family == SENTENCEPIECE:
-            return self._sp.encode(texts, out_type=int)
+            return self._sp.encode(texts, out_type=int, num_threads=1)  # Ray already runs one task per core
         return [e.ids for e in self._hf.encode_batch_fast(texts, add_special_tokens=False)]
 
     def decode(self, ids: list[int]) -> str:

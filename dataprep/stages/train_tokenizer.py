@@ -159,7 +159,7 @@ class TrainTokenizer(Global):
         options = DataContext.get_current().execution_options
         preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
         try:
-            feed = _Feed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
+            feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
             started = time.perf_counter()
             filename, model = self.train(feed)
             seconds = time.perf_counter() - started
@@ -179,7 +179,7 @@ class TrainTokenizer(Global):
                 "corpus": languages.to_pylist()}
         documents.write_json(card, folder / "card.json")
 
-    def train(self, feed: _Feed) -> tuple[str, bytes]:
+    def train(self, feed: TextFeed) -> tuple[str, bytes]:
         """Train from a stream of text arrays; return the model's file name and bytes."""
         if self.model_type == "byte_level_bpe":
             return "tokenizer.json", self._train_byte_level(feed)
@@ -188,7 +188,7 @@ class TrainTokenizer(Global):
     def _specials(self) -> list[str]:
         return [self.unk, self.bos, self.eos] + ([self.pad] if self.pad else [])
 
-    def _train_sentencepiece(self, feed: _Feed) -> bytes:
+    def _train_sentencepiece(self, feed: TextFeed) -> bytes:
         import sentencepiece as spm
 
         spm.set_random_generator_seed(self.seed)
@@ -205,7 +205,7 @@ class TrainTokenizer(Global):
             num_threads=os.cpu_count() or 1, minloglevel=2)
         return model.getvalue()
 
-    def _train_byte_level(self, feed: _Feed) -> bytes:
+    def _train_byte_level(self, feed: TextFeed) -> bytes:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tokenizer = Tokenizer(models.BPE())
@@ -226,7 +226,7 @@ def _sampled(table: pa.Table, probabilities: dict[str, float]) -> pa.Table:
     return table.filter(pa.array(table.column("draw").to_numpy() < threshold)).select(["text"])
 
 
-class _Feed:
+class TextFeed:
     """The sampled text as the trainers want it (lines for SentencePiece, documents for
     tokenizers), counting what went through for the card."""
 
