@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from dataprep import highlight
+from dataprep import highlight, tokens
 from dataprep import metrics as recorded
 from dataprep.errors import ConfigError
 from dataprep.explain import find
@@ -50,7 +50,7 @@ def render(out: Path) -> str:
     identity = json.loads((out / "run.json").read_text(encoding="utf-8")) if (out / "run.json").is_file() else {}
     samples = _sampled_removals(out)
     sections = [
-        _section("waterfall", "Waterfall", _waterfall(stats, _tokens(out))),
+        _section("waterfall", "Waterfall", _waterfall(stats, _token_count(out))),
         _section("stages", "Stages", "".join(_stage(out, i, s, samples) for i, s in enumerate(stats["stages"]))),
         _section("metadata", "Run", _metadata(stats, identity)),
     ]
@@ -62,9 +62,9 @@ def render(out: Path) -> str:
 
 # ---- data ---------------------------------------------------------------------------------
 
-def _tokens(out: Path) -> int | None:
+def _token_count(out: Path) -> int | None:
     """Total tokens from tokens/manifest.json (written by the tokenize stage), if any."""
-    path = out / "tokens" / "manifest.json"
+    path = out / "tokens" / tokens.MANIFEST
     if not path.is_file():
         return None
     manifest = json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,156 @@
+"""report.html on a real run of samples/: rendered by headless Chromium with no network, recorded
+metrics that cover every document, thresholds that reproduce the filters' own decisions, and a
+tuning table that agrees with an actual rerun at the other threshold."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES, read_folder, run_pipeline
+from dataprep import cli, metrics, report
+from dataprep.stages.base import REGISTRY, TextBatch
+from dataprep.stages.normalize import Normalize
+
+STAGES = [
+    {"normalize": {}},
+    {"length": {"min_words": 5}},
+    {"language": {"languages": ["en"], "min_score": 0.65}},
+    {"gopher_quality": {}},
+    {"gopher_repetition": {}},
+    {"c4_quality": {}},
+    {"fineweb_quality": {}},
+    {"exact_dedup": {}},
+    {"minhash_dedup": {}},
+]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  # no network at all: every host name fails to resolve, every proxy connection is refused
+                  "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9"]
+
+
+@pytest.fixture(scope="module")
+def sample_run(ray_session, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    return run_pipeline(STAGES, SAMPLES, out), out
+
+
+def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("headless Chromium is needed: apt-get update && apt-get install -y chromium (as .ci/run does)")
+    profile = tmp_path / "chromium-profile"
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_report_renders_in_headless_chromium_without_network(sample_run, tmp_path):
+    stats, out = sample_run
+    page = out / "report.html"
+    assert page.is_file(), "the run writes report.html"
+    source = page.read_text(encoding="utf-8")
+    # self-contained: no script, style, image or link fetched from anywhere
+    assert not re.search(r"""<(script|link|img|iframe)[^>]*\b(src|href)=""", source)
+    assert "@import" not in source and "url(" not in source
+
+    dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()).stdout
+    for section in ("waterfall", "stages", "metadata"):
+        assert f'<section id="{section}">' in dom
+    waterfall = re.search(r'<section id="waterfall">(.*?)</section>', dom, re.S).group(1)
+    kept_bars = [float(w) for w in re.findall(r'<rect class="bar" x="[\d.]+" y="[\d.]+" width="([\d.]+)"', waterfall)]
+    assert len(kept_bars) == 2 * (len(STAGES) + 1), "documents and bytes: input plus one bar per stage"
+    assert all(w > 0 for w in kept_bars)
+    histograms = re.findall(r'<svg class="chart histogram".*?</svg>', dom, re.S)
+    assert len(histograms) >= 30, "every measured value of every filter gets a chart"
+    assert all(re.search(r'<rect class="bin"[^>]*height="(?!0\b)[\d.]+"', h) for h in histograms)
+    assert sum('class="threshold"' in h for h in histograms) >= 20, "thresholds drawn on the charts"
+    assert "#c8553d" in "".join(histograms), "removed part coloured"
+    # the slider script ran: at the configured value it reports what the stage removed
+    tuned = re.findall(r'<output class="tuned">([^<]*)</output>', dom)
+    assert tuned and all(re.fullmatch(r"[-\d.e+]+: ~?[\d,]+ \(\+0\)", t) for t in tuned), tuned[:5]
+    # sampled removed documents with their offending parts highlighted
+    for reason in stats["stages"][4]["removed"]:  # gopher_repetition
+        assert f"<summary>{reason}:" in dom
+    assert dom.count("<mark") >= 10
+    assert "minhash_dedup" in re.search(r'<section id="metadata">(.*?)</section>', dom, re.S).group(1)
+
+    shot = tmp_path / "report.png"
+    chromium(tmp_path, "--window-size=1280,4000", f"--screenshot={shot}", page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+def test_metrics_cover_every_document_a_stage_decided_on(sample_run):
+    stats, out = sample_run
+    removed = read_folder(out / "removed")
+    for index, stage in enumerate(stats["stages"]):
+        table = metrics.read(out, index, stage["name"])
+        if table is None:
+            assert stage["name"] in ("normalize", "exact_dedup"), f"{stage['name']} recorded no values"
+            continue
+        assert table.num_rows == stage["in"] - stage["quarantined"]
+        gone = {i for i, r in zip(table["id"].to_pylist(), table["reason"].to_pylist()) if r}
+        ledger = {i for i, s in zip(removed["id"].to_pylist(), removed["stage"].to_pylist()) if s == stage["name"]}
+        assert gone == ledger
+        for threshold in stage["thresholds"]:
+            assert threshold["metric"] in table.column_names
+
+
+def test_thresholds_reproduce_each_filters_decisions(sample_docs):
+    """Every numeric rule a filter declares, applied to its own recorded values, removes exactly
+    the documents the filter removed for that rule's reason (the rest have other reasons)."""
+    batch = Normalize().apply(TextBatch(sample_docs.select(["id", "text"]))).batch
+    stages = [REGISTRY[name](**params) for name, params in [
+        ("length", {"min_words": 20, "max_chars": 5000}), ("language", {"languages": ["en", "de"], "min_score": 0.8}),
+        ("gopher_quality", {}), ("gopher_repetition", {}), ("fineweb_quality", {}), ("c4_quality", {}), ("perplexity", {"max_perplexity": 3000})]]
+    for stage in stages:
+        stage.setup()
+        decisions = stage.apply(batch)
+        rules = stage.thresholds()
+        assert rules, stage.name
+        reasons = decisions.reasons
+        for rule in rules:
+            values = np.asarray(decisions.metrics[rule.metric], dtype=float)
+            with np.errstate(invalid="ignore"):
+                fails = values < rule.bound if rule.side == "min" else values > rule.bound
+            assert not np.any((reasons == f"{stage.name}.{rule.code}") & ~fails), f"{stage.name}.{rule.code}"
+            kept = reasons == None  # noqa: E711
+            assert not np.any(kept & fails), f"{stage.name}: a kept document fails {rule.param}"
+
+
+def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):
+    stats, out = sample_run
+    index = 3
+    stage = stats["stages"][index]
+    assert stage["name"] == "gopher_quality"
+    rows = report._tuning(metrics.read(out, index, stage["name"]), stage["name"], stage["thresholds"])
+    min_words = next(r for r in rows if r["param"] == "min_words")
+    assert min_words["now"] == sum(stage["removed"].values())
+    bound, predicted = min_words["alternatives"][-1]  # x2: min_words 100
+    assert bound == 100 and predicted > min_words["now"]
+    stages = [*STAGES[:3], {"gopher_quality": {"min_words": bound}}]
+    rerun = run_pipeline(stages, SAMPLES, tmp_path / "rerun")
+    assert sum(rerun["stages"][index]["removed"].values()) == predicted
+
+
+def test_report_command(sample_run, capsys):
+    _, out = sample_run
+    (out / "report.html").unlink()
+    assert cli.main(["report", str(out)]) == 0
+    assert (out / "report.html").is_file() and "report.html" in capsys.readouterr().out
+    assert cli.main(["report", str(out / "nothing-here")]) == 2
+    assert "no stats.json" in capsys.readouterr().err
+
+
+def test_tokens_in_the_waterfall_when_a_manifest_exists(sample_run, tmp_path):
+    _, out = sample_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "tokens").mkdir()
+    (copy / "tokens" / "manifest.json").write_text(json.dumps({"documents": 80, "tokens": 123456}))
+    assert "123,456 tokens" in report.render(copy)
+    assert "tokens" not in re.search(r'<section id="?waterfall"?>(.*?)</section>', report.render(out), re.S).group(1).lower()
