@@ -62,7 +62,7 @@ def explain(out: Path, doc_id: str) -> str:
     else:
         lines.append("kept: it passed every stage")
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
-    lines.extend(stage_lines(out, stats["stages"], doc_id, removed["stage"] if removed else None))
+    lines.extend(stage_lines(out, stats["stages"], doc_id, removed))
     added = {k: v for k, v in row.items() if k not in ("id", "text", "stage", "reason", "details") and _shown(v)}
     if added:
         lines.append("columns: " + ", ".join(f"{k}={_short(v)}" for k, v in added.items()))
@@ -80,7 +80,7 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def stage_lines(out: Path, stages: list[dict], doc_id: str, removed_by: str | None) -> list[str]:
+def stage_lines(out: Path, stages: list[dict], doc_id: str, removed: dict | None) -> list[str]:
     """Per stage: the decision, then each recorded value against the stage's thresholds."""
     lines = ["stages:"]
     gone = False
@@ -90,7 +90,7 @@ def stage_lines(out: Path, stages: list[dict], doc_id: str, removed_by: str | No
             lines.append(f"{head}: not reached")
             continue
         record = find(metrics.stage_folder(out, index, stage["name"]), doc_id)
-        reason = record["reason"] if record else (removed_by and stage["name"] == removed_by and "removed")
+        reason = record["reason"] if record else (removed["reason"] if removed and removed["stage"] == stage["name"] else None)
         if reason:
             gone = True
         lines.append(f"{head}: {'REMOVED ' + reason if reason else 'passed'}")

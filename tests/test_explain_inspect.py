@@ -1,0 +1,124 @@
+"""`dataprep explain` and `dataprep inspect` on samples/, checked against what a real run did."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from conftest import SAMPLES, read_folder, run_pipeline
+from dataprep import cli
+
+SAMPLE = 700  # documents: enough for repetition, C4 and exact-duplicate removals among them
+STAGES = [
+    {"normalize": {}},
+    {"length": {"min_words": 5}},
+    {"language": {"languages": ["en"], "min_score": 0.65}},
+    {"gopher_repetition": {}},
+    {"c4_quality": {}},
+    {"exact_dedup": {}},
+]
+NAMES = [next(iter(s)) for s in STAGES]
+
+
+@pytest.fixture(scope="module")
+def sample_run(ray_session, tmp_path_factory):
+    """The stages run on the first SAMPLE documents, and the same pipeline as a YAML for inspect."""
+    root = tmp_path_factory.mktemp("explain")
+    stats = run_pipeline(STAGES, SAMPLES, root / "out", limit=SAMPLE)
+    yaml_path = root / "pipeline.yaml"
+    yaml_path.write_text(yaml.safe_dump({"name": "inspect-test", "input": str(SAMPLES), "stages": STAGES}))
+    return stats, root / "out", yaml_path, read_folder(root / "out" / "removed").to_pylist()
+
+
+def explain(out, doc_id, capsys) -> str:
+    assert cli.main(["explain", str(out), "--id", doc_id]) == 0
+    return capsys.readouterr().out
+
+
+def stage_line(text: str, name: str) -> str:
+    return re.search(rf"^ +\d+ {name} \(\w+\): .*$", text, re.M).group(0)
+
+
+def test_explain_a_repetition_removal(sample_run, capsys):
+    _, out, _, removed = sample_run
+    row = next(r for r in removed if r["stage"] == "gopher_repetition")
+    text = explain(out, row["id"], capsys)
+    code = row["reason"].split(".")[1]
+    assert stage_line(text, "gopher_repetition").endswith(f"REMOVED {row['reason']}")
+    for name in ("normalize", "length", "language"):
+        assert stage_line(text, name).endswith("passed")
+    for name in ("c4_quality", "exact_dedup"):
+        assert stage_line(text, name).endswith("not reached")
+    # the failing rule's value, as the ledger recorded it, against its threshold
+    line = re.search(rf"^ +{code} = ([\d.,e+-]+) +\[(.*)\]$", text, re.M)
+    assert line and "FAILS" in line.group(2)
+    assert float(line.group(1).replace(",", "")) == pytest.approx(json.loads(row["details"])[code], rel=1e-3)
+    # every value the stage measured is listed, each against its own threshold
+    assert len(re.findall(r"^ +(dup|top)_\w+ = \S+ +\[\w+(\.\d+)?: needs <= [\d.]+: (ok|FAILS)\]$", text, re.M)) == 13
+    words = int(re.search(r"^ +words = ([\d,]+)", text, re.M).group(1).replace(",", ""))
+    assert words == len(row["text"].split())  # length's word count is the whitespace split of the text
+
+
+def test_explain_a_kept_document(sample_run, capsys):
+    _, out, _, _ = sample_run
+    kept = read_folder(out / "kept").to_pylist()[0]
+    text = explain(out, kept["id"], capsys)
+    assert text.startswith(f"id: {kept['id']}\nkept: it passed every stage")
+    assert "FAILS" not in text and "REMOVED" not in text
+    assert all(stage_line(text, name).endswith("passed") for name in NAMES)
+    sentences = int(re.search(r"^ +sentences = ([\d,]+) +\[min_sentences: needs >= 5: ok\]$", text, re.M).group(1))
+    assert sentences >= 5
+
+
+def test_explain_an_exact_duplicate(sample_run, capsys):
+    _, out, _, removed = sample_run
+    row = next(r for r in removed if r["reason"] == "exact_dedup.exact_dup")
+    text = explain(out, row["id"], capsys)
+    assert stage_line(text, "exact_dedup").endswith("REMOVED exact_dedup.exact_dup")
+    assert f"duplicate_of: {json.loads(row['details'])['duplicate_of']}" in text
+    assert "Jaccard similarity of word 5-grams" in text and text.count(": 1.000") == 1
+
+
+def inspect(yaml_path, stage, capsys) -> tuple[str, dict[str, str], set[str]]:
+    """inspect's output, the ids it lists as removed (with reasons) and as changed."""
+    assert cli.main(["inspect", str(yaml_path), "--stage", stage, "--sample", str(SAMPLE)]) == 0
+    text = capsys.readouterr().out
+    removed = dict(re.findall(r"^--- REMOVED (\S+): (\S+)", text, re.M))
+    changed = set(re.findall(r"^~~~ CHANGED (\S+):(?: |$)", text, re.M))
+    return text, removed, changed
+
+
+@pytest.mark.parametrize("stage", ["gopher_repetition", "c4_quality", "exact_dedup"])
+def test_inspect_shows_what_the_run_removed(sample_run, stage, capsys):
+    stats, _, yaml_path, ledger = sample_run
+    text, removed, changed = inspect(yaml_path, stage, capsys)
+    counts = stats["stages"][NAMES.index(stage)]
+    assert text.startswith(f"{stage} (")
+    assert f"{SAMPLE} documents read, {counts['in']} reached it" in text.splitlines()[0]
+    assert removed == {r["id"]: r["reason"] for r in ledger if r["stage"] == stage}
+    assert removed, f"{stage} removes something from {SAMPLE} sample documents"
+    if stage != "c4_quality":
+        assert not changed, "a filter or dedup stage does not rewrite text"
+
+
+def test_inspect_diffs_the_lines_c4_removed(sample_run, capsys):
+    _, out, yaml_path, _ = sample_run
+    text, _, changed = inspect(yaml_path, "c4_quality", capsys)
+    trimmed = {r["id"]: r["c4_lines_removed"] for r in read_folder(out / "kept").to_pylist() if r["c4_lines_removed"] > 0}
+    assert trimmed and set(trimmed) <= changed
+    blocks = re.split(r"^(?=~~~ |--- )", text, flags=re.M)
+    for block in blocks:
+        match = re.match(r"~~~ CHANGED (\S+): c4_lines_removed=(\d+)", block)
+        if match and match.group(1) in trimmed:
+            assert int(match.group(2)) == trimmed[match.group(1)]
+            assert re.search(r"^  -", block, re.M), "the removed lines are shown"
+
+
+def test_inspect_errors_are_one_line(sample_run, capsys):
+    _, _, yaml_path, _ = sample_run
+    assert cli.main(["inspect", str(yaml_path), "--stage", "no_such_stage", "--sample", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no stage 'no_such_stage'" in err and "gopher_repetition" in err
