@@ -43,11 +43,10 @@ class Tokenize(DocStage):
         self.tokenizer = tokenizer
         self.append_eos = append_eos
         self.eos = eos
-        self._loaded: Tokenizer | None = None
         self._tokens: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
-        if tokenizer is not None:
-            self._check(Tokenizer(tokenizer, eos))
+        # a file given by path is checked now (a bad one is a configuration error, before Ray starts)
+        self._loaded = self._check(Tokenizer(tokenizer, eos)) if tokenizer is not None else None
 
     def requires(self) -> set[str]:
         return set() if self.tokenizer else {"tokenizer_sample"}
