@@ -41,6 +41,10 @@ def spans(text: str, reason: str, details: dict[str, Any]) -> list[Span]:
         found += [(m.start(), m.end(), "#") for m in re.finditer("#", text)]
     elif "short_line" in code:
         found += _lines(text, lambda line: 0 < len(line.strip()) <= SHORT_LINE_CHARS, "short line")
+    elif "curly" in code:
+        found += [(m.start(), m.end(), "curly bracket") for m in re.finditer(r"\{", text)]
+    elif "lorem" in code:
+        found += [(m.start(), m.end(), "lorem ipsum") for m in re.finditer("(?i)lorem ipsum", text)]
     elif "line_punct" in code:
         found += _lines(text, lambda line: bool(line.strip()) and not TERMINAL.search(line), "no terminal punctuation")
     return _merged(found)[:MAX_SPANS]

@@ -76,7 +76,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if outputs:
         stats["outputs"] = outputs
     for entry, stage in zip(stats["stages"], pipeline.stages):
-        entry["thresholds"] = [t._asdict() for t in stage.thresholds()]
+        entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
     documents.write_json(stats, out / "stats.json")
     report.write(out)
     return stats

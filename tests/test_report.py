@@ -110,7 +110,7 @@ def test_thresholds_reproduce_each_filters_decisions(sample_docs):
     for stage in stages:
         stage.setup()
         decisions = stage.apply(batch)
-        rules = stage.thresholds()
+        rules = stage.threshold_rules()
         assert rules, stage.name
         reasons = decisions.reasons
         for rule in rules:

@@ -169,7 +169,7 @@ class Stage:
         """The parameters this stage was built with (for stats, reports and fingerprints)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         """The numeric rules this stage removes by, as configured (for reports, explain, tuning)."""
         return []
 

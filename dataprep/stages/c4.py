@@ -90,7 +90,7 @@ class C4Quality(DocStage):
         out = batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())})
         return Decisions(out, reasons, metric_details(metrics, reasons), metrics)
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         return [] if self.min_sentences is None else [Threshold("min_sentences", "sentences", self.min_sentences, "min", "too_few_sentences")]
 
 

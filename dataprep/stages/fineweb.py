@@ -61,7 +61,7 @@ class FinewebQuality(Filter):
         ]
         return [(code, check()) for code, bound, check in rules if bound is not None]
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         rules = [("min_line_punct_ratio", "line_punct_ratio", "min"), ("max_short_line_ratio", "short_line_ratio", "max"),
                  ("max_dup_line_chars", "dup_line_chars", "max"), ("max_newline_word_ratio", "newline_word_ratio", "max")]
         return [Threshold(param, metric, getattr(self, param), side, metric)

@@ -140,7 +140,7 @@ class GopherQuality(Filter):
         ]
         return [(code, check()) for code, bound, check in rules if bound is not None]
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         """The fixed bounds; with language: auto the profiled ones vary per document and are
         recorded per document instead (the min_/max_ metrics)."""
         fixed = {"min_words": self.min_words, "max_words": self.max_words, "max_symbol_word_ratio": self.max_symbol_word_ratio,

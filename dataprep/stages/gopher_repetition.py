@@ -65,9 +65,9 @@ class GopherRepetition(Filter):
         return metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        return [(t.code, m[t.metric] > t.bound) for t in self.thresholds()]
+        return [(t.code, m[t.metric] > t.bound) for t in self.threshold_rules()]
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         rules = [
             ("max_dup_para_fraction", "dup_para_fraction", self.max_dup_para_fraction),
             ("max_dup_para_chars", "dup_para_chars", self.max_dup_para_chars),

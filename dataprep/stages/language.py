@@ -76,7 +76,7 @@ class Language(Filter):
             ("low_score", m["language_score"] < self.min_score),
         ]
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         return [] if self.languages is None else [Threshold("min_score", "language_score", self.min_score, "min", "low_score")]
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:

@@ -39,7 +39,7 @@ class Length(Filter):
         ]
         return [(code, failed) for code, bound, failed in bounds if bound is not None]
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         rules = [("min_chars", "chars", "min", "too_few_chars"), ("max_chars", "chars", "max", "too_many_chars"),
                  ("min_words", "words", "min", "too_few_words"), ("max_words", "words", "max", "too_many_words")]
         return [Threshold(param, metric, getattr(self, param), side, code)

@@ -111,7 +111,7 @@ class Perplexity(Filter):
             rules.append(("bucket", ~np.isin(m["bucket"], self.keep_buckets) & (m["bucket"] != None)))  # noqa: E711
         return rules
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         return [] if self.max_perplexity is None else [Threshold("max_perplexity", "perplexity", self.max_perplexity, "max", "too_high")]
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:

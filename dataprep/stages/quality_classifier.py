@@ -71,7 +71,7 @@ class QualityClassifier(Filter):
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         return [("low_score", m["quality_score"] < self.threshold)]
 
-    def thresholds(self) -> list[Threshold]:
+    def threshold_rules(self) -> list[Threshold]:
         return [Threshold("threshold", "quality_score", self.threshold, "min", "low_score")]
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
