@@ -185,3 +185,25 @@ def test_tokens_pipeline_on_samples(ray_session, tmp_path):
     # temperature: the largest language is drawn with the smallest probability
     largest = max(corpus.values(), key=lambda r: r["bytes"])
     assert largest["probability"] == min(r["probability"] for r in corpus.values()) < 1.0
+
+
+def test_sample_is_the_same_whatever_the_sharding(ray_session, tmp_path, sample_docs):
+    """The draw is a hash of each id against its language's probability: one reversed file cut in
+    many parts and four files in order give the same sample (and the same card). The samples'
+    own `lang_hint` column stands in for the language stage here."""
+    from conftest import one_and_four_shards
+
+    one, four = one_and_four_shards(sample_docs, tmp_path)
+    stages = [{"train_tokenizer": {"model_type": "byte_level_bpe", "language_column": "lang_hint", **SMALL}}]
+    run_pipeline(stages, one, tmp_path / "a", part_bytes=1)
+    run_pipeline(stages, four, tmp_path / "b")
+    drawn = []
+    for out in (tmp_path / "a", tmp_path / "b"):
+        kept = read_folder(out / "kept")
+        drawn.append(sorted(kept.filter(kept["tokenizer_sample"])["id"].to_pylist()))
+    assert drawn[0] == drawn[1] and 0 < len(drawn[0]) < sample_docs.num_rows
+    cards = [json.loads((out / "tokenizer" / "card.json").read_text()) for out in (tmp_path / "a", tmp_path / "b")]
+    assert cards[0]["corpus"] == cards[1]["corpus"] and cards[0]["sample"] == cards[1]["sample"]
+    assert "unknown" in {row["language"] for row in cards[0]["corpus"]}  # documents without a lang_hint
+    # byte-level BPE counts words, so the same sample in another order trains the same tokenizer
+    assert cards[0]["sha256"] == cards[1]["sha256"]
