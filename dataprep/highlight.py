@@ -17,6 +17,8 @@ Span = tuple[int, int, str]  # start, end (characters), label
 
 MAX_SPANS = 200  # per document: enough to see the pattern, small enough to read
 SHORT_LINE_CHARS = 30  # fineweb_quality's default "short line"
+#: string details that describe the document (a label, another id, its host) rather than quote it
+DESCRIBES_DOCUMENT = {"duplicate_of", "language", "bucket", "host", "cluster_id"}
 TERMINAL = re.compile(r"[.!?\"'。！？…]\s*$")
 
 
@@ -54,8 +56,9 @@ def _detail_spans(text: str, details: dict[str, Any]) -> list[Span]:
     result: list[Span] = []
     lower = text.lower()
     for key, value in details.items():
-        if isinstance(value, str) and len(value) >= 2 and key != "duplicate_of":
-            result += [(m.start(), m.end(), key) for m in re.finditer(re.escape(value.lower()), lower)]
+        if isinstance(value, str) and len(value) >= 2 and key not in DESCRIBES_DOCUMENT:
+            quoted = rf"(?<!\w){re.escape(value.lower())}(?!\w)"  # whole words, as the bad-word and keyword rules match
+            result += [(m.start(), m.end(), key) for m in re.finditer(quoted, lower)]
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, (list, tuple)) and len(item) >= 2 and all(isinstance(x, int) for x in item[:2]):

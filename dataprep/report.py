@@ -28,6 +28,7 @@ from dataprep.explain import find
 
 SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
 SHOWN_CHARS = 3000  # characters of a sampled document shown
+CONTEXT_CHARS = 300  # shown before the first highlight when that lies beyond the first SHOWN_CHARS
 BINS = 40  # histogram bins
 SLIDER_VALUES = 2000  # values per threshold embedded for the slider (quantiles beyond that)
 TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)  # alternative thresholds, relative to the configured one
@@ -162,7 +163,9 @@ def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:
     byte_rows = [("input", first_bytes, first_bytes)] + [(s["name"], s["bytes_in"], s["bytes_out"]) for s in stages]
     parts = [f"<h3>Documents</h3>{_bars(doc_rows, '{:,.0f}')}", f"<h3>Bytes of text</h3>{_bars(byte_rows, _bytes)}"]
     if tokens is not None:
-        parts.append(f"<h3>Tokens</h3><p class=tokens>{tokens:,} tokens in tokens/ (tokens/manifest.json)</p>")
+        final = stages[-1]["bytes_out"] if stages else 0
+        ratio = f", {final / tokens:.2f} bytes of kept text per token" if tokens and final else ""
+        parts.append(f"<h3>Tokens</h3><p class=tokens>{tokens:,} tokens in tokens/ (tokens/manifest.json){ratio}</p>")
     return "".join(parts)
 
 
@@ -237,6 +240,8 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
     bounds = [t["bound"] for t in thresholds]
     lo = min([float(np.percentile(v, 0.5))] + bounds)
     hi = max([float(np.percentile(v, 99.5))] + bounds)
+    if hi <= lo:  # nearly every value is the same: show the whole range, outliers are the news
+        lo, hi = min([float(v.min())] + bounds), max([float(v.max())] + bounds)
     if hi <= lo:
         return f"<div class=hist><b>{_e(name)}</b><p>all {v.size:,} documents: {lo:g}</p></div>"
     edges = np.linspace(lo, hi, BINS + 1)
@@ -248,7 +253,7 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
     step = width / BINS
     rects = []
     for i in range(BINS):
-        k, g = kept_counts[i] * scale, gone_counts[i] * scale
+        k, g = (max(1.5, c * scale) if c else 0.0 for c in (kept_counts[i], gone_counts[i]))  # one document stays visible
         tip = f"{edges[i]:.4g}..{edges[i + 1]:.4g}: kept {kept_counts[i]:,}, removed {gone_counts[i]:,}"
         if kept_counts[i]:
             rects.append(f"<rect class=bin x={i * step:.1f} y={height - k:.1f} width={step - 1:.1f} height={k:.1f} fill='{KEPT}'><title>{tip}</title></rect>")
@@ -303,8 +308,10 @@ def _samples(out: Path, reason: str, rows: list[dict[str, Any]]) -> str:
     for row in rows:
         details = json.loads(row["details"]) if row.get("details") else {}
         text = row["text"] or ""
-        shown = text[:SHOWN_CHARS]
-        marked = _marked(shown, highlight.spans(shown, reason, details))
+        spans = highlight.spans(text, reason, details)
+        start = max(0, spans[0][0] - CONTEXT_CHARS) if spans and spans[0][1] > SHOWN_CHARS else 0
+        shown = text[start:start + SHOWN_CHARS]
+        marked = _marked(shown, [(a - start, min(b - start, len(shown)), label) for a, b, label in spans if start <= a < start + len(shown)])
         extra = ""
         other_id = details.get("duplicate_of")
         if other_id:
@@ -313,7 +320,9 @@ def _samples(out: Path, reason: str, rows: list[dict[str, Any]]) -> str:
                 theirs = (original["text"] or "")[:SHOWN_CHARS]
                 marked = _marked(shown, highlight.shared_ngram_spans(shown, theirs))
                 extra = f"<p>the document it duplicates, {_e(other_id)}:</p><pre class=doc>{_marked(theirs, highlight.shared_ngram_spans(theirs, shown))}</pre>"
-        more = f" … ({len(text):,} characters)" if len(text) > SHOWN_CHARS else ""
+        if start:
+            marked = f"[… {start:,} characters before the first highlight]\n{marked}"
+        more = f" … ({len(text):,} characters)" if start + SHOWN_CHARS < len(text) else ""
         facts = ", ".join(f"{k}={_e(json.dumps(v, ensure_ascii=False))}" for k, v in details.items())
         items.append(f"<div class=sample><p><b>{_e(row['id'])}</b> {facts}</p><pre class=doc>{marked}{more}</pre>{extra}</div>")
     return f"<details class=samples><summary>{_e(reason)}: {len(rows)} sampled</summary>{''.join(items)}</details>"

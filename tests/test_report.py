@@ -8,12 +8,13 @@ import json
 import re
 import shutil
 import subprocess
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from conftest import SAMPLES, read_folder, run_pipeline
-from dataprep import cli, metrics, report
+from dataprep import cli, highlight, metrics, report
 from dataprep.stages.base import REGISTRY, TextBatch
 from dataprep.stages.normalize import Normalize
 
@@ -154,3 +155,36 @@ def test_tokens_in_the_waterfall_when_a_manifest_exists(sample_run, tmp_path):
     (copy / "tokens" / "manifest.json").write_text(json.dumps({"documents": 80, "tokens": 123456}))
     assert "123,456 tokens" in report.render(copy)
     assert "tokens" not in re.search(r'<section id="?waterfall"?>(.*?)</section>', report.render(out), re.S).group(1).lower()
+
+
+def test_highlights_mark_the_offending_parts(sample_run):
+    """On the run's real removals: highlighted lines repeat an earlier line, highlighted n-grams
+    cover the marked words, and a duplicate's marked words all occur in the document it duplicates."""
+    _, out = sample_run
+    checked = Counter()
+    for row in read_folder(out / "removed").to_pylist():
+        text, reason, details = row["text"], row["reason"], json.loads(row["details"] or "{}")
+        spans = highlight.spans(text, reason, details)
+        if reason.endswith(("dup_line_fraction", "dup_line_chars")):
+            assert spans
+            for start, end, _ in spans:
+                assert text[start:end] in text[:start].split("\n")
+            checked["lines"] += 1
+        elif re.search(r"dup_\dgram", reason):
+            n = int(re.search(r"(\d+)gram", reason).group(1))
+            assert spans
+            words = text.split()
+            grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+            for start, end, _ in spans:
+                marked = text[start:end].split()
+                assert len(marked) >= n
+                repeated = [i for i in range(len(marked) - n + 1) if grams[tuple(marked[i:i + n])] >= 2]
+                covered = {j for i in repeated for j in range(i, i + n)}
+                assert covered == set(range(len(marked))), "every marked word is inside a repeated n-gram"
+            checked["ngrams"] += 1
+        elif reason == "exact_dedup.exact_dup":
+            original = next(r for r in read_folder(out / "kept").to_pylist() if r["id"] == details["duplicate_of"])
+            shared = highlight.shared_ngram_spans(text, original["text"])
+            assert shared and all(text[a:b] in original["text"] for a, b, _ in shared)
+            checked["duplicates"] += 1
+    assert checked["lines"] and checked["ngrams"] and checked["duplicates"], checked
