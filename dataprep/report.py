@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import platform
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) 
             bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
             alternatives.append((bound, int((other | _fails(v, bound, t["side"])).sum())))
         rows.append({**t, "now": int((other | fails[i]).sum()), "by_rule": int((reasons == f"{stage_name}.{t['code']}").sum()),
-                     "total": len(v), "other": int(other.sum()), "alternatives": alternatives,
+                     "other": int(other.sum()), "alternatives": alternatives,
                      "free": _quantiles(free), "weight": free.size / max(1, min(free.size, SLIDER_VALUES))})
     return rows
 
@@ -161,7 +162,7 @@ def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:
     doc_rows = [("input", stats["input"]["docs"], entering)] + [(s["name"], s["in"], s["kept"]) for s in stages]
     first_bytes = stages[0]["bytes_in"] if stages else 0
     byte_rows = [("input", first_bytes, first_bytes)] + [(s["name"], s["bytes_in"], s["bytes_out"]) for s in stages]
-    parts = [f"<h3>Documents</h3>{_bars(doc_rows, '{:,.0f}')}", f"<h3>Bytes of text</h3>{_bars(byte_rows, _bytes)}"]
+    parts = [f"<h3>Documents</h3>{_bars(doc_rows, '{:,.0f}'.format)}", f"<h3>Bytes of text</h3>{_bars(byte_rows, _bytes)}"]
     if tokens is not None:
         final = stages[-1]["bytes_out"] if stages else 0
         ratio = f", {final / tokens:.2f} bytes of kept text per token" if tokens and final else ""
@@ -169,18 +170,18 @@ def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:
     return "".join(parts)
 
 
-def _bars(rows: list[tuple[str, float, float]], fmt) -> str:
-    """Horizontal bars: what reached each step (light) and what left it (kept, green)."""
+def _bars(rows: list[tuple[str, float, float]], fmt: Callable[[float], str], colour: str = KEPT) -> str:
+    """Horizontal bars: what reached each step (light grey) and what left it (kept: green)."""
     top = max([r[1] for r in rows] + [1])
     height, bar_w = 22, 420
     label_w = 12 + 7 * max(len(r[0]) for r in rows)  # ~7 px per character at 11 px
     items = []
     for i, (name, came, kept) in enumerate(rows):
         y = i * height
-        text = fmt.format(kept) if isinstance(fmt, str) else fmt(kept)
+        text = fmt(kept)
         items.append(f"<text x=0 y={y + 15}>{_e(name)}</text>"
                      f"<rect class=came x={label_w} y={y + 3} width={bar_w * came / top:.1f} height=16 fill='#ddd'><title>in {came:,}</title></rect>"
-                     f"<rect class=bar x={label_w} y={y + 3} width={bar_w * kept / top:.1f} height=16 fill='{KEPT}'><title>kept {kept:,}</title></rect>"
+                     f"<rect class=bar x={label_w} y={y + 3} width={bar_w * kept / top:.1f} height=16 fill='{colour}'><title>{kept:,}</title></rect>"
                      f"<text x={label_w + bar_w + 6} y={y + 15}>{_e(text)}</text>")
     return f"<svg class='chart waterfall' width={label_w + bar_w + 120} height={len(rows) * height + 4}>{''.join(items)}</svg>"
 
@@ -214,7 +215,7 @@ def _stage(out: Path, index: int, stage: dict[str, Any], samples: dict[str, list
 
 def _reasons(stage: dict[str, Any]) -> str:
     rows = sorted(stage["removed"].items(), key=lambda kv: -kv[1])
-    return "<h4>Removed by reason</h4>" + _bars([(r, n, n) for r, n in rows], "{:,.0f}").replace(KEPT, REMOVED)
+    return "<h4>Removed by reason</h4>" + _bars([(r, n, n) for r, n in rows], "{:,.0f}".format, REMOVED)
 
 
 def _histograms(table: pa.Table, thresholds: list[dict[str, Any]]) -> str:
@@ -281,7 +282,7 @@ def _top_values(name: str, column: pa.ChunkedArray, removed: np.ndarray) -> str:
     order = np.argsort(-counts)[:10]
     rows = [(str(labels[i]), int(counts[i]), int((~removed[present] & (values[present].astype(str) == labels[i])).sum()))
             for i in order]
-    return f"<div class=hist><b>{_e(name)}</b> <small>most frequent values (kept part green)</small>{_bars(rows, '{:,.0f} kept')}</div>"
+    return f"<div class=hist><b>{_e(name)}</b> <small>most frequent values (kept part green)</small>{_bars(rows, '{:,.0f} kept'.format)}</div>"
 
 
 def _tuning_table(rows: list[dict[str, Any]]) -> str:
