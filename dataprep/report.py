@@ -201,6 +201,8 @@ def _stage(out: Path, index: int, stage: dict[str, Any], samples: dict[str, list
             f"<p>in {stage['in']:,}, kept {stage['kept']:,}, removed {removed:,}, quarantined {stage['quarantined']:,}; "
             f"{stage['seconds']:.2f} s</p>")
     body = [_reasons(stage)] if stage["removed"] else ["<p>removed nothing</p>"]
+    if stage["kind"] == "mapper":  # the output keeps only the final text: the rewrite itself is inspect's to show
+        body.append(f"<p class=note>What it rewrote, line by line: <code>dataprep inspect PIPELINE.yaml --stage {_e(name)} --sample 100</code></p>")
     table = recorded.read(out, index, name)
     thresholds = stage.get("thresholds", [])
     if table is not None:
