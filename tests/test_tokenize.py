@@ -207,3 +207,13 @@ def test_sample_is_the_same_whatever_the_sharding(ray_session, tmp_path, sample_
     assert "unknown" in {row["language"] for row in cards[0]["corpus"]}  # documents without a lang_hint
     # byte-level BPE counts words, so the same sample in another order trains the same tokenizer
     assert cards[0]["sha256"] == cards[1]["sha256"]
+
+
+def test_nothing_left_to_train_on(ray_session, tmp_path):
+    """Every document removed before train_tokenizer: the run still ends, accounted, and says why."""
+    stages = [{"length": {"min_words": 10**9}}, {"train_tokenizer": {"vocab_size": 1000}}, {"tokenize": {}}]
+    stats = run_pipeline(stages, SAMPLES / "shard-00.parquet", tmp_path / "o")
+    assert stats["invariant_ok"] and stats["output"]["removed"] == 315
+    assert "no documents reached train_tokenizer" in stats["outputs"]["train_tokenizer"]["error"]
+    assert stats["outputs"]["tokenize"] == {"documents": 0, "tokens": 0, "dtype": None}
+    assert len(TokenDataset(tmp_path / "o" / "tokens")) == 0

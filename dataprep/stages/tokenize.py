@@ -14,6 +14,7 @@ given by path (a SentencePiece `.model` or a `tokenizer.json`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,10 @@ class Tokenize(DocStage):
 
     def requires(self) -> set[str]:
         return set() if self.tokenizer else {"tokenizer_sample"}
+
+    def setup(self) -> None:
+        # Ray runs one task per core: the tokenizers library's own thread pool would only contend
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     def _check(self, loaded: Tokenizer) -> Tokenizer:
         if self.append_eos and loaded.eos_id < 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ KEY_SCHEMA = pa.schema([("id", pa.string()), ("language", pa.string()), ("draw",
 RESOLUTION_SCHEMA = pa.schema([("language", pa.string()), ("documents", pa.int64()), ("bytes", pa.int64()),
                                ("probability", pa.float64())])
 NO_LANGUAGE = "all"
+NOTHING_TO_TRAIN = "no documents reached train_tokenizer: no tokenizer was trained"
 
 
 def temperature_probabilities(totals: dict[str, int], sample_bytes: int, alpha: float) -> dict[str, float]:
@@ -150,6 +152,12 @@ class TrainTokenizer(Global):
         sample = self.draws(batch.table["id"].combine_chunks()) < threshold
         return Decisions.keep_all(batch.with_columns({"tokenizer_sample": pa.array(sample, pa.bool_())}))
 
+    def finish(self) -> dict[str, Any]:
+        """The card's headline (training runs inside resolve, so the stage's own seconds miss it)."""
+        path = self._output / "tokenizer" / "card.json"
+        card = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"error": NOTHING_TO_TRAIN}
+        return {k: card[k] for k in ("file", "sha256", "seconds", "sample", "error") if k in card}
+
     # ---- training -------------------------------------------------------------------------
 
     def _write(self, sampled: Any, languages: pa.Table) -> None:
@@ -158,16 +166,20 @@ class TrainTokenizer(Global):
 
         options = DataContext.get_current().execution_options
         preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
+        folder = self._output / "tokenizer"
+        feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
         try:
-            feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
             started = time.perf_counter()
             filename, model = self.train(feed)
             seconds = time.perf_counter() - started
+        except RuntimeError:
+            if feed.lines:  # SentencePiece refuses an empty input; anything else is a real failure
+                raise
+            filename = ""
         finally:
             options.preserve_order = preserve
-        folder = self._output / "tokenizer"
-        if feed.documents == 0:
-            documents.write_json({"error": "no documents reached train_tokenizer: no tokenizer was trained"}, folder / "card.json")
+        if not filename or feed.documents == 0:
+            documents.write_json({"error": NOTHING_TO_TRAIN}, folder / "card.json")
             return
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{filename}.tmp"
