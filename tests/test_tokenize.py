@@ -88,6 +88,24 @@ def test_idx_read_by_an_independent_megatron_parser(trained):
             assert flat[start: start + length].tolist() == encode(text) + [EOS]
 
 
+def test_large_vocabulary_shards_are_int32(tmp_path):
+    """Past 65,536 ids the .bin is int32 (Megatron code 4: it has no uint32); empty documents too."""
+    from dataprep.tokens import dtype_for, write_shard
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 40, 500)
+    flat = rng.integers(0, 100_000, int(lengths.sum())).astype(dtype_for(100_000))
+    write_shard(tmp_path / "part-0-0", flat, lengths)
+    raw = (tmp_path / "part-0-0.idx").read_bytes()
+    assert raw[17] == 4 and (lengths == 0).any()
+    pointers = np.frombuffer(raw, "<i8", 500, 34 + 4 * 500)
+    stored = np.fromfile(tmp_path / "part-0-0.bin", dtype="<i4")
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    for i in range(500):
+        assert stored[pointers[i] // 4: pointers[i] // 4 + lengths[i]].tolist() == flat[starts[i]: starts[i + 1]].tolist()
+    assert stored.max() >= 2**16
+
+
 def test_windows_cross_shard_boundaries(trained):
     ds = TokenDataset(trained / "tokens")
     stream = np.concatenate([ds[i] for i in range(len(ds))])
