@@ -30,14 +30,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # this 
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from dataprep.stages.base import TextBatch  # noqa: E402
 from dataprep.stages.language import Language  # noqa: E402
-from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer, temperature_probabilities  # noqa: E402
+from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer, probability_of, temperature_probabilities  # noqa: E402
 from dataprep.tokenizer import Tokenizer  # noqa: E402
 
 FAMILIES = ("unigram", "bpe", "byte_level_bpe")
@@ -61,12 +60,11 @@ def rss_mb() -> float:
 
 def sample(train: pa.Table, size: int, trainer: TrainTokenizer) -> pa.Array:
     """The stage's draw: hash of the id against the language's temperature probability."""
-    languages = train["language"].to_pylist()
-    totals: dict[str, int] = {}
-    for lang, n in zip(languages, pc.binary_length(train["text"]).to_pylist()):
-        totals[lang] = totals.get(lang, 0) + n
-    probability = temperature_probabilities(totals, size, trainer.alpha)
-    chosen = trainer.draws(train["id"].combine_chunks()) < np.array([probability[lang] for lang in languages])
+    sizes = pa.table({"language": train["language"], "bytes": pc.binary_length(train["text"])})
+    totals = sizes.group_by("language").aggregate([("bytes", "sum")])
+    probability = temperature_probabilities(dict(zip(totals["language"].to_pylist(), totals["bytes_sum"].to_pylist())),
+                                            size, trainer.alpha)
+    chosen = trainer.draws(train["id"].combine_chunks()) < probability_of(train["language"].combine_chunks(), probability)
     return train["text"].combine_chunks().filter(pa.array(chosen))
 
 

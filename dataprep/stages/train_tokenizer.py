@@ -148,8 +148,7 @@ class TrainTokenizer(Global):
         return dict(zip(table["language"].to_pylist(), table["probability"].to_pylist()))
 
     def decide(self, batch: TextBatch, resolution: dict[str, float]) -> Decisions:
-        threshold = np.array([resolution.get(lang, 0.0) for lang in self._languages(batch.table).to_pylist()])
-        sample = self.draws(batch.table["id"].combine_chunks()) < threshold
+        sample = self.draws(batch.table["id"].combine_chunks()) < probability_of(self._languages(batch.table), resolution)
         return Decisions.keep_all(batch.with_columns({"tokenizer_sample": pa.array(sample, pa.bool_())}))
 
     def finish(self) -> dict[str, Any]:
@@ -230,12 +229,17 @@ class TrainTokenizer(Global):
         return tokenizer.to_str().encode("utf-8")
 
 
+def probability_of(languages: pa.Array, probabilities: dict[str, float]) -> np.ndarray:
+    """Each document's draw probability, from its language (0 for a language not in the table)."""
+    names = pa.array(list(probabilities), pa.string())
+    values = np.append(np.array(list(probabilities.values()), dtype=np.float64), 0.0)
+    return values[pc.fill_null(pc.index_in(languages, names), len(names)).to_numpy()]
+
+
 def _sampled(table: pa.Table, probabilities: dict[str, float]) -> pa.Table:
-    """The records drawn into the sample (vectorised: one probability per language)."""
-    languages = table.column("language").combine_chunks()
-    names = list(probabilities)
-    threshold = np.array([probabilities[n] for n in names])[pc.index_in(languages, pa.array(names, pa.string())).to_numpy(zero_copy_only=False)]
-    return table.filter(pa.array(table.column("draw").to_numpy() < threshold)).select(["text"])
+    """The records drawn into the sample."""
+    chosen = table.column("draw").to_numpy() < probability_of(table.column("language").combine_chunks(), probabilities)
+    return table.filter(pa.array(chosen)).select(["text"])
 
 
 class TextFeed:
