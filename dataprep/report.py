@@ -58,7 +58,7 @@ def render(out: Path) -> str:
     ]
     title = f"dataprep report: {stats.get('pipeline') or out.name}"
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>{_summary(stats)}{''.join(sections)}"
+            f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>{_summary(stats)}{_contents(stats)}{''.join(sections)}"
             f"<script>{SCRIPT}</script></body></html>")
 
 
@@ -154,6 +154,11 @@ def _summary(stats: dict[str, Any]) -> str:
     ok = "invariant OK" if stats.get("invariant_ok") else "invariant BROKEN: " + "; ".join(stats.get("problems", []))
     return (f"<p class=summary>{stats['input']['docs']:,} documents in; {out['kept']:,} kept, {out['removed']:,} removed, "
             f"{out['quarantined']:,} quarantined; {stats.get('seconds', 0):,.1f} s; {_e(ok)}</p>")
+
+
+def _contents(stats: dict[str, Any]) -> str:
+    links = [f"<a href='#stage-{i}'>{_e(s['name'])}</a>" for i, s in enumerate(stats["stages"])]
+    return f"<nav><a href='#waterfall'>waterfall</a> · {' · '.join(links)} · <a href='#metadata'>run</a></nav>"
 
 
 def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -122,3 +123,15 @@ def test_inspect_errors_are_one_line(sample_run, capsys):
     assert cli.main(["inspect", str(yaml_path), "--stage", "no_such_stage", "--sample", "5"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no stage 'no_such_stage'" in err and "gopher_repetition" in err
+
+
+def test_inspect_on_another_input(sample_run, capsys):
+    _, _, yaml_path, _ = sample_run
+    shard = SAMPLES / "shard-02.parquet"
+    assert cli.main(["inspect", str(yaml_path), "--stage", "length", "--sample", "50", "--input", str(shard)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("length (filter), stage 2 of 6: 50 documents read, 50 reached it")
+    ids = set(pq.read_table(shard, columns=["id"]).column("id").to_pylist()[:50])
+    removed = re.findall(r"^--- REMOVED (\S+): length\.too_few_words \{\"chars\": \d+, \"words\": [0-4]\}$", text, re.M)
+    assert removed and set(removed) <= ids
+    assert len(removed) == text.count("--- REMOVED")
