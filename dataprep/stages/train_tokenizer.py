@@ -186,7 +186,7 @@ class TrainTokenizer(Global):
         os.replace(tmp, folder / filename)
         card = {"file": filename, "sha256": hashlib.sha256(model).hexdigest(), "model_type": self.model_type,
                 "parameters": self.params(), "seconds": round(seconds, 2),
-                "sample": {"documents": feed.documents, "bytes": feed.bytes, "lines": feed.lines},
+                "sample": {"documents": feed.documents, "bytes": feed.bytes, **({"lines": feed.lines} if feed.lines else {})},
                 "corpus": languages.to_pylist()}
         documents.write_json(card, folder / "card.json")
 
