@@ -245,7 +245,8 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
     v, gone = values[known], removed[known]
     if v.size == 0:
         return f"<div class=hist><b>{_e(name)}</b><p>no values</p></div>"
-    bounds = [t["bound"] for t in thresholds]
+    # a threshold beyond every value (max_words 100,000) would squash the chart: it is drawn at the edge
+    bounds = [t["bound"] for t in thresholds if v.min() <= t["bound"] <= v.max()]
     lo = min([float(np.percentile(v, 0.5))] + bounds)
     hi = max([float(np.percentile(v, 99.5))] + bounds)
     if hi <= lo:  # nearly every value is the same: show the whole range, outliers are the news
@@ -269,9 +270,11 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
             rects.append(f"<rect class=bin x={i * step:.1f} y={height - k - g:.1f} width={step - 1:.1f} height={g:.1f} fill='{REMOVED}'><title>{tip}</title></rect>")
     lines = []
     for t in thresholds:
-        x = (t["bound"] - lo) / (hi - lo) * width
+        x = min(max((t["bound"] - lo) / (hi - lo), 0), 1) * width
+        label = f"{t['param']} {t['bound']:g}" + (" (off the axis)" if not lo <= t["bound"] <= hi else "")
+        place = f"x={x - 3:.1f} text-anchor=end" if x > width / 2 else f"x={x + 3:.1f}"  # the label stays inside the chart
         lines.append(f"<line class=threshold x1={x:.1f} x2={x:.1f} y1=0 y2={height} stroke='#222' stroke-dasharray='4 3'/>"
-                     f"<text x={min(x + 3, width - 90):.1f} y=24>{_e(t['param'])} {t['bound']:g}</text>")
+                     f"<text {place} y={24 + 12 * (x > width / 2)}>{_e(label)}</text>")
     axis = (f"<text x=0 y={height + 14}>{lo:.4g}</text><text x={width} y={height + 14} text-anchor=end>{hi:.4g}</text>"
             f"<text x={width} y=10 text-anchor=end>{(kept_counts + gone_counts).max():,}</text>")
     clipped = int((v < lo).sum() + (v > hi).sum())
