@@ -12,6 +12,7 @@ import yaml
 from conftest import SAMPLES, read_folder, run_pipeline
 from dataprep import cli
 
+SHARDS = str(SAMPLES / "shard-*.parquet")  # the real-text shards (samples/ holds other files too)
 SAMPLE = 700  # documents: enough for repetition, C4 and exact-duplicate removals among them
 STAGES = [
     {"normalize": {}},
@@ -28,9 +29,9 @@ NAMES = [next(iter(s)) for s in STAGES]
 def sample_run(ray_session, tmp_path_factory):
     """The stages run on the first SAMPLE documents, and the same pipeline as a YAML for inspect."""
     root = tmp_path_factory.mktemp("explain")
-    stats = run_pipeline(STAGES, SAMPLES, root / "out", limit=SAMPLE)
+    stats = run_pipeline(STAGES, SHARDS, root / "out", limit=SAMPLE)
     yaml_path = root / "pipeline.yaml"
-    yaml_path.write_text(yaml.safe_dump({"name": "inspect-test", "input": str(SAMPLES), "stages": STAGES}))
+    yaml_path.write_text(yaml.safe_dump({"name": "inspect-test", "input": SHARDS, "stages": STAGES}))
     return stats, root / "out", yaml_path, read_folder(root / "out" / "removed").to_pylist()
 
 

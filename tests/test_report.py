@@ -18,6 +18,7 @@ from dataprep import cli, highlight, metrics, report
 from dataprep.stages.base import REGISTRY, TextBatch
 from dataprep.stages.normalize import Normalize
 
+SHARDS = str(SAMPLES / "shard-*.parquet")  # the real-text shards (samples/ holds other files too)
 STAGES = [
     {"normalize": {}},
     {"length": {"min_words": 5}},
@@ -38,7 +39,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 @pytest.fixture(scope="module")
 def sample_run(ray_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "out"
-    return run_pipeline(STAGES, SAMPLES, out), out
+    return run_pipeline(STAGES, SHARDS, out), out
 
 
 def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
@@ -134,7 +135,7 @@ def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):
     bound, predicted = min_words["alternatives"][-1]  # x2: min_words 100
     assert bound == 100 and predicted > min_words["now"]
     stages = [*STAGES[:3], {"gopher_quality": {"min_words": bound}}]
-    rerun = run_pipeline(stages, SAMPLES, tmp_path / "rerun")
+    rerun = run_pipeline(stages, SHARDS, tmp_path / "rerun")
     assert sum(rerun["stages"][index]["removed"].values()) == predicted
 
 
