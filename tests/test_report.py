@@ -189,3 +189,23 @@ def test_highlights_mark_the_offending_parts(sample_run):
             assert shared and all(text[a:b] in original["text"] for a, b, _ in shared)
             checked["duplicates"] += 1
     assert checked["lines"] and checked["ngrams"] and checked["duplicates"], checked
+
+
+def test_metrics_survive_a_resume(ray_session, tmp_path):
+    """A part redone on resume rewrites its metrics (no duplicates); finished parts keep theirs."""
+    stages = [{"normalize": {}}, {"length": {"min_words": 5}}, {"gopher_repetition": {}}]
+    out = tmp_path / "out"
+    first = run_pipeline(stages, SHARDS, out, part_bytes=200_000)
+    markers = sorted((out / "_parts").glob("s0-*.json"))
+    assert len(markers) > 1
+    markers[0].unlink()  # as if the run had been killed before this part finished
+    (out / "report.html").unlink()
+    again = run_pipeline(stages, SHARDS, out, part_bytes=200_000)
+    def counts(stats):
+        return [{k: v for k, v in s.items() if k != "seconds"} for s in stats["stages"]]
+
+    assert again["invariant_ok"] and counts(again) == counts(first)
+    for index, stage in enumerate(again["stages"][1:], start=1):
+        ids = metrics.read(out, index, stage["name"]).column("id").to_pylist()
+        assert len(ids) == len(set(ids)) == stage["in"]
+    assert (out / "report.html").is_file()
