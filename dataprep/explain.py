@@ -49,11 +49,14 @@ def explain(out: Path, doc_id: str) -> str:
     row = kept or removed
     if row is None:
         raise ConfigError(f"no document with id {doc_id!r} in {out}")
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     if removed:
         lines.append(f"removed by stage {removed['stage']}: {removed['reason']}")
         details = json.loads(removed["details"]) if removed.get("details") else {}
+        measured = _measured_by_remover(out, stats["stages"], removed)
         for key, value in details.items():
-            lines.append(f"  {key}: {value}")
+            if key not in measured:  # those are listed with their thresholds below
+                lines.append(f"  {key}: {value}")
         other = details.get("duplicate_of")
         if other:
             original = find(out / "kept", other) or find(out / "removed", other)
@@ -61,7 +64,6 @@ def explain(out: Path, doc_id: str) -> str:
                 lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'], original['text']):.3f}")
     else:
         lines.append("kept: it passed every stage")
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     lines.extend(stage_lines(out, stats["stages"], doc_id, removed))
     added = {k: v for k, v in row.items() if k not in ("id", "text", "stage", "reason", "details") and _shown(v)}
     if added:
@@ -101,6 +103,16 @@ def stage_lines(out: Path, stages: list[dict], doc_id: str, removed: dict | None
             checks = [_check(value, rule) for rule in rules if rule["metric"] == key]
             lines.append(f"       {key} = {_number(value)}" + (f"   [{'; '.join(checks)}]" if checks else ""))
     return lines
+
+
+def _measured_by_remover(out: Path, stages: list[dict], removed: dict) -> set[str]:
+    """The metrics the removing stage recorded for the document (empty when it records none)."""
+    for index, stage in enumerate(stages):
+        if stage["name"] == removed["stage"]:
+            record = find(metrics.stage_folder(out, index, stage["name"]), removed["id"])
+            if record and record["reason"]:
+                return set(record)
+    return set()
 
 
 def _check(value, rule: dict) -> str:
