@@ -37,9 +37,10 @@ def _name_hint() -> regex.Pattern:
     return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}")
 
 
-#: a PERSON span must hold a letter and start with an upper-case one; digits, @ or slashes mean
-#: the model read a number, address or path as a name (a known trap of small models)
-_PERSONLIKE = regex.compile(r"\p{Lu}[\p{L}\p{M}'’.\- ]*")
+#: the name inside a PERSON span: capitalised words (and the particles of names), so that what
+#: the model glued to it ("Jiro SEKIBA <jir@...", "Fatima /usr") is cut off and a span with no
+#: capitalised word (a bare number, a known trap of small models) is dropped
+_NAME = regex.compile(r"\p{Lu}[\p{L}\p{M}'’.\-]*(?:[ \t]+(?:\p{Lu}[\p{L}\p{M}'’.\-]*|van|von|de|da|di|du|del|der|den|la|le|bin|ibn|al))*")
 
 
 def chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
@@ -84,10 +85,23 @@ def find_persons(texts: list[str], size: int, overlap: int, batch_size: int = 64
     return found
 
 
+#: words the model reads as a name that announce another entity ("Tel. +49 ...", "Visa 4111 ...")
+NOT_NAMES = {"tel", "fax", "phone", "mobile", "email", "e-mail", "mail", "contact", "call", "iban", "ssn", "visa",
+             "card", "key", "token", "cc", "ip", "host", "server"}
+
+
 def _person_span(name: str, start: int) -> Span | None:
-    match = _PERSONLIKE.fullmatch(name.removesuffix("'s").removesuffix("’s").rstrip(" .-"))
-    if match is None or len(match.group()) < 2:
+    match = _NAME.search(name)
+    if match is None:
         return None
-    words = match.group().split()
+    found = match.group().removesuffix("'s").removesuffix("’s").rstrip(" .-")
+    words = [(match.start() + w.start(), match.start() + w.end(), w.group().lower().rstrip(".:"))
+             for w in regex.finditer(r"\S+", found)]
+    while words and words[0][2] in NOT_NAMES:
+        words.pop(0)
+    while words and words[-1][2] in NOT_NAMES:
+        words.pop()
+    if not words or words[-1][1] - words[0][0] < 2:
+        return None
     score = 0.85 if len(words) > 1 else 0.7  # a full name is surer than one capitalised word
-    return Span(start, start + len(match.group()), "PERSON", score)
+    return Span(start + words[0][0], start + words[-1][1], "PERSON", score)

@@ -71,11 +71,13 @@ def _check_email(match: re.Match, text: str) -> list[tuple[int, int, float]]:
 # Groups of digits (an area code may sit in parentheses) joined by one separator each, optionally
 # led by + or 00; not glued to words, versions, paths or other numbers.
 _PHONE = re.compile(
-    r"(?<![\w+@./:\\-])(?:\+|\b00)?\(?\d{1,12}\)?(?:(?:[ \t\u00a0]?[.\-/][ \t\u00a0]?|[ \t\u00a0])\(?\d{1,12}\)?){0,7}(?![\w@]|[.:/-]\d)"
+    r"(?<![\w+@./:\\-])(?:\+|\b00)?\(?\d{1,15}\)?(?:(?:[ \t\u00a0]?[.\-/][ \t\u00a0]?|[ \t\u00a0])\(?\d{1,15}\)?){0,7}(?![\w@]|[.:/-]\d)"
 )
 _DATE_LIKE = re.compile(r"\d{1,4}([-/. ])\d{1,2}\1\d{1,4}|\d{4}\s*[-/]\s*\d{4}")
 _PHONE_CONTEXT = ("tel", "phone", "call", "fax", "mobile", "cell", "contact", "ring", "whatsapp", "dial")
 NANP = ("US", "CA")
+#: a word that announces a phone number right before it ("Tel. ", "phone: ", "call ")
+_ANNOUNCED = re.compile(r"(?i:\b(?:tel|phone|fax|mobile|cell|call|ph|mob|handy|tél|telefon|telephone)\b)\.?:?\s*\(?$")
 
 
 def _phone_checker(regions: tuple[str, ...]):
@@ -84,6 +86,8 @@ def _phone_checker(regions: tuple[str, ...]):
         raw = text[start:end]
         context = any(word in _before(text, start) for word in _PHONE_CONTEXT)
         score = _phone_score(raw, regions, context)
+        if score is None and _ANNOUNCED.search(text, max(0, start - 12), start):
+            score = _any_region_score(raw)
         if score is not None:
             return [(start, end, score)]
         if sum(c.isdigit() for c in raw) < 14:
@@ -108,6 +112,18 @@ def _balanced(raw: str, start: int, end: int) -> tuple[int, int]:
     if raw.endswith(")") and "(" not in raw:
         end -= 1
     return start, end
+
+
+def _any_region_score(raw: str) -> float | None:
+    """A number announced as one ("Tel. 6123 0624") may be national in any country: valid in
+    the numbering plan of any region phonenumbers knows."""
+    if not 7 <= sum(c.isdigit() for c in raw) <= 15 or _DATE_LIKE.fullmatch(raw):
+        return None
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        number = _parse(raw, region)
+        if number is not None and phonenumbers.is_valid_number(number):
+            return 0.8
+    return None
 
 
 def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | None:
