@@ -2,7 +2,7 @@
 
     python benchmarks/pii_quality.py [--show-errors LABEL]
 
-On samples/pii_eval.jsonl (built by samples/build_pii_set.py: real copyright lines with their
+On samples/_pii_eval.jsonl (built by samples/build_pii_set.py: real copyright lines with their
 people and addresses, real sentences with inserted PII, look-alike traps, clean sentences). A
 gold span is found when a prediction of the same label overlaps it; a prediction is correct
 when it overlaps a gold span of its label. "6 patterns" pools EMAIL, PHONE, IP, CARD, IBAN, SSN.
@@ -30,7 +30,7 @@ from dataprep.stages.base import TextBatch  # noqa: E402
 from dataprep.stages.pii import Pii  # noqa: E402
 
 REPO = Path(sys.path[0])
-SET = REPO / "samples" / "pii_eval.jsonl"
+SET = REPO / "samples" / "_pii_eval.jsonl"
 PATTERNS = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN")
 
 

@@ -1,4 +1,4 @@
-"""Build samples/pii_eval.jsonl: labelled PII spans on real text from samples/, for benchmarks/pii_quality.py.
+"""Build samples/_pii_eval.jsonl: labelled PII spans on real text from samples/, for benchmarks/pii_quality.py.
 
     python samples/build_pii_set.py
 
@@ -35,7 +35,7 @@ import phonenumbers
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).parent
-OUT = HERE / "pii_eval.jsonl"
+OUT = HERE / "_pii_eval.jsonl"  # "_": not an input file of pipelines reading samples/
 SEED = 20261123
 
 FIRST = ["James", "Maria", "Wei", "Fatima", "Olga", "Hiroshi", "Priya", "Carlos", "Anna", "Mohammed", "Emily",
