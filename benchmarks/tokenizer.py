@@ -1,7 +1,7 @@
 """Tokenizers trained by `train_tokenizer`, side by side: training time and peak memory against the
 sample size, encoding speed on one core, and fertility and bytes per token per language.
 
-    python benchmarks/tokenize.py [--data ../shared/data] [--sizes 1,4,12] [--vocab 8000]
+    python benchmarks/tokenizer.py [--data ../shared/data] [--sizes 1,4,12] [--vocab 8000]
 
 Corpus: the real web text of shared/data (16 MB, mostly German and English, 166 languages thinly),
 each document's language from the project's `language` stage (fastText lid.176). One document in
