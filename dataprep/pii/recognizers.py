@@ -73,7 +73,13 @@ def _check_email(match: re.Match, text: str) -> list[tuple[int, int, float]]:
 _PHONE = re.compile(
     r"(?<![\w+@./:\\-])(?:\+|\b00)?\(?\d{1,15}\)?(?:(?:[ \t\u00a0]?[.\-/][ \t\u00a0]?|[ \t\u00a0])\(?\d{1,15}\)?){0,7}(?![\w@]|[.:/-]\d)"
 )
-_DATE_LIKE = re.compile(r"\d{1,4}([-/. ])\d{1,2}\1\d{1,4}|\d{4}\s*[-/]\s*\d{4}")
+_PHONE_GROUP = re.compile(r"(?:\+|\b00)?\(?\d+\)?")
+#: a calendar date inside a candidate (ISO, day-month-year, month-day-year, year ranges)
+_DATE_LIKE = re.compile(r"(?<!\d)(?:\d{4}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"
+                        r"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2(?:\d{4}|\d{2})"
+                        r"|(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d)(?!\d)")
+#: digit groups of North American numbers as written: 2125550187, 212 555 0187, 1 212 555 0187
+_NANP_LAYOUTS = {(10,), (3, 3, 4), (1, 3, 3, 4), (11,), (3, 7)}
 _PHONE_CONTEXT = ("tel", "phone", "call", "fax", "mobile", "cell", "contact", "ring", "whatsapp", "dial")
 NANP = ("US", "CA")
 #: a word that announces a phone number right before it ("Tel. ", "phone: ", "call ")
@@ -90,17 +96,25 @@ def _phone_checker(regions: tuple[str, ...]):
             score = _any_region_score(raw)
         if score is not None:
             return [(start, end, score)]
-        if sum(c.isdigit() for c in raw) < 14:
-            return []
-        # two numbers run together ("+44 20 7946 0958 / (212) 555-0187"): let the numbering
-        # plans split them (phonenumbers' matcher, only on such rare candidates)
-        found = {}
-        for region in regions:
-            for sub in phonenumbers.PhoneNumberMatcher(raw, region, leniency=phonenumbers.Leniency.VALID):
-                score = _phone_score(sub.raw_string, regions, context)
+        # numbers run together ("+44 20 7946 0958 / (212) 555-0187", "0958 8.8.8.8"): the longest
+        # valid run of digit groups from each group where a number can start (the first, one led
+        # by + or "(", one after " / "; never inside a longer run of digits such as an IBAN's)
+        groups = [g.span() for g in _PHONE_GROUP.finditer(raw)]
+        found, i = [], 0
+        while len(groups) > 1 and i < len(groups):
+            gap = raw[groups[i - 1][1]:groups[i][0]] if i else ""
+            if i and not (found and found[-1][1] == start + groups[i - 1][1]) and raw[groups[i][0]] not in "+(" and len(gap.strip()) + len(gap) < 3:
+                i += 1
+                continue
+            for j in range(len(groups), i, -1):
+                score = _phone_score(raw[groups[i][0]:groups[j - 1][1]], regions, context)
                 if score is not None:
-                    found[(start + sub.start, start + sub.end)] = score
-        return [(s, e, score) for (s, e), score in found.items()]
+                    found.append((start + groups[i][0], start + groups[j - 1][1], score))
+                    i = j
+                    break
+            else:
+                i += 1
+        return found
 
     return check
 
@@ -127,14 +141,17 @@ def _any_region_score(raw: str) -> float | None:
 
 
 def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | None:
-    if not 7 <= sum(c.isdigit() for c in raw) <= 15 or _DATE_LIKE.fullmatch(raw):
+    if not 7 <= sum(c.isdigit() for c in raw) <= 15 or _DATE_LIKE.search(raw):
         return None
     if raw.startswith(("+", "00")):
         number = _parse(raw if raw.startswith("+") else "+" + raw[2:], None)
         return 1.0 if number is not None and phonenumbers.is_valid_number(number) else None
     # national formats: NANP numbers need no trunk prefix; elsewhere a national number
     # starts with 0 (a bare "2023 11 05" is a date, not a German subscriber number)
+    layout = tuple(len(g) for g in re.findall(r"\d+", raw))
     for region in regions:
+        if region in NANP and layout not in _NANP_LAYOUTS:
+            continue  # "2023-11-05 (12" has ten digits and a Washington area code, but no phone's layout
         if region not in NANP and not raw.lstrip("(").startswith("0"):
             continue
         number = _parse(raw, region)
@@ -190,12 +207,18 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: how card numbers are printed in groups: 4-4-4-4 (most), 4-6-5 (Amex), 4-6-4 (Diners), 4-4-4-4-3 (19 digits)
+_CARD_LAYOUTS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1), (4, 4, 4, 3)}
+
+
 def _check_card(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     raw = match.group()
     digits = raw.replace(" ", "").replace("-", "")
     separators = {c for c in raw if not c.isdigit()}
     if len(separators) > 1 or not 13 <= len(digits) <= 19:
         return []
+    if separators and tuple(len(g) for g in re.split(r"[ -]", raw)) not in _CARD_LAYOUTS:
+        return []  # "3704 0044 0532 0130 01" is the tail of an IBAN, not a card
     if not _CARD_PREFIX.match(digits) or not luhn_ok(digits) or len(set(digits)) < 2:
         return []
     return [(match.start(), match.end(), 1.0)]

@@ -1,0 +1,98 @@
+"""PII detection and replacement speed per core: the `pii` stage with NER on and off, next to a
+plain `AnalyzerEngine.analyze` loop (Presidio's default recognizers, offline small spaCy model).
+
+    python benchmarks/pii_speed.py [--presidio-chars 150000]
+
+Same text for all: the real e-mails and English processed-crawl documents of shared/data (05
+and 04), in batches of 256 documents as the runner passes them. Figures are CPU seconds of this
+one process (so per core, and less disturbed by other jobs on the machine than wall time).
+Presidio runs on the first --presidio-chars characters only (it does ~7.5 K chars/s), and the
+stage is timed on that same prefix too, so the ratio compares like with like.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# imports resolve from the repository root, not from benchmarks/ (whose tokenize.py would shadow
+# the standard library module of that name)
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from benchmarks import pii_presidio  # noqa: E402
+from dataprep.stages.base import TextBatch  # noqa: E402
+from dataprep.stages.pii import Pii  # noqa: E402
+
+DATA = Path(os.environ.get("DATAPREP_SHARED_DATA", Path(sys.path[0]).parent / "shared" / "data"))
+FILES = ("05_emails_enron_dpk.parquet", "04_cc_processed_samples.parquet")
+BATCH = 256
+
+
+def load() -> list[str]:
+    return [t for f in FILES for t in pq.read_table(DATA / f, columns=["text"]).column("text").to_pylist() if t]
+
+
+def prefix(texts: list[str], chars: int) -> list[str]:
+    out, total = [], 0
+    for t in texts:
+        if total >= chars:
+            break
+        out.append(t[: chars - total])
+        total += len(out[-1])
+    return out
+
+
+def time_stage(texts: list[str], ner: bool) -> tuple[float, int]:
+    """CPU seconds of `Pii.apply` over the texts (model load excluded), and entities found."""
+    stage = Pii(ner=ner)
+    stage.setup()
+    found, start = 0, time.process_time()
+    for i in range(0, len(texts), BATCH):
+        chunk = texts[i:i + BATCH]
+        batch = TextBatch(pa.table({"id": [str(j) for j in range(len(chunk))], "text": pa.array(chunk, pa.large_string())}))
+        found += sum(pa.compute.list_value_length(stage.apply(batch).batch.table.column("pii_spans")).to_pylist())
+    return time.process_time() - start, found
+
+
+def time_presidio(texts: list[str]) -> tuple[float, int]:
+    engine = pii_presidio.analyzer()
+    engine.analyze("warm up John Smith", language="en")
+    found, start = 0, time.process_time()
+    for t in texts:
+        found += sum(1 for *_, label, _ in pii_presidio.spans(engine, t) if label in pii_presidio.COMPARED)
+    return time.process_time() - start, found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presidio-chars", type=int, default=150_000, help="characters Presidio analyses")
+    args = parser.parse_args()
+    texts = load()
+    head = prefix(texts, args.presidio_chars)
+    chars, head_chars = sum(map(len, texts)), sum(map(len, head))
+    mb, head_mb = sum(len(t.encode()) for t in texts) / 1e6, sum(len(t.encode()) for t in head) / 1e6
+    print(f"text: {len(texts)} documents, {chars:,} chars ({mb:.2f} MB); Presidio's share {len(head)} documents, {head_chars:,} chars")
+    rows = [("Presidio AnalyzerEngine.analyze loop", head_chars, head_mb, *time_presidio(head))]
+    for ner in (True, False):
+        name = f"pii, NER {'on' if ner else 'off'}"
+        rows.append((f"{name} (same prefix)", head_chars, head_mb, *time_stage(head, ner)))
+        rows.append((f"{name} (all text)", chars, mb, *time_stage(texts, ner)))
+    base = rows[0][1] / rows[0][3]
+    print(f"\n{'system':<40}{'chars':>11}{'CPU s':>9}{'K chars/s':>11}{'MB/s':>8}{'x Presidio':>12}{'entities':>10}")
+    for name, n, size, seconds, found in rows:
+        rate = n / seconds
+        print(f"{name:<40}{n:>11,}{seconds:>9.2f}{rate / 1e3:>11.1f}{size / seconds:>8.3f}{rate / base:>12.1f}{found:>10,}")
+    print("\n1 GB of such text at these rates:",
+          ", ".join(f"{name.split(' (')[0]}: {1e3 / (size / seconds) / 3600:.1f} core-hours"
+                    for name, n, size, seconds, _ in rows if "same prefix" not in name))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The `pii` stage: entities found and replaced with correct offsets, traps left alone, real text."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import SAMPLES, SHARED_DATA, read_folder, run_pipeline
+
+from dataprep import pipeline
+from dataprep.errors import ConfigError
+from dataprep.pii import ner
+from dataprep.pii.recognizers import luhn_ok
+from dataprep.pii.spans import Span, resolve_overlaps, rewrite
+from dataprep.stages.base import TextBatch
+from dataprep.stages.pii import Pii
+
+
+def batch(*texts: str, **columns) -> TextBatch:
+    return TextBatch(pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.large_string()), **columns}))
+
+
+def run(stage: Pii, *texts: str, **columns) -> tuple[list[str], list[list[dict]]]:
+    out = stage.apply(batch(*texts, **columns)).batch.table
+    return out.column("text").to_pylist(), out.column("pii_spans").to_pylist()
+
+
+@pytest.fixture(scope="module")
+def stage() -> Pii:
+    s = Pii()
+    s.setup()
+    return s
+
+
+def test_survey_example(stage):
+    text, spans = run(stage, "Alice is writing a paper about LLMs")
+    assert text == ["[PERSON] is writing a paper about LLMs"]
+    assert [(s["start"], s["end"], s["label"]) for s in spans[0]] == [(0, 5, "PERSON")]
+
+
+def test_overlaps_resolved_by_score_then_length_and_adjacent_spans_kept():
+    spans = [Span(0, 7, "IP_ADDRESS", 0.95), Span(0, 12, "PHONE_NUMBER", 0.7),  # higher score wins
+             Span(20, 30, "PERSON", 0.85), Span(20, 25, "PERSON", 0.85),  # same score: longer wins
+             Span(30, 35, "EMAIL_ADDRESS", 1.0)]  # adjacent to the PERSON: both stay
+    assert resolve_overlaps(spans) == [spans[0], spans[2], spans[4]]
+    text = "8.8.8.8 1234 xxxxxxxAliceSmithbob@x"
+    assert rewrite(text, resolve_overlaps(spans), "tag", b"") == "[IP_ADDRESS] 1234 xxxxxxx[PERSON][EMAIL_ADDRESS]"
+
+
+def test_overlapping_detections_in_real_sentences(stage):
+    # the password of a URL is not read as an e-mail address; a card number is no phone number
+    text, spans = run(stage, "Clone https://alice:s3cretPass@git.example.org/repo.git or pay with 4111-1111-1111-1111.")
+    assert text == ["Clone https://[CREDENTIAL]@git.example.org/repo.git or pay with [CREDIT_CARD]."]
+    assert [s["label"] for s in spans[0]] == ["CREDENTIAL", "CREDIT_CARD"]
+
+
+def test_a_document_that_is_all_pii(stage):
+    doc = "jane.doe@example.com +44 20 7946 0958 8.8.8.8"
+    text, spans = run(stage, doc)
+    assert text == ["[EMAIL_ADDRESS] [PHONE_NUMBER] [IP_ADDRESS]"]
+    assert [doc[s["start"]:s["end"]] for s in spans[0]] == ["jane.doe@example.com", "+44 20 7946 0958", "8.8.8.8"]
+    removed = Pii(operator="remove").apply(batch(doc, "jane.doe@example.com", "no pii here"))
+    assert removed.batch.table.column("text").to_pylist() == ["  ", "", "no pii here"]
+    assert removed.reasons.tolist() == [None, "pii.emptied", None]
+
+
+def test_emoji_and_cjk_around_an_email(stage):
+    doc = "联系我😀alice.wang@example.cn谢谢🙏 или пишите bob@example.ru!"
+    text, spans = run(stage, doc)
+    assert text == ["联系我😀[EMAIL_ADDRESS]谢谢🙏 или пишите [EMAIL_ADDRESS]!"]
+    assert [doc[s["start"]:s["end"]] for s in spans[0]] == ["alice.wang@example.cn", "bob@example.ru"]
+
+
+def test_ip_inside_a_version_string_is_not_an_address(stage):
+    doc = "Upgrade to v1.2.3.4 (version 1.2.3.4, kernel 5.10.0.21) from 8.8.8.8, not from 192.168.1.20 or 10.0.0.1."
+    text, _ = run(stage, doc)
+    assert text == ["Upgrade to v1.2.3.4 (version 1.2.3.4, kernel 5.10.0.21) from [IP_ADDRESS], not from 192.168.1.20 or 10.0.0.1."]
+    text, _ = run(Pii(ner=False, public_ips_only=False), doc)
+    assert text[0].endswith("from [IP_ADDRESS], not from [IP_ADDRESS] or [IP_ADDRESS].")
+
+
+def test_phone_numbers_in_international_and_national_formats(stage):
+    numbers = ["+49 30 1234567", "+33 1 42 68 53 00", "0044 20 7946 0958", "(212) 555-0187", "Tel. 030 12345678",
+               "+81 3-1234-5678", "+91 98765 43210", "+5511961807340", "Tel. (11) 2346-3956"]
+    text, spans = run(stage, *[f"Reach us at {n} today." for n in numbers])
+    assert all(t.startswith("Reach us at ") and "[PHONE_NUMBER] today." in t for t in text), text
+    # dates, ISBNs, prices and ranges are not numbers to call
+    traps = "On 2023-11-05 (12/05/2023), ISBN 978-3-16-148410-0 cost 1.299,00 EUR; see 1999-2005 and order 4829104."
+    assert run(stage, traps)[0] == [traps]
+
+
+def test_validators_reject_lookalikes(stage):
+    doc = ("Card 4111 1111 1111 1111 and 4111 1111 1111 1112; IBAN DE89 3704 0044 0532 0130 00 and DE89 3704 0044 0532 0130 01; "
+           "SSN 078-05-1121, 000-12-3456 and 666-12-3456; mail root@localhost or ops@example.com")
+    text, spans = run(stage, doc)
+    assert [doc[s["start"]:s["end"]] for s in spans[0]] == ["4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00", "078-05-1121", "ops@example.com"]
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+
+
+def test_operators_hash_is_stable_and_salted_mask_keeps_length(stage):
+    docs = ("Write to Ops@Example.com today.", "ops@example.com again", "other@example.com")
+    hashed = run(Pii(operator="hash", ner=False), *docs)[0]
+    tokens = [re.search(r"\[EMAIL_ADDRESS:[0-9a-f]{12}\]", t).group() for t in hashed]
+    assert tokens[0] == tokens[1] != tokens[2]
+    resalted = run(Pii(operator="hash", ner=False, hash_salt="another corpus"), *docs)[0]
+    assert re.search(r"\[EMAIL_ADDRESS:[0-9a-f]{12}\]", resalted[0]).group() != tokens[0]
+    masked = run(Pii(operator="mask", ner=False), docs[0])[0]
+    assert masked == ["Write to " + "*" * len("Ops@Example.com") + " today."]
+
+
+def test_entities_switch_off_and_custom_patterns():
+    doc = "Alice Smith (alice@example.com, badge EMP-004211) called +44 20 7946 0958."
+    text, spans = run(Pii(entities=["EMAIL_ADDRESS", "EMPLOYEE_ID"], patterns={"EMPLOYEE_ID": r"\bEMP-\d{6}\b"}), doc)
+    assert text == ["Alice Smith ([EMAIL_ADDRESS], badge [EMPLOYEE_ID]) called +44 20 7946 0958."]
+    text, _ = run(Pii(ner=False), doc)
+    assert text == ["Alice Smith ([EMAIL_ADDRESS], badge EMP-004211) called [PHONE_NUMBER]."]
+    text, _ = run(Pii(thresholds={"PHONE_NUMBER": 1.0}), "Call (212) 555-0187 or +1 212 555 0187.")
+    assert text == ["Call (212) 555-0187 or [PHONE_NUMBER]."]  # national format scores below 1
+
+
+def test_ner_only_on_the_languages_of_the_model(stage):
+    docs = ["Alice Smith is writing a paper.", "Alice Smith schreibt ein Buch."]
+    text, _ = run(stage, *docs, language=pa.array(["en", "de"]))
+    assert text == ["[PERSON] is writing a paper.", "Alice Smith schreibt ein Buch."]
+
+
+def test_names_at_chunk_borders_survive():
+    sentence = "The committee met on a rainy afternoon and the report was signed by Margaret Thompson before lunch. "
+    text = sentence * 12
+    size, overlap = 300, 60
+    windows = list(ner.chunks(text, size, overlap))
+    assert len(windows) > 3 and windows[0][1] - windows[1][0] >= overlap // 2  # windows really overlap
+    assert windows[0][2] == 0 and windows[-1][3] == len(text)
+    assert all(a[3] == b[2] for a, b in zip(windows, windows[1:]))  # ownership tiles the text
+    found = ner.find_persons([text], size, overlap)[0]
+    expected = [m.span() for m in re.finditer("Margaret Thompson", text)]
+    assert [(s.start, s.end) for s in found] == expected
+    # every window cuts some copy of the name in two: none is lost or found twice
+    assert any(s < w[1] < e for w in windows[:-1] for s, e in expected)
+
+
+def test_bad_parameters_are_configuration_errors():
+    for params, words in [({"entities": ["US_DRIVER_LICENCE"]}, "unknown entities"), ({"operator": "blur"}, "operator"),
+                          ({"patterns": {"X": "("}}, "patterns"), ({"thresholds": {"PERSON": 2}}, "thresholds")]:
+        with pytest.raises(ConfigError, match=words):
+            pipeline.from_dict({"input": str(SAMPLES), "output": "/tmp/x", "stages": [{"pii": params}]})
+
+
+def test_real_copyright_files_lose_their_addresses(stage, sample_docs):
+    """Debian copyright files (samples/) name real people with their addresses."""
+    docs = sample_docs.filter(pa.compute.equal(sample_docs.column("source"), "debian copyright file")).slice(0, 120)
+    out = stage.apply(TextBatch(docs.select(["id", "text"])))
+    before, after = docs.column("text").to_pylist(), out.batch.table.column("text").to_pylist()
+    address = re.compile(r"<[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.(?:org|com|net|de|fr|uk|edu|it|nl|jp|cz|ru|ch|pl|at)>")
+    assert sum(len(address.findall(t)) for t in before) > 100
+    assert sum(len(address.findall(t)) for t in after) == 0
+    persons = out.batch.table.column("pii_counts").to_pylist()
+    assert sum(dict(c).get("PERSON", 0) for c in persons) > 100
+    for text, spans, new in zip(before, out.batch.table.column("pii_spans").to_pylist(), after):
+        assert rewrite(text, [Span(**s) for s in spans], "tag", b"") == new  # offsets are into the incoming text
+
+
+@pytest.fixture(scope="module")
+def enron() -> pa.Table:
+    path = SHARED_DATA / "05_emails_enron_dpk.parquet"
+    if not path.exists():
+        pytest.skip(f"real e-mails not found at {path} (set DATAPREP_SHARED_DATA)")
+    return pq.read_table(path, columns=["id", "text"])
+
+
+def test_real_emails_spans_are_valid(enron):
+    """Enron e-mails (shared/data 05): every span holds what its label says, in order, no overlaps."""
+    out = Pii(ner=False).apply(TextBatch(enron)).batch.table
+    labels = {}
+    for text, spans in zip(enron.column("text").to_pylist(), out.column("pii_spans").to_pylist()):
+        assert all(a["end"] <= b["start"] for a, b in zip(spans, spans[1:]))
+        for s in spans:
+            value = text[s["start"]:s["end"]]
+            labels[s["label"]] = labels.get(s["label"], 0) + 1
+            if s["label"] == "EMAIL_ADDRESS":
+                assert re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value)
+            elif s["label"] == "PHONE_NUMBER":
+                assert 7 <= sum(c.isdigit() for c in value) <= 15
+            elif s["label"] == "IP_ADDRESS":
+                assert ipaddress.ip_address(value).is_global
+            elif s["label"] == "CREDIT_CARD":
+                assert luhn_ok(re.sub(r"\D", "", value))
+    assert labels.get("EMAIL_ADDRESS", 0) > 300 and labels.get("PHONE_NUMBER", 0) > 50
+
+
+def test_pipeline_run_adds_columns_and_accounts_for_every_document(ray_session, tmp_path, sample_docs):
+    docs = sample_docs.filter(pa.compute.equal(sample_docs.column("source"), "debian copyright file")).slice(0, 40)
+    empty = pa.table({"id": ["all-pii"], "text": ["bob@example.org"], "source": ["test"], "lang_hint": [None], "url": [None]},
+                     schema=docs.schema)
+    pq.write_table(pa.concat_tables([docs, empty]), tmp_path / "in.parquet")
+    run_pipeline([{"normalize": {}}, {"pii": {"operator": "remove"}}], tmp_path / "in.parquet", tmp_path / "out")
+    kept, removed = read_folder(tmp_path / "out" / "kept"), read_folder(tmp_path / "out" / "removed")
+    assert kept.num_rows == 40 and removed.column("reason").to_pylist() == ["pii.emptied"]
+    assert {"pii_spans", "pii_counts", "source", "url"} <= set(kept.column_names)
+    assert sum(len(s) for s in kept.column("pii_spans").to_pylist()) > 40
