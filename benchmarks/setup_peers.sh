@@ -4,5 +4,5 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python3 -m venv "$here/.peers"
-"$here/.peers/bin/pip" install -q 'datatrove[processing]==0.10.1' spacy pyarrow
+"$here/.peers/bin/pip" install -q 'datatrove[processing]==0.10.1' spacy pyarrow rensa
 echo "peers ready: $here/.peers/bin/python"

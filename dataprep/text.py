@@ -301,34 +301,143 @@ def join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n_docs: int
     return pc.binary_join(kept_lists, pa.scalar("\n", lines.type))
 
 
+@functools.cache
+def _break_table() -> np.ndarray:
+    """Per Unicode code point: does it break words (whitespace, punctuation, symbols, any script)."""
+    table = np.zeros(0x110000, dtype=bool)
+    for c in range(0x40000):  # no punctuation, symbol or space is assigned above plane 3
+        ch = chr(c)
+        table[c] = ch.isspace() or unicodedata.category(ch)[0] in "PSZ"
+    return table
+
+
+@functools.cache
+def _ascii_break_runs() -> list[tuple[int, int]]:
+    """The ASCII breaks as runs of consecutive byte values (five runs: range tests beat a table
+    lookup per byte several times over)."""
+    values = np.flatnonzero(_break_table()[:128])
+    cuts = np.flatnonzero(np.diff(values) > 1)
+    return [(int(lo), int(hi)) for lo, hi in zip(values[np.r_[0, cuts + 1]], values[np.r_[cuts, len(values) - 1]])]
+
+
+def _word_bytes(data: np.ndarray) -> np.ndarray:
+    """Mask of the bytes that belong to words (not a break, in ASCII or as a decoded code point),
+    with a False before the first byte and after the last."""
+    breaks = _break_table()
+    framed = np.zeros(len(data) + 2, dtype=bool)
+    word = framed[1:-1]
+    shifted, inside_run = np.empty_like(data), np.empty(len(data), dtype=bool)
+    word.fill(True)
+    for lo, hi in _ascii_break_runs():  # multi-byte characters are looked up by code point below
+        np.subtract(data, np.uint8(lo), out=shifted)
+        np.less_equal(shifted, np.uint8(hi - lo), out=inside_run)
+        word &= np.logical_not(inside_run, out=inside_run)
+    lead = np.flatnonzero(data >= 0xC0)
+    if len(lead):
+        b0, b1, b2, b3 = (data[np.minimum(lead + k, len(data) - 1)].astype(np.uint32) for k in range(4))
+        width = np.where(b0 >= 0xF0, 4, np.where(b0 >= 0xE0, 3, 2))
+        point = np.where(width == 2, ((b0 & 0x1F) << 6) | (b1 & 0x3F),
+                         np.where(width == 3, ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F),
+                                  ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)))
+        broken = breaks[np.minimum(point, 0x10FFFF)]
+        for k in range(4):
+            at = lead[broken & (width > k)] + k
+            word[at] = False
+    return framed
+
+
+def folded_word_hashes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash, document index) of every word of the folded text, in text order.
+
+    Folding: lower case; whitespace, punctuation and symbols of any script break words; ASCII
+    digits become 0; so copies that differ in case, quotes or numbers still share their words.
+    All of it runs over the batch's UTF-8 bytes in numpy: breaks from a code point table, and
+    each word hashed from its bytes read 8 at a time (words above 64 bytes, rare, by xxh3), so
+    a hash is the same in every batch and on every machine. Splitting and folding the text
+    with Arrow regexes and hashing each distinct word cost several times more.
+    """
+    lowered = pc.fill_null(pc.utf8_lower(text), "").cast(pa.large_string())
+    bounds = np.frombuffer(lowered.buffers()[1], np.int64)[lowered.offset:lowered.offset + len(lowered) + 1]
+    data = np.frombuffer(lowered.buffers()[2], np.uint8)[bounds[0]:bounds[-1]] if bounds[-1] > bounds[0] else np.zeros(0, np.uint8)
+    bounds = bounds - bounds[0]
+    framed = _word_bytes(data)
+    steps = np.diff(framed.view(np.int8))
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    inner = np.unique(bounds[1:-1])
+    joined = inner[framed[inner] & framed[inner + 1]]
+    if len(joined):  # a document border inside a run of word bytes ends one word and starts another
+        starts = np.insert(starts, np.searchsorted(starts, joined), joined)
+        ends = np.insert(ends, np.searchsorted(ends, joined), joined)
+    parent = np.repeat(np.arange(len(lowered)), np.diff(np.searchsorted(starts, bounds)))
+    return _hash_spans(data, starts, ends), parent
+
+
+_DIGITS = np.arange(256, dtype=np.uint8)
+_DIGITS[ord("0"):ord("9") + 1] = ord("0")
+#: the low k bytes of a 64-bit word, k = 0..8
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
+def _hash_spans(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, block: int = 8, blocks: int = 8) -> np.ndarray:
+    """64-bit hash of each byte span (digits folded to 0), 8 bytes per numpy step: every span's
+    first 8 bytes at once, then the next 8 of the spans that are longer, and so on."""
+    import xxhash
+
+    padded = np.concatenate([data, np.zeros(block, np.uint8)])
+    words8 = np.ndarray((len(data),), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes from every offset
+    lengths = ends - starts
+    with np.errstate(over="ignore"):
+        result = _fold_digits(words8[starts] & _BYTE_MASKS[np.minimum(lengths, block)])
+        result *= _NGRAM_PRIME
+        todo = np.flatnonzero(lengths > block)
+        for k in range(1, blocks):
+            left = lengths[todo] - k * block
+            chunk = _fold_digits(words8[starts[todo] + k * block] & _BYTE_MASKS[np.minimum(left, block)])
+            result[todo] = (result[todo] ^ chunk) * _NGRAM_PRIME + np.uint64(k)
+            todo = todo[left > block]
+        result ^= lengths.astype(np.uint64) * _MIX_PRIME
+        for i in np.flatnonzero(lengths > block * blocks):  # rare (URLs, base64): one C call each
+            result[i] = xxhash.xxh3_64_intdigest(_DIGITS[data[starts[i]:ends[i]]].tobytes())
+    return result
+
+
+def _fold_digits(packed: np.ndarray) -> np.ndarray:
+    """Each byte "1".."9" of 64-bit words made "0" (SWAR: eight bytes per integer operation)."""
+    ones, high, nibbles = np.uint64(0x0101010101010101), np.uint64(0x7F7F7F7F7F7F7F7F), np.uint64(0x0F0F0F0F0F0F0F0F)
+    upper = (packed & ~nibbles) ^ (ones * np.uint64(0x30))  # zero byte where the high nibble is 3
+    not_3x = upper & high
+    not_3x += high
+    not_3x |= upper
+    not_3x >>= np.uint64(7)  # bit 0 of each byte: high nibble != 3
+    over_9 = packed & nibbles
+    over_9 += ones * np.uint64(6)
+    over_9 >>= np.uint64(4)  # bit 0 of each byte: low nibble > 9
+    not_3x |= over_9
+    not_3x &= ones  # bit 0 of each byte: not a digit
+    not_3x ^= ones
+    not_3x *= np.uint64(0x0F)  # low nibble of each digit byte
+    packed &= ~not_3x
+    return packed
+
+
 def word_ngram_hashes(text: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash, document index) of every word n-gram of folded text, grouped by document.
 
-    Folding: lower case, punctuation and symbols to spaces, digits to 0, so copies that differ
-    in case, quotes or numbers still share their n-grams. Words are hashed once per distinct
-    word of the batch (xxh3) and n-grams combined with numpy, so a hash is the same in every
-    batch and on every machine. A document shorter than n words is one n-gram of all its words;
-    a document without words has none.
+    Words are those of `folded_word_hashes`; n-gram keys are combined in numpy. A document
+    shorter than n words is one n-gram of all its words; a document without words has none.
     """
-    import xxhash
-
-    folded = pc.replace_substring_regex(pc.utf8_lower(text), r"[\p{P}\p{S}]+", " ")
-    folded = pc.replace_substring_regex(folded, r"\d", "0")
-    words, parent = flat(split_words(folded))
-    if len(words) == 0:
+    codes, parent = folded_word_hashes(text)
+    if len(codes) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    encoded = pc.dictionary_encode(words)
-    word_hash = np.array([xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in encoded.dictionary.to_pylist()], dtype=np.uint64)
-    codes = word_hash[encoded.indices.to_numpy(zero_copy_only=False)]
     size = np.minimum(np.bincount(parent), n)[parent]  # per word: the n-gram length of its document
-    hashes, docs = [], []
-    for length in np.unique(size):
-        starts, keys = _mixed_ngrams(codes, parent, int(length))
+    keys = np.zeros(len(codes), np.uint64)
+    valid = np.zeros(len(codes), bool)
+    for length in np.unique(np.minimum(np.bincount(parent), n)[np.bincount(parent) > 0]):
+        starts, mixed = _mixed_ngrams(codes, parent, int(length))
         keep = size[starts] == length
-        hashes.append(keys[keep])
-        docs.append(parent[starts[keep]])
-    order = np.argsort(np.concatenate(docs), kind="stable")
-    return np.concatenate(hashes)[order], np.concatenate(docs)[order]
+        keys[starts[keep]] = mixed[keep]
+        valid[starts[keep]] = True
+    return keys[valid], parent[valid]  # n-grams in order of their first word: grouped by document
 
 
 def _mixed_ngrams(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

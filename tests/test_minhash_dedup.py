@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from datasketch import MinHash
 
 from conftest import SHARED_DATA, one_and_four_shards, read_folder, run_pipeline
 from dataprep.stages.base import TextBatch
 from dataprep.stages.minhash_dedup import MinhashDedup, shingle_hashes
+from dataprep.text import folded_word_hashes
 
 STAGES = [{"normalize": {}}, {"exact_dedup": {}}, {"minhash_dedup": {"threshold": 0.8}}]
 
@@ -85,3 +89,33 @@ def test_parameters():
 
     with pytest.raises(ConfigError, match="exceeds num_perm"):
         build_stage("minhash_dedup", {"bands": 20, "rows": 10, "num_perm": 112}, "stage 1")
+
+
+def reference_words(text: str) -> list[str]:
+    """Folding as documented, one character at a time: breaks at whitespace, punctuation and
+    symbols of any script, ASCII digits to 0 (the text is lower-cased by Arrow beforehand)."""
+    words, current = [], []
+    for ch in text:
+        if ch.isspace() or unicodedata.category(ch)[0] in "PSZ":
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            current.append("0" if "0" <= ch <= "9" else ch)
+    return words + (["".join(current)] if current else [])
+
+
+def test_folded_words_match_a_character_by_character_reading(web_docs):
+    """The byte-level word split and hash equal a plain reading on real multilingual text: same
+    words, in the same documents, and equal hashes exactly for equal words."""
+    texts = [pa.array(["a1b2 «quoted» — 12.5%", None, "", "İstanbul ÇOK güzel 東京“x”", "end", "start"], pa.large_string()),
+             web_docs["text"].combine_chunks().cast(pa.large_string()).slice(7, 400)]
+    for text in texts:
+        hashes, docs = folded_word_hashes(text)
+        words, owners = [], []
+        for i, doc in enumerate(pc.fill_null(pc.utf8_lower(text), "").to_pylist()):
+            found = reference_words(doc)
+            words += found
+            owners += [i] * len(found)
+        assert docs.tolist() == owners
+        assert np.array_equal(pd.factorize(pd.Series(words))[0], pd.factorize(hashes)[0])

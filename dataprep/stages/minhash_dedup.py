@@ -12,6 +12,7 @@ the others are removed as `minhash_dedup.near_dup`, with `duplicate_of`. Kept do
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,15 @@ KEY_SCHEMA = pa.schema([("id", pa.string()), ("band", pa.int32()), ("bucket", pa
 RESOLUTION_SCHEMA = pa.schema([("id", pa.string()), ("keep", pa.string()), ("size", pa.int64())])
 _FMIX32 = (np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # multiplier that folds a band's rows into one 64-bit key
+
+
+@functools.cache
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's (a, b) of each permutation for this seed, as uint32."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=seed).permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -41,17 +51,24 @@ def shingle_hashes(text: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     return (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32), docs
 
 
-def signatures(hashes: np.ndarray, docs: np.ndarray, n_docs: int, a: np.ndarray, b: np.ndarray,
-               chunk: int = 1 << 15) -> np.ndarray:
-    """MinHash signatures (n_docs x num_perm, uint32) from shingle hashes grouped by document."""
-    out = np.full((n_docs, len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
+def signatures(hashes: np.ndarray, docs: np.ndarray, n_docs: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MinHash signatures (n_docs x num_perm, uint32) from shingle hashes grouped by document.
+
+    One permutation at a time over all shingles of the batch: a contiguous multiply-add and a
+    1-D min-reduce per document, which numpy runs several times faster than the 2-D form.
+    """
+    out = np.full((len(a), n_docs), np.iinfo(np.uint32).max, dtype=np.uint32)
+    if len(hashes) == 0:
+        return out.T
     mixed = fmix32(hashes)
-    for start in range(0, len(mixed), chunk):
-        h, d = mixed[start:start + chunk], docs[start:start + chunk]
-        permuted = h[:, None] * a[None, :] + b[None, :]  # uint32: wraps mod 2^32, as datasketch
-        first = np.flatnonzero(np.concatenate([[True], d[1:] != d[:-1]]))
-        out[d[first]] = np.minimum(out[d[first]], np.minimum.reduceat(permuted, first, axis=0))
-    return out
+    first = np.flatnonzero(np.concatenate([[True], docs[1:] != docs[:-1]]))
+    owners = docs[first]
+    permuted = np.empty_like(mixed)
+    for p in range(len(a)):
+        np.multiply(mixed, a[p], out=permuted)  # uint32: wraps mod 2^32, as datasketch
+        np.add(permuted, b[p], out=permuted)
+        out[p, owners] = np.minimum.reduceat(permuted, first)
+    return np.ascontiguousarray(out.T)
 
 
 @register
@@ -85,10 +102,7 @@ class MinhashDedup(Global):
         self.bands, self.rows = bands, rows
 
     def permutations(self) -> tuple[np.ndarray, np.ndarray]:
-        from datasketch import MinHash
-
-        a, b = MinHash(num_perm=self.num_perm, seed=self.seed).permutations
-        return a.astype(np.uint32), b.astype(np.uint32)
+        return _permutations(self.num_perm, self.seed)
 
     def signatures(self, batch: TextBatch) -> tuple[np.ndarray, np.ndarray]:
         """(signatures, whether each document has any shingle)."""
