@@ -88,7 +88,8 @@ def test_phone_numbers_in_international_and_national_formats(stage):
     text, spans = run(stage, *[f"Reach us at {n} today." for n in numbers])
     assert all(t.startswith("Reach us at ") and "[PHONE_NUMBER] today." in t for t in text), text
     # dates, ISBNs, prices and ranges are not numbers to call
-    traps = "On 2023-11-05 (12/05/2023), ISBN 978-3-16-148410-0 cost 1.299,00 EUR; see 1999-2005 and order 4829104."
+    traps = ("On 2023-11-05 (12/05/2023), ISBN 978-3-16-148410-0 and ISBN 0-674-00613-5 cost 1.299,00 EUR; open 08.30 - 12.00; "
+             "see 1999-2005 and order 4829104.")
     assert run(stage, traps)[0] == [traps]
 
 

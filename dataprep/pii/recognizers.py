@@ -77,7 +77,8 @@ _PHONE_GROUP = re.compile(r"(?:\+|\b00)?\(?\d+\)?")
 #: a calendar date inside a candidate (ISO, day-month-year, month-day-year, year ranges)
 _DATE_LIKE = re.compile(r"(?<!\d)(?:\d{4}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"
                         r"|(?:0?[1-9]|[12]\d|3[01])([-/.])(?:0?[1-9]|[12]\d|3[01])\2(?:\d{4}|\d{2})"
-                        r"|(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d)(?!\d)")
+                        r"|(?:19|20)\d\d\s*[-/]\s*(?:19|20)\d\d"  # year ranges
+                        r"|(?:[01]?\d|2[0-3])[.:][0-5]\d\s*[-–]\s*(?:[01]?\d|2[0-3])[.:][0-5]\d)(?!\d)")  # opening hours
 #: digit groups of North American numbers as written: 2125550187, 212 555 0187, 1 212 555 0187
 _NANP_LAYOUTS = {(10,), (3, 3, 4), (1, 3, 3, 4), (11,), (3, 7)}
 _PHONE_CONTEXT = ("tel", "phone", "call", "fax", "mobile", "cell", "contact", "ring", "whatsapp", "dial")
@@ -90,6 +91,8 @@ def _phone_checker(regions: tuple[str, ...]):
     def check(match: re.Match, text: str) -> list[tuple[int, int, float]]:
         start, end = _balanced(match.group(), match.start(), match.end())
         raw = text[start:end]
+        if "isbn" in _before(text, start, 12):
+            return []  # "ISBN 0-674-00613-5" dials nowhere
         context = any(word in _before(text, start) for word in _PHONE_CONTEXT)
         score = _phone_score(raw, regions, context)
         if score is None and _ANNOUNCED.search(text, max(0, start - 12), start):
