@@ -38,6 +38,7 @@ class RunOptions:
     part_bytes: int = _option(32 * 2**20, "target uncompressed size of one unit of work (a Ray task)")
     batch_rows: int = _option(512, "documents per Arrow batch inside a task")
     ray_address: str | None = _option(None, "join a running Ray cluster ('auto', 'host:port', or RAY_ADDRESS); default: embedded Ray")
+    num_cpus: int | None = _option(None, "CPUs (worker processes) of the embedded Ray; default: all of this machine's")
 
 
 @dataclass

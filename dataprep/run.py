@@ -54,7 +54,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     segments = _segments(pipeline)
     for stage in pipeline.stages:
         stage.bind(out)
-    with runtime.session(opts.ray_address):
+    with runtime.session(opts.ray_address, opts.num_cpus):
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
         bars = _Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         first_stage = 0
@@ -103,7 +103,7 @@ def _marker(out: Path, segment: int, part: Part) -> Path:
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     """What makes two runs the same run: stages, options that change output, input files."""
-    opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "output")}
+    opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "num_cpus", "output")}
     inputs = [[f, Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files]
     body = {"stages": pipeline.specs, "options": opts, "inputs": inputs}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -67,9 +67,9 @@ def describe() -> dict[str, int]:
 
 
 @contextmanager
-def session(address: str | None = None) -> Iterator[None]:
+def session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
     """Ray for the duration of a run; shut down afterwards only if this session started it."""
-    started = start(address)
+    started = start(address, num_cpus)
     try:
         yield
     finally:

@@ -21,8 +21,7 @@ import pyarrow as pa
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
-KEY_SCHEMA = pa.schema([("id", pa.string()), ("band", pa.int32()), ("bucket", pa.int64())])
-RESOLUTION_SCHEMA = pa.schema([("id", pa.string()), ("keep", pa.string()), ("size", pa.int64())])
+KEY_SCHEMA = pa.schema([("id", pa.string()), ("band", pa.int32()), ("bucket", pa.int64()), ("signature", pa.binary())])
 _FMIX32 = (np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35))
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # multiplier that folds a band's rows into one 64-bit key
 
@@ -86,6 +85,8 @@ class MinhashDedup(Global):
         seed: int = 1,  # the permutations' seed (datasketch's default)
         bands: int | None = None,  # bands x rows given explicitly instead of derived from threshold
         rows: int | None = None,
+        verify: float | None = None,  # keep a candidate pair only if its estimated Jaccard reaches this (None: no check)
+        max_driver_edges: int = 20_000_000,  # above this many edges, components are computed on Ray Data
     ):
         from datasketch import MinHashLSH
 
@@ -95,11 +96,14 @@ class MinhashDedup(Global):
             raise ValueError("give both bands and rows, or neither")
         if bands is not None and bands * rows > num_perm:
             raise ValueError(f"bands x rows ({bands} x {rows}) exceeds num_perm ({num_perm})")
+        if verify is not None and not 0 < verify <= 1:
+            raise ValueError(f"verify must be within (0, 1], not {verify}")
         if bands is None:
             lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
             bands, rows = lsh.b, lsh.r
         self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
         self.bands, self.rows = bands, rows
+        self.verify, self.max_driver_edges = verify, max_driver_edges
 
     def permutations(self) -> tuple[np.ndarray, np.ndarray]:
         return _permutations(self.num_perm, self.seed)
@@ -112,43 +116,34 @@ class MinhashDedup(Global):
         return signatures(hashes, docs, batch.num_rows, a, b), has
 
     def keys(self, batch: TextBatch | None) -> pa.Table:
+        """One row per document and band: the band's rows folded into one 64-bit bucket key
+        (plus the whole signature when candidate pairs are to be verified)."""
         if batch is None:
             return KEY_SCHEMA.empty_table()
         sig, has = self.signatures(batch)
-        sig = sig[has].astype(np.uint64)
         ids = batch.table["id"].combine_chunks().filter(pa.array(has))
-        columns = {"id": [], "band": [], "bucket": []}
-        for band in range(self.bands):
-            key = np.full(len(sig), np.uint64(band + 1))
-            with np.errstate(over="ignore"):
-                for row in range(self.rows):
-                    key = key * _MIX + sig[:, band * self.rows + row]
-            columns["id"].append(ids)
-            columns["band"].append(np.full(len(sig), band, dtype=np.int32))
-            columns["bucket"].append(key.view(np.int64))
-        return pa.table({"id": pa.concat_arrays(columns["id"]) if columns["id"] else pa.array([], pa.string()),
-                         "band": np.concatenate(columns["band"]), "bucket": np.concatenate(columns["bucket"])},
+        sig = sig[has]
+        banded = sig[:, : self.bands * self.rows].astype(np.uint64).reshape(len(sig), self.bands, self.rows)
+        keys = np.broadcast_to(np.arange(1, self.bands + 1, dtype=np.uint64), (len(sig), self.bands)).copy()
+        with np.errstate(over="ignore"):
+            for row in range(self.rows):
+                keys = keys * _MIX + banded[:, :, row]
+        signature = pa.array([s.tobytes() for s in sig] if self.verify is not None else [None] * len(sig), pa.binary())
+        doc = np.repeat(np.arange(len(sig)), self.bands)
+        return pa.table({"id": ids.take(pa.array(doc)), "band": np.tile(np.arange(self.bands, dtype=np.int32), len(sig)),
+                         "bucket": keys.reshape(-1).view(np.int64), "signature": signature.take(pa.array(doc))},
                         schema=KEY_SCHEMA)
 
     def resolve(self, records: Any) -> pa.Table:
-        """Buckets shared by 2+ documents -> edges to the bucket's smallest id -> components."""
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
+        """Documents sharing a bucket are candidates: each is linked to the bucket's smallest id
+        (if `verify`, only when their signatures agree enough); clusters are the components."""
+        from dataprep.components import RESOLUTION_SCHEMA, components
 
         if records is None:
             return RESOLUTION_SCHEMA.empty_table()
-        shared = records.groupby(["band", "bucket"]).aggregate(Count(alias_name="n"), Min("id", alias_name="root"))
-        roots = {(r["band"], r["bucket"]): r["root"] for r in shared.filter(expr=col("n") > 1).iter_rows()}
-        if not roots:
-            return RESOLUTION_SCHEMA.empty_table()
-
-        def edges(table: pa.Table) -> pa.Table:
-            pairs = [(i, roots[(band, bucket)]) for i, band, bucket in zip(table["id"].to_pylist(), table["band"].to_pylist(),
-                                                                           table["bucket"].to_pylist()) if (band, bucket) in roots]
-            return pa.table({"a": [p[0] for p in pairs], "b": [p[1] for p in pairs]}, schema=pa.schema([("a", pa.string()), ("b", pa.string())]))
-
-        pairs = records.map_batches(edges, batch_format="pyarrow").take_all()
-        return components([p["a"] for p in pairs], [p["b"] for p in pairs])
+        edges = records.groupby(["band", "bucket"]).map_groups(_bucket_edges, batch_format="pyarrow",
+                                                                fn_kwargs={"verify": self.verify})
+        return components(edges, self.max_driver_edges)
 
     def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
         return dict(zip(table["id"].to_pylist(), zip(table["keep"].to_pylist(), table["size"].to_pylist())))
@@ -163,18 +158,16 @@ class MinhashDedup(Global):
         return Decisions(out, reasons, details)
 
 
-def components(a: list[str], b: list[str]) -> pa.Table:
-    """Connected components of an edge list (scipy, over the edges only): id -> smallest id, size."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+def _bucket_edges(group: pa.Table, verify: float | None) -> pa.Table:
+    """Edges of one bucket: every member to the smallest id (none for a bucket of one)."""
+    from dataprep.components import EDGE_SCHEMA
 
-    names, index = np.unique(np.array(a + b, dtype=object), return_inverse=True)
-    left, right = index[: len(a)], index[len(a):]
-    graph = coo_matrix((np.ones(len(a)), (left, right)), shape=(len(names), len(names)))
-    _, label = connected_components(graph, directed=False)
-    order = np.lexsort((names.astype(str), label))  # within a component, ids ascending
-    first = np.concatenate([[True], label[order][1:] != label[order][:-1]])
-    root_of_label = {label[order][k]: names[order][k] for k in np.flatnonzero(first)}
-    sizes = np.bincount(label)
-    return pa.table({"id": list(names), "keep": [root_of_label[x] for x in label], "size": sizes[label].astype(np.int64)},
-                    schema=RESOLUTION_SCHEMA)
+    if group.num_rows < 2:
+        return EDGE_SCHEMA.empty_table()
+    ids = group["id"].to_pylist()
+    root = min(range(len(ids)), key=ids.__getitem__)
+    members = [i for i in range(len(ids)) if i != root]
+    if verify is not None:
+        sig = np.frombuffer(b"".join(group["signature"].to_pylist()), np.uint32).reshape(len(ids), -1)
+        members = [i for i in members if (sig[i] == sig[root]).mean() >= verify]
+    return pa.table({"a": [ids[i] for i in members], "b": [ids[root]] * len(members)}, schema=EDGE_SCHEMA)
