@@ -143,6 +143,14 @@ def test_names_at_chunk_borders_survive():
     assert any(s < w[1] < e for w in windows[:-1] for s, e in expected)
 
 
+def test_ner_reads_only_the_text_around_name_like_words():
+    filler = "the data was copied to the backup disk and checked twice. " * 20
+    text = filler + "It was signed by Margaret Thompson in the end. " + filler
+    start = text.index("Margaret Thompson")
+    assert ner.name_regions(text, 50).tolist() == [[start - 50, start + len("Margaret Thompson") + 50]]
+    assert [(s.start, s.end) for s in ner.find_persons([text], 400, 100)[0]] == [(start, start + len("Margaret Thompson"))]
+
+
 def test_bad_parameters_are_configuration_errors():
     for params, words in [({"entities": ["US_DRIVER_LICENCE"]}, "unknown entities"), ({"operator": "blur"}, "operator"),
                           ({"patterns": {"X": "("}}, "patterns"), ({"thresholds": {"PERSON": 2}}, "thresholds")]:

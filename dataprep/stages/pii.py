@@ -2,7 +2,7 @@
 
 Pattern entities (e-mail, phone, IP, card, IBAN, SSN, credentials) are screened over the whole
 batch by Arrow's regex kernels; only documents that pass a screen go through the Python regex
-and its validator. PERSON comes from spaCy's small English model on the chunks of English
+and its validator. PERSON comes from spaCy's small English model on the regions of English
 documents that may hold a name (see dataprep/pii/ner.py), and can be switched off for speed.
 Presidio's default analyzer does the same job at ~7.5 K chars/s per core; the measured
 comparison is in docs/pii.md and benchmarks/pii_*.py.
@@ -46,6 +46,7 @@ class Pii(Mapper):
         ner_languages: list[str] = ["en"],  # noqa: B006 (the model is English; used when `language` is present)
         ner_chunk_chars: int = 400,  # short chunks: the model sees ~4 tokens around a word, and name-free chunks are skipped
         ner_overlap_chars: int = 100,  # names up to 50 characters survive a chunk border whole
+        ner_context_chars: int = 50,  # text sent to NER around each name-like word (~8 tokens; the model reads ~4)
         phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (national formats checked against these plans; "+" numbers against all)
         public_ips_only: bool = True,  # 10.0.0.1, 127.0.0.1, 192.168.x.x identify no person
         patterns: dict[str, str] | None = None,  # extra {LABEL: regex} recognizers (score 1.0)
@@ -57,6 +58,8 @@ class Pii(Mapper):
             raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
         if not 0 <= ner_overlap_chars < ner_chunk_chars // 2:
             raise ValueError("ner_overlap_chars must be >= 0 and below half of ner_chunk_chars")
+        if ner_context_chars < 0:
+            raise ValueError(f"ner_context_chars must be >= 0, not {ner_context_chars}")
         bad = [k for k, v in (thresholds or {}).items() if not 0 <= v <= 1]
         if bad:
             raise ValueError(f"thresholds must lie in [0, 1]: {', '.join(bad)}")
@@ -68,6 +71,7 @@ class Pii(Mapper):
         self.ner_languages = list(ner_languages)
         self.ner_chunk_chars = ner_chunk_chars
         self.ner_overlap_chars = ner_overlap_chars
+        self.ner_context_chars = ner_context_chars
         self.phone_regions = list(phone_regions)
         self.public_ips_only = public_ips_only
         self.patterns = dict(patterns or {})
@@ -92,7 +96,8 @@ class Pii(Mapper):
                 found[row].extend(recognizer.find(doc))
         if self.ner:
             rows = _matching(text, r"\p{Lu}\p{Ll}", self._ner_rows(batch))
-            persons = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars)
+            persons = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
+                                       self.ner_context_chars)
             for row, spans in zip(rows, persons):
                 found[row].extend(spans)
         return [resolve_overlaps([s for s in spans if s.score >= self.thresholds.get(s.label, 0.5)]) if spans else []
