@@ -35,7 +35,7 @@ def _name_hint() -> regex.Pattern:
     from spacy.lang.en.stop_words import STOP_WORDS
 
     stops = "|".join(sorted({w.capitalize() for w in STOP_WORDS if w.isalpha()}, key=len, reverse=True))
-    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}")
+    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+")
 
 
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
