@@ -143,6 +143,13 @@ def test_names_at_chunk_borders_survive():
     assert any(s < w[1] < e for w in windows[:-1] for s, e in expected)
 
 
+def test_field_labels_are_not_names(stage):
+    doc = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nFiles: *"
+    assert run(stage, doc)[0] == [doc]
+    # the model does read "Format" as a name; the guard only scores it below the default bar
+    assert run(Pii(thresholds={"PERSON": 0.4}), doc)[0][0].startswith("[PERSON]: https://")
+
+
 def test_ner_reads_only_the_text_around_name_like_words():
     filler = "the data was copied to the backup disk and checked twice. " * 20
     text = filler + "It was signed by Margaret Thompson in the end. " + filler
@@ -153,7 +160,8 @@ def test_ner_reads_only_the_text_around_name_like_words():
 
 def test_bad_parameters_are_configuration_errors():
     for params, words in [({"entities": ["US_DRIVER_LICENCE"]}, "unknown entities"), ({"operator": "blur"}, "operator"),
-                          ({"patterns": {"X": "("}}, "patterns"), ({"thresholds": {"PERSON": 2}}, "thresholds")]:
+                          ({"patterns": {"X": "("}}, "patterns"), ({"thresholds": {"PERSON": 2}}, "thresholds"),
+                          ({"thresholds": {"PHONE": 0.9}}, "thresholds")]:
         with pytest.raises(ConfigError, match=words):
             pipeline.from_dict({"input": str(SAMPLES), "output": "/tmp/x", "stages": [{"pii": params}]})
 

@@ -98,7 +98,7 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 50, b
         for ent in doc.ents:
             if ent.label_ != "PERSON":
                 continue
-            span = _person_span(ent.text, offset + ent.start_char)
+            span = _person_span(ent.text, offset + ent.start_char, texts[i])
             if span is not None and own_lo <= span.start < own_hi and cut_lo < span.start and span.end < cut_hi:
                 found[i].append(span)
     return found
@@ -109,7 +109,12 @@ NOT_NAMES = {"tel", "fax", "phone", "mobile", "email", "e-mail", "mail", "contac
              "card", "key", "token", "cc", "ip", "host", "server"}
 
 
-def _person_span(name: str, start: int) -> Span | None:
+#: one word at the start of a line, followed by a colon: a field label ("Format:", "Files:",
+#: "Subject:") far more often than a speaker's name
+_FIELD_LABEL = regex.compile(r"(?:^|\n)[ \t]*$")
+
+
+def _person_span(name: str, start: int, text: str) -> Span | None:
     match = _NAME.search(name)
     if match is None:
         return None
@@ -122,5 +127,8 @@ def _person_span(name: str, start: int) -> Span | None:
         words.pop()
     if not words or words[-1][1] - words[0][0] < 2:
         return None
+    begin, end = start + words[0][0], start + words[-1][1]
     score = 0.85 if len(words) > 1 else 0.7  # a full name is surer than one capitalised word
-    return Span(start + words[0][0], start + words[-1][1], "PERSON", score)
+    if len(words) == 1 and text.startswith(":", end) and _FIELD_LABEL.search(text, max(0, begin - 40), begin):
+        score = 0.4  # below the default threshold; a transcript's speakers come back with PERSON: 0.4
+    return Span(begin, end, "PERSON", score)

@@ -49,7 +49,7 @@ class Pii(Mapper):
         ner_context_chars: int = 50,  # text sent to NER around each name-like word (~8 tokens; the model reads ~4)
         phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (national formats checked against these plans; "+" numbers against all)
         public_ips_only: bool = True,  # 10.0.0.1, 127.0.0.1, 192.168.x.x identify no person
-        patterns: dict[str, str] | None = None,  # extra {LABEL: regex} recognizers (score 1.0)
+        patterns: dict[str, str] | None = None,  # extra {LABEL: regex} recognizers, always on (score 1.0)
     ):
         unknown = [e for e in entities if e not in ENTITIES and e not in (patterns or {})]
         if unknown:
@@ -60,9 +60,9 @@ class Pii(Mapper):
             raise ValueError("ner_overlap_chars must be >= 0 and below half of ner_chunk_chars")
         if ner_context_chars < 0:
             raise ValueError(f"ner_context_chars must be >= 0, not {ner_context_chars}")
-        bad = [k for k, v in (thresholds or {}).items() if not 0 <= v <= 1]
+        bad = [k for k, v in (thresholds or {}).items() if k not in ENTITIES and k not in (patterns or {}) or not 0 <= v <= 1]
         if bad:
-            raise ValueError(f"thresholds must lie in [0, 1]: {', '.join(bad)}")
+            raise ValueError(f"thresholds must name a known entity and lie in [0, 1]: {', '.join(bad)}")
         self.entities = list(entities)
         self.thresholds = {**THRESHOLDS, **(thresholds or {})}
         self.operator = operator
