@@ -19,8 +19,15 @@ import pyarrow.compute as pc
 LINE_BREAKS = r"\r\n?|[\x0b\x0c\x1c-\x1e\x{85}\x{2028}\x{2029}]"
 #: C0/C1 control characters that are neither tab nor a line break
 CONTROL_CHARS = r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x{84}\x{86}-\x{9f}]"
+#: a run of whitespace of any script (RE2's \s alone is ASCII: it misses the no-break space)
+WHITESPACE_RUN = r"[\s\x0b\x1c-\x1f\x{85}\p{Z}]+"
 #: Unicode space separators that are not a plain space, plus tab.
 ODD_SPACES = "[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+
+
+def comparison_key(text: pa.Array) -> pa.Array:
+    """Text as duplicates are compared: lower case, every whitespace run one space, trimmed."""
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(text), WHITESPACE_RUN, " "))
 
 
 def split_words(text: pa.Array) -> pa.ListArray:
@@ -291,6 +298,23 @@ def sentence_terminal_class() -> str:
     punctuation = (chr(c) for c in range(0x110000) if unicodedata.category(chr(c)).startswith("P"))
     chars = [ch for ch in punctuation if pattern.match(ch)]
     return "".join("\\" + ch if ch in "\\]^-[" else ch for ch in chars)
+
+
+#: a noncharacter: marks cut points inside the text for one split (it never occurs in real text)
+_CUT = "\uffff"
+
+
+def split_sentences(text: pa.Array) -> pa.ListArray:
+    """Sentences per document, each with the whitespace that follows it, so that joining a
+    document's sentences with "" gives its text back. A sentence ends at a line break, at
+    sentence-final punctuation followed by whitespace (". ! ?" and the other Sentence_Terminal
+    characters; "3.14" and "e.g.x" do not end one), or after "。！？" even without a space.
+    """
+    terminal = sentence_terminal_class()
+    closing = "\"'\u201d\u2019\u00bb)\\]\u300d\u300f\uff09"
+    marked = pc.replace_substring_regex(text, f"([{terminal}][{terminal}{closing}]*\\s+|\n)", f"\\1{_CUT}")
+    marked = pc.replace_substring_regex(marked, f"([\u3002\uff01\uff1f\uff61][{closing}]*)([^\\s{_CUT}])", f"\\1{_CUT}\\2")
+    return drop_empty(pc.split_pattern(marked, _CUT))
 
 
 def join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n_docs: int) -> pa.Array:

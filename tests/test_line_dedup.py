@@ -57,3 +57,53 @@ def test_same_result_with_one_or_four_shards(ray_session, tmp_path, sample_docs)
     run_pipeline(STAGES, four, tmp_path / "b")
     a, b = (sorted(read_folder(tmp_path / x / "kept").select(["id", "text"]).to_pylist(), key=lambda r: r["id"]) for x in "ab")
     assert a == b
+
+
+def test_three_sentence_spans(ray_session, tmp_path):
+    """Sentence mode (datatrove style): a passage of 3 sentences that several documents share is
+    kept only in the smallest id; a shared sentence alone is not a duplicate; nothing else of
+    the documents changes, and a document's sentences join back to its text exactly."""
+    import json
+
+    from dataprep.text import split_sentences
+
+    files = sorted(SHARED_DATA.glob("*.parquet"))
+    table = pa.concat_tables([pq.read_table(f, columns=["id", "text"]).cast(
+        pa.schema([("id", pa.string()), ("text", pa.large_string())])) for f in files])
+    sentences = split_sentences(table["text"].combine_chunks()).to_pylist()
+    assert all("".join(s) == t for s, t in zip(sentences, table["text"].to_pylist()))
+
+    stages = [{"line_dedup": {"unit": "sentence", "span": 3, "min_line_chars": 30}}]
+    stats = run_pipeline(stages, SHARED_DATA, tmp_path / "o")
+    assert stats["invariant_ok"]
+    kept = read_folder(tmp_path / "o" / "kept")
+    before = dict(zip(table["id"].to_pylist(), sentences))
+    norm = lambda s: " ".join(s.lower().split())  # noqa: E731  (str.split: whitespace of any script)
+
+    def spans(units: list[str]) -> list[tuple[list[int], tuple[str, ...]]]:
+        """(unit positions, normalized sentences) of every eligible 3-sentence span."""
+        content = [i for i, u in enumerate(units) if norm(u)]
+        found = []
+        for k in range(len(content) - 2):
+            span = tuple(norm(units[i]) for i in content[k:k + 3])
+            if sum(map(len, span)) >= 30:
+                found.append((content[k:k + 3], span))
+        return found
+
+    holders = defaultdict(set)
+    for doc_id, units in before.items():
+        for _, span in spans(units):
+            holders[span].add(doc_id)
+    repeated = {span: ids for span, ids in holders.items() if len(ids) > 1}
+    assert len(repeated) > 100
+    changed = 0
+    for doc_id, text, removed in zip(kept["id"].to_pylist(), kept["text"].to_pylist(), kept["line_dedup_removed"].to_pylist()):
+        units = before[doc_id]
+        dropped = {i for positions, span in spans(units) if span in repeated and doc_id != min(repeated[span]) for i in positions}
+        assert text == "".join(u for i, u in enumerate(units) if i not in dropped), doc_id
+        assert removed == len(dropped)
+        changed += bool(dropped)
+    assert changed > 50
+    removed = read_folder(tmp_path / "o" / "removed")
+    if removed is not None:
+        assert {json.loads(d)["units_removed"] > 0 for d in removed["details"].to_pylist()} == {True}

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("hash", pa.string())])
@@ -40,7 +41,7 @@ class ExactDedup(Global):
         if self.lowercase:
             text = pc.utf8_lower(text)
         if self.collapse_whitespace:
-            text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s+", " "))
+            text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, textutil.WHITESPACE_RUN, " "))
         return [xxhash.xxh3_128_hexdigest(t.encode("utf-8")) for t in text.to_pylist()]
 
     def keys(self, batch: TextBatch | None) -> pa.Table:

@@ -1,15 +1,19 @@
-"""`line_dedup`: lines repeated across the corpus are kept once (C4 / datatrove sentence dedup).
+"""`line_dedup`: lines (or spans of sentences) repeated across the corpus are kept once.
 
 Footers, cookie notices, navigation and e-mail signatures repeat over thousands of pages; a
-model learns nothing from the thousandth copy. Every line of at least `min_line_chars`
-characters is hashed (lower-cased, whitespace collapsed); Ray Data counts, corpus-wide, how many
-documents hold each line; a line held by more than `max_count` documents is removed from every
-document but the one with the smallest id (deterministic, independent of sharding). A document
-left with fewer than `min_words_left` words is removed as `line_dedup.too_little_left`.
+model learns nothing from the thousandth copy. The unit is a line (C4) or a sentence; a span
+is `span` consecutive units of a document (datatrove's sentence dedup uses 3 sentences, so a
+common sentence alone is not a duplicate but a repeated passage is). Each span of at least
+`min_line_chars` characters is hashed (lower-cased, whitespace collapsed); Ray Data counts,
+corpus-wide, how many documents hold each span; the units of a span held by more than
+`max_count` documents are removed from every document but the one with the smallest id
+(deterministic, independent of sharding). A document left with fewer than `min_words_left`
+words is removed as `line_dedup.too_little_left`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,47 +24,72 @@ import xxhash
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
-# line hashes travel as int64 (the 64 hash bits reinterpreted): Ray Data sorts uint64 as objects
+# span hashes travel as int64 (the 64 hash bits reinterpreted): Ray Data sorts uint64 as objects
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("line", pa.int64())])
 RESOLUTION_SCHEMA = pa.schema([("line", pa.int64()), ("keep", pa.string()), ("documents", pa.int64())])
+UNITS = ("line", "sentence")
+
+
+@dataclass
+class Spans:
+    """A batch cut into units, and its spans: where each starts and its hash."""
+
+    units: pa.Array  # the text cut into units (joined per document, they give the text back)
+    parent: np.ndarray  # document of each unit
+    content: np.ndarray  # indices of the units that are not blank (spans are made of these)
+    starts: np.ndarray  # first unit of each eligible span, as a position in `content`
+    hashes: np.ndarray  # int64 hash of each eligible span
+
+    def docs(self) -> np.ndarray:
+        """The document of each eligible span."""
+        return self.parent[self.content[self.starts]]
 
 
 @register
 class LineDedup(Global):
-    """Corpus-wide repeated lines removed from all documents but the first (by id)."""
+    """Corpus-wide repeated lines or sentence spans removed from all documents but the first (by id)."""
 
     name = "line_dedup"
-    kind = "global"
     adds = {"line_dedup_removed": pa.int32()}
 
     def __init__(
         self,
-        max_count: int = 1,  # documents that may hold the same line (C4 keeps one occurrence)
-        min_line_chars: int = 20,  # shorter lines ("Yes.", "Home") are too generic to call duplicates
+        max_count: int = 1,  # documents that may hold the same span (C4 keeps one occurrence)
+        min_line_chars: int = 20,  # shorter spans ("Yes.", "Home") are too generic to call duplicates
         min_words_left: int = 5,  # a document reduced below this is no longer a document
+        unit: str = "line",  # "line" (C4) or "sentence" (datatrove's sentence dedup)
+        span: int = 1,  # units per span: 3 sentences as datatrove does; 1 line as C4 does
     ):
         if max_count < 1:
             raise ValueError(f"max_count must be >= 1, not {max_count}")
+        if unit not in UNITS:
+            raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
+        if span < 1:
+            raise ValueError(f"span must be >= 1, not {span}")
         self.max_count = max_count
         self.min_line_chars = min_line_chars
         self.min_words_left = min_words_left
+        self.unit = unit
+        self.span = span
 
-    def _lines(self, batch: TextBatch) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-        """Flat lines, their document, whether they are long enough to count, and their hash."""
-        lines, parent = textutil.flat(batch.lines)
-        key = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(lines), r"\s+", " "))
-        eligible = textutil.char_lengths(key) >= self.min_line_chars
-        hashes = np.zeros(len(lines), dtype=np.uint64)
+    def _spans(self, batch: TextBatch) -> Spans:
+        cut = batch.lines if self.unit == "line" else textutil.split_sentences(batch.text)
+        units, parent = textutil.flat(cut)
+        key = textutil.comparison_key(units)
+        chars = textutil.char_lengths(key)
         values = key.to_pylist()
-        for i in np.flatnonzero(eligible):  # one C call per line: xxhash has no Arrow kernel
-            hashes[i] = xxhash.xxh3_64_intdigest(values[i].encode("utf-8"))
-        return lines, parent, eligible, hashes.view(np.int64)
+        unit_hash = np.fromiter((xxhash.xxh3_64_intdigest(v.encode("utf-8")) for v in values), np.uint64, len(values))
+        content = np.flatnonzero(chars > 0)  # blank units are in no span, so spacing does not hide a repeat
+        starts, hashes = textutil.ngram_starts(unit_hash[content], parent[content], self.span)
+        cumulative = np.concatenate([[0], np.cumsum(chars[content])])
+        eligible = cumulative[starts + self.span] - cumulative[starts] >= self.min_line_chars
+        return Spans(units, parent, content, starts[eligible], hashes[eligible].view(np.int64))
 
     def keys(self, batch: TextBatch | None) -> pa.Table:
         if batch is None:
             return KEY_SCHEMA.empty_table()
-        _, parent, eligible, hashes = self._lines(batch)
-        pairs = np.unique(np.stack([parent[eligible], hashes[eligible]]), axis=1)  # a line once per document
+        spans = self._spans(batch)
+        pairs = np.unique(np.stack([spans.docs(), spans.hashes]), axis=1)  # a span once per document
         ids = batch.table["id"].combine_chunks().take(pa.array(pairs[0]))
         return pa.table({"id": ids, "line": pa.array(pairs[1], pa.int64())}, schema=KEY_SCHEMA)
 
@@ -74,22 +103,39 @@ class LineDedup(Global):
         frequent = groups.filter(expr=col("documents") > self.max_count)
         return pa.Table.from_pylist(frequent.take_all(), RESOLUTION_SCHEMA)
 
-    def load_resolution(self, table: pa.Table) -> dict[int, str]:
-        return dict(zip(table["line"].to_pylist(), table["keep"].to_pylist()))
+    def load_resolution(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Frequent span hashes, sorted, and the id that keeps each."""
+        order = np.argsort(table["line"].to_numpy())
+        return table["line"].to_numpy()[order], np.array(table["keep"].to_pylist(), dtype=object)[order]
 
-    def decide(self, batch: TextBatch, resolution: dict[int, str]) -> Decisions:
+    def decide(self, batch: TextBatch, resolution: tuple[np.ndarray, np.ndarray]) -> Decisions:
         n = batch.num_rows
-        lines, parent, eligible, hashes = self._lines(batch)
-        ids = batch.table["id"].to_pylist()
-        drop = np.zeros(len(lines), dtype=bool)
-        for i in np.flatnonzero(eligible):
-            keeper = resolution.get(int(hashes[i]))
-            drop[i] = keeper is not None and keeper != ids[parent[i]]
-        new_text = textutil.join_kept(lines, parent, ~drop, n)
-        removed = textutil.per_doc(parent, drop.astype(float), n).astype(np.int32)
+        spans = self._spans(batch)
+        frequent, keepers = resolution
+        repeat = np.zeros(len(spans.starts), dtype=bool)
+        if len(frequent):
+            at = np.minimum(np.searchsorted(frequent, spans.hashes), len(frequent) - 1)
+            ids = np.array(batch.table["id"].to_pylist(), dtype=object)
+            repeat = (frequent[at] == spans.hashes) & (keepers[at] != ids[spans.docs()])
+        drop = self._covered(spans.starts[repeat], spans)
+        joiner = "\n" if self.unit == "line" else ""
+        kept_lists = pa.ListArray.from_arrays(
+            pa.array(np.concatenate([[0], np.cumsum(np.bincount(spans.parent[~drop], minlength=n))]).astype(np.int32)),
+            spans.units.filter(pa.array(~drop)))
+        new_text = pc.binary_join(kept_lists, pa.scalar(joiner, spans.units.type))
+        removed = textutil.per_doc(spans.parent, drop.astype(float), n).astype(np.int32)
         words_left = textutil.list_lengths(textutil.split_words(new_text))
         reasons = np.where((removed > 0) & (words_left < self.min_words_left), f"{self.name}.too_little_left", None).astype(object)
-        details = [{"lines_removed": int(r), "words_left": int(w)} if reason else None
+        details = [{"units_removed": int(r), "words_left": int(w)} if reason else None
                    for r, w, reason in zip(removed, words_left, reasons)]
         out = batch.with_text(new_text).with_columns({"line_dedup_removed": pa.array(removed, pa.int32())})
         return Decisions(out, reasons, details)
+
+    def _covered(self, repeat_starts: np.ndarray, spans: Spans) -> np.ndarray:
+        """Mask of the units under a repeated span (`span` consecutive non-blank units)."""
+        edges = np.zeros(len(spans.content) + 1, dtype=np.int64)
+        np.add.at(edges, repeat_starts, 1)
+        np.add.at(edges, repeat_starts + self.span, -1)
+        drop = np.zeros(len(spans.units), dtype=bool)
+        drop[spans.content[np.cumsum(edges[:-1]) > 0]] = True
+        return drop
