@@ -99,27 +99,43 @@ def _phone_checker(regions: tuple[str, ...]):
             score = _any_region_score(raw)
         if score is not None:
             return [(start, end, score)]
-        # numbers run together ("+44 20 7946 0958 / (212) 555-0187", "0958 8.8.8.8"): the longest
-        # valid run of digit groups from each group where a number can start (the first, one led
-        # by + or "(", one after " / "; never inside a longer run of digits such as an IBAN's)
-        groups = [g.span() for g in _PHONE_GROUP.finditer(raw)]
-        found, i = [], 0
-        while len(groups) > 1 and i < len(groups):
-            gap = raw[groups[i - 1][1]:groups[i][0]] if i else ""
-            if i and not (found and found[-1][1] == start + groups[i - 1][1]) and raw[groups[i][0]] not in "+(" and len(gap.strip()) + len(gap) < 3:
-                i += 1
-                continue
-            for j in range(len(groups), i, -1):
-                score = _phone_score(raw[groups[i][0]:groups[j - 1][1]], regions, context)
-                if score is not None:
-                    found.append((start + groups[i][0], start + groups[j - 1][1], score))
-                    i = j
-                    break
-            else:
-                i += 1
-        return found
+        return [(start + s, start + e, score) for s, e, score in _split_runs(raw, regions, context)]
 
     return check
+
+
+def _split_runs(raw: str, regions: tuple[str, ...], context: bool) -> list[tuple[int, int, float]]:
+    """Numbers run together ("+44 20 7946 0958 / (212) 555-0187", "0958 8.8.8.8"): from each
+    group where a number can start, the longest run of digit groups that is a valid number."""
+    groups = [g.span() for g in _PHONE_GROUP.finditer(raw)]
+    found: list[tuple[int, int, float]] = []
+    i = 0
+    while len(groups) > 1 and i < len(groups):
+        run = _longest_from(raw, groups, i, regions, context) if _can_start(raw, groups, i, found) else None
+        if run is None:
+            i += 1
+            continue
+        found.append((groups[i][0], groups[run[0] - 1][1], run[1]))
+        i = run[0]
+    return found
+
+
+def _longest_from(raw: str, groups: list[tuple[int, int]], i: int, regions: tuple[str, ...], context: bool):
+    """(end group, score) of the longest valid number starting at group i, or None."""
+    for j in range(len(groups), i, -1):
+        score = _phone_score(raw[groups[i][0]:groups[j - 1][1]], regions, context)
+        if score is not None:
+            return j, score
+    return None
+
+
+def _can_start(raw: str, groups: list[tuple[int, int]], i: int, found: list) -> bool:
+    """A number starts at the first group, right after a number found, at a group led by + or
+    "(", or after a spaced symbol (" / ", " - "); never inside a run of digits such as an IBAN's."""
+    if i == 0 or raw[groups[i][0]] in "+(" or (found and found[-1][1] == groups[i - 1][1]):
+        return True
+    gap = raw[groups[i - 1][1]:groups[i][0]]
+    return bool(gap.strip()) and len(gap) >= 2
 
 
 def _balanced(raw: str, start: int, end: int) -> tuple[int, int]:
@@ -134,7 +150,7 @@ def _balanced(raw: str, start: int, end: int) -> tuple[int, int]:
 def _any_region_score(raw: str) -> float | None:
     """A number announced as one ("Tel. 6123 0624") may be national in any country: valid in
     the numbering plan of any region phonenumbers knows."""
-    if not 7 <= sum(c.isdigit() for c in raw) <= 15 or _DATE_LIKE.fullmatch(raw):
+    if not _plausible(raw):
         return None
     for region in phonenumbers.SUPPORTED_REGIONS:
         number = _parse(raw, region)
@@ -143,8 +159,13 @@ def _any_region_score(raw: str) -> float | None:
     return None
 
 
+def _plausible(raw: str) -> bool:
+    """7 to 15 digits (ITU E.164 allows 15) and no date or time range inside."""
+    return 7 <= sum(c.isdigit() for c in raw) <= 15 and not _DATE_LIKE.search(raw)
+
+
 def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | None:
-    if not 7 <= sum(c.isdigit() for c in raw) <= 15 or _DATE_LIKE.search(raw):
+    if not _plausible(raw):
         return None
     if raw.startswith(("+", "00")):
         number = _parse(raw if raw.startswith("+") else "+" + raw[2:], None)
