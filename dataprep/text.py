@@ -156,6 +156,16 @@ def flat(lists: pa.ListArray) -> tuple[pa.Array, np.ndarray]:
     return pc.list_flatten(lists), parent
 
 
+def ragged_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """All of range(start, stop) for each pair, concatenated (without a Python loop)."""
+    counts = stops - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.cumsum(counts) - counts
+    return np.arange(total) + np.repeat(starts - offsets, counts)
+
+
 def per_doc(parent: np.ndarray, values: np.ndarray | None, n_docs: int) -> np.ndarray:
     """Sum of `values` (or count, when None) per document."""
     return np.bincount(parent, weights=values, minlength=n_docs)

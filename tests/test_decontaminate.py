@@ -69,3 +69,27 @@ def test_flags_exactly_the_pages_that_share_a_13_gram(index, web_docs):
 def test_missing_index_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no index at"):
         build_stage("decontaminate", {"index": str(tmp_path / "none")}, "stage 1")
+
+
+def test_near_duplicates_of_reference_documents(index, web_docs):
+    """With `near_duplicate`, lightly edited copies of evaluation pages are caught by MinHash
+    even when n-gram overlap is switched off, with their estimated similarity; unrelated pages
+    are not."""
+    from dataprep.explain import ngram_jaccard
+
+    folder, evaluation = index
+    stage = build_stage("decontaminate", {"index": str(folder), "min_matches": 10**9, "near_duplicate": 0.7}, "stage 1")
+    long_pages = [t for t in evaluation if len(t.split()) > 300][:8]
+    edited = []
+    for page in long_pages:
+        words = page.split()
+        edited.append(" ".join("changed" if i % 60 == 30 else w for i, w in enumerate(words)))
+    unrelated = web_docs["text"].to_pylist()[400:440]
+    texts = edited + unrelated
+    decisions = stage.apply(TextBatch(pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.large_string())})))
+    reasons = decisions.reasons.tolist()
+    assert len(long_pages) >= 5
+    assert reasons[:len(edited)] == ["decontaminate.near_dup"] * len(edited)
+    assert all(r is None for r in reasons[len(edited):])
+    for i, page in enumerate(long_pages):
+        assert decisions.details[i]["reference_similarity"] == pytest.approx(ngram_jaccard(edited[i], page), abs=0.12)

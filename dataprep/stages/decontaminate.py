@@ -1,17 +1,20 @@
 """`decontaminate`: set-level de-duplication against a reference corpus or an evaluation set.
 
 `dataprep index build REF --output IDX` hashes every word 13-gram (GPT-3's decontamination
-length; configurable) of the reference once; the stage then removes every document sharing at
-least `min_matches` of those n-grams (`decontaminate.overlap`, with the count in details).
-The same index serves every later run, so a new crawl is checked against an existing corpus or
-a benchmark's test set without reading it again. Folding (case, punctuation, digits) is the one
-of `minhash_dedup`.
+length; configurable) of the reference once, and each reference document's MinHash signature;
+the stage then removes every document sharing at least `min_matches` of those n-grams
+(`decontaminate.overlap`, with the count in details) and, if `near_duplicate` is set, every
+document whose estimated Jaccard with a reference document reaches it (`decontaminate.near_dup`:
+found through the LSH bands, then estimated from the whole signatures). The same index serves
+every later run, so a new crawl is checked against an existing corpus or a benchmark's test set
+without reading it again. Folding (case, punctuation, digits) is the one of `minhash_dedup`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,25 +23,57 @@ import pyarrow.parquet as pq
 
 from dataprep import text as textutil
 from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.minhash_dedup import MinhashDedup, band_keys
+
+
+#: changes whenever the word hashing changes: an index of another version cannot match
+HASHING = "bytes-8-v2"
+#: MinHash of reference documents: FineWeb's 14 bands x 8 rows over 112 permutations
+MINHASH = {"num_perm": 112, "bands": 14, "rows": 8, "seed": 1, "ngram": 5}
+
+
+@dataclass
+class Index:
+    card: dict
+    ngrams: np.ndarray  # sorted distinct n-gram hashes
+    bucket_keys: np.ndarray  # sorted LSH bucket keys of the reference documents
+    bucket_docs: np.ndarray  # the reference document of each bucket key
+    signatures: np.ndarray  # reference documents x permutations
 
 
 @functools.cache
-def load_index(path: str) -> tuple[np.ndarray, dict]:
-    """(sorted n-gram hashes, card) of an index folder, once per worker process."""
+def load_index(path: str) -> Index:
+    """An index folder, read once per worker process."""
     card = json.loads((Path(path) / "index.json").read_text(encoding="utf-8"))
+    if card.get("hashing") != HASHING:
+        raise ValueError(f"the index at {path} was built by another dataprep version: rebuild it with `dataprep index build`")
     hashes = pq.read_table(Path(path) / "ngrams.parquet")["hash"].to_numpy().view(np.uint64)
-    return np.sort(hashes), card
+    signatures = np.load(Path(path) / "minhash.npy")
+    keys = band_keys(signatures, card["minhash"]["bands"], card["minhash"]["rows"]).reshape(-1)
+    docs = np.repeat(np.arange(len(signatures)), card["minhash"]["bands"])
+    order = np.argsort(keys)
+    return Index(card, np.sort(hashes), keys[order], docs[order], signatures)
+
+
+def _minhash() -> MinhashDedup:
+    return MinhashDedup(num_perm=MINHASH["num_perm"], bands=MINHASH["bands"], rows=MINHASH["rows"],
+                        seed=MINHASH["seed"], ngram=MINHASH["ngram"])
 
 
 def build_index(texts: list[str], output: str, ngram: int = 13, source: str = "") -> dict:
-    """Write IDX/ngrams.parquet (distinct n-gram hashes) and IDX/index.json; return the card."""
-    hashes, _ = textutil.word_ngram_hashes(pa.array(texts, pa.large_string()), ngram)
+    """Write IDX/ngrams.parquet (distinct n-gram hashes), IDX/minhash.npy (a signature per
+    reference document) and IDX/index.json; return the card."""
+    text = pa.array(texts, pa.large_string())
+    hashes, _ = textutil.word_ngram_hashes(text, ngram)
     distinct = np.unique(hashes)
+    signatures, _ = _minhash().signatures(TextBatch(pa.table({"id": pa.array(range(len(texts))).cast(pa.string()), "text": text})))
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"hash": pa.array(distinct.view(np.int64))}), folder / "ngrams.parquet")
+    np.save(folder / "minhash.npy", signatures)
     card = {"ngram": ngram, "documents": len(texts), "ngrams": int(len(distinct)), "source": source,
-            "folding": "lower case, punctuation and symbols to spaces, digits to 0; xxh3 word hashes"}
+            "minhash": MINHASH, "hashing": HASHING,
+            "folding": "lower case; whitespace, punctuation and symbols of any script break words; digits to 0"}
     (folder / "index.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
 
@@ -53,23 +88,55 @@ class Decontaminate(Filter):
         self,
         index: str = "index",  # the folder `dataprep index build` wrote
         min_matches: int = 1,  # shared n-grams that make a document contaminated (GPT-3: any)
+        near_duplicate: float | None = None,  # also remove documents this similar (estimated Jaccard) to a reference one
     ):
         if not (Path(index) / "index.json").is_file():
             raise ValueError(f"no index at {index} (build one with `dataprep index build REF --output {index}`)")
         if min_matches < 1:
             raise ValueError(f"min_matches must be >= 1, not {min_matches}")
+        if near_duplicate is not None and not 0 < near_duplicate <= 1:
+            raise ValueError(f"near_duplicate must be within (0, 1], not {near_duplicate}")
         self.index = str(Path(index).resolve())
         self.min_matches = min_matches
+        self.near_duplicate = near_duplicate
 
     def setup(self) -> None:
         load_index(self.index)
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
-        reference, card = load_index(self.index)
-        hashes, docs = textutil.word_ngram_hashes(batch.text, card["ngram"])
-        position = np.searchsorted(reference, hashes)
-        found = reference[np.minimum(position, len(reference) - 1)] == hashes if len(reference) else np.zeros(len(hashes), bool)
-        return {"matched_ngrams": np.bincount(docs[found], minlength=batch.num_rows).astype(np.int64)}
+        index = load_index(self.index)
+        hashes, docs = textutil.word_ngram_hashes(batch.text, index.card["ngram"])
+        metrics = {"matched_ngrams": np.bincount(docs[_members(index.ngrams, hashes)], minlength=batch.num_rows).astype(np.int64)}
+        if self.near_duplicate is not None:
+            metrics["reference_similarity"] = self._similarity(batch, index)
+        return metrics
+
+    def _similarity(self, batch: TextBatch, index: Index) -> np.ndarray:
+        """Per document: the highest estimated Jaccard with a reference document that shares an
+        LSH bucket with it (0 when none does)."""
+        signatures, has = _minhash().signatures(batch)
+        keys = band_keys(signatures, MINHASH["bands"], MINHASH["rows"])
+        doc = np.repeat(np.arange(batch.num_rows), MINHASH["bands"])
+        flat = keys.reshape(-1)
+        lo, hi = np.searchsorted(index.bucket_keys, flat, "left"), np.searchsorted(index.bucket_keys, flat, "right")
+        pairs_doc = np.repeat(doc, hi - lo)
+        pairs_ref = index.bucket_docs[textutil.ragged_ranges(lo, hi)]
+        best = np.zeros(batch.num_rows)
+        if len(pairs_doc):
+            agreement = (signatures[pairs_doc] == index.signatures[pairs_ref]).mean(axis=1)
+            np.maximum.at(best, pairs_doc, agreement)
+        return np.where(has, best, 0.0)
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        return [("overlap", m["matched_ngrams"] >= self.min_matches)]
+        checks = [("overlap", m["matched_ngrams"] >= self.min_matches)]
+        if self.near_duplicate is not None:
+            checks.append(("near_dup", m["reference_similarity"] >= self.near_duplicate))
+        return checks
+
+
+def _members(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mask of `values` found in `sorted_values`."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), bool)
+    position = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[position] == values

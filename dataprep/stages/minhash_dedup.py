@@ -123,15 +123,11 @@ class MinhashDedup(Global):
         sig, has = self.signatures(batch)
         ids = batch.table["id"].combine_chunks().filter(pa.array(has))
         sig = sig[has]
-        banded = sig[:, : self.bands * self.rows].astype(np.uint64).reshape(len(sig), self.bands, self.rows)
-        keys = np.broadcast_to(np.arange(1, self.bands + 1, dtype=np.uint64), (len(sig), self.bands)).copy()
-        with np.errstate(over="ignore"):
-            for row in range(self.rows):
-                keys = keys * _MIX + banded[:, :, row]
+        keys = band_keys(sig, self.bands, self.rows)
         signature = pa.array([s.tobytes() for s in sig] if self.verify is not None else [None] * len(sig), pa.binary())
         doc = np.repeat(np.arange(len(sig)), self.bands)
         return pa.table({"id": ids.take(pa.array(doc)), "band": np.tile(np.arange(self.bands, dtype=np.int32), len(sig)),
-                         "bucket": keys.reshape(-1).view(np.int64), "signature": signature.take(pa.array(doc))},
+                         "bucket": keys.reshape(-1), "signature": signature.take(pa.array(doc))},
                         schema=KEY_SCHEMA)
 
     def resolve(self, records: Any) -> pa.Table:
@@ -156,6 +152,17 @@ class MinhashDedup(Global):
         out = batch.with_columns({"cluster_id": pa.array([k for k, _ in cluster], pa.string()),
                                   "cluster_size": pa.array([s for _, s in cluster], pa.int64())})
         return Decisions(out, reasons, details)
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(documents x bands) int64 bucket keys: each band's rows folded into one 64-bit key that
+    also depends on the band's number (a key is never shared across bands)."""
+    banded = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
+    keys = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64), (len(signatures), bands)).copy()
+    with np.errstate(over="ignore"):
+        for row in range(rows):
+            keys = keys * _MIX + banded[:, :, row]
+    return keys.view(np.int64)
 
 
 def _bucket_edges(group: pa.Table, verify: float | None) -> pa.Table:
