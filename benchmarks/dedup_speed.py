@@ -1,25 +1,40 @@
 """MinHash signatures per second on one core, shingling included, ours next to the peers.
 
     python benchmarks/dedup_speed.py [--peers benchmarks/.peers/bin/python]
+    python benchmarks/dedup_speed.py --no-signatures --scale 10000,100000,1000000
 
 Same documents (the real web pages of shared/data), same shingles (word 5-grams of folded
 text), 112 permutations. Peers: datasketch's `update` per shingle and `update_batch` per
 document (run here, it is a dependency), and rensa's RMinHash (in the peers' venv, where
 `pip install rensa` puts it; skipped when absent). Python-made shingles are counted in every
 peer's time, as a pipeline would pay them.
+
+With --scale N1,N2,...: whole-run wall time and peak memory of `dataprep run` with stages
+[normalize, exact_dedup, minhash_dedup] on N synthetic documents each, in a fresh process per
+size (Ray start-up included, as a user sees it). Documents are random real lines (shared/data
+lines of >= 5 words, each distinct line equally likely), 1-2 KB each; 5% are exact copies of an
+earlier document and 5% near copies (one random line added: Jaccard ~0.9), so both dedup
+stages have work. Shards of 10,000 documents go to a temporary folder (--tmp, deleted
+afterwards). Memory: the summed RSS of the run's process tree (driver, raylet, GCS and every Ray
+worker are its descendants), sampled from /proc every 0.2 s; shared pages (the object store)
+count once per process that maps them, so the figure is an upper bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,8 +42,11 @@ sys.path.insert(0, str(REPO))
 
 from dataprep.stages.base import TextBatch  # noqa: E402
 from dataprep.stages.minhash_dedup import MinhashDedup  # noqa: E402
+from pipeline import TreeMemory  # noqa: E402  (benchmarks/pipeline.py: summed RSS of a process tree)
 
 NUM_PERM = 112
+SHARD_DOCS = 10_000
+SCALE_STAGES = "stages:\n  - normalize: {}\n  - exact_dedup: {}\n  - minhash_dedup: {}\n"
 PEER = r"""
 import json, re, sys, time
 import pyarrow.parquet as pq
@@ -64,14 +82,10 @@ def timed(fn, repeat: int = 1) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "01_web_pages_trafilatura.parquet")
-    parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"))
-    args = parser.parse_args()
+def signature_rates(data: Path, peers: str) -> None:
     from datasketch import MinHash
 
-    table = pq.read_table(args.data, columns=["id", "text"]).cast(pa.schema([("id", pa.string()), ("text", pa.large_string())]))
+    table = pq.read_table(data, columns=["id", "text"]).cast(pa.schema([("id", pa.string()), ("text", pa.large_string())]))
     texts = table["text"].to_pylist()
     n = len(texts)
     print(f"{n:,} documents, {sum(map(len, texts)) / n / 1000:.1f} k characters each on average, {NUM_PERM} permutations, one core")
@@ -97,7 +111,7 @@ def main() -> None:
             ("datasketch update (100 docs)", 100 / timed(update))]
     with tempfile.TemporaryDirectory() as tmp:
         pq.write_table(table, f"{tmp}/docs.parquet")
-        peer = subprocess.run([args.peers, "-c", PEER, f"{tmp}/docs.parquet"], capture_output=True, text=True)
+        peer = subprocess.run([peers, "-c", PEER, f"{tmp}/docs.parquet"], capture_output=True, text=True)
         if peer.returncode == 0:
             rows.append(("rensa RMinHash (Rust)", n / json.loads(peer.stdout)["seconds"]))
         else:
@@ -106,6 +120,98 @@ def main() -> None:
     for name, rate in rows:
         print(f"{name:<32} {rate:>9,.0f} docs/s  {rate / rows[0][1]:>6.2f}x ours" if name != rows[0][0] else
               f"{name:<32} {rate:>9,.0f} docs/s  ({rate / best_peer:.1f}x the fastest peer)")
+
+
+def real_lines(data: Path) -> pa.Array:
+    """The distinct lines of >= 5 words of every shared/data file: the synthetic corpus's material."""
+    texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks() for f in sorted(data.glob("*.parquet"))])
+    lines = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(texts, "\n")))
+    lines = pc.unique(lines.filter(pc.greater_equal(pc.list_value_length(pc.utf8_split_whitespace(lines)), 5)))
+    return lines.cast(pa.large_string())
+
+
+def synthetic_shards(lines: pa.Array, n_docs: int, folder: Path, rng: np.random.Generator) -> float:
+    """Write n_docs documents of random real lines (1-2 KB) in shards; return their text MB.
+
+    Per shard: 90% fresh documents, 5% exact copies and 5% near copies (a line added) of fresh
+    ones, of any earlier shard too: duplicates cross shards, as in a crawl."""
+    line_bytes = pc.binary_length(lines).to_numpy()
+    per_doc = max(2, round(1500 / line_bytes.mean()))  # lines per document for ~1.5 KB on average
+    made: list[np.ndarray] = []  # line indices of every fresh document so far
+    megabytes = 0.0
+    for shard, start in enumerate(range(0, n_docs, SHARD_DOCS)):
+        count = min(SHARD_DOCS, n_docs - start)
+        fresh, copies = count - 2 * (count // 20), count // 20
+        sizes = rng.integers(per_doc * 2 // 3, per_doc * 4 // 3 + 1, fresh)
+        docs = np.split(rng.integers(0, len(lines), sizes.sum()), np.cumsum(sizes)[:-1])
+        made += docs
+        sources = rng.integers(0, len(made), 2 * copies)
+        near = [np.append(made[src], rng.integers(len(lines))) for src in sources[copies:]]
+        docs = docs + [made[src] for src in sources[:copies]] + near
+        offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
+        nested = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), lines.take(pa.array(np.concatenate(docs))))
+        text = pc.binary_join(nested, pa.scalar("\n", pa.large_string()))
+        order = rng.permutation(count)
+        ids = pa.array([f"s{start + i:08d}" for i in range(count)])
+        pq.write_table(pa.table({"id": ids, "text": text.take(pa.array(order))}), folder / f"shard-{shard:05d}.parquet")
+        megabytes += pc.sum(pc.binary_length(text)).as_py() / 1e6
+    return megabytes
+
+
+def whole_run(n_docs: int, data: Path, tmp: Path, seed: int) -> dict:
+    """Generate n_docs, run the dedup pipeline in a fresh process, measure wall time and memory."""
+    folder = tmp / f"scale-{n_docs}"
+    (folder / "input").mkdir(parents=True)
+    try:
+        megabytes = synthetic_shards(real_lines(data), n_docs, folder / "input", np.random.default_rng(seed))
+        (folder / "p.yaml").write_text(f"name: dedup_scale\n{SCALE_STAGES}", encoding="utf-8")
+        cmd = [sys.executable, "-m", "dataprep.cli", "run", str(folder / "p.yaml"), "--input", str(folder / "input"),
+               "--output", str(folder / "out"), "--no-progress"]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with TreeMemory(proc.pid, interval=0.2) as memory:
+            _, err = proc.communicate()
+        seconds = time.perf_counter() - started
+        if proc.returncode:
+            raise SystemExit(f"{n_docs:,} documents: dataprep run failed: {err.decode().strip()[-2000:]}")
+        stats = json.loads((folder / "out" / "stats.json").read_text(encoding="utf-8"))
+        removed = {s["name"]: sum(s["removed"].values()) for s in stats["stages"]}
+        return {"docs": n_docs, "mb": megabytes, "seconds": seconds, "peak": memory.peak, "driver": memory.root_peak,
+                "removed": removed}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def scaling(sizes: list[int], data: Path, tmp: Path) -> None:
+    print(f"\nwhole run, stages [normalize, exact_dedup, minhash_dedup] (defaults), `dataprep run` in a fresh process "
+          f"(Ray start-up included), {os.cpu_count()} cores; synthetic documents of real lines, ~1.5 KB each")
+    print(f"{'docs':>10} {'text MB':>8} {'wall s':>8} {'docs/s':>8} {'MB/s':>6} {'x linear':>9} {'peak tree':>10} {'driver':>8}"
+          f"  {'removed: exact':>14} {'near':>6}")
+    previous = None
+    for n_docs in sizes:
+        row = whole_run(n_docs, data, tmp, seed=n_docs)
+        previous = previous or row
+        growth = (row["seconds"] / previous["seconds"]) / (row["docs"] / previous["docs"])
+        previous = row
+        print(f"{row['docs']:>10,} {row['mb']:>8,.0f} {row['seconds']:>8.1f} {row['docs'] / row['seconds']:>8,.0f} "
+              f"{row['mb'] / row['seconds']:>6.2f} {growth:>9.2f} {row['peak'] / 2**30:>8.2f} G {row['driver'] / 2**30:>6.2f} G"
+              f"  {row['removed'].get('exact_dedup', 0):>14,} {row['removed'].get('minhash_dedup', 0):>6,}", flush=True)
+    print("x linear: (wall time / the previous size's) / (documents / the previous size's); 1.00 = linear growth,"
+          " below 1 while Ray's fixed start-up cost still dominates")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "01_web_pages_trafilatura.parquet")
+    parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"))
+    parser.add_argument("--scale", default="", help="comma-separated corpus sizes for whole-run time and memory (off by default)")
+    parser.add_argument("--no-signatures", action="store_true", help="skip the signatures-per-core comparison")
+    parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="where the synthetic shards go")
+    args = parser.parse_args()
+    if not args.no_signatures:
+        signature_rates(args.data, args.peers)
+    if args.scale:
+        scaling([int(n) for n in args.scale.split(",")], args.data.parent, args.tmp)
 
 
 if __name__ == "__main__":
