@@ -78,6 +78,8 @@ def test_ip_inside_a_version_string_is_not_an_address(stage):
     doc = "Upgrade to v1.2.3.4 (version 1.2.3.4, kernel 5.10.0.21) from 8.8.8.8, not from 192.168.1.20 or 10.0.0.1."
     text, _ = run(stage, doc)
     assert text == ["Upgrade to v1.2.3.4 (version 1.2.3.4, kernel 5.10.0.21) from [IP_ADDRESS], not from 192.168.1.20 or 10.0.0.1."]
+    products = "Tested with Firefox 2.0.0.16 and McAfee Stinger 12.2.0.79; DNS 9.9.0.9, Server 12.2.0.79"
+    assert run(Pii(ner=False), products)[0] == ["Tested with Firefox 2.0.0.16 and McAfee Stinger 12.2.0.79; DNS [IP_ADDRESS], Server [IP_ADDRESS]"]
     text, _ = run(Pii(ner=False, public_ips_only=False), doc)
     assert text[0].endswith("from [IP_ADDRESS], not from [IP_ADDRESS] or [IP_ADDRESS].")
 

@@ -196,6 +196,10 @@ def _parse(raw: str, region: str | None):
 _IPV4 = re.compile(r"(?<![\w.:/-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}(?:[0-9A-Fa-f]{1,4}|(?<=:):|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
 _VERSION_WORDS = ("version", "release", "ver.", "build", "firmware", "kernel")
+_NAME_BEFORE = re.compile(r"\b([A-Z][\w+-]*) $")
+#: capitalised words that introduce an address, not a product ("Server 8.0.0.1")
+_IP_WORDS = {"ip", "ips", "ipv4", "address", "addr", "adresse", "ip-adresse", "server", "host", "from", "by", "via", "client",
+             "dns", "gateway", "proxy", "peer", "remote", "src", "dst", "source", "destination", "origin", "router", "nameserver"}
 
 
 def _ip_checker(public_only: bool):
@@ -208,6 +212,10 @@ def _ip_checker(public_only: bool):
             return []
         if address.version == 4 and any(word in _before(text, match.start(), 16) for word in _VERSION_WORDS):
             return []  # "version 1.2.3.4" is a release number
+        if address.version == 4 and "0" in match.group().split(".")[1:3]:
+            product = _NAME_BEFORE.search(text, max(0, match.start() - 40), match.start())
+            if product and product.group(1).lower() not in _IP_WORDS:
+                return []  # "Firefox 2.0.0.16", "Stinger 12.2.0.79": a product's release
         return [(match.start(), match.end(), 0.95)]
 
     return check
