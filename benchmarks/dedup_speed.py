@@ -111,8 +111,11 @@ def signature_rates(data: Path, peers: str) -> None:
             ("datasketch update (100 docs)", 100 / timed(update))]
     with tempfile.TemporaryDirectory() as tmp:
         pq.write_table(table, f"{tmp}/docs.parquet")
-        peer = subprocess.run([peers, "-c", PEER, f"{tmp}/docs.parquet"], capture_output=True, text=True)
-        if peer.returncode == 0:
+        peer = subprocess.run([peers, "-c", PEER, f"{tmp}/docs.parquet"], capture_output=True, text=True) \
+            if Path(peers).is_file() else None
+        if peer is None:
+            print(f"rensa skipped: no peers' venv at {peers} (bash benchmarks/setup_peers.sh)")
+        elif peer.returncode == 0:
             rows.append(("rensa RMinHash (Rust)", n / json.loads(peer.stdout)["seconds"]))
         else:
             print(f"rensa skipped: {peer.stderr.strip().splitlines()[-1] if peer.stderr else 'not installed'}")
