@@ -10,7 +10,8 @@ document (run here, it is a dependency), and rensa's RMinHash (in the peers' ven
 peer's time, as a pipeline would pay them.
 
 With --scale N1,N2,...: whole-run wall time and peak memory of `dataprep run` with stages
-[normalize, exact_dedup, minhash_dedup] on N synthetic documents each, in a fresh process per
+[normalize, exact_dedup, minhash_dedup] (its parameters: --minhash, default {}: threshold 0.8)
+on N synthetic documents each, in a fresh process per
 size (Ray start-up included, as a user sees it). Documents are random real lines (shared/data
 lines of >= 5 words, each distinct line equally likely), 1-2 KB each; 5% are exact copies of an
 earlier document and 5% near copies (one random line added: Jaccard ~0.9), so both dedup
@@ -46,7 +47,7 @@ from pipeline import TreeMemory  # noqa: E402  (benchmarks/pipeline.py: summed R
 
 NUM_PERM = 112
 SHARD_DOCS = 10_000
-SCALE_STAGES = "stages:\n  - normalize: {}\n  - exact_dedup: {}\n  - minhash_dedup: {}\n"
+SCALE_STAGES = "stages:\n  - normalize: {{}}\n  - exact_dedup: {{}}\n  - minhash_dedup: {params}\n"
 PEER = r"""
 import json, re, sys, time
 import pyarrow.parquet as pq
@@ -161,13 +162,13 @@ def synthetic_shards(lines: pa.Array, n_docs: int, folder: Path, rng: np.random.
     return megabytes
 
 
-def whole_run(n_docs: int, data: Path, tmp: Path, seed: int) -> dict:
+def whole_run(n_docs: int, data: Path, tmp: Path, seed: int, minhash: str) -> dict:
     """Generate n_docs, run the dedup pipeline in a fresh process, measure wall time and memory."""
     folder = tmp / f"scale-{n_docs}"
     (folder / "input").mkdir(parents=True)
     try:
         megabytes = synthetic_shards(real_lines(data), n_docs, folder / "input", np.random.default_rng(seed))
-        (folder / "p.yaml").write_text(f"name: dedup_scale\n{SCALE_STAGES}", encoding="utf-8")
+        (folder / "p.yaml").write_text(f"name: dedup_scale\n{SCALE_STAGES.format(params=minhash)}", encoding="utf-8")
         cmd = [sys.executable, "-m", "dataprep.cli", "run", str(folder / "p.yaml"), "--input", str(folder / "input"),
                "--output", str(folder / "out"), "--no-progress"]
         started = time.perf_counter()
@@ -185,14 +186,14 @@ def whole_run(n_docs: int, data: Path, tmp: Path, seed: int) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def scaling(sizes: list[int], data: Path, tmp: Path) -> None:
-    print(f"\nwhole run, stages [normalize, exact_dedup, minhash_dedup] (defaults), `dataprep run` in a fresh process "
+def scaling(sizes: list[int], data: Path, tmp: Path, minhash: str) -> None:
+    print(f"\nwhole run, stages [normalize, exact_dedup, minhash_dedup: {minhash}], `dataprep run` in a fresh process "
           f"(Ray start-up included), {os.cpu_count()} cores; synthetic documents of real lines, ~1.5 KB each")
     print(f"{'docs':>10} {'text MB':>8} {'wall s':>8} {'docs/s':>8} {'MB/s':>6} {'x linear':>9} {'peak tree':>10} {'driver':>8}"
           f"  {'removed: exact':>14} {'near':>6}")
     previous = None
     for n_docs in sizes:
-        row = whole_run(n_docs, data, tmp, seed=n_docs)
+        row = whole_run(n_docs, data, tmp, seed=n_docs, minhash=minhash)
         previous = previous or row
         growth = (row["seconds"] / previous["seconds"]) / (row["docs"] / previous["docs"])
         previous = row
@@ -208,13 +209,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "01_web_pages_trafilatura.parquet")
     parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"))
     parser.add_argument("--scale", default="", help="comma-separated corpus sizes for whole-run time and memory (off by default)")
+    parser.add_argument("--minhash", default="{}", help="minhash_dedup's parameters in the --scale runs (YAML/JSON mapping)")
     parser.add_argument("--no-signatures", action="store_true", help="skip the signatures-per-core comparison")
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="where the synthetic shards go")
     args = parser.parse_args()
     if not args.no_signatures:
         signature_rates(args.data, args.peers)
     if args.scale:
-        scaling([int(n) for n in args.scale.split(",")], args.data.parent, args.tmp)
+        scaling([int(n) for n in args.scale.split(",")], args.data.parent, args.tmp, args.minhash)
 
 
 if __name__ == "__main__":
