@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
@@ -116,29 +117,36 @@ class MinhashDedup(Global):
         return signatures(hashes, docs, batch.num_rows, a, b), has
 
     def keys(self, batch: TextBatch | None) -> pa.Table:
-        """One row per document and band: the band's rows folded into one 64-bit bucket key
-        (plus the whole signature when candidate pairs are to be verified)."""
+        """One row per document and band: the band's rows folded into one 64-bit bucket key;
+        with `verify`, one more row per document (band -1) holding its whole signature."""
         if batch is None:
             return KEY_SCHEMA.empty_table()
         sig, has = self.signatures(batch)
         ids = batch.table["id"].combine_chunks().filter(pa.array(has))
         sig = sig[has]
-        keys = band_keys(sig, self.bands, self.rows)
-        signature = pa.array([s.tobytes() for s in sig] if self.verify is not None else [None] * len(sig), pa.binary())
-        doc = np.repeat(np.arange(len(sig)), self.bands)
-        return pa.table({"id": ids.take(pa.array(doc)), "band": np.tile(np.arange(self.bands, dtype=np.int32), len(sig)),
-                         "bucket": keys.reshape(-1), "signature": signature.take(pa.array(doc))},
-                        schema=KEY_SCHEMA)
+        doc = pa.array(np.repeat(np.arange(len(sig)), self.bands))
+        table = pa.table({"id": ids.take(doc), "band": np.tile(np.arange(self.bands, dtype=np.int32), len(sig)),
+                          "bucket": band_keys(sig, self.bands, self.rows).reshape(-1),
+                          "signature": pa.nulls(len(doc), pa.binary())}, schema=KEY_SCHEMA)
+        if self.verify is None:
+            return table
+        signatures = pa.table({"id": ids, "band": np.full(len(sig), -1, np.int32), "bucket": np.zeros(len(sig), np.int64),
+                               "signature": pa.array([s.tobytes() for s in sig], pa.binary())}, schema=KEY_SCHEMA)
+        return pa.concat_tables([table, signatures])
 
     def resolve(self, records: Any) -> pa.Table:
         """Documents sharing a bucket are candidates: each is linked to the bucket's smallest id
-        (if `verify`, only when their signatures agree enough); clusters are the components."""
+        (with `verify`, only if their signatures agree on that share of permutations); clusters
+        are the connected components of these edges."""
+        from ray.data.expressions import col
+
         from dataprep.components import RESOLUTION_SCHEMA, components
 
         if records is None:
             return RESOLUTION_SCHEMA.empty_table()
-        edges = records.groupby(["band", "bucket"]).map_groups(_bucket_edges, batch_format="pyarrow",
-                                                                fn_kwargs={"verify": self.verify})
+        edges = records.filter(expr=col("band") >= 0).groupby(["band", "bucket"]).map_groups(_bucket_edges, batch_format="pyarrow")
+        if self.verify is not None:
+            edges = _verified(edges, records.filter(expr=col("band") < 0), self.verify)
         return components(edges, self.max_driver_edges)
 
     def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
@@ -165,16 +173,70 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys.view(np.int64)
 
 
-def _bucket_edges(group: pa.Table, verify: float | None) -> pa.Table:
+def _bucket_edges(group: pa.Table) -> pa.Table:
     """Edges of one bucket: every member to the smallest id (none for a bucket of one)."""
     from dataprep.components import EDGE_SCHEMA
 
     if group.num_rows < 2:
         return EDGE_SCHEMA.empty_table()
     ids = group["id"].to_pylist()
-    root = min(range(len(ids)), key=ids.__getitem__)
-    members = [i for i in range(len(ids)) if i != root]
-    if verify is not None:
-        sig = np.frombuffer(b"".join(group["signature"].to_pylist()), np.uint32).reshape(len(ids), -1)
-        members = [i for i in members if (sig[i] == sig[root]).mean() >= verify]
-    return pa.table({"a": [ids[i] for i in members], "b": [ids[root]] * len(members)}, schema=EDGE_SCHEMA)
+    root = min(ids)
+    members = [i for i in ids if i != root]
+    return pa.table({"a": members, "b": [root] * len(members)}, schema=EDGE_SCHEMA)
+
+
+#: rows of the two group-by joins that verify edges: an edge (a, b, with sig_a once known) or a
+#: document's signature, grouped by `key` (the edge's end being looked up, or the document)
+_JOIN_SCHEMA = pa.schema([("key", pa.string()), ("a", pa.string()), ("b", pa.string()), ("sig_a", pa.binary()),
+                          ("signature", pa.binary())])
+
+
+def _verified(edges: Any, signatures: Any, verify: float) -> Any:
+    """The edges whose ends' signatures agree on at least `verify` of the permutations.
+
+    Two reduce-side joins by group-by (each document's signature is stored once, not per band):
+    the first attaches a's signature to each edge, the second compares it with b's.
+    """
+    tagged = signatures.map_batches(_signature_rows, batch_format="pyarrow")
+    with_a = edges.map_batches(_edge_rows, batch_format="pyarrow").union(tagged).groupby("key").map_groups(
+        _attach_signature, batch_format="pyarrow")
+    return with_a.union(tagged).groupby("key").map_groups(_compare_signatures, batch_format="pyarrow",
+                                                          fn_kwargs={"verify": verify})
+
+
+def _signature_rows(batch: pa.Table) -> pa.Table:
+    n = batch.num_rows
+    return pa.table({"key": batch["id"], "a": pa.nulls(n, pa.string()), "b": pa.nulls(n, pa.string()),
+                     "sig_a": pa.nulls(n, pa.binary()), "signature": batch["signature"]}, schema=_JOIN_SCHEMA)
+
+
+def _edge_rows(batch: pa.Table) -> pa.Table:
+    n = batch.num_rows
+    return pa.table({"key": batch["a"], "a": batch["a"], "b": batch["b"], "sig_a": pa.nulls(n, pa.binary()),
+                     "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
+
+
+def _split(group: pa.Table) -> tuple[bytes | None, pa.Table]:
+    """The group's document signature, and its edge rows."""
+    is_edge = pc.is_valid(group["a"])
+    signature = group.filter(pc.invert(is_edge))["signature"]
+    return (signature[0].as_py() if len(signature) else None), group.filter(is_edge)
+
+
+def _attach_signature(group: pa.Table) -> pa.Table:
+    signature, edges = _split(group)
+    n = edges.num_rows
+    return pa.table({"key": edges["b"], "a": edges["a"], "b": edges["b"], "sig_a": pa.array([signature] * n, pa.binary()),
+                     "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
+
+
+def _compare_signatures(group: pa.Table, verify: float) -> pa.Table:
+    from dataprep.components import EDGE_SCHEMA
+
+    signature, edges = _split(group)
+    if signature is None or edges.num_rows == 0:
+        return EDGE_SCHEMA.empty_table()
+    mine = np.frombuffer(signature, np.uint32)
+    theirs = np.frombuffer(b"".join(edges["sig_a"].to_pylist()), np.uint32).reshape(edges.num_rows, -1)
+    keep = pa.array((theirs == mine).mean(axis=1) >= verify)
+    return pa.table({"a": edges["a"].filter(keep), "b": edges["b"].filter(keep)}, schema=EDGE_SCHEMA)
