@@ -122,11 +122,13 @@ def _small_star(group: pa.Table) -> pa.Table:
 def _edge_set_signature(edges: Any) -> tuple[int, int]:
     """(edge count, order-independent sum of edge hashes): equal from one round to the next
     only when the edge set did not change (up to a 2^-64 collision)."""
-    import xxhash
+    import pandas as pd
 
     def partial(batch: pa.Table) -> pa.Table:
-        hashes = [xxhash.xxh3_64_intdigest(f"{a}\0{b}".encode()) for a, b in zip(batch["a"].to_pylist(), batch["b"].to_pylist())]
-        return pa.table({"n": [len(hashes)], "sum": [sum(hashes) % (1 << 64)]}, schema=pa.schema([("n", pa.int64()), ("sum", pa.uint64())]))
+        hashes = pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()  # per row, stable across processes
+        with np.errstate(over="ignore"):
+            total = int(hashes.sum(dtype=np.uint64)) if len(hashes) else 0
+        return pa.table({"n": [len(hashes)], "sum": [total]}, schema=pa.schema([("n", pa.int64()), ("sum", pa.uint64())]))
 
     rows = edges.map_batches(partial, batch_format="pyarrow").take_all()
     return sum(r["n"] for r in rows), sum(r["sum"] for r in rows) % (1 << 64)

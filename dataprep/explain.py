@@ -67,7 +67,7 @@ def explain(out: Path, doc_id: str) -> str:
     lines.extend(stage_lines(out, stats["stages"], doc_id, removed))
     added = {k: v for k, v in row.items() if k not in ("id", "text", "stage", "reason", "details") and _shown(v)}
     if added:
-        lines.append("columns: " + ", ".join(f"{k}={_short(v)}" for k, v in added.items()))
+        lines.append("columns: " + ", ".join(f"{k}={shorten(v)}" for k, v in added.items()))
     text = row["text"] or ""
     lines.append(f"text ({len(text):,} chars): {text[:SHOWN_LIMIT]!r}{' ...' if len(text) > SHOWN_LIMIT else ''}")
     return "\n".join(lines)
@@ -77,7 +77,8 @@ def _shown(value) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
-def _short(value) -> str:
+def shorten(value) -> str:
+    """A value as at most 80 characters of text (for one line of a terminal listing)."""
     text = str(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from dataprep import documents, ledger, runtime
 from dataprep.errors import ConfigError
+from dataprep.explain import shorten
 from dataprep.pipeline import Pipeline
 from dataprep.run import _apply_isolating, _run_stage
 from dataprep.stages.base import Global, Stage, TextBatch
@@ -106,7 +107,7 @@ def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -
                 lines.append(f"  ... ({len(text):,} characters)")
             continue
         diff = list(difflib.unified_diff((old[i] or "").splitlines(), (new[i] or "").splitlines(), lineterm="", n=0))[2:]
-        extra = "".join(f" {c}={_short(after.table.column(c)[i].as_py())}" for c in added)
+        extra = "".join(f" {c}={shorten(json.dumps(after.table.column(c)[i].as_py(), ensure_ascii=False, default=str))}" for c in added)
         lines.append(f"\n~~~ CHANGED {ids[i]}:{extra}")
         lines.extend("  " + line for line in diff[:DIFF_LINES])
         if len(diff) > DIFF_LINES:
@@ -114,8 +115,3 @@ def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -
     for record in failures:
         lines.append(f"\n!!! QUARANTINED {record.get('id')}: {record['error']}")
     return lines
-
-
-def _short(value) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."

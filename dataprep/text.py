@@ -463,10 +463,11 @@ def word_ngram_hashes(text: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
     codes, parent = folded_word_hashes(text)
     if len(codes) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    size = np.minimum(np.bincount(parent), n)[parent]  # per word: the n-gram length of its document
+    per_doc_size = np.minimum(np.bincount(parent), n)  # the n-gram length of each document
+    size = per_doc_size[parent]
     keys = np.zeros(len(codes), np.uint64)
     valid = np.zeros(len(codes), bool)
-    for length in np.unique(np.minimum(np.bincount(parent), n)[np.bincount(parent) > 0]):
+    for length in np.unique(per_doc_size[per_doc_size > 0]):
         starts, mixed = _mixed_ngrams(codes, parent, int(length))
         keep = size[starts] == length
         keys[starts[keep]] = mixed[keep]
