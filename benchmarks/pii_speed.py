@@ -15,6 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
+# one BLAS thread, as in a Ray worker (Ray sets OMP_NUM_THREADS=1): the figures are per core
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # imports resolve from the repository root, not from benchmarks/ (whose tokenize.py would shadow
 # the standard library module of that name)
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
