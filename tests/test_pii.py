@@ -286,3 +286,24 @@ def test_reading_only_name_regions_finds_the_names_of_whole_documents(enron):
     total = sum(map(len, whole))
     assert total > 400
     assert _unmatched(whole, regions) <= 0.02 * total and _unmatched(regions, whole) <= 0.02 * total
+
+
+def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatch):
+    """Quoted replies and signatures repeat across real e-mails: the model reads a piece once."""
+    texts = [t for t in enron.column("text").to_pylist() if 1000 < len(t) < 20_000][:40]
+    nlp, read = ner.load(), []
+
+    class Counting:
+        def pipe(self, pieces, **kwargs):
+            read.extend(pieces)
+            return nlp.pipe(pieces, **kwargs)
+
+    monkeypatch.setattr(ner, "load", lambda: Counting())
+    monkeypatch.setattr(ner, "_seen", type(ner._seen)())
+    first = ner.find_persons(texts, 1000, 100)
+    assert sum(map(len, first)) > 100 and len(read) == len(set(read))
+    read.clear()
+    assert ner.find_persons(texts, 1000, 100) == first and read == []  # all answered from the cache
+    monkeypatch.setattr(ner, "CACHED_PIECES", 5)
+    ner._seen.clear()
+    assert ner.find_persons(texts, 1000, 100) == first and len(ner._seen) == 5  # bounded, same answers
