@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import regex
+import xxhash
 
 from dataprep.pii.spans import Span
 
@@ -150,9 +151,9 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
     return found
 
 
-#: pieces whose PERSON entities are remembered, per process (~300 bytes each)
+#: pieces whose PERSON entities are remembered, per process (by a 128-bit hash: ~200 bytes each)
 CACHED_PIECES = 50_000
-_seen: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
+_seen: OrderedDict[int, list[tuple[int, str]]] = OrderedDict()
 
 
 def _names_in(pieces: list[str], batch_size: int) -> list[list[tuple[int, str]]]:
@@ -160,16 +161,17 @@ def _names_in(pieces: list[str], batch_size: int) -> list[list[tuple[int, str]]]
     the piece's text alone, and pieces repeat across documents (signatures, quoted replies,
     newsletter footers: 8.5% of the characters NER reads in shared/data's e-mails and crawl text
     after exact duplicates are gone), so a piece read before is answered from a bounded cache."""
-    answers = {piece: _seen[piece] for piece in pieces if piece in _seen}
-    todo = [piece for piece in dict.fromkeys(pieces) if piece not in answers]
-    for piece, doc in zip(todo, load().pipe(todo, batch_size=batch_size)):
-        answers[piece] = [(ent.start_char, ent.text) for ent in doc.ents if ent.label_ == "PERSON"]
-    for piece, names in answers.items():
-        _seen[piece] = names
-        _seen.move_to_end(piece)
+    keys = [xxhash.xxh3_128_intdigest(piece.encode()) for piece in pieces]
+    answers = {key: _seen[key] for key in keys if key in _seen}
+    todo = {key: piece for key, piece in zip(keys, pieces) if key not in answers}
+    for key, doc in zip(todo, load().pipe(todo.values(), batch_size=batch_size)):
+        answers[key] = [(ent.start_char, ent.text) for ent in doc.ents if ent.label_ == "PERSON"]
+    for key, names in answers.items():
+        _seen[key] = names
+        _seen.move_to_end(key)
     while len(_seen) > CACHED_PIECES:
         _seen.popitem(last=False)
-    return [answers[piece] for piece in pieces]
+    return [answers[key] for key in keys]
 
 
 #: words the model reads as a name that announce another entity ("Tel. +49 ...", "Visa 4111 ...")
