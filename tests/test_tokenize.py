@@ -182,6 +182,7 @@ def test_temperature_sampling_by_hand():
     ([{"tokenize": {"tokenizer": "no/such/tokenizer.model"}}], "tokenizer file not found"),
     ([{"tokenize": {"tokenizer": str(SAMPLES / "NOTICE")}}], "expected a SentencePiece .model or a tokenizer.json"),
     ([{"train_tokenizer": {"model_type": "wordpiece"}}], "model_type must be one of"),
+    ([{"tokenize": {"dtype": "uint32"}}], "dtype must be one of auto, uint16, int32"),
 ])
 def test_configuration_errors_are_one_line(stages, message):
     with pytest.raises(ConfigError, match=message):
@@ -235,3 +236,30 @@ def test_nothing_left_to_train_on(ray_session, tmp_path):
     assert "no documents reached train_tokenizer" in stats["outputs"]["train_tokenizer"]["error"]
     assert stats["outputs"]["tokenize"] == {"documents": 0, "tokens": 0, "dtype": None}
     assert len(TokenDataset(tmp_path / "o" / "tokens")) == 0
+
+
+def test_dtype_int32_holds_the_same_ids_as_uint16(ray_session, tmp_path):
+    """`dtype` as DESIGN.md's example gives it (uint16), and int32: the same ids, another width."""
+    shard, model = SAMPLES / "shard-01.parquet", str(REPO / "dataprep" / "models" / "en.sp.model")
+    streams = {}
+    for dtype in ("uint16", "int32"):
+        stats = run_pipeline([{"tokenize": {"tokenizer": model, "dtype": dtype}}], shard, tmp_path / dtype)
+        assert stats["invariant_ok"] and stats["outputs"]["tokenize"]["dtype"] == dtype
+        ds = TokenDataset(tmp_path / dtype / "tokens")
+        assert ds[0].dtype == np.dtype(dtype)
+        streams[dtype] = [ds[i].tolist() for i in range(len(ds))]
+    assert streams["uint16"] == streams["int32"] and len(streams["int32"]) == 315
+
+
+def test_the_contract_example_pipeline_is_accepted():
+    """The pipeline YAML of DESIGN.md (the project's contract) configures without an error."""
+    import yaml
+
+    design = REPO.parent / "shared" / "DESIGN.md"
+    if not design.exists():
+        pytest.skip(f"{design} not found")
+    text = design.read_text(encoding="utf-8")
+    block = text[text.index("    name: default"):text.index("    dataprep run pipelines/default.yaml")]
+    config = yaml.safe_load("\n".join(line[4:] for line in block.splitlines()))
+    stages = pipeline.from_dict(config).stages
+    assert [s.name for s in stages][-1] == "tokenize" and stages[-1].dtype == "uint16"

@@ -25,6 +25,9 @@ from dataprep import documents, tokens
 from dataprep.stages.base import Decisions, DocStage, TextBatch, register
 from dataprep.tokenizer import Tokenizer, trained_tokenizer
 
+#: what the .bin may hold: Megatron's dtype table has uint16 and int32 for token ids, no uint32
+DTYPES = ("auto", "uint16", "int32")
+
 
 @register
 class Tokenize(DocStage):
@@ -40,10 +43,14 @@ class Tokenize(DocStage):
         tokenizer: str | None = None,  # a .model or tokenizer.json; None: the run's train_tokenizer output
         append_eos: bool = True,  # documents are packed back to back: the model must see where one ends
         eos: str | None = None,  # the end-of-document token; None: the tokenizer's own (</s>, <|endoftext|>)
+        dtype: str = "auto",  # ids on disk: uint16 when the vocabulary fits (half the disk), else int32 (Megatron has no uint32)
     ):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
         self.tokenizer = tokenizer
         self.append_eos = append_eos
         self.eos = eos
+        self.dtype = dtype
         self._tokens: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         # a file given by path is checked now (a bad one is a configuration error, before Ray starts)
@@ -57,10 +64,16 @@ class Tokenize(DocStage):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     def _check(self, loaded: Tokenizer) -> Tokenizer:
+        if self.dtype == "uint16" and loaded.vocab_size > 2**16:
+            raise ValueError(f"dtype uint16 holds ids below 65,536; tokenizer {loaded.path} has {loaded.vocab_size:,}: "
+                             "use int32 or auto")
         if self.append_eos and loaded.eos_id < 0:
             raise ValueError(f"tokenizer {loaded.path} has no end-of-document token{f' {self.eos!r}' if self.eos else ''}; "
                              "name one with eos, or set append_eos: false")
         return loaded
+
+    def _dtype(self, tokenizer: Tokenizer) -> np.dtype:
+        return tokens.dtype_for(tokenizer.vocab_size) if self.dtype == "auto" else np.dtype(self.dtype)
 
     def _tokenizer(self) -> Tokenizer:
         """Loaded on first use: a trained tokenizer only exists once train_tokenizer has run."""
@@ -78,7 +91,7 @@ class Tokenize(DocStage):
 
     def apply(self, batch: TextBatch) -> Decisions:
         tokenizer = self._tokenizer()
-        dtype = tokens.dtype_for(tokenizer.vocab_size)
+        dtype = self._dtype(tokenizer)
         encoded = tokenizer.encode(batch.text.to_pylist())
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         flat = np.concatenate([np.asarray(ids, dtype=dtype) for ids in encoded] + [np.zeros(0, dtype)])
@@ -106,7 +119,7 @@ class Tokenize(DocStage):
         manifest = {
             "documents": sum(s["documents"] for s in shards),
             "tokens": sum(s["tokens"] for s in shards),
-            "dtype": tokens.dtype_for(tokenizer.vocab_size).name if tokenizer else None,
+            "dtype": self._dtype(tokenizer).name if tokenizer else None,
             "append_eos": self.append_eos,
             "tokenizer": None if tokenizer is None else {
                 "path": str(tokenizer.path), "family": tokenizer.family, "sha256": tokenizer.sha256,
