@@ -25,8 +25,14 @@ import pyarrow.parquet as pq
 import xxhash
 
 from dataprep.errors import ConfigError
+from dataprep.readers import html as html_reader
+from dataprep.readers import warc as warc_reader
 
-INPUT_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson")
+TABLE_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".ndjson")
+FORMAT_SUFFIXES = {"parquet": (".parquet",), "jsonl": (".jsonl", ".jsonl.gz", ".ndjson"), "wet": warc_reader.WET_SUFFIXES,
+                   "warc": warc_reader.WARC_SUFFIXES, "html": html_reader.HTML_SUFFIXES}
+INPUT_FORMATS = ("auto", *FORMAT_SUFFIXES)
+INPUT_SUFFIXES = tuple(sorted({s for suffixes in FORMAT_SUFFIXES.values() for s in suffixes}, key=len, reverse=True))
 QUARANTINE_SCHEMA = pa.schema(
     [("source", pa.string()), ("row", pa.int64()), ("rows", pa.int64()), ("id", pa.string()), ("error", pa.string())]
 )
@@ -35,7 +41,8 @@ TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa
 
 @dataclass(frozen=True)
 class Part:
-    """One unit of work: a run of row groups of one file (or a whole JSONL file)."""
+    """One unit of work: a run of row groups of one Parquet file, a whole JSONL file, a byte
+    range of a WARC/WET file, or a bundle of HTML files."""
 
     key: str  # "<file index>-<chunk>", names the part's output shards
     file_index: int
@@ -45,14 +52,34 @@ class Part:
     first_row: int  # index in the file of the part's first row
     num_rows: int | None  # None when unknown before reading (JSONL)
     max_rows: int | None = None  # the part's share of --limit
+    fmt: str = "parquet"  # parquet, jsonl, warc, wet, html (files), html-column (a table with an html column)
+    byte_range: tuple[int, int] | None = None  # WARC/WET: records starting in [start, end) of the file
+    bundle: tuple[tuple[str, str], ...] | None = None  # HTML files: (path, stem) of each page
+
+
+READER_MADE_TEXT = ("warc", "wet", "html")  # formats whose reader makes the `text` column itself
 
 
 def quarantine_record(source: str, error: str, row: int | None = None, rows: int | None = 1, id: str | None = None) -> dict[str, Any]:
     return {"source": source, "row": row, "rows": rows, "id": id, "error": " ".join(str(error).split())}
 
 
-def discover(spec: str) -> list[str]:
-    """Input files named by a file, a folder (searched recursively) or a glob, sorted."""
+def file_format(path: str, declared: str = "auto") -> str:
+    """A file's input format: the declared one, else the one its name ends with."""
+    if declared != "auto":
+        return declared
+    name = path.lower()
+    for fmt, suffixes in FORMAT_SUFFIXES.items():
+        if name.endswith(suffixes):
+            return fmt
+    raise ConfigError(f"cannot tell the format of {path}; name it *.parquet, *.jsonl, *.warc.gz, *.wet.gz, *.html or set input_format")
+
+
+def discover(spec: str, declared: str = "auto") -> list[str]:
+    """Input files named by a file, a folder (searched recursively) or a glob, sorted.
+
+    With a declared format every file found is taken; with "auto", files whose names end with
+    a known input suffix."""
     if any(ch in spec for ch in "*?["):
         candidates = [Path(p) for p in glob.glob(spec, recursive=True)]
     elif Path(spec).is_dir():
@@ -61,7 +88,8 @@ def discover(spec: str) -> list[str]:
         return [str(Path(spec))]
     else:
         raise ConfigError(f"input not found: {spec}")
-    files = sorted(str(p) for p in candidates if p.name.endswith(INPUT_SUFFIXES) and not p.name.startswith((".", "_")))
+    wanted = INPUT_SUFFIXES if declared == "auto" else ("",)
+    files = sorted(str(p) for p in candidates if p.name.lower().endswith(wanted) and not p.name.startswith((".", "_")))
     if not files:
         raise ConfigError(f"no input files in {spec} (looked for {', '.join('*' + s for s in INPUT_SUFFIXES)})")
     return files
@@ -78,27 +106,67 @@ def stems(files: list[str]) -> list[str]:
     out = []
     for path in absolute:
         name = Path(os.path.relpath(path, root)).as_posix()
-        suffix = next(s for s in INPUT_SUFFIXES if name.endswith(s))
-        out.append(name[: -len(suffix)])
+        suffix = next((s for s in INPUT_SUFFIXES if name.lower().endswith(s)), "")
+        out.append(name[: len(name) - len(suffix)])
     return out
 
 
-def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None) -> tuple[list[Part], list[dict[str, Any]]]:
+def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
+         declared: str = "auto") -> tuple[list[Part], list[dict[str, Any]]]:
     """Cut the input into parts from file metadata only; unreadable files go to quarantine."""
     parts: list[Part] = []
     quarantined: list[dict[str, Any]] = []
+    pages: list[tuple[int, str, str]] = []
     for index, (path, name) in enumerate(zip(files, stems(files))):
-        if path.endswith(".parquet"):
+        fmt = file_format(path, declared)
+        if fmt == "parquet":
             try:
                 parts.extend(_plan_parquet(index, path, name, text_column, part_bytes))
             except _BadFile as exc:
                 quarantined.append(quarantine_record(path, str(exc), rows=exc.rows))
+        elif fmt in ("warc", "wet"):
+            parts.extend(_plan_warc(index, path, name, fmt, part_bytes, limit))
+        elif fmt == "html":
+            pages.append((index, path, name))
         else:
             rows = _count_lines(path) if limit is not None else None
-            parts.append(Part(f"{index:05d}-0000", index, path, name, None, 0, rows))
+            parts.append(Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=_table_format("jsonl", text_column)))
+    parts.extend(_plan_html(pages, part_bytes))
     if limit is not None:
         parts = _apply_limit(parts, limit)
     return parts, quarantined
+
+
+def _table_format(fmt: str, text_column: str) -> str:
+    """A table whose text column is `html` holds raw pages: binary ones are decoded by the
+    browser's charset rules, not refused for not being UTF-8."""
+    return "html-column" if text_column == "html" else fmt
+
+
+def _plan_warc(index: int, path: str, name: str, fmt: str, part_bytes: int, limit: int | None) -> list[Part]:
+    """Byte ranges of `part_bytes` compressed bytes (one range for an uncompressed file, or
+    under --limit, which must know how many records each part holds)."""
+    size = os.path.getsize(path)
+    if limit is not None or not warc_reader.is_gzip(path):
+        rows = warc_reader.count_records(path) if limit is not None else None
+        return [Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=fmt, byte_range=(0, size))]
+    bounds = list(range(0, size, part_bytes)) + [size]
+    return [Part(f"{index:05d}-{k:04d}", index, path, name, None, 0, None, fmt=fmt, byte_range=(start, end))
+            for k, (start, end) in enumerate(zip(bounds, bounds[1:]))]
+
+
+def _plan_html(pages: list[tuple[int, str, str]], part_bytes: int) -> list[Part]:
+    """Bundles of HTML files of about `part_bytes` each (named by their first file's index)."""
+    parts, bundle, size = [], [], 0
+    for position, (index, path, name) in enumerate(pages):
+        bundle.append((index, path, name))
+        size += os.path.getsize(path)
+        if size >= part_bytes or position == len(pages) - 1:
+            first = bundle[0]
+            parts.append(Part(f"{first[0]:05d}-0000", first[0], first[1], first[2], None, 0, len(bundle), fmt="html",
+                              bundle=tuple((p, n) for _, p, n in bundle)))
+            bundle, size = [], 0
+    return parts
 
 
 class _BadFile(Exception):
@@ -127,7 +195,7 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
         size += rg.total_byte_size
         if size >= part_bytes or g == meta.num_row_groups - 1:
             rows = sum(meta.row_group(i).num_rows for i in group)
-            parts.append(Part(f"{index:05d}-{len(parts):04d}", index, path, name, tuple(group), start, rows))
+            parts.append(Part(f"{index:05d}-{len(parts):04d}", index, path, name, tuple(group), start, rows, fmt=_table_format("parquet", text_column)))
             start += rows
             group, size = [], 0
     return parts
@@ -161,10 +229,16 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
     """Yield (raw batch, file row index per row, quarantine records) for a part.
 
     A read error part-way (a damaged page, a truncated gzip) quarantines the rest of the part
-    with the error and ends the part; the rows read before it go on. `columns` narrows a
-    Parquet read (JSONL is always read whole).
+    with the error and ends the part; the rows read before it go on (WARC files resume at the
+    next good record instead). `columns` narrows a Parquet read (JSONL is always read whole;
+    for WARC, `["id"]` skips decoding the pages). For WARC/WET a row index is the record's byte
+    offset in the file; for HTML files, the page's place in its bundle.
     """
-    if part.row_groups is not None:
+    if part.fmt in ("warc", "wet"):
+        reader = _iter_warc(part, batch_rows, ids_only=columns == ["id"])
+    elif part.fmt == "html":
+        reader = _iter_html(part, batch_rows)
+    elif part.row_groups is not None:
         reader = _iter_parquet(part, batch_rows, columns)
     else:
         reader = _iter_jsonl(part, text_column, batch_rows)
@@ -181,6 +255,20 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
     except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged file)
         left = None if part.num_rows is None else max((part.max_rows or part.num_rows) - done, 0)
         yield None, None, [quarantine_record(part.path, f"read failed after {done} rows: {exc}", row=part.first_row + done, rows=left)]
+
+
+def _iter_warc(part: Part, batch_rows: int, ids_only: bool):
+    start, end = part.byte_range
+    compressed = warc_reader.is_gzip(part.path)
+    for table, offsets, errors in warc_reader.read_records(part.path, start, end, part.fmt == "wet", batch_rows, compressed, ids_only):
+        bad = [quarantine_record(part.path, error, row=offset, rows=lost) for offset, error, lost in errors]
+        yield table, np.array(offsets, dtype=np.int64), bad
+
+
+def _iter_html(part: Part, batch_rows: int):
+    paths, names = zip(*part.bundle)
+    for table, rows, errors in html_reader.read_bundle(list(paths), list(names), batch_rows):
+        yield table, rows, [quarantine_record(paths[row], error) for row, error in errors]
 
 
 def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None):
@@ -258,11 +346,13 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
 
     Rows that cannot be documents are quarantined, each with its file row and reason.
     """
-    source = part.path
-    if text_column != "text":
+    if text_column != "text" and part.fmt not in READER_MADE_TEXT:
         table = table.rename_columns(["text" if n == text_column else n for n in table.column_names])
     ids = _ids(table, rows, part)
     raw = table.column("text").combine_chunks()
+    if part.fmt == "html-column" and (pa.types.is_binary(raw.type) or pa.types.is_large_binary(raw.type)):
+        raw, charset, replaced = html_reader.decode_column(raw)
+        table = table.append_column("charset", charset).append_column("charset_replaced", replaced)
     if pa.types.is_null(raw.type):
         raw = pa.nulls(len(raw), pa.large_binary())
     raw = raw.cast(pa.large_binary()) if not pa.types.is_large_binary(raw.type) else raw
@@ -285,7 +375,8 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
     id_index = table.schema.get_field_index("id")
     table = table.set_column(id_index, "id", ids) if id_index >= 0 else table.add_column(0, "id", ids)
     bad = np.flatnonzero(errors != None)  # noqa: E711
-    records = [quarantine_record(source, errors[i], row=int(rows[i]), id=ids[i].as_py()) for i in bad]
+    records = [quarantine_record(part.bundle[rows[i]][0] if part.bundle else part.path, errors[i],
+                                 row=None if part.bundle else int(rows[i]), id=ids[i].as_py()) for i in bad]
     if bad.size:
         table = table.filter(pa.array(errors == None))  # noqa: E711
     return table, records
@@ -334,6 +425,9 @@ def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], 
     """(id digest, location) of every readable row of a part, for the duplicate-id check."""
     keys: list[str] = []
     locations: list[np.ndarray] = []
+    if part.bundle:  # an HTML page's id is its name
+        rows = np.arange(len(part.bundle))
+        return id_keys(pa.array([stem for _, stem in part.bundle])), location(part.file_index, rows)
     if part.row_groups is not None and "id" not in pq.read_schema(part.path).names:
         rows = np.arange(part.first_row, part.first_row + (part.max_rows or part.num_rows or 0))
         empty = pa.table({"text": pa.nulls(len(rows))})
@@ -344,6 +438,28 @@ def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], 
         keys.extend(id_keys(_ids(table, rows, part)))
         locations.append(location(part.file_index, rows))
     return keys, (np.concatenate(locations) if locations else np.zeros(0, np.int64))
+
+
+def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+    """(documents, records the reader set aside with a reason): WARC requests, images, 404s...
+
+    The set-aside records go to the removed-documents ledger as stage `read`, with their WARC
+    metadata as details, so a student sees what a crawl held besides pages.
+    """
+    if "_read_reason" not in table.column_names:
+        return table, None
+    reasons = table.column("_read_reason")
+    set_aside = pc.is_valid(reasons)
+    kept = table.filter(pc.invert(set_aside)).drop_columns(["_read_reason"])
+    if not pc.any(set_aside).as_py():
+        return kept, None
+    removed = table.filter(set_aside)
+    details = [json.dumps({k: v for k, v in row.items() if v is not None}) for row in
+               removed.select(["warc_type", "content_type", "http_status"]).to_pylist()]
+    ledger = removed.drop_columns(["_read_reason"])
+    ledger = ledger.append_column("stage", pa.array(["read"] * removed.num_rows, pa.string()))
+    ledger = ledger.append_column("reason", removed.column("_read_reason"))
+    return kept, ledger.append_column("details", pa.array(details, pa.string()))
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:

@@ -41,7 +41,7 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     opts = pipeline.options
     if not opts.input:
         raise ConfigError("no input: give --input or an 'input' key in the pipeline")
-    batch = _sample(opts.input, opts.text_column, opts.part_bytes, opts.max_doc_bytes, sample)
+    batch = _sample(opts.input, opts.input_format, opts.text_column, opts.part_bytes, opts.max_doc_bytes, sample)
     needs_ray = any(isinstance(s, Global) for s in stages)
     with tempfile.TemporaryDirectory(prefix="dataprep-inspect-") as scratch, \
             (runtime.session(opts.ray_address) if needs_ray else contextlib.nullcontext()):
@@ -61,14 +61,15 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     return "\n".join(header + _changes(stage, batch, decisions, failures))
 
 
-def _sample(spec: str, text_column: str, part_bytes: int, max_doc_bytes: int, limit: int) -> TextBatch:
-    """The first `limit` documents of the input, read and conformed as a run reads them."""
-    parts, _ = documents.plan(documents.discover(spec), text_column, part_bytes, limit)
+def _sample(spec: str, input_format: str, text_column: str, part_bytes: int, max_doc_bytes: int, limit: int) -> TextBatch:
+    """The first `limit` records of the input, read and conformed as a run reads them (the
+    documents among them: records a WARC reader sets aside are not documents)."""
+    parts, _ = documents.plan(documents.discover(spec, input_format), text_column, part_bytes, limit, input_format)
     tables = []
     for part in parts:
         for raw, rows, _ in documents.read_part(part, text_column, 1024):
             if raw is not None:
-                tables.append(documents.conform(raw, rows, part, text_column, max_doc_bytes, {})[0])
+                tables.append(documents.split_read_removals(documents.conform(raw, rows, part, text_column, max_doc_bytes, {})[0])[0])
     if not tables:
         raise ConfigError(f"no readable documents in {spec}")
     return TextBatch(pa.concat_tables(tables, promote_options="default"))

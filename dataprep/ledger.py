@@ -50,7 +50,8 @@ def check(stats: dict[str, Any]) -> list[str]:
     """Every broken counting equation of a run's stats, as sentences (empty when all hold)."""
     problems = []
     stages = [StageCounts.from_dict(s) for s in stats["stages"]]
-    entering = stats["input"]["docs"] - stats["quarantine"]["read_rows"] - stats["quarantine"]["file_rows"]
+    read_removed = sum(stats["input"].get("removed", {}).values())  # set aside by the reader (WARC requests, 404s...)
+    entering = stats["input"]["docs"] - stats["quarantine"]["read_rows"] - stats["quarantine"]["file_rows"] - read_removed
     for stage in stages:
         if stage.docs_in != entering:
             problems.append(f"{stage.name}: took in {stage.docs_in} documents, but {entering} came to it")
@@ -62,7 +63,7 @@ def check(stats: dict[str, Any]) -> list[str]:
     out = stats["output"]
     if out["kept"] != entering:
         problems.append(f"output holds {out['kept']} kept documents, the last stage kept {entering}")
-    removed = sum(sum(s.removed.values()) for s in stages)
+    removed = read_removed + sum(sum(s.removed.values()) for s in stages)
     if out["removed"] != removed:
         problems.append(f"ledger holds {out['removed']} documents, the stages removed {removed}")
     quarantined = stats["quarantine"]["read_rows"] + stats["quarantine"]["file_rows"] + sum(s.quarantined for s in stages)
@@ -78,8 +79,11 @@ def table(stats: dict[str, Any]) -> str:
     """The end-of-run table: one row per stage, plus the input and quarantine lines."""
     rows = [("stage", "kind", "in", "kept", "removed", "seconds", "docs/s", "removed by reason")]
     q = stats["quarantine"]
-    rows.append(("(read)", "input", f"{stats['input']['docs']:,}", f"{stats['input']['docs'] - q['read_rows'] - q['file_rows']:,}",
-                 "", "", "", f"quarantined: {q['read_rows'] + q['file_rows']:,} docs, {q['files']} files"))
+    read_removed = stats["input"].get("removed", {})
+    entering = stats["input"]["docs"] - q["read_rows"] - q["file_rows"] - sum(read_removed.values())
+    reasons = "".join(f"{r} {n:,}, " for r, n in sorted(read_removed.items(), key=lambda kv: -kv[1]))
+    rows.append(("(read)", "input", f"{stats['input']['docs']:,}", f"{entering:,}", f"{sum(read_removed.values()):,}" if read_removed else "",
+                 "", "", f"{reasons}quarantined: {q['read_rows'] + q['file_rows']:,} docs, {q['files']} files"))
     for s in stats["stages"]:
         reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(s["removed"].items(), key=lambda kv: -kv[1]))
         if s["quarantined"]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from dataprep.documents import INPUT_FORMATS
 from dataprep.errors import ConfigError
 from dataprep.stages import REGISTRY, Stage
 
@@ -32,7 +33,8 @@ class RunOptions:
     name: str = _option("pipeline", "the run's name in stats and reports")
     input: str | None = _option(None, "a file, folder or glob of Parquet / JSONL / JSONL.gz")
     output: str | None = _option(None, "the output folder (kept/, removed/, quarantine/, stats.json)")
-    text_column: str = _option("text", "the input column that holds the document text")
+    input_format: str = _option("auto", "auto (by file suffix), parquet, jsonl, warc, wet or html (files of pages)")
+    text_column: str = _option("text", "the input column that holds the document text ('html': raw pages, decoded by their charset)")
     limit: int | None = _option(None, "process only the first N documents (in file order)")
     max_doc_bytes: int = _option(8 * 2**20, "quarantine larger documents: no web page is 8 MiB of text")
     part_bytes: int = _option(32 * 2**20, "target uncompressed size of one unit of work (a Ray task)")
@@ -79,6 +81,8 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     for key, value in settings.items():
         _check_type(value, OPTION_TYPES[key], f"{source}: {key}")
     options = RunOptions(**settings)
+    if options.input_format not in INPUT_FORMATS:
+        raise ConfigError(f"{source}: input_format must be one of {', '.join(INPUT_FORMATS)}, not {options.input_format!r}")
     if options.limit is not None and options.limit < 1:
         raise ConfigError(f"{source}: limit must be >= 1, not {options.limit}")
     pipeline = Pipeline(options)

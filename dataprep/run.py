@@ -44,11 +44,11 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if not opts.output:
         raise ConfigError("no output folder: give --output or an 'output' key in the pipeline")
     started = time.time()
-    files = [str(Path(f).resolve()) for f in documents.discover(opts.input)]
+    files = [str(Path(f).resolve()) for f in documents.discover(opts.input, opts.input_format)]
     out = Path(opts.output).resolve()
     identity = _identity(pipeline, files)
     _prepare_output(out, identity, overwrite)
-    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit)
+    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
     if file_quarantine:
         documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
     segments = _segments(pipeline)
@@ -215,7 +215,7 @@ def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict
     out = Path(config["out"])
     for text in batch["part"]:
         part = Part(**json.loads(text))
-        tables = [stage.keys(TextBatch(t)) for t, _, _ in _source_batches(part, config)]
+        tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
         tables = [t for t in tables if t is not None and t.num_rows]
         keys = pa.concat_tables(tables) if tables else stage.keys(None)
         documents.write_parquet(keys, out / "_work" / f"s{config['segment']}" / "keys" / f"part-{part.key}.parquet")
@@ -281,25 +281,28 @@ def _paths(part: Part, config: dict[str, Any]) -> dict[str, Path]:
 
 
 def _source_batches(part: Part, config: dict[str, Any]):
-    """(documents, quarantine records, rows read) batches of a part as its segment sees them.
+    """(documents, quarantine records, rows read, records set aside by the reader) batches of a
+    part as its segment sees them.
 
-    The first segment reads and conforms the input; later ones read what the previous
-    segment kept (already documents).
+    The first segment reads and conforms the input (a WARC reader sets aside requests, images,
+    404s... with a reason, for the ledger); later ones read what the previous segment kept
+    (already documents).
     """
     opts = config["options"]
     if config["segment"] == 0:
         for raw, rows, bad in documents.read_part(part, opts["text_column"], opts["batch_rows"]):
             read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)
             if raw is None:
-                yield None, bad, read
+                yield None, bad, read, None
                 continue
             table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"])
-            yield table, bad + rejected, read
+            table, set_aside = documents.split_read_removals(table)
+            yield table, bad + rejected, read, set_aside
         return
     previous = Path(config["out"]) / "_work" / f"s{config['segment'] - 1}" / f"part-{part.key}.parquet"
     if previous.exists():
         for batch in pq.ParquetFile(previous).iter_batches(batch_size=opts["batch_rows"]):
-            yield pa.Table.from_batches([batch]), [], 0
+            yield pa.Table.from_batches([batch]), [], 0, None
 
 
 def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
@@ -318,10 +321,14 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
     quarantined: list[dict[str, Any]] = []
     measured: list[list[pa.Table]] = [[] for _ in stages]
     docs = read_quarantined = 0
-    for table, bad, read in _source_batches(part, config):
+    read_removed: Counter = Counter()
+    for table, bad, read, set_aside in _source_batches(part, config):
         docs += read
         read_quarantined += sum(r["rows"] or 0 for r in bad)
         quarantined.extend(bad)
+        if set_aside is not None:
+            removed.append(set_aside)
+            read_removed.update(set_aside.column("reason").to_pylist())
         if table is None:
             continue
         batch = TextBatch(table)
@@ -339,7 +346,8 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
             documents.write_parquet(pa.concat_tables(records, promote_options="default"), path)
     for stage in stages:
         stage.finish_part(part.key)
-    stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "first_stage": config["first_stage"],
+    stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "read_removed": dict(read_removed),
+             "first_stage": config["first_stage"],
              "stages": [c.to_dict() for c in counts]}
     documents.write_json(stats, _marker(Path(config["out"]), config["segment"], part))
     return stats
@@ -420,11 +428,13 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
                out: Path, segments: int, seconds: float) -> dict[str, Any]:
     counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
     docs = read_quarantined = 0
+    read_removed: Counter = Counter()
     for segment in range(segments):
         for part in parts:
             marker = json.loads(_marker(out, segment, part).read_text(encoding="utf-8"))
             docs += marker["docs"]
             read_quarantined += marker["read_quarantined"]
+            read_removed.update(marker.get("read_removed", {}))
             for offset, stage in enumerate(marker["stages"]):
                 counts[marker["first_stage"] + offset].add(ledger.StageCounts.from_dict(stage))
     file_rows = sum(r["rows"] or 0 for r in file_quarantine)
@@ -432,7 +442,7 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
         "pipeline": pipeline.options.name,
         "version": __version__,
         "seconds": round(seconds, 3),
-        "input": {"files": len(files), "parts": len(parts), "docs": docs + file_rows},
+        "input": {"files": len(files), "parts": len(parts), "docs": docs + file_rows, "removed": dict(sorted(read_removed.items()))},
         "quarantine": {"files": len(file_quarantine), "file_rows": file_rows, "read_rows": read_quarantined},
         "stages": [c.to_dict() for c in counts],
         "output": {

@@ -1,0 +1,118 @@
+"""Bytes of a web page -> UTF-8 text, with the charset chosen the way browsers choose it.
+
+Order (WHATWG's encoding sniffing, simplified): a byte-order mark, then the charset of the HTTP
+`Content-Type` header, then a `<meta charset>` / `http-equiv` declaration in the first 1024
+bytes, then, for an undeclared page, UTF-8 if the bytes are valid UTF-8, else detection
+(resiliparse's uchardet wrapper). Labels are mapped as browsers map them (`iso-8859-1` and
+`ascii` mean windows-1252). Bytes that are not valid in the chosen charset are replaced with
+U+FFFD and counted, so a page is never dropped for a bad byte and never silently altered.
+
+Most of the web is UTF-8, so a page declared UTF-8 is not decoded here at all: its bytes go
+into an Arrow column, which validates a whole batch at once (`utf8_column`), and only a page
+that fails that check is decoded again with replacement. Re-encoding every page through Python
+strings cost more than reading the WARC file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import NamedTuple
+
+import pyarrow as pa
+from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
+
+META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]{2,40})""", re.IGNORECASE)
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+PRESCAN_BYTES = 1024  # WHATWG: the meta prescan looks at the first 1024 bytes
+COUNTING_REPLACE = "dataprep-replace-and-count"
+
+
+class Page(NamedTuple):
+    data: bytes  # the page as UTF-8 (not yet validated when `charset` is utf-8 and replaced is None)
+    charset: str  # Python codec name of the page's bytes
+    source: str  # "bom", "http", "meta", "valid-utf8" or "detected"
+    replaced: int | None  # invalid sequences replaced with U+FFFD; None: left to utf8_column
+
+
+def browser_label(label: str | bytes | None) -> str | None:
+    """A charset label as a browser reads it, or None when no codec knows it (then it is ignored)."""
+    if not label:
+        return None
+    if isinstance(label, bytes):
+        label = label.decode("ascii", "replace")
+    try:
+        codecs.lookup(label.strip())
+    except LookupError:
+        return None
+    return map_encoding_to_html5(label.strip())
+
+
+def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
+    """The page's bytes as UTF-8, with the charset they were read in and where it came from."""
+    for bom, name in BOMS:
+        if body.startswith(bom):
+            return _recode(body[len(bom):], name, "bom")
+    declared = browser_label(http_charset)
+    source = "http"
+    if not declared:
+        match = META_CHARSET.search(body, 0, PRESCAN_BYTES)
+        declared, source = (browser_label(match.group(1)) if match else None), "meta"
+    if declared == "utf-8" or (declared and body.isascii() and _ascii_compatible(declared)):
+        return Page(body, "utf-8", source, None)
+    if declared:
+        return _recode(body, declared, source)
+    try:
+        body.decode("utf-8")
+        return Page(body, "utf-8", "valid-utf8", 0)
+    except UnicodeDecodeError:
+        return _recode(body, detect_encoding(body), "detected")
+
+
+def _ascii_compatible(charset: str) -> bool:
+    return codecs.lookup(charset).name not in ("utf-16-le", "utf-16-be", "utf-16", "utf-32")
+
+
+def _recode(body: bytes, charset: str, source: str) -> Page:
+    text, replaced = decode_counting(body, charset)
+    return Page(text.encode("utf-8"), charset, source, replaced)
+
+
+def decode_counting(data: bytes, charset: str) -> tuple[str, int]:
+    """Decode; invalid sequences become U+FFFD, and how many there were is returned."""
+    try:
+        return str(data, charset), 0
+    except UnicodeDecodeError:
+        before = _replaced[0]
+        text = str(data, charset, errors=COUNTING_REPLACE)
+        return text, _replaced[0] - before
+
+
+def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
+    """A large_string column of the pages (None -> empty), validated in one pass by Arrow.
+
+    Returns the column and each page's replacement count (pages whose declared UTF-8 turned
+    out to be invalid are decoded again, with replacement, here).
+    """
+    data = [b"" if p is None else p.data for p in pages]
+    replaced = [None if p is None else p.replaced for p in pages]
+    try:
+        column = pa.array(data, pa.large_binary()).cast(pa.large_string())
+        return column, [0 if r is None and p is not None else r for r, p in zip(replaced, pages)]
+    except pa.ArrowInvalid:
+        pass
+    for i, page in enumerate(pages):
+        if page is not None and page.replaced is None:
+            text, replaced[i] = decode_counting(page.data, "utf-8")
+            data[i] = text.encode("utf-8")
+    return pa.array(data, pa.large_binary()).cast(pa.large_string()), replaced
+
+
+def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:
+    """errors="replace", counting each replaced sequence (a decode runs on one thread)."""
+    _replaced[0] += 1
+    return "\ufffd", exc.end
+
+
+_replaced = [0]
+codecs.register_error(COUNTING_REPLACE, _replace_and_count)

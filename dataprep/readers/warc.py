@@ -1,0 +1,193 @@
+"""WARC and WET files -> documents, streamed with FastWARC, resumable at any gzip member.
+
+A part of a WARC file is a byte range of the compressed file, not a whole file: Common Crawl
+writes every record as its own gzip member, so a reader can start at any member boundary. A part
+starts at the first member whose start lies in its range (found by scanning for the gzip magic
+and checking that the member inflates to a WARC header) and reads every record that *starts*
+in its range, so the parts of a file together read each record exactly once and a 1 GB file is
+thirty-odd tasks, not one. A file that is one gzip stream (or not compressed) has a single
+member start, at 0: its first part reads it all and the others find nothing to read.
+
+Every record is accounted for. Response records with status 200 and an HTML body (WET:
+conversion records) become documents; every other record is returned with a reason for the
+removed-documents ledger (`read.not_html`, `read.http_status`, `read.not_text`). A record that
+cannot be parsed (a truncated or corrupt gzip member, a broken header, a body shorter than its
+Content-Length) is quarantined with the file and its byte offset, and reading goes on from the
+next good member.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+
+from dataprep.readers.charset import Page, to_utf8, utf8_column
+
+WARC_SUFFIXES = (".warc", ".warc.gz")
+WET_SUFFIXES = (".wet", ".wet.gz")  # Common Crawl's "*.warc.wet.gz" end in ".wet.gz"
+GZIP_MAGIC = b"\x1f\x8b\x08"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+SCAN_CHUNK = 1 << 20
+
+#: columns of a document read from WARC (text is the decoded HTML) or WET (text is the page text)
+WARC_COLUMNS = {
+    "id": pa.string(), "text": pa.large_string(), "url": pa.string(), "crawl_date": pa.string(),
+    "warc_type": pa.string(), "content_type": pa.string(), "http_status": pa.int32(),
+    "charset": pa.string(), "charset_source": pa.string(), "charset_replaced": pa.int32(),
+    "warc_file": pa.string(), "warc_offset": pa.int64(), "_read_reason": pa.string(),
+}
+RECORD_COLUMNS = [name for name in WARC_COLUMNS if name not in ("text", "charset", "charset_source", "charset_replaced")]
+
+
+def is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(3) == GZIP_MAGIC
+
+
+def record_start(handle: BinaryIO, position: int, end: int, compressed: bool) -> int | None:
+    """The first record boundary at or after `position` (and before `end`).
+
+    Compressed: a gzip member that inflates to a WARC header line (the magic bytes alone may
+    occur inside compressed data). Uncompressed: a line that starts with a WARC version.
+    """
+    marker = GZIP_MAGIC if compressed else b"WARC/1."
+    while position < end:
+        handle.seek(position)
+        chunk = handle.read(min(SCAN_CHUNK, end - position) + 4096)
+        found = chunk.find(marker)
+        while 0 <= found and position + found < end:
+            if _is_record_start(chunk, found, position, compressed):
+                return position + found
+            found = chunk.find(marker, found + 1)
+        if len(chunk) <= 4096:
+            return None
+        position += len(chunk) - 4096
+    return None
+
+
+def _is_record_start(chunk: bytes, found: int, position: int, compressed: bool) -> bool:
+    if not compressed:
+        return (found == 0 and position == 0 or chunk[found - 1:found] == b"\n") and chunk[found + 7:found + 10] in (b"0\r\n", b"1\r\n")
+    try:
+        return zlib.decompressobj(31).decompress(chunk[found:found + 4096], 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
+
+
+@dataclass
+class Batch:
+    """Records read from a part, column by column, until a batch is full."""
+
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in RECORD_COLUMNS})
+    pages: list[Page | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def add(self, page: Page | None, **values: Any) -> None:
+        self.pages.append(page)
+        for name, column in self.columns.items():
+            column.append(values.get(name))
+
+    def table(self) -> pa.Table:
+        text, replaced = utf8_column(self.pages)
+        columns = {name: pa.array(values, WARC_COLUMNS[name]) for name, values in self.columns.items()}
+        columns["charset"] = pa.array([p and p.charset for p in self.pages], pa.string())
+        columns["charset_source"] = pa.array([p and p.source for p in self.pages], pa.string())
+        columns["charset_replaced"] = pa.array(replaced, pa.int32())
+        return pa.table({"id": columns.pop("id"), "text": text, **columns}).select(list(WARC_COLUMNS))
+
+
+def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, compressed: bool,
+                 ids_only: bool = False) -> Iterator[tuple[pa.Table | None, list[int], list[tuple[int, str, int]]]]:
+    """Yield (records as a table, their byte offsets, [(offset, error, records lost)]) for a byte range.
+
+    Records that start in [start, end) are read. Errors are returned, never raised: the caller
+    quarantines them, and reading resumes at the next record boundary after the broken one.
+    """
+    batch, offsets, errors = Batch(), [], []
+    after: tuple[int, Exception] | None = None  # a read error after this record, not yet placed
+    with open(path, "rb") as handle:
+        position = start if start == 0 else record_start(handle, start, end, compressed)
+        while position is not None:
+            handle.seek(position)
+            good = current = None
+            try:
+                for record in ArchiveIterator(handle, parse_http=not wet, auto_decode="all"):
+                    current = record.stream_pos
+                    if current >= end:
+                        break
+                    _convert(record, path, current, wet, ids_only, batch)
+                    offsets.append(current)
+                    good = current
+                    if after is not None:  # the damage lay between two good records: no record lost
+                        errors.append((after[0], f"unreadable bytes after the WARC record at byte {after[0]}: {after[1]}", 0))
+                        after = None
+                    if len(batch) >= batch_rows:
+                        yield batch.table(), offsets, errors
+                        batch, offsets, errors = Batch(), [], []
+                position = None
+            except (OSError, _Truncated) as exc:
+                if current is not None and current != good or good is None:
+                    broken = position if current is None or current == good else current
+                    errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1))
+                    after = None
+                    position = record_start(handle, broken + 1, end, compressed)
+                else:  # failed while reading past `good`: retry at the next boundary, which may be the broken one
+                    after = (good, exc)
+                    position = record_start(handle, good + 1, end, compressed)
+        if after is not None:
+            errors.append((after[0], f"unreadable bytes after the WARC record at byte {after[0]}: {after[1]}", 0))
+    if len(batch) or errors:
+        yield (batch.table() if len(batch) else None), offsets, errors
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bool, batch: Batch) -> None:
+    """Append one record to the batch: a document, or a record the ledger counts with a reason."""
+    headers = record.headers
+    body = record.reader.read() if record.reader is not None else b""
+    if len(body) < record.content_length:
+        raise _Truncated(f"truncated: {len(body)} of {record.content_length} bytes")
+    record_id = (headers.get("WARC-Record-ID") or f"{path}@{offset}").strip("<>")
+    kind = str(record.record_type)
+    common = {"id": record_id, "url": headers.get("WARC-Target-URI"), "crawl_date": headers.get("WARC-Date"),
+              "warc_type": kind, "warc_file": path, "warc_offset": offset}
+    if wet:
+        reason = None if record.record_type == WarcRecordType.conversion else "read.not_text"
+        page = None if reason or ids_only else Page(body, "utf-8", "wet", None)  # WET text is UTF-8
+        batch.add(page, **common, content_type=headers.get("Content-Type"), _read_reason=reason)
+        return
+    status = record.http_headers.status_code if record.is_http else None
+    content_type = (record.http_content_type if record.is_http else headers.get("Content-Type")) or ""
+    content_type = content_type.split(";")[0].strip().lower()
+    if record.record_type not in (WarcRecordType.response, WarcRecordType.resource):
+        reason = "read.not_html"
+    elif status is not None and status != 200:
+        reason = "read.http_status"
+    elif content_type not in HTML_TYPES:
+        reason = "read.not_html"
+    else:
+        reason = None
+    if reason or ids_only:
+        batch.add(None, **common, content_type=content_type or None, http_status=status, _read_reason=reason)
+        return
+    page = to_utf8(body, record.http_charset if record.is_http else None)
+    batch.add(page, **common, content_type=content_type, http_status=status, _read_reason=None)
+
+
+def count_records(path: str) -> int:
+    """Records in a file (for --limit, which must know how many documents a file holds)."""
+    with open(path, "rb") as handle:
+        try:
+            return sum(1 for _ in ArchiveIterator(handle, parse_http=False))
+        except OSError:
+            return 0
