@@ -19,6 +19,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     quality_classifier,
     tokenize,
     train_tokenizer,
+    url_filter,
 )
 from dataprep.stages.base import REGISTRY, DocStage, Filter, Global, Mapper, Stage, TextBatch
 
