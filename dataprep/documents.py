@@ -82,8 +82,9 @@ def discover(spec: str, declared: str = "auto") -> list[str]:
     a known input suffix."""
     if any(ch in spec for ch in "*?["):
         candidates = [Path(p) for p in glob.glob(spec, recursive=True)]
-    elif Path(spec).is_dir():
-        candidates = [p for p in Path(spec).rglob("*") if p.is_file()]
+    elif Path(spec).is_dir():  # below it, names starting with "_" or "." are skipped (Hadoop's convention)
+        candidates = [p for p in Path(spec).rglob("*") if p.is_file()
+                      and not any(part.startswith(("_", ".")) for part in p.relative_to(spec).parts[:-1])]
     elif Path(spec).is_file():
         return [str(Path(spec))]
     else:
