@@ -131,6 +131,9 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     if len(batch) >= batch_rows:
                         yield batch.table(), offsets, errors
                         batch, offsets, errors = Batch(), [], []
+                else:  # the end of the file: FastWARC stops quietly at a cut-off last member
+                    if compressed:
+                        errors.extend(_damaged_tail(handle, position if good is None else good))
                 position = None
             except (OSError, _Truncated) as exc:
                 if current is not None and current != good or good is None:
@@ -149,6 +152,27 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
 
 class _Truncated(Exception):
     pass
+
+
+def _damaged_tail(handle: BinaryIO, last: int) -> list[tuple[int, str, int]]:
+    """What follows the last record read, if it is not whole gzip members: a cut-off file
+    (one record lost) or trailing bytes that are no member at all (none lost)."""
+    handle.seek(last)
+    data = handle.read()
+    member = 0
+    while member < len(data):
+        inflater = zlib.decompressobj(31)
+        try:
+            inflater.decompress(data[member:])
+            complete = inflater.eof
+        except zlib.error:
+            complete = False
+        if not complete:
+            lost = int(member > 0 and data.startswith(GZIP_MAGIC, member))
+            what = "the file ends inside this gzip member" if lost else "bytes that are not a gzip member"
+            return [(last + member, f"unreadable WARC record at byte {last + member}: {what}", lost)]
+        member = len(data) - len(inflater.unused_data)
+    return []
 
 
 def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bool, batch: Batch) -> None:

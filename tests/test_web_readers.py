@@ -1,0 +1,203 @@
+"""Raw web in: WARC, WET, HTML files and html columns read as documents; every record accounted for.
+
+Real pages: the Debian FAQ crawl in samples/_web (built by samples/build_web.py). Broken copies
+of it (a truncated gzip member, garbage between members, a cut-off end) are made here, and the
+record counts are checked against warcio, an independent WARC reader.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from conftest import SAMPLES, read_folder, run_pipeline
+from dataprep.readers import warc as warc_reader
+from dataprep.readers.charset import to_utf8
+
+WARC = SAMPLES / "_web" / "debian-faq.warc.gz"
+STAGES = [{"length": {"min_words": 1}}]
+
+
+def warcio_records(path: Path) -> list[tuple[int, str, str | None, int | None]]:
+    """(offset, type, content type, HTTP status) of every record, by warcio."""
+    out = []
+    with open(path, "rb") as handle:
+        records = WarcioIterator(handle)
+        for record in records:
+            http = record.http_headers
+            out.append((records.get_record_offset(), record.rec_type,
+                        http.get_header("Content-Type") if http else None,
+                        int(http.get_statuscode()) if http and record.rec_type == "response" else None))
+    return out
+
+
+def read_all(path: Path, parts: int = 1, wet: bool = False):
+    size = path.stat().st_size
+    bounds = [size * k // parts for k in range(parts + 1)]
+    tables, errors = [], []
+    for start, end in zip(bounds, bounds[1:]):
+        for table, _, errs in warc_reader.read_records(str(path), start, end, wet, 64, warc_reader.is_gzip(str(path))):
+            tables += [table] if table is not None else []
+            errors += errs
+    return (pa.concat_tables(tables) if tables else None), errors
+
+
+def test_sample_crawl_records_match_warcio_in_any_number_of_parts():
+    expected = warcio_records(WARC)
+    pages = [r for r in expected if r[1] == "response" and r[3] == 200 and r[2].startswith("text/html")]
+    assert len(pages) >= 100
+    for parts in (1, 7):
+        table, errors = read_all(WARC, parts)
+        assert errors == []
+        assert sorted(table.column("warc_offset").to_pylist()) == [r[0] for r in expected]
+        docs = table.filter(pa.compute.is_null(table.column("_read_reason")))
+        assert docs.num_rows == len(pages)
+        reasons = table.column("_read_reason").to_pylist()
+        assert reasons.count("read.http_status") == sum(1 for r in expected if r[3] not in (None, 200))
+
+
+def test_charset_from_header_meta_and_detection_on_real_pages():
+    table, _ = read_all(WARC)
+    docs = table.filter(pa.compute.is_null(table.column("_read_reason"))).to_pylist()
+    by_source = {}
+    for doc in docs:
+        by_source.setdefault(doc["charset_source"], []).append(doc)
+    assert {"http", "meta", "detected"} <= set(by_source), set(by_source)
+    legacy = {"http": "cp1251", "meta": "cp1252", "detected": "cp1252"}  # iso-8859-1 reads as windows-1252, as in browsers
+    for source, charset in legacy.items():
+        pages = [d for d in by_source[source] if d["charset"] == charset]
+        assert pages, (source, charset)
+        for doc in pages:  # read in the right charset: real letters, no mojibake (UTF-8 read as a legacy charset)
+            assert "\ufffd" not in doc["text"] and "Ã" not in doc["text"] and "Ð" not in doc["text"], doc["url"]
+            letters = "äöüß" if "/de/" in doc["url"] else "éèà" if "/fr/" in doc["url"] else "абвгд"
+            assert any(ch in doc["text"] for ch in letters), doc["url"]
+    assert all(d["charset_replaced"] == 0 for d in docs)
+
+
+def test_undecodable_bytes_are_replaced_and_counted():
+    page = to_utf8("<p>Grüße</p>".encode() + b"\xff\xfe" + "aus Köln".encode(), "utf-8")
+    from dataprep.readers.charset import utf8_column
+
+    column, replaced = utf8_column([page])
+    assert column[0].as_py() == "<p>Grüße</p>\ufffd\ufffdaus Köln" and replaced == [2]
+
+
+def _broken_copies(tmp_path: Path) -> dict[str, tuple[Path, int]]:
+    """Damaged copies of the sample crawl, and how many records each lost."""
+    data = WARC.read_bytes()
+    offsets = [r[0] for r in warcio_records(WARC)]
+    a, b = offsets[40], offsets[41]
+    cases = {
+        "truncated-member": (data[:a] + data[a:(a + b) // 2] + data[b:], 1),
+        "garbage-between": (data[:b] + b"\x1f\x8b\x08 not a member" * 40 + data[b:], 0),
+        "cut-off-end": (data[:offsets[-1] + 20], 1),
+    }
+    out = {}
+    for name, (content, lost) in cases.items():
+        path = tmp_path / f"{name}.warc.gz"
+        path.write_bytes(content)
+        out[name] = (path, lost)
+    return out
+
+
+@pytest.mark.parametrize("parts", [1, 5])
+def test_damaged_warc_quarantines_the_broken_record_and_reads_the_rest(tmp_path, parts):
+    total = len(warcio_records(WARC))
+    for name, (path, lost) in _broken_copies(tmp_path).items():
+        table, errors = read_all(path, parts)
+        assert table.num_rows == total - lost, name
+        assert len(errors) == 1, (name, errors)
+        offset, message, records_lost = errors[0]
+        assert records_lost == lost and f"byte {offset}" in message, (name, message)
+
+
+def test_a_run_on_a_damaged_crawl_accounts_for_every_record(ray_session, tmp_path):
+    copies = _broken_copies(tmp_path)
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    for path, _ in copies.values():
+        path.rename(folder / path.name)
+    out = tmp_path / "out"
+    stats = run_pipeline(STAGES, folder, out, part_bytes=200_000)
+    assert stats["invariant_ok"], stats["problems"]
+    total = len(warcio_records(WARC))
+    assert stats["input"]["docs"] == 3 * total  # a broken record counts once, in quarantine
+    assert stats["input"]["parts"] > 3, "each file is read in several byte ranges"
+    removed = read_folder(out / "removed").to_pandas()
+    read_removed = removed[removed.stage == "read"]
+    assert set(read_removed.reason) == {"read.not_html", "read.http_status"}
+    assert (read_removed[read_removed.warc_type == "request"].reason == "read.not_html").all()
+    quarantine = read_folder(out / "quarantine").to_pylist()
+    broken = [q for q in quarantine if "unreadable" in q["error"]]
+    assert sorted(q["source"].rsplit("/", 1)[1] for q in broken) == sorted(p.name for p, _ in copies.values())
+    assert all(q["row"] is not None and f"byte {q['row']}" in q["error"] for q in broken)
+    # the three copies hold the same WARC-Record-IDs: the later copies' records are duplicates
+    assert all("duplicate id" in q["error"] for q in quarantine if q not in broken)
+    kept = read_folder(out / "kept")
+    assert "_read_reason" not in kept.column_names and kept.num_rows == len(set(kept.column("id").to_pylist()))
+
+
+def _response_bodies() -> dict[str, bytes]:
+    """URL -> raw page bytes of the sample crawl's HTML responses whose charset the page itself
+    declares (or that are UTF-8): the pages that read the same with or without HTTP headers."""
+    bodies = {}
+    with open(WARC, "rb") as handle:
+        for record in WarcioIterator(handle):
+            http = record.http_headers
+            if record.rec_type == "response" and http.get_statuscode() == "200" and "charset=utf-8" in (http.get_header("Content-Type") or ""):
+                bodies[record.rec_headers.get_header("WARC-Target-URI")] = record.content_stream().read()
+    return bodies
+
+
+def test_same_pages_as_warc_html_files_and_html_column_give_the_same_text(ray_session, tmp_path):
+    bodies = _response_bodies()
+    assert len(bodies) >= 60
+    names = {url: url.rsplit("debian-faq/", 1)[1].replace("/", "_").removesuffix(".html") for url in bodies}
+    warc = tmp_path / "warc" / "pages.warc.gz"
+    warc.parent.mkdir()
+    with open(warc, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for url, body in bodies.items():
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
+    html_dir = tmp_path / "html"
+    html_dir.mkdir()
+    for k, (url, body) in enumerate(bodies.items()):
+        (html_dir / (names[url] + (".html.gz" if k % 2 else ".html"))).write_bytes(gzip.compress(body) if k % 2 else body)
+    column = tmp_path / "column" / "pages.parquet"
+    column.parent.mkdir()
+    pq.write_table(pa.table({"id": [names[u] for u in bodies], "html": pa.array(list(bodies.values()), pa.binary()),
+                             "url": list(bodies)}), column)
+    texts = {}
+    for kind, path, options in (("warc", warc, {}), ("html", html_dir, {}), ("column", column, {"text_column": "html"})):
+        out = tmp_path / f"out-{kind}"
+        stats = run_pipeline(STAGES, path, out, **options)
+        assert stats["invariant_ok"], stats["problems"]
+        kept = read_folder(out / "kept").to_pylist()
+        key = "url" if kind != "html" else "id"
+        texts[kind] = {(d[key] if kind != "html" else next(u for u, n in names.items() if n == d["id"])): d["text"] for d in kept}
+    assert len(texts["warc"]) == len(bodies)
+    assert texts["warc"] == texts["html"] == texts["column"]
+
+
+def test_wet_conversion_records_are_documents(tmp_path):
+    path = tmp_path / "pages.warc.wet.gz"
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "test"}))
+        for k, text in enumerate(["Première ligne.\nDeuxième ligne.", "Zweite Seite mit Umlauten: äöü."]):
+            writer.write_record(writer.create_warc_record(f"https://example.org/{k}", "conversion", payload=io.BytesIO(text.encode()),
+                                                          warc_content_type="text/plain"))
+    table, errors = read_all(path, wet=True)
+    assert errors == []
+    docs = table.filter(pa.compute.is_null(table.column("_read_reason")))
+    assert docs.column("text").to_pylist() == ["Première ligne.\nDeuxième ligne.", "Zweite Seite mit Umlauten: äöü."]
+    assert table.column("_read_reason").to_pylist()[0] == "read.not_text"
