@@ -10,7 +10,7 @@ block lists), in this order, each a reason code:
 - `banned_word` / `banned_subword`: a word of `banned_words` files is a whole word of the URL, or
   a `banned_subwords` entry appears anywhere in its letters and digits;
 - `soft_words`: `soft_word_threshold` or more distinct words of the shipped bad-word lists
-  (dataprep/badwords, the lists `c4_badwords` uses) are whole words of the URL.
+  (dataprep/badwords, the lists `c4_badwords` uses; English by default) are whole words of the URL.
 
 Lists are files, one entry per line, `#` for comments: the UT1 blacklist format, whose category
 folders (`adult/domains`, `adult/urls`) can be given as a folder. A host on an allow list is
@@ -81,7 +81,8 @@ class UrlFilter(Filter):
         banned_words: list[str] | None = None,  # files of words that remove a URL on their own (datatrove's "hard" list)
         banned_subwords: list[str] | None = None,  # files of strings matched inside the URL's letters and digits
         soft_word_threshold: int = 2,  # datatrove URLFilter's default: one bad word in a URL is too often innocent
-        soft_word_languages: list[str] | None = None,  # shipped bad-word lists used as soft words; default all of them
+        soft_word_languages: list[str] | None = None,  # shipped lists used as soft words; default [en]: with all 26,
+        # 4 of 990 real news URLs of shared/data were removed (common Spanish and German words)
     ):
         if soft_word_threshold < 1:
             raise ValueError(f"soft_word_threshold must be >= 1, not {soft_word_threshold}")
@@ -95,7 +96,7 @@ class UrlFilter(Filter):
         self.banned_words = _check_paths(banned_words, "banned words file")
         self.banned_subwords = _check_paths(banned_subwords, "banned subwords file")
         self.soft_word_threshold = soft_word_threshold
-        self.soft_word_languages = sorted(soft_word_languages or available())
+        self.soft_word_languages = sorted(soft_word_languages or ["en"])
 
     def setup(self) -> None:
         listed = set().union(*(read_list(p) for p in self.block_lists))

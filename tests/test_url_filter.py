@@ -1,0 +1,77 @@
+"""url_filter on real URLs: UT1-format block lists, allow lists, TLD rules and the soft-word rule."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from conftest import SAMPLES
+from dataprep.stages.base import TextBatch
+from dataprep.stages.url_filter import UrlFilter
+
+
+def decide(stage: UrlFilter, urls: list[str | None]) -> list[str | None]:
+    table = pa.table({"id": [str(i) for i in range(len(urls))], "text": ["page"] * len(urls), "url": pa.array(urls, pa.string())})
+    return list(stage.apply(TextBatch(table)).reasons)
+
+
+@pytest.fixture
+def ut1(tmp_path):
+    """A UT1 blacklist category folder (domains + urls files, comments)."""
+    folder = tmp_path / "blacklists" / "adult"
+    folder.mkdir(parents=True)
+    (folder / "domains").write_text("# UT1 adult\nbadsite.com\nevil.example.org\n")
+    (folder / "urls").write_text("freehost.net/users/bad\nwww.debian.org/doc/manuals/debian-faq/de\n")
+    (tmp_path / "allow.txt").write_text("fine.badsite.com\n")
+    return folder, tmp_path / "allow.txt"
+
+
+def test_block_lists_match_parent_domains_and_paths_below(ut1):
+    folder, allow = ut1
+    stage = UrlFilter(block_lists=[str(folder)], allow_lists=[str(allow)])
+    urls = ["https://www.badsite.com/page", "http://a.b.badsite.com:8080/x", "https://notbadsite.com/", "https://fine.badsite.com/ok",
+            "https://evil.example.org/", "https://example.org/", "http://freehost.net/users/bad/pics?p=2", "http://freehost.net/users/badger",
+            "https://www.debian.org/doc/manuals/debian-faq/de/index.de.html", "https://www.debian.org/doc/manuals/debian-faq/index.html", None]
+    assert decide(stage, urls) == [
+        "url_filter.blocked_domain", "url_filter.blocked_domain", None, None, "url_filter.blocked_domain", None,
+        "url_filter.blocked_url", None, "url_filter.blocked_url", None, None]
+
+
+def test_tld_rules():
+    assert decide(UrlFilter(block_tlds=[".xxx", "porn"]), ["https://a.xxx/", "https://b.porn", "https://c.com/xxx"]) == [
+        "url_filter.tld", "url_filter.tld", None]
+    assert decide(UrlFilter(allow_tlds=["de", "org"]), ["https://a.de/", "https://b.org", "https://c.com/"]) == [None, None, "url_filter.tld"]
+
+
+def test_one_bad_word_in_a_real_url_is_kept_two_remove(web_docs):
+    """datatrove's soft-word threshold (2): real pages whose URL holds one listed word (a news
+    story on ransomware spread by a 'sex' game, a sex-education blog) are kept."""
+    urls = [u for u in web_docs.column("url").to_pylist() if u]
+    reasons = decide(UrlFilter(), urls)
+    assert reasons.count(None) == len(urls)
+    one_word = [u for u in urls if "-sex-" in u]
+    assert one_word and decide(UrlFilter(soft_word_threshold=1), one_word) == ["url_filter.soft_words"] * len(one_word)
+    assert decide(UrlFilter(), ["https://example.com/free-porn/sex-videos", "https://example.com/porn/porn-porn"]) == [
+        "url_filter.soft_words", None]
+
+
+def test_banned_words_and_subwords_files(tmp_path):
+    (tmp_path / "hard.txt").write_text("casino\n")
+    (tmp_path / "sub.txt").write_text("viagra\n")
+    stage = UrlFilter(banned_words=[str(tmp_path / "hard.txt")], banned_subwords=[str(tmp_path / "sub.txt")])
+    assert decide(stage, ["https://x.com/online-casino", "https://x.com/casinos", "https://buyviagranow.com", "https://x.com/a"]) == [
+        "url_filter.banned_word", None, "url_filter.banned_subword", None]
+
+
+def test_sample_crawl_urls_pass_without_lists():
+    from dataprep.readers.warc import read_records
+
+    path = SAMPLES / "_web" / "debian-faq.warc.gz"
+    urls = [u for t, _, _ in read_records(str(path), 0, path.stat().st_size, False, 512, True, ids_only=True)
+            for u in t.column("url").to_pylist()]
+    assert len(urls) > 300 and decide(UrlFilter(), urls) == [None] * len(urls)
+
+
+def test_missing_list_is_a_config_error(tmp_path):
+    with pytest.raises(ValueError, match="block list not found"):
+        UrlFilter(block_lists=[str(tmp_path / "nope")])
