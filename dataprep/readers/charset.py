@@ -19,6 +19,7 @@ import codecs
 import re
 from typing import NamedTuple
 
+import numpy as np
 import pyarrow as pa
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 
@@ -97,7 +98,7 @@ def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
     data = [b"" if p is None else p.data for p in pages]
     replaced = [None if p is None else p.replaced for p in pages]
     try:
-        column = pa.array(data, pa.large_binary()).cast(pa.large_string())
+        column = _binary(data).cast(pa.large_string())
         return column, [0 if r is None and p is not None else r for r, p in zip(replaced, pages)]
     except pa.ArrowInvalid:
         pass
@@ -105,7 +106,14 @@ def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
         if page is not None and page.replaced is None:
             text, replaced[i] = decode_counting(page.data, "utf-8")
             data[i] = text.encode("utf-8")
-    return pa.array(data, pa.large_binary()).cast(pa.large_string()), replaced
+    return _binary(data).cast(pa.large_string()), replaced
+
+
+def _binary(values: list[bytes]) -> pa.Array:
+    """A large_binary array from bytes objects with one copy (pa.array grows its buffer as it goes)."""
+    offsets = np.zeros(len(values) + 1, np.int64)
+    np.cumsum([len(v) for v in values], out=offsets[1:])
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))])
 
 
 def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:
