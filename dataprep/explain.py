@@ -86,7 +86,7 @@ def shorten(value) -> str:
 def stage_lines(out: Path, stages: list[dict], doc_id: str, removed: dict | None) -> list[str]:
     """Per stage: the decision, then each recorded value against the stage's thresholds."""
     lines = ["stages:"]
-    gone = False
+    gone = bool(removed and removed["stage"] == "read")  # set aside by the reader: no stage saw it
     for index, stage in enumerate(stages):
         head = f"  {index + 1:>2} {stage['name']} ({stage['kind']})"
         if gone:

@@ -46,23 +46,30 @@ class StageCounts:
                    data["quarantined"], data["seconds"], data["bytes_in"], data["bytes_out"])
 
 
+def entering(stats: dict[str, Any]) -> int:
+    """Documents that reached the first stage: the input less what was quarantined at read time
+    and the records the reader set aside (WARC requests, images, 404s: `read.*` in the ledger)."""
+    q = stats["quarantine"]
+    return stats["input"]["docs"] - q["read_rows"] - q["file_rows"] - sum(stats["input"].get("removed", {}).values())
+
+
 def check(stats: dict[str, Any]) -> list[str]:
     """Every broken counting equation of a run's stats, as sentences (empty when all hold)."""
     problems = []
     stages = [StageCounts.from_dict(s) for s in stats["stages"]]
-    read_removed = sum(stats["input"].get("removed", {}).values())  # set aside by the reader (WARC requests, 404s...)
-    entering = stats["input"]["docs"] - stats["quarantine"]["read_rows"] - stats["quarantine"]["file_rows"] - read_removed
+    read_removed = sum(stats["input"].get("removed", {}).values())
+    came = entering(stats)
     for stage in stages:
-        if stage.docs_in != entering:
-            problems.append(f"{stage.name}: took in {stage.docs_in} documents, but {entering} came to it")
+        if stage.docs_in != came:
+            problems.append(f"{stage.name}: took in {stage.docs_in} documents, but {came} came to it")
         total = stage.kept + sum(stage.removed.values()) + stage.quarantined
         if stage.docs_in != total:
             problems.append(f"{stage.name}: in {stage.docs_in} != kept {stage.kept} + removed "
                             f"{sum(stage.removed.values())} + quarantined {stage.quarantined}")
-        entering = stage.kept
+        came = stage.kept
     out = stats["output"]
-    if out["kept"] != entering:
-        problems.append(f"output holds {out['kept']} kept documents, the last stage kept {entering}")
+    if out["kept"] != came:
+        problems.append(f"output holds {out['kept']} kept documents, the last stage kept {came}")
     removed = read_removed + sum(sum(s.removed.values()) for s in stages)
     if out["removed"] != removed:
         problems.append(f"ledger holds {out['removed']} documents, the stages removed {removed}")
@@ -80,9 +87,8 @@ def table(stats: dict[str, Any]) -> str:
     rows = [("stage", "kind", "in", "kept", "removed", "seconds", "docs/s", "removed by reason")]
     q = stats["quarantine"]
     read_removed = stats["input"].get("removed", {})
-    entering = stats["input"]["docs"] - q["read_rows"] - q["file_rows"] - sum(read_removed.values())
     reasons = "".join(f"{r} {n:,}, " for r, n in sorted(read_removed.items(), key=lambda kv: -kv[1]))
-    rows.append(("(read)", "input", f"{stats['input']['docs']:,}", f"{entering:,}", f"{sum(read_removed.values()):,}" if read_removed else "",
+    rows.append(("(read)", "input", f"{stats['input']['docs']:,}", f"{entering(stats):,}", f"{sum(read_removed.values()):,}" if read_removed else "",
                  "", "", f"{reasons}quarantined: {q['read_rows'] + q['file_rows']:,} docs, {q['files']} files"))
     for s in stats["stages"]:
         reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(s["removed"].items(), key=lambda kv: -kv[1]))

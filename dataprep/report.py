@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from dataprep import highlight, tokens
+from dataprep import highlight, ledger, tokens
 from dataprep import metrics as recorded
 from dataprep.errors import ConfigError
 from dataprep.explain import find
@@ -163,8 +163,7 @@ def _contents(stats: dict[str, Any]) -> str:
 
 def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:
     stages = stats["stages"]
-    entering = stats["input"]["docs"] - stats["quarantine"]["read_rows"] - stats["quarantine"]["file_rows"]
-    doc_rows = [("input", stats["input"]["docs"], entering)] + [(s["name"], s["in"], s["kept"]) for s in stages]
+    doc_rows = [("input", stats["input"]["docs"], ledger.entering(stats))] + [(s["name"], s["in"], s["kept"]) for s in stages]
     first_bytes = stages[0]["bytes_in"] if stages else 0
     byte_rows = [("input", first_bytes, first_bytes)] + [(s["name"], s["bytes_in"], s["bytes_out"]) for s in stages]
     parts = [f"<h3>Documents</h3>{_bars(doc_rows, '{:,.0f}'.format)}", f"<h3>Bytes of text</h3>{_bars(byte_rows, _bytes)}"]
