@@ -342,10 +342,13 @@ def _records_table(records: list[dict[str, Any]]) -> pa.Table:
     return pa.table(columns)
 
 
-def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max_doc_bytes: int, duplicate_ids: dict[str, int]) -> tuple[pa.Table, list[dict[str, Any]]]:
+def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max_doc_bytes: int, duplicate_ids: dict[str, int],
+            duplicate_files: dict[int, str] | None = None) -> tuple[pa.Table, list[dict[str, Any]]]:
     """Bring a raw batch to the document schema (string `id`, large_string `text`).
 
     Rows that cannot be documents are quarantined, each with its file row and reason.
+    `duplicate_ids` maps the digest of each id seen twice to its first location;
+    `duplicate_files` names the files of those locations, for the message.
     """
     if text_column != "text" and part.fmt not in READER_MADE_TEXT:
         table = table.rename_columns(["text" if n == text_column else n for n in table.column_names])
@@ -371,7 +374,8 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
         for i, key in enumerate(id_keys(ids)):
             first = duplicate_ids.get(key)
             if first is not None and first != locations[i] and errors[i] is None:
-                errors[i] = f"duplicate id (first seen in file #{first >> 40}, row {first & (2**40 - 1)})"
+                where = (duplicate_files or {}).get(first >> 40, f"file #{first >> 40}")
+                errors[i] = f"duplicate id (first seen in {where}, {_row_unit(where)} {first & (2**40 - 1)})"
     table = table.set_column(table.schema.get_field_index("text"), "text", text)
     id_index = table.schema.get_field_index("id")
     table = table.set_column(id_index, "id", ids) if id_index >= 0 else table.add_column(0, "id", ids)
@@ -381,6 +385,11 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
     if bad.size:
         table = table.filter(pa.array(errors == None))  # noqa: E711
     return table, records
+
+
+def _row_unit(path: str) -> str:
+    """What a location's low bits count in a file: WARC records are found by byte offset."""
+    return "byte" if path.lower().endswith(warc_reader.WARC_SUFFIXES + warc_reader.WET_SUFFIXES) else "row"
 
 
 def _ids(table: pa.Table, rows: np.ndarray, part: Part) -> pa.Array:

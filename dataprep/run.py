@@ -61,7 +61,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         for index, segment in enumerate(segments):
             config = {"specs": [spec for _, spec in segment], "segment": index, "last": index == len(segments) - 1,
                       "first_stage": first_stage, "options": asdict(opts), "out": str(out),
-                      "duplicates": duplicates if index == 0 else {}}
+                      "duplicates": duplicates if index == 0 else {},
+                      "duplicate_files": {loc >> 40: files[loc >> 40] for loc in duplicates.values()} if index == 0 else {}}
             head = segment[0][0]
             if isinstance(head, Global):
                 config["resolution"] = _global_phases(head, parts, config)
@@ -112,6 +113,8 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
 
 def _prepare_output(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
     record = out / "run.json"
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} is a file, not a folder; choose a folder for --output")
     if out.exists() and any(out.iterdir()):
         if overwrite:
             shutil.rmtree(out)
@@ -295,7 +298,8 @@ def _source_batches(part: Part, config: dict[str, Any]):
             if raw is None:
                 yield None, bad, read, None
                 continue
-            table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"])
+            table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"],
+                                                config["duplicate_files"])
             table, set_aside = documents.split_read_removals(table)
             yield table, bad + rejected, read, set_aside
         return

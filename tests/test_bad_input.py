@@ -128,6 +128,7 @@ def test_duplicate_ids_across_shards(ray_session, folder, tmp_path, sample_docs)
     assert len(records) == 10 and all("duplicate id" in r["error"] for r in records)
     assert {r["id"] for r in records} == set(sample_docs["id"].to_pylist()[50:60])
     assert all(r["source"].endswith("b-dups.parquet") for r in records), "the first occurrence is kept"
+    assert all(f"first seen in {folder / 'a-good.parquet'}, row " in r["error"] for r in records), records[0]["error"]
 
 
 def test_broken_jsonl_lines(ray_session, folder, tmp_path, web_docs):
@@ -159,5 +160,7 @@ def test_output_folder_of_another_run_stops_up_front(ray_session, folder, tmp_pa
     (stranger / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="holds no dataprep run"):
         run_pipeline(STAGES, folder, stranger)
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        run_pipeline(STAGES, folder, stranger / "notes.txt")
     stats = run(other, overwrite=True)
     assert stats["invariant_ok"] and stats["stages"][0]["name"] == "length"

@@ -50,6 +50,13 @@ def test_nfc_control_and_whitespace_on_real_text(web_docs):
     assert result.split() == unicodedata.normalize("NFC", text.replace("\x00", "")).split()
 
 
+def test_normalize_removes_terminal_escape_sequences_whole():
+    logs = ["\x1b[1;31mERROR\x1b[0m: disk full on /dev/sda1", "build \x1b]0;make: done\x07finished \x1b[32mOK\x1b[m",
+            "a quoted [31m is text, not a colour code"]
+    out = Normalize().apply(batch_of(logs)).batch.text.to_pylist()
+    assert out == ["ERROR: disk full on /dev/sda1", "build finished OK", logs[2]]
+
+
 def test_normalize_empties_whitespace_only_docs():
     out = Normalize().apply(batch_of(["Guten Tag, wie geht es Ihnen?", " \u00a0\t\r\n\x0b "]))
     assert out.reasons.tolist() == [None, "normalize.emptied"]

@@ -23,6 +23,11 @@ _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š�
 MOJIBAKE_HINT = f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_HIGH}]"
 
 
+#: a terminal escape sequence whole (colour codes "\x1b[31m", titles "\x1b]0;...\x07"): removing only
+#: the ESC control character would leave "[31m" in the text
+ANSI_ESCAPES = r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"
+
+
 @register
 class Normalize(Mapper):
     """Unicode NFC, mojibake repair, control characters out, whitespace collapsed.
@@ -56,7 +61,8 @@ class Normalize(Mapper):
         normal = pc.utf8_normalize(text, form=self.form)
         flags[self.form.lower()], text = textutil.changed(text, normal), normal
         if self.strip_control:
-            clean = pc.replace_substring_regex(pc.replace_substring_regex(text, textutil.LINE_BREAKS, "\n"), textutil.CONTROL_CHARS, "")
+            clean = pc.replace_substring_regex(text, ANSI_ESCAPES, "")
+            clean = pc.replace_substring_regex(pc.replace_substring_regex(clean, textutil.LINE_BREAKS, "\n"), textutil.CONTROL_CHARS, "")
             flags["control"], text = textutil.changed(text, clean), clean
         if self.collapse_whitespace:
             tidy = _collapse_whitespace(text)
