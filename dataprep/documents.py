@@ -472,6 +472,38 @@ def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
     return kept, ledger.append_column("details", pa.array(details, pa.string()))
 
 
+LEDGER_COLUMNS = ("stage", "reason", "details")
+
+
+def unify_parts(kept: Path, removed: Path) -> str | None:
+    """Give every part file of kept/ and removed/ the run's columns (nulls where a part had none).
+
+    Parts are written as their input dictates: a part of a file without `url`, or an empty
+    part, lacks columns others have, and readers that take a folder as one dataset (pyarrow,
+    pandas, polars, DuckDB) keep only the first file's columns. The documents' columns are the
+    union over both folders (the ledger adds stage, reason, details); only files that differ are
+    rewritten. Returns a one-line note when a column's types in different parts do not join.
+    """
+    files = {folder: sorted(folder.glob("part-*.parquet")) for folder in (kept, removed)}
+    schemas = {path: pq.read_schema(path).remove_metadata() for paths in files.values() for path in paths}
+    if not schemas:
+        return None
+    try:
+        doc_schema = pa.unify_schemas([pa.schema([f for f in s if f.name not in LEDGER_COLUMNS]) for s in schemas.values()],
+                                     promote_options="permissive")
+        ledger_schema = pa.unify_schemas([doc_schema, *(schemas[p] for p in files[removed])], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        return f"a column has different types in different parts ({exc}); read those parts one by one"
+    for folder, target in ((kept, doc_schema), (removed, ledger_schema)):
+        for path in files[folder]:
+            if not schemas[path].equals(target):
+                table = pq.read_table(path)
+                columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+                           for f in target]
+                write_parquet(pa.Table.from_arrays(columns, schema=target), path)
+    return None
+
+
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write atomically: a reader (or a resumed run) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

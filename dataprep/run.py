@@ -72,8 +72,11 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             bars.close()
         outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
+    schema_note = documents.unify_parts(out / "kept", out / "removed")
     stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
     stats["ray"] = cluster
+    if schema_note:
+        stats["schema_note"] = schema_note
     if outputs:
         stats["outputs"] = outputs
     for entry, stage in zip(stats["stages"], pipeline.stages):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -105,3 +106,27 @@ def test_jsonl_input_with_other_text_column(ray_session, tmp_path, web_docs):
     assert stats["invariant_ok"] and kept.num_rows == 40
     assert kept["id"].to_pylist()[:2] == ["pages:0", "pages:1"]
     assert kept["url"].to_pylist() == [r["url"] for r in rows] and "text" in kept.column_names
+
+
+def test_kept_and_removed_read_whole_with_every_column(ray_session, tmp_path, web_docs, sample_docs):
+    """Inputs with different columns (a JSONL with its own field, Parquet files with and without
+    `url`): each output folder reads as one dataset with every column, in every reader we have."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pq.write_table(sample_docs.slice(0, 40).select(["id", "text"]), folder / "a.parquet")
+    pq.write_table(web_docs.slice(0, 40), folder / "b.parquet")
+    rows = [{"id": f"j{i}", "text": t, "note": f"n{i}"} for i, t in enumerate(web_docs.column("text").to_pylist()[40:60])]
+    (folder / "c.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "out"
+    stats = run_pipeline([{"length": {"min_words": 60}}], folder, out, part_bytes=1)
+    assert stats["invariant_ok"] and "schema_note" not in stats
+    for name in ("kept", "removed"):
+        table = pq.read_table(out / name)
+        assert {"url", "note"} <= set(table.column_names), name
+        assert table.num_rows == stats["output"][name]
+        frame = pd.read_parquet(out / name)
+        assert {"url", "note"} <= set(frame.columns) and len(frame) == table.num_rows
+        for module, read in (("polars", lambda m, p: m.read_parquet(str(p / "*.parquet")).columns),
+                             ("duckdb", lambda m, p: [c[0] for c in m.sql(f"select * from '{p}/*.parquet'").description])):
+            reader = pytest.importorskip(module)
+            assert {"url", "note"} <= set(read(reader, out / name)), (module, name)
