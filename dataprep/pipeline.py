@@ -8,6 +8,8 @@ not a worker traceback ten minutes into a run.
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.metadata
 import inspect
 import types
 import typing
@@ -104,13 +106,39 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     return pipeline
 
 
+ENTRY_POINTS = "dataprep.stages"  # the entry-point group other packages publish stages under
+
+
+def stage_class(name: str, where: str) -> type[Stage]:
+    """The class of a stage named in a pipeline: one of ours by registry name, another package's
+    by import path (`package.module:Class`), or one published under the `dataprep.stages`
+    entry-point group by its entry name."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if ":" in name:
+        module, _, attribute = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where}: cannot import stage {name!r}: {exc}") from None
+    else:
+        published = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINTS)}
+        if name not in published:
+            valid = sorted(REGISTRY) + sorted(published)
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown stage {name!r}{hint}; valid stages: {', '.join(valid)}, "
+                              "or a class by import path (package.module:Class)")
+        cls = published[name].load()
+    if not (isinstance(cls, type) and issubclass(cls, Stage)) or not isinstance(getattr(cls, "name", None), str):
+        raise ConfigError(f"{where}: {name!r} is not a dataprep stage (a subclass of dataprep.stages.Filter, Mapper or "
+                          "Global with a class attribute name = '...')")
+    return cls
+
+
 def build_stage(name: str, params: dict[str, Any], where: str) -> Stage:
-    """Instantiate a registered stage from its name and YAML parameters, or raise ConfigError."""
-    if name not in REGISTRY:
-        close = difflib.get_close_matches(name, REGISTRY, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where}: unknown stage {name!r}{hint}; valid stages: {', '.join(sorted(REGISTRY))}")
-    cls = REGISTRY[name]
+    """Instantiate a stage from its name (see stage_class) and YAML parameters, or raise ConfigError."""
+    cls = stage_class(name, where)
     signature = inspect.signature(cls.__init__)
     hints = typing.get_type_hints(cls.__init__)
     valid = [p for p in signature.parameters if p != "self"]
