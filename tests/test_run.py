@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REPO, SAMPLES, output_ids, read_folder, run_pipeline
 from dataprep import cli, ledger, pipeline
+from dataprep.errors import ConfigError
 from dataprep.run import run
 
 
@@ -130,3 +131,28 @@ def test_kept_and_removed_read_whole_with_every_column(ray_session, tmp_path, we
                              ("duckdb", lambda m, p: [c[0] for c in m.sql(f"select * from '{p}/*.parquet'").description])):
             reader = pytest.importorskip(module)
             assert {"url", "note"} <= set(read(reader, out / name)), (module, name)
+
+
+def test_notebook_api_apply_and_run(ray_session, tmp_path, sample_docs):
+    """dp.apply decides like the stages do in a run; dp.Pipeline.run reads back as DataFrames."""
+    import dataprep as dp
+
+    docs = sample_docs.slice(0, 200).select(["id", "text"])
+    decided = dp.apply([dp.stage("normalize"), dp.stage("length", min_words=30)], docs.to_pandas())
+    result = dp.Pipeline([dp.stage("normalize"), dp.stage("length", min_words=30)]).run(_write(docs, tmp_path), tmp_path / "out")
+    removed = result.removed("length")
+    assert set(removed["id"]) == set(decided.loc[decided["removed_by"] == "length", "id"])
+    assert set(result.kept()["id"]) == set(decided.loc[decided["reason"].isna(), "id"])
+    assert (decided.loc[decided["removed_by"] == "length", "length.words"] < 30).all()
+    assert result.stats.set_index("stage").loc["length", "removed"] == len(removed)
+    assert "removed by stage length" in result.explain(removed["id"][0])
+    with pytest.raises(ConfigError, match="did you mean 'min_words'"):
+        dp.stage("length", min_word=3)
+    with pytest.raises(ConfigError, match="needs the whole corpus"):
+        dp.apply(dp.stage("exact_dedup"), ["a b c", "a b c"])
+
+
+def _write(table, tmp_path):
+    path = tmp_path / "in.parquet"
+    pq.write_table(table, path)
+    return path
