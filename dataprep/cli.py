@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dataprep import __version__, ledger
-from dataprep.errors import ConfigError
+from dataprep.errors import ConfigError, StageOverBudget
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dataprep: error: {exc}", file=sys.stderr)
         return 2
+    except StageOverBudget as exc:
+        print(f"dataprep: stopped: {exc}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -106,7 +109,7 @@ def option_help() -> dict[str, tuple[type, object, str]]:
     hints = typing.get_type_hints(RunOptions)
     result = {}
     for field in dataclasses.fields(RunOptions):
-        kind = next(t for t in (int, str) if t in (hints[field.name], *typing.get_args(hints[field.name])))
+        kind = next(t for t in (int, float, str) if t in (hints[field.name], *typing.get_args(hints[field.name])))
         result[field.name] = (kind, field.default, field.metadata["help"])
     return result
 
@@ -117,7 +120,9 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in option_help()}
     pipeline = pipeline_module.load(args.pipeline, overrides)
-    result = run(pipeline, overwrite=args.overwrite, progress=args.progress and sys.stderr.isatty())
+    result = run(pipeline, overwrite=args.overwrite, progress=args.progress)
+    if result.get("already_finished"):
+        print(f"this run had already finished on {result['finished']}; nothing to do (--overwrite to run it again)")
     print(ledger.table(result))
     print(f"output: {Path(pipeline.options.output).resolve()}")
     for problem in result["problems"]:

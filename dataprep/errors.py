@@ -1,4 +1,4 @@
-"""The one error type that stops a run: a configuration the user must fix."""
+"""The errors that stop a run: a configuration the user must fix, or a stage over its error budget."""
 
 
 class ConfigError(Exception):
@@ -6,3 +6,9 @@ class ConfigError(Exception):
 
     The CLI prints it as one line (no traceback) and exits with status 2.
     """
+
+
+class StageOverBudget(Exception):
+    """A stage quarantined more of its documents than the run's error budget allows: most likely a
+    bug in the stage, which must not quietly quarantine a corpus. One line, exit status 4; the
+    parts done are kept, so the same command resumes once the stage or the budget is changed."""

@@ -41,6 +41,7 @@ class RunOptions:
     max_doc_bytes: int = _option(8 * 2**20, "quarantine larger documents: no web page is 8 MiB of text")
     part_bytes: int = _option(32 * 2**20, "target uncompressed size of one unit of work (a Ray task)")
     batch_rows: int = _option(512, "documents per Arrow batch inside a task")
+    error_budget: float = _option(0.01, "a stage that quarantines more than this share of the documents it took in stops the run")
     ray_address: str | None = _option(None, "join a running Ray cluster ('auto', 'host:port', or RAY_ADDRESS); default: embedded Ray")
     num_cpus: int | None = _option(None, "CPUs (worker processes) of the embedded Ray; default: all of this machine's")
 
@@ -85,6 +86,8 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     options = RunOptions(**settings)
     if options.input_format not in INPUT_FORMATS:
         raise ConfigError(f"{source}: input_format must be one of {', '.join(INPUT_FORMATS)}, not {options.input_format!r}")
+    if not 0 <= options.error_budget <= 1:
+        raise ConfigError(f"{source}: error_budget must be within 0..1, not {options.error_budget}")
     if options.limit is not None and options.limit < 1:
         raise ConfigError(f"{source}: limit must be >= 1, not {options.limit}")
     pipeline = Pipeline(options)

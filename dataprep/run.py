@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from dataprep import __version__, documents, ledger, metrics, report, runtime
 from dataprep.documents import Part
-from dataprep.errors import ConfigError
+from dataprep.errors import ConfigError, StageOverBudget
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.stages.base import Decisions, Global, Stage, TextBatch, details_json
 
@@ -48,6 +48,10 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     out = Path(opts.output).resolve()
     identity = _identity(pipeline, files)
     _prepare_output(out, identity, overwrite)
+    if (out / "stats.json").is_file():  # written last: this very run has finished; keep its record as it is
+        finished = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+        finished_at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((out / "stats.json").stat().st_mtime))
+        return {**finished, "already_finished": True, "finished": finished_at}
     parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
     if file_quarantine:
         documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
@@ -57,6 +61,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     with runtime.session(opts.ray_address, opts.num_cpus):
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
         bars = _Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
+        phase_seconds: dict[int, float] = {}
         first_stage = 0
         for index, segment in enumerate(segments):
             config = {"specs": [spec for _, spec in segment], "segment": index, "last": index == len(segments) - 1,
@@ -65,8 +70,9 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                       "duplicate_files": {loc >> 40: files[loc >> 40] for loc in duplicates.values()} if index == 0 else {}}
             head = segment[0][0]
             if isinstance(head, Global):
-                config["resolution"] = _global_phases(head, parts, config)
+                config["resolution"], phase_seconds[first_stage] = _global_phases(head, parts, config)
             _execute([p for p in parts if not _marker(out, index, p).exists()], config, bars)
+            _check_error_budget(out, index, parts, [s for s, _ in segment], opts.error_budget)
             first_stage += len(segment)
         if bars:
             bars.close()
@@ -79,8 +85,11 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stats["schema_note"] = schema_note
     if outputs:
         stats["outputs"] = outputs
-    for entry, stage in zip(stats["stages"], pipeline.stages):
+    for position, (entry, stage) in enumerate(zip(stats["stages"], pipeline.stages)):
         entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
+        if position in phase_seconds:  # a global stage's corpus-wide phases (keys, resolve) on top of its per-part decisions
+            entry["corpus_seconds"] = round(phase_seconds[position], 3)
+            entry["seconds"] = round(entry["seconds"] + phase_seconds[position], 4)
     documents.write_json(stats, out / "stats.json")
     report.write(out)
     return stats
@@ -107,7 +116,7 @@ def _marker(out: Path, segment: int, part: Part) -> Path:
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     """What makes two runs the same run: stages, options that change output, input files."""
-    opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "num_cpus", "output")}
+    opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "num_cpus", "output", "error_budget")}
     inputs = [[f, Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files]
     body = {"stages": pipeline.specs, "options": opts, "inputs": inputs}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -167,6 +176,8 @@ def _execute(parts: list[Part], config: dict[str, Any], bars: _Progress | None) 
 
     if not parts:
         return
+    if bars:
+        bars.segment(len(parts))
     items = [{"part": json.dumps(asdict(p))} for p in parts]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map_batches(_process_batch_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1)
@@ -175,8 +186,30 @@ def _execute(parts: list[Part], config: dict[str, Any], bars: _Progress | None) 
             bars.update(json.loads(row["stats"]))
 
 
-def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> str:
-    """Map and resolve phases of a global stage; returns the resolution's Parquet path.
+def _check_error_budget(out: Path, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
+    """Stop the run when a stage of the segment quarantined more than `budget` of what it took in."""
+    taken: Counter = Counter()
+    failed: Counter = Counter()
+    for part in parts:
+        marker = json.loads(_marker(out, segment, part).read_text(encoding="utf-8"))
+        for stage in marker["stages"]:
+            taken[stage["name"]] += stage["in"]
+            failed[stage["name"]] += stage["quarantined"]
+    for stage in stages:
+        if failed[stage.name] and failed[stage.name] > budget * taken[stage.name]:
+            errors = Counter(message.split(" (at ")[0] for path in (out / "quarantine").glob(f"part-*-s{segment}.parquet")
+                             for message in pq.read_table(path, columns=["error"]).column("error").to_pylist()
+                             if message.startswith(f"stage {stage.name} failed"))
+            common, times = errors.most_common(1)[0] if errors else ("(no message)", 0)
+            raise StageOverBudget(
+                f"stage {stage.name} quarantined {failed[stage.name]:,} of {taken[stage.name]:,} documents "
+                f"({failed[stage.name] / max(taken[stage.name], 1):.1%}, error_budget {budget:.1%}); most common error ({times:,}x): "
+                f"{common}; fix the stage or raise --error-budget, then run the same command to resume")
+
+
+def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> tuple[str, float]:
+    """Map and resolve phases of a global stage; returns the resolution's Parquet path and the
+    phases' wall time (kept across a resume in _work/, so a resumed run reports the whole time).
 
     Map: every part's documents (as the previous segment kept them) -> the stage's small
     per-document records, one Parquet file per part (kept across a resume). Resolve: the
@@ -184,6 +217,7 @@ def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> 
     """
     import ray.data
 
+    started = time.perf_counter()
     out, segment = Path(config["out"]), config["segment"]
     work = out / "_work" / f"s{segment}"
     todo = [p for p in parts if not (work / "keys" / f"part-{p.key}.parquet").exists()]
@@ -196,7 +230,10 @@ def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> 
         key_files = sorted(str(f) for f in (work / "keys").glob("part-*.parquet"))
         records = _parquet_dataset(key_files) if key_files else None
         documents.write_parquet(stage.resolve(records), resolution)
-    return str(resolution)
+    timing = work / "phases.json"
+    spent = time.perf_counter() - started + (json.loads(timing.read_text())["seconds"] if timing.exists() else 0.0)
+    documents.write_json({"seconds": spent}, timing)
+    return str(resolution), spent
 
 
 def _parquet_dataset(paths: list[str]):
@@ -229,22 +266,52 @@ def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict
 
 
 class _Progress:
-    """One bar per stage (documents it has taken in, and docs/s), updated as parts finish."""
+    """Documents each stage has taken in, and docs/s, as parts finish.
 
-    def __init__(self, names: list[str], total: int):
-        from tqdm import tqdm
+    On a terminal: one bar per stage. Otherwise (a batch job's log): one line per stage of the
+    running segment at most every `every` seconds, with parts done/total and an estimate of the
+    time left, instead of silence until the end.
+    """
 
-        self.names = names
-        self.bars = [tqdm(total=total, desc=f"{n:<20}", unit="docs", position=i, leave=True, file=sys.stderr,
-                          dynamic_ncols=True, smoothing=0) for i, n in enumerate(names)]
+    def __init__(self, names: list[str], total: int, every: float = 30.0):
+        self.names, self.total, self.every = names, total, every
+        self.tty = sys.stderr.isatty()
+        self.docs = [0] * len(names)
+        self.parts_done = self.parts_total = 0
+        self.started = self.printed = time.monotonic()
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bars = [tqdm(total=total, desc=f"{n:<20}", unit="docs", position=i, leave=True, file=sys.stderr,
+                              dynamic_ncols=True, smoothing=0) for i, n in enumerate(names)]
+
+    def segment(self, parts: int) -> None:
+        """A segment starts with `parts` parts left to do."""
+        self.parts_done, self.parts_total, self.started = 0, parts, time.monotonic()
+        self.current: list[int] = []
 
     def update(self, part_stats: dict[str, Any]) -> None:
+        self.parts_done += 1
         for offset, stage in enumerate(part_stats["stages"]):
-            self.bars[part_stats["first_stage"] + offset].update(stage["in"])
+            position = part_stats["first_stage"] + offset
+            self.docs[position] += stage["in"]
+            if self.tty:
+                self.bars[position].update(stage["in"])
+        self.current = [part_stats["first_stage"] + k for k in range(len(part_stats["stages"]))]
+        now = time.monotonic()
+        if not self.tty and (now - self.printed >= self.every or self.parts_done == self.parts_total):
+            self.printed = now
+            elapsed = max(now - self.started, 1e-9)
+            left = elapsed / self.parts_done * (self.parts_total - self.parts_done)
+            for position in self.current:
+                print(f"dataprep: {self.names[position]}: parts {self.parts_done}/{self.parts_total}, "
+                      f"{self.docs[position]:,} docs, {self.docs[position] / elapsed:,.0f} docs/s, ETA {left:,.0f} s",
+                      file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        for bar in self.bars:
-            bar.close()
+        if self.tty:
+            for bar in self.bars:
+                bar.close()
 
 
 # ---- inside a Ray worker -------------------------------------------------------------------

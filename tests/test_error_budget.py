@@ -1,0 +1,66 @@
+"""A stage that quarantines more than the error budget stops the run with one line; the run
+resumes once the budget (or the stage) is changed. A finished run, run again, says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from conftest import SAMPLES, read_folder
+
+FLAKY = '''
+import numpy as np
+import pyarrow.compute as pc
+from dataprep.stages import Filter
+
+
+class ChokesOnDigits(Filter):
+    """A stage with a bug: it cannot measure documents that hold a digit."""
+
+    name = "chokes_on_digits"
+
+    def measure(self, batch):
+        if pc.any(pc.match_substring_regex(batch.text, "[0-9]")).as_py():
+            raise ValueError("cannot measure digits")
+        return {"chars": np.asarray(pc.utf8_length(batch.text))}
+
+    def checks(self, metrics):
+        return [("empty", metrics["chars"] == 0)]
+'''
+
+
+def dataprep(args: list[str], site) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run([sys.executable, "-m", "dataprep.cli", *args, "--num-cpus", "1"], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_stage_over_budget_stops_then_resumes_with_a_larger_budget(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flaky.py").write_text(FLAKY)
+    inputs = tmp_path / "in.parquet"
+    pq.write_table(pq.read_table(SAMPLES / "shard-00.parquet").slice(0, 300), inputs)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: budget\nstages:\n  - normalize: {}\n  - flaky:ChokesOnDigits: {}\n")
+    out = tmp_path / "out"
+    args = ["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--batch-rows", "16"]
+    stopped = dataprep(args, site)
+    assert stopped.returncode == 4, stopped.stderr[-1500:]
+    message = stopped.stderr.strip().splitlines()[-1]
+    assert message.startswith("dataprep: stopped: stage chokes_on_digits quarantined ")
+    assert "error_budget 1.0%" in message and "ValueError: cannot measure digits" in message and "Traceback" not in stopped.stderr
+    assert not (out / "stats.json").exists()
+    resumed = dataprep([*args, "--error-budget", "1"], site)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["stages"][1]["quarantined"] > 3
+    quarantine = read_folder(out / "quarantine").to_pylist()
+    assert all("cannot measure digits" in q["error"] for q in quarantine)
+    again = dataprep([*args, "--error-budget", "1"], site)
+    assert again.returncode == 0 and "had already finished" in again.stdout
+    assert json.loads((out / "stats.json").read_text())["seconds"] == stats["seconds"], "the recorded run time is kept"
