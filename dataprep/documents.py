@@ -76,24 +76,38 @@ def file_format(path: str, declared: str = "auto") -> str:
 
 
 def discover(spec: str, declared: str = "auto") -> list[str]:
-    """Input files named by a file, a folder (searched recursively) or a glob, sorted.
+    """Input files named by a file, a folder (searched recursively) or a glob, sorted."""
+    return discover_all(spec, declared)[0]
 
-    With a declared format every file found is taken; with "auto", files whose names end with
-    a known input suffix."""
-    if any(ch in spec for ch in "*?["):
+
+def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str]]:
+    """(input files, files passed over) for a file, a folder (searched recursively) or a glob.
+
+    A declared format takes the files with its suffixes (any file a glob names). "auto" takes
+    every known suffix, but a folder that holds tables (Parquet, JSONL) besides raw web files
+    (WARC, WET, HTML) is read for its tables: the web files are passed over, and returned so the
+    run can say so (`--input-format html` reads them).
+    """
+    is_glob = any(ch in spec for ch in "*?[")
+    if is_glob:
         candidates = [Path(p) for p in glob.glob(spec, recursive=True)]
     elif Path(spec).is_dir():  # below it, names starting with "_" or "." are skipped (Hadoop's convention)
         candidates = [p for p in Path(spec).rglob("*") if p.is_file()
                       and not any(part.startswith(("_", ".")) for part in p.relative_to(spec).parts[:-1])]
     elif Path(spec).is_file():
-        return [str(Path(spec))]
+        return [str(Path(spec))], []
     else:
         raise ConfigError(f"input not found: {spec}")
-    wanted = INPUT_SUFFIXES if declared == "auto" else ("",)
+    wanted = INPUT_SUFFIXES if declared == "auto" else ("",) if is_glob else FORMAT_SUFFIXES[declared]
     files = sorted(str(p) for p in candidates if p.name.lower().endswith(wanted) and not p.name.startswith((".", "_")))
     if not files:
-        raise ConfigError(f"no input files in {spec} (looked for {', '.join('*' + s for s in INPUT_SUFFIXES)})")
-    return files
+        raise ConfigError(f"no input files in {spec} (looked for {', '.join('*' + s for s in wanted if s) or 'any file'})")
+    if declared != "auto":
+        return files, []
+    tables = [f for f in files if file_format(f) in ("parquet", "jsonl")]
+    if tables and len(tables) < len(files):
+        return tables, [f for f in files if f not in set(tables)]
+    return files, []
 
 
 def stems(files: list[str]) -> list[str]:

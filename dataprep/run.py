@@ -44,7 +44,11 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if not opts.output:
         raise ConfigError("no output folder: give --output or an 'output' key in the pipeline")
     started = time.time()
-    files = [str(Path(f).resolve()) for f in documents.discover(opts.input, opts.input_format)]
+    found, passed_over = documents.discover_all(opts.input, opts.input_format)
+    files = [str(Path(f).resolve()) for f in found]
+    if passed_over:
+        print(f"dataprep: {opts.input} holds tables and {len(passed_over)} raw web files (e.g. {passed_over[0]}): reading "
+              "the tables; --input-format warc, wet or html reads the others", file=sys.stderr)
     out = Path(opts.output).resolve()
     identity = _identity(pipeline, files)
     _prepare_output(out, identity, overwrite)
@@ -81,6 +85,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     schema_note = documents.unify_parts(out / "kept", out / "removed")
     stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
     stats["ray"] = cluster
+    if passed_over:
+        stats["input"]["passed_over"] = len(passed_over)
     if schema_note:
         stats["schema_note"] = schema_note
     if outputs:
