@@ -52,14 +52,15 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     out = Path(opts.output).resolve()
     identity = _identity(pipeline, files)
     _prepare_output(out, identity, overwrite)
-    if (out / "stats.json").is_file():  # written last: this very run has finished; keep its record as it is
+    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
+    segments = _segments(pipeline)
+    done = all(_marker(out, index, part).exists() for index in range(len(segments)) for part in parts)
+    if done and (out / "stats.json").is_file():  # written last: this very run has finished; keep its record
         finished = json.loads((out / "stats.json").read_text(encoding="utf-8"))
         finished_at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((out / "stats.json").stat().st_mtime))
         return {**finished, "already_finished": True, "finished": finished_at}
-    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
     if file_quarantine:
         documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
-    segments = _segments(pipeline)
     for stage in pipeline.stages:
         stage.bind(out)
     with runtime.session(opts.ray_address, opts.num_cpus):
