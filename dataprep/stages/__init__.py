@@ -5,6 +5,7 @@ from dataprep.stages import (  # noqa: F401  (registration side effect)
     c4_badwords,
     decontaminate,
     exact_dedup,
+    extract,
     fineweb,
     gopher_quality,
     gopher_repetition,
