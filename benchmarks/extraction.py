@@ -101,14 +101,14 @@ def _structural_text(page: str, xpath: str) -> str:
     return " ".join(found[0].itertext())
 
 
-def through_stage(engine: str) -> Callable[[list[str]], tuple[list[str | None], str]]:
+def through_stage(engine: str, **params) -> Callable[[list[str]], tuple[list[str | None], str]]:
     def run(html: list[str]) -> tuple[list[str | None], str]:
-        stage = Extract(engine=engine)
+        stage = Extract(engine=engine, **params)
         batch = TextBatch(pa.table({"id": [str(i) for i in range(len(html))], "text": pa.array(html, pa.large_string())}))
         decisions = stage.apply(batch)
         texts = [None if r else t for t, r in zip(decisions.batch.table["text"].to_pylist(), decisions.reasons)]
         used = Counter(decisions.batch.table["extract_engine"].to_pylist())
-        note = f"trafilatura on {used['trafilatura'] / len(html):.0%} of pages" if engine == "hybrid" else ""
+        note = f"trafilatura on {used['trafilatura'] / len(html):.0%} of pages" if used["trafilatura"] and engine == "hybrid" else ""
         return texts, note
     return run
 
@@ -127,6 +127,7 @@ def resiliparse_direct(html: list[str]) -> tuple[list[str | None], str]:
 
 EXTRACTORS = {
     "extract hybrid (default)": through_stage("hybrid"),
+    "extract hybrid unsure=1": through_stage("hybrid", unsure_share=1.0),
     "extract resiliparse": through_stage("resiliparse"),
     "extract trafilatura": through_stage("trafilatura"),
     "trafilatura (direct)": trafilatura_direct,

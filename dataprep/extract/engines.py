@@ -3,8 +3,9 @@
 - `trafilatura`: `trafilatura.extract` with the library's defaults (the reference: best F1 of
   the Python extractors on the article benchmark, and datatrove's extractor), ~45 pages/s.
 - `resiliparse`: resiliparse's main-content extraction (lexbor DOM, C++), ~600 pages/s.
-- `hybrid` (the stage's default): resiliparse, then our head trim, then trafilatura only for
-  the pages where that cheap pass looks unsure (docs/extraction.md has the figures).
+- `hybrid` (the stage's default): resiliparse on the lexbor DOM without the containers whose
+  class or id names boilerplate, then our head trim, then trafilatura only for the pages where
+  that cheap pass looks unsure (docs/extraction.md has the figures).
 
 Each engine works per document (the libraries take one page at a time) and never raises for a
 page: an engine error becomes that page's `error`, so one bad page costs one document.
@@ -27,6 +28,20 @@ ENGINES = ("hybrid", "trafilatura", "resiliparse")
 #: benchmark's tuning half F1 0.904 -> 0.937, unchanged on the documentation check set.
 #: (post_meta=False gained 0.01 more on articles but cut Node.js's API text: F1 0.945 -> 0.887.)
 RESILIPARSE_OPTIONS = dict(preserve_formatting=True, main_content=True, list_bullets=False, alt_texts=False, comments=False)
+
+#: containers of boilerplate, by a word in their class or id: trafilatura's discard vocabulary
+#: (xpaths.py, OVERALL_DISCARD_XPATH: share bars, newsletters, tags, sidebars, bylines, related
+#: stories, widgets, footers, ads, consent) plus captions and promos, on the container elements
+#: only (a `body` or `main` whose class says "has-sidebar" stays). Not "comment" nor "meta": those
+#: words mark real text on documentation pages (Node.js API: F1 0.943 -> 0.834 with them).
+BOILERPLATE_WORDS = ("share", "social", "newsletter", "subscribe", "tags", "sidebar", "banner", "breadcrumb", "author",
+                     "byline", "related", "popular", "widget", "footer", "promo", "advert", "outbrain", "taboola", "caption",
+                     "cookie", "consent", "rating")
+BOILERPLATE_SELECTORS = [f"{tag}[{attr}*={word}]" for word in BOILERPLATE_WORDS for tag in ("div", "section", "aside", "ul")
+                         for attr in ("class", "id")]
+#: when skipping those containers leaves less than this share of the page's main text, a selector
+#: hit the article's own container: keep the unpruned text (trafilatura reverts over-pruning too)
+OVERPRUNED = 0.5
 
 #: Unicode word, as Python's `\w` (RE2's `\w` is ASCII only)
 WORD = r"[\p{L}\p{N}\p{Mn}\p{Pc}]+"
@@ -72,6 +87,17 @@ def resiliparse_text(html: str) -> str:
     return extract_plain_text(html, **RESILIPARSE_OPTIONS)
 
 
+def pruned_text(html: str) -> str:
+    """resiliparse's main text without the boilerplate containers (unless that over-prunes)."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse(html)
+    pruned = extract_plain_text(tree, skip_elements=BOILERPLATE_SELECTORS, **RESILIPARSE_OPTIONS)
+    whole = extract_plain_text(tree, **RESILIPARSE_OPTIONS)
+    return pruned if len(pruned) >= OVERPRUNED * len(whole) else whole
+
+
 def _each(html: list[str], extract, name: str) -> Extracted:
     texts: list[str | None] = []
     errors: list[str | None] = []
@@ -86,13 +112,14 @@ def _each(html: list[str], extract, name: str) -> Extracted:
 
 
 def hybrid(html: list[str], unsure_share: float) -> Extracted:
-    """resiliparse + edge trim for every page; trafilatura for the pages the trim leaves unsure.
+    """resiliparse without boilerplate containers + head trim for every page; trafilatura for the
+    pages this cheap pass leaves unsure.
 
     A page is unsure when more than `unsure_share` of its kept words sit in short lines that do
     not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing. trafilatura's text replaces the cheap one
     unless it is empty.
     """
-    cheap = _each(html, resiliparse_text, "resiliparse")
+    cheap = _each(html, pruned_text, "resiliparse")
     trimmed, weak_share = head_trim(pa.array([t or "" for t in cheap.texts], pa.large_string()))
     texts: list[str | None] = trimmed.to_pylist()
     engines = ["resiliparse"] * len(html)
