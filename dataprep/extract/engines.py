@@ -136,7 +136,7 @@ def hybrid(html: list[str], unsure_share: float) -> Extracted:
 
 #: a body line: at least this many words, or BODY_SENTENCE_WORDS words ending a sentence
 BODY_WORDS = 25
-BODY_SENTENCE_WORDS = 5
+BODY_SENTENCE_WORDS = 3
 #: a line with one of these is likely code or markup shown as text (content, however short)
 CODE_CHARS = r"[{}();=<>\[\]_$#/\\|*&@`]"
 
