@@ -1,8 +1,8 @@
 """Extraction engines: a batch of decoded HTML strings -> main texts, one line per block.
 
 - `trafilatura`: `trafilatura.extract` with the library's defaults (the reference: best F1 of
-  the Python extractors on the article benchmark, and datatrove's extractor), ~45 pages/s.
-- `resiliparse`: resiliparse's main-content extraction (lexbor DOM, C++), ~600 pages/s.
+  the Python extractors on the article benchmark, and datatrove's extractor): ~30 ms a page.
+- `resiliparse`: resiliparse's main-content extraction (lexbor DOM, C++): ~1.6 ms a page.
 - `hybrid` (the stage's default): resiliparse on the lexbor DOM without the containers whose
   class or id names boilerplate, then our head trim, then trafilatura only for the pages where
   that cheap pass looks unsure (docs/extraction.md has the figures).
@@ -25,7 +25,7 @@ ENGINES = ("hybrid", "trafilatura", "resiliparse")
 
 #: resiliparse's switches for the main text: no list bullets or image alt texts (not page text,
 #: and a bullet glyph would start every list line) and no comment sections: on the article
-#: benchmark's tuning half F1 0.904 -> 0.937, unchanged on the documentation check set.
+#: benchmark's tuning half F1 0.904 -> 0.934, unchanged on the documentation check set.
 #: (post_meta=False gained 0.01 more on articles but cut Node.js's API text: F1 0.945 -> 0.887.)
 RESILIPARSE_OPTIONS = dict(preserve_formatting=True, main_content=True, list_bullets=False, alt_texts=False, comments=False)
 
@@ -33,7 +33,8 @@ RESILIPARSE_OPTIONS = dict(preserve_formatting=True, main_content=True, list_bul
 #: (xpaths.py, OVERALL_DISCARD_XPATH: share bars, newsletters, tags, sidebars, bylines, related
 #: stories, widgets, footers, ads, consent) plus captions and promos, on the container elements
 #: only (a `body` or `main` whose class says "has-sidebar" stays). Not "comment" nor "meta": those
-#: words mark real text on documentation pages (Node.js API: F1 0.943 -> 0.834 with them).
+#: words mark real text on documentation pages (Node.js API: F1 0.943 -> 0.896 with "comment",
+#: 0.891 with "meta").
 BOILERPLATE_WORDS = ("share", "social", "newsletter", "subscribe", "tags", "sidebar", "banner", "breadcrumb", "author",
                      "byline", "related", "popular", "widget", "footer", "promo", "advert", "outbrain", "taboola", "caption",
                      "cookie", "consent", "rating")
@@ -116,8 +117,8 @@ def hybrid(html: list[str], unsure_share: float) -> Extracted:
     pages this cheap pass leaves unsure.
 
     A page is unsure when more than `unsure_share` of its kept words sit in short lines that do
-    not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing. trafilatura's text replaces the cheap one
-    unless it is empty.
+    not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing.
+    trafilatura's text replaces the cheap one unless it is empty.
     """
     cheap = _each(html, pruned_text, "resiliparse")
     trimmed, weak_share = head_trim(pa.array([t or "" for t in cheap.texts], pa.large_string()))
