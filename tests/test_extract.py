@@ -111,3 +111,15 @@ def test_empty_pages_removed_with_their_html(pages, tmp_path, ray_session):
     assert sorted(kept["id"].to_pylist()) == [f"p{i}" for i in range(6)]
     assert all("\n" in t and "<div" not in t for t in kept["text"].to_pylist())
     assert all(b > len(t) for b, t in zip(kept["html_bytes"].to_pylist(), kept["text"].to_pylist()))
+
+
+@pytest.mark.parametrize("engine", ["hybrid", "resiliparse"])
+def test_too_deeply_nested_page_fails_alone(pages, engine):
+    """A page left with thousands of open <div>s (resiliparse's main-content pass is quadratic in
+    nesting) is removed as extract.failed, HTML kept, and its batch-mates are extracted as usual."""
+    html = [p["html"] for p in pages[:3]]
+    deep = html[0] + "<div>" * 3000 + "tail"
+    table = extract(html + [deep], engine=engine)
+    assert table["reason"].to_pylist() == [None, None, None, "extract.failed"]
+    assert table["text"].to_pylist()[3] == deep
+    assert table["text"].to_pylist()[:3] == extract(html, engine=engine)["text"].to_pylist()

@@ -8,8 +8,9 @@ text kept), `html_lang` (from `<html lang>`), `title` and, when asked, `publicat
 (htmldate). The engines are in dataprep/extract/engines.py; docs/extraction.md has the figures.
 
 Outcomes per page: main text kept; nothing left -> removed as `extract.empty`; the engine
-raised on the page -> removed as `extract.failed` with the error. Removed pages keep their HTML
-in the ledger, so nothing is lost and `dataprep explain` shows what the engine was given.
+raised on the page, or the page is nested too deep for resiliparse (engines.MAX_UNCLOSED) ->
+removed as `extract.failed` with the error. Removed pages keep their HTML in the ledger, so
+nothing is lost and `dataprep explain` shows what the engine was given.
 """
 
 from __future__ import annotations
@@ -61,8 +62,7 @@ class Extract(DocStage):
 
     def apply(self, batch: TextBatch) -> Decisions:
         html = batch.text
-        pages = html.to_pylist()
-        result = engines.run(self.engine, pages, self.unsure_share)
+        result = engines.run(self.engine, html, self.unsure_share)
         failed = np.array([e is not None for e in result.errors], dtype=bool)
         main = pa.array([t or "" for t in result.texts], pa.large_string())
         empty = ~failed & ~textutil.matches(main, engines.WORD)
@@ -78,6 +78,7 @@ class Extract(DocStage):
         if self.title:
             columns["title"] = _titles(html)
         if self.publication_date:
+            pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
             columns["publication_date"] = pa.array([_date(p, u) for p, u in zip(pages, urls)], pa.string())
         reasons = np.full(batch.num_rows, None, dtype=object)
