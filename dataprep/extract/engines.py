@@ -1,0 +1,190 @@
+"""Extraction engines: a batch of decoded HTML strings -> main texts, one line per block.
+
+- `trafilatura`: `trafilatura.extract` with the library's defaults (the reference: best F1 of
+  the Python extractors on the article benchmark, and datatrove's extractor): ~30 ms a page.
+- `resiliparse`: resiliparse's main-content extraction (lexbor DOM, C++): ~1.6 ms a page.
+- `hybrid` (the stage's default): resiliparse on the lexbor DOM without the containers whose
+  class or id names boilerplate, then our head trim, then trafilatura only for the pages where
+  that cheap pass looks unsure (docs/extraction.md has the figures).
+
+Each engine works per document (the libraries take one page at a time) and never raises for a
+page: an engine error becomes that page's `error`, so one bad page costs one document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+
+ENGINES = ("hybrid", "trafilatura", "resiliparse")
+
+#: resiliparse's switches for the main text: no list bullets or image alt texts (not page text,
+#: and a bullet glyph would start every list line) and no comment sections: on the article
+#: benchmark's tuning half F1 0.904 -> 0.934, unchanged on the documentation check set.
+#: (post_meta=False gained 0.01 more on articles but cut Node.js's API text: F1 0.945 -> 0.887.)
+RESILIPARSE_OPTIONS = dict(preserve_formatting=True, main_content=True, list_bullets=False, alt_texts=False, comments=False)
+
+#: containers of boilerplate, by a word in their class or id: trafilatura's discard vocabulary
+#: (xpaths.py, OVERALL_DISCARD_XPATH: share bars, newsletters, tags, sidebars, bylines, related
+#: stories, widgets, footers, ads, consent) plus captions and promos, on the container elements
+#: only (a `body` or `main` whose class says "has-sidebar" stays). Not "comment" nor "meta": those
+#: words mark real text on documentation pages (Node.js API: F1 0.943 -> 0.896 with "comment",
+#: 0.891 with "meta").
+BOILERPLATE_WORDS = ("share", "social", "newsletter", "subscribe", "tags", "sidebar", "banner", "breadcrumb", "author",
+                     "byline", "related", "popular", "widget", "footer", "promo", "advert", "outbrain", "taboola", "caption",
+                     "cookie", "consent", "rating")
+BOILERPLATE_SELECTORS = [f"{tag}[{attr}*={word}]" for word in BOILERPLATE_WORDS for tag in ("div", "section", "aside", "ul")
+                         for attr in ("class", "id")]
+#: when skipping those containers leaves less than this share of the page's main text, a selector
+#: hit the article's own container: keep the unpruned text (trafilatura reverts over-pruning too)
+OVERPRUNED = 0.5
+
+#: resiliparse's main-content pass takes time quadratic in the nesting of `div`/`article`
+#: elements (2,000 unclosed `<div>`: 1 s; 10,000: 30 s, one page stalling its task). Real pages
+#: stay far below: at most 35 unclosed on the article benchmark. Deeper pages fail, by name.
+MAX_UNCLOSED = 256
+OPEN_CONTAINER = r"(?i)<(?:div|article)\b"
+CLOSE_CONTAINER = r"(?i)</(?:div|article)\s*>"
+
+#: Unicode word, as Python's `\w` (RE2's `\w` is ASCII only)
+WORD = r"[\p{L}\p{N}\p{Mn}\p{Pc}]+"
+
+
+@dataclass
+class Extracted:
+    """Per page: the main text (None when the engine failed), the engine that produced it and
+    the error of a failed page."""
+
+    texts: list[str | None]
+    engines: list[str]
+    errors: list[str | None]
+
+
+def run(engine: str, html: pa.Array, unsure_share: float) -> Extracted:
+    """Extract a batch of pages (an Arrow string array) with the named engine."""
+    pages = html.to_pylist()
+    if engine == "trafilatura":
+        return _each(pages, trafilatura_text, "trafilatura")
+    if engine not in ("resiliparse", "hybrid"):
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    unclosed = unclosed_containers(html)
+    deep = unclosed > MAX_UNCLOSED
+    fine = [p for p, d in zip(pages, deep) if not d]
+    done = _each(fine, resiliparse_text, "resiliparse") if engine == "resiliparse" else hybrid(fine, unsure_share)
+    if not deep.any():
+        return done
+    results = iter(zip(done.texts, done.engines, done.errors))
+    merged = [(None, engine, f"{n} unclosed <div>/<article> tags: nested deeper than {MAX_UNCLOSED}, not extracted")
+              if d else next(results) for n, d in zip(unclosed, deep)]
+    return Extracted(*(list(column) for column in zip(*merged)))
+
+
+def unclosed_containers(html: pa.Array) -> np.ndarray:
+    """Per page, `<div>`/`<article>` tags opened minus closed: a floor of the nesting left open."""
+    def count(pattern: str) -> np.ndarray:
+        return pc.fill_null(pc.count_substring_regex(html, pattern), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return count(OPEN_CONTAINER) - count(CLOSE_CONTAINER)
+
+
+def trafilatura_text(html: str) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html) or ""
+
+
+def trafilatura_fast_text(html: str) -> str:
+    """trafilatura without its fallback extractors (readability, jusText): the same F1 on the
+    article benchmark (0.955 vs 0.953) at 1.4x the speed, so the hybrid's second pass uses it."""
+    import trafilatura
+
+    return trafilatura.extract(html, fast=True) or ""
+
+
+def resiliparse_text(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(html, **RESILIPARSE_OPTIONS)
+
+
+def pruned_text(html: str) -> str:
+    """resiliparse's main text without the boilerplate containers (unless that over-prunes)."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    tree = HTMLTree.parse(html)
+    pruned = extract_plain_text(tree, skip_elements=BOILERPLATE_SELECTORS, **RESILIPARSE_OPTIONS)
+    whole = extract_plain_text(tree, **RESILIPARSE_OPTIONS)
+    return pruned if len(pruned) >= OVERPRUNED * len(whole) else whole
+
+
+def _each(html: list[str], extract, name: str) -> Extracted:
+    texts: list[str | None] = []
+    errors: list[str | None] = []
+    for page in html:
+        try:
+            texts.append(extract(page))
+            errors.append(None)
+        except Exception as exc:  # noqa: BLE001 (a page that breaks the library is that page's outcome)
+            texts.append(None)
+            errors.append(f"{name}: {type(exc).__name__}: {exc}"[:500])
+    return Extracted(texts, [name] * len(html), errors)
+
+
+def hybrid(html: list[str], unsure_share: float) -> Extracted:
+    """resiliparse without boilerplate containers + head trim for every page; trafilatura for the
+    pages this cheap pass leaves unsure.
+
+    A page is unsure when more than `unsure_share` of its kept words sit in short lines that do
+    not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing.
+    trafilatura's text replaces the cheap one unless it is empty.
+    """
+    cheap = _each(html, pruned_text, "resiliparse")
+    trimmed, weak_share = head_trim(pa.array([t or "" for t in cheap.texts], pa.large_string()))
+    texts: list[str | None] = trimmed.to_pylist()
+    engines = ["resiliparse"] * len(html)
+    errors = cheap.errors
+    unsure = (weak_share > unsure_share) | (textutil.char_lengths(trimmed) == 0)
+    for i in np.flatnonzero(unsure):
+        second = _each([html[i]], trafilatura_fast_text, "trafilatura")
+        if second.texts[0]:
+            texts[i], engines[i], errors[i] = second.texts[0], "trafilatura", None
+        elif cheap.errors[i] is not None and second.errors[0] is not None:
+            errors[i] = f"{cheap.errors[i]}; {second.errors[0]}"
+    return Extracted([None if e is not None else t for t, e in zip(texts, errors)], engines, errors)
+
+
+#: a body line: at least this many words, or BODY_SENTENCE_WORDS words ending a sentence
+BODY_WORDS = 25
+BODY_SENTENCE_WORDS = 3
+#: a line with one of these is likely code or markup shown as text (content, however short)
+CODE_CHARS = r"[{}();=<>\[\]_$#/\\|*&@`]"
+
+
+def head_trim(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Drop the lines before each page's first body line (site header, menu, breadcrumbs, title
+    and byline), and measure what is left: per page, the share of its words in short lines that
+    end no sentence and do not look like code (menus, teasers, share bars: what resiliparse lets
+    through and trafilatura removes). Vectorised over the batch (Arrow regexes over all lines at
+    once, numpy per line); a page without a body line is kept whole.
+
+    Only the head is trimmed: the tail of documentation pages is often a list or a code listing,
+    and cutting it cost more there (Rust books: F1 0.935 -> 0.894) than it gained on articles.
+    """
+    n_docs = len(text)
+    lines, parent = textutil.flat(textutil.split_lines(text))
+    words = pc.count_substring_regex(lines, WORD).to_numpy(zero_copy_only=False).astype(np.int64)
+    ends = textutil.matches(lines, f"[{textutil.sentence_terminal_class()}:;][\"'\u201d\u2019\u00bb)\\]]*\\s*$")
+    body = (words >= BODY_WORDS) | ((words >= BODY_SENTENCE_WORDS) & ends)
+    index = np.arange(len(words))
+    first = np.full(n_docs, len(words), np.int64)
+    np.minimum.at(first, parent[body], index[body])
+    keep = index >= np.where(first == len(words), 0, first)[parent]
+    weak = keep & (words < BODY_WORDS) & ~ends & ~textutil.matches(lines, CODE_CHARS)
+    weak_share = textutil.ratio(textutil.per_doc(parent[weak], words[weak].astype(float), n_docs),
+                                textutil.per_doc(parent[keep], words[keep].astype(float), n_docs))
+    return textutil.join_kept(lines, parent, keep, n_docs), weak_share

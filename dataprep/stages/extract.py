@@ -1,0 +1,113 @@
+"""`extract`: a web page's decoded HTML (in `text`) -> its main text, one line per block.
+
+The readers put each page's HTML, already decoded to a str, in `text`. This stage replaces it
+with the main text (navigation, headers, footers, teasers and comments left out), keeping
+paragraphs and lines as newlines so the line-based rules downstream (C4, FineWeb, line dedup)
+still see lines. It adds `html_bytes` (the HTML's UTF-8 size: the report draws it against the
+text kept), `html_lang` (from `<html lang>`), `title` and, when asked, `publication_date`
+(htmldate). The engines are in dataprep/extract/engines.py; docs/extraction.md has the figures.
+
+Outcomes per page: main text kept; nothing left -> removed as `extract.empty`; the engine
+raised on the page, or the page is nested too deep for resiliparse (engines.MAX_UNCLOSED) ->
+removed as `extract.failed` with the error. Removed pages keep their HTML in the ledger, so
+nothing is lost and `dataprep explain` shows what the engine was given.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dataprep import text as textutil
+from dataprep.extract import engines
+from dataprep.stages.base import Decisions, DocStage, TextBatch, register
+
+TITLE = r"(?is)<title[^>]*>(?P<title>.*?)</title>"
+HTML_LANG = r"(?is)<html\b[^>]*?\slang\s*=\s*[\"']?\s*(?P<lang>[a-z]{1,8}(?:[-_][a-z0-9]{1,8})*)"
+
+
+@register
+class Extract(DocStage):
+    """HTML -> main text with lines kept; `html_bytes`, `html_lang`, `title`, `publication_date`."""
+
+    name = "extract"
+    kind = "mapper"
+    adds = {
+        "html_bytes": pa.int64(),
+        "html_lang": pa.string(),
+        "title": pa.string(),
+        "publication_date": pa.string(),
+        "extract_engine": pa.string(),
+    }
+
+    def __init__(
+        self,
+        engine: str = "hybrid",  # resiliparse + trafilatura where unsure: trafilatura's F1 on the article benchmark, faster (docs/extraction.md)
+        unsure_share: float = 0.04,  # hybrid: redo a page with trafilatura above this share of words in short non-sentence lines
+        # (from the article benchmark's tuning half: F1 within 0.005 of trafilatura's there; 1.0 = never: ~2x faster, F1 -0.005)
+        title: bool = True,  # the page's <title>: cheap (one regex over the batch)
+        publication_date: bool = False,  # htmldate with its defaults: a few ms per page, so only when asked
+    ):
+        if engine not in engines.ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(engines.ENGINES)}, not {engine!r}")
+        if not 0 <= unsure_share <= 1:
+            raise ValueError(f"unsure_share must be within [0, 1], not {unsure_share}")
+        self.engine = engine
+        self.unsure_share = unsure_share
+        self.title = title
+        self.publication_date = publication_date
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        html = batch.text
+        result = engines.run(self.engine, html, self.unsure_share)
+        failed = np.array([e is not None for e in result.errors], dtype=bool)
+        main = pa.array([t or "" for t in result.texts], pa.large_string())
+        empty = ~failed & ~textutil.matches(main, engines.WORD)
+        removed = failed | empty
+        # removed pages keep their HTML (the ledger then holds what the engine was given)
+        text = pc.if_else(pa.array(removed), html.cast(pa.large_string()), main)
+        html_bytes = textutil.byte_lengths(html)
+        columns = {
+            "html_bytes": pa.array(html_bytes, pa.int64()),
+            "html_lang": _html_lang(html),
+            "extract_engine": pa.array(result.engines, pa.string()),
+        }
+        if self.title:
+            columns["title"] = _titles(html)
+        if self.publication_date:
+            pages = html.to_pylist()
+            urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
+            columns["publication_date"] = pa.array([_date(p, u) for p, u in zip(pages, urls)], pa.string())
+        reasons = np.full(batch.num_rows, None, dtype=object)
+        reasons[empty] = f"{self.name}.empty"
+        reasons[failed] = f"{self.name}.failed"
+        details = [{"error": e} if e is not None else {"html_bytes": int(b)} if gone else None
+                   for e, b, gone in zip(result.errors, html_bytes, removed)]
+        out = batch.with_text(text).with_columns(columns)
+        metrics = {"html_bytes": html_bytes, "text_bytes": np.where(removed, 0, textutil.byte_lengths(main))}
+        return Decisions(out, reasons, details, metrics)
+
+
+def _html_lang(html: pa.Array) -> pa.Array:
+    """The `lang` attribute of the `<html>` element, lower case with `-` (e.g. "en-gb"), or null."""
+    lang = pc.struct_field(pc.extract_regex(html, HTML_LANG), "lang")
+    return pc.replace_substring(pc.utf8_lower(lang), "_", "-").cast(pa.string())
+
+
+def _titles(html: pa.Array) -> pa.Array:
+    """The first `<title>`, entities decoded and white space collapsed, or null."""
+    raw = pc.struct_field(pc.extract_regex(html, TITLE), "title")
+    tidy = pc.utf8_trim_whitespace(pc.replace_substring_regex(raw, textutil.WHITESPACE_RUN, " "))
+    return pa.array([None if t is None else htmllib.unescape(t) or None for t in tidy.to_pylist()], pa.string())
+
+
+def _date(page: str, url: str | None) -> str | None:
+    from htmldate import find_date
+
+    try:
+        return find_date(page, url=url)
+    except Exception:  # noqa: BLE001 (no date is an answer; a date parser's error is not the page's fault)
+        return None

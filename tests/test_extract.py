@@ -1,0 +1,125 @@
+"""`extract` on real pages: the article benchmark's HTML in shared/data/extraction (read at run time)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+
+import lxml.html
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import SHARED_DATA, read_folder, run_pipeline
+
+from dataprep.extract import engines
+from dataprep.extract.scoring import WORD, score
+from dataprep.stages.base import TextBatch
+from dataprep.stages.extract import Extract
+
+EXTRACTION = SHARED_DATA / "extraction"
+
+
+@pytest.fixture(scope="module")
+def pages() -> list[dict]:
+    """The 181 pages: html (decoded), truth (hand-made main text), url."""
+    if not (EXTRACTION / "ground-truth.json").exists():
+        pytest.skip(f"article benchmark not found at {EXTRACTION} (set DATAPREP_SHARED_DATA)")
+    truth = json.loads((EXTRACTION / "ground-truth.json").read_text(encoding="utf-8"))
+    return [{"html": gzip.decompress((EXTRACTION / "html" / f"{k}.html.gz").read_bytes()).decode("utf-8", "replace"),
+             "truth": truth[k]["articleBody"], "url": truth[k]["url"]} for k in sorted(truth)]
+
+
+def extract(html: list[str], **params) -> pa.Table:
+    batch = TextBatch(pa.table({"id": [str(i) for i in range(len(html))], "text": pa.array(html, pa.large_string())}))
+    decisions = Extract(**params).apply(batch)
+    return decisions.batch.table.append_column("reason", pa.array(decisions.reasons.tolist(), pa.string()))
+
+
+@pytest.mark.parametrize("engine", engines.ENGINES)
+def test_paragraphs_stay_lines(pages, engine):
+    """Every long paragraph of the true text that an engine kept comes out as one line of its own."""
+    sample = pages[::12]
+    texts = extract([p["html"] for p in sample], engine=engine)["text"].to_pylist()
+    found = total = 0
+    for page, text in zip(sample, texts):
+        lines = {tuple(WORD.findall(line)) for line in text.split("\n")}
+        words = set(WORD.findall(text))
+        for paragraph in page["truth"].split("\n"):
+            para = tuple(WORD.findall(paragraph))
+            if len(para) >= 20 and set(para) <= words:
+                total += 1
+                found += para in lines
+    assert total >= 50
+    assert found / total >= 0.9, f"{engine}: {found} of {total} kept paragraphs are lines of their own"
+
+
+def test_engines_are_the_libraries(pages):
+    """Through the stage, each engine gives what the library gives when called directly."""
+    import trafilatura
+    from htmldate import find_date
+    from resiliparse.extract.html2text import extract_plain_text
+
+    sample = pages[5:181:30]
+    html = [p["html"] for p in sample]
+    assert extract(html, engine="trafilatura")["text"].to_pylist() == [trafilatura.extract(h) for h in html]
+    assert extract(html, engine="resiliparse")["text"].to_pylist() == [extract_plain_text(h, **engines.RESILIPARSE_OPTIONS) for h in html]
+    table = pa.table({"id": [str(i) for i in range(len(html))], "text": pa.array(html, pa.large_string()),
+                      "url": [p["url"] for p in sample]})
+    dated = Extract(publication_date=True).apply(TextBatch(table)).batch.table
+    assert dated["publication_date"].to_pylist() == [find_date(p["html"], url=p["url"]) for p in sample]
+    assert any(d is not None for d in dated["publication_date"].to_pylist())
+
+
+def test_title_and_lang_match_lxml(pages):
+    """`title` and `html_lang` (Arrow regexes over the batch) agree with an HTML parser's reading."""
+    html = [p["html"] for p in pages]
+    table = extract(html, engine="resiliparse")
+    for page, title, lang, size in zip(html, table["title"].to_pylist(), table["html_lang"].to_pylist(), table["html_bytes"].to_pylist()):
+        root = lxml.html.fromstring(page)
+        expected = root.findtext(".//title")
+        assert title == (" ".join(expected.split()) or None if expected is not None else None)
+        expected_lang = root.get("lang")
+        assert lang == (expected_lang.strip().lower().replace("_", "-") if expected_lang and expected_lang.strip() else None)
+        assert size == len(page.encode("utf-8"))
+    assert sum(lang is not None for lang in table["html_lang"].to_pylist()) > 100
+
+
+def test_quality_floor(pages):
+    """On a spread of 30 real pages the default is near trafilatura's F1 and well above plain text."""
+    import trafilatura
+
+    sample = pages[::6]
+    hybrid = extract([p["html"] for p in sample])["text"].to_pylist()
+    truth = [p["truth"] for p in sample]
+    reference = score([trafilatura.extract(p["html"]) for p in sample], truth).f1
+    ours = score(hybrid, truth).f1
+    assert ours >= 0.92 and ours >= reference - 0.02, (ours, reference)
+
+
+def test_empty_pages_removed_with_their_html(pages, tmp_path, ray_session):
+    """Through a run: a page with no text in its body is removed as extract.empty, keeps its HTML in
+    the ledger, and the others arrive in kept/ as text with their columns."""
+    real = [p["html"] for p in pages[:6]]
+    head_only = re.split(r"(?i)<body", real[0])[0] + "<body><nav><a href='/'></a></nav></body></html>"
+    html = real + [head_only]
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(len(html))], "text": html}), tmp_path / "pages.parquet")
+    run_pipeline(["extract"], tmp_path / "pages.parquet", tmp_path / "out")
+    kept, removed = read_folder(tmp_path / "out" / "kept"), read_folder(tmp_path / "out" / "removed")
+    assert removed["id"].to_pylist() == ["p6"] and removed["reason"].to_pylist() == ["extract.empty"]
+    assert removed["text"].to_pylist() == [head_only]
+    assert sorted(kept["id"].to_pylist()) == [f"p{i}" for i in range(6)]
+    assert all("\n" in t and "<div" not in t for t in kept["text"].to_pylist())
+    assert all(b > len(t) for b, t in zip(kept["html_bytes"].to_pylist(), kept["text"].to_pylist()))
+
+
+@pytest.mark.parametrize("engine", ["hybrid", "resiliparse"])
+def test_too_deeply_nested_page_fails_alone(pages, engine):
+    """A page left with thousands of open <div>s (resiliparse's main-content pass is quadratic in
+    nesting) is removed as extract.failed, HTML kept, and its batch-mates are extracted as usual."""
+    html = [p["html"] for p in pages[:3]]
+    deep = html[0] + "<div>" * 3000 + "tail"
+    table = extract(html + [deep], engine=engine)
+    assert table["reason"].to_pylist() == [None, None, None, "extract.failed"]
+    assert table["text"].to_pylist()[3] == deep
+    assert table["text"].to_pylist()[:3] == extract(html, engine=engine)["text"].to_pylist()
