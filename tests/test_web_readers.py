@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,9 +19,12 @@ from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from conftest import SAMPLES, read_folder, run_pipeline
+from conftest import REPO, SAMPLES, read_folder, run_pipeline
+from dataprep import pipeline
 from dataprep.readers import warc as warc_reader
 from dataprep.readers.charset import to_utf8
+from dataprep.run import run
+from dataprep.tokens import TokenDataset
 
 WARC = SAMPLES / "_web" / "debian-faq.warc.gz"
 STAGES = [{"length": {"min_words": 1}}]
@@ -201,3 +205,20 @@ def test_wet_conversion_records_are_documents(tmp_path):
     docs = table.filter(pa.compute.is_null(table.column("_read_reason")))
     assert docs.column("text").to_pylist() == ["Première ligne.\nDeuxième ligne.", "Zweite Seite mit Umlauten: äöü."]
     assert table.column("_read_reason").to_pylist()[0] == "read.not_text"
+
+
+def test_web_pipeline_runs_from_warc_to_tokens(ray_session, tmp_path):
+    """pipelines/web.yaml on the sample crawl: WARC -> url_filter -> extract -> filters -> dedup ->
+    pii -> tokenizer -> token shards, every record accounted for."""
+    out = tmp_path / "web"
+    stats = run(pipeline.load(REPO / "pipelines" / "web.yaml", {"output": str(out), "input": str(WARC.parent)}))
+    assert stats["invariant_ok"], stats["problems"]
+    assert stats["input"]["docs"] == len(warcio_records(WARC))
+    assert set(stats["input"]["removed"]) == {"read.not_html", "read.http_status"}
+    kept = read_folder(out / "kept")
+    assert kept.num_rows >= 10 and "<html" not in "".join(kept.column("text").to_pylist()).lower()
+    assert all(h > len(t.encode()) for h, t in zip(kept.column("html_bytes").to_pylist(), kept.column("text").to_pylist()))
+    manifest = json.loads((out / "tokens" / "manifest.json").read_text())
+    assert manifest["documents"] == kept.num_rows
+    tokens = TokenDataset(out / "tokens")
+    assert len(tokens) == kept.num_rows and sum(len(tokens[i]) for i in range(len(tokens))) == manifest["tokens"]
