@@ -211,12 +211,28 @@ def _stage(out: Path, index: int, stage: dict[str, Any], samples: dict[str, list
     thresholds = stage.get("thresholds", [])
     if table is not None:
         body.append(_histograms(table, thresholds))
+        body.append(_sizes(table))
         tuning = _tuning(table, name, thresholds)
         if tuning:
             body.append(_tuning_table(tuning))
     for reason in sorted(stage["removed"]):
         body.append(_samples(out, reason, samples.get(reason, [])))
     return f"<div class=stage>{head}{''.join(body)}</div>"
+
+
+def _sizes(table: pa.Table, shown: int = 12) -> str:
+    """Per sampled document, the bytes a stage took in against the text it kept: for stages that
+    record both (`extract`: `html_bytes` and `text_bytes`), what the boilerplate weighed."""
+    source = next((n for n in table.column_names if n.endswith("_bytes") and n != "text_bytes"), None)
+    if source is None or "text_bytes" not in table.column_names or table.num_rows == 0:
+        return ""
+    picked = table.take(np.linspace(0, table.num_rows - 1, min(shown, table.num_rows)).astype(int))
+    totals = (pc.sum(table.column(source)).as_py() or 0, pc.sum(table.column("text_bytes")).as_py() or 0)
+    rows = "".join(f"<tr><td>{_e(row['id'])}</td><td>{_bytes(row[source] or 0)}</td><td>{_bytes(row['text_bytes'] or 0)}</td>"
+                   f"<td>{(row['text_bytes'] or 0) / max(row[source] or 0, 1):.1%}</td></tr>" for row in picked.to_pylist())
+    return (f"<h4>Sizes, {source} against text_bytes kept</h4><p>all {table.num_rows:,} documents: {_bytes(totals[0])} in, "
+            f"{_bytes(totals[1])} of text kept ({totals[1] / max(totals[0], 1):.1%})</p>"
+            f"<table class=sizes><tr><th>document (a sample)</th><th>{_e(source)}</th><th>text_bytes</th><th>kept</th></tr>{rows}</table>")
 
 
 def _reasons(stage: dict[str, Any]) -> str:
