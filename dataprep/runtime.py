@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dataprep.errors import ConfigError
 
+#: what Ray's client logs when a cluster rejects its token
+AUTH_FAILURE = "InvalidAuthToken"
 #: object store of an embedded Ray: parts are small and flow straight to Parquet, so 2 GiB is
 #: plenty, and leaves the rest of a 24 GB box to the workers' heaps
 OBJECT_STORE_BYTES = 2 * 2**30
@@ -33,19 +38,30 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     import ray
     import ray.data
     from ray.data.context import ShuffleStrategy
+    from ray.exceptions import AuthenticationError
 
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     common = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-    try:
-        if address:
-            ray.init(address=address, **common)
-        else:
-            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), object_store_memory=OBJECT_STORE_BYTES,
-                     include_dashboard=False, **common)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {str(exc).splitlines()[0]}") from None
+    with _stderr_captured() as captured:
+        try:
+            if address:
+                ray.init(address=address, **common)
+            else:
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), object_store_memory=OBJECT_STORE_BYTES,
+                         include_dashboard=False, **common)
+            failure = None
+        except AuthenticationError:  # token authentication on, and no token here
+            failure, logged = "no token", AUTH_FAILURE
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            failure, logged = str(exc).splitlines()[0], captured.read()
+    if failure is not None:
+        if AUTH_FAILURE in logged:
+            raise ConfigError(f"Ray at {address or 'this machine'} refused this process's token (Ray's token authentication): set RAY_AUTH_MODE=token "
+                              "and RAY_AUTH_TOKEN to the cluster's token (on the head: `ray get-auth-token`) here and on every "
+                              "node, or RAY_AUTH_TOKEN_PATH to a file holding it (README: running on a cluster)")
+        raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {failure}")
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
@@ -57,6 +73,31 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     for name in ("ray", "ray.data", "ray._private"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return True
+
+
+@contextmanager
+def _stderr_captured() -> Iterator[_Captured]:
+    """Ray's C++ client writes a line a second to the process's stderr while it retries a cluster
+    that refuses it (about twenty lines, then an error that omits the cause): keep them out of
+    the user's terminal, and readable (inside the block) to name the cause in one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield _Captured(sink)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class _Captured:
+    def __init__(self, sink: Any):
+        self._sink = sink
+
+    def read(self) -> str:
+        self._sink.seek(0)
+        return self._sink.read().decode("utf-8", "replace")
 
 
 def describe() -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -46,7 +47,11 @@ def cluster_processes(temp_dir: str) -> list[int]:
 def cluster():
     """`ray start --head` plus a second node joined to it; both stopped (and checked gone) after."""
     temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths have a length limit
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    # the secure way (README): token authentication, the token shared with every node and the
+    # driver through the environment; a HOME of its own, so no token file of this machine helps
+    home = tempfile.mkdtemp(prefix="rh", dir="/tmp")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "HOME": home}
     port = free_port()
     address = f"{HEAD}:{port}"
     common = ["--num-cpus", "1", "--block", "--disable-usage-stats"]
@@ -94,7 +99,19 @@ def test_cluster_run_matches_embedded_run(ray_session, cluster, tmp_path):
     assert result.returncode == 0, result.stderr
     stats = json.loads((out / "stats.json").read_text())
     assert stats["ray"]["nodes"] == 2 and stats["invariant_ok"]
+    assert env["RAY_AUTH_TOKEN"] not in json.dumps(stats) + (out / "run.json").read_text(), "the token is never recorded"
     for folder in ("kept", "removed"):
         mine = sorted(read_folder(embedded / folder).to_pylist(), key=lambda r: r["id"])
         theirs = sorted(read_folder(out / folder).to_pylist(), key=lambda r: r["id"])
         assert mine == theirs
+
+
+def test_a_driver_without_the_token_gets_one_line(cluster, tmp_path):
+    address, env = cluster
+    stranger = {k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN"}
+    result = subprocess.run([sys.executable, "-m", "dataprep.cli", "run", str(REPO / "pipelines" / "dedup.yaml"),
+                             "--input", str(SAMPLES / "shard-00.parquet"), "--output", str(tmp_path / "o"), "--ray-address", address,
+                             "--no-progress"], env=stranger, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refused this process's token" in lines[0] and "RAY_AUTH_TOKEN" in lines[0], result.stderr[-2000:]
