@@ -6,7 +6,8 @@ runner writes them per part and per stage as a compact Parquet file (id, reason,
 metric) under OUT/metrics/<index>-<stage>/, next to the part's other outputs (atomic, redone with
 the part on resume). A stage's metrics are what it measured (`Decisions.metrics`), or else the
 numeric columns it adds to documents (cluster sizes, lines removed; a map of counts, such as
-PII found per kind, as its total), so a new stage shows up without a special case.
+PII found per kind, as its total and one column per key), so a new stage shows up without a
+special case.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def record(stage: Stage, decisions: Decisions) -> pa.Table | None:
             if kind is not None and is_numeric(kind):
                 columns[name] = table.column(name)
             elif kind is not None and pa.types.is_map(kind) and is_numeric(kind.item_type):
-                columns[name] = _map_totals(table.column(name).combine_chunks())
+                columns.update(_map_columns(name, table.column(name).combine_chunks()))
     if not columns:
         return None
     reasons = pa.array(decisions.reasons.tolist(), pa.string())
@@ -59,12 +60,18 @@ def _arrow(values: np.ndarray) -> pa.Array:
     return pa.array(values)
 
 
-def _map_totals(column: pa.MapArray) -> pa.Array:
-    """Per row, the sum of a map's values (e.g. PII found, all kinds together)."""
+def _map_columns(name: str, column: pa.MapArray) -> dict[str, pa.Array]:
+    """A map of counts per row (e.g. PII found per kind) as its total, `name`, and one column per
+    key, `name[key]` (the report draws those as one breakdown)."""
     offsets = column.offsets.to_numpy()
-    items = column.items.slice(offsets[0], offsets[-1] - offsets[0]).fill_null(0).to_numpy(zero_copy_only=False)
     rows = np.repeat(np.arange(len(column)), np.diff(offsets))
-    return pa.array(np.bincount(rows, weights=items, minlength=len(column)).astype(np.int64))
+    keys = column.keys.slice(offsets[0], offsets[-1] - offsets[0]).to_numpy(zero_copy_only=False)
+    items = column.items.slice(offsets[0], offsets[-1] - offsets[0]).fill_null(0).to_numpy(zero_copy_only=False)
+    columns = {name: pa.array(np.bincount(rows, weights=items, minlength=len(column)).astype(np.int64))}
+    for key in sorted(set(keys.tolist())):
+        mine = keys == key
+        columns[f"{name}[{key}]"] = pa.array(np.bincount(rows[mine], weights=items[mine], minlength=len(column)).astype(np.int64))
+    return columns
 
 
 def is_numeric(kind: pa.DataType) -> bool:

@@ -54,6 +54,7 @@ def render(out: Path) -> str:
     sections = [
         _section("waterfall", "Waterfall", _waterfall(stats, _token_count(out))),
         _section("stages", "Stages", "".join(_stage(out, i, s, samples) for i, s in enumerate(stats["stages"]))),
+        _section("quarantine", "Quarantine", _quarantine(out)),
         _section("metadata", "Run", _metadata(stats, identity)),
     ]
     title = f"dataprep report: {stats.get('pipeline') or out.name}"
@@ -125,9 +126,11 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) 
             bound = t["bound"] * factor
             bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
             alternatives.append((bound, int((other | _fails(v, bound, t["side"])).sum())))
+        stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)
+        failing = np.searchsorted(free, stops, "left") if t["side"] == "min" else free.size - np.searchsorted(free, stops, "right")
         rows.append({**t, "now": int((other | fails[i]).sum()), "by_rule": int((reasons == f"{stage_name}.{t['code']}").sum()),
                      "other": int(other.sum()), "alternatives": alternatives,
-                     "free": _quantiles(free), "weight": free.size / max(1, min(free.size, SLIDER_VALUES))})
+                     "stops": stops.tolist(), "counts": (int(other.sum()) + failing).tolist()})
     return rows
 
 
@@ -158,7 +161,7 @@ def _summary(stats: dict[str, Any]) -> str:
 
 def _contents(stats: dict[str, Any]) -> str:
     links = [f"<a href='#stage-{i}'>{_e(s['name'])}</a>" for i, s in enumerate(stats["stages"])]
-    return f"<nav><a href='#waterfall'>waterfall</a> · {' · '.join(links)} · <a href='#metadata'>run</a></nav>"
+    return f"<nav><a href='#waterfall'>waterfall</a> · {' · '.join(links)} · <a href='#quarantine'>quarantine</a> · <a href='#metadata'>run</a></nav>"
 
 
 def _waterfall(stats: dict[str, Any], tokens: int | None) -> str:
@@ -188,6 +191,13 @@ def _bars(rows: list[tuple[str, float, float]], fmt: Callable[[float], str], col
                      f"<rect class=bar x={label_w} y={y + 3} width={bar_w * kept / top:.1f} height=16 fill='{colour}'><title>{kept:,}</title></rect>"
                      f"<text x={label_w + bar_w + 6} y={y + 15}>{_e(text)}</text>")
     return f"<svg class='chart waterfall' width={label_w + bar_w + 120} height={len(rows) * height + 4}>{''.join(items)}</svg>"
+
+
+def _num(x: float) -> str:
+    """A number as a reader writes it: 19,320 (not 1.932e+04), 204.5, 0.0123."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def _bytes(n: float) -> str:
@@ -241,16 +251,30 @@ def _reasons(stage: dict[str, Any]) -> str:
 
 
 def _histograms(table: pa.Table, thresholds: list[dict[str, Any]]) -> str:
+    """A chart per measured value; bounds a stage records per document (a parameter's value, which
+    per-language settings may vary) are drawn on their metric's chart, not as charts of their own;
+    per-key counts (`pii_counts[EMAIL_ADDRESS]`) are one breakdown."""
     removed = np.array(table.column("reason").to_pylist(), dtype=object) != None  # noqa: E711
+    bounds = {t["param"] for t in thresholds} - {t["metric"] for t in thresholds}
     charts = []
+    keyed: dict[str, list[tuple[str, int, int]]] = {}
     for name in table.column_names:
-        if name in recorded.KEYS:
+        if name in recorded.KEYS or name in bounds:
             continue
         column = table.column(name)
+        if "[" in name and name.endswith("]") and recorded.is_numeric(column.type):
+            base, key = name[:-1].split("[", 1)
+            values = np.nan_to_num(_floats(column))
+            keyed.setdefault(base, []).append((key, int(values.sum()), int(values[~removed].sum())))
+            continue
         if recorded.is_numeric(column.type):
             charts.append(_histogram(name, _floats(column), removed, [t for t in thresholds if t["metric"] == name]))
         else:
             charts.append(_top_values(name, column, removed))
+    for base, rows in keyed.items():
+        rows.sort(key=lambda r: -r[1])
+        charts.append(f"<div class=hist><b>{_e(base)} by kind</b> <small>total found (in kept documents: green)</small>"
+                      f"{_bars(rows, _num)}</div>")
     return "<h4>Measured values</h4><div class=charts>" + "".join(charts) + "</div>"
 
 
@@ -267,7 +291,7 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
     if hi <= lo:  # nearly every value is the same: show the whole range, outliers are the news
         lo, hi = min([float(v.min())] + bounds), max([float(v.max())] + bounds)
     if hi <= lo:
-        return f"<div class=hist><b>{_e(name)}</b><p>all {v.size:,} documents: {lo:g}</p></div>"
+        return f"<div class=hist><b>{_e(name)}</b><p>all {v.size:,} documents: {_num(lo)}</p></div>"
     edges = np.linspace(lo, hi, BINS + 1)
     bins = np.clip(np.digitize(v, edges) - 1, 0, BINS - 1)
     kept_counts = np.bincount(bins[~gone], minlength=BINS)
@@ -278,7 +302,7 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
     rects = []
     for i in range(BINS):
         k, g = (max(1.5, c * scale) if c else 0.0 for c in (kept_counts[i], gone_counts[i]))  # one document stays visible
-        tip = f"{edges[i]:.4g}..{edges[i + 1]:.4g}: kept {kept_counts[i]:,}, removed {gone_counts[i]:,}"
+        tip = f"{_num(edges[i])}..{_num(edges[i + 1])}: kept {kept_counts[i]:,}, removed {gone_counts[i]:,}"
         if kept_counts[i]:
             rects.append(f"<rect class=bin x={i * step:.1f} y={height - k:.1f} width={step - 1:.1f} height={k:.1f} fill='{KEPT}'><title>{tip}</title></rect>")
         if gone_counts[i]:
@@ -286,11 +310,11 @@ def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: l
     lines = []
     for t in thresholds:
         x = min(max((t["bound"] - lo) / (hi - lo), 0), 1) * width
-        label = f"{t['param']} {t['bound']:g}" + (" (off the axis)" if not lo <= t["bound"] <= hi else "")
+        label = f"{t['param']} {_num(t['bound'])}" + (" (off the axis)" if not lo <= t["bound"] <= hi else "")
         place = f"x={x - 3:.1f} text-anchor=end" if x > width / 2 else f"x={x + 3:.1f}"  # the label stays inside the chart
         lines.append(f"<line class=threshold x1={x:.1f} x2={x:.1f} y1=0 y2={height} stroke='#222' stroke-dasharray='4 3'/>"
                      f"<text {place} y={24 + 12 * (x > width / 2)}>{_e(label)}</text>")
-    axis = (f"<text x=0 y={height + 14}>{lo:.4g}</text><text x={width} y={height + 14} text-anchor=end>{hi:.4g}</text>"
+    axis = (f"<text x=0 y={height + 14}>{_num(lo)}</text><text x={width} y={height + 14} text-anchor=end>{_num(hi)}</text>"
             f"<text x={width} y=10 text-anchor=end>{(kept_counts + gone_counts).max():,}</text>")
     clipped = int((v < lo).sum() + (v > hi).sum())
     note = f" ({clipped:,} beyond the axis, in the end bins)" if clipped else ""
@@ -316,8 +340,8 @@ def _tuning_table(rows: list[dict[str, Any]]) -> str:
     body = []
     for r in rows:
         cells = "".join(f"<td>{b:g}: {n:,} <small>({n - r['now']:+,})</small></td>" for b, n in r["alternatives"])
-        stops = sorted(set(r["free"]) | {r["bound"]})  # the slider moves over the recorded values (quantiles)
-        data = json.dumps({"values": r["free"], "stops": stops, "weight": r["weight"], "other": r["other"], "side": r["side"], "now": r["now"]})
+        stops = r["stops"]  # the slider moves over the recorded values (quantiles), each with its exact count
+        data = json.dumps({"stops": stops, "counts": r["counts"], "now": r["now"]})
         slider = (f"<input type=range min=0 max={len(stops) - 1} step=1 value={stops.index(r['bound'])} data-tune='{_e(data)}'>"
                   f"<output class=tuned></output>")
         body.append(f"<tr class=tune><td>{_e(r['param'])} ({r['side']})</td><td>{_e(r['metric'])}</td><td>{r['bound']:g}</td>"
@@ -364,6 +388,20 @@ def _marked(text: str, spans: list[highlight.Span]) -> str:
     return "".join(parts)
 
 
+def _quarantine(out: Path, shown: int = 50) -> str:
+    """What could not be processed, by file and error (the most documents first)."""
+    files = sorted((out / "quarantine").glob("part-*.parquet"))
+    if not files:
+        return "<p>nothing was quarantined</p>"
+    table = pa.concat_tables([pq.read_table(f, columns=["source", "rows", "error"]) for f in files])
+    groups = table.group_by(["source", "error"]).aggregate([("rows", "sum"), ("rows", "count")]).sort_by([("rows_sum", "descending")])
+    rows = "".join(f"<tr><td>{_e(r['source'])}</td><td>{_num(r['rows_sum'] or 0)}</td><td>{_e(r['error'])}</td></tr>"
+                   for r in groups.slice(0, shown).to_pylist())
+    more = f"<p class=note>{groups.num_rows - shown:,} more (file, error) pairs in quarantine/</p>" if groups.num_rows > shown else ""
+    return (f"<p>{pc.sum(table.column('rows')).as_py() or 0:,} documents in {len(set(table.column('source').to_pylist())):,} files"
+            f"</p><table class=quarantine><tr><th>file</th><th>documents</th><th>error</th></tr>{rows}</table>{more}")
+
+
 def _metadata(stats: dict[str, Any], identity: dict[str, Any]) -> str:
     pipeline = {"name": identity.get("pipeline") or stats.get("pipeline"), **identity.get("options", {}), "stages": identity.get("stages", [])}
     versions = {"dataprep": stats.get("version")}
@@ -401,17 +439,15 @@ mark{background:#ffd27a}table{border-collapse:collapse}td,th{border:1px solid #d
 .summary{font-size:16px}output.tuned{display:inline-block;min-width:14em;margin-left:6px}
 """
 
-# The slider: documents removed at the chosen value = those another rule removes anyway, plus
-# the recorded values (quantiles, weighted) that fail the rule at that value.
+# The slider: at each stop (a recorded value), the exact count of documents the stage would
+# remove there, computed in Python from every document's value (no estimate in the page).
 SCRIPT = """
 document.querySelectorAll('tr.tune').forEach(function(row){
   var input=row.querySelector('input'), out=row.querySelector('output');
   var data=JSON.parse(input.dataset.tune);
   function update(){
-    var b=data.stops[parseInt(input.value)], n=0;
-    data.values.forEach(function(v){ if(data.side==='min' ? v<b : v>b) n++; });
-    var total=Math.round(data.other+n*data.weight), d=total-data.now;
-    out.textContent=(+b.toPrecision(4))+': '+(data.weight>1?'~':'')+total.toLocaleString()+' ('+(d>=0?'+':'')+d+')';
+    var i=parseInt(input.value), b=data.stops[i], total=data.counts[i], d=total-data.now;
+    out.textContent=(+b.toPrecision(4))+': '+total.toLocaleString()+' ('+(d>=0?'+':'')+d+')';
   }
   input.addEventListener('input',update); update();
 });
