@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from dataprep.pii.spans import Span
 
@@ -320,8 +321,9 @@ def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]
     return [(match.start(group), match.end(group), 0.95)]
 
 
-def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, patterns: dict[str, str]) -> list[Recognizer]:
-    """The recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
+#: our recognizers per entity: what they add to Presidio's (docs/pii.md, "What it finds")
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool) -> list[Recognizer]:
+    """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
         "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", r"\d[\d \t().\-/]{5,}\d", _PHONE, _phone_checker(tuple(phone_regions)))],
@@ -333,23 +335,27 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
         "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
                                   _CREDENTIAL, _check_credential)],
     }
-    out = [r for name in entities if name in known for r in known[name]]
-    for label, regex in patterns.items():
-        compiled = re.compile(regex)  # raises on a bad pattern: the stage reports it as configuration
-        out.append(Recognizer(label, regex if _re2_accepts(regex) else "", compiled, lambda m, t: [(m.start(), m.end(), 1.0)]))
-    return out
+    return [r for name in entities if name in known for r in known[name]]
 
 
-def _re2_accepts(regex: str) -> bool:
-    """Whether Arrow's RE2 can screen with the pattern (Python-only syntax screens nothing out)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class PresidioWrapper(LocalRecognizer):
+    """One of our recognizers as a Presidio recognizer (name `Dataprep<Entity>Recognizer`), so
+    the AnalyzerEngine runs it next to Presidio's and merges their results."""
 
-    try:
-        pc.match_substring_regex(pa.array([""]), regex)
-    except pa.ArrowInvalid:
-        return False
-    return True
+    def __init__(self, recognizer: Recognizer, index: int = 0):
+        self.recognizer = recognizer
+        self.screen = recognizer.screen
+        title = recognizer.label.title().replace("_", "")
+        super().__init__(supported_entities=[recognizer.label], name=f"Dataprep{title}Recognizer{index or ''}",
+                         supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
+        return [RecognizerResult(s.label, s.start, s.end, s.score, recognition_metadata=dict(meta))
+                for s in self.recognizer.find(text)]
 
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "CREDENTIAL")
