@@ -43,7 +43,7 @@ from presidio_analyzer import (  # noqa: E402
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine  # noqa: E402
 from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer, SpacyRecognizer  # noqa: E402
 
-from dataprep.pii import ner, recognizers, screens  # noqa: E402
+from dataprep.pii import ner, phones, recognizers, screens  # noqa: E402
 
 #: Presidio analyses in one language per call; every recognizer is registered under this one, so
 #: all of them run on every document (their patterns and validators do not depend on language)
@@ -74,7 +74,7 @@ def predefined(entities: Iterable[str] | None) -> list[EntityRecognizer]:
         if isinstance(rec, SpacyRecognizer) or wanted is not None and not wanted & set(rec.supported_entities):
             continue
         chosen.setdefault(type(rec).__name__, rec)
-    return list(chosen.values())
+    return [phones.ScreenedPhoneRecognizer(r) if type(r) is PhoneRecognizer else r for r in chosen.values()]
 
 
 @functools.cache
@@ -150,8 +150,8 @@ class RegionNlpEngine(NlpEngine):
     read on the name regions only. No tokens or lemmas: Presidio's context enhancer then leaves
     scores as the recognizers gave them (see docs/pii.md)."""
 
-    def __init__(self, chunk_chars: int = 1000, overlap_chars: int = 100, context_chars: int = 30):
-        self.chunk_chars, self.overlap_chars, self.context_chars = chunk_chars, overlap_chars, context_chars
+    def __init__(self, chunk_chars: int = 1000, overlap_chars: int = 100, context_chars: int = 30, whole_chars: int = 500):
+        self.chunk_chars, self.overlap_chars, self.context_chars, self.whole_chars = chunk_chars, overlap_chars, context_chars, whole_chars
 
     def load(self) -> None:
         ner.load()
@@ -167,7 +167,7 @@ class RegionNlpEngine(NlpEngine):
     def process_batch(self, texts: Iterable[str], language: str, batch_size: int = 64, n_process: int = 1,
                       **kwargs) -> Iterator[tuple[str, NlpArtifacts]]:
         texts = list(texts)
-        found = ner.find_persons(texts, self.chunk_chars, self.overlap_chars, self.context_chars, batch_size)
+        found = ner.find_persons(texts, self.chunk_chars, self.overlap_chars, self.context_chars, batch_size, self.whole_chars)
         return iter([(text, self.artifacts(persons)) for text, persons in zip(texts, found)])
 
     def process_text(self, text: str, language: str) -> NlpArtifacts:

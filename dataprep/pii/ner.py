@@ -84,10 +84,16 @@ def _name_hint() -> regex.Pattern:
     return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+")
 
 
+#: RE2 screen of documents that hold a name hint at all
+HINT_SCREEN = r"\p{Lu}\p{Ll}"
+
+
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
 #: the model glued to it ("Jiro SEKIBA <jir@...", "Fatima /usr") is cut off and a span with no
 #: capitalised word (a bare number, a known trap of small models) is dropped
 _NAME = regex.compile(r"\p{Lu}[\p{L}\p{M}'’.\-]*(?:[ \t]+(?:\p{Lu}[\p{L}\p{M}'’.\-]*|van|von|de|da|di|du|del|der|den|la|le|bin|ibn|al))*")
+#: a name the model found written all in lower case ("stacey hall"): letters only
+_LOWER_NAME = regex.compile(r"\p{Ll}[\p{Ll}\p{M}'’\-]*(?:[ \t]+\p{Ll}[\p{Ll}\p{M}'’\-]*)*")
 
 
 def chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
@@ -110,9 +116,13 @@ def _space_before(text: str, pos: int, floor: int) -> int:
     return cut + 1 if cut >= floor else pos
 
 
-def name_regions(text: str, context: int) -> np.ndarray:
-    """(start, end) rows: the stretches within `context` characters of a capitalised word that
-    is not a stop word, merged where they touch; the rest of the text cannot hold a name."""
+def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
+    """(start, end) rows: the stretches within `context` characters of a name hint, merged where
+    they touch; the rest of the text cannot hold a name. A text of at most `whole` characters
+    is one region: in a short message a name in lower case has no hint ("spoke with eric clark")
+    and reading it all costs little."""
+    if 0 < len(text) <= whole:
+        return np.array([[0, len(text)]], dtype=np.int64)
     hits = np.array([m.span() for m in _name_hint().finditer(text)], dtype=np.int64).reshape(-1, 2)
     if not len(hits):
         return hits
@@ -121,7 +131,8 @@ def name_regions(text: str, context: int) -> np.ndarray:
     return np.column_stack([starts[first], np.maximum.reduceat(ends, first)])
 
 
-def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, batch_size: int = 64) -> list[list[Span]]:
+def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, batch_size: int = 64,
+                 whole: int = 0) -> list[list[Span]]:
     """PERSON spans per text (offsets into that text).
 
     Only the regions around name-like words go to the model (`context` characters either side:
@@ -132,7 +143,7 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
     pieces: list[str] = []
     where: list[tuple[int, int, int, int, int, int]] = []  # text index, piece start, own range, region cuts
     for i, text in enumerate(texts):
-        for region_start, region_end in name_regions(text, context).tolist():
+        for region_start, region_end in name_regions(text, context, whole).tolist():
             region = text[region_start:region_end]
             cut_lo = region_start if region_start > 0 else -1
             cut_hi = region_end if region_end < len(text) else len(text) + 1
@@ -183,7 +194,7 @@ _FIELD_LABEL = regex.compile(r"(?:^|\n)[ \t]*$")
 
 
 def _person_span(name: str, start: int, text: str) -> Span | None:
-    match = _NAME.search(name)
+    match = _NAME.search(name) or _LOWER_NAME.fullmatch(name)
     if match is None:
         return None
     found = match.group().removesuffix("'s").removesuffix("’s").rstrip(" .-")

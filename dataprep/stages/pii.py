@@ -58,6 +58,7 @@ class Pii(Mapper):
         ner_chunk_chars: int = 1000,  # long regions are cut (the model's work grows with a text's length); overlaps cost 10%
         ner_overlap_chars: int = 100,  # names up to 50 characters survive a chunk border whole
         ner_context_chars: int = 30,  # text sent to NER around each name-like word (~6 tokens; the model reads ~4-5)
+        ner_whole_chars: int = 500,  # shorter documents are read whole: their lower-case names have no hint (benchmarks/pii_quality.py)
         phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (our phone recognizer's national formats; "+" numbers: all)
         public_ips_only: bool = True,  # our IP recognizer: 10.0.0.1, 127.0.0.1 identify no person (Presidio's still reports them)
         patterns: dict[str, str] | None = None,  # extra {LABEL: regex} Presidio PatternRecognizers, always on (score 1.0)
@@ -95,10 +96,11 @@ class Pii(Mapper):
         self.ner_chunk_chars = ner_chunk_chars
         self.ner_overlap_chars = ner_overlap_chars
         self.ner_context_chars = ner_context_chars
+        self.ner_whole_chars = ner_whole_chars
         self.phone_regions = list(phone_regions)
         self.public_ips_only = public_ips_only
         self.patterns = dict(patterns or {})
-        self._nlp = engine.RegionNlpEngine(ner_chunk_chars, ner_overlap_chars, ner_context_chars)
+        self._nlp = engine.RegionNlpEngine(ner_chunk_chars, ner_overlap_chars, ner_context_chars, ner_whole_chars)
         self._analyzer = engine.build_analyzer(recs, self._nlp)
         by_screen: dict[str | None, set[str]] = {}
         for rec in recs:
@@ -130,9 +132,10 @@ class Pii(Mapper):
                 wanted[row] |= entities
         persons: dict[int, list[Span]] = {}
         if self.ner:
-            rows = _matching(text, r"\p{Lu}\p{Ll}", self._ner_rows(batch))
+            short = pc.less_equal(pc.utf8_length(text), self.ner_whole_chars).to_numpy(zero_copy_only=False)
+            rows = np.flatnonzero((_hits(text, ner.HINT_SCREEN) | short) & self._ner_rows(batch))
             found = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
-                                     self.ner_context_chars)
+                                     self.ner_context_chars, whole=self.ner_whole_chars)
             persons = {int(row): spans for row, spans in zip(rows, found) if spans}
             for row in persons:
                 wanted[row].add("PERSON")
@@ -168,10 +171,14 @@ class Pii(Mapper):
         return pa.array(values, pa.large_string())
 
 
-def _matching(text: pa.Array, screen: str, among: np.ndarray | None = None) -> np.ndarray:
-    """Row numbers whose text matches an RE2 screen (all rows for an empty screen)."""
-    hit = pc.fill_null(pc.match_substring_regex(text, screen), False).to_numpy(zero_copy_only=False)
-    return np.flatnonzero(hit if among is None else hit & among)
+def _hits(text: pa.Array, screen: str) -> np.ndarray:
+    """Whether each row's text matches an RE2 screen."""
+    return pc.fill_null(pc.match_substring_regex(text, screen), False).to_numpy(zero_copy_only=False)
+
+
+def _matching(text: pa.Array, screen: str) -> np.ndarray:
+    """Row numbers whose text matches an RE2 screen."""
+    return np.flatnonzero(_hits(text, screen))
 
 
 def _spans_column(found: list[list[Span]]) -> pa.Array:
