@@ -77,23 +77,25 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
 
 @functools.cache
 def _name_hint() -> regex.Pattern:
-    """A capitalised word that is not a capitalised stop word: where a name may be."""
+    """Where a name may be: a capitalised word that is not a capitalised stop word, or an
+    address in angle brackets, whose display name comes before it in any case
+    ("rachel duncan <rachel@...>")."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
     stops = "|".join(sorted({w.capitalize() for w in STOP_WORDS if w.isalpha()}, key=len, reverse=True))
-    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+")
+    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+|<[^\s<>@]{{1,64}}@")
 
 
 #: RE2 screen of documents that hold a name hint at all
-HINT_SCREEN = r"\p{Lu}\p{Ll}"
+HINT_SCREEN = r"\p{Lu}\p{Ll}|<[^\s<>@]+@"
 
 
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
 #: the model glued to it ("Jiro SEKIBA <jir@...", "Fatima /usr") is cut off and a span with no
 #: capitalised word (a bare number, a known trap of small models) is dropped
 _NAME = regex.compile(r"\p{Lu}[\p{L}\p{M}'’.\-]*(?:[ \t]+(?:\p{Lu}[\p{L}\p{M}'’.\-]*|van|von|de|da|di|du|del|der|den|la|le|bin|ibn|al))*")
-#: a name the model found written all in lower case ("stacey hall"): letters only
-_LOWER_NAME = regex.compile(r"\p{Ll}[\p{Ll}\p{M}'’\-]*(?:[ \t]+\p{Ll}[\p{Ll}\p{M}'’\-]*)*")
+#: a name the model found written all in lower case ("stacey hall", "markus b."): letters only
+_LOWER_NAME = regex.compile(r"\p{Ll}[\p{Ll}\p{M}'’\-]*(?:[ \t]+\p{Ll}[\p{Ll}\p{M}'’\-]*)*\.?")
 
 
 def chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
