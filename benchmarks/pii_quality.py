@@ -73,9 +73,11 @@ def score(gold: Spans, pred: Spans) -> tuple[Counter, Counter, Counter, Counter]
     return found, total, right, made
 
 
-def missed(reference: Spans, pred: Spans) -> Counter:
-    """Per label: the reference's findings that no prediction of that label overlaps."""
-    return Counter(span[2] for r, p in zip(reference, pred) for span in r if span[2] in LABELS and not _hit(span, p))
+def missed(reference: Spans, pred: Spans, gold: Spans) -> tuple[Counter, Counter]:
+    """Per label: the reference's findings that no prediction of that label overlaps, and of
+    those the ones that are right (overlap a gold span of their label)."""
+    lost = [(span, g) for r, p, g in zip(reference, pred, gold) for span in r if span[2] in LABELS and not _hit(span, p)]
+    return Counter(span[2] for span, _ in lost), Counter(span[2] for span, g in lost if _hit(span, g))
 
 
 def table(title: str, gold: Spans, systems: dict[str, Spans]) -> None:
@@ -92,11 +94,13 @@ def table(title: str, gold: Spans, systems: dict[str, Spans]) -> None:
             line += (f"{p:>15.3f}" if sum(made[g] for g in group) else f"{'-':>15}") + f"{r:>15.3f}"
         print(line)
     reference = systems["Presidio default"]
+    theirs = Counter(s[2] for r in reference for s in r if s[2] in LABELS)
     for name, pred in systems.items():
         if name != "Presidio default":
-            lost = missed(reference, pred)
-            print(f"Presidio has, {name} misses: {sum(lost.values())} of {sum(1 for r in reference for s in r if s[2] in LABELS)} "
-                  f"({dict(lost) or 'none'})")
+            lost, right = missed(reference, pred, gold)
+            print(f"Presidio has, {name} misses: {sum(lost.values())} of {sum(theirs.values())}; "
+                  + (", ".join(f"{label} {lost[label]} of {theirs[label]} ({lost[label] / theirs[label]:.1%}; "
+                               f"{right[label]} of them right, {right[label] / theirs[label]:.1%})" for label in lost) or "none"))
 
 
 def main() -> None:
