@@ -12,6 +12,7 @@ NER off on real e-mails). Two exact shortcuts:
   around it are letters or currency signs, on whether a time stamp's ":mm" follows, on the
   region and on the leniency, so
   it is remembered (repeated dates, years, prices and times are most candidates in real text).
+  A candidate with fewer digits than the shortest number valid there is rejected at once.
   One difference: the matcher stops after 65,535 rejected candidates in one text, and answers
   from memory do not count towards that, so a text with more could give more, never fewer.
 """
@@ -49,14 +50,22 @@ def digit_run(digits: int) -> str:
     return rf"\d(?:{joint}\d){{{digits - 1}}}"
 
 
+#: the plus signs phonenumbers accepts before a country code
+PLUS = "+\uff0b"
+
+
+@functools.cache
+def national_minimum(region: str) -> int:
+    """Fewest digits of a number the matcher of `region` can find without a plus sign."""
+    # a national number parsed for `region` is validated for every region sharing its country code
+    sharing = phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region))
+    return min(*(_shortest(r) for r in sharing), shortest_international() + 1)  # after a call prefix: a digit more
+
+
 @functools.cache
 def viable(region: str) -> re.Pattern:
     """Texts in which the matcher of `region` can find a valid number."""
-    # a national number parsed for `region` is validated for every region sharing its country code
-    sharing = phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region))
-    national = min(*(_shortest(r) for r in sharing), shortest_international() + 1)  # after a call prefix: a digit more
-    plus = phonenumbermatcher._PLUS_CHARS if hasattr(phonenumbermatcher, "_PLUS_CHARS") else "+\uff0b"
-    return re.compile(rf"{digit_run(national)}|[{plus}]{digit_run(shortest_international())}", re.UNICODE | re.IGNORECASE)
+    return re.compile(rf"{digit_run(national_minimum(region))}|[{PLUS}]{digit_run(shortest_international())}", re.UNICODE | re.IGNORECASE)
 
 
 class ScreenedPhoneRecognizer(PhoneRecognizer):
@@ -116,6 +125,9 @@ def remember_candidates() -> None:
     def extract_match(self, candidate, offset):
         if self.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
             return original(self, candidate, offset)
+        digits = sum(c.isdecimal() for c in candidate)
+        if digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(self.preferred_region)):
+            return None  # too few digits for a valid number here, and its inner matches have fewer
         end = offset + len(candidate)
         # what the matcher reads besides the candidate: whether the characters before and after it
         # are letters or currency/percent signs, and whether a time stamp's ":mm" follows
