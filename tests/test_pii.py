@@ -43,6 +43,17 @@ def test_survey_example(stage):
     assert [(s["start"], s["end"], s["label"]) for s in spans[0]] == [(0, 5, "PERSON")]
 
 
+def test_the_engine_is_presidios_and_works_as_its_batch_analyzer(stage):
+    """The stage's AnalyzerEngine (screened recognizers, the region NER as its NlpEngine) is a
+    Presidio engine: BatchAnalyzerEngine runs it as it runs Presidio's own."""
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    texts = ["Alice Smith wrote from alice@example.com", "nothing to see"]
+    results = list(BatchAnalyzerEngine(stage._analyzer).analyze_iterator(texts, language="en"))
+    # Presidio's e-mail recognizer and ours report the same span: the analyzer keeps one
+    assert [sorted(r.entity_type for r in rs) for rs in results] == [["EMAIL_ADDRESS", "PERSON"], []]
+
+
 def test_overlaps_resolved_by_score_then_length_and_adjacent_spans_kept():
     spans = [Span(0, 7, "IP_ADDRESS", 0.95), Span(0, 12, "PHONE_NUMBER", 0.7),  # higher score wins
              Span(20, 30, "PERSON", 0.85), Span(20, 25, "PERSON", 0.85),  # same score: longer wins

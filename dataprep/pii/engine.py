@@ -40,6 +40,7 @@ from presidio_analyzer import (  # noqa: E402
     RecognizerRegistry,
     RecognizerResult,
 )
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer  # noqa: E402
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine  # noqa: E402
 from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer, SpacyRecognizer  # noqa: E402
 
@@ -186,6 +187,18 @@ class RegionNlpEngine(NlpEngine):
         return [LANGUAGE]
 
 
+class NoContext(ContextAwareEnhancer):
+    """Presidio's lemma context enhancer needs tokens and lemmas, which RegionNlpEngine does not
+    make: it would change no score, only take time (6% with NER off). Said so explicitly."""
+
+    def __init__(self):
+        super().__init__(context_similarity_factor=0, min_score_with_context_similarity=0, context_prefix_count=0,
+                         context_suffix_count=0)
+
+    def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+        return raw_results
+
+
 def build_analyzer(recs: list[EntityRecognizer], nlp_engine: RegionNlpEngine) -> AnalyzerEngine:
     """An AnalyzerEngine over exactly these recognizers (plus Presidio's SpacyRecognizer, which
     reads PERSON from the NLP artifacts), all registered under LANGUAGE."""
@@ -193,7 +206,7 @@ def build_analyzer(recs: list[EntityRecognizer], nlp_engine: RegionNlpEngine) ->
         rec.supported_language = LANGUAGE
     registry = RecognizerRegistry(recognizers=[*recs, SpacyRecognizer(supported_language=LANGUAGE, supported_entities=["PERSON"])],
                                   supported_languages=[LANGUAGE])
-    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE])
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[LANGUAGE], context_aware_enhancer=NoContext())
 
 
 def results_of(analyzer: AnalyzerEngine, text: str, entities: list[str], artifacts: NlpArtifacts) -> list[RecognizerResult]:
