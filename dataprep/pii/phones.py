@@ -29,8 +29,9 @@ from phonenumbers import phonenumbermatcher
 from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-#: remembered parse-and-verify answers per process (a candidate string and two characters)
+#: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None
 CACHED_CANDIDATES = 200_000
+answers: dict[tuple, tuple | None] = {}
 
 
 def _shortest(region: str) -> int:
@@ -120,7 +121,6 @@ def _glued(char: str) -> bool:
 def remember_candidates() -> None:
     """Memoise PhoneNumberMatcher._extract_match (same answers; see the module docstring)."""
     original = phonenumbermatcher.PhoneNumberMatcher._extract_match
-    answers: dict[tuple, tuple | None] = {}
 
     def extract_match(self, candidate, offset):
         if self.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
