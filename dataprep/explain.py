@@ -61,7 +61,7 @@ def explain(out: Path, doc_id: str) -> str:
         if other:
             original = find(out / "kept", other) or find(out / "removed", other)
             if original:
-                lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'], original['text']):.3f}")
+                lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'] or '', original['text'] or ''):.3f}")
     else:
         lines.append("kept: it passed every stage")
     lines.extend(stage_lines(out, stats["stages"], doc_id, removed))

@@ -106,3 +106,41 @@ def table(stats: dict[str, Any]) -> str:
         cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells + [r[-1]]).rstrip())
     return "\n".join(lines)
+
+
+#: `ledger_text` run option: what the removed-documents ledger keeps of a document's text
+LEDGER_TEXT = ("full", "redacted", "none")
+
+
+def text_policy(mode: str, names: list[str], specs: list[dict[str, Any]]) -> dict[str, Any]:
+    """How process_part writes the ledger's text: under `redacted`, documents removed before the
+    first `pii` stage (whose text still holds PII) are redacted by that stage's configuration,
+    or by a default `pii` stage when the pipeline has none; documents removed by `pii` or after
+    it already hold the redacted text."""
+    first = names.index("pii") if "pii" in names else None
+    return {"mode": mode, "redactor": specs[first] if first is not None else {"pii": {}},
+            "unredacted": sorted(set(names if first is None else names[:first]))}
+
+
+def with_text(removed: Any, policy: dict[str, Any], redactor: Any = None) -> Any:
+    """The ledger's table (pyarrow) with its text as the policy says: full, redacted or null."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if policy["mode"] == "full":
+        return removed
+    position = removed.column_names.index("text")
+    if policy["mode"] == "none":
+        return removed.set_column(position, "text", pa.nulls(removed.num_rows, removed.schema.field("text").type))
+    from dataprep.stages.base import TextBatch
+
+    rows = np.flatnonzero(pc.is_in(removed.column("stage"), pa.array(policy["unredacted"], pa.string())).to_numpy(zero_copy_only=False))
+    if not rows.size:
+        return removed
+    docs = removed.take(rows).select(["id", "text"])
+    redacted = redactor.replace(docs.column("text").combine_chunks(), redactor.detect(TextBatch(docs)))
+    text = removed.column("text").combine_chunks().to_pylist()
+    for row, value in zip(rows, redacted.to_pylist()):
+        text[row] = value
+    return removed.set_column(position, "text", pa.array(text, removed.schema.field("text").type))

@@ -21,6 +21,7 @@ import yaml
 
 from dataprep.documents import INPUT_FORMATS
 from dataprep.errors import ConfigError
+from dataprep.ledger import LEDGER_TEXT
 from dataprep.stages import REGISTRY, Stage
 
 
@@ -44,13 +45,23 @@ class RunOptions:
     error_budget: float = _option(0.01, "a stage that quarantines more than this share of the documents it took in stops the run")
     ray_address: str | None = _option(None, "join a running Ray cluster ('auto', 'host:port', or RAY_ADDRESS); default: embedded Ray")
     num_cpus: int | None = _option(None, "CPUs (worker processes) of the embedded Ray; default: all of this machine's")
+    ledger_text: str = _option("full", "text of removed documents in the ledger: full, redacted (PII replaced as by the pii stage) or none")
 
 
 @dataclass
 class Pipeline:
     options: RunOptions
     stages: list[Stage] = field(default_factory=list)
-    specs: list[dict[str, Any]] = field(default_factory=list)  # [{stage name: params}] as given
+    specs: list[dict[str, Any]] = field(default_factory=list)  # [{stage name: params}] as given (secrets included)
+
+    def public_specs(self) -> list[dict[str, Any]]:
+        """The specs with every secret parameter's value replaced: what may be written down."""
+        return [{name: {k: SECRET if k in stage.secrets else v for k, v in params.items()} for name, params in spec.items()}
+                for stage, spec in zip(self.stages, self.specs)]
+
+
+#: what a secret parameter's value reads as in run.json and reports
+SECRET = "<secret>"
 
 
 OPTION_TYPES = typing.get_type_hints(RunOptions)
@@ -90,6 +101,8 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
         raise ConfigError(f"{source}: error_budget must be within 0..1, not {options.error_budget}")
     if options.limit is not None and options.limit < 1:
         raise ConfigError(f"{source}: limit must be >= 1, not {options.limit}")
+    if options.ledger_text not in LEDGER_TEXT:
+        raise ConfigError(f"{source}: ledger_text must be one of {', '.join(LEDGER_TEXT)}, not {options.ledger_text!r}")
     pipeline = Pipeline(options)
     added: set[str] = set()
     for position, entry in enumerate(stages_raw, start=1):

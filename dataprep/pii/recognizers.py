@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
+from presidio_analyzer import LocalRecognizer, RecognizerResult
 
 from dataprep.pii.spans import Span
 
@@ -223,9 +224,15 @@ def _ip_checker(public_only: bool):
 
 # ---- payment and identity numbers -------------------------------------------------------------
 
-_CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){12,18}(?![\w]|[.,-]\d)")
+_CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,18}(?![\w]|[.,-]\d)")
 #: issuer prefixes (IIN) of the card networks: Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay, Maestro
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8])|5[06-8]|6\d")
+#: Maestro's IIN range (50, 56-69), whose cards may have 12 digits (the other networks: 13 to 19)
+_MAESTRO = re.compile(r"50|5[6-9]|6\d")
+#: JCB's legacy 15-digit numbers
+_JCB15 = re.compile(r"(?:2131|1800)\d{11}")
+#: the country, check digits and first groups of an IBAN right before a match: its tail is no card
+_IBAN_HEAD = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){0,4} ?$")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -247,12 +254,14 @@ def _check_card(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     raw = match.group()
     digits = raw.replace(" ", "").replace("-", "")
     separators = {c for c in raw if not c.isdigit()}
-    if len(separators) > 1 or not 13 <= len(digits) <= 19:
+    if len(separators) > 1 or not 12 <= len(digits) <= 19 or len(digits) < 13 and not _MAESTRO.match(digits):
         return []
     if separators and tuple(len(g) for g in re.split(r"[ -]", raw)) not in _CARD_LAYOUTS:
         return []  # "3704 0044 0532 0130 01" is the tail of an IBAN, not a card
-    if not _CARD_PREFIX.match(digits) or not luhn_ok(digits) or len(set(digits)) < 2:
+    if not (_CARD_PREFIX.match(digits) or _JCB15.fullmatch(digits)) or not luhn_ok(digits) or len(set(digits)) < 2:
         return []
+    if _IBAN_HEAD.search(text, max(0, match.start() - 30), match.start()):
+        return []  # "IT70 R329 4571 4374 4776 9675 878": digits of an IBAN (Presidio's recognizer still reports them)
     return [(match.start(), match.end(), 1.0)]
 
 
@@ -320,36 +329,41 @@ def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]
     return [(match.start(group), match.end(group), 0.95)]
 
 
-def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, patterns: dict[str, str]) -> list[Recognizer]:
-    """The recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
+#: our recognizers per entity: what they add to Presidio's (docs/pii.md, "What it finds")
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool) -> list[Recognizer]:
+    """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
         "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", r"\d[\d \t().\-/]{5,}\d", _PHONE, _phone_checker(tuple(phone_regions)))],
         "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\d\.\d+\.\d+\.\d", _IPV4, _ip_checker(public_ips_only)),
                        Recognizer("IP_ADDRESS", r"[0-9A-Fa-f]:[0-9A-Fa-f]*:", _IPV6, _ip_checker(public_ips_only))],
-        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\d(?:[ -]?\d){12}", _CARD, _check_card)],
+        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\d(?:[ -]?\d){11}", _CARD, _check_card)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
         "US_SSN": [Recognizer("US_SSN", r"\d{3}[- ]?\d{2}[- ]?\d{4}", _SSN, _check_ssn)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
                                   _CREDENTIAL, _check_credential)],
     }
-    out = [r for name in entities if name in known for r in known[name]]
-    for label, regex in patterns.items():
-        compiled = re.compile(regex)  # raises on a bad pattern: the stage reports it as configuration
-        out.append(Recognizer(label, regex if _re2_accepts(regex) else "", compiled, lambda m, t: [(m.start(), m.end(), 1.0)]))
-    return out
+    return [r for name in entities if name in known for r in known[name]]
 
 
-def _re2_accepts(regex: str) -> bool:
-    """Whether Arrow's RE2 can screen with the pattern (Python-only syntax screens nothing out)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+class PresidioWrapper(LocalRecognizer):
+    """One of our recognizers as a Presidio recognizer (name `Dataprep<Entity>Recognizer`), so
+    the AnalyzerEngine runs it next to Presidio's and merges their results."""
 
-    try:
-        pc.match_substring_regex(pa.array([""]), regex)
-    except pa.ArrowInvalid:
-        return False
-    return True
+    def __init__(self, recognizer: Recognizer, index: int = 0):
+        self.recognizer = recognizer
+        self.screen = recognizer.screen
+        title = recognizer.label.title().replace("_", "")
+        super().__init__(supported_entities=[recognizer.label], name=f"Dataprep{title}Recognizer{index or ''}",
+                         supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        meta = {RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}
+        return [RecognizerResult(s.label, s.start, s.end, s.score, recognition_metadata=dict(meta))
+                for s in self.recognizer.find(text)]
 
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "CREDENTIAL")

@@ -1,5 +1,9 @@
 """Entity spans: overlap resolution and the replacement operators.
 
+The operators produce the text presidio-anonymizer's operators of the same name produce
+(`replace` with new_value "[LABEL]", `mask` of every character with "*", `hash` = SHA-256 of the
+value's UTF-8 followed by the salt, `redact`), tested against AnonymizerEngine; they are
+written out here because the anonymizer's per-call set-up costs more than the detection.
 Offsets are Python string indices (code points) into the text as it came into the stage, so
 `text[start:end]` is the entity whatever script surrounds it.
 """
@@ -10,7 +14,7 @@ import bisect
 import hashlib
 from typing import NamedTuple
 
-OPERATORS = ("tag", "mask", "hash", "remove")
+OPERATORS = ("replace", "mask", "hash", "redact")
 
 
 class Span(NamedTuple):
@@ -41,21 +45,35 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 
 def replacement(text: str, span: Span, operator: str, salt: bytes) -> str:
     """What replaces one entity under an operator (see OPERATORS)."""
-    if operator == "tag":
+    if operator == "replace":
         return f"[{span.label}]"
     if operator == "mask":
         return "*" * (span.end - span.start)
-    if operator == "remove":
+    if operator == "redact":
         return ""
-    value = text[span.start:span.end].strip().lower() if span.label == "EMAIL_ADDRESS" else text[span.start:span.end]
-    digest = hashlib.blake2b(value.encode("utf-8"), digest_size=6, key=salt).hexdigest()
-    return f"[{span.label}:{digest}]"
+    if operator == "hash":
+        return hashlib.sha256(text[span.start:span.end].encode("utf-8") + salt).hexdigest()
+    raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
+
+
+def merge_spaced(text: str, spans: list[Span]) -> list[Span]:
+    """Neighbours of one label with only spaces between become one entity, as presidio-anonymizer
+    merges them before replacing ("[PERSON] [PERSON]" -> "[PERSON]")."""
+    merged: list[Span] = []
+    for span in spans:
+        prev = merged[-1] if merged else None
+        if prev is not None and prev.label == span.label and prev.end < span.start and not text[prev.end:span.start].strip(" "):
+            merged[-1] = span._replace(start=prev.start)
+        else:
+            merged.append(span)
+    return merged
 
 
 def rewrite(text: str, spans: list[Span], operator: str, salt: bytes) -> str:
-    """The text with each (non-overlapping, sorted) span replaced."""
+    """The text with each (non-overlapping, sorted) span replaced, neighbours merged as
+    presidio-anonymizer merges them."""
     pieces, last = [], 0
-    for span in spans:
+    for span in merge_spaced(text, spans):
         pieces.append(text[last:span.start])
         pieces.append(replacement(text, span, operator, salt))
         last = span.end

