@@ -1,9 +1,10 @@
-"""Quality filters on real web text: each measured value equals a plain-Python oracle, and for
-each rule the real documents just above and just below its published threshold are decided
-on the right side of it, with the right reason."""
+"""Quality filters on real web text: each measured value equals a plain-Python oracle (over the
+words of spaCy itself, datatrove's splitter), and for each rule the real documents just above and
+just below its published threshold are decided on the right side of it, with the right reason."""
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import Counter
 
@@ -41,6 +42,14 @@ def texts(batch: TextBatch) -> list[str]:
     return batch.text.to_pylist()
 
 
+@functools.lru_cache(maxsize=None)
+def spacy_words(text: str, lang: str = "en") -> tuple[str, ...]:
+    """The words datatrove counts: spacy.blank(lang)'s tokens that are not whitespace."""
+    from dataprep.spacy_rules import reference_words
+
+    return tuple(reference_words(pa.array([text], pa.large_string()), lang)[0].as_py())
+
+
 def is_word(w: str) -> bool:
     return any(unicodedata.category(c)[0] not in "PSC" for c in w)
 
@@ -66,7 +75,7 @@ GOPHER_OFF = dict(min_words=None, max_words=None, min_mean_word_length=None, max
 
 
 def gopher_oracle(text: str) -> dict[str, float]:
-    words = text.split()
+    words = spacy_words(text)
     real = [w for w in words if is_word(w)]
     lines = text.split("\n")
     return {
@@ -139,7 +148,7 @@ def repetition_oracle(text: str) -> dict[str, float]:
         dups, chars = dup_fraction_and_chars(parts)
         out[f"dup_{unit}_fraction"] = dups / len(parts)
         out[f"dup_{unit}_chars"] = chars / len(text)
-    words = text.split()
+    words = spacy_words(text)
     for n in (2, 3, 4):
         grams = [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
         if grams:
@@ -198,7 +207,7 @@ def fineweb_oracle(text: str) -> dict[str, float]:
         "line_punct_ratio": sum(bool(SENTENCE_TERMINAL.search(line)) for line in lines) / len(lines),
         "short_line_ratio": sum(len(line) <= 30 for line in lines) / len(lines),
         "dup_line_chars": dup_chars / len(text.replace("\n", "")),
-        "newline_word_ratio": text.count("\n") / len(text.split()),
+        "newline_word_ratio": text.count("\n") / len(spacy_words(text)),
     }
 
 
@@ -288,7 +297,7 @@ def test_language_profiles_keep_real_german_pages_that_english_rules_drop(docs):
     assert sum(r == "gopher_quality.few_stop_words" for r in german_rules) < 10
     stop = set(profile("de")["stop_words"])
     counted = GopherQuality(language="de").measure(german)["stop_words"]
-    assert counted.tolist() == [len(stop & set(t.split())) for t in german.text.to_pylist()]
+    assert counted.tolist() == [len(stop & set(spacy_words(t, "de"))) for t in german.text.to_pylist()]
 
 
 def test_chinese_is_split_into_words_by_jieba(sample_docs):
@@ -302,7 +311,7 @@ def test_chinese_is_split_into_words_by_jieba(sample_docs):
         assert metrics["words"][i] == sum(is_word(w) for w in words)
     long_pages = metrics["words"] >= 50
     assert long_pages.sum() > 5 and (metrics["mean_word_length"][long_pages] < 4).all()
-    whitespace = GopherQuality(language="en").measure(batch)["mean_word_length"]
+    whitespace = GopherQuality(language="en", word_splitter="whitespace").measure(batch)["mean_word_length"]
     assert np.median(whitespace) > 2 * np.median(metrics["mean_word_length"]), "whitespace takes whole clauses for words"
 
 
@@ -323,7 +332,7 @@ def test_greedy_duplicate_ngram_count_matches_the_left_to_right_scan(docs):
     jumped over are not remembered (datatrove's definition)."""
     metrics = GopherRepetition(dup_ngram_count="greedy").measure(docs)
     for i, text in enumerate(texts(docs)[:300]):
-        words = text.split()
+        words = spacy_words(text)
         for n in range(5, 11):
             seen, chars, idx = set(), 0, 0
             while idx < len(words) - n + 1:

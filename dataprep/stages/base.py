@@ -56,13 +56,13 @@ class TextBatch:
     def word_counts(self) -> np.ndarray:
         return textutil.list_lengths(self.words)
 
-    def words_by(self, splitter: str) -> pa.ListArray:
-        """Words from the named splitter (see text.WORD_SPLITTERS), cached per batch."""
+    def words_by(self, splitter: str, language: str = "en") -> pa.ListArray:
+        """Words from the named splitter (see text.WORD_SPLITTERS) for `language`, cached per batch."""
         if splitter == "whitespace":
             return self.words
-        key = f"words_{splitter}"
+        key = f"words_{splitter}_{language}"
         if key not in self.__dict__:
-            self.__dict__[key] = textutil.split_words_by(splitter, self.text)
+            self.__dict__[key] = textutil.split_words_by(splitter, self.text, language)
         return self.__dict__[key]
 
     @cached_property

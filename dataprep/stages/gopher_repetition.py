@@ -31,8 +31,10 @@ class GopherRepetition(Filter):
         max_dup_para_chars: float | None = 0.20,  # characters in repeated paragraphs / all characters
         top_ngrams: dict[int, float] | None = None,  # n -> max char fraction of the most frequent n-gram
         dup_ngrams: dict[int, float] | None = None,  # n -> max char fraction covered by repeated n-grams
-        word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb word counts, ~50x slower
-        dup_ngram_count: str = "coverage",  # words under any repeat (Gopher); "greedy": datatrove's scan
+        word_splitter: str = "spacy_rules",  # spaCy's English words, as datatrove counts n-grams; "whitespace": faster, not theirs
+        # "greedy": datatrove's left-to-right scan (a repeat counts and jumps n words), so decisions
+        # are FineWeb's; "coverage": every word under any repeat once (a reading of the paper)
+        dup_ngram_count: str = "greedy",
     ):
         if dup_ngram_count not in ("coverage", "greedy"):
             raise ValueError(f"dup_ngram_count must be 'coverage' or 'greedy', not {dup_ngram_count!r}")
@@ -42,6 +44,10 @@ class GopherRepetition(Filter):
         self.max_dup_line_chars, self.max_dup_para_chars = max_dup_line_chars, max_dup_para_chars
         self.top_ngrams = {int(k): float(v) for k, v in (TOP_NGRAMS if top_ngrams is None else top_ngrams).items()}
         self.dup_ngrams = {int(k): float(v) for k, v in (DUPLICATE_NGRAMS if dup_ngrams is None else dup_ngrams).items()}
+
+    def setup(self) -> None:
+        if self.word_splitter == "spacy_rules":
+            textutil.load_word_splitter("en")
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         n = batch.num_rows
