@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,8 @@ import pyarrow.compute as pc
 #: languages whose spaCy tokenizer is rule-based (prefix/suffix/infix tables, special cases)
 LANGUAGES = ("en", "de", "fr", "es", "ru")
 _LETTERS = r"[\p{L}\p{M}]"
+#: chunks remembered per language (strings of ~10 bytes: some tens of MB at most)
+MEMO_SIZE = 500_000
 
 
 def _re2(pattern: str) -> str:
@@ -63,6 +65,7 @@ class Rules:
     token_match: str | None  # RE2 of the language's token_match (None: it has none)
     across_chunks: str | None  # RE2: special cases of several words (ru "и др."), which spaCy matches
     # across whitespace; a document holding one is tokenized by spaCy whole
+    memo: dict = field(default_factory=dict)  # chunk -> spaCy's inner token offsets (this process)
 
 
 @functools.cache
@@ -259,23 +262,39 @@ def _tiles(distinct: pa.Array, starts: np.ndarray, bounds: np.ndarray) -> tuple[
 
 
 def _spacy_boundaries(distinct: pa.Array, rows: np.ndarray, config: Rules, bounds: np.ndarray, starts: np.ndarray) -> None:
-    """Token starts of the remaining chunks, from spaCy's tokenizer over all of them at once."""
-    from spacy.attrs import IDX, IS_SPACE
-
+    """Token starts of the remaining chunks: from the process's memo of chunks spaCy has split
+    before (chunks recur across batches and stages, as in spaCy's own cache), and from spaCy's
+    tokenizer over the others, all of them in one call."""
     if len(rows) == 0:
         return
-    chosen = distinct.take(pa.array(rows))
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(chosen)], pa.int32()), chosen),
-                            pa.scalar("\n", chosen.type))[0].as_py()
+    chosen = distinct.take(pa.array(rows)).to_pylist()
+    memo = config.memo
+    unseen = list(dict.fromkeys(c for c in chosen if c not in memo))
+    if len(memo) + len(unseen) > MEMO_SIZE:
+        memo.clear()
+    memo.update(zip(unseen, _spacy_splits(unseen, config)))
+    inner = [memo[c] for c in chosen]  # byte offsets of each chunk's second, third ... token
+    counts = np.fromiter((len(x) for x in inner), np.int64, len(inner))
+    if counts.sum():
+        starts[np.repeat(bounds[:-1][rows], counts) + np.concatenate(inner)] = True
+
+
+def _spacy_splits(chunks: list[str], config: Rules) -> list[np.ndarray]:
+    """For each chunk, the byte offsets where spaCy starts its second, third ... token."""
+    from spacy.attrs import IDX, IS_SPACE
+
+    if not chunks:
+        return []
+    joined = "\n".join(chunks)  # newline tokens keep the chunks apart (no special case spans them)
     tokens = config.tokenizer(joined).to_array([IDX, IS_SPACE])
     char_at = tokens[tokens[:, 1] == 0, 0]
-    encoded = np.frombuffer(joined.encode("utf-8"), np.uint8)
-    byte_of_char = np.flatnonzero((encoded & 0xC0) != 0x80)
+    byte_of_char = np.flatnonzero((np.frombuffer(joined.encode("utf-8"), np.uint8) & 0xC0) != 0x80)
     token_bytes = byte_of_char[char_at]
-    chunk_bytes = _bytes(chosen) + 1
-    chunk_start = np.concatenate([[0], np.cumsum(chunk_bytes)[:-1]])
+    chunk_start = np.concatenate([[0], np.cumsum([len(c.encode("utf-8")) + 1 for c in chunks])[:-1]])
     owner = np.searchsorted(chunk_start, token_bytes, side="right") - 1
-    starts[bounds[:-1][rows][owner] + token_bytes - chunk_start[owner]] = True
+    relative = token_bytes - chunk_start[owner]
+    inner = relative > 0
+    return np.split(relative[inner], np.cumsum(np.bincount(owner[inner], minlength=len(chunks)))[:-1])
 
 
 def _first_byte(values: pa.Array) -> int:

@@ -65,6 +65,14 @@ class TextBatch:
             self.__dict__[key] = textutil.split_words_by(splitter, self.text, language)
         return self.__dict__[key]
 
+    def words_of(self, rows: np.ndarray, splitter: str, language: str = "en") -> pa.ListArray:
+        """Words of the documents where `rows` is true: from the batch's cache when an earlier
+        stage split them all, else only those documents are split (not cached)."""
+        key = f"words_{splitter}_{language}"
+        if rows.all() or splitter == "whitespace" or key in self.__dict__:
+            return self.words_by(splitter, language).filter(pa.array(rows))
+        return textutil.split_words_by(splitter, self.text.filter(pa.array(rows)), language)
+
     @cached_property
     def lines(self) -> pa.ListArray:
         return textutil.split_lines(self.text)

@@ -47,13 +47,19 @@ class FinewebQuality(Filter):
         short = textutil.char_lengths(lines) <= self.short_line_chars
         _, dup_chars = textutil.duplicate_elements(lines, parent, n)
         newlines = pc.count_substring(batch.text, "\n").to_numpy(zero_copy_only=False)
-        return {
+        metrics = {
             "line_punct_ratio": textutil.ratio(textutil.per_doc(parent, punct.astype(float), n), n_lines),
             "short_line_ratio": textutil.ratio(textutil.per_doc(parent, short.astype(float), n), n_lines),
             "dup_line_chars": textutil.ratio(dup_chars, batch.char_counts - newlines),
-            "newline_word_ratio": textutil.ratio(newlines, textutil.list_lengths(batch.words_by(self.word_splitter))),
             "lines": n_lines.astype(np.int64),
         }
+        # words are counted (the costly part) only where the newline rule can decide, as in
+        # datatrove: documents an earlier rule removes get NaN ("not measured")
+        reaches = ~np.any([failed for _, failed in self.checks({**metrics, "newline_word_ratio": np.zeros(n)})], axis=0)
+        ratio = np.full(n, np.nan)
+        words = textutil.list_lengths(batch.words_of(reaches, self.word_splitter))
+        ratio[reaches] = textutil.ratio(newlines[reaches], words)
+        return {**metrics, "newline_word_ratio": ratio}
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         rules = [

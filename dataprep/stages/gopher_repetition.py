@@ -60,14 +60,20 @@ class GopherRepetition(Filter):
             dups, dup_chars = textutil.duplicate_elements(values, parent, n)
             metrics[f"dup_{unit}_fraction"] = textutil.ratio(dups, textutil.per_doc(parent, None, n))
             metrics[f"dup_{unit}_chars"] = textutil.ratio(dup_chars, chars)
-        words, parent = textutil.flat(batch.words_by(self.word_splitter))
+        # the n-gram rules (words: the costly part) are measured only where they can decide, as in
+        # datatrove: documents a line or paragraph rule removes get NaN ("not measured")
+        line_rules = [t for t in self.threshold_rules() if t.metric in metrics]
+        reaches = ~np.any([metrics[t.metric] > t.bound for t in line_rules] or [np.zeros(n, bool)], axis=0)
+        words, parent = textutil.flat(batch.words_of(reaches, self.word_splitter))
         codes = textutil.element_codes(words)
         word_chars = textutil.char_lengths(words)
-        for size in self.top_ngrams:
-            metrics[f"top_{size}gram_chars"] = textutil.ratio(textutil.top_ngram_chars(codes, parent, word_chars, size, n), chars)
+        m, reached_chars = int(reaches.sum()), chars[reaches]
         count = textutil.duplicate_ngram_chars if self.dup_ngram_count == "coverage" else textutil.greedy_duplicate_ngram_chars
-        for size in self.dup_ngrams:
-            metrics[f"dup_{size}gram_chars"] = textutil.ratio(count(codes, parent, word_chars, size, n), chars)
+        sizes = [("top", size, textutil.top_ngram_chars) for size in self.top_ngrams] + [("dup", size, count) for size in self.dup_ngrams]
+        for kind, size, measure in sizes:
+            values = np.full(n, np.nan)
+            values[reaches] = textutil.ratio(measure(codes, parent, word_chars, size, m), reached_chars)
+            metrics[f"{kind}_{size}gram_chars"] = values
         return metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
