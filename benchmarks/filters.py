@@ -125,12 +125,20 @@ WORD_RULES = {"min_doc_words", "max_doc_words", "min_avg_word_length", "max_avg_
               *(f"top_{n}_gram" for n in (2, 3, 4)), *(f"duplicated_{n}_n_grams" for n in range(5, 11))}
 
 
+#: the rules that come first: switched off, the stage measures its word rules on every document
+EARLIER_RULES_OFF = {"gopher_repetition": dict(max_dup_line_fraction=None, max_dup_para_fraction=None, max_dup_line_chars=None,
+                                               max_dup_para_chars=None),
+                     "fineweb_quality": dict(min_line_punct_ratio=None, max_short_line_ratio=None, max_dup_line_chars=None)}
+
+
 def our_rules(table: pa.Table, **params) -> dict[str, list[bool]]:
     """Each rule evaluated alone (from the stage's measured values), per document."""
     result = {}
     for name, codes in RULES.items():
-        stage = STAGES[name](**accepted(STAGES[name], params))
-        failed = dict(stage.checks(stage.measure(TextBatch(table))))
+        failed = {}
+        for extra in ({}, EARLIER_RULES_OFF.get(name, {})):
+            stage = STAGES[name](**accepted(STAGES[name], {**params, **extra}))
+            failed.update(stage.checks(stage.measure(TextBatch(table))))
         for rule, ours_codes in codes.items():
             result[f"{name}/{rule}"] = np.any([failed[c] for c in ours_codes], axis=0).tolist()
     return result

@@ -9,15 +9,19 @@ module gets the same tokens several times faster:
 1. Text is cut at whitespace (Python's `str.isspace`, as spaCy's tokenizer does; Arrow's
    `utf8_split_whitespace` uses the same set) into chunks; spaCy tokenizes each chunk alone.
 2. Each distinct chunk of the batch is tokenized once (Arrow `dictionary_encode`).
-3. Distinct chunks of the commonest shapes are tokenized by one RE2 match over all of them:
-   up to two prefix characters, a core (a letter run, a digit run, or letter runs joined by
-   single hyphens), an optional "." and up to two suffix characters. The prefix and suffix
-   characters, the "." rule and the hyphen rule are read from the language's own spaCy tables
-   and checked against its own prefix/suffix searches when the splitter is built; a chunk any
-   of whose stripped forms is one of spaCy's special cases (`can't`, `U.S.`, `'s`, `:)` ...)
-   or matches the language's `token_match` is left to step 4.
-4. The remaining distinct chunks (numbers with separators, URLs, apostrophes, emoticons, ...)
-   go through spaCy's own tokenizer in one call (joined by newlines, which keeps them apart).
+3. Distinct chunks of the commonest shapes are tokenized by RE2 matches over all of them:
+   up to two prefix characters, a core (a letter run, a number like `1.000,5`, or letter runs
+   joined by single hyphens), an optional "." and up to two suffix characters. The prefix and
+   suffix characters, the "." rule, the hyphen rule and the number shapes are read from the
+   language's own spaCy tables and checked against its own searches when the splitter is built.
+   A chunk any of whose stripped forms is one of spaCy's special cases (`can't`, `U.S.`, `'s`
+   ...) or matches the language's `token_match`, or whose adjacent tokens spell a special case
+   (spaCy merges those back: `):`, `University-St.` -> `St.`), is left to step 4.
+4. The remaining distinct chunks (apostrophes, URLs, units, emoticons, ...) go through spaCy's
+   own tokenizer in one call per batch (joined by newlines, which keep them apart); what it
+   returns is remembered for the process, as spaCy's own cache does. A document holding a
+   special case of several words (es `EE. UU.`, ru `и др.`), which spaCy matches across spaces,
+   is tokenized by spaCy whole.
 
 Tokens come back as byte boundaries inside the distinct chunks, so every word is a zero-copy
 slice and the per-document lists are one `take`. tests/test_spacy_rules.py checks document
@@ -37,6 +41,9 @@ import pyarrow.compute as pc
 #: languages whose spaCy tokenizer is rule-based (prefix/suffix/infix tables, special cases)
 LANGUAGES = ("en", "de", "fr", "es", "ru")
 _LETTERS = r"[\p{L}\p{M}]"
+#: a token_match (French: elided and hyphenated words, URLs) matches only text holding one of
+#: these: a hyphen, an apostrophe, or a URL's "." ":" "/" "@"
+TOKEN_MATCH_NEEDS = r"[-\x{2013}\x{2014}\x{2010}\x{2011}~'\x{2019}\x{2bc}\x{2018}`\x{b4}.:/@_]"
 #: chunks remembered per language (strings of ~10 bytes: some tens of MB at most)
 MEMO_SIZE = 500_000
 
@@ -223,8 +230,9 @@ def _special_forms(distinct: pa.Array, rows: np.ndarray, pre_n: np.ndarray, tail
                 continue
             piece = pc.utf8_slice_codeunits(distinct.take(pa.array(chosen)), i, -j if j else None)
             hit = pc.is_in(piece, value_set=config.specials).to_numpy(zero_copy_only=False)
-            if config.token_match is not None:
-                hit |= _matches(piece, config.token_match)
+            if config.token_match is not None:  # (a huge pattern: only pieces that could match it)
+                maybe = np.flatnonzero(_matches(piece, TOKEN_MATCH_NEEDS))
+                hit[maybe[_matches(piece.take(pa.array(maybe)), config.token_match)]] = True
             found[chosen[hit]] = True
     return found
 
