@@ -46,8 +46,8 @@ from dataprep.stages.minhash_dedup import MinhashDedup  # noqa: E402
 DATA = REPO.parent / "shared" / "data"
 BUCKETS = [(0.0, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8),
            (0.8, 0.85), (0.85, 0.9), (0.9, 0.95), (0.95, 1.0)]
-CONFIGS = [("default {}", {}), ("FineWeb 14x8", {"bands": 14, "rows": 8}),
-           ("14x8 verify 0.7", {"bands": 14, "rows": 8, "verify": 0.7})]
+CONFIGS = [("default {}", {}), ("14x8 unverified", {"verify": None}),
+           ("datasketch 0.8", {"threshold": 0.8, "verify": None})]
 UNRELATED = 0.3  # chosen documents are pairwise below this Jaccard
 TOKEN = re.compile(r"\S+\s*")  # a word with the whitespace after it: edits keep the line layout
 

@@ -51,7 +51,12 @@ def drop_empty(lists: pa.ListArray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, values.filter(pa.array(keep)))
 
 
-WORD_SPLITTERS = ("whitespace", "spacy", "jieba")
+#: word splitters of the statistic filters. "spacy_rules" (the default) gives spaCy's words
+#: (`spacy.blank(lang)`, what datatrove, and so FineWeb, counts with) computed over the whole
+#: batch (dataprep/spacy_rules.py); "spacy" runs spaCy itself per document (the reference, ~10x
+#: slower); "whitespace" splits at whitespace only (fastest; punctuation stays on its word, so
+#: counts and lengths differ from the references'); "jieba" segments Chinese, as datatrove does.
+WORD_SPLITTERS = ("spacy_rules", "whitespace", "spacy", "jieba")
 
 
 def check_word_splitter(name: str) -> str:
@@ -60,21 +65,17 @@ def check_word_splitter(name: str) -> str:
     return name
 
 
-def split_words_spacy(text: pa.Array) -> pa.ListArray:
-    """Words as spaCy's English tokenizer makes them (punctuation becomes words of its own).
+def split_words_spacy(text: pa.Array, language: str = "en") -> pa.ListArray:
+    """Words as `spacy.blank(language)` tokenizes them, whitespace tokens dropped (datatrove's
+    `split_into_words`): the reference the fast `spacy_rules` splitter is tested against."""
+    from dataprep import spacy_rules
 
-    This is how datatrove splits English, so filters using it reproduce FineWeb's decisions;
-    it runs spaCy per document and costs most of the filters' time (opt-in, not the default).
-    """
-    tokenizer = _spacy_tokenizer()
-    words = []
-    for doc in tokenizer.pipe(t or "" for t in text.to_pylist()):
-        words.append([w for w in (token.text.strip() for token in doc) if w])
-    return pa.array(words, pa.list_(pa.large_string()))
+    return spacy_rules.reference_words(text, language)
 
 
 def split_words_jieba(text: pa.Array) -> pa.ListArray:
-    """Chinese words from jieba's dictionary-based segmenter (for text written without spaces).
+    """Chinese words from jieba's dictionary-based segmenter (for text written without spaces),
+    as datatrove gets them (spaCy's zh tokenizer with the jieba segmenter).
 
     Whitespace-only tokens are dropped, punctuation stays a word of its own.
     """
@@ -87,15 +88,50 @@ def split_words_jieba(text: pa.Array) -> pa.ListArray:
     return pa.array(words, pa.list_(pa.large_string()))
 
 
-def split_words_by(splitter: str, text: pa.Array) -> pa.ListArray:
-    return {"whitespace": split_words, "spacy": split_words_spacy, "jieba": split_words_jieba}[splitter](text)
+def load_word_splitter(language: str) -> None:
+    """Read spaCy's tables for `language` now (a stage's setup), not in the first batch."""
+    from dataprep import spacy_rules
+
+    spacy_rules.rules(language)
+
+
+def split_words_by(splitter: str, text: pa.Array, language: str = "en") -> pa.ListArray:
+    """Words per document from the named splitter; `language` picks spaCy's rules (en, de, ...)."""
+    if splitter == "spacy_rules":
+        from dataprep import spacy_rules
+
+        return spacy_rules.split_words(text, language)
+    if splitter == "spacy":
+        return split_words_spacy(text, language)
+    return {"whitespace": split_words, "jieba": split_words_jieba}[splitter](text)
 
 
 @functools.cache
-def _spacy_tokenizer():
-    import spacy
+def _sentence_punct() -> pa.Array:
+    from spacy.pipeline import Sentencizer
 
-    return spacy.blank("en").tokenizer
+    return pa.array(Sentencizer.default_punct_chars, pa.large_string())
+
+
+def sentencizer_counts(words: pa.ListArray) -> np.ndarray:
+    """Sentences per list of words as spaCy's rule-based sentencizer finds them: a sentence starts
+    at the first word after a sentence-final character (". ! ?" and ~125 more, a word of its own
+    under spaCy's splitting) that is not punctuation itself. Vectorised over all words: a word
+    starts a sentence when the last final character before it comes after the last other word."""
+    values, parent = flat(words)
+    n = len(words)
+    if len(values) == 0:
+        return np.zeros(n, np.int64)
+    final = pc.is_in(values, value_set=_sentence_punct()).to_numpy(zero_copy_only=False)
+    plain = ~final & ~matches(values, r"^\p{P}+$")
+    index = np.arange(len(values))
+    last_final = np.maximum.accumulate(np.where(final, index, -1))
+    last_plain = np.maximum.accumulate(np.where(plain, index, -1))
+    first_word = np.zeros(n + 1, np.int64)
+    first_word[1:] = np.cumsum(list_lengths(words))
+    before = np.concatenate([[-1], last_final[:-1]]), np.concatenate([[-1], last_plain[:-1]])
+    starts = plain & (before[0] > before[1]) & (before[0] >= first_word[parent])
+    return (list_lengths(words) > 0).astype(np.int64) + np.bincount(parent[starts], minlength=n)
 
 
 def split_lines(text: pa.Array) -> pa.ListArray:
@@ -261,30 +297,39 @@ def duplicate_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.
 
 
 def greedy_duplicate_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.ndarray, n: int, n_docs: int) -> np.ndarray:
-    """Per document: datatrove's duplicated n-gram characters, for FineWeb-identical output.
+    """Per document: datatrove's duplicated n-gram characters (what FineWeb's filter decides on).
 
     It scans left to right: a repeat of a remembered n-gram counts its characters and jumps n
-    words, and the n-grams jumped over are never remembered. That is sequential by nature, so
-    this runs a Python loop per n-gram; it is the compatibility path, not the default.
+    words, and the n-grams jumped over are never remembered. Only n-grams that occur twice or
+    more in their document can be repeats or matter as remembered ones, so the scan visits
+    just those (found for the whole batch with one hash pass); the rest of the text, nearly all
+    of it, is never looked at one n-gram at a time. The scan itself is sequential by nature.
     """
     starts, keys = ngram_starts(codes, parent, n)
     result = np.zeros(n_docs)
+    if len(starts) == 0:
+        return result
+    paired = doc_keys(parent[starts], keys)
+    repeated = pd.Series(paired).duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return result
+    positions, pair_keys = starts[repeated], paired[repeated]
     cumulative = np.concatenate([[0], np.cumsum(word_chars)])
-    docs = parent[starts]
+    chars = (cumulative[positions + n] - cumulative[positions]).tolist()
+    docs = parent[positions]
     bounds = np.flatnonzero(np.diff(docs)) + 1
-    for begin, end in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(starts)]])):
-        if begin == end:
-            continue
-        doc_keys_, doc_starts = keys[begin:end].tolist(), starts[begin:end]
+    positions_list, keys_list = positions.tolist(), pair_keys.tolist()
+    for begin, end in zip(np.concatenate([[0], bounds]).tolist(), np.concatenate([bounds, [len(positions)]]).tolist()):
         seen: set[int] = set()
-        total, i = 0, 0
-        while i < len(doc_keys_):
-            if doc_keys_[i] in seen:
-                total += cumulative[doc_starts[i] + n] - cumulative[doc_starts[i]]
-                i += n
+        total, free = 0, -1  # free: the first position the scan has not jumped over
+        for i in range(begin, end):
+            if positions_list[i] < free:
+                continue
+            if keys_list[i] in seen:
+                total += chars[i]
+                free = positions_list[i] + n
             else:
-                seen.add(doc_keys_[i])
-                i += 1
+                seen.add(keys_list[i])
         result[docs[begin]] = total
     return result
 

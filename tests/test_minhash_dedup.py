@@ -19,12 +19,12 @@ from dataprep.stages.base import TextBatch
 from dataprep.stages.minhash_dedup import MinhashDedup, shingle_hashes
 from dataprep.text import folded_word_hashes
 
-#: FineWeb's 14 bands x 8 rows: the modabot pair (Jaccard 0.84) is found with probability 0.98;
-#: datasketch's optimum for 0.8 (9 x 12) finds a pair at 0.84 with probability 0.69 only
-FINEWEB = {"bands": 14, "rows": 8}
-#: 14 x 8 alone also merges two Enron mails that share a quoted thread (Jaccard 0.375, a 0.5%
-#: chance per such pair); verifying candidates' estimated Jaccard >= 0.7 drops that pair
-STAGES = [{"normalize": {}}, {"exact_dedup": {}}, {"minhash_dedup": {**FINEWEB, "verify": 0.7}}]
+#: FineWeb's 14 bands x 8 rows unverified: the modabot pair (Jaccard 0.84) is found with
+#: probability 0.98; datasketch's optimum for 0.8 (9 x 12) finds a pair at 0.84 with probability 0.69
+FINEWEB = {"bands": 14, "rows": 8, "verify": None}
+#: the defaults: 14 x 8 alone also merges two Enron mails that share a quoted thread (Jaccard
+#: 0.375, a 0.5% chance per such pair); verifying candidates' estimated Jaccard >= 0.7 drops it
+STAGES = [{"normalize": {}}, {"exact_dedup": {}}, {"minhash_dedup": {}}]
 
 
 def test_signatures_equal_datasketch_bit_for_bit(web_docs):
@@ -108,7 +108,7 @@ def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path):
 def test_verification_drops_candidates_below_the_estimate(ray_session, tmp_path):
     """With `verify`, a removal's signature agrees with the kept document's on at least that
     share of permutations, and loose LSH settings (4 x 4 bands) stop merging unrelated pages."""
-    loose = {"bands": 4, "rows": 4}
+    loose = {"bands": 4, "rows": 4, "verify": None}
     run_pipeline([{"minhash_dedup": loose}], SHARED_DATA, tmp_path / "loose")
     run_pipeline([{"minhash_dedup": {**loose, "verify": 0.7}}], SHARED_DATA, tmp_path / "verified")
     loose_removed = {r["id"] for r in read_folder(tmp_path / "loose" / "removed").to_pylist()}
@@ -147,7 +147,9 @@ def test_same_clusters_with_one_or_four_ray_workers(tmp_path, sample_docs):
 
 def test_parameters():
     stage = MinhashDedup(threshold=0.8, num_perm=112)
-    assert stage.bands * stage.rows <= 112
+    assert (stage.bands, stage.rows, stage.verify) == (9, 12, 0.7)  # datasketch's optimum for 0.8
+    default = MinhashDedup()
+    assert (default.bands, default.rows, default.num_perm, default.ngram, default.verify) == (14, 8, 112, 5, 0.7)
     from dataprep.errors import ConfigError
     from dataprep.pipeline import build_stage
 

@@ -56,14 +56,22 @@ class TextBatch:
     def word_counts(self) -> np.ndarray:
         return textutil.list_lengths(self.words)
 
-    def words_by(self, splitter: str) -> pa.ListArray:
-        """Words from the named splitter (see text.WORD_SPLITTERS), cached per batch."""
+    def words_by(self, splitter: str, language: str = "en") -> pa.ListArray:
+        """Words from the named splitter (see text.WORD_SPLITTERS) for `language`, cached per batch."""
         if splitter == "whitespace":
             return self.words
-        key = f"words_{splitter}"
+        key = f"words_{splitter}_{language}"
         if key not in self.__dict__:
-            self.__dict__[key] = textutil.split_words_by(splitter, self.text)
+            self.__dict__[key] = textutil.split_words_by(splitter, self.text, language)
         return self.__dict__[key]
+
+    def words_of(self, rows: np.ndarray, splitter: str, language: str = "en") -> pa.ListArray:
+        """Words of the documents where `rows` is true: from the batch's cache when an earlier
+        stage split them all, else only those documents are split (not cached)."""
+        key = f"words_{splitter}_{language}"
+        if rows.all() or splitter == "whitespace" or key in self.__dict__:
+            return self.words_by(splitter, language).filter(pa.array(rows))
+        return textutil.split_words_by(splitter, self.text.filter(pa.array(rows)), language)
 
     @cached_property
     def lines(self) -> pa.ListArray:

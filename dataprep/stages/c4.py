@@ -3,7 +3,8 @@
 A mapper and a filter at once: it drops lines (no terminal punctuation, fewer than 3 words,
 "javascript", cookie/terms boilerplate, a word over 1,000 characters), strips Wikipedia-style
 citation markers, then removes the whole page on "lorem ipsum", a curly bracket, or fewer than
-5 sentences left. All of it over the batch's lines at once.
+5 sentences left. All of it over the batch's lines at once. Sentences are counted as datatrove
+counts them (spaCy's sentencizer over each kept line's spaCy words), by default.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cooki
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 #: a sentence ends at . ! ? (possibly repeated, possibly closed by a quote or bracket) before a space
 SENTENCE_END = r"[.!?]+[\"'”’)\]]*(\s|$)"
+SENTENCE_COUNTS = ("spacy", "regex")
 
 
 @register
@@ -40,7 +42,13 @@ class C4Quality(DocStage):
         drop_lorem_ipsum: bool = True,  # placeholder pages
         drop_curly_bracket: bool = True,  # code and templates ("{" rarely occurs in prose)
         min_sentences: int | None = 5,  # pages with fewer sentences left are not documents
+        # "spacy": spaCy's sentencizer over each kept line (datatrove, so FineWeb's C4 rule; the
+        # words from spacy_rules); "regex": . ! ? before a space (faster, ~1% other decisions)
+        sentence_count: str = "spacy",
     ):
+        if sentence_count not in SENTENCE_COUNTS:
+            raise ValueError(f"sentence_count must be one of {', '.join(SENTENCE_COUNTS)}, not {sentence_count!r}")
+        self.sentence_count = sentence_count
         self.min_words_per_line = min_words_per_line
         self.require_terminal_punct = require_terminal_punct
         self.max_word_length = max_word_length
@@ -77,7 +85,7 @@ class C4Quality(DocStage):
             first_bad["curly_bracket"] = keep & textutil.matches(lines, r"\{")
         if self.drop_policy_lines:
             keep &= ~textutil.matches(lower, "|".join(POLICY_PHRASES))
-        sentences = textutil.per_doc(parent, np.where(keep, pc.count_substring_regex(lines, SENTENCE_END).to_numpy(zero_copy_only=False), 0), n)
+        sentences = textutil.per_doc(parent[keep], self._sentences(lines.filter(pa.array(keep))), n)
         new_text = textutil.join_kept(lines, parent, keep, n)
         lines_removed = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
         reasons = np.full(n, None, dtype=object)
@@ -89,6 +97,16 @@ class C4Quality(DocStage):
         metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed}
         out = batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())})
         return Decisions(out, reasons, metric_details(metrics, reasons), metrics)
+
+    def setup(self) -> None:
+        if self.sentence_count == "spacy":
+            textutil.load_word_splitter("en")
+
+    def _sentences(self, lines: pa.Array) -> np.ndarray:
+        """Sentences in each line."""
+        if self.sentence_count == "regex":
+            return pc.count_substring_regex(lines, SENTENCE_END).to_numpy(zero_copy_only=False)
+        return textutil.sentencizer_counts(textutil.split_words_by("spacy_rules", lines, "en"))
 
     def threshold_rules(self) -> list[Threshold]:
         return [] if self.min_sentences is None else [Threshold("min_sentences", "sentences", self.min_sentences, "min", "too_few_sentences")]

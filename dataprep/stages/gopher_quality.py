@@ -1,9 +1,10 @@
 """`gopher_quality`: the statistic rules of the Gopher paper (Rae et al. 2021, appendix A1),
 with per-language settings (FineWeb-2 style) from dataprep/languages/<code>.yaml.
 
-Thresholds are the paper's, as datatrove implements them. Words come from the language's
-splitter (whitespace by default, jieba for Chinese, spaCy on request); a word made only of
-punctuation or symbols does not count as a word for the length rules, as in the paper.
+Thresholds are the paper's, as datatrove implements them. Words are datatrove's: spaCy's
+rule-based tokenizer for the language (`spacy_rules`, computed over the whole batch), jieba for
+Chinese; a word made only of punctuation or symbols does not count as a word for the length
+rules, as in the paper.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class GopherQuality(Filter):
         min_alpha_words_ratio: float | None = 0.8,  # words with a letter: below this it is numbers/code
         min_stop_words: int | None = 2,  # real prose always has a few of its language's commonest words
         stop_words: list[str] | None = None,  # default: the language profile's (en: the, be, to, of, ...)
-        word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb English word counts
+        # default: the language profile's: spaCy's words (what datatrove counts; "spacy_rules" is
+        # spaCy's tokenizer over the batch); "whitespace" is faster but keeps punctuation on words
+        word_splitter: str = "spacy_rules",
         language: str = "en",  # a profile (en, de, fr, es, ru, zh, ...) or "auto": each document's `language`
     ):
         if language != "auto" and language not in languages.available():
@@ -62,6 +65,12 @@ class GopherQuality(Filter):
     def requires(self) -> set[str]:
         return {"language"} if self.language == "auto" else set()
 
+    def setup(self) -> None:
+        codes = languages.available() if self.language == "auto" else [self.language]
+        for code in codes:
+            if self.settings(code)["word_splitter"] == "spacy_rules":
+                textutil.load_word_splitter(code)
+
     def settings(self, code: str) -> dict[str, Any]:
         """The profiled settings for documents in language `code`: the profile's values, except
         where this stage's parameter was set to something other than its default."""
@@ -77,23 +86,24 @@ class GopherQuality(Filter):
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         if self.language != "auto":
-            return self._measure(batch, self.settings(self.language))
+            return self._measure(batch, self.settings(self.language), self.language)
         if "language" not in batch.table.column_names:
             raise ValueError("gopher_quality with language: auto needs the `language` stage before it")
         codes = np.array(batch.table["language"].to_pylist(), dtype=object)
         result: dict[str, np.ndarray] = {}
         for code in sorted(set(codes)):
             rows = codes == code
-            part = self._measure(batch.filter(rows), self.settings(code))
+            part = self._measure(batch.filter(rows), self.settings(code), code)
             for key, values in part.items():
                 if key not in result:
                     result[key] = np.zeros(batch.num_rows, dtype=values.dtype)
                 result[key][rows] = values
         return result
 
-    def _measure(self, batch: TextBatch, settings: dict[str, Any]) -> dict[str, np.ndarray]:
+    def _measure(self, batch: TextBatch, settings: dict[str, Any], code: str) -> dict[str, np.ndarray]:
         n = batch.num_rows
-        words, parent = textutil.flat(batch.words_by(settings["word_splitter"]))
+        rules_of = code if code in languages.available() else FALLBACK  # whose tokenizer rules split the words
+        words, parent = textutil.flat(batch.words_by(settings["word_splitter"], rules_of))
         n_words = textutil.per_doc(parent, None, n)
         real = textutil.matches(words, textutil.NOT_SYMBOL)
         word_chars = textutil.char_lengths(words)

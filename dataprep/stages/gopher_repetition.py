@@ -31,8 +31,10 @@ class GopherRepetition(Filter):
         max_dup_para_chars: float | None = 0.20,  # characters in repeated paragraphs / all characters
         top_ngrams: dict[int, float] | None = None,  # n -> max char fraction of the most frequent n-gram
         dup_ngrams: dict[int, float] | None = None,  # n -> max char fraction covered by repeated n-grams
-        word_splitter: str = "whitespace",  # "spacy" reproduces datatrove/FineWeb word counts, ~50x slower
-        dup_ngram_count: str = "coverage",  # words under any repeat (Gopher); "greedy": datatrove's scan
+        word_splitter: str = "spacy_rules",  # spaCy's English words, as datatrove counts n-grams; "whitespace": faster, not theirs
+        # "greedy": datatrove's left-to-right scan (a repeat counts and jumps n words), so decisions
+        # are FineWeb's; "coverage": every word under any repeat once (a reading of the paper)
+        dup_ngram_count: str = "greedy",
     ):
         if dup_ngram_count not in ("coverage", "greedy"):
             raise ValueError(f"dup_ngram_count must be 'coverage' or 'greedy', not {dup_ngram_count!r}")
@@ -42,6 +44,10 @@ class GopherRepetition(Filter):
         self.max_dup_line_chars, self.max_dup_para_chars = max_dup_line_chars, max_dup_para_chars
         self.top_ngrams = {int(k): float(v) for k, v in (TOP_NGRAMS if top_ngrams is None else top_ngrams).items()}
         self.dup_ngrams = {int(k): float(v) for k, v in (DUPLICATE_NGRAMS if dup_ngrams is None else dup_ngrams).items()}
+
+    def setup(self) -> None:
+        if self.word_splitter == "spacy_rules":
+            textutil.load_word_splitter("en")
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         n = batch.num_rows
@@ -54,14 +60,20 @@ class GopherRepetition(Filter):
             dups, dup_chars = textutil.duplicate_elements(values, parent, n)
             metrics[f"dup_{unit}_fraction"] = textutil.ratio(dups, textutil.per_doc(parent, None, n))
             metrics[f"dup_{unit}_chars"] = textutil.ratio(dup_chars, chars)
-        words, parent = textutil.flat(batch.words_by(self.word_splitter))
+        # the n-gram rules (words: the costly part) are measured only where they can decide, as in
+        # datatrove: documents a line or paragraph rule removes get NaN ("not measured")
+        line_rules = [t for t in self.threshold_rules() if t.metric in metrics]
+        reaches = ~np.any([metrics[t.metric] > t.bound for t in line_rules] or [np.zeros(n, bool)], axis=0)
+        words, parent = textutil.flat(batch.words_of(reaches, self.word_splitter))
         codes = textutil.element_codes(words)
         word_chars = textutil.char_lengths(words)
-        for size in self.top_ngrams:
-            metrics[f"top_{size}gram_chars"] = textutil.ratio(textutil.top_ngram_chars(codes, parent, word_chars, size, n), chars)
+        m, reached_chars = int(reaches.sum()), chars[reaches]
         count = textutil.duplicate_ngram_chars if self.dup_ngram_count == "coverage" else textutil.greedy_duplicate_ngram_chars
-        for size in self.dup_ngrams:
-            metrics[f"dup_{size}gram_chars"] = textutil.ratio(count(codes, parent, word_chars, size, n), chars)
+        sizes = [("top", size, textutil.top_ngram_chars) for size in self.top_ngrams] + [("dup", size, count) for size in self.dup_ngrams]
+        for kind, size, measure in sizes:
+            values = np.full(n, np.nan)
+            values[reaches] = textutil.ratio(measure(codes, parent, word_chars, size, m), reached_chars)
+            metrics[f"{kind}_{size}gram_chars"] = values
         return metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
