@@ -41,7 +41,8 @@ class Language(Filter):
         self,
         languages: list[str] | None = None,  # ISO codes to keep (e.g. [en, de]); None: tag only, remove nothing
         min_score: float = 0.65,  # FineWeb's threshold for the top language's probability
-        max_chars: int | None = 10_000,  # the first 10k characters decide: accuracy saturates far earlier
+        max_chars: int | None = None,  # datatrove/FineWeb classify the whole text; a cap (e.g. 10_000) is a speed
+        # option: on the 2,577 documents of shared/data it changed 2 decisions and saved 7% of the stage's time
     ):
         if not 0 <= min_score <= 1:
             raise ValueError(f"min_score must be within 0..1, not {min_score}")
