@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 import regex
 
+from dataprep import languages
 from dataprep.stages.base import TextBatch
 from dataprep.stages.c4 import C4Quality
 from dataprep.stages.fineweb import FinewebQuality
@@ -403,3 +404,17 @@ def test_c4_sentence_threshold_just_above_and_below(docs):
     decisions = C4Quality().apply(batch)
     assert decisions.reasons.tolist() == [None, "c4_quality.too_few_sentences"]
     assert [d and d["sentences"] for d in decisions.details] == [None, 4]
+
+
+def test_a_given_value_wins_over_the_profile_even_when_it_equals_the_english_default():
+    """max_mean_word_length: 10 with language: de is 10, not the German profile's 12."""
+    from dataprep.pipeline import build_stage
+
+    given = build_stage("gopher_quality", {"language": "de", "max_mean_word_length": 10}, "stage 1")
+    profiled = build_stage("gopher_quality", {"language": "de"}, "stage 1")
+    assert given.settings("de")["max_mean_word_length"] == 10
+    assert profiled.settings("de")["max_mean_word_length"] == languages.profile("de")["max_mean_word_length"] != 10
+    german = "Donaudampfschifffahrtsgesellschaftskapitän Kraftfahrzeughaftpflichtversicherung " * 30
+    rules = {t.param: t.bound for t in given.threshold_rules()}
+    assert rules["max_mean_word_length"] == 10
+    assert given.apply(TextBatch(pa.table({"id": ["a"], "text": pa.array([german], pa.large_string())}))).reasons[0] is not None

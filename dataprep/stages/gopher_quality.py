@@ -9,7 +9,6 @@ rules, as in the paper.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,16 @@ from dataprep import languages
 from dataprep import text as textutil
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
-#: the settings a language profile provides (a parameter left at its default takes the profile's)
+class Profile:
+    """The default of a profiled parameter: the document language's profile decides. A sentinel,
+    so that a value the user gives is used even when it equals the English profile's."""
+
+    def __repr__(self) -> str:
+        return "profile"
+
+
+PROFILE = Profile()
+#: the settings a language profile provides (a parameter not given takes the profile's)
 PROFILED = ("stop_words", "min_stop_words", "min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "word_splitter")
 #: documents in a language without a profile: the English bounds, no stop-word rule
 FALLBACK = "en"
@@ -36,22 +44,24 @@ class GopherQuality(Filter):
         self,
         min_words: int | None = 50,  # shorter pages are rarely prose (Gopher: 50..100,000 words)
         max_words: int | None = 100_000,  # longer ones are dumps, logs or concatenated pages
-        min_mean_word_length: float | None = 3,  # lower: lists of numbers, initials, tables
-        max_mean_word_length: float | None = 10,  # higher: URLs, hashes, base64, run-together text
+        # the five profiled bounds: default the language profile's (dataprep/languages/<code>.yaml; en shown)
+        min_mean_word_length: float | None | Profile = PROFILE,  # en 3; lower: lists of numbers, initials, tables
+        max_mean_word_length: float | None | Profile = PROFILE,  # en 10; higher: URLs, hashes, base64, run-together text
         max_symbol_word_ratio: float | None = 0.1,  # '#' (hashtags) or '...'/'…' per word: SEO and teasers
         max_bullet_lines_ratio: float | None = 0.9,  # lines starting with a bullet: menus and link lists
         max_ellipsis_lines_ratio: float | None = 0.3,  # lines ending in an ellipsis: truncated teasers
-        min_alpha_words_ratio: float | None = 0.8,  # words with a letter: below this it is numbers/code
-        min_stop_words: int | None = 2,  # real prose always has a few of its language's commonest words
-        stop_words: list[str] | None = None,  # default: the language profile's (en: the, be, to, of, ...)
-        # default: the language profile's: spaCy's words (what datatrove counts; "spacy_rules" is
-        # spaCy's tokenizer over the batch); "whitespace" is faster but keeps punctuation on words
-        word_splitter: str = "spacy_rules",
+        min_alpha_words_ratio: float | None | Profile = PROFILE,  # en 0.8; words with a letter: below, numbers/code
+        min_stop_words: int | None | Profile = PROFILE,  # en 2: real prose always has a few of its language's commonest words
+        stop_words: list[str] | None | Profile = PROFILE,  # en: the, be, to, of, and, that, have, with
+        # the profile's: spaCy's words for most (what datatrove counts; "spacy_rules" is spaCy's
+        # tokenizer over the batch), jieba for zh; "whitespace" is faster but keeps punctuation on words
+        word_splitter: str | Profile = PROFILE,
         language: str = "en",  # a profile (en, de, fr, es, ru, zh, ...) or "auto": each document's `language`
     ):
         if language != "auto" and language not in languages.available():
             raise ValueError(f"no language profile {language!r}; available: {', '.join(languages.available())}, or auto")
-        textutil.check_word_splitter(word_splitter)
+        if word_splitter is not PROFILE:
+            textutil.check_word_splitter(word_splitter)
         self.min_words, self.max_words = min_words, max_words
         self.min_mean_word_length, self.max_mean_word_length = min_mean_word_length, max_mean_word_length
         self.max_symbol_word_ratio = max_symbol_word_ratio
@@ -73,15 +83,12 @@ class GopherQuality(Filter):
 
     def settings(self, code: str) -> dict[str, Any]:
         """The profiled settings for documents in language `code`: the profile's values, except
-        where this stage's parameter was set to something other than its default."""
-        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        where this stage was given a value (even one equal to a profile's)."""
         known = code in languages.available()
         chosen = dict(languages.profile(code if known else FALLBACK))
         if not known:
             chosen["min_stop_words"] = None
-        for key in PROFILED:
-            if getattr(self, key) != defaults[key]:
-                chosen[key] = getattr(self, key)
+        chosen.update({key: getattr(self, key) for key in PROFILED if getattr(self, key) is not PROFILE})
         return chosen
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
