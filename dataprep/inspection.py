@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dataprep import documents, ledger, runtime
+from dataprep import documents, ledger, outputs, runtime
 from dataprep.errors import ConfigError
 from dataprep.explain import shorten
 from dataprep.pipeline import Pipeline
@@ -69,7 +69,7 @@ def _sample(spec: str, input_format: str, text_column: str, part_bytes: int, max
     for part in parts:
         for raw, rows, _ in documents.read_part(part, text_column, 1024):
             if raw is not None:
-                tables.append(documents.split_read_removals(documents.conform(raw, rows, part, text_column, max_doc_bytes, {})[0])[0])
+                tables.append(outputs.split_read_removals(documents.conform(raw, rows, part, text_column, max_doc_bytes, {})[0])[0])
     if not tables:
         raise ConfigError(f"no readable documents in {spec}")
     return TextBatch(pa.concat_tables(tables, promote_options="default"))

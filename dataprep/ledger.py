@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
+
+from dataprep.errors import StageOverBudget
 
 @dataclass
 class StageCounts:
@@ -144,3 +149,24 @@ def with_text(removed: Any, policy: dict[str, Any], redactor: Any = None) -> Any
     for row, value in zip(rows, redacted.to_pylist()):
         text[row] = value
     return removed.set_column(position, "text", pa.array(text, removed.schema.field("text").type))
+
+
+def check_error_budget(markers: list[dict[str, Any]], names: list[str], budget: float, quarantine: list[Path]) -> None:
+    """Stop the run when a stage quarantined more than `budget` of what it took in (over one
+    segment's part markers), naming the stage and its most common error."""
+    taken: Counter = Counter()
+    failed: Counter = Counter()
+    for marker in markers:
+        for stage in marker["stages"]:
+            taken[stage["name"]] += stage["in"]
+            failed[stage["name"]] += stage["quarantined"]
+    for name in names:
+        if failed[name] and failed[name] > budget * taken[name]:
+            errors = Counter(message.split(" (at ")[0] for path in quarantine
+                             for message in pq.read_table(path, columns=["error"]).column("error").to_pylist()
+                             if message.startswith(f"stage {name} failed"))
+            common, times = errors.most_common(1)[0] if errors else ("(no message)", 0)
+            raise StageOverBudget(
+                f"stage {name} quarantined {failed[name]:,} of {taken[name]:,} documents "
+                f"({failed[name] / max(taken[name], 1):.1%}, error_budget {budget:.1%}); most common error ({times:,}x): "
+                f"{common}; fix the stage or raise --error-budget, then run the same command to resume")

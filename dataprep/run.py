@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep import __version__, documents, ledger, metrics, report, runtime
+from dataprep import __version__, documents, ledger, metrics, outputs, report, runtime
+from dataprep.progress import Progress
 from dataprep.documents import Part
-from dataprep.errors import ConfigError, StageOverBudget
+from dataprep.errors import ConfigError
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.stages.base import Decisions, Global, Stage, TextBatch, details_json
 
@@ -65,7 +66,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stage.bind(out)
     with runtime.session(opts.ray_address, opts.num_cpus):
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
-        bars = _Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
+        bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         phase_seconds: dict[int, float] = {}
         first_stage = 0
         for index, segment in enumerate(segments):
@@ -84,7 +85,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             bars.close()
         outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
-    schema_note = documents.unify_parts(out / "kept", out / "removed")
+    schema_note = outputs.unify_parts(out / "kept", out / "removed")
     stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
     stats["ray"] = cluster
     if passed_over:
@@ -178,7 +179,7 @@ def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict
     return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
 
 
-def _execute(parts: list[Part], config: dict[str, Any], bars: _Progress | None) -> None:
+def _execute(parts: list[Part], config: dict[str, Any], bars: Progress | None) -> None:
     """One Ray Data task per part, streamed back so the bars move as parts finish."""
     import ray.data
 
@@ -195,24 +196,8 @@ def _execute(parts: list[Part], config: dict[str, Any], bars: _Progress | None) 
 
 
 def _check_error_budget(out: Path, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
-    """Stop the run when a stage of the segment quarantined more than `budget` of what it took in."""
-    taken: Counter = Counter()
-    failed: Counter = Counter()
-    for part in parts:
-        marker = json.loads(_marker(out, segment, part).read_text(encoding="utf-8"))
-        for stage in marker["stages"]:
-            taken[stage["name"]] += stage["in"]
-            failed[stage["name"]] += stage["quarantined"]
-    for stage in stages:
-        if failed[stage.name] and failed[stage.name] > budget * taken[stage.name]:
-            errors = Counter(message.split(" (at ")[0] for path in (out / "quarantine").glob(f"part-*-s{segment}.parquet")
-                             for message in pq.read_table(path, columns=["error"]).column("error").to_pylist()
-                             if message.startswith(f"stage {stage.name} failed"))
-            common, times = errors.most_common(1)[0] if errors else ("(no message)", 0)
-            raise StageOverBudget(
-                f"stage {stage.name} quarantined {failed[stage.name]:,} of {taken[stage.name]:,} documents "
-                f"({failed[stage.name] / max(taken[stage.name], 1):.1%}, error_budget {budget:.1%}); most common error ({times:,}x): "
-                f"{common}; fix the stage or raise --error-budget, then run the same command to resume")
+    markers = [json.loads(_marker(out, segment, part).read_text(encoding="utf-8")) for part in parts]
+    ledger.check_error_budget(markers, [s.name for s in stages], budget, sorted((out / "quarantine").glob(f"part-*-s{segment}.parquet")))
 
 
 def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> tuple[str, float]:
@@ -273,55 +258,6 @@ def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict
     return {"done": np.array([True] * len(batch["part"]))}
 
 
-class _Progress:
-    """Documents each stage has taken in, and docs/s, as parts finish.
-
-    On a terminal: one bar per stage. Otherwise (a batch job's log): one line per stage of the
-    running segment at most every `every` seconds, with parts done/total and an estimate of the
-    time left, instead of silence until the end.
-    """
-
-    def __init__(self, names: list[str], total: int, every: float = 30.0):
-        self.names, self.total, self.every = names, total, every
-        self.tty = sys.stderr.isatty()
-        self.docs = [0] * len(names)
-        self.parts_done = self.parts_total = 0
-        self.started = self.printed = time.monotonic()
-        if self.tty:
-            from tqdm import tqdm
-
-            self.bars = [tqdm(total=total, desc=f"{n:<20}", unit="docs", position=i, leave=True, file=sys.stderr,
-                              dynamic_ncols=True, smoothing=0) for i, n in enumerate(names)]
-
-    def segment(self, parts: int) -> None:
-        """A segment starts with `parts` parts left to do."""
-        self.parts_done, self.parts_total, self.started = 0, parts, time.monotonic()
-        self.current: list[int] = []
-
-    def update(self, part_stats: dict[str, Any]) -> None:
-        self.parts_done += 1
-        for offset, stage in enumerate(part_stats["stages"]):
-            position = part_stats["first_stage"] + offset
-            self.docs[position] += stage["in"]
-            if self.tty:
-                self.bars[position].update(stage["in"])
-        self.current = [part_stats["first_stage"] + k for k in range(len(part_stats["stages"]))]
-        now = time.monotonic()
-        if not self.tty and (now - self.printed >= self.every or self.parts_done == self.parts_total):
-            self.printed = now
-            elapsed = max(now - self.started, 1e-9)
-            left = elapsed / self.parts_done * (self.parts_total - self.parts_done)
-            for position in self.current:
-                print(f"dataprep: {self.names[position]}: parts {self.parts_done}/{self.parts_total}, "
-                      f"{self.docs[position]:,} docs, {self.docs[position] / elapsed:,.0f} docs/s, ETA {left:,.0f} s",
-                      file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty:
-            for bar in self.bars:
-                bar.close()
-
-
 # ---- inside a Ray worker -------------------------------------------------------------------
 
 _WORKER_STAGES: dict[str, list[Stage]] = {}
@@ -378,7 +314,7 @@ def _source_batches(part: Part, config: dict[str, Any]):
                 continue
             table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"],
                                                 config["duplicate_files"])
-            table, set_aside = documents.split_read_removals(table)
+            table, set_aside = outputs.split_read_removals(table)
             yield table, bad + rejected, read, set_aside
         return
     previous = Path(config["out"]) / "_work" / f"s{config['segment'] - 1}" / f"part-{part.key}.parquet"
