@@ -83,7 +83,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             first_stage += len(segment)
         if bars:
             bars.close()
-        outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
+        stage_outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
     schema_note = outputs.unify_parts(out / "kept", out / "removed")
     stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
@@ -92,8 +92,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stats["input"]["passed_over"] = len(passed_over)
     if schema_note:
         stats["schema_note"] = schema_note
-    if outputs:
-        stats["outputs"] = outputs
+    if stage_outputs:
+        stats["outputs"] = stage_outputs
     for position, (entry, stage) in enumerate(zip(stats["stages"], pipeline.stages)):
         entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
         if position in phase_seconds:  # a global stage's corpus-wide phases (keys, resolve) on top of its per-part decisions
