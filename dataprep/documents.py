@@ -65,10 +65,11 @@ def quarantine_record(source: str, error: str, row: int | None = None, rows: int
 
 
 def file_format(path: str, declared: str = "auto") -> str:
-    """A file's input format: the declared one, else the one its name ends with."""
-    if declared != "auto":
-        return declared
+    """A file's input format: the declared one, else the one its name ends with. Declared
+    `html`, a Parquet or JSONL file is a table of raw pages (its `html` column)."""
     name = path.lower()
+    if declared not in ("auto", "html") or (declared == "html" and not name.endswith(TABLE_SUFFIXES)):
+        return declared
     for fmt, suffixes in FORMAT_SUFFIXES.items():
         if name.endswith(suffixes):
             return fmt
@@ -99,6 +100,8 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     else:
         raise ConfigError(f"input not found: {spec}")
     wanted = INPUT_SUFFIXES if declared == "auto" else ("",) if is_glob else FORMAT_SUFFIXES[declared]
+    if declared == "html":  # pages as files, or as a column of tables
+        wanted = wanted + TABLE_SUFFIXES
     files = sorted(str(p) for p in candidates if p.name.lower().endswith(wanted) and not p.name.startswith((".", "_")))
     if not files:
         raise ConfigError(f"no input files in {spec} (looked for {', '.join('*' + s for s in wanted if s) or 'any file'})")

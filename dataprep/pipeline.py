@@ -36,7 +36,7 @@ class RunOptions:
     name: str = _option("pipeline", "the run's name in stats and reports")
     input: str | None = _option(None, "a file, folder or glob of Parquet / JSONL / JSONL.gz")
     output: str | None = _option(None, "the output folder (kept/, removed/, quarantine/, stats.json)")
-    input_format: str = _option("auto", "auto (by file suffix), parquet, jsonl, warc, wet or html (files of pages)")
+    input_format: str = _option("auto", "auto (by file suffix), parquet, jsonl, warc, wet or html (files of pages, or tables with an html column)")
     text_column: str = _option("text", "the input column that holds the document text ('html': raw pages, decoded by their charset)")
     limit: int | None = _option(None, "process only the first N documents (in file order)")
     max_doc_bytes: int = _option(8 * 2**20, "quarantine larger documents: no web page is 8 MiB of text")
@@ -97,6 +97,8 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     options = RunOptions(**settings)
     if options.input_format not in INPUT_FORMATS:
         raise ConfigError(f"{source}: input_format must be one of {', '.join(INPUT_FORMATS)}, not {options.input_format!r}")
+    if options.input_format == "html" and options.text_column == "text":
+        options.text_column = "html"  # tables of raw pages keep them in an `html` column
     if not 0 <= options.error_budget <= 1:
         raise ConfigError(f"{source}: error_budget must be within 0..1, not {options.error_budget}")
     if options.limit is not None and options.limit < 1:

@@ -223,3 +223,14 @@ def test_web_pipeline_runs_from_warc_to_tokens(ray_session, tmp_path):
     assert manifest["documents"] == kept.num_rows
     tokens = TokenDataset(out / "tokens")
     assert len(tokens) == kept.num_rows and sum(len(tokens[i]) for i in range(len(tokens))) == manifest["tokens"]
+
+
+def test_input_format_html_reads_a_table_of_pages(ray_session, tmp_path):
+    """--input-format html on a Parquet file: its html column holds the pages (no --text-column needed)."""
+    bodies = _response_bodies()
+    table = tmp_path / "pages.parquet"
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(len(bodies))], "html": pa.array(list(bodies.values()), pa.binary())}), table)
+    stats = run_pipeline(STAGES, table, tmp_path / "out", input_format="html")
+    assert stats["invariant_ok"] and stats["output"]["kept"] == len(bodies)
+    kept = read_folder(tmp_path / "out" / "kept")
+    assert all(t.lstrip().lower().startswith(("<!doctype", "<?xml", "<html")) for t in kept.column("text").to_pylist())
