@@ -85,10 +85,18 @@ def run(engine: str, html: pa.Array, unsure_share: float) -> Extracted:
 
 
 def unclosed_containers(html: pa.Array) -> np.ndarray:
-    """Per page, `<div>`/`<article>` tags opened minus closed: a floor of the nesting left open."""
-    def count(pattern: str) -> np.ndarray:
-        return pc.fill_null(pc.count_substring_regex(html, pattern), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return count(OPEN_CONTAINER) - count(CLOSE_CONTAINER)
+    """Per page, `<div>`/`<article>` tags opened minus closed: a floor of the nesting left open.
+
+    Closing tags are counted only on pages with more than MAX_UNCLOSED opening ones (13% of the
+    article benchmark's pages): the others cannot be too deep, and the second regex pass over
+    every page was a tenth of the resiliparse engine's time."""
+    def count(pages: pa.Array, pattern: str) -> np.ndarray:
+        return pc.fill_null(pc.count_substring_regex(pages, pattern), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    unclosed = count(html, OPEN_CONTAINER)
+    many = np.flatnonzero(unclosed > MAX_UNCLOSED)
+    if many.size:
+        unclosed[many] -= count(html.take(pa.array(many)), CLOSE_CONTAINER)
+    return unclosed
 
 
 def trafilatura_text(html: str) -> str:
