@@ -57,14 +57,12 @@ class Pipeline:
 
     def __init__(self, stages: list[StageSpec | str | dict[str, Any]], **options: Any):
         specs = [{s.name: dict(s.params)} if isinstance(s, StageSpec) else s for s in stages]
-        self._raw = {"stages": specs, **options}
-        self._pipeline = pipelines.from_dict(self._raw)
+        self._pipeline = pipelines.from_dict({"stages": specs, **options})
 
     @classmethod
     def from_yaml(cls, path: str | Path, **options: Any) -> Pipeline:
         loaded = pipelines.load(path, options)
         made = cls.__new__(cls)
-        made._raw = None
         made._pipeline = loaded
         return made
 

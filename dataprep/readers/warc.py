@@ -126,7 +126,7 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     offsets.append(current)
                     good = current
                     if after is not None:  # the damage lay between two good records: no record lost
-                        errors.append((after[0], f"unreadable bytes after the WARC record at byte {after[0]}: {after[1]}", 0))
+                        errors.append(_gap(*after))
                         after = None
                     if len(batch) >= batch_rows:
                         yield batch.table(), offsets, errors
@@ -136,8 +136,8 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                         errors.extend(_damaged_tail(handle, position if good is None else good))
                 position = None
             except (OSError, _Truncated) as exc:
-                if current is not None and current != good or good is None:
-                    broken = position if current is None or current == good else current
+                if (current is not None and current != good) or good is None:
+                    broken = current if current is not None and current != good else position  # being read, or the first
                     errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1))
                     after = None
                     position = record_start(handle, broken + 1, end, compressed)
@@ -145,13 +145,18 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     after = (good, exc)
                     position = record_start(handle, good + 1, end, compressed)
         if after is not None:
-            errors.append((after[0], f"unreadable bytes after the WARC record at byte {after[0]}: {after[1]}", 0))
+            errors.append(_gap(*after))
     if len(batch) or errors:
         yield (batch.table() if len(batch) else None), offsets, errors
 
 
 class _Truncated(Exception):
     pass
+
+
+def _gap(good: int, exc: Exception) -> tuple[int, str, int]:
+    """Damaged bytes between the record at `good` and the next good one: a note, no record lost."""
+    return good, f"unreadable bytes after the WARC record at byte {good}: {exc}", 0
 
 
 def _damaged_tail(handle: BinaryIO, last: int) -> list[tuple[int, str, int]]:
