@@ -27,6 +27,14 @@ def ray_session():
 
 
 @pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real crawled text (shared/data); tests that read it whole skip when it is absent."""
+    if not any(SHARED_DATA.glob("*.parquet")):
+        pytest.skip(f"real web text not found at {SHARED_DATA} (set DATAPREP_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
 def web_docs() -> pa.Table:
     """Real crawled web pages (shared/data); tests that need them skip when it is absent."""
     path = SHARED_DATA / "01_web_pages_trafilatura.parquet"

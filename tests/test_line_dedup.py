@@ -59,7 +59,7 @@ def test_same_result_with_one_or_four_shards(ray_session, tmp_path, sample_docs)
     assert a == b
 
 
-def test_three_sentence_spans(ray_session, tmp_path):
+def test_three_sentence_spans(ray_session, tmp_path, shared_data):
     """Sentence mode (datatrove style): a passage of 3 sentences that several documents share is
     kept only in the smallest id; a shared sentence alone is not a duplicate; nothing else of
     the documents changes, and a document's sentences join back to its text exactly."""

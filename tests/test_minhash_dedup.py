@@ -50,7 +50,7 @@ def jaccard(x: str, y: str) -> float:
     return len(a & b) / len(a | b)
 
 
-def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path):
+def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path, shared_data):
     stats = run_pipeline(STAGES, SHARED_DATA, tmp_path / "o")
     assert stats["invariant_ok"]
     removed = [r for r in read_folder(tmp_path / "o" / "removed").to_pylist() if r["stage"] == "minhash_dedup"]
@@ -96,7 +96,7 @@ def clusters(out: Path) -> dict[str, str]:
     return found
 
 
-def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path):
+def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shared_data):
     """Forcing the Ray Data path (large-star / small-star) gives the scipy path's clusters."""
     run_pipeline([{"minhash_dedup": FINEWEB}], SHARED_DATA, tmp_path / "memory")
     run_pipeline([{"minhash_dedup": {**FINEWEB, "max_driver_edges": 0}}], SHARED_DATA, tmp_path / "ray")
@@ -105,7 +105,7 @@ def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path):
     assert sum(doc != root for doc, root in memory.items()) > 300  # the data's own copies, in many clusters
 
 
-def test_verification_drops_candidates_below_the_estimate(ray_session, tmp_path):
+def test_verification_drops_candidates_below_the_estimate(ray_session, tmp_path, shared_data):
     """With `verify`, a removal's signature agrees with the kept document's on at least that
     share of permutations, and loose LSH settings (4 x 4 bands) stop merging unrelated pages."""
     loose = {"bands": 4, "rows": 4, "verify": None}
