@@ -18,7 +18,6 @@ training) run only in `Pipeline.run`.
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,9 @@ import pyarrow as pa
 from dataprep import explain as explaining
 from dataprep import pipeline as pipelines
 from dataprep import report as reporting
+from dataprep import storage
 from dataprep.errors import ConfigError
+from dataprep.layout import OutputLayout
 from dataprep.stages.base import DocStage, Stage, TextBatch
 
 
@@ -78,7 +79,7 @@ class Pipeline:
         overrides = {"input": str(input) if input else opts.input, "output": str(output) if output else opts.output, **options}
         spec = {"stages": self._pipeline.specs, **{k: v for k, v in vars(opts).items() if v is not None}, **overrides}
         run(pipelines.from_dict(spec), overwrite=overwrite)
-        return Result(Path(spec["output"]))
+        return Result(OutputLayout.of(spec["output"]))
 
     def __repr__(self) -> str:
         return f"Pipeline({[s.name for s in self.stages]})"
@@ -86,13 +87,18 @@ class Pipeline:
 
 @dataclass
 class Result:
-    """A finished run's output folder, read back as DataFrames."""
+    """A finished run's output folder (local or on an object store), read back as DataFrames."""
 
-    out: Path
+    layout: OutputLayout
+
+    @property
+    def out(self) -> str:
+        """The output folder (a path or a URI)."""
+        return self.layout.root
 
     @property
     def summary(self) -> dict[str, Any]:
-        return json.loads((self.out / "stats.json").read_text(encoding="utf-8"))
+        return storage.read_json(self.layout.stats_json)
 
     @property
     def stats(self) -> pd.DataFrame:
@@ -103,24 +109,24 @@ class Result:
         return pd.DataFrame(rows)
 
     def kept(self, columns: list[str] | None = None) -> pd.DataFrame:
-        return _read(self.out / "kept", columns)
+        return _read(self.layout.kept, columns)
 
     def removed(self, stage: str | None = None) -> pd.DataFrame:
         """The ledger (every removed document with stage, reason and its measured values as details)."""
-        frame = _read(self.out / "removed", None)
+        frame = _read(self.layout.removed, None)
         return frame if stage is None or frame.empty else frame[frame["stage"] == stage].reset_index(drop=True)
 
     def quarantined(self) -> pd.DataFrame:
-        return _read(self.out / "quarantine", None)
+        return _read(self.layout.quarantine, None)
 
     def explain(self, doc_id: str) -> Text:
-        return Text(explaining.explain(self.out, doc_id))
+        return Text(explaining.explain(self.layout, doc_id))
 
     def report(self) -> Report:
-        return Report(reporting.write(self.out))
+        return Report(reporting.write(self.layout))
 
     def _repr_html_(self) -> str:
-        return f"<p>dataprep run in <code>{html.escape(str(self.out))}</code></p>" + self.stats.drop(columns="by_reason").to_html(index=False)
+        return f"<p>dataprep run in <code>{html.escape(storage.public(self.out))}</code></p>" + self.stats.drop(columns="by_reason").to_html(index=False)
 
 
 class Text(str):
@@ -134,20 +140,22 @@ class Text(str):
 class Report:
     """report.html, shown inline in Jupyter (in a sandboxed frame: the page is self-contained)."""
 
-    path: Path
+    path: str
 
     def _repr_html_(self) -> str:
-        page = html.escape(self.path.read_text(encoding="utf-8"), quote=True)
+        page = html.escape(storage.read_bytes(self.path).decode("utf-8"), quote=True)
         return f"<iframe srcdoc=\"{page}\" style='width:100%;height:600px;border:1px solid #ccc'></iframe>"
 
 
-def _read(folder: Path, columns: list[str] | None) -> pd.DataFrame:
-    files = sorted(folder.glob("part-*.parquet"))
+def _read(folder: str, columns: list[str] | None) -> pd.DataFrame:
+    """Every part file of a folder (the run wrote them with one schema) as one DataFrame."""
+    files = OutputLayout.parts(folder)
     if not files:
         return pd.DataFrame()
     import pyarrow.parquet as pq
 
-    return pq.read_table(files, columns=columns).to_pandas()
+    fs, _ = storage.resolve(folder)
+    return pq.read_table([storage.resolve(f)[1] for f in files], columns=columns, filesystem=fs).to_pandas()
 
 
 def apply(stages: StageSpec | Stage | Pipeline | list[StageSpec | Stage], texts: list[str] | pd.DataFrame | pa.Table,

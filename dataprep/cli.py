@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from dataprep import __version__, ledger
+from dataprep import __version__, ledger, storage
 from dataprep.errors import ConfigError, StageOverBudget
 
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
     stats = commands.add_parser("stats", help="print the per-stage table of a finished run")
-    stats.add_argument("output", help="a run's output folder")
+    stats.add_argument("output", help="a run's output folder (a path or a URI)")
 
     train = commands.add_parser("train-quality", help="train the fastText quality classifier (offline)")
     train.add_argument("--positive", required=True, help="reference text you want more of (file, folder or glob)")
@@ -42,11 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     index.add_argument("--text-column", dest="text_column", default="text")
 
     explain = commands.add_parser("explain", help="where one document ended and why")
-    explain.add_argument("output", help="a run's output folder")
+    explain.add_argument("output", help="a run's output folder (a path or a URI)")
     explain.add_argument("--id", dest="doc_id", required=True, help="the document's id")
 
     report = commands.add_parser("report", help="(re)write OUT/report.html: waterfall, reasons, histograms, samples, tuning")
-    report.add_argument("output", help="a run's output folder")
+    report.add_argument("output", help="a run's output folder (a path or a URI)")
 
     inspect = commands.add_parser("inspect", help="run one stage (after the stages before it) on a sample; print what it changed or removed")
     inspect.add_argument("pipeline", help="pipeline YAML file")
@@ -65,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "explain":
             from dataprep.explain import explain as explain_document
 
-            print(explain_document(Path(args.output), args.doc_id))
+            print(explain_document(args.output, args.doc_id))
             return 0
         if args.command == "report":
             from dataprep.report import write
 
-            print(f"report: {write(Path(args.output).resolve())}")
+            print(f"report: {storage.public(write(args.output))}")
             return 0
         if args.command == "inspect":
             from dataprep import pipeline as pipeline_module
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(inspect_stage(pipeline_module.load(args.pipeline, {"input": args.input}), args.stage, args.sample))
             return 0
-        return _stats(Path(args.output))
+        return _stats(args.output)
     except ConfigError as exc:
         print(f"dataprep: error: {exc}", file=sys.stderr)
         return 2
@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     if result.get("already_finished"):
         print(f"this run had already finished on {result['finished']}; nothing to do (--overwrite to run it again)")
     print(ledger.table(result))
-    print(f"output: {Path(pipeline.options.output).resolve()}")
+    print(f"output: {storage.public(storage.normalize(pipeline.options.output))}")
     for problem in result["problems"]:
         print(f"dataprep: invariant broken: {problem}", file=sys.stderr)
     return 0 if result["invariant_ok"] else 1
@@ -143,7 +143,7 @@ def _train_quality(args: argparse.Namespace) -> int:
 
 def _index_build(args: argparse.Namespace) -> int:
     from dataprep.stages.decontaminate import build_index
-    from dataprep.stages.quality_classifier import read_texts
+    from dataprep.documents import read_texts
 
     if args.reference.endswith(".txt"):
         if not Path(args.reference).is_file():
@@ -157,11 +157,13 @@ def _index_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stats(output: Path) -> int:
-    path = output / "stats.json"
-    if not path.is_file():
-        raise ConfigError(f"no stats.json in {output} (is it a finished run's output folder?)")
-    print(ledger.table(json.loads(path.read_text(encoding="utf-8"))))
+def _stats(output: str) -> int:
+    from dataprep.layout import OutputLayout
+
+    path = OutputLayout.of(output).stats_json
+    if not storage.is_file(path):
+        raise ConfigError(f"no stats.json in {storage.public(output)} (is it a finished run's output folder?)")
+    print(ledger.table(storage.read_json(path)))
     return 0
 
 

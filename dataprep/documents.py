@@ -9,10 +9,8 @@ Each quarantine record says which file, which row, how many documents and why.
 from __future__ import annotations
 
 import glob
-import gzip
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +19,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import xxhash
 
+from dataprep import storage
 from dataprep.errors import ConfigError
 from dataprep.readers import html as html_reader
 from dataprep.readers import warc as warc_reader
@@ -37,6 +35,10 @@ QUARANTINE_SCHEMA = pa.schema(
     [("source", pa.string()), ("row", pa.int64()), ("rows", pa.int64()), ("id", pa.string()), ("error", pa.string())]
 )
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa.null())
+#: defaults of the run options that shape reading (pipeline.RunOptions uses them; so does read_texts)
+PART_BYTES = 32 * 2**20  # target uncompressed size of one unit of work (a Ray task)
+BATCH_ROWS = 512  # documents per Arrow batch inside a task
+MAX_DOC_BYTES = 8 * 2**20  # no web page is 8 MiB of text
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def discover(spec: str, declared: str = "auto") -> list[str]:
 
 
 def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str]]:
-    """(input files, files passed over) for a file, a folder (searched recursively) or a glob.
+    """(input files, files passed over) for a file, a folder (searched recursively) or a glob,
+    local or on any filesystem storage.py opens (files as absolute paths or URIs).
 
     A declared format takes the files with its suffixes (any file a glob names). "auto" takes
     every known suffix, but a folder that holds tables (Parquet, JSONL) besides raw web files
@@ -91,20 +94,22 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     """
     is_glob = any(ch in spec for ch in "*?[")
     if is_glob:
-        candidates = [Path(p) for p in glob.glob(spec, recursive=True)]
-    elif Path(spec).is_dir():  # below it, names starting with "_" or "." are skipped (Hadoop's convention)
-        candidates = [p for p in Path(spec).rglob("*") if p.is_file()
-                      and not any(part.startswith(("_", ".")) for part in p.relative_to(spec).parts[:-1])]
-    elif Path(spec).is_file():
-        return [str(Path(spec))], []
+        candidates = storage.glob(storage.normalize(spec)) if storage.is_remote(spec) else glob.glob(spec, recursive=True)
+        candidates = [storage.normalize(p) for p in candidates if not os.path.isdir(p)]
+    elif storage.is_dir(storage.normalize(spec)):  # below it, names starting with "_" or "." are skipped (Hadoop's convention)
+        root = storage.normalize(spec)
+        candidates = [uri for uri in storage.walk(root)
+                      if not any(part.startswith(("_", ".")) for part in storage.relative(uri, root).split("/")[:-1])]
+    elif storage.is_file(storage.normalize(spec)):
+        return [storage.normalize(spec)], []
     else:
-        raise ConfigError(f"input not found: {spec}")
+        raise ConfigError(f"input not found: {storage.public(spec)}")
     wanted = INPUT_SUFFIXES if declared == "auto" else ("",) if is_glob else FORMAT_SUFFIXES[declared]
     if declared == "html":  # pages as files, or as a column of tables
         wanted = wanted + TABLE_SUFFIXES
-    files = sorted(str(p) for p in candidates if p.name.lower().endswith(wanted) and not p.name.startswith((".", "_")))
+    files = sorted(p for p in candidates if storage.name(p).lower().endswith(wanted) and not storage.name(p).startswith((".", "_")))
     if not files:
-        raise ConfigError(f"no input files in {spec} (looked for {', '.join('*' + s for s in wanted if s) or 'any file'})")
+        raise ConfigError(f"no input files in {storage.public(spec)} (looked for {', '.join('*' + s for s in wanted if s) or 'any file'})")
     if declared != "auto":
         return files, []
     tables = [f for f in files if file_format(f) in ("parquet", "jsonl")]
@@ -119,7 +124,7 @@ def stems(files: list[str]) -> list[str]:
     Unique by construction (unlike bare file names, which repeat across folders), so the ids
     assigned at read time (`<stem>:<row>`) are unique too.
     """
-    absolute = [os.path.abspath(f) for f in files]
+    absolute = [storage.normalize(f) for f in files]
     root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
     out = []
     for path in absolute:
@@ -164,7 +169,7 @@ def _table_format(fmt: str, text_column: str) -> str:
 def _plan_warc(index: int, path: str, name: str, fmt: str, part_bytes: int, limit: int | None) -> list[Part]:
     """Byte ranges of `part_bytes` compressed bytes (one range for an uncompressed file, or
     under --limit, which must know how many records each part holds)."""
-    size = os.path.getsize(path)
+    size = storage.size(path)
     if limit is not None or not warc_reader.is_gzip(path):
         rows = warc_reader.count_records(path) if limit is not None else None
         return [Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=fmt, byte_range=(0, size))]
@@ -178,7 +183,7 @@ def _plan_html(pages: list[tuple[int, str, str]], part_bytes: int) -> list[Part]
     parts, bundle, size = [], [], 0
     for position, (index, path, name) in enumerate(pages):
         bundle.append((index, path, name))
-        size += os.path.getsize(path)
+        size += storage.size(path)
         if size >= part_bytes or position == len(pages) - 1:
             first = bundle[0]
             parts.append(Part(f"{first[0]:05d}-0000", first[0], first[1], first[2], None, 0, len(bundle), fmt="html",
@@ -195,7 +200,7 @@ class _BadFile(Exception):
 
 def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes: int) -> list[Part]:
     try:
-        meta = pq.ParquetFile(path).metadata
+        meta = storage.parquet_file(path).metadata
         schema = meta.schema.to_arrow_schema()
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise _BadFile(f"cannot read Parquet file: {exc}") from None
@@ -221,14 +226,10 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
 
 def _count_lines(path: str) -> int:
     try:
-        with _open_text_file(path) as handle:
+        with storage.open_text_input(path) as handle:
             return sum(1 for line in handle if line.strip())
     except (OSError, EOFError):
         return 0
-
-
-def _open_text_file(path: str):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
 def _apply_limit(parts: list[Part], limit: int) -> list[Part]:
@@ -291,7 +292,7 @@ def _iter_html(part: Part, batch_rows: int):
 
 def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None):
     """Row group by row group, so a damaged group costs only its own rows."""
-    handle = pq.ParquetFile(part.path)
+    handle = storage.parquet_file(part.path)
     row = part.first_row
     for group in part.row_groups:
         group_rows = handle.metadata.row_group(group).num_rows
@@ -311,7 +312,7 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     bad: list[dict[str, Any]] = []
-    with _open_text_file(part.path) as handle:
+    with storage.open_text_input(part.path) as handle:
         for row, line in enumerate(handle):
             if not line.strip():
                 continue
@@ -455,7 +456,7 @@ def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], 
     if part.bundle:  # an HTML page's id is its name
         rows = np.arange(len(part.bundle))
         return id_keys(pa.array([stem for _, stem in part.bundle])), location(part.file_index, rows)
-    if part.row_groups is not None and "id" not in pq.read_schema(part.path).names:
+    if part.row_groups is not None and "id" not in storage.read_schema(part.path).names:
         rows = np.arange(part.first_row, part.first_row + (part.max_rows or part.num_rows or 0))
         empty = pa.table({"text": pa.nulls(len(rows))})
         return id_keys(_ids(empty, rows, part)), location(part.file_index, rows)
@@ -467,16 +468,31 @@ def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], 
     return keys, (np.concatenate(locations) if locations else np.zeros(0, np.int64))
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write atomically: a reader (or a resumed run) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+def read_documents(spec: str, text_column: str = "text", limit: int | None = None, input_format: str = "auto",
+                   max_doc_bytes: int = MAX_DOC_BYTES) -> Iterator[pa.Table]:
+    """Batches of the documents of a file, folder or glob (the first `limit` records), read and
+    conformed as a run reads them; records a WARC reader sets aside are not documents."""
+    from dataprep.outputs import split_read_removals
+
+    parts, _ = plan(discover(spec, input_format), text_column, PART_BYTES, limit, input_format)
+    for part in parts:
+        for raw, rows, _ in read_part(part, text_column, BATCH_ROWS):
+            if raw is not None:
+                yield split_read_removals(conform(raw, rows, part, text_column, max_doc_bytes, {})[0])[0]
 
 
-def write_json(data: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+def read_texts(spec: str, text_column: str = "text", limit: int | None = None) -> list[str]:
+    """Normalized texts of a file, folder or glob (the quality classifier's and the
+    decontamination index's training text), read with the pipeline's own readers."""
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.normalize import Normalize
+
+    texts: list[str] = []
+    for table in read_documents(spec, text_column, limit):
+        texts.extend(Normalize().apply(TextBatch(table)).batch.text.to_pylist())
+    return [t for t in texts if t]
+
+
+def write_json(data: Any, path: Path | str) -> None:
+    """Write whole (see storage.write_bytes): for stages that write files of their own."""
+    storage.write_json(data, str(path))

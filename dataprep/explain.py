@@ -7,26 +7,26 @@ against that stage's thresholds (stats.json), so one sees how close it came to e
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from dataprep import metrics
+from dataprep import metrics, storage
 from dataprep import text as textutil
 from dataprep.errors import ConfigError
+from dataprep.layout import OutputLayout
 
 SHOWN_LIMIT = 300  # characters of text shown
 
 
-def find(folder: Path, doc_id: str) -> dict | None:
-    files = sorted(str(p) for p in folder.glob("part-*.parquet"))
-    if not files:
-        return None
-    for path in files:  # one file at a time: shards of different runs' stages have different columns
-        table = ds.dataset(path).to_table(filter=pc.field("id") == doc_id)
+def find(folder: str | os.PathLike, doc_id: str) -> dict | None:
+    """The row of a document in a folder of part files (kept/, removed/, quarantine/, metrics/...)."""
+    for path in OutputLayout.parts(os.fspath(folder)):  # one file at a time: shards of different runs' stages have different columns
+        fs, inside = storage.resolve(path)
+        table = ds.dataset(inside, filesystem=fs).to_table(filter=pc.field("id") == doc_id)
         if table.num_rows:
             return table.to_pylist()[0]
     return None
@@ -38,18 +38,19 @@ def ngram_jaccard(a: str, b: str, n: int = 5) -> float:
     return len(x & y) / len(x | y) if x | y else 0.0
 
 
-def explain(out: Path, doc_id: str) -> str:
-    if not (out / "stats.json").is_file():
-        raise ConfigError(f"no stats.json in {out} (is it a finished run's output folder?)")
+def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
+    out = OutputLayout.at(out)
+    if not storage.is_file(out.stats_json):
+        raise ConfigError(f"no stats.json in {storage.public(out.root)} (is it a finished run's output folder?)")
     lines = [f"id: {doc_id}"]
-    kept, removed, quarantined = find(out / "kept", doc_id), find(out / "removed", doc_id), find(out / "quarantine", doc_id)
+    kept, removed, quarantined = find(out.kept, doc_id), find(out.removed, doc_id), find(out.quarantine, doc_id)
     if quarantined:
         lines.append(f"quarantined: {quarantined['error']} (source {quarantined['source']}, row {quarantined['row']})")
         return "\n".join(lines)
     row = kept or removed
     if row is None:
-        raise ConfigError(f"no document with id {doc_id!r} in {out}")
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+        raise ConfigError(f"no document with id {doc_id!r} in {storage.public(out.root)}")
+    stats = storage.read_json(out.stats_json)
     if removed:
         lines.append(f"removed by stage {removed['stage']}: {removed['reason']}")
         details = json.loads(removed["details"]) if removed.get("details") else {}
@@ -59,7 +60,7 @@ def explain(out: Path, doc_id: str) -> str:
                 lines.append(f"  {key}: {value}")
         other = details.get("duplicate_of")
         if other:
-            original = find(out / "kept", other) or find(out / "removed", other)
+            original = find(out.kept, other) or find(out.removed, other)
             if original:
                 lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'] or '', original['text'] or ''):.3f}")
     else:
@@ -83,7 +84,7 @@ def shorten(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def stage_lines(out: Path, stages: list[dict], doc_id: str, removed: dict | None) -> list[str]:
+def stage_lines(out: OutputLayout, stages: list[dict], doc_id: str, removed: dict | None) -> list[str]:
     """Per stage: the decision, then each recorded value against the stage's thresholds."""
     lines = ["stages:"]
     gone = bool(removed and removed["stage"] == "read")  # set aside by the reader: no stage saw it
@@ -92,7 +93,7 @@ def stage_lines(out: Path, stages: list[dict], doc_id: str, removed: dict | None
         if gone:
             lines.append(f"{head}: not reached")
             continue
-        record = find(metrics.stage_folder(out, index, stage["name"]), doc_id)
+        record = find(out.metrics_dir(index, stage["name"]), doc_id)
         reason = record["reason"] if record else (removed["reason"] if removed and removed["stage"] == stage["name"] else None)
         if reason:
             gone = True
@@ -106,11 +107,11 @@ def stage_lines(out: Path, stages: list[dict], doc_id: str, removed: dict | None
     return lines
 
 
-def _measured_by_remover(out: Path, stages: list[dict], removed: dict) -> set[str]:
+def _measured_by_remover(out: OutputLayout, stages: list[dict], removed: dict) -> set[str]:
     """The metrics the removing stage recorded for the document (empty when it records none)."""
     for index, stage in enumerate(stages):
         if stage["name"] == removed["stage"]:
-            record = find(metrics.stage_folder(out, index, stage["name"]), removed["id"])
+            record = find(out.metrics_dir(index, stage["name"]), removed["id"])
             if record and record["reason"]:
                 return set(record)
     return set()

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dataprep import documents, ledger, outputs, runtime
+from dataprep import documents, ledger, runtime, storage
 from dataprep.errors import ConfigError
 from dataprep.explain import shorten
 from dataprep.pipeline import Pipeline
-from dataprep.run import _apply_isolating, _run_stage
+from dataprep.stage_runner import apply_isolating, run_stage
 from dataprep.stages.base import Global, Stage, TextBatch
 
 DIFF_LINES = 40  # diff lines shown per changed document
@@ -41,8 +41,9 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     opts = pipeline.options
     if not opts.input:
         raise ConfigError("no input: give --input or an 'input' key in the pipeline")
-    batch = _sample(opts.input, opts.input_format, opts.text_column, opts.part_bytes, opts.max_doc_bytes, sample)
+    batch = _sample(opts.input, opts.input_format, opts.text_column, opts.max_doc_bytes, sample)
     needs_ray = any(isinstance(s, Global) for s in stages)
+    source = storage.public(opts.input)
     with tempfile.TemporaryDirectory(prefix="dataprep-inspect-") as scratch, \
             (runtime.session(opts.ray_address) if needs_ray else contextlib.nullcontext()):
         for stage in stages:
@@ -50,10 +51,10 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
             stage.setup()
         quarantined: list[dict] = []
         for stage in stages[:-1]:
-            batch = _run_stage(stage, batch, ledger.StageCounts(stage.name, stage.kind), [], quarantined, opts.input,
-                               _resolution(stage, batch))
+            batch = run_stage(stage, batch, ledger.StageCounts(stage.name, stage.kind), [], quarantined, source,
+                              _resolution(stage, batch))
         stage = stages[-1]
-        decisions, failures = _apply_isolating(stage, batch, opts.input, _resolution(stage, batch))
+        decisions, failures = apply_isolating(stage, batch, source, _resolution(stage, batch))
     header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}: {sample} documents read, "
               f"{batch.num_rows} reached it ({len(quarantined)} quarantined earlier)"]
     if decisions is None:
@@ -61,17 +62,11 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     return "\n".join(header + _changes(stage, batch, decisions, failures))
 
 
-def _sample(spec: str, input_format: str, text_column: str, part_bytes: int, max_doc_bytes: int, limit: int) -> TextBatch:
-    """The first `limit` records of the input, read and conformed as a run reads them (the
-    documents among them: records a WARC reader sets aside are not documents)."""
-    parts, _ = documents.plan(documents.discover(spec, input_format), text_column, part_bytes, limit, input_format)
-    tables = []
-    for part in parts:
-        for raw, rows, _ in documents.read_part(part, text_column, 1024):
-            if raw is not None:
-                tables.append(outputs.split_read_removals(documents.conform(raw, rows, part, text_column, max_doc_bytes, {})[0])[0])
+def _sample(spec: str, input_format: str, text_column: str, max_doc_bytes: int, limit: int) -> TextBatch:
+    """The documents among the first `limit` records of the input, read as a run reads them."""
+    tables = list(documents.read_documents(spec, text_column, limit, input_format, max_doc_bytes))
     if not tables:
-        raise ConfigError(f"no readable documents in {spec}")
+        raise ConfigError(f"no readable documents in {storage.public(spec)}")
     return TextBatch(pa.concat_tables(tables, promote_options="default"))
 
 

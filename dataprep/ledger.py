@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
+from dataprep import storage
 from dataprep.errors import StageOverBudget
+
 
 @dataclass
 class StageCounts:
@@ -151,7 +150,7 @@ def with_text(removed: Any, policy: dict[str, Any], redactor: Any = None) -> Any
     return removed.set_column(position, "text", pa.array(text, removed.schema.field("text").type))
 
 
-def check_error_budget(markers: list[dict[str, Any]], names: list[str], budget: float, quarantine: list[Path]) -> None:
+def check_error_budget(markers: list[dict[str, Any]], names: list[str], budget: float, quarantine: list[str]) -> None:
     """Stop the run when a stage quarantined more than `budget` of what it took in (over one
     segment's part markers), naming the stage and its most common error."""
     taken: Counter = Counter()
@@ -163,7 +162,7 @@ def check_error_budget(markers: list[dict[str, Any]], names: list[str], budget: 
     for name in names:
         if failed[name] and failed[name] > budget * taken[name]:
             errors = Counter(message.split(" (at ")[0] for path in quarantine
-                             for message in pq.read_table(path, columns=["error"]).column("error").to_pylist()
+                             for message in storage.read_table(path, columns=["error"]).column("error").to_pylist()
                              if message.startswith(f"stage {name} failed"))
             common, times = errors.most_common(1)[0] if errors else ("(no message)", 0)
             raise StageOverBudget(

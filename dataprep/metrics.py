@@ -3,7 +3,7 @@
 The ledger keeps the values behind a *removal*; a histogram with the kept part coloured, or "how
 many would a different threshold remove", needs the values of every document a stage saw. The
 runner writes them per part and per stage as a compact Parquet file (id, reason, one column per
-metric) under OUT/metrics/<index>-<stage>/, next to the part's other outputs (atomic, redone with
+metric) under OUT/metrics/<index>-<stage>/ (layout.py), next to the part's other outputs (atomic, redone with
 the part on resume). A stage's metrics are what it measured (`Decisions.metrics`), or else the
 numeric columns it adds to documents (cluster sizes, lines removed; a map of counts, such as
 PII found per kind, as its total and one column per key), so a new stage shows up without a
@@ -12,25 +12,17 @@ special case.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from dataprep import storage
+from dataprep.layout import OutputLayout
 from dataprep.stages.base import Decisions, Stage
 
-FOLDER = "metrics"
 #: columns of a record that are not metrics
 KEYS = ("id", "reason")
-
-
-def stage_folder(out: Path, index: int, name: str) -> Path:
-    return out / FOLDER / f"{index:02d}-{name}"
-
-
-def part_path(out: Path, index: int, name: str, part_key: str) -> Path:
-    return stage_folder(out, index, name) / f"part-{part_key}.parquet"
 
 
 def record(stage: Stage, decisions: Decisions) -> pa.Table | None:
@@ -78,9 +70,10 @@ def is_numeric(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
 
 
-def read(out: Path, index: int, name: str, columns: list[str] | None = None) -> pa.Table | None:
+def read(out: OutputLayout | str | os.PathLike, index: int, name: str, columns: list[str] | None = None) -> pa.Table | None:
     """A stage's records over all parts (None when the run recorded none)."""
-    files = sorted(stage_folder(out, index, name).glob("part-*.parquet"))
+    layout = OutputLayout.at(out)
+    files = layout.parts(layout.metrics_dir(index, name))
     if not files:
         return None
-    return pa.concat_tables([pq.read_table(f, columns=columns) for f in files], promote_options="default")
+    return pa.concat_tables([storage.read_table(f, columns=columns) for f in files], promote_options="default")

@@ -8,13 +8,12 @@ datasets (one schema) and turns a WARC reader's set-aside records into ledger ro
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from dataprep.documents import write_parquet
+from dataprep import storage
+from dataprep.layout import OutputLayout
 
 
 def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
@@ -42,7 +41,7 @@ def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
 LEDGER_COLUMNS = ("stage", "reason", "details")
 
 
-def unify_parts(kept: Path, removed: Path) -> str | None:
+def unify_parts(kept: str, removed: str) -> str | None:
     """Give every part file of kept/ and removed/ the run's columns (nulls where a part had none).
 
     Parts are written as their input dictates: a part of a file without `url`, or an empty
@@ -51,8 +50,8 @@ def unify_parts(kept: Path, removed: Path) -> str | None:
     union over both folders (the ledger adds stage, reason, details); only files that differ are
     rewritten. Returns a one-line note when a column's types in different parts do not join.
     """
-    files = {folder: sorted(folder.glob("part-*.parquet")) for folder in (kept, removed)}
-    schemas = {path: pq.read_schema(path).remove_metadata() for paths in files.values() for path in paths}
+    files = {folder: OutputLayout.parts(folder) for folder in (kept, removed)}
+    schemas = {path: storage.read_schema(path).remove_metadata() for paths in files.values() for path in paths}
     if not schemas:
         return None
     try:
@@ -64,8 +63,8 @@ def unify_parts(kept: Path, removed: Path) -> str | None:
     for folder, target in ((kept, doc_schema), (removed, ledger_schema)):
         for path in files[folder]:
             if not schemas[path].equals(target):
-                table = pq.read_table(path)
+                table = storage.read_table(path)
                 columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
                            for f in target]
-                write_parquet(pa.Table.from_arrays(columns, schema=target), path)
+                storage.write_parquet(pa.Table.from_arrays(columns, schema=target), path)
     return None

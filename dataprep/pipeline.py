@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from dataprep.documents import INPUT_FORMATS
+from dataprep.documents import BATCH_ROWS, INPUT_FORMATS, MAX_DOC_BYTES, PART_BYTES
 from dataprep.errors import ConfigError
 from dataprep.ledger import LEDGER_TEXT
 from dataprep.stages import REGISTRY, Stage
@@ -34,14 +34,16 @@ class RunOptions:
     """Settings of a run that are not stages. Each is a YAML key and a CLI flag of the same name."""
 
     name: str = _option("pipeline", "the run's name in stats and reports")
-    input: str | None = _option(None, "a file, folder or glob of Parquet / JSONL / JSONL.gz")
-    output: str | None = _option(None, "the output folder (kept/, removed/, quarantine/, stats.json)")
+    input: str | None = _option(None, "a file, folder or glob of Parquet / JSONL / WARC / HTML files: a path or an s3://, gs://, "
+                                      "hdfs://, file:// URI (credentials from the environment)")
+    output: str | None = _option(None, "the output folder (kept/, removed/, quarantine/, stats.json): a path or a URI")
+    work_dir: str | None = _option(None, "where the intermediate files between segments go (a path or a URI); default: OUTPUT/_work")
     input_format: str = _option("auto", "auto (by file suffix), parquet, jsonl, warc, wet or html (files of pages, or tables with an html column)")
     text_column: str = _option("text", "the input column that holds the document text ('html': raw pages, decoded by their charset)")
     limit: int | None = _option(None, "process only the first N documents (in file order)")
-    max_doc_bytes: int = _option(8 * 2**20, "quarantine larger documents: no web page is 8 MiB of text")
-    part_bytes: int = _option(32 * 2**20, "target uncompressed size of one unit of work (a Ray task)")
-    batch_rows: int = _option(512, "documents per Arrow batch inside a task")
+    max_doc_bytes: int = _option(MAX_DOC_BYTES, "quarantine larger documents: no web page is 8 MiB of text")
+    part_bytes: int = _option(PART_BYTES, "target uncompressed size of one unit of work (a Ray task)")
+    batch_rows: int = _option(BATCH_ROWS, "documents per Arrow batch inside a task")
     error_budget: float = _option(0.01, "a stage that quarantines more than this share of the documents it took in stops the run")
     ray_address: str | None = _option(None, "join a running Ray cluster ('auto', 'host:port', or RAY_ADDRESS); default: embedded Ray")
     num_cpus: int | None = _option(None, "CPUs (worker processes) of the embedded Ray; default: all of this machine's")

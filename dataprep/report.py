@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import platform
 from collections.abc import Callable
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import yaml
 
-from dataprep import highlight, ledger, tokens
+from dataprep import highlight, ledger, storage, tokens
 from dataprep import metrics as recorded
 from dataprep.errors import ConfigError
 from dataprep.explain import find
+from dataprep.layout import OutputLayout
 
 SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
 SHOWN_CHARS = 3000  # characters of a sampled document shown
@@ -36,20 +36,19 @@ TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)  # alternative thresholds, relative
 KEPT, REMOVED = "#4c9a5b", "#c8553d"
 
 
-def write(out: Path) -> Path:
-    """Render OUT/report.html (atomically) and return its path."""
-    path = out / "report.html"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(out), encoding="utf-8")
-    tmp.replace(path)
-    return path
+def write(out: OutputLayout | str | os.PathLike) -> str:
+    """Render OUT/report.html (whole: atomically on a local disk, one PUT on an object store) and return its path or URI."""
+    out = OutputLayout.at(out)
+    storage.write_bytes(render(out).encode("utf-8"), out.report_html)
+    return out.report_html
 
 
-def render(out: Path) -> str:
-    if not (out / "stats.json").is_file():
-        raise ConfigError(f"no stats.json in {out} (is it a finished run's output folder?)")
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
-    identity = json.loads((out / "run.json").read_text(encoding="utf-8")) if (out / "run.json").is_file() else {}
+def render(out: OutputLayout | str | os.PathLike) -> str:
+    out = OutputLayout.at(out)
+    if not storage.is_file(out.stats_json):
+        raise ConfigError(f"no stats.json in {storage.public(out.root)} (is it a finished run's output folder?)")
+    stats = storage.read_json(out.stats_json)
+    identity = storage.read_json(out.run_json) if storage.is_file(out.run_json) else {}
     samples = _sampled_removals(out)
     sections = [
         _section("waterfall", "Waterfall", _waterfall(stats, _token_count(out))),
@@ -57,7 +56,7 @@ def render(out: Path) -> str:
         _section("quarantine", "Quarantine", _quarantine(out)),
         _section("metadata", "Run", _metadata(stats, identity)),
     ]
-    title = f"dataprep report: {stats.get('pipeline') or out.name}"
+    title = f"dataprep report: {stats.get('pipeline') or storage.name(out.root)}"
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>{_summary(stats)}{_contents(stats)}{''.join(sections)}"
             f"<script>{SCRIPT}</script></body></html>")
@@ -65,24 +64,24 @@ def render(out: Path) -> str:
 
 # ---- data ---------------------------------------------------------------------------------
 
-def _token_count(out: Path) -> int | None:
+def _token_count(out: OutputLayout) -> int | None:
     """Total tokens from tokens/manifest.json (written by the tokenize stage), if any."""
-    path = out / "tokens" / tokens.MANIFEST
-    if not path.is_file():
+    path = storage.join(out.tokens, tokens.MANIFEST)
+    if not storage.is_file(path):
         return None
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest = storage.read_json(path)
     for key in ("tokens", "total_tokens", "num_tokens"):
         if isinstance(manifest.get(key), int):
             return manifest[key]
     return None
 
 
-def _sampled_removals(out: Path) -> dict[str, list[dict[str, Any]]]:
+def _sampled_removals(out: OutputLayout) -> dict[str, list[dict[str, Any]]]:
     """Up to SAMPLES_PER_REASON ledger rows per reason (seeded: the same run gives the same page)."""
-    files = sorted((out / "removed").glob("part-*.parquet"))
+    files = out.parts(out.removed)
     if not files:
         return {}
-    index = pa.concat_tables([pq.read_table(f, columns=["id", "reason"]) for f in files])
+    index = pa.concat_tables([storage.read_table(f, columns=["id", "reason"]) for f in files])
     rng = np.random.default_rng(0)
     wanted: set[str] = set()
     reasons = np.array(index.column("reason").to_pylist(), dtype=object)
@@ -93,7 +92,7 @@ def _sampled_removals(out: Path) -> dict[str, list[dict[str, Any]]]:
     result: dict[str, list[dict[str, Any]]] = {}
     value_set = pa.array(sorted(wanted), pa.string())
     for f in files:
-        table = pq.read_table(f, columns=["id", "reason", "details", "text"])
+        table = storage.read_table(f, columns=["id", "reason", "details", "text"])
         table = table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=value_set))
         for row in table.to_pylist():
             result.setdefault(row["reason"], []).append(row)
@@ -208,7 +207,7 @@ def _bytes(n: float) -> str:
     return ""
 
 
-def _stage(out: Path, index: int, stage: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
+def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
     name = stage["name"]
     removed = sum(stage["removed"].values())
     head = (f"<h3 id='stage-{index}'>{index + 1}. {_e(name)} <small>({_e(stage['kind'])})</small></h3>"
@@ -351,7 +350,7 @@ def _tuning_table(rows: list[dict[str, Any]]) -> str:
             f"<table class=tuning>{head}{''.join(body)}</table>")
 
 
-def _samples(out: Path, reason: str, rows: list[dict[str, Any]]) -> str:
+def _samples(out: OutputLayout, reason: str, rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     items = []
@@ -365,7 +364,7 @@ def _samples(out: Path, reason: str, rows: list[dict[str, Any]]) -> str:
         extra = ""
         other_id = details.get("duplicate_of")
         if other_id:
-            original = find(out / "kept", other_id) or find(out / "removed", other_id)
+            original = find(out.kept, other_id) or find(out.removed, other_id)
             if original:
                 theirs = (original["text"] or "")[:SHOWN_CHARS]
                 marked = _marked(shown, highlight.shared_ngram_spans(shown, theirs))
@@ -388,12 +387,12 @@ def _marked(text: str, spans: list[highlight.Span]) -> str:
     return "".join(parts)
 
 
-def _quarantine(out: Path, shown: int = 50) -> str:
+def _quarantine(out: OutputLayout, shown: int = 50) -> str:
     """What could not be processed, by file and error (the most documents first)."""
-    files = sorted((out / "quarantine").glob("part-*.parquet"))
+    files = out.parts(out.quarantine)
     if not files:
         return "<p>nothing was quarantined</p>"
-    table = pa.concat_tables([pq.read_table(f, columns=["source", "rows", "error"]) for f in files])
+    table = pa.concat_tables([storage.read_table(f, columns=["source", "rows", "error"]) for f in files])
     groups = table.group_by(["source", "error"]).aggregate([("rows", "sum"), ("rows", "count")]).sort_by([("rows_sum", "descending")])
     rows = "".join(f"<tr><td>{_e(r['source'])}</td><td>{_num(r['rows_sum'] or 0)}</td><td>{_e(r['error'])}</td></tr>"
                    for r in groups.slice(0, shown).to_pylist())

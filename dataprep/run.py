@@ -12,29 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 import time
-import traceback
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from dataprep import __version__, documents, ledger, metrics, outputs, report, runtime
-from dataprep.progress import Progress
+from dataprep import __version__, documents, ledger, outputs, report, runtime, storage
 from dataprep.documents import Part
 from dataprep.errors import ConfigError
+from dataprep.layout import OutputLayout
 from dataprep.pipeline import Pipeline, build_stage
-from dataprep.stages.base import Decisions, Global, Stage, TextBatch, details_json
-
-PACKAGE_DIR = str(Path(__file__).parent)  # frames in here (or outside site-packages) name a stage error's place
-MARKERS = "_parts"
+from dataprep.progress import Progress
+from dataprep.stage_runner import run_stage
+from dataprep.stages.base import Global, Stage, TextBatch
 
 
 def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
@@ -45,48 +40,53 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if not opts.output:
         raise ConfigError("no output folder: give --output or an 'output' key in the pipeline")
     started = time.time()
-    found, passed_over = documents.discover_all(opts.input, opts.input_format)
-    files = [str(Path(f).resolve()) for f in found]
+    files, passed_over = documents.discover_all(opts.input, opts.input_format)
     if passed_over:
-        print(f"dataprep: {opts.input} holds tables and {len(passed_over)} raw web files (e.g. {passed_over[0]}): reading "
-              "the tables; --input-format warc, wet or html reads the others", file=sys.stderr)
-    out = Path(opts.output).resolve()
+        print(f"dataprep: {storage.public(opts.input)} holds tables and {len(passed_over)} raw web files (e.g. "
+              f"{storage.public(passed_over[0])}): reading the tables; --input-format warc, wet or html reads the others", file=sys.stderr)
     identity = _identity(pipeline, files)
-    _prepare_output(out, identity, overwrite)
+    layout = OutputLayout.of(opts.output, opts.work_dir, identity["fingerprint"])
+    _refuse_local_writers(pipeline, layout)
+    _prepare_output(layout, identity, overwrite)
     parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
     segments = _segments(pipeline)
-    done = all(_marker(out, index, part).exists() for index in range(len(segments)) for part in parts)
-    if done and (out / "stats.json").is_file():  # written last: this very run has finished; keep its record
-        finished = json.loads((out / "stats.json").read_text(encoding="utf-8"))
-        finished_at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((out / "stats.json").stat().st_mtime))
+    committed = set(storage.name(m) for m in layout.parts(layout.markers, "*.json"))
+    if all(layout.marker_name(index, part.key) in committed for index in range(len(segments)) for part in parts) \
+            and storage.exists(layout.stats_json):  # written last: this very run has finished; keep its record
+        finished = storage.read_json(layout.stats_json)
+        mtime = storage.info(layout.stats_json).mtime
+        finished_at = mtime.astimezone().strftime("%Y-%m-%d %H:%M:%S") if mtime else "an earlier run"
         return {**finished, "already_finished": True, "finished": finished_at}
     if file_quarantine:
-        documents.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), out / "quarantine" / "part-plan.parquet")
+        storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
     for stage in pipeline.stages:
-        stage.bind(out)
+        stage.bind(_stage_folder(layout))
     with runtime.session(opts.ray_address, opts.num_cpus):
         duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         phase_seconds: dict[int, float] = {}
         first_stage = 0
+        policy = ledger.text_policy(opts.ledger_text, [s.name for s in pipeline.stages], pipeline.specs)
         for index, segment in enumerate(segments):
-            config = {"specs": [spec for _, spec in segment], "segment": index, "last": index == len(segments) - 1,
-                      "first_stage": first_stage, "options": asdict(opts), "out": str(out),
-                      "duplicates": duplicates if index == 0 else {},
-                      "duplicate_files": {loc >> 40: files[loc >> 40] for loc in duplicates.values()} if index == 0 else {},
-                      "ledger": ledger.text_policy(opts.ledger_text, [s.name for s in pipeline.stages], pipeline.specs)}
+            config = RunConfig(specs=tuple(spec for _, spec in segment), segment=index, last=index == len(segments) - 1,
+                               first_stage=first_stage, layout=layout, text_column=opts.text_column,
+                               batch_rows=opts.batch_rows, max_doc_bytes=opts.max_doc_bytes, ledger=policy,
+                               duplicates=duplicates if index == 0 else {},
+                               duplicate_files={loc >> 40: storage.public(files[loc >> 40]) for loc in duplicates.values()} if index == 0 else {})
             head = segment[0][0]
             if isinstance(head, Global):
-                config["resolution"], phase_seconds[first_stage] = _global_phases(head, parts, config)
-            _execute([p for p in parts if not _marker(out, index, p).exists()], config, bars)
-            _check_error_budget(out, index, parts, [s for s, _ in segment], opts.error_budget)
+                resolution, phase_seconds[first_stage] = _global_phases(head, parts, config)
+                config = replace(config, resolution=resolution)
+            committed = set(storage.name(m) for m in layout.parts(layout.markers, f"s{index}-*.json"))
+            _execute([p for p in parts if layout.marker_name(index, p.key) not in committed], config, bars)
+            _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
             first_stage += len(segment)
         if bars:
             bars.close()
         stage_outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
-    schema_note = outputs.unify_parts(out / "kept", out / "removed")
-    stats = _summarise(pipeline, files, parts, file_quarantine, out, len(segments), time.time() - started)
+    schema_note = outputs.unify_parts(layout.kept, layout.removed)
+    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), time.time() - started)
     stats["ray"] = cluster
     if passed_over:
         stats["input"]["passed_over"] = len(passed_over)
@@ -99,9 +99,27 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         if position in phase_seconds:  # a global stage's corpus-wide phases (keys, resolve) on top of its per-part decisions
             entry["corpus_seconds"] = round(phase_seconds[position], 3)
             entry["seconds"] = round(entry["seconds"] + phase_seconds[position], 4)
-    documents.write_json(stats, out / "stats.json")
-    report.write(out)
+    storage.write_json(stats, layout.stats_json)
+    report.write(layout)
     return stats
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What every Ray task of one segment needs: pickled into each task, never changed there."""
+
+    specs: tuple[dict[str, Any], ...]  # the segment's stages as [{name: params}] (secrets included)
+    segment: int
+    last: bool  # the last segment writes kept/; the others write the work folder
+    first_stage: int  # position in the pipeline of the segment's first stage
+    layout: OutputLayout
+    text_column: str
+    batch_rows: int
+    max_doc_bytes: int
+    ledger: dict[str, Any]  # ledger.text_policy
+    duplicates: dict[str, int] = field(default_factory=dict)  # id digest -> first location (segment 0)
+    duplicate_files: dict[int, str] = field(default_factory=dict)  # file index -> its public URI, for messages
+    resolution: str | None = None  # a global stage's resolution file
 
 
 def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
@@ -115,41 +133,60 @@ def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
     return segments
 
 
-def _build(specs: list[dict[str, Any]]) -> list[Stage]:
+def _build(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[Stage]:
     return [build_stage(name, params, name) for spec in specs for name, params in spec.items()]
 
 
-def _marker(out: Path, segment: int, part: Part) -> Path:
-    return out / MARKERS / f"s{segment}-{part.key}.json"
+def _writes_files(stage: Stage) -> bool:
+    """A stage that writes files of its own into the output folder (tokenizer/, tokens/)."""
+    return type(stage).finish is not Stage.finish or type(stage).finish_part is not Stage.finish_part
+
+
+def _refuse_local_writers(pipeline: Pipeline, layout: OutputLayout) -> None:
+    writers = [s.name for s in pipeline.stages if _writes_files(s)]
+    if writers and layout.local_root() is None:
+        raise ConfigError(f"stage {writers[0]} writes its files to a local folder; give a local --output for this pipeline "
+                          "(the input and --work-dir may stay remote)")
+
+
+def _stage_folder(layout: OutputLayout) -> Path | None:
+    root = layout.local_root()
+    return Path(root) if root is not None else None
 
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
-    """What makes two runs the same run: stages, options that change output, input files."""
-    opts = {k: v for k, v in asdict(pipeline.options).items() if k not in ("ray_address", "num_cpus", "output", "error_budget")}
-    inputs = [[f, Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files]
+    """What makes two runs the same run: stages, options that change output, input files
+    (written to run.json: URIs as storage.public gives them)."""
+    opts = {k: storage.public(v) if k == "input" and v else v for k, v in asdict(pipeline.options).items()
+            if k not in ("ray_address", "num_cpus", "output", "work_dir", "error_budget")}
+    found = [storage.info(f) for f in files]
+    inputs = [[storage.public(f), i.size, i.mtime_ns] for f, i in zip(files, found)]
     body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"fingerprint": digest, "pipeline": pipeline.options.name, "version": __version__, **body}
 
 
-def _prepare_output(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
-    record = out / "run.json"
-    if out.exists() and not out.is_dir():
+def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: bool) -> None:
+    out = storage.public(layout.root)
+    if storage.is_file(layout.root):
         raise ConfigError(f"output {out} is a file, not a folder; choose a folder for --output")
-    if out.exists() and any(out.iterdir()):
+    if storage.list_files(layout.root):
         if overwrite:
-            shutil.rmtree(out)
-        elif not record.exists():
+            storage.delete_tree(layout.root)
+            if not layout.work_is_inside:
+                storage.delete_tree(layout.work)
+        elif not storage.exists(layout.run_json):
             raise ConfigError(f"output folder {out} is not empty and holds no dataprep run; choose another --output or pass --overwrite")
         else:
-            previous = json.loads(record.read_text(encoding="utf-8"))
+            previous = storage.read_json(layout.run_json)
             if previous.get("fingerprint") != identity["fingerprint"]:
                 raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
                                   f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
-            for leftover in out.rglob(".*.tmp"):  # half-written by a killed attempt
-                leftover.unlink()
+            storage.delete_leftovers(layout.root)  # half-written by a killed attempt
             return  # the same run: resume it
-    documents.write_json(identity, record)
+    elif overwrite and not layout.work_is_inside:
+        storage.delete_tree(layout.work)
+    storage.write_json(identity, layout.run_json)
 
 
 def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict[str, int]:
@@ -179,7 +216,7 @@ def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict
     return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
 
 
-def _execute(parts: list[Part], config: dict[str, Any], bars: Progress | None) -> None:
+def _execute(parts: list[Part], config: RunConfig, bars: Progress | None) -> None:
     """One Ray Data task per part, streamed back so the bars move as parts finish."""
     import ray.data
 
@@ -195,12 +232,12 @@ def _execute(parts: list[Part], config: dict[str, Any], bars: Progress | None) -
             bars.update(json.loads(row["stats"]))
 
 
-def _check_error_budget(out: Path, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
-    markers = [json.loads(_marker(out, segment, part).read_text(encoding="utf-8")) for part in parts]
-    ledger.check_error_budget(markers, [s.name for s in stages], budget, sorted((out / "quarantine").glob(f"part-*-s{segment}.parquet")))
+def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
+    markers = [storage.read_json(layout.marker(segment, part.key)) for part in parts]
+    ledger.check_error_budget(markers, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
 
 
-def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> tuple[str, float]:
+def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple[str, float]:
     """Map and resolve phases of a global stage; returns the resolution's Parquet path and the
     phases' wall time (kept across a resume in _work/, so a resumed run reports the whole time).
 
@@ -211,22 +248,22 @@ def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> 
     import ray.data
 
     started = time.perf_counter()
-    out, segment = Path(config["out"]), config["segment"]
-    work = out / "_work" / f"s{segment}"
-    todo = [p for p in parts if not (work / "keys" / f"part-{p.key}.parquet").exists()]
+    layout, segment = config.layout, config.segment
+    done = set(layout.parts(layout.keys_dir(segment)))
+    todo = [p for p in parts if layout.keys_part(segment, p.key) not in done]
     if todo:
         items = [{"part": json.dumps(asdict(p))} for p in todo]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
         ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
-    resolution = work / "resolution.parquet"
-    if not resolution.exists():
-        key_files = sorted(str(f) for f in (work / "keys").glob("part-*.parquet"))
+    resolution = layout.resolution(segment)
+    if not storage.exists(resolution):
+        key_files = layout.parts(layout.keys_dir(segment))
         records = _parquet_dataset(key_files) if key_files else None
-        documents.write_parquet(stage.resolve(records), resolution)
-    timing = work / "phases.json"
-    spent = time.perf_counter() - started + (json.loads(timing.read_text())["seconds"] if timing.exists() else 0.0)
-    documents.write_json({"seconds": spent}, timing)
-    return str(resolution), spent
+        storage.write_parquet(stage.resolve(records), resolution)
+    timing = layout.phases(segment)
+    spent = time.perf_counter() - started + (storage.read_json(timing)["seconds"] if storage.exists(timing) else 0.0)
+    storage.write_json({"seconds": spent}, timing)
+    return resolution, spent
 
 
 def _parquet_dataset(paths: list[str]):
@@ -243,18 +280,17 @@ def _parquet_dataset(paths: list[str]):
 
 
 def _read_parquet_batch(batch: pa.Table) -> pa.Table:
-    return pa.concat_tables([pq.read_table(p) for p in batch.column("path").to_pylist()])
+    return pa.concat_tables([storage.read_table(p) for p in batch.column("path").to_pylist()])
 
 
-def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
-    (stage,) = _worker_stages(config["specs"], config["out"])
-    out = Path(config["out"])
+def _keys_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str, Any]:
+    (stage,) = _worker_stages(config.specs, config.layout)
     for text in batch["part"]:
         part = Part(**json.loads(text))
         tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
         tables = [t for t in tables if t is not None and t.num_rows]
         keys = pa.concat_tables(tables) if tables else stage.keys(None)
-        documents.write_parquet(keys, out / "_work" / f"s{config['segment']}" / "keys" / f"part-{part.key}.parquet")
+        storage.write_parquet(keys, config.layout.keys_part(config.segment, part.key))
     return {"done": np.array([True] * len(batch["part"]))}
 
 
@@ -264,13 +300,13 @@ _WORKER_STAGES: dict[str, list[Stage]] = {}
 _WORKER_RESOLUTIONS: dict[str, Any] = {}
 
 
-def _worker_stages(specs: list[dict[str, Any]], out: str) -> list[Stage]:
+def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], layout: OutputLayout) -> list[Stage]:
     """Stages built and set up once per worker process and run (models load once, not once per part)."""
-    key = json.dumps([specs, out], sort_keys=True, default=str)
+    key = json.dumps([specs, layout.root], sort_keys=True, default=str)
     if key not in _WORKER_STAGES:
         stages = _build(specs)
         for stage in stages:
-            stage.bind(Path(out))
+            stage.bind(_stage_folder(layout))
             stage.setup()
         _WORKER_STAGES[key] = stages
     return _WORKER_STAGES[key]
@@ -279,25 +315,24 @@ def _worker_stages(specs: list[dict[str, Any]], out: str) -> list[Stage]:
 def _worker_resolution(stage: Global, path: str) -> Any:
     """A global stage's resolution, loaded once per worker process."""
     if path not in _WORKER_RESOLUTIONS:
-        _WORKER_RESOLUTIONS[path] = stage.load_resolution(pq.read_table(path))
+        _WORKER_RESOLUTIONS[path] = stage.load_resolution(storage.read_table(path))
     return _WORKER_RESOLUTIONS[path]
 
 
-def _process_batch_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
+def _process_batch_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str, Any]:
     stats = [process_part(Part(**json.loads(text)), config) for text in batch["part"]]
     return {"stats": np.array([json.dumps(s) for s in stats], dtype=object)}
 
 
-def _paths(part: Part, config: dict[str, Any]) -> dict[str, Path]:
+def _paths(part: Part, config: RunConfig) -> dict[str, str]:
     """Where a part's shards go in a segment: kept (final or intermediate), removed, quarantine."""
-    out, segment = Path(config["out"]), config["segment"]
-    kept = out / "kept" if config["last"] else out / "_work" / f"s{segment}"
-    return {"kept": kept / f"part-{part.key}.parquet",
-            "removed": out / "removed" / f"part-{part.key}-s{segment}.parquet",
-            "quarantine": out / "quarantine" / f"part-{part.key}-s{segment}.parquet"}
+    layout, segment = config.layout, config.segment
+    return {"kept": layout.kept_part(part.key) if config.last else layout.segment_part(segment, part.key),
+            "removed": layout.removed_part(part.key, segment),
+            "quarantine": layout.quarantine_part(part.key, segment)}
 
 
-def _source_batches(part: Part, config: dict[str, Any]):
+def _source_batches(part: Part, config: RunConfig):
     """(documents, quarantine records, rows read, records set aside by the reader) batches of a
     part as its segment sees them.
 
@@ -305,32 +340,33 @@ def _source_batches(part: Part, config: dict[str, Any]):
     404s... with a reason, for the ledger); later ones read what the previous segment kept
     (already documents).
     """
-    opts = config["options"]
-    if config["segment"] == 0:
-        for raw, rows, bad in documents.read_part(part, opts["text_column"], opts["batch_rows"]):
+    if config.segment == 0:
+        for raw, rows, bad in documents.read_part(part, config.text_column, config.batch_rows):
             read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)
             if raw is None:
                 yield None, bad, read, None
                 continue
-            table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"],
-                                                config["duplicate_files"])
+            table, rejected = documents.conform(raw, rows, part, config.text_column, config.max_doc_bytes, config.duplicates,
+                                                config.duplicate_files)
             table, set_aside = outputs.split_read_removals(table)
             yield table, bad + rejected, read, set_aside
         return
-    previous = Path(config["out"]) / "_work" / f"s{config['segment'] - 1}" / f"part-{part.key}.parquet"
-    if previous.exists():
-        for batch in pq.ParquetFile(previous).iter_batches(batch_size=opts["batch_rows"]):
+    previous = config.layout.segment_part(config.segment - 1, part.key)
+    if storage.exists(previous):
+        for batch in storage.parquet_file(previous).iter_batches(batch_size=config.batch_rows):
             yield pa.Table.from_batches([batch]), [], 0, None
 
 
-def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
-    """Run one segment's stages over one part, write its shards, then its marker."""
-    stages = _worker_stages(config["specs"], config["out"])
+def process_part(part: Part, config: RunConfig) -> dict[str, Any]:
+    """Run one segment's stages over one part, write its shards, then its marker (the commit:
+    on an object store, where nothing renames atomically, a part without a marker is redone and
+    its files overwritten)."""
+    stages = _worker_stages(config.specs, config.layout)
     paths = _paths(part, config)
-    measured_paths = [metrics.part_path(Path(config["out"]), config["first_stage"] + i, s.name, part.key) for i, s in enumerate(stages)]
+    measured_paths = [config.layout.metrics_part(config.first_stage + i, s.name, part.key) for i, s in enumerate(stages)]
     for path in [*paths.values(), *measured_paths]:
-        path.unlink(missing_ok=True)
-    resolution = _worker_resolution(stages[0], config["resolution"]) if config.get("resolution") else None
+        storage.delete(path)
+    resolution = _worker_resolution(stages[0], config.resolution) if config.resolution else None
     for stage in stages:
         stage.start_part(part.key)
     counts = [ledger.StageCounts(s.name, s.kind) for s in stages]
@@ -351,112 +387,43 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
             continue
         batch = TextBatch(table)
         for stage, count, records in zip(stages, counts, measured):
-            batch = _run_stage(stage, batch, count, removed, quarantined, part.path, resolution, records)
+            batch = run_stage(stage, batch, count, removed, quarantined, storage.public(part.path), resolution, records)
         kept.append(batch.table)
     if kept:
-        documents.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])
+        storage.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])
     if removed:
-        documents.write_parquet(_ledger_text(pa.concat_tables(removed, promote_options="default"), config), paths["removed"])
+        storage.write_parquet(_ledger_text(pa.concat_tables(removed, promote_options="default"), config), paths["removed"])
     if quarantined:
-        documents.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), paths["quarantine"])
+        storage.write_parquet(pa.Table.from_pylist(quarantined, documents.QUARANTINE_SCHEMA), paths["quarantine"])
     for records, path in zip(measured, measured_paths):
         if records:
-            documents.write_parquet(pa.concat_tables(records, promote_options="default"), path)
+            storage.write_parquet(pa.concat_tables(records, promote_options="default"), path)
     for stage in stages:
         stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "read_removed": dict(read_removed),
-             "first_stage": config["first_stage"],
+             "first_stage": config.first_stage,
              "stages": [c.to_dict() for c in counts]}
-    documents.write_json(stats, _marker(Path(config["out"]), config["segment"], part))
+    storage.write_json(stats, config.layout.marker(config.segment, part.key))
     return stats
 
 
-def _ledger_text(removed: pa.Table, config: dict[str, Any]) -> pa.Table:
+def _ledger_text(removed: pa.Table, config: RunConfig) -> pa.Table:
     """The ledger's text as the `ledger_text` option says (the redacting pii stage built once per worker)."""
-    policy = config["ledger"]
-    redactor = _worker_stages([policy["redactor"]], config["out"])[0] if policy["mode"] == "redacted" else None
+    policy = config.ledger
+    redactor = _worker_stages([policy["redactor"]], config.layout)[0] if policy["mode"] == "redacted" else None
     return ledger.with_text(removed, policy, redactor)
-
-
-def _run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],
-               quarantined: list[dict[str, Any]], source: str, resolution: Any = None,
-               measured: list[pa.Table] | None = None) -> TextBatch:
-    """Apply one stage to a batch, route its removals to the ledger (and every document's
-    measured values to `measured`), and return what it kept."""
-    count.docs_in += batch.num_rows
-    if batch.num_rows == 0:
-        return batch
-    count.bytes_in += _text_bytes(batch)
-    started = time.perf_counter()
-    decisions, failures = _apply_isolating(stage, batch, source, resolution)
-    count.seconds += time.perf_counter() - started
-    quarantined.extend(failures)
-    count.quarantined += len(failures)
-    if decisions is None:
-        return TextBatch(batch.table.slice(0, 0))
-    record = metrics.record(stage, decisions) if measured is not None else None
-    if record is not None:
-        measured.append(record)
-    is_removed = decisions.reasons != None  # noqa: E711 (elementwise)
-    if is_removed.any():
-        gone = decisions.batch.table.filter(pa.array(is_removed))
-        reasons = decisions.reasons[is_removed]
-        details = [d for d, r in zip(decisions.details, is_removed) if r]
-        gone = gone.append_column("stage", pa.array([stage.name] * len(reasons), pa.string()))
-        gone = gone.append_column("reason", pa.array(list(reasons), pa.string()))
-        removed.append(gone.append_column("details", details_json(details)))
-        count.removed.update(Counter(reasons.tolist()))
-    survivors = decisions.batch.filter(~is_removed)
-    count.kept += survivors.num_rows
-    count.bytes_out += _text_bytes(survivors)
-    return survivors
-
-
-def _text_bytes(batch: TextBatch) -> int:
-    return int(pc.sum(pc.binary_length(batch.text)).as_py() or 0) if batch.num_rows else 0
-
-
-def _apply_isolating(stage: Stage, batch: TextBatch, source: str, resolution: Any = None) -> tuple[Decisions | None, list[dict[str, Any]]]:
-    """Apply a stage; if it raises, bisect the batch until the documents that break it are found.
-
-    Those documents are quarantined with the error (and where it was raised); the rest of the
-    batch goes on as if nothing happened. Costs nothing unless a stage fails.
-    """
-    try:
-        return (stage.decide(batch, resolution) if isinstance(stage, Global) else stage.apply(batch)), []
-    except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
-        if batch.num_rows == 1:
-            frames = traceback.extract_tb(exc.__traceback__)
-            ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR) or "site-packages" not in f.filename]
-            frame = (ours or frames)[-1]  # the innermost frame of stage code, not of pyarrow
-            error = f"stage {stage.name} failed: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"
-            return None, [documents.quarantine_record(source, error, id=batch.table.column("id")[0].as_py())]
-    half = batch.num_rows // 2
-    results = [_apply_isolating(stage, TextBatch(batch.table.slice(start, length)), source, resolution)
-               for start, length in ((0, half), (half, batch.num_rows - half))]
-    records = [r for _, rs in results for r in rs]
-    done = [d for d, _ in results if d is not None]
-    if not done:
-        return None, records
-    merged = Decisions(
-        TextBatch(pa.concat_tables([d.batch.table for d in done], promote_options="default")),
-        np.concatenate([d.reasons for d in done]),
-        [x for d in done for x in d.details],
-        {k: np.concatenate([d.metrics[k] for d in done]) for k in done[0].metrics} if all(d.metrics is not None for d in done) else None,
-    )
-    return merged, records
 
 
 # ---- after the parts ------------------------------------------------------------------------
 
 def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_quarantine: list[dict[str, Any]],
-               out: Path, segments: int, seconds: float) -> dict[str, Any]:
+               layout: OutputLayout, segments: int, seconds: float) -> dict[str, Any]:
     counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
     docs = read_quarantined = 0
     read_removed: Counter = Counter()
     for segment in range(segments):
         for part in parts:
-            marker = json.loads(_marker(out, segment, part).read_text(encoding="utf-8"))
+            marker = storage.read_json(layout.marker(segment, part.key))
             docs += marker["docs"]
             read_quarantined += marker["read_quarantined"]
             read_removed.update(marker.get("read_removed", {}))
@@ -471,9 +438,9 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
         "quarantine": {"files": len(file_quarantine), "file_rows": file_rows, "read_rows": read_quarantined},
         "stages": [c.to_dict() for c in counts],
         "output": {
-            "kept": _rows_on_disk(out / "kept"),
-            "removed": _rows_on_disk(out / "removed"),
-            "quarantined": _rows_on_disk(out / "quarantine", count_column="rows"),
+            "kept": _rows_on_disk(layout.kept),
+            "removed": _rows_on_disk(layout.removed),
+            "quarantined": _rows_on_disk(layout.quarantine, count_column="rows"),
         },
     }
     stats["problems"] = ledger.check(stats)
@@ -481,12 +448,13 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
     return stats
 
 
-def _rows_on_disk(folder: Path, count_column: str | None = None) -> int:
-    """Documents in a folder's shards, read from Parquet footers (or a count column)."""
+def _rows_on_disk(folder: str, count_column: str | None = None) -> int:
+    """Documents in a folder's shards, read from Parquet footers (or a count column). Called once
+    every part has its marker, so every part file is whole."""
     total = 0
-    for path in sorted(folder.glob("part-*.parquet")):
+    for path in OutputLayout.parts(folder):
         if count_column:
-            total += sum(v or 0 for v in pq.read_table(path, columns=[count_column]).column(0).to_pylist())
+            total += sum(v or 0 for v in storage.read_table(path, columns=[count_column]).column(0).to_pylist())
         else:
-            total += pq.ParquetFile(path).metadata.num_rows
+            total += storage.parquet_file(path).metadata.num_rows
     return total

@@ -8,13 +8,13 @@ input folder without suffix, as for every other input.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep import storage
 from dataprep.readers.charset import to_utf8, utf8_column
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
@@ -25,7 +25,7 @@ def read_bundle(paths: list[str], stems: list[str], batch_rows: int) -> Iterator
     pages, rows, errors, names, sources = [], [], [], [], []
     for row, (path, stem) in enumerate(zip(paths, stems)):
         try:
-            with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as handle:
+            with storage.open_text_input(path) as handle:
                 body = handle.read()
         except (OSError, EOFError) as exc:
             errors.append((row, f"cannot read HTML file: {exc}"))

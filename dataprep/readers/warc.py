@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
+from dataprep import storage
 from dataprep.readers.charset import Page, to_utf8, utf8_column
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -45,7 +46,7 @@ RECORD_COLUMNS = [name for name in WARC_COLUMNS if name not in ("text", "charset
 
 
 def is_gzip(path: str) -> bool:
-    with open(path, "rb") as handle:
+    with storage.open_input(path) as handle:
         return handle.read(3) == GZIP_MAGIC
 
 
@@ -112,7 +113,7 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
     """
     batch, offsets, errors = Batch(), [], []
     after: tuple[int, Exception] | None = None  # a read error after this record, not yet placed
-    with open(path, "rb") as handle:
+    with storage.open_input(path) as handle:
         position = start if start == 0 else record_start(handle, start, end, compressed)
         while position is not None:
             handle.seek(position)
@@ -215,7 +216,7 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
 
 def count_records(path: str) -> int:
     """Records in a file (for --limit, which must know how many documents a file holds)."""
-    with open(path, "rb") as handle:
+    with storage.open_input(path) as handle:
         try:
             return sum(1 for _ in ArchiveIterator(handle, parse_http=False))
         except OSError:

@@ -19,9 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep import documents
+from dataprep.documents import read_texts
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
-from dataprep.stages.normalize import Normalize
 
 POSITIVE, NEGATIVE = "__label__reference", "__label__crawl"
 
@@ -76,19 +75,6 @@ class QualityClassifier(Filter):
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
         return batch.with_columns({"quality_score": pa.array(metrics["quality_score"], pa.float32())})
-
-
-def read_texts(spec: str, text_column: str = "text", limit: int | None = None) -> list[str]:
-    """Normalized texts of a file, folder or glob, read with the pipeline's own readers."""
-    files = documents.discover(spec)
-    parts, _ = documents.plan(files, text_column, 32 * 2**20, limit)
-    texts: list[str] = []
-    for part in parts:
-        for raw, rows, _ in documents.read_part(part, text_column, 1024):
-            if raw is not None:
-                table, _ = documents.conform(raw, rows, part, text_column, 8 * 2**20, {})
-                texts.extend(Normalize().apply(TextBatch(table)).batch.text.to_pylist())
-    return [t for t in texts if t]
 
 
 def train(positive: str, negative: str, output: str, epoch: int = 10, seed: int = 0,

@@ -1,0 +1,147 @@
+"""Every path of a run's output folder, named once.
+
+    OUT/kept/part-<part>.parquet                 documents that passed every stage
+    OUT/removed/part-<part>-s<K>.parquet         the ledger: removed documents with stage, reason, details
+    OUT/quarantine/part-<part>-s<K>.parquet      documents (or files) that could not be processed, with the error
+    OUT/quarantine/part-plan.parquet             files refused at planning time
+    OUT/metrics/<NN>-<stage>/part-<part>.parquet every document's measured values per stage
+    OUT/_parts/s<K>-<part>.json                  a part's commit marker (its counts), written last
+    OUT/run.json, OUT/stats.json, OUT/report.html
+    OUT/tokenizer/, OUT/tokens/                  files of the tokenizer stages
+    WORK/s<K>/part-<part>.parquet                what segment K kept, for segment K+1
+    WORK/s<K>/keys/part-<part>.parquet           a global stage's per-document keys
+    WORK/s<K>/resolution.parquet, phases.json    its corpus-wide result and the time it took
+
+WORK is OUT/_work, or a folder of its own under --work-dir (local or remote), named by the run's
+fingerprint so runs sharing a work dir never meet. Paths are URIs (see storage.py); the layout
+is plain strings, cheap to send into every Ray task.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dataprep import storage
+
+MARKERS = "_parts"
+WORK = "_work"
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    root: str  # the output folder (absolute path or URI)
+    work: str  # where the segments' intermediate files go
+
+    @classmethod
+    def of(cls, output: str, work_dir: str | None = None, fingerprint: str | None = None) -> OutputLayout:
+        root = storage.normalize(output)
+        if work_dir is None:
+            return cls(root, storage.join(root, WORK))
+        return cls(root, storage.join(storage.normalize(work_dir), fingerprint or "run"))
+
+    @classmethod
+    def at(cls, out: OutputLayout | str | os.PathLike) -> OutputLayout:
+        """The layout of a finished run's output folder (given as a layout, a path or a URI)."""
+        return out if isinstance(out, OutputLayout) else cls.of(os.fspath(out))
+
+    @property
+    def work_is_inside(self) -> bool:
+        return self.work == storage.join(self.root, WORK)
+
+    def _at(self, *names: str) -> str:
+        return storage.join(self.root, *names)
+
+    # ---- folders and files of the run ----
+    @property
+    def kept(self) -> str:
+        return self._at("kept")
+
+    @property
+    def removed(self) -> str:
+        return self._at("removed")
+
+    @property
+    def quarantine(self) -> str:
+        return self._at("quarantine")
+
+    @property
+    def markers(self) -> str:
+        return self._at(MARKERS)
+
+    @property
+    def run_json(self) -> str:
+        return self._at("run.json")
+
+    @property
+    def stats_json(self) -> str:
+        return self._at("stats.json")
+
+    @property
+    def report_html(self) -> str:
+        return self._at("report.html")
+
+    @property
+    def tokenizer(self) -> str:
+        return self._at("tokenizer")
+
+    @property
+    def tokens(self) -> str:
+        return self._at("tokens")
+
+    # ---- a part's files ----
+    def kept_part(self, key: str) -> str:
+        return storage.join(self.kept, f"part-{key}.parquet")
+
+    def removed_part(self, key: str, segment: int) -> str:
+        return storage.join(self.removed, f"part-{key}-s{segment}.parquet")
+
+    def quarantine_part(self, key: str, segment: int) -> str:
+        return storage.join(self.quarantine, f"part-{key}-s{segment}.parquet")
+
+    @property
+    def plan_quarantine(self) -> str:
+        return storage.join(self.quarantine, "part-plan.parquet")
+
+    def marker(self, segment: int, key: str) -> str:
+        return storage.join(self.markers, self.marker_name(segment, key))
+
+    @staticmethod
+    def marker_name(segment: int, key: str) -> str:
+        return f"s{segment}-{key}.json"
+
+    def metrics_dir(self, index: int, stage: str) -> str:
+        return self._at("metrics", f"{index:02d}-{stage}")
+
+    def metrics_part(self, index: int, stage: str, key: str) -> str:
+        return storage.join(self.metrics_dir(index, stage), f"part-{key}.parquet")
+
+    # ---- the work folder ----
+    def segment_dir(self, segment: int) -> str:
+        return storage.join(self.work, f"s{segment}")
+
+    def segment_part(self, segment: int, key: str) -> str:
+        """What segment `segment` kept of a part (read by the next segment)."""
+        return storage.join(self.segment_dir(segment), f"part-{key}.parquet")
+
+    def keys_dir(self, segment: int) -> str:
+        return storage.join(self.segment_dir(segment), "keys")
+
+    def keys_part(self, segment: int, key: str) -> str:
+        return storage.join(self.keys_dir(segment), f"part-{key}.parquet")
+
+    def resolution(self, segment: int) -> str:
+        return storage.join(self.segment_dir(segment), "resolution.parquet")
+
+    def phases(self, segment: int) -> str:
+        return storage.join(self.segment_dir(segment), "phases.json")
+
+    # ---- reading a folder back ----
+    @staticmethod
+    def parts(folder: str, pattern: str = "part-*.parquet") -> list[str]:
+        """The part files of a folder, sorted (none when the folder does not exist)."""
+        return storage.files(folder, pattern)
+
+    def local_root(self) -> str | None:
+        """The output folder as a local path, for stages that write files of their own (None when remote)."""
+        return None if storage.is_remote(self.root) else self.root

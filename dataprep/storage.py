@@ -1,0 +1,282 @@
+"""Files by URI on any filesystem pyarrow speaks: plain paths, file://, s3://, gs://, hdfs://
+(and fsspec's protocols where pyarrow has no filesystem).
+
+Every path the runner handles is a string: an absolute local path, or `scheme://...`, so a
+part, a layout or a run configuration pickles into a Ray task as plain text and each process
+opens the filesystem itself (one client per bucket or host, cached per process).
+
+Credentials and endpoints come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_ENDPOINT_URL, AWS_REGION, GOOGLE_APPLICATION_CREDENTIALS...) or the cloud's usual config
+files, never from the pipeline: a URI that carries `user:password@` or a query string is refused,
+so what a run records (run.json, stats.json, logs, the report) holds no secret.
+
+Object stores have no atomic rename: a remote object is written in one PUT (a reader sees all
+of it or nothing), and the runner's commit of a part is its marker, written last. Local files
+are still written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import io
+import json
+import os
+import posixpath
+import uuid
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from dataprep.errors import ConfigError
+
+_FILESYSTEMS: dict[str, pafs.FileSystem] = {}
+_BUCKETED = ("s3", "gs", "gcs")  # schemes whose host is a bucket, part of the path inside the filesystem
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri and not uri.startswith("file://")
+
+
+def normalize(uri: str) -> str:
+    """A path or URI as the runner keeps it: local ones absolute (file:// dropped), remote ones
+    checked (no credentials or query string) and without a trailing slash."""
+    if not is_remote(uri):
+        return os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
+    parts = urlsplit(uri)
+    if "@" in parts.netloc:
+        raise ConfigError(f"{public(uri)}: credentials in a URI are not accepted; give them through the environment "
+                          "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or the cloud's config files")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{public(uri)}: options in a URI's query string are not accepted; set them in the environment "
+                          "(AWS_ENDPOINT_URL, AWS_REGION, ...)")
+    return uri.rstrip("/") if not uri.endswith("://") else uri
+
+
+def public(uri: str) -> str:
+    """A URI as it may be written down: no user:password@, no query string or fragment."""
+    if not is_remote(uri):
+        return uri
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def join(uri: str, *names: str) -> str:
+    return posixpath.join(uri, *names) if is_remote(uri) else os.path.join(uri, *names)
+
+
+def name(uri: str) -> str:
+    return posixpath.basename(uri.rstrip("/"))
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path inside it) of a URI; the filesystem is made once per bucket or host."""
+    if not is_remote(uri):
+        return pafs.LocalFileSystem(), normalize(uri)
+    parts = urlsplit(uri)
+    root = f"{parts.scheme}://{parts.netloc}"
+    if root not in _FILESYSTEMS:
+        try:
+            _FILESYSTEMS[root] = _s3_from_environment() if parts.scheme == "s3" else None
+            _FILESYSTEMS[root] = _FILESYSTEMS[root] or pafs.FileSystem.from_uri(root)[0]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):  # a scheme pyarrow lacks: fsspec's
+            import fsspec
+
+            try:
+                _FILESYSTEMS[root] = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem(parts.scheme)))
+            except (ImportError, ValueError) as exc:
+                raise ConfigError(f"{public(uri)}: no filesystem for {parts.scheme}:// ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
+    fs = _FILESYSTEMS[root]
+    path = f"{parts.netloc}{parts.path}" if parts.scheme in _BUCKETED or isinstance(fs, pafs.PyFileSystem) else parts.path
+    return fs, path.rstrip("/") or "/"
+
+
+def _s3_from_environment() -> pafs.S3FileSystem | None:
+    """S3 with the endpoint and region the environment names (an S3-compatible store, or a
+    region given), so no request goes to AWS to look up a bucket's region; None: pyarrow's own
+    lookup. Credentials stay with the AWS SDK's chain (environment, config files, instance role)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not endpoint and not region:
+        return None
+    return pafs.S3FileSystem(endpoint_override=endpoint, region=region)
+
+
+def _uri(base: str, path: str) -> str:
+    """The URI of `path` (inside the filesystem of `base`)."""
+    if not is_remote(base):
+        return path
+    parts = urlsplit(base)
+    if parts.scheme in _BUCKETED or isinstance(resolve(base)[0], pafs.PyFileSystem):
+        return f"{parts.scheme}://{path}"
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def info(uri: str) -> pafs.FileInfo:
+    fs, path = resolve(uri)
+    try:
+        return fs.get_file_info(path)
+    except OSError as exc:
+        raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
+
+
+def exists(uri: str) -> bool:
+    return info(uri).type != pafs.FileType.NotFound
+
+
+def is_file(uri: str) -> bool:
+    return info(uri).type == pafs.FileType.File
+
+
+def is_dir(uri: str) -> bool:
+    """A folder (on an object store: a prefix that holds objects)."""
+    kind = info(uri).type
+    return kind == pafs.FileType.Directory
+
+
+def size(uri: str) -> int:
+    return info(uri).size
+
+
+def list_files(uri: str, recursive: bool = True) -> list[pafs.FileInfo]:
+    """Files under a folder (none when it does not exist), sorted by path."""
+    fs, path = resolve(uri)
+    found = fs.get_file_info(pafs.FileSelector(path, recursive=recursive, allow_not_found=True))
+    return sorted((i for i in found if i.type == pafs.FileType.File), key=lambda i: i.path)
+
+
+def walk(uri: str) -> list[str]:
+    """URIs of every file below a folder, sorted."""
+    return [_uri(uri, i.path) for i in list_files(uri)]
+
+
+def files(uri: str, pattern: str = "*") -> list[str]:
+    """URIs of the files directly in a folder whose name matches `pattern`, sorted."""
+    return [_uri(uri, i.path) for i in list_files(uri, recursive=False) if fnmatch.fnmatchcase(i.base_name, pattern)]
+
+
+def glob(spec: str) -> list[str]:
+    """Files a remote glob names: `*` and `?` within a path segment, `**` across segments."""
+    fixed = spec[: min(spec.index(c) for c in "*?[" if c in spec)]
+    base = fixed.rpartition("/")[0]
+    fs, path = resolve(base)
+    wanted = resolve(spec)[1]
+    pattern = "/".join("*" if seg == "**" else seg for seg in wanted.split("/"))
+    return [_uri(base, i.path) for i in list_files(base) if fnmatch.fnmatchcase(i.path, pattern)
+            and (("**" in wanted) or i.path.count("/") == wanted.count("/"))]
+
+
+def relative(uri: str, base: str) -> str:
+    """`uri` below the folder `base` (both as the runner keeps them)."""
+    return posixpath.relpath(uri, base) if is_remote(uri) else os.path.relpath(uri, base)
+
+
+def open_input(uri: str) -> BinaryIO:
+    """A seekable, buffered binary file (remote: over pyarrow's random-access file)."""
+    if not is_remote(uri):
+        return open(normalize(uri), "rb")
+    fs, path = resolve(uri)
+    return io.BufferedReader(fs.open_input_file(path))
+
+
+def open_text_input(uri: str) -> BinaryIO:
+    """A file's bytes, gunzipped when its name ends in .gz (closing it closes the file)."""
+    handle = open_input(uri)
+    if not uri.endswith(".gz"):
+        return handle
+    unzipped = gzip.GzipFile(fileobj=handle, mode="rb")
+    unzipped.myfileobj = handle  # GzipFile closes the file it was given only as this
+    return unzipped
+
+
+def read_bytes(uri: str) -> bytes:
+    with open_input(uri) as handle:
+        return handle.read()
+
+
+def read_json(uri: str) -> Any:
+    return json.loads(read_bytes(uri).decode("utf-8"))
+
+
+def parquet_file(uri: str) -> pq.ParquetFile:
+    if not is_remote(uri):
+        return pq.ParquetFile(normalize(uri))
+    fs, path = resolve(uri)
+    return pq.ParquetFile(fs.open_input_file(path))
+
+
+def read_table(uri: str, columns: list[str] | None = None) -> pa.Table:
+    fs, path = resolve(uri)
+    return pq.read_table(path, columns=columns, filesystem=fs)
+
+
+def read_schema(uri: str) -> pa.Schema:
+    return parquet_file(uri).schema_arrow
+
+
+def write_bytes(data: bytes, uri: str) -> None:
+    """Write a whole file: locally to a temporary name, then renamed; remotely in one PUT."""
+    if is_remote(uri):
+        fs, path = resolve(uri)
+        with fs.open_output_stream(path) as handle:
+            handle.write(data)
+        return
+    path = normalize(uri)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def write_parquet(table: pa.Table, uri: str) -> None:
+    """Write a Parquet file whole (a reader, or a resumed run, never sees half of it)."""
+    if is_remote(uri):
+        fs, path = resolve(uri)
+        pq.write_table(table, path, compression="zstd", filesystem=fs)
+        return
+    path = normalize(uri)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_json(data: Any, uri: str) -> None:
+    write_bytes(json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"), uri)
+
+
+def delete(uri: str) -> None:
+    """Delete a file if it is there."""
+    if not is_remote(uri):
+        try:
+            os.unlink(normalize(uri))
+        except FileNotFoundError:
+            pass
+        return
+    fs, path = resolve(uri)
+    try:
+        fs.delete_file(path)
+    except FileNotFoundError:
+        pass
+
+
+def delete_tree(uri: str) -> None:
+    """Delete a folder and everything below it, if it is there."""
+    fs, path = resolve(uri)
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+
+
+def delete_leftovers(uri: str) -> None:
+    """Local temporary files a killed attempt left half-written (remote writes leave none)."""
+    if is_remote(uri):
+        return
+    for info_ in list_files(uri):
+        if info_.base_name.startswith(".") and info_.base_name.endswith(".tmp"):
+            os.unlink(info_.path)
