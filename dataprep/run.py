@@ -170,22 +170,20 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     out = storage.public(layout.root)
     if storage.is_file(layout.root):
         raise ConfigError(f"output {out} is a file, not a folder; choose a folder for --output")
-    if storage.list_files(layout.root):
-        if overwrite:
-            storage.delete_tree(layout.root)
-            if not layout.work_is_inside:
-                storage.delete_tree(layout.work)
-        elif not storage.exists(layout.run_json):
+    if overwrite:
+        storage.delete_tree(layout.root)
+        if not layout.work_is_inside:
+            storage.delete_tree(layout.work)
+    elif storage.list_files(layout.root):
+        if not storage.exists(layout.run_json):
             raise ConfigError(f"output folder {out} is not empty and holds no dataprep run; choose another --output or pass --overwrite")
-        else:
-            previous = storage.read_json(layout.run_json)
-            if previous.get("fingerprint") != identity["fingerprint"]:
-                raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
-                                  f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
-            storage.delete_leftovers(layout.root)  # half-written by a killed attempt
-            return  # the same run: resume it
-    elif overwrite and not layout.work_is_inside:
-        storage.delete_tree(layout.work)
+        previous = storage.read_json(layout.run_json)
+        if previous.get("fingerprint") != identity["fingerprint"]:
+            raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
+                              f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
+        for folder in {layout.root, layout.work}:
+            storage.delete_leftovers(folder)  # half-written by a killed attempt
+        return  # the same run: resume it
     storage.write_json(identity, layout.run_json)
 
 

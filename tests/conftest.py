@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -84,3 +93,78 @@ def one_and_four_shards(table: pa.Table, root: Path) -> tuple[Path, Path]:
     for i in range(4):
         pq.write_table(table.slice(i * quarter, quarter), four / f"s{i}.parquet")
     return one, four
+
+
+@dataclass(frozen=True)
+class S3Store:
+    """A loopback S3 server: the environment a process reaches it with, a bucket URI, and a client."""
+
+    env: dict[str, str]
+    bucket: str  # s3://<bucket>
+    fs: Any  # pyarrow S3FileSystem with explicit settings (the test's own view; runs get the environment only)
+
+    def read_folder(self, uri: str) -> pa.Table | None:
+        """The part files of an s3:// folder as one table (None when it has none)."""
+        path = uri.removeprefix("s3://")
+        found = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        files = sorted(i.path for i in found if i.base_name.startswith("part-") and i.base_name.endswith(".parquet"))
+        if not files:
+            return None
+        return pa.concat_tables([pq.read_table(f, filesystem=self.fs) for f in files], promote_options="default")
+
+    def objects(self, uri: str) -> list[str]:
+        """Paths of every object under an s3:// prefix."""
+        found = self.fs.get_file_info(pafs.FileSelector(uri.removeprefix("s3://"), recursive=True, allow_not_found=True))
+        return sorted(i.path for i in found if i.type == pafs.FileType.File)
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory) -> S3Store:
+    """moto's S3 server (it speaks the S3 HTTP API) as a subprocess on loopback, with a bucket
+    holding samples/' shards. Credentials and endpoint reach runs through the environment only;
+    the secret key is random, so a test can look for it in everything a run writes."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "dataprep-test", "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20),
+           "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise AssertionError(f"moto's server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        fs = pafs.S3FileSystem(access_key=env["AWS_ACCESS_KEY_ID"], secret_key=env["AWS_SECRET_ACCESS_KEY"], endpoint_override=endpoint,
+                               region="us-east-1", allow_bucket_creation=True)
+        fs.create_dir("corpus")
+        for shard in sorted(SAMPLES.glob("shard-*.parquet")):
+            pafs.copy_files(str(shard), f"corpus/samples/{shard.name}", destination_filesystem=fs)
+        yield S3Store(env, "s3://corpus", fs)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+#: the default pipeline without its tokenizer stages (they write local files; docs/architecture.md):
+#: the pipeline the object-store tests run from s3:// to s3://, two global stages among them
+OBJECT_STORE_STAGES = [stage for stage in yaml.safe_load((REPO / "pipelines" / "default.yaml").read_text())["stages"]
+                       if next(iter(stage)) not in ("train_tokenizer", "tokenize")]
+
+
+@pytest.fixture(scope="session")
+def object_store_pipeline(ray_session, tmp_path_factory) -> tuple[Path, Path]:
+    """(the YAML of OBJECT_STORE_STAGES, its run on samples/' shards to a local folder: the reference)."""
+    root = tmp_path_factory.mktemp("object-store")
+    spec = root / "pipeline.yaml"
+    spec.write_text(yaml.safe_dump({"name": "object-store", "stages": OBJECT_STORE_STAGES}))
+    run_pipeline(OBJECT_STORE_STAGES, SAMPLES / "shard-*.parquet", root / "local", name="object-store")
+    return spec, root / "local"

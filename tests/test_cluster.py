@@ -43,14 +43,16 @@ def cluster_processes(temp_dir: str) -> list[int]:
     return pids
 
 
-@pytest.fixture
-def cluster():
-    """`ray start --head` plus a second node joined to it; both stopped (and checked gone) after."""
+@pytest.fixture(scope="module")
+def cluster(s3_store):
+    """`ray start --head` plus a second node joined to it (once for this module's tests); both
+    stopped (and checked gone) after. The nodes' workers reach the loopback S3 server with the
+    credentials in the nodes' environment, as on a real cluster (instance roles, AWS_* variables)."""
     temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths have a length limit
     # the secure way (README): token authentication, the token shared with every node and the
     # driver through the environment; a HOME of its own, so no token file of this machine helps
     home = tempfile.mkdtemp(prefix="rh", dir="/tmp")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    env = {**s3_store.env, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
            "HOME": home}
     port = free_port()
     address = f"{HEAD}:{port}"
@@ -115,3 +117,17 @@ def test_a_driver_without_the_token_gets_one_line(cluster, tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "refused this process's token" in lines[0] and "RAY_AUTH_TOKEN" in lines[0], result.stderr[-2000:]
+
+
+def test_cluster_s3_to_s3_matches_the_local_run(cluster, s3_store, object_store_pipeline):
+    address, env = cluster
+    spec, local = object_store_pipeline
+    out = f"{s3_store.bucket}/runs/cluster"
+    result = subprocess.run([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", f"{s3_store.bucket}/samples/shard-*.parquet",
+                             "--output", out, "--ray-address", address, "--no-progress"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = json.loads(s3_store.fs.open_input_stream(f"{out.removeprefix('s3://')}/stats.json").read())
+    assert stats["ray"]["nodes"] == 2 and stats["invariant_ok"]
+    for folder in ("kept", "removed"):
+        theirs = sorted(s3_store.read_folder(f"{out}/{folder}").to_pylist(), key=lambda r: (r["id"], r.get("stage") or ""))
+        assert theirs == sorted(read_folder(local / folder).to_pylist(), key=lambda r: (r["id"], r.get("stage") or "")), folder

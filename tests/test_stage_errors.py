@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from dataprep.run import _apply_isolating
+from dataprep.stage_runner import apply_isolating
 from dataprep.stages.base import Filter, TextBatch
 
 
@@ -28,7 +28,7 @@ def test_failing_documents_are_isolated_and_the_rest_decided(sample_docs):
     texts = table["text"].to_pylist()
     bad = {i for i, t in enumerate(texts) if any(ch.isdigit() for ch in t)}
     assert 0 < len(bad) < 64
-    decisions, records = _apply_isolating(ChokesOnDigits(), TextBatch(table), "samples/x.parquet")
+    decisions, records = apply_isolating(ChokesOnDigits(), TextBatch(table), "samples/x.parquet")
     assert sorted(r["id"] for r in records) == sorted(table["id"][i].as_py() for i in bad)
     assert all("stage chokes_on_digits failed: ValueError: cannot measure digits" in r["error"] for r in records)
     assert all("test_stage_errors.py" in r["error"] for r in records), "the error says where it was raised"
@@ -43,5 +43,5 @@ def test_a_stage_failing_everywhere_quarantines_everything():
             raise RuntimeError("model missing")
 
     table = pa.table({"id": ["a", "b", "c"], "text": pa.array(["x y z", "one two", "w"], pa.large_string())})
-    decisions, records = _apply_isolating(Broken(), TextBatch(table), "f")
+    decisions, records = apply_isolating(Broken(), TextBatch(table), "f")
     assert decisions is None and len(records) == 3

@@ -1,0 +1,125 @@
+"""Runs from s3:// to s3:// on a real S3-compatible server (moto's, on loopback) give the local run's output.
+
+The pipeline is the default one without its tokenizer stages (conftest.OBJECT_STORE_STAGES):
+per-document filters, exact and MinHash dedup (global stages, so the work folder is read back
+from the store), and pii. Credentials reach the runs through the environment only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SAMPLES, read_folder, run_pipeline
+from dataprep.errors import ConfigError
+
+
+def dataprep(env: dict, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dataprep.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def rows(table) -> list[dict]:
+    return sorted(table.to_pylist(), key=lambda r: (r["id"], r.get("stage") or ""))
+
+
+def counts(stats: dict) -> dict:
+    """What two runs of the same pipeline on the same documents must agree on (not their timings)."""
+    stages = [{k: v for k, v in s.items() if k not in ("seconds", "corpus_seconds")} for s in stats["stages"]]
+    return {"stages": stages, "output": stats["output"], "docs": stats["input"]["docs"], "quarantine": stats["quarantine"]}
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3_store, object_store_pipeline):
+    """The pipeline from s3://corpus/samples/ to s3://corpus/runs/a, through the CLI."""
+    spec, local = object_store_pipeline
+    out = f"{s3_store.bucket}/runs/a"
+    result = dataprep(s3_store.env, "run", str(spec), "--input", f"{s3_store.bucket}/samples/", "--output", out, "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_s3_to_s3_matches_the_local_run(s3_store, object_store_pipeline, s3_run):
+    spec, local = object_store_pipeline
+    out, result = s3_run
+    for folder in ("kept", "removed"):
+        assert rows(s3_store.read_folder(f"{out}/{folder}")) == rows(read_folder(local / folder)), folder
+    stats = json.loads(s3_store.fs.open_input_stream(f"{out.removeprefix('s3://')}/stats.json").read())
+    assert stats["invariant_ok"] and counts(stats) == counts(json.loads((local / "stats.json").read_text()))
+    assert stats["output"]["kept"] > 0 and any(s["kind"] == "global" and sum(s["removed"].values()) for s in stats["stages"])
+    objects = s3_store.objects(out)
+    assert any("/_work/s1/" in o for o in objects) and any(o.endswith("/report.html") for o in objects)
+    # the secret key was in the run's environment; it is in no file of the output, nor in what the run printed
+    secret = s3_store.env["AWS_SECRET_ACCESS_KEY"].encode()
+    for path in objects:
+        assert secret not in s3_store.fs.open_input_stream(path).read(), path
+    assert secret.decode() not in result.stdout + result.stderr
+
+
+def test_a_run_on_s3_reads_back_through_the_api_and_cli(s3_store, s3_run, monkeypatch):
+    import dataprep as dp
+    from dataprep.layout import OutputLayout
+
+    out, _ = s3_run
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_EC2_METADATA_DISABLED"):
+        monkeypatch.setenv(key, s3_store.env[key])
+    result = dp.Result(OutputLayout.of(out))
+    removed = result.removed()
+    assert len(result.kept()) == result.summary["output"]["kept"] and len(removed) == result.summary["output"]["removed"]
+    duplicate = removed[removed["stage"] == "exact_dedup"].iloc[0]
+    assert "removed by stage exact_dedup" in result.explain(duplicate["id"])
+    explained = dataprep(s3_store.env, "explain", out, "--id", duplicate["id"])
+    assert explained.returncode == 0 and "exact_dedup.exact_dup" in explained.stdout, explained.stderr
+
+
+def test_resume_and_overwrite_on_s3(s3_store, object_store_pipeline, s3_run):
+    """A part whose marker is missing (its files half-written) is redone on resume; --overwrite
+    replaces another run."""
+    spec, local = object_store_pipeline
+    out, _ = s3_run
+    fs, root = s3_store.fs, out.removeprefix("s3://")
+    last = max(int(p.rsplit("/", 1)[1].split("-")[0][1:]) for p in s3_store.objects(f"{out}/_parts"))
+    marker = sorted(p for p in s3_store.objects(f"{out}/_parts") if p.rsplit("/", 1)[1].startswith(f"s{last}-"))[0]
+    key = marker.rsplit("/", 1)[1].removeprefix(f"s{last}-").removesuffix(".json")
+    fs.delete_file(marker)
+    with fs.open_output_stream(f"{root}/kept/part-{key}.parquet") as half:  # the kill came mid-write
+        half.write(b"PAR1 half a file")
+    args = ("run", str(spec), "--input", f"{s3_store.bucket}/samples/", "--output", out, "--no-progress")
+    resumed = dataprep(s3_store.env, *args)
+    assert resumed.returncode == 0 and "already finished" not in resumed.stdout, resumed.stderr[-3000:]
+    for folder in ("kept", "removed"):
+        assert rows(s3_store.read_folder(f"{out}/{folder}")) == rows(read_folder(local / folder)), folder
+
+    other = spec.parent / "other.yaml"
+    other.write_text("name: other\nstages:\n  - length: {min_words: 50}\n")
+    other_args = ("run", str(other), "--input", f"{s3_store.bucket}/samples/", "--output", out, "--no-progress")
+    refused = dataprep(s3_store.env, *other_args)
+    assert refused.returncode == 2 and "holds a different run" in refused.stderr
+    replaced = dataprep(s3_store.env, *other_args, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr[-3000:]
+    stats = json.loads(fs.open_input_stream(f"{root}/stats.json").read())
+    assert [s["name"] for s in stats["stages"]] == ["length"] and stats["invariant_ok"]
+    assert not any("/_work/" in p or "/metrics/00-normalize/" in p for p in s3_store.objects(out)), "the old run is gone"
+
+
+def test_work_dir_on_s3_with_a_local_output(s3_store, object_store_pipeline, tmp_path):
+    spec, local = object_store_pipeline
+    out = tmp_path / "out"
+    result = dataprep(s3_store.env, "run", str(spec), "--input", str(SAMPLES / "shard-*.parquet"), "--output", str(out),
+                      "--work-dir", f"{s3_store.bucket}/work", "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for folder in ("kept", "removed"):
+        assert rows(read_folder(out / folder)) == rows(read_folder(local / folder)), folder
+    assert not (out / "_work").exists()
+    fingerprint = json.loads((out / "run.json").read_text())["fingerprint"]
+    assert any(p.startswith(f"corpus/work/{fingerprint}/s1/") for p in s3_store.objects(f"{s3_store.bucket}/work"))
+
+
+def test_credentials_in_a_uri_and_local_writers_on_a_store_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="credentials in a URI are not accepted") as refused:
+        run_pipeline([{"length": {}}], "s3://AKIDEXAMPLE:do-not-print@corpus/samples/", tmp_path / "o")
+    assert "do-not-print" not in str(refused.value)
+    with pytest.raises(ConfigError, match="stage train_tokenizer writes its files to a local folder"):
+        run_pipeline([{"train_tokenizer": {}}, {"tokenize": {}}], SAMPLES / "shard-00.parquet", "s3://corpus/runs/t")
