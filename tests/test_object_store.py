@@ -1,8 +1,8 @@
 """Runs from s3:// to s3:// on a real S3-compatible server (moto's, on loopback) give the local run's output.
 
-The pipeline is the default one without its tokenizer stages (conftest.OBJECT_STORE_STAGES):
-per-document filters, exact and MinHash dedup (global stages, so the work folder is read back
-from the store), and pii. Credentials reach the runs through the environment only.
+The pipeline is the default one's filters and dedup stages (conftest.OBJECT_STORE_STAGES): exact
+and MinHash dedup are global stages, so the work folder is written to and read back from the
+store. Credentials reach the runs through the environment only.
 """
 
 from __future__ import annotations
