@@ -80,8 +80,8 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     root = f"{parts.scheme}://{parts.netloc}"
     if root not in _FILESYSTEMS:
         try:
-            _FILESYSTEMS[root] = _s3_from_environment() if parts.scheme == "s3" else None
-            _FILESYSTEMS[root] = _FILESYSTEMS[root] or pafs.FileSystem.from_uri(root)[0]
+            made = _s3_from_environment() if parts.scheme == "s3" else None
+            _FILESYSTEMS[root] = made or pafs.FileSystem.from_uri(root)[0]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):  # a scheme pyarrow lacks: fsspec's
             import fsspec
 
@@ -113,7 +113,7 @@ def _uri(base: str, path: str) -> str:
         return path
     parts = urlsplit(base)
     if parts.scheme in _BUCKETED or isinstance(resolve(base)[0], pafs.PyFileSystem):
-        return f"{parts.scheme}://{path}"
+        return f"{parts.scheme}://{path.lstrip('/')}"  # fsspec lists some paths with a leading slash
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
@@ -135,8 +135,7 @@ def is_file(uri: str) -> bool:
 
 def is_dir(uri: str) -> bool:
     """A folder (on an object store: a prefix that holds objects)."""
-    kind = info(uri).type
-    return kind == pafs.FileType.Directory
+    return info(uri).type == pafs.FileType.Directory
 
 
 def size(uri: str) -> int:

@@ -123,3 +123,22 @@ def test_credentials_in_a_uri_and_local_writers_on_a_store_are_refused(tmp_path)
     assert "do-not-print" not in str(refused.value)
     with pytest.raises(ConfigError, match="stage train_tokenizer writes its files to a local folder"):
         run_pipeline([{"train_tokenizer": {}}, {"tokenize": {}}], SAMPLES / "shard-00.parquet", "s3://corpus/runs/t")
+    with pytest.raises(ConfigError, match="query string are not accepted"):
+        run_pipeline([{"length": {}}], "s3://corpus/samples/?endpoint_override=127.0.0.1", tmp_path / "q")
+
+
+def test_a_scheme_pyarrow_lacks_goes_through_fsspec():
+    """fsspec's in-memory filesystem (pyarrow has none): the same listing, writing and reading."""
+    import pyarrow as pa
+
+    from dataprep import storage
+    from dataprep.layout import OutputLayout
+
+    layout = OutputLayout.of("memory://runs/a")
+    storage.write_parquet(pa.table({"id": ["x", "y"]}), layout.kept_part("00000-0000"))
+    storage.write_json({"docs": 2}, layout.marker(0, "00000-0000"))
+    assert layout.parts(layout.kept) == ["memory://runs/a/kept/part-00000-0000.parquet"]
+    assert storage.read_table(layout.kept_part("00000-0000")).column("id").to_pylist() == ["x", "y"]
+    assert storage.read_json(layout.marker(0, "00000-0000")) == {"docs": 2}
+    storage.delete_tree(layout.root)
+    assert not storage.walk(layout.root)
