@@ -142,3 +142,41 @@ def test_a_scheme_pyarrow_lacks_goes_through_fsspec():
     assert storage.read_json(layout.marker(0, "00000-0000")) == {"docs": 2}
     storage.delete_tree(layout.root)
     assert not storage.walk(layout.root)
+
+
+def test_warc_byte_ranges_jsonl_and_html_read_the_same_from_s3(s3_store, sample_docs, monkeypatch, tmp_path):
+    """Every reader through the store: a gzipped WARC cut into byte ranges, JSONL.gz, HTML files."""
+    import gzip
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    from dataprep import documents
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_EC2_METADATA_DISABLED"):
+        monkeypatch.setenv(key, s3_store.env[key])
+    local = tmp_path / "web"
+    for fmt in ("warc", "jsonl", "html"):
+        (local / fmt).mkdir(parents=True)
+    shutil.copy(SAMPLES / "_web" / "debian-faq.warc.gz", local / "warc")
+    docs = sample_docs.slice(0, 40).select(["id", "text"]).to_pylist()
+    with gzip.open(local / "jsonl" / "docs.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(d) + "\n" for d in docs)
+    for i, doc in enumerate(docs[:5]):
+        (local / "html" / f"page-{i}.html").write_text(f"<html><body><p>{doc['text']}</p></body></html>", encoding="utf-8")
+    pafs.copy_files(str(local), "corpus/web", destination_filesystem=s3_store.fs)
+
+    def read(root: str, fmt: str) -> tuple[int, list[dict]]:
+        parts, refused = documents.plan(documents.discover(root, fmt), "text", 2**16, None, fmt)
+        assert not refused
+        tables = [documents.conform(raw, rows, part, "text", 2**23, {})[0] for part in parts
+                  for raw, rows, bad in documents.read_part(part, "text", 64) if raw is not None]
+        table = pa.concat_tables(tables, promote_options="default")
+        # the columns naming the source file hold its path or URI; everything else is the same
+        return len(parts), table.drop_columns([c for c in ("warc_file", "html_file") if c in table.column_names]).to_pylist()
+
+    for fmt in ("warc", "jsonl", "html"):
+        here, there = read(str(local / fmt), fmt), read(f"{s3_store.bucket}/web/{fmt}/", fmt)
+        assert here == there and there[1], fmt
+    assert read(f"{s3_store.bucket}/web/warc/", "warc")[0] > 5, "the WARC is read in byte ranges"
