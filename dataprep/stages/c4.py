@@ -94,12 +94,12 @@ class C4Quality(LineFilter):
         sentences = textutil.per_doc(parent[keep], self._sentences(lines.filter(pa.array(keep))), n)
         new_text = textutil.join_kept(lines, parent, keep, n)
         lines_removed = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
-        metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed, **_page_rule_hits(first_bad, parent, n)}
+        metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed, "page_rule": _page_rule(first_bad, parent, n)}
         return batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())}), metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         """The page rules (whichever fires on the earliest line), before the sentence count."""
-        return [(code, m[code]) for code in PAGE_RULES if code in m]
+        return [(code, m["page_rule"] == code) for code in PAGE_RULES]
 
     def setup(self) -> None:
         if self.sentence_count == "spacy":
@@ -121,15 +121,15 @@ class C4Quality(LineFilter):
         return spans.found(text, CURLY_BRACKET, "curly bracket") if code == "curly_bracket" else []
 
 
-def _page_rule_hits(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Documents each page rule removes; when several fire, the one on the earliest line wins."""
+def _page_rule(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> np.ndarray:
+    """Per document, the page rule that removes it (None: none); when several fire, the one on
+    the earliest line wins."""
     first_line = {code: np.full(n, np.iinfo(np.int64).max) for code in first_bad}
     for code, hits in first_bad.items():
         index = np.flatnonzero(hits)
         np.minimum.at(first_line[code], parent[index], index)
-    result = {}
+    result = np.full(n, None, dtype=object)
     earliest = np.min(np.stack(list(first_line.values())), axis=0) if first_line else np.full(n, np.iinfo(np.int64).max)
-    for code in first_bad:  # insertion order breaks ties: lorem ipsum is checked first on a line
-        docs = (first_line[code] == earliest) & (earliest < np.iinfo(np.int64).max)
-        result[code] = docs & ~np.any([result[c] for c in result], axis=0) if result else docs
+    for code in reversed(first_bad):  # insertion order breaks ties: lorem ipsum is checked first on a line
+        result[(first_line[code] == earliest) & (earliest < np.iinfo(np.int64).max)] = code
     return result
