@@ -18,6 +18,7 @@ from dataprep import metrics, storage
 from dataprep import text as textutil
 from dataprep.errors import ConfigError
 from dataprep.layout import OutputLayout
+from dataprep.stages.base import fails
 
 SHOWN_LIMIT = 300  # characters of text shown
 
@@ -102,7 +103,7 @@ def stage_lines(out: OutputLayout, stages: list[dict], doc_id: str, removed: dic
         for key, value in (record or {}).items():
             if key in metrics.KEYS or not _shown(value):
                 continue
-            checks = [_check(value, rule) for rule in rules if rule["metric"] == key]
+            checks = [_check(value, rule, record) for rule in rules if rule["metric"] == key]
             lines.append(f"       {key} = {_number(value)}" + (f"   [{'; '.join(checks)}]" if checks else ""))
     return lines
 
@@ -117,10 +118,14 @@ def _measured_by_remover(out: OutputLayout, stages: list[dict], removed: dict) -
     return set()
 
 
-def _check(value, rule: dict) -> str:
-    failed = value < rule["bound"] if rule["side"] == "min" else value > rule["bound"]
-    sign = ">=" if rule["side"] == "min" else "<="
-    return f"{rule['param']}: needs {sign} {_number(rule['bound'])}: {'FAILS' if failed else 'ok'}"
+def _check(value, rule: dict, record: dict) -> str:
+    """A value against one threshold of its stage (a bound that varies per document is the
+    document's own, recorded beside the value)."""
+    bound = record.get(rule["param"]) if rule["bound"] is None else rule["bound"]
+    if bound is None or (isinstance(bound, float) and np.isnan(bound)):
+        return f"{rule['param']}: off for this document"
+    sign = {"min": ">=", "max": "<=", "below": "<"}[rule["side"]]
+    return f"{rule['param']}: needs {sign} {_number(bound)}: {'FAILS' if fails(value, bound, rule['side']) else 'ok'}"
 
 
 def _number(value) -> str:

@@ -1,55 +1,46 @@
 """The offending parts of a removed document, as character spans to highlight in a report.
 
-Read from the reason code and the ledger details alone, so any stage benefits: a detail that is
-a string found in the text (a bad word, a blocked term) or a list of [start, end] spans (PII) is
-marked as is; reason codes about repeated lines, paragraphs or n-grams, bullet or ellipsis lines,
-short lines or lines without punctuation mark those lines or words. Only a few sampled documents
-are highlighted per report, so plain Python per document is fine here.
+A dispatcher: the stage that removed the document says what to mark (its `highlight()`, with its
+own patterns and the run's parameters); on top, for every stage, a detail that is a string found
+in the text (a bad word, a blocked term) or a list of [start, end] spans (PII) is marked as is.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections import Counter
 from typing import Any
 
-Span = tuple[int, int, str]  # start, end (characters), label
+from dataprep.errors import ConfigError
+from dataprep.pipeline import stage_class
+from dataprep.spans import Span
+from dataprep.stages.base import Stage
 
 MAX_SPANS = 200  # per document: enough to see the pattern, small enough to read
-SHORT_LINE_CHARS = 30  # fineweb_quality's default "short line"
 #: string details that describe the document (a label, another id, its host) rather than quote it
-DESCRIBES_DOCUMENT = {"duplicate_of", "language", "bucket", "host", "cluster_id"}
-TERMINAL = re.compile(r"[.!?\"'。！？…]\s*$")
+DESCRIBES_DOCUMENT = {"duplicate_of", "language", "bucket", "host", "cluster_id", "error"}
 
 
-def spans(text: str, reason: str, details: dict[str, Any]) -> list[Span]:
-    """Spans of `text` that explain why it was removed with `reason` (may be empty)."""
+def spans(text: str, reason: str, details: dict[str, Any], stage: type[Stage] | None = None,
+          params: dict[str, Any] | None = None) -> list[Span]:
+    """Spans of `text` that explain why `stage` (run with `params`) removed it with `reason`."""
     found = _detail_spans(text, details)
-    code = reason.split(".", 1)[-1]
-    gram = re.search(r"(top|dup)_(\d+)gram", code)
-    if gram:
-        found += _ngram_spans(text, int(gram.group(2)), most_frequent_only=gram.group(1) == "top")
-    elif "dup_para" in code:
-        found += _repeated(text, r"\n{2,}", "repeated paragraph")
-    elif "dup_line" in code:
-        found += _repeated(text, r"\n+", "repeated line")
-    elif "bullet" in code:
-        found += _lines(text, lambda line: re.match(r"\s*[•\-]", line) is not None, "bullet line")
-    elif "ellipsis_lines" in code:
-        found += _lines(text, lambda line: re.search(r"(\.\.\.|…)\s*$", line) is not None, "ellipsis line")
-    elif "ellipses" in code:
-        found += [(m.start(), m.end(), "ellipsis") for m in re.finditer(r"\.\.\.|…", text)]
-    elif "hashes" in code:
-        found += [(m.start(), m.end(), "#") for m in re.finditer("#", text)]
-    elif "short_line" in code:
-        found += _lines(text, lambda line: 0 < len(line.strip()) <= SHORT_LINE_CHARS, "short line")
-    elif "curly" in code:
-        found += [(m.start(), m.end(), "curly bracket") for m in re.finditer(r"\{", text)]
-    elif "lorem" in code:
-        found += [(m.start(), m.end(), "lorem ipsum") for m in re.finditer("(?i)lorem ipsum", text)]
-    elif "line_punct" in code:
-        found += _lines(text, lambda line: bool(line.strip()) and not TERMINAL.search(line), "no terminal punctuation")
+    if stage is not None:
+        found += stage.highlight(text, reason.split(".", 1)[-1], details, params or {})
     return _merged(found)[:MAX_SPANS]
+
+
+def stage_of(spec: dict[str, dict[str, Any]]) -> tuple[type[Stage] | None, dict[str, Any]]:
+    """The class and full parameters (defaults filled in) of a stage as run.json records it
+    ({name: parameters given}); no class when it cannot be imported here any more."""
+    ((name, given),) = spec.items()
+    try:
+        cls = stage_class(name, name)
+    except ConfigError:
+        return None, {}
+    defaults = {key: p.default for key, p in inspect.signature(cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return cls, {**defaults, **given}
 
 
 def _detail_spans(text: str, details: dict[str, Any]) -> list[Span]:
@@ -66,48 +57,6 @@ def _detail_spans(text: str, details: dict[str, Any]) -> list[Span]:
                 elif isinstance(item, dict) and isinstance(item.get("start"), int) and isinstance(item.get("end"), int):
                     result.append((item["start"], item["end"], str(item.get("label") or item.get("entity") or key)))
     return [(s, e, label) for s, e, label in result if 0 <= s < e <= len(text)]
-
-
-def _repeated(text: str, separator: str, label: str) -> list[Span]:
-    """Every occurrence after the first of a line/paragraph that repeats."""
-    seen: set[str] = set()
-    result = []
-    start = 0
-    for match in [*re.finditer(separator, text), None]:
-        end = match.start() if match else len(text)
-        piece = text[start:end]
-        if piece.strip():
-            if piece in seen:
-                result.append((start, end, label))
-            seen.add(piece)
-        start = match.end() if match else end
-    return result
-
-
-def _lines(text: str, test, label: str) -> list[Span]:
-    result = []
-    start = 0
-    for line in text.split("\n"):
-        if test(line):
-            result.append((start, start + len(line), label))
-        start += len(line) + 1
-    return result
-
-
-def _ngram_spans(text: str, n: int, most_frequent_only: bool) -> list[Span]:
-    """Word n-grams that occur more than once (or only the most frequent one)."""
-    words = list(re.finditer(r"\S+", text))
-    grams = [tuple(w.group() for w in words[i:i + n]) for i in range(len(words) - n + 1)]
-    counts = Counter(grams)
-    if not counts:
-        return []
-    if most_frequent_only:
-        top, count = counts.most_common(1)[0]
-        wanted = {top} if count > 1 else set()
-    else:
-        wanted = {g for g, c in counts.items() if c > 1}
-    label = f"repeated {n}-gram"
-    return [(words[i].start(), words[i + n - 1].end(), label) for i, g in enumerate(grams) if g in wanted]
 
 
 def shared_ngram_spans(text: str, other: str, n: int = 5) -> list[Span]:

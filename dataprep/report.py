@@ -26,6 +26,7 @@ from dataprep import metrics as recorded
 from dataprep.errors import ConfigError
 from dataprep.explain import find
 from dataprep.layout import OutputLayout
+from dataprep.stages.base import Stage, fails
 
 SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
 SHOWN_CHARS = 3000  # characters of a sampled document shown
@@ -50,9 +51,11 @@ def render(out: OutputLayout | str | os.PathLike) -> str:
     stats = storage.read_json(out.stats_json)
     identity = storage.read_json(out.run_json) if storage.is_file(out.run_json) else {}
     samples = _sampled_removals(out)
+    specs = identity.get("stages") or []  # each stage's parameters as given: what its highlight() reads
     sections = [
         _section("waterfall", "Waterfall", _waterfall(stats, _token_count(out))),
-        _section("stages", "Stages", "".join(_stage(out, i, s, samples) for i, s in enumerate(stats["stages"]))),
+        _section("stages", "Stages", "".join(_stage(out, i, s, samples, specs[i] if i < len(specs) else None)
+                                             for i, s in enumerate(stats["stages"]))),
         _section("quarantine", "Quarantine", _quarantine(out)),
         _section("metadata", "Run", _metadata(stats, identity)),
     ]
@@ -107,15 +110,15 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) 
     """
     reasons = np.array(table.column("reason").to_pylist(), dtype=object)
     removed = reasons != None  # noqa: E711 (elementwise)
-    usable = [t for t in thresholds if t["metric"] in table.column_names]
+    usable = [t for t in thresholds if t["metric"] in table.column_names and t["bound"] is not None]  # None: per document
     codes = {f"{stage_name}.{t['code']}" for t in usable}
     not_by_threshold = removed & ~np.isin(reasons, list(codes))
     values = {t["metric"]: _floats(table.column(t["metric"])) for t in usable}
-    fails = [_fails(values[t["metric"]], t["bound"], t["side"]) for t in usable]
+    failing_now = [fails(values[t["metric"]], t["bound"], t["side"]) for t in usable]
     rows = []
     for i, t in enumerate(usable):
         other = not_by_threshold.copy()
-        for j, f in enumerate(fails):
+        for j, f in enumerate(failing_now):
             if j != i:
                 other |= f
         v = values[t["metric"]]
@@ -124,10 +127,11 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) 
         for factor in TUNING_FACTORS:
             bound = t["bound"] * factor
             bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
-            alternatives.append((bound, int((other | _fails(v, bound, t["side"])).sum())))
+            alternatives.append((bound, int((other | fails(v, bound, t["side"])).sum())))
         stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)
-        failing = np.searchsorted(free, stops, "left") if t["side"] == "min" else free.size - np.searchsorted(free, stops, "right")
-        rows.append({**t, "now": int((other | fails[i]).sum()), "by_rule": int((reasons == f"{stage_name}.{t['code']}").sum()),
+        failing = (np.searchsorted(free, stops, "left") if t["side"] == "min"  # fails below the stop, above it, at or above it
+                   else free.size - np.searchsorted(free, stops, "right" if t["side"] == "max" else "left"))
+        rows.append({**t, "now": int((other | failing_now[i]).sum()), "by_rule": int((reasons == f"{stage_name}.{t['code']}").sum()),
                      "other": int(other.sum()), "alternatives": alternatives,
                      "stops": stops.tolist(), "counts": (int(other.sum()) + failing).tolist()})
     return rows
@@ -135,11 +139,6 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
-
-
-def _fails(values: np.ndarray, bound: float, side: str) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return values < bound if side == "min" else values > bound
 
 
 def _quantiles(sorted_values: np.ndarray) -> list[float]:
@@ -207,14 +206,15 @@ def _bytes(n: float) -> str:
     return ""
 
 
-def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
+def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[str, list[dict[str, Any]]],
+           spec: dict[str, dict[str, Any]] | None) -> str:
     name = stage["name"]
     removed = sum(stage["removed"].values())
     head = (f"<h3 id='stage-{index}'>{index + 1}. {_e(name)} <small>({_e(stage['kind'])})</small></h3>"
             f"<p>in {stage['in']:,}, kept {stage['kept']:,}, removed {removed:,}, quarantined {stage['quarantined']:,}; "
             f"{stage['seconds']:.2f} s</p>")
     body = [_reasons(stage)] if stage["removed"] else ["<p>removed nothing</p>"]
-    if stage["kind"] == "mapper":  # the output keeps only the final text: the rewrite itself is inspect's to show
+    if stage["kind"] in ("mapper", "line_filter"):  # the output keeps only the final text: the rewrite itself is inspect's to show
         body.append(f"<p class=note>What it rewrote, line by line: <code>dataprep inspect PIPELINE.yaml --stage {_e(name)} --sample 100</code></p>")
     table = recorded.read(out, index, name)
     thresholds = stage.get("thresholds", [])
@@ -224,8 +224,9 @@ def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[s
         tuning = _tuning(table, name, thresholds)
         if tuning:
             body.append(_tuning_table(tuning))
+    remover = highlight.stage_of(spec) if spec else (None, {})
     for reason in sorted(stage["removed"]):
-        body.append(_samples(out, reason, samples.get(reason, [])))
+        body.append(_samples(out, reason, samples.get(reason, []), remover))
     return f"<div class=stage>{head}{''.join(body)}</div>"
 
 
@@ -267,7 +268,7 @@ def _histograms(table: pa.Table, thresholds: list[dict[str, Any]]) -> str:
             keyed.setdefault(base, []).append((key, int(values.sum()), int(values[~removed].sum())))
             continue
         if recorded.is_numeric(column.type):
-            charts.append(_histogram(name, _floats(column), removed, [t for t in thresholds if t["metric"] == name]))
+            charts.append(_histogram(name, _floats(column), removed, [t for t in thresholds if t["metric"] == name and t["bound"] is not None]))
         else:
             charts.append(_top_values(name, column, removed))
     for base, rows in keyed.items():
@@ -350,14 +351,14 @@ def _tuning_table(rows: list[dict[str, Any]]) -> str:
             f"<table class=tuning>{head}{''.join(body)}</table>")
 
 
-def _samples(out: OutputLayout, reason: str, rows: list[dict[str, Any]]) -> str:
+def _samples(out: OutputLayout, reason: str, rows: list[dict[str, Any]], remover: tuple[type[Stage] | None, dict[str, Any]]) -> str:
     if not rows:
         return ""
     items = []
     for row in rows:
         details = json.loads(row["details"]) if row.get("details") else {}
         text = row["text"] or ""
-        spans = highlight.spans(text, reason, details)
+        spans = highlight.spans(text, reason, details, *remover)
         start = max(0, spans[0][0] - CONTEXT_CHARS) if spans and spans[0][1] > SHOWN_CHARS else 0
         shown = text[start:start + SHOWN_CHARS]
         marked = _marked(shown, [(a - start, min(b - start, len(shown)), label) for a, b, label in spans if start <= a < start + len(shown)])

@@ -37,15 +37,26 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder of real crawled text (shared/data); tests that read it whole skip when it is absent."""
+    """The folder of real crawled text (shared/data); tests that read it whole skip when it is
+    absent: they assert what this corpus holds (its own duplicate pages and lines)."""
     if not any(SHARED_DATA.glob("*.parquet")):
         pytest.skip(f"real web text not found at {SHARED_DATA} (set DATAPREP_SHARED_DATA)")
     return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
+def real_docs() -> pa.Table:
+    """Real text with ids and urls: shared/data's crawled pages, or samples/'s documents where
+    it is absent (tests that need real text, not crawled text, run either way)."""
+    path = SHARED_DATA / "01_web_pages_trafilatura.parquet"
+    files = [path] if path.exists() else sorted(SAMPLES.glob("shard-*.parquet"))
+    return pa.concat_tables([pq.read_table(f, columns=["id", "text", "url"]) for f in files])
+
+
+@pytest.fixture(scope="session")
 def web_docs() -> pa.Table:
-    """Real crawled web pages (shared/data); tests that need them skip when it is absent."""
+    """Real crawled web pages (shared/data); tests about what only crawled pages hold (page
+    chrome, spam, news URLs) skip when it is absent."""
     path = SHARED_DATA / "01_web_pages_trafilatura.parquet"
     if not path.exists():
         pytest.skip(f"real web text not found at {SHARED_DATA} (set DATAPREP_SHARED_DATA)")

@@ -88,8 +88,8 @@ def test_null_and_non_string_text(ray_session, folder, tmp_path, sample_docs):
     assert "has type int64, expected string" in ints["error"] and ints["rows"] == 2
 
 
-def test_invalid_utf8_in_binary_and_in_string_columns(ray_session, folder, tmp_path, web_docs):
-    texts = [t.encode() for t in web_docs["text"].to_pylist()[:6]]
+def test_invalid_utf8_in_binary_and_in_string_columns(ray_session, folder, tmp_path, real_docs):
+    texts = [t.encode() for t in real_docs["text"].to_pylist()[:6]]
     texts[1] = texts[1][:50] + b"\xc3\x28 broken" + texts[1][50:]
     texts[4] = b"\xff\xfe" + texts[4]
     pq.write_table(pa.table({"id": [f"b{i}" for i in range(6)], "text": pa.array(texts, pa.binary())}), folder / "b-bin.parquet")
@@ -104,8 +104,8 @@ def test_invalid_utf8_in_binary_and_in_string_columns(ray_session, folder, tmp_p
     assert {"b0", "b2", "s5"} <= set(kept_or_removed["kept"] + kept_or_removed["removed"])
 
 
-def test_fifty_megabyte_document(ray_session, folder, tmp_path, web_docs):
-    page = web_docs["text"][0].as_py()
+def test_fifty_megabyte_document(ray_session, folder, tmp_path, real_docs):
+    page = real_docs["text"][0].as_py()
     giant = (page + "\n") * (50 * 2**20 // (len(page.encode()) + 1) + 1)
     pq.write_table(pa.table({"id": ["giant", "small"], "text": [giant, page]}), folder / "b-giant.parquet")
     stats, records = run_and_check(folder, tmp_path)

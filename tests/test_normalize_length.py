@@ -36,8 +36,8 @@ def test_clean_text_is_left_alone(sample_docs):
     assert not any("mojibake" in f for f in fixes), "ftfy must not 'repair' correct text"
 
 
-def test_nfc_control_and_whitespace_on_real_text(web_docs):
-    text = next(t for t in web_docs["text"].to_pylist() if "é" in t or "ü" in t)[:3000]
+def test_nfc_control_and_whitespace_on_real_text(real_docs):
+    text = next(t for t in real_docs["text"].to_pylist() if "é" in t or "ü" in t)[:3000]
     decomposed = unicodedata.normalize("NFD", text)
     damaged = decomposed.replace("\n", "\r\n", 3).replace(" ", "\x00 ", 2).replace(" ", "\u00a0\t  ", 1) + "\x07"
     out = Normalize().apply(batch_of([damaged]))

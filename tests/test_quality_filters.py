@@ -26,14 +26,20 @@ SENTENCE_TERMINAL = regex.compile(r"\p{Sentence_Terminal}$")
 
 
 @pytest.fixture(scope="module")
-def docs(web_docs, sample_docs) -> TextBatch:
-    """~900 real documents (web pages, OSCAR, e-mails, samples), normalized as a pipeline would."""
+def docs(sample_docs) -> TextBatch:
+    """~900 real documents (web pages, OSCAR, e-mails, samples), normalized as a pipeline would;
+    samples/ alone (~650) where shared/data is absent."""
     from conftest import SHARED_DATA
     import pyarrow.parquet as pq
 
-    parts = [web_docs.select(["id", "text"]).slice(0, 400), sample_docs.select(["id", "text"]).slice(0, 250)]
+    def shared(name: str, rows: int) -> list[pa.Table]:
+        path = SHARED_DATA / f"{name}.parquet"
+        return [pq.read_table(path, columns=["id", "text"]).slice(0, rows)] if path.is_file() else []
+
+    web = shared("01_web_pages_trafilatura", 400)
+    parts = [*web, sample_docs.select(["id", "text"]).slice(0, 250 if web else 650)]
     for name in ("02_cc_warc_extracted", "03_oscar2019_multilingual", "04_cc_processed_samples", "05_emails_enron_dpk"):
-        parts.append(pq.read_table(SHARED_DATA / f"{name}.parquet", columns=["id", "text"]).slice(0, 80))
+        parts += shared(name, 80)
     table = pa.concat_tables([t.cast(pa.schema([("id", pa.string()), ("text", pa.large_string())])) for t in parts])
     table = table.filter(pc.greater(pc.utf8_length(table["text"]), 0))
     return Normalize().apply(TextBatch(table)).batch
@@ -404,6 +410,25 @@ def test_c4_sentence_threshold_just_above_and_below(docs):
     decisions = C4Quality().apply(batch)
     assert decisions.reasons.tolist() == [None, "c4_quality.too_few_sentences"]
     assert [d and d["sentences"] for d in decisions.details] == [None, 4]
+
+
+def test_auto_bounds_vary_per_document_as_each_language_profile(docs):
+    """language: auto states the profiled rules once with per-document bounds: each document is
+    judged exactly as the fixed profile of its language judges it (English bounds, no stop-word
+    rule, for a language without a profile)."""
+    from dataprep.stages.language import Language
+
+    tagged = Language().apply(docs).batch
+    auto = GopherQuality(language="auto")
+    assert {t.param for t in auto.threshold_rules() if t.bound is None} == {
+        "min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "min_stop_words"}
+    reasons = auto.apply(tagged).reasons
+    codes = np.array(tagged.table["language"].to_pylist(), dtype=object)
+    assert len(set(codes) & set(languages.available())) >= 2 and set(codes) - set(languages.available())
+    for code in sorted(set(codes)):
+        rows = codes == code
+        alone = GopherQuality(language=code) if code in languages.available() else GopherQuality(language="en", min_stop_words=None)
+        assert list(alone.apply(tagged.filter(rows)).reasons) == list(reasons[rows]), code
 
 
 def test_a_given_value_wins_over_the_profile_even_when_it_equals_the_english_default():

@@ -162,10 +162,11 @@ def test_highlights_mark_the_offending_parts(sample_run):
     """On the run's real removals: highlighted lines repeat an earlier line, highlighted n-grams
     cover the marked words, and a duplicate's marked words all occur in the document it duplicates."""
     _, out = sample_run
+    removers = {next(iter(spec)): highlight.stage_of(spec) for spec in json.loads((out / "run.json").read_text())["stages"]}
     checked = Counter()
     for row in read_folder(out / "removed").to_pylist():
         text, reason, details = row["text"], row["reason"], json.loads(row["details"] or "{}")
-        spans = highlight.spans(text, reason, details)
+        spans = highlight.spans(text, reason, details, *removers[row["stage"]])
         if reason.endswith(("dup_line_fraction", "dup_line_chars")):
             assert spans
             for start, end, _ in spans:
@@ -189,6 +190,18 @@ def test_highlights_mark_the_offending_parts(sample_run):
             assert shared and all(text[a:b] in original["text"] for a, b, _ in shared)
             checked["duplicates"] += 1
     assert checked["lines"] and checked["ngrams"] and checked["duplicates"], checked
+
+
+def test_short_lines_highlighted_by_the_runs_own_bound(sample_docs):
+    """fineweb_quality marks the lines its rule counted as short: with the run's short_line_chars,
+    not a copy of the default."""
+    text = next(t for t in sample_docs.column("text").to_pylist() if t.count("\n") > 20)
+    for short in (10, 30, 80):
+        cls, params = highlight.stage_of({"fineweb_quality": {"short_line_chars": short}})
+        marked = {text[a:b] for a, b, _ in highlight.spans(text, "fineweb_quality.short_line_ratio", {}, cls, params)}
+        lines = [line for line in text.split("\n") if line.strip()]
+        assert marked == {line for line in lines if len(line) <= short}
+    assert len(marked) > 0
 
 
 def test_metrics_survive_a_resume(ray_session, tmp_path):

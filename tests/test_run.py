@@ -95,10 +95,10 @@ def test_limit_takes_the_first_documents_in_file_order(ray_session, tmp_path, sa
     assert kept == set((first + second)[:400])
 
 
-def test_jsonl_input_with_other_text_column(ray_session, tmp_path, web_docs):
+def test_jsonl_input_with_other_text_column(ray_session, tmp_path, real_docs):
     import gzip
 
-    rows = web_docs.slice(0, 40).to_pylist()
+    rows = real_docs.slice(0, 40).to_pylist()
     with gzip.open(tmp_path / "pages.jsonl.gz", "wt", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps({"content": row["text"], "url": row["url"], "rank": 1}) + "\n")
@@ -109,14 +109,14 @@ def test_jsonl_input_with_other_text_column(ray_session, tmp_path, web_docs):
     assert kept["url"].to_pylist() == [r["url"] for r in rows] and "text" in kept.column_names
 
 
-def test_kept_and_removed_read_whole_with_every_column(ray_session, tmp_path, web_docs, sample_docs):
+def test_kept_and_removed_read_whole_with_every_column(ray_session, tmp_path, real_docs, sample_docs):
     """Inputs with different columns (a JSONL with its own field, Parquet files with and without
     `url`): each output folder reads as one dataset with every column, in every reader we have."""
     folder = tmp_path / "in"
     folder.mkdir()
     pq.write_table(sample_docs.slice(0, 40).select(["id", "text"]), folder / "a.parquet")
-    pq.write_table(web_docs.slice(0, 40), folder / "b.parquet")
-    rows = [{"id": f"j{i}", "text": t, "note": f"n{i}"} for i, t in enumerate(web_docs.column("text").to_pylist()[40:60])]
+    pq.write_table(real_docs.slice(100, 40), folder / "b.parquet")  # other ids than a's where real_docs are samples/'s
+    rows = [{"id": f"j{i}", "text": t, "note": f"n{i}"} for i, t in enumerate(real_docs.column("text").to_pylist()[140:160])]
     (folder / "c.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     out = tmp_path / "out"
     stats = run_pipeline([{"length": {"min_words": 60}}], folder, out, part_bytes=1)

@@ -72,7 +72,8 @@ def test_doc_example_runs_by_entry_point_through_the_cli(tmp_path, package, corp
     explained = subprocess.run([sys.executable, "-m", "dataprep.cli", "explain", str(out), "--id", "d30"], env=env,
                                capture_output=True, text=True, timeout=120)
     assert "digit_ratio = " in explained.stdout and "max_ratio: needs <= 0.3: FAILS" in explained.stdout
-    assert "digit_ratio" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "digit_ratio" in page and "<mark title='digits'>" in page, "the stage's own highlight() marks its removals"
 
 
 def test_a_class_that_is_not_a_stage_is_a_config_error(tmp_path):

@@ -8,10 +8,10 @@ or published under the `dataprep.stages` entry-point group (see docs/adding_a_st
 import importlib
 import pkgutil
 
-from dataprep.stages.base import REGISTRY, DocStage, Filter, Global, Mapper, Stage, TextBatch
+from dataprep.stages.base import REGISTRY, DocStage, Filter, Global, LineFilter, Mapper, Stage, TextBatch, Threshold, Writer
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["REGISTRY", "DocStage", "Filter", "Global", "Mapper", "Stage", "TextBatch"]
+__all__ = ["REGISTRY", "DocStage", "Filter", "Global", "LineFilter", "Mapper", "Stage", "TextBatch", "Threshold", "Writer"]

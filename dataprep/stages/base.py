@@ -1,9 +1,12 @@
-"""Stage kinds (Filter, Mapper, Global), the batch they work on, and the registry by name.
+"""Stage kinds, each with its contract in one place, the batch they work on, and the registry.
 
 A stage is a plain class: its parameters are its typed `__init__` arguments (the YAML keys),
-and its work is a pure function over an Arrow batch. Per-document stages (filters and mappers)
-return the batch plus their decisions; the runner fuses adjacent ones into one task per part
-and takes care of the ledger, counts and errors, so a stage only says *what* and *why*.
+and its work is a pure function over an Arrow batch. The kinds: `Filter` (measure, keep or
+remove), `Mapper` (rewrite; remove only what it empties), `LineFilter` (rewrite and remove by
+rules), `Writer` (write files of its own, keep all; last), all per document (`DocStage`), and
+`Global` (needs the whole corpus). Per-document stages return the batch plus their decisions;
+the runner fuses adjacent ones into one task per part and takes care of the ledger, counts and
+errors, so a stage only says *what* and *why*.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep import text as textutil
+from dataprep.spans import Span
 
 REGISTRY: dict[str, type[Stage]] = {}
 
@@ -129,14 +133,35 @@ class Decisions:
 
 
 class Threshold(NamedTuple):
-    """One numeric rule of a stage: documents whose `metric` is below (`side` "min") or above
-    (`side` "max") `bound` are removed with reason `<stage>.<code>`; `param` is the YAML key."""
+    """One numeric rule of a stage: a document fails it when its `metric` is below `bound` (`side`
+    "min"), above it ("max"), or not below it ("below": a count or similarity that must stay under
+    the bound), and is then removed with reason `<stage>.<code>`; `param` is the YAML key.
+
+    `bound` None: the bound varies per document (per-language settings); the stage records each
+    document's bound as the metric named `param` (NaN: the rule is off for that document).
+    """
 
     param: str
     metric: str
-    bound: float
+    bound: float | None
     side: str
     code: str
+
+    def failed(self, metrics: dict[str, np.ndarray]) -> np.ndarray:
+        """Where the documents of a batch fail this rule."""
+        return fails(metrics[self.metric], metrics[self.param] if self.bound is None else self.bound, self.side)
+
+
+def fails(values: Any, bound: Any, side: str) -> np.ndarray:
+    """Where `values` fail a bound on `side` (a NaN value or bound never fails): the one statement
+    of the comparison, for the stages, the report's tuning and `explain`."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        if side == "min":
+            return values < bound
+        if side == "max":
+            return values > bound
+        return values >= bound
 
 
 class Stage:
@@ -184,9 +209,18 @@ class Stage:
         """The numeric rules this stage removes by, as configured (for reports, explain, tuning)."""
         return []
 
+    @classmethod
+    def highlight(cls, text: str, code: str, details: dict[str, Any], params: dict[str, Any]) -> list[Span]:
+        """The parts of a document this stage removed with `code` that show why, as (start, end,
+        label) character spans, for the report; `params` are the run's parameters of the stage
+        (defaults filled in). A class method: the report has no stage instance (its model files
+        may be gone). Strings and spans quoted in the details are marked for every stage."""
+        return []
+
 
 class DocStage(Stage):
-    """A stage that decides about each document alone (fusable with its neighbours)."""
+    """A stage that decides about each document alone (fusable with its neighbours). Implement
+    one of its kinds below; a stage that fits none may implement `apply` itself."""
 
     def apply(self, batch: TextBatch) -> Decisions:
         raise NotImplementedError
@@ -195,17 +229,36 @@ class DocStage(Stage):
 class Filter(DocStage):
     """Keep or remove each document, with a reason code and the values measured.
 
-    Subclasses implement `measure` (vectorised measurements, one array per metric) and `checks`
-    (an ordered list of (code, failed-mask)); the first failing check names the reason.
+    Subclasses implement `measure` (vectorised measurements, one array per metric) and state each
+    rule once: a numeric one in `threshold_rules()` (checked from there, and drawn, tuned and
+    explained from there), any other in `checks` (an ordered list of (code, failed-mask)). The
+    checks come before the thresholds (`thresholds_first` turns that round); the first failing
+    rule names the reason, as in datatrove.
     """
 
     kind = "filter"
+    #: check the thresholds before `checks()` (the order decides which reason a document gets)
+    thresholds_first: ClassVar[bool] = False
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def checks(self, metrics: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        raise NotImplementedError
+        """The rules that are no threshold on a number (a language not wanted, a word found)."""
+        return []
+
+    def rules(self, metrics: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        """Every rule in the order they are checked: (code, failed-mask)."""
+        numeric = [(t.code, t.failed(metrics)) for t in self.threshold_rules()]
+        other = self.checks(metrics)
+        return numeric + other if self.thresholds_first else other + numeric
+
+    def reasons(self, metrics: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Per document, the reason code of the first rule it fails, or None."""
+        reasons = np.full(n, None, dtype=object)
+        for code, failed in reversed(self.rules(metrics)):
+            reasons[np.asarray(failed, dtype=bool)] = f"{self.name}.{code}"
+        return reasons
 
     def annotate(self, batch: TextBatch, metrics: dict[str, np.ndarray]) -> TextBatch:
         """Columns the filter adds to every document (none by default)."""
@@ -213,17 +266,15 @@ class Filter(DocStage):
 
     def apply(self, batch: TextBatch) -> Decisions:
         metrics = self.measure(batch)
-        reasons = np.full(batch.num_rows, None, dtype=object)
-        for code, failed in reversed(self.checks(metrics)):
-            reasons[np.asarray(failed, dtype=bool)] = f"{self.name}.{code}"
+        reasons = self.reasons(metrics, batch.num_rows)
         return Decisions(self.annotate(batch, metrics), reasons, metric_details(metrics, reasons), metrics)
 
 
 class Mapper(DocStage):
-    """Rewrite each document's text and record what changed.
+    """Rewrite each document's text and record what changed; remove only what it empties.
 
     Subclasses implement `transform`, returning the new text and the columns that record the
-    change. A document whose text the mapper empties is removed with `<stage>.emptied`.
+    change. A document whose text the mapper empties is removed (see `emptied`).
     """
 
     kind = "mapper"
@@ -233,10 +284,57 @@ class Mapper(DocStage):
 
     def apply(self, batch: TextBatch) -> Decisions:
         new_text, columns = self.transform(batch)
-        out = batch.with_text(new_text).with_columns(columns)
-        emptied = textutil.char_lengths(out.text) == 0
-        reasons = np.where(emptied & (batch.char_counts > 0), f"{self.name}.emptied", None).astype(object)
-        return Decisions(out, reasons, [None] * batch.num_rows)
+        reasons = emptied(self.name, batch, new_text, np.full(batch.num_rows, None, dtype=object))
+        return Decisions(batch.with_text(new_text).with_columns(columns), reasons, [None] * batch.num_rows)
+
+
+class LineFilter(Filter):
+    """Rewrite each document (drop lines, strip what is not text) and remove documents by rules
+    over what the rewrite measured: a filter and a mapper at once (`c4_quality`, `keywords`,
+    `extract`).
+
+    Subclasses implement `rewrite`, returning the rewritten batch (new text, columns recording
+    the change) and the values measured on the way; the rules are a Filter's (`checks`,
+    `threshold_rules`), and a document the rewrite empties that no rule removed is removed (see
+    `emptied`). Removed documents keep the text the rewrite gave them.
+    """
+
+    kind = "line_filter"
+
+    def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        out, metrics = self.rewrite(batch)
+        reasons = emptied(self.name, batch, out.text, self.reasons(metrics, batch.num_rows))
+        return Decisions(out, reasons, metric_details(metrics, reasons), metrics)
+
+
+class Writer(DocStage):
+    """Write every document to files of the stage's own (`tokenize` -> tokens/) and keep it.
+
+    Subclasses implement `write` (per batch: buffer what goes to the part's files, return the
+    columns to add) and the per-part hooks `start_part`/`finish_part` (the part's files, atomically,
+    named by part) and `finish` (once, on the driver). A writer ends the pipeline, so its files
+    line up with kept/ row for row.
+    """
+
+    kind = "writer"
+    last = True
+
+    def write(self, batch: TextBatch) -> dict[str, pa.Array]:
+        raise NotImplementedError
+
+    def apply(self, batch: TextBatch) -> Decisions:
+        return Decisions.keep_all(batch.with_columns(self.write(batch)))
+
+
+def emptied(stage: str, before: TextBatch, new_text: pa.Array, reasons: np.ndarray) -> np.ndarray:
+    """The one rule for rewritten documents: one the stage left without text (that had some) is
+    removed as `<stage>.emptied`, unless a rule of the stage already removed it."""
+    gone = (textutil.char_lengths(new_text) == 0) & (before.char_counts > 0) & (reasons == None)  # noqa: E711
+    reasons[gone] = f"{stage}.emptied"
+    return reasons
 
 
 class Global(Stage):
@@ -270,14 +368,15 @@ class Global(Stage):
 
 
 def metric_details(metrics: dict[str, np.ndarray], reasons: np.ndarray) -> list[dict[str, Any] | None]:
-    """Per removed row, its measured values as a plain dict (kept rows get None)."""
+    """Per removed row, its measured values as a plain dict (kept rows get None; a value that is
+    None, such as a word a document does not have, is left out)."""
     details: list[dict[str, Any] | None] = [None] * len(reasons)
     removed = np.flatnonzero(reasons != None)  # noqa: E711 (elementwise on an object array)
     if removed.size == 0:
         return details
     columns = {k: np.asarray(v)[removed].tolist() for k, v in metrics.items()}
     for j, row in enumerate(removed):
-        details[row] = {k: _rounded(v[j]) for k, v in columns.items()}
+        details[row] = {k: _rounded(v[j]) for k, v in columns.items() if v[j] is not None}
     return details
 
 

@@ -1,6 +1,6 @@
 """`c4_quality`: the C4 page cleaning rules (Raffel et al. 2020, section 2.2; TFDS c4_utils).
 
-A mapper and a filter at once: it drops lines (no terminal punctuation, fewer than 3 words,
+A line filter (a mapper and a filter at once): it drops lines (no terminal punctuation, fewer than 3 words,
 "javascript", cookie/terms boilerplate, a word over 1,000 characters), strips Wikipedia-style
 citation markers, then removes the whole page on "lorem ipsum", a curly bracket, or fewer than
 5 sentences left. All of it over the batch's lines at once. Sentences are counted as datatrove
@@ -9,26 +9,32 @@ counts them (spaCy's sentencizer over each kept line's spaCy words), by default.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import text as textutil
-from dataprep.stages.base import Decisions, DocStage, TextBatch, Threshold, metric_details, register
+from dataprep import spans
+from dataprep.spans import Span
+from dataprep.stages.base import LineFilter, TextBatch, Threshold, register
 
 POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 #: a sentence ends at . ! ? (possibly repeated, possibly closed by a quote or bracket) before a space
 SENTENCE_END = r"[.!?]+[\"'”’)\]]*(\s|$)"
 SENTENCE_COUNTS = ("spacy", "regex")
+#: what removes a whole page (checked in this order on a line), on the lines C4 keeps
+LOREM_IPSUM, CURLY_BRACKET = "lorem ipsum", r"\{"
+PAGE_RULES = ("lorem_ipsum", "curly_bracket")
 
 
 @register
-class C4Quality(DocStage):
+class C4Quality(LineFilter):
     """Line filtering and page rules of C4; records `c4_lines_removed` per kept document."""
 
     name = "c4_quality"
-    kind = "mapper"
     adds = {"c4_lines_removed": pa.int32()}
 
     def __init__(
@@ -57,7 +63,7 @@ class C4Quality(DocStage):
         self.drop_lorem_ipsum, self.drop_curly_bracket = drop_lorem_ipsum, drop_curly_bracket
         self.min_sentences = min_sentences
 
-    def apply(self, batch: TextBatch) -> Decisions:
+    def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
         n = batch.num_rows
         raw_lines, parent = textutil.flat(batch.lines)
         lines = pc.utf8_trim_whitespace(raw_lines)
@@ -78,25 +84,22 @@ class C4Quality(DocStage):
         lower = pc.utf8_lower(lines)
         first_bad = {}  # page rule -> first line index (in the document's order) that triggers it
         if self.drop_lorem_ipsum:
-            first_bad["lorem_ipsum"] = keep & textutil.matches(lower, "lorem ipsum")
+            first_bad["lorem_ipsum"] = keep & textutil.matches(lower, LOREM_IPSUM)
         if self.drop_javascript_lines:
             keep &= ~textutil.matches(lower, "javascript")
         if self.drop_curly_bracket:
-            first_bad["curly_bracket"] = keep & textutil.matches(lines, r"\{")
+            first_bad["curly_bracket"] = keep & textutil.matches(lines, CURLY_BRACKET)
         if self.drop_policy_lines:
             keep &= ~textutil.matches(lower, "|".join(POLICY_PHRASES))
         sentences = textutil.per_doc(parent[keep], self._sentences(lines.filter(pa.array(keep))), n)
         new_text = textutil.join_kept(lines, parent, keep, n)
         lines_removed = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
-        reasons = np.full(n, None, dtype=object)
-        if self.min_sentences is not None:
-            reasons[sentences < self.min_sentences] = f"{self.name}.too_few_sentences"
-        reasons[(textutil.char_lengths(new_text) == 0) & (reasons == None)] = f"{self.name}.emptied"  # noqa: E711
-        for code, docs in _page_rule_hits(first_bad, parent, n).items():
-            reasons[docs] = f"{self.name}.{code}"
-        metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed}
-        out = batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())})
-        return Decisions(out, reasons, metric_details(metrics, reasons), metrics)
+        metrics = {"sentences": sentences.astype(np.int64), "lines_removed": lines_removed, "page_rule": _page_rule(first_bad, parent, n)}
+        return batch.with_text(new_text).with_columns({"c4_lines_removed": pa.array(lines_removed, pa.int32())}), metrics
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        """The page rules (whichever fires on the earliest line), before the sentence count."""
+        return [(code, m["page_rule"] == code) for code in PAGE_RULES]
 
     def setup(self) -> None:
         if self.sentence_count == "spacy":
@@ -111,16 +114,22 @@ class C4Quality(DocStage):
     def threshold_rules(self) -> list[Threshold]:
         return [] if self.min_sentences is None else [Threshold("min_sentences", "sentences", self.min_sentences, "min", "too_few_sentences")]
 
+    @classmethod
+    def highlight(cls, text: str, code: str, details: dict[str, Any], params: dict[str, Any]) -> list[Span]:
+        if code == "lorem_ipsum":
+            return spans.found(text, f"(?i){LOREM_IPSUM}", "lorem ipsum")
+        return spans.found(text, CURLY_BRACKET, "curly bracket") if code == "curly_bracket" else []
 
-def _page_rule_hits(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Documents each page rule removes; when several fire, the one on the earliest line wins."""
+
+def _page_rule(first_bad: dict[str, np.ndarray], parent: np.ndarray, n: int) -> np.ndarray:
+    """Per document, the page rule that removes it (None: none); when several fire, the one on
+    the earliest line wins."""
     first_line = {code: np.full(n, np.iinfo(np.int64).max) for code in first_bad}
     for code, hits in first_bad.items():
         index = np.flatnonzero(hits)
         np.minimum.at(first_line[code], parent[index], index)
-    result = {}
+    result = np.full(n, None, dtype=object)
     earliest = np.min(np.stack(list(first_line.values())), axis=0) if first_line else np.full(n, np.iinfo(np.int64).max)
-    for code in first_bad:  # insertion order breaks ties: lorem ipsum is checked first on a line
-        docs = (first_line[code] == earliest) & (earliest < np.iinfo(np.int64).max)
-        result[code] = docs & ~np.any([result[c] for c in result], axis=0) if result else docs
+    for code in reversed(first_bad):  # insertion order breaks ties: lorem ipsum is checked first on a line
+        result[(first_line[code] == earliest) & (earliest < np.iinfo(np.int64).max)] = code
     return result

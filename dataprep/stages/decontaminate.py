@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataprep import text as textutil
-from dataprep.stages.base import Filter, TextBatch, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register
 from dataprep.stages.minhash_dedup import MinhashDedup, band_keys
 
 
@@ -127,11 +127,11 @@ class Decontaminate(Filter):
             np.maximum.at(best, pairs_doc, agreement)
         return np.where(has, best, 0.0)
 
-    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        checks = [("overlap", m["matched_ngrams"] >= self.min_matches)]
+    def threshold_rules(self) -> list[Threshold]:
+        rules = [Threshold("min_matches", "matched_ngrams", self.min_matches, "below", "overlap")]
         if self.near_duplicate is not None:
-            checks.append(("near_dup", m["reference_similarity"] >= self.near_duplicate))
-        return checks
+            rules.append(Threshold("near_duplicate", "reference_similarity", self.near_duplicate, "below", "near_dup"))
+        return rules
 
 
 def _members(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:

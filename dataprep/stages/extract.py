@@ -23,18 +23,17 @@ import pyarrow.compute as pc
 
 from dataprep import text as textutil
 from dataprep.extract import engines
-from dataprep.stages.base import Decisions, DocStage, TextBatch, register
+from dataprep.stages.base import LineFilter, TextBatch, register
 
 TITLE = r"(?is)<title[^>]*>(?P<title>.*?)</title>"
 HTML_LANG = r"(?is)<html\b[^>]*?\slang\s*=\s*[\"']?\s*(?P<lang>[a-z]{1,8}(?:[-_][a-z0-9]{1,8})*)"
 
 
 @register
-class Extract(DocStage):
+class Extract(LineFilter):
     """HTML -> main text with lines kept; `html_bytes`, `html_lang`, `title`, `publication_date`."""
 
     name = "extract"
-    kind = "mapper"
     adds = {
         "html_bytes": pa.int64(),
         "html_lang": pa.string(),
@@ -60,10 +59,11 @@ class Extract(DocStage):
         self.title = title
         self.publication_date = publication_date
 
-    def apply(self, batch: TextBatch) -> Decisions:
+    def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
         html = batch.text
         result = engines.run(self.engine, html, self.unsure_share)
-        failed = np.array([e is not None for e in result.errors], dtype=bool)
+        errors = np.array(result.errors, dtype=object)
+        failed = errors != None  # noqa: E711 (elementwise)
         main = pa.array([t or "" for t in result.texts], pa.large_string())
         empty = ~failed & ~textutil.matches(main, engines.WORD)
         removed = failed | empty
@@ -81,14 +81,12 @@ class Extract(DocStage):
             pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
             columns["publication_date"] = pa.array([_date(p, u) for p, u in zip(pages, urls)], pa.string())
-        reasons = np.full(batch.num_rows, None, dtype=object)
-        reasons[empty] = f"{self.name}.empty"
-        reasons[failed] = f"{self.name}.failed"
-        details = [{"error": e} if e is not None else {"html_bytes": int(b)} if gone else None
-                   for e, b, gone in zip(result.errors, html_bytes, removed)]
-        out = batch.with_text(text).with_columns(columns)
-        metrics = {"html_bytes": html_bytes, "text_bytes": np.where(removed, 0, textutil.byte_lengths(main))}
-        return Decisions(out, reasons, details, metrics)
+        metrics = {"html_bytes": html_bytes, "text_bytes": np.where(removed, 0, textutil.byte_lengths(main)), "error": errors}
+        return batch.with_text(text).with_columns(columns), metrics
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        """The engine raised; else no word was left (text_bytes is 0 exactly then)."""
+        return [("failed", m["error"] != None), ("empty", m["text_bytes"] == 0)]  # noqa: E711
 
 
 def _html_lang(html: pa.Array) -> pa.Array:

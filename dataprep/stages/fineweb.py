@@ -6,11 +6,20 @@ lists without sentence punctuation, and pages repeating lines.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
 import pyarrow.compute as pc
 
+from dataprep import spans
 from dataprep import text as textutil
+from dataprep.spans import Span
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
+
+
+#: a line with text (blank lines are not lines for these rules)
+FILLED = r"\S"
 
 
 @register
@@ -40,10 +49,10 @@ class FinewebQuality(Filter):
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         n = batch.num_rows
         all_lines, all_parent = textutil.flat(batch.lines)
-        filled = textutil.matches(all_lines, r"\S")
+        filled = textutil.matches(all_lines, FILLED)
         lines, parent = all_lines.filter(filled), all_parent[filled]
         n_lines = textutil.per_doc(parent, None, n)
-        punct = textutil.matches(lines, f"[{textutil.sentence_terminal_class()}]$")
+        punct = textutil.matches(lines, _terminal())
         short = textutil.char_lengths(lines) <= self.short_line_chars
         _, dup_chars = textutil.duplicate_elements(lines, parent, n)
         newlines = pc.count_substring(batch.text, "\n").to_numpy(zero_copy_only=False)
@@ -55,24 +64,35 @@ class FinewebQuality(Filter):
         }
         # words are counted (the costly part) only where the newline rule can decide, as in
         # datatrove: documents an earlier rule removes get NaN ("not measured")
-        reaches = ~np.any([failed for _, failed in self.checks({**metrics, "newline_word_ratio": np.zeros(n)})], axis=0)
+        reaches = ~np.any([failed for _, failed in self.rules({**metrics, "newline_word_ratio": np.zeros(n)})], axis=0)
         ratio = np.full(n, np.nan)
         words = textutil.list_lengths(batch.words_of(reaches, self.word_splitter))
         ratio[reaches] = textutil.ratio(newlines[reaches], words)
         return {**metrics, "newline_word_ratio": ratio}
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        rules = [
-            ("empty", 0, lambda: m["lines"] == 0),
-            ("line_punct_ratio", self.min_line_punct_ratio, lambda: m["line_punct_ratio"] < self.min_line_punct_ratio),
-            ("short_line_ratio", self.max_short_line_ratio, lambda: m["short_line_ratio"] > self.max_short_line_ratio),
-            ("dup_line_chars", self.max_dup_line_chars, lambda: m["dup_line_chars"] > self.max_dup_line_chars),
-            ("newline_word_ratio", self.max_newline_word_ratio, lambda: m["newline_word_ratio"] > self.max_newline_word_ratio),
-        ]
-        return [(code, check()) for code, bound, check in rules if bound is not None]
+        return [("empty", m["lines"] == 0)]  # no line with text: no ratio to judge
 
     def threshold_rules(self) -> list[Threshold]:
         rules = [("min_line_punct_ratio", "line_punct_ratio", "min"), ("max_short_line_ratio", "short_line_ratio", "max"),
                  ("max_dup_line_chars", "dup_line_chars", "max"), ("max_newline_word_ratio", "newline_word_ratio", "max")]
         return [Threshold(param, metric, getattr(self, param), side, metric)
                 for param, metric, side in rules if getattr(self, param) is not None]
+
+    @classmethod
+    def highlight(cls, text: str, code: str, details: dict[str, Any], params: dict[str, Any]) -> list[Span]:
+        filled = re.compile(FILLED)
+        if code == "short_line_ratio":
+            short = params["short_line_chars"]
+            return spans.lines(text, lambda line: filled.search(line) is not None and len(line) <= short, "short line")
+        if code == "line_punct_ratio":
+            ends = re.compile(_terminal())
+            return spans.lines(text, lambda line: filled.search(line) is not None and not ends.search(line), "no terminal punctuation")
+        if code == "dup_line_chars":
+            return spans.repeated(text, r"\n", "repeated line")
+        return []
+
+
+def _terminal() -> str:
+    """A line that ends a sentence: its last character is a Unicode Sentence_Terminal."""
+    return f"[{textutil.sentence_terminal_class()}]$"

@@ -15,9 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep import languages
+from dataprep import languages, spans
 from dataprep import text as textutil
+from dataprep.spans import Span
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
+
 
 class Profile:
     """The default of a profiled parameter: the document language's profile decides. A sentinel,
@@ -32,6 +34,18 @@ PROFILE = Profile()
 PROFILED = ("stop_words", "min_stop_words", "min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "word_splitter")
 #: documents in a language without a profile: the English bounds, no stop-word rule
 FALLBACK = "en"
+#: lines that are list items, lines that trail off, and the ellipses counted per word
+BULLET_LINE, ELLIPSIS_LINE, ELLIPSIS = r"^\s*[•\-]", r"(\.\.\.|…)\s*$", r"\.\.\.|…"
+#: (parameter, metric, side, reason code), in datatrove's order: the first failing rule names the reason
+RULES = [("min_words", "words", "min", "short_doc"), ("max_words", "words", "max", "long_doc"),
+         ("min_mean_word_length", "mean_word_length", "min", "short_mean_word"),
+         ("max_mean_word_length", "mean_word_length", "max", "long_mean_word"),
+         ("max_symbol_word_ratio", "hash_ratio", "max", "too_many_hashes"),
+         ("max_symbol_word_ratio", "ellipsis_ratio", "max", "too_many_ellipses"),
+         ("max_bullet_lines_ratio", "bullet_lines_ratio", "max", "too_many_bullet_lines"),
+         ("max_ellipsis_lines_ratio", "ellipsis_lines_ratio", "max", "too_many_ellipsis_lines"),
+         ("min_alpha_words_ratio", "alpha_words_ratio", "min", "few_alpha_words"),
+         ("min_stop_words", "stop_words", "min", "few_stop_words")]
 
 
 @register
@@ -117,12 +131,11 @@ class GopherQuality(Filter):
         n_real = textutil.per_doc(parent, real.astype(float), n)
         alpha = textutil.per_doc(parent, textutil.matches(words, textutil.ALPHA).astype(float), n)
         hashes = pc.count_substring(batch.text, "#").to_numpy(zero_copy_only=False)
-        ellipses = (pc.count_substring(batch.text, "...").to_numpy(zero_copy_only=False)
-                    + pc.count_substring(batch.text, "…").to_numpy(zero_copy_only=False))
+        ellipses = pc.count_substring_regex(batch.text, ELLIPSIS).to_numpy(zero_copy_only=False)
         lines, line_parent = textutil.flat(batch.lines)
         n_lines = textutil.per_doc(line_parent, None, n)
-        bullets = textutil.per_doc(line_parent, textutil.matches(lines, r"^\s*[•\-]").astype(float), n)
-        ellipsis_lines = textutil.per_doc(line_parent, textutil.matches(lines, r"(\.\.\.|…)\s*$").astype(float), n)
+        bullets = textutil.per_doc(line_parent, textutil.matches(lines, BULLET_LINE).astype(float), n)
+        ellipsis_lines = textutil.per_doc(line_parent, textutil.matches(lines, ELLIPSIS_LINE).astype(float), n)
 
         def bound(key: str) -> np.ndarray:  # a per-document threshold; NaN switches the rule off
             return np.full(n, np.nan if settings[key] is None else float(settings[key]))
@@ -142,39 +155,27 @@ class GopherQuality(Filter):
             "min_stop_words": bound("min_stop_words"),
         }
 
-    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        rules = [
-            ("short_doc", self.min_words, lambda: m["words"] < self.min_words),
-            ("long_doc", self.max_words, lambda: m["words"] > self.max_words),
-            ("short_mean_word", 0, lambda: m["mean_word_length"] < m["min_mean_word_length"]),
-            ("long_mean_word", 0, lambda: m["mean_word_length"] > m["max_mean_word_length"]),
-            ("too_many_hashes", self.max_symbol_word_ratio, lambda: m["hash_ratio"] > self.max_symbol_word_ratio),
-            ("too_many_ellipses", self.max_symbol_word_ratio, lambda: m["ellipsis_ratio"] > self.max_symbol_word_ratio),
-            ("too_many_bullet_lines", self.max_bullet_lines_ratio, lambda: m["bullet_lines_ratio"] > self.max_bullet_lines_ratio),
-            ("too_many_ellipsis_lines", self.max_ellipsis_lines_ratio, lambda: m["ellipsis_lines_ratio"] > self.max_ellipsis_lines_ratio),
-            ("few_alpha_words", 0, lambda: m["alpha_words_ratio"] < m["min_alpha_words_ratio"]),
-            ("few_stop_words", 0, lambda: m["stop_words"] < m["min_stop_words"]),
-        ]
-        return [(code, check()) for code, bound, check in rules if bound is not None]
-
     def threshold_rules(self) -> list[Threshold]:
-        """The fixed bounds; with language: auto the profiled ones vary per document and are
-        recorded per document instead (the min_/max_ metrics)."""
-        fixed = {"min_words": self.min_words, "max_words": self.max_words, "max_symbol_word_ratio": self.max_symbol_word_ratio,
-                 "max_bullet_lines_ratio": self.max_bullet_lines_ratio, "max_ellipsis_lines_ratio": self.max_ellipsis_lines_ratio}
-        if self.language != "auto":
-            settings = self.settings(self.language)
-            fixed.update({key: settings[key] for key in ("min_mean_word_length", "max_mean_word_length", "min_alpha_words_ratio", "min_stop_words")})
-        rules = [("min_words", "words", "min", "short_doc"), ("max_words", "words", "max", "long_doc"),
-                 ("min_mean_word_length", "mean_word_length", "min", "short_mean_word"),
-                 ("max_mean_word_length", "mean_word_length", "max", "long_mean_word"),
-                 ("max_symbol_word_ratio", "hash_ratio", "max", "too_many_hashes"),
-                 ("max_symbol_word_ratio", "ellipsis_ratio", "max", "too_many_ellipses"),
-                 ("max_bullet_lines_ratio", "bullet_lines_ratio", "max", "too_many_bullet_lines"),
-                 ("max_ellipsis_lines_ratio", "ellipsis_lines_ratio", "max", "too_many_ellipsis_lines"),
-                 ("min_alpha_words_ratio", "alpha_words_ratio", "min", "few_alpha_words"),
-                 ("min_stop_words", "stop_words", "min", "few_stop_words")]
-        return [Threshold(param, metric, fixed[param], side, code) for param, metric, side, code in rules if fixed.get(param) is not None]
+        """Every rule, in datatrove's order. A profiled bound is the given value, else the
+        language's profile; with language: auto and no value given it varies per document
+        (bound None: each document's is recorded as the metric named after the parameter)."""
+        profile = {} if self.language == "auto" else self.settings(self.language)
+        rules = []
+        for param, metric, side, code in RULES:
+            bound = profile[param] if param in profile else getattr(self, param)
+            if bound is not None:
+                rules.append(Threshold(param, metric, None if bound is PROFILE else bound, side, code))
+        return rules
+
+    @classmethod
+    def highlight(cls, text: str, code: str, details: dict[str, Any], params: dict[str, Any]) -> list[Span]:
+        marks = {"too_many_bullet_lines": (spans.lines_matching, BULLET_LINE, "bullet line"),
+                 "too_many_ellipsis_lines": (spans.lines_matching, ELLIPSIS_LINE, "ellipsis line"),
+                 "too_many_ellipses": (spans.found, ELLIPSIS, "ellipsis"), "too_many_hashes": (spans.found, "#", "#")}
+        if code not in marks:
+            return []
+        mark, pattern, label = marks[code]
+        return mark(text, pattern, label)
 
 
 def _distinct_stop_words(words: pa.Array, parent: np.ndarray, n: int, stop_words: list[str]) -> np.ndarray:

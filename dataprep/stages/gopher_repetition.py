@@ -7,14 +7,21 @@ fraction is over the document's characters. Lines and paragraphs are compared ex
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
 import pyarrow.compute as pc
 
+from dataprep import repetition, spans
 from dataprep import text as textutil
+from dataprep.spans import Span
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
 DUPLICATE_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+#: what separates paragraphs and lines (compared whole)
+SEPARATORS = {"para": r"\n{2,}", "line": r"\n+"}
 
 
 @register
@@ -53,31 +60,26 @@ class GopherRepetition(Filter):
         n = batch.num_rows
         chars = batch.char_counts
         metrics = {}
-        paragraphs = pc.split_pattern_regex(batch.text, r"\n{2,}")
-        lines = pc.split_pattern_regex(batch.text, r"\n+")
-        for unit, lists in (("para", paragraphs), ("line", lines)):
-            values, parent = textutil.flat(lists)
+        for unit, separator in SEPARATORS.items():
+            values, parent = textutil.flat(pc.split_pattern_regex(batch.text, separator))
             dups, dup_chars = textutil.duplicate_elements(values, parent, n)
             metrics[f"dup_{unit}_fraction"] = textutil.ratio(dups, textutil.per_doc(parent, None, n))
             metrics[f"dup_{unit}_chars"] = textutil.ratio(dup_chars, chars)
         # the n-gram rules (words: the costly part) are measured only where they can decide, as in
         # datatrove: documents a line or paragraph rule removes get NaN ("not measured")
         line_rules = [t for t in self.threshold_rules() if t.metric in metrics]
-        reaches = ~np.any([metrics[t.metric] > t.bound for t in line_rules] or [np.zeros(n, bool)], axis=0)
+        reaches = ~np.any([t.failed(metrics) for t in line_rules] or [np.zeros(n, bool)], axis=0)
         words, parent = textutil.flat(batch.words_of(reaches, self.word_splitter))
         codes = textutil.element_codes(words)
         word_chars = textutil.char_lengths(words)
         m, reached_chars = int(reaches.sum()), chars[reaches]
-        count = textutil.duplicate_ngram_chars if self.dup_ngram_count == "coverage" else textutil.greedy_duplicate_ngram_chars
-        sizes = [("top", size, textutil.top_ngram_chars) for size in self.top_ngrams] + [("dup", size, count) for size in self.dup_ngrams]
+        count = repetition.duplicate_ngram_chars if self.dup_ngram_count == "coverage" else repetition.greedy_duplicate_ngram_chars
+        sizes = [("top", size, repetition.top_ngram_chars) for size in self.top_ngrams] + [("dup", size, count) for size in self.dup_ngrams]
         for kind, size, measure in sizes:
             values = np.full(n, np.nan)
             values[reaches] = textutil.ratio(measure(codes, parent, word_chars, size, m), reached_chars)
             metrics[f"{kind}_{size}gram_chars"] = values
         return metrics
-
-    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        return [(t.code, m[t.metric] > t.bound) for t in self.threshold_rules()]
 
     def threshold_rules(self) -> list[Threshold]:
         rules = [
@@ -89,3 +91,13 @@ class GopherRepetition(Filter):
             *((f"dup_ngrams.{k}", f"dup_{k}gram_chars", v) for k, v in self.dup_ngrams.items()),
         ]
         return [Threshold(param, metric, bound, "max", metric) for param, metric, bound in rules if bound is not None]
+
+    @classmethod
+    def highlight(cls, text: str, code: str, details: dict[str, Any], params: dict[str, Any]) -> list[Span]:
+        gram = re.fullmatch(r"(top|dup)_(\d+)gram_chars", code)
+        if gram:
+            return spans.repeated_ngrams(text, int(gram.group(2)), most_frequent_only=gram.group(1) == "top")
+        unit = re.fullmatch(r"dup_(para|line)_(fraction|chars)", code)
+        if unit:
+            return spans.repeated(text, SEPARATORS[unit.group(1)], "repeated paragraph" if unit.group(1) == "para" else "repeated line")
+        return []

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import text as textutil
-from dataprep.stages.base import Decisions, DocStage, TextBatch, register
+from dataprep.stages.base import LineFilter, TextBatch, register
 
 HTML_TAG = r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]{0,500})?/?>|<!--(?s:.*?)-->"
 LINK = r"\b(https?://|www\.)[^\s<>\"')\]]+"
@@ -41,11 +40,10 @@ COOKIE_BANNER = (r"(?i)((we|this (web)?site|our (web)?site) (use|uses)|wir (verw
 
 
 @register
-class Keywords(DocStage):
+class Keywords(LineFilter):
     """Block lists (words, phrases, files, URL domains), HTML tags, links and boilerplate lines."""
 
     name = "keywords"
-    kind = "mapper"
     adds = {"keywords_fixes": pa.list_(pa.string()), "keywords_lines_removed": pa.int32()}
 
     def __init__(
@@ -80,7 +78,7 @@ class Keywords(DocStage):
         parts = [rf"\b{re.escape(w)}\b" for w in self.block_words] + [re.escape(p) for p in self.block_phrases]
         return "|".join(parts) or None
 
-    def apply(self, batch: TextBatch) -> Decisions:
+    def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
         n = batch.num_rows
         text = batch.text
         flags: dict[str, np.ndarray] = {}
@@ -96,8 +94,7 @@ class Keywords(DocStage):
                 textutil.matches(lines, COOKIE_BANNER) & (textutil.char_lengths(lines) < 400))
             keep &= ~chrome
             flags["boilerplate"] = textutil.per_doc(parent, chrome.astype(float), n) > 0
-        reasons = np.full(n, None, dtype=object)
-        details: list[dict[str, Any] | None] = [None] * n
+        term, host = np.full(n, None, dtype=object), np.full(n, None, dtype=object)  # what blocks a document
         blocked = self._blocked_terms()
         if blocked:
             hits = textutil.matches(lines, f"(?i)({blocked})")
@@ -107,22 +104,21 @@ class Keywords(DocStage):
             else:
                 terms = pc.struct_field(pc.extract_regex(lines, f"(?i)(?P<term>{blocked})"), "term").to_pylist()
                 for i in np.flatnonzero(hits)[::-1]:  # the first hit of each document wins
-                    reasons[parent[i]] = f"{self.name}.blocked_term"
-                    details[parent[i]] = {"term": terms[i]}
+                    term[parent[i]] = terms[i]
         if self.block_domains and "url" in batch.table.column_names:
-            host = pc.utf8_lower(pc.struct_field(pc.extract_regex(batch.table["url"].combine_chunks().cast(pa.string()),
-                                                                  r"^[A-Za-z][\w+.-]*://(?:[^@/]*@)?(?P<host>[^/:?#]+)"), "host"))
+            hosts = pc.utf8_lower(pc.struct_field(pc.extract_regex(batch.table["url"].combine_chunks().cast(pa.string()),
+                                                                   r"^[A-Za-z][\w+.-]*://(?:[^@/]*@)?(?P<host>[^/:?#]+)"), "host"))
             domains = "|".join(re.escape(d) for d in self.block_domains)
-            on_domain = textutil.matches(host, rf"(^|\.)({domains})$")
-            for i in np.flatnonzero(on_domain):
-                reasons[i] = f"{self.name}.blocked_domain"
-                details[i] = {"host": host[i].as_py()}
+            on_domain = textutil.matches(hosts, rf"(^|\.)({domains})$")
+            host[on_domain] = np.array(hosts.to_pylist(), dtype=object)[on_domain]
         new_text = textutil.join_kept(lines, parent, keep, n)
         removed_lines = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
-        emptied = (textutil.char_lengths(new_text) == 0) & (batch.char_counts > 0) & (reasons == None)  # noqa: E711
-        reasons[emptied] = f"{self.name}.emptied"
         out = batch.with_text(new_text).with_columns({
             "keywords_fixes": textutil.tags_column(flags),
             "keywords_lines_removed": pa.array(removed_lines, pa.int32()),
         })
-        return Decisions(out, reasons, details)
+        return out, {"term": term, "host": host, "lines_removed": removed_lines}
+
+    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        """A blocked domain names the reason before a blocked term."""
+        return [("blocked_domain", m["host"] != None), ("blocked_term", m["term"] != None)]  # noqa: E711

@@ -70,12 +70,7 @@ class Language(Filter):
         return {"language": language, "language_score": np.round(score, 4)}
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        if self.languages is None:
-            return []
-        return [
-            ("not_wanted", ~np.isin(m["language"], self.languages)),
-            ("low_score", m["language_score"] < self.min_score),
-        ]
+        return [] if self.languages is None else [("not_wanted", ~np.isin(m["language"], self.languages))]
 
     def threshold_rules(self) -> list[Threshold]:
         return [] if self.languages is None else [Threshold("min_score", "language_score", self.min_score, "min", "low_score")]

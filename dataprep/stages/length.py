@@ -29,16 +29,6 @@ class Length(Filter):
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         return {"chars": batch.char_counts, "words": batch.word_counts}
 
-    def checks(self, metrics: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        chars, words = metrics["chars"], metrics["words"]
-        bounds = [
-            ("too_few_chars", self.min_chars, chars < (self.min_chars or 0)),
-            ("too_many_chars", self.max_chars, chars > (self.max_chars or 0)),
-            ("too_few_words", self.min_words, words < (self.min_words or 0)),
-            ("too_many_words", self.max_words, words > (self.max_words or 0)),
-        ]
-        return [(code, failed) for code, bound, failed in bounds if bound is not None]
-
     def threshold_rules(self) -> list[Threshold]:
         rules = [("min_chars", "chars", "min", "too_few_chars"), ("max_chars", "chars", "max", "too_many_chars"),
                  ("min_words", "words", "min", "too_few_words"), ("max_words", "words", "max", "too_many_words")]

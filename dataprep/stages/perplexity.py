@@ -54,6 +54,7 @@ class Perplexity(Filter):
 
     name = "perplexity"
     adds = {"perplexity": pa.float32(), "perplexity_bucket": pa.string()}
+    thresholds_first = True  # too_high names a document outside the kept buckets too
 
     def __init__(
         self,
@@ -104,12 +105,9 @@ class Perplexity(Filter):
         return {"perplexity": np.round(perplexity, 1), "bucket": bucket}
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        rules = []
-        if self.max_perplexity is not None:
-            rules.append(("too_high", m["perplexity"] > self.max_perplexity))
-        if self.keep_buckets is not None:
-            rules.append(("bucket", ~np.isin(m["bucket"], self.keep_buckets) & (m["bucket"] != None)))  # noqa: E711
-        return rules
+        if self.keep_buckets is None:
+            return []
+        return [("bucket", ~np.isin(m["bucket"], self.keep_buckets) & (m["bucket"] != None))]  # noqa: E711
 
     def threshold_rules(self) -> list[Threshold]:
         return [] if self.max_perplexity is None else [Threshold("max_perplexity", "perplexity", self.max_perplexity, "max", "too_high")]

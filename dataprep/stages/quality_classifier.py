@@ -67,9 +67,6 @@ class QualityClassifier(Filter):
         score = np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float32)
         return {"quality_score": np.round(score, 4)}
 
-    def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        return [("low_score", m["quality_score"] < self.threshold)]
-
     def threshold_rules(self) -> list[Threshold]:
         return [Threshold("threshold", "quality_score", self.threshold, "min", "low_score")]
 

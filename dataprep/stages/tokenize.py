@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep import documents, tokens
-from dataprep.stages.base import Decisions, DocStage, TextBatch, register
+from dataprep.stages.base import TextBatch, Writer, register
 from dataprep.tokenizer import Tokenizer, trained_tokenizer
 
 #: what the .bin may hold: Megatron's dtype table has uint16 and int32 for token ids, no uint32
@@ -30,13 +30,11 @@ DTYPES = ("auto", "uint16", "int32")
 
 
 @register
-class Tokenize(DocStage):
+class Tokenize(Writer):
     """Encodes kept documents into per-part .bin/.idx token shards plus a manifest; keeps every document."""
 
     name = "tokenize"
-    kind = "writer"
     adds = {"num_tokens": pa.int32()}
-    last = True
 
     def __init__(
         self,
@@ -89,7 +87,7 @@ class Tokenize(DocStage):
         for suffix in (".idx", ".bin"):  # a stale shard of an interrupted attempt
             self._shard(key).with_suffix(suffix).unlink(missing_ok=True)
 
-    def apply(self, batch: TextBatch) -> Decisions:
+    def write(self, batch: TextBatch) -> dict[str, pa.Array]:
         tokenizer = self._tokenizer()
         dtype = self._dtype(tokenizer)
         encoded = tokenizer.encode(batch.text.to_pylist())
@@ -100,7 +98,7 @@ class Tokenize(DocStage):
             lengths += 1
         self._tokens.append(flat)  # last: a batch that raised above left nothing behind
         self._lengths.append(lengths)
-        return Decisions.keep_all(batch.with_columns({"num_tokens": pa.array(lengths.astype(np.int32), pa.int32())}))
+        return {"num_tokens": pa.array(lengths.astype(np.int32), pa.int32())}
 
     def finish_part(self, key: str) -> None:
         if self._lengths:
