@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -55,23 +54,18 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measured(command: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
-    """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (every
-    process it and its descendants waited for: Ray's and datatrove's workers), peak RSS of the
-    tree, stdout. CPU seconds hold still when other work shares the machine; wall time does not."""
-    started, cpu = time.perf_counter(), children_cpu()
+    """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (Ray's
+    daemons and workers, datatrove's workers), peak RSS of the tree, stdout. CPU seconds hold
+    still when other work shares the machine; wall time does not."""
+    started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     with TreeMemory(proc.pid, interval=0.1) as memory:
         out, err = proc.communicate()
     seconds = time.perf_counter() - started
     if proc.returncode:
         raise SystemExit(f"{' '.join(command[:4])}... failed:\n{err.decode()[-3000:]}")
-    return seconds, children_cpu() - cpu, memory.peak, out.decode()
+    return seconds, memory.cpu_seconds, memory.peak, out.decode()
 
 
 def ids_in(folder: Path) -> set[str]:
