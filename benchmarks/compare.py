@@ -56,8 +56,9 @@ def load() -> str:
 
 def measured(command: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
     """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (Ray's
-    daemons and workers, datatrove's workers), peak RSS of the tree, stdout. CPU seconds hold
-    still when other work shares the machine; wall time does not."""
+    daemons and workers, datatrove's workers), peak RSS of the tree, stdout. CPU seconds move
+    far less than wall time when other work shares the machine, though not nothing: Ray's
+    daemons poll for as long as a run lasts, so a slowed run also costs us more CPU."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     with TreeMemory(proc.pid, interval=0.1) as memory:
