@@ -134,13 +134,13 @@ def real_lines(data: Path) -> pa.Array:
     return lines.cast(pa.large_string())
 
 
-def synthetic_shards(lines: pa.Array, n_docs: int, folder: Path, rng: np.random.Generator) -> float:
-    """Write n_docs documents of random real lines (1-2 KB) in shards; return their text MB.
+def synthetic_shards(lines: pa.Array, n_docs: int, folder: Path, rng: np.random.Generator, doc_bytes: int = 1500) -> float:
+    """Write n_docs documents of random real lines (2/3 to 4/3 of doc_bytes) in shards; return their text MB.
 
     Per shard: 90% fresh documents, 5% exact copies and 5% near copies (a line added) of fresh
     ones, of any earlier shard too: duplicates cross shards, as in a crawl."""
     line_bytes = pc.binary_length(lines).to_numpy()
-    per_doc = max(2, round(1500 / line_bytes.mean()))  # lines per document for ~1.5 KB on average
+    per_doc = max(2, round(doc_bytes / line_bytes.mean()))  # lines per document for ~doc_bytes on average
     made: list[np.ndarray] = []  # line indices of every fresh document so far
     megabytes = 0.0
     for shard, start in enumerate(range(0, n_docs, SHARD_DOCS)):

@@ -13,6 +13,7 @@ Prints, for the default pipeline (pipelines/default.yaml) on the input:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ class TreeMemory:
 
     def __init__(self, root_pid: int, interval: float = 0.05):
         self.root, self.interval, self.peak, self.root_peak = root_pid, interval, 0, 0
+        self._ticks: dict[int, int] = {}  # per process of the tree: CPU clock ticks when last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -39,6 +41,12 @@ class TreeMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of every process seen in the tree (up to its last sample: a process that
+        lives less than one interval is missed), whether or not anyone waited for it."""
+        return sum(self._ticks.values()) / os.sysconf("SC_CLK_TCK")
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -61,6 +69,12 @@ class TreeMemory:
                 tree |= new
             self.peak = max(self.peak, sum(rss.get(pid, 0) for pid in tree))
             self.root_peak = max(self.root_peak, rss.get(self.root, 0))
+            for pid in tree:
+                try:
+                    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+                    self._ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+                except (OSError, IndexError):
+                    pass
             self._stop.wait(self.interval)
 
 
@@ -70,7 +84,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    import os
 
     import pyarrow.parquet as pq
 

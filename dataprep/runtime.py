@@ -20,6 +20,8 @@ from dataprep.errors import ConfigError
 
 #: what Ray's client logs when a cluster rejects its token
 AUTH_FAILURE = "InvalidAuthToken"
+#: what Ray raises (a bare Exception) when a node it starts does not register in time
+NODE_TIMEOUT = "timed out during startup"
 #: object store of an embedded Ray: parts are small and flow straight to Parquet, so 2 GiB is
 #: plenty, and leaves the rest of a 24 GB box to the workers' heaps
 OBJECT_STORE_BYTES = 2 * 2**30
@@ -49,13 +51,16 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
             if address:
                 ray.init(address=address, **common)
             else:
-                ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), object_store_memory=OBJECT_STORE_BYTES,
-                         include_dashboard=False, **common)
+                _start_embedded(num_cpus or os.cpu_count() or 1, common)
             failure = None
         except AuthenticationError:  # token authentication on, and no token here
             failure, logged = "no token", AUTH_FAILURE
         except (ConnectionError, RuntimeError, ValueError) as exc:
             failure, logged = str(exc).splitlines()[0], captured.read()
+        except Exception as exc:  # noqa: BLE001 (Ray raises a bare Exception when its node does not come up)
+            if NODE_TIMEOUT not in str(exc):
+                raise
+            failure, logged = f"its node did not register within Ray's fixed 30 s, twice (load average {os.getloadavg()[0]:.0f})", ""
     if failure is not None:
         if AUTH_FAILURE in logged:
             raise ConfigError(f"Ray at {address or 'this machine'} refused this process's token (Ray's token authentication): set RAY_AUTH_MODE=token "
@@ -73,6 +78,22 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     for name in ("ray", "ray.data", "ray._private"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return True
+
+
+def _start_embedded(num_cpus: int, common: dict[str, Any]) -> None:
+    """Embedded Ray, tried twice: on a machine loaded far past its cores a starting node can miss
+    the 30 s Ray gives it to register (fixed in Ray), so one slow start is retried before the run
+    gives up with one line."""
+    import ray
+
+    for attempt in range(2):
+        try:
+            ray.init(address="local", num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **common)
+            return
+        except Exception as exc:  # noqa: BLE001 (see NODE_TIMEOUT)
+            if NODE_TIMEOUT not in str(exc) or attempt:
+                raise
+            ray.shutdown()
 
 
 @contextmanager

@@ -1,12 +1,15 @@
-"""Shared fixtures: one embedded Ray per test session, real text from samples/ and shared/data."""
+"""Shared fixtures: one embedded Ray per test session, one two-node Ray cluster (started when a test
+first asks for it), real text from samples/ and shared/data."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,98 @@ def ray_session():
     import ray
 
     ray.shutdown()
+
+
+RAY = Path(sys.executable).parent / "ray"
+# Ray rewrites 127.0.0.1 to the machine's public address; other loopback addresses it keeps,
+# so the cluster stays on loopback: the head on 127.0.0.2, the second node on 127.0.0.3.
+HEAD, WORKER = "127.0.0.2", "127.0.0.3"
+
+
+class Cluster:
+    """`ray start --head` plus nodes joined to it, the secure way (README): token authentication,
+    the token shared with every node and the driver through the environment; a HOME of its own,
+    so no token file of this machine helps."""
+
+    def __init__(self, base_env: dict[str, str] | None = None) -> None:
+        self.temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths have a length limit
+        home = tempfile.mkdtemp(prefix="rh", dir="/tmp")
+        self.env = {**(base_env or os.environ), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+                    "RAY_AUTH_TOKEN": secrets.token_hex(32), "HOME": home}
+        with socket.socket() as s:
+            s.bind((HEAD, 0))
+            port = s.getsockname()[1]
+        self.address = f"{HEAD}:{port}"
+        self.nodes: list[subprocess.Popen] = []
+        self._start(["--head", "--port", str(port), "--node-ip-address", HEAD, "--temp-dir", self.temp_dir,
+                     "--include-dashboard", "false"])
+
+    def add_node(self, ip: str) -> subprocess.Popen:
+        """A node of one CPU on loopback address `ip`, joined and alive before this returns."""
+        return self._start(["--address", self.address, "--node-ip-address", ip])
+
+    def _start(self, args: list[str]) -> subprocess.Popen:
+        node = subprocess.Popen([RAY, "start", *args, "--num-cpus", "1", "--block", "--disable-usage-stats"], env=self.env,
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.nodes.append(node)
+        self.wait_for_nodes(sum(n.poll() is None for n in self.nodes))
+        return node
+
+    def wait_for_nodes(self, count: int) -> None:
+        probe = f"import ray; ray.init(address='{self.address}', logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))"
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            result = subprocess.run([sys.executable, "-c", probe], env=self.env, capture_output=True, text=True)
+            if result.returncode == 0 and result.stdout.strip().splitlines()[-1:] == [str(count)]:
+                return
+            time.sleep(1)
+        raise AssertionError(f"the cluster at {self.address} did not reach {count} nodes")
+
+    def stop(self) -> None:
+        """Every node stopped, and every process of the cluster checked gone."""
+        for node in reversed(self.nodes):
+            try:
+                os.killpg(node.pid, signal.SIGTERM)
+            except ProcessLookupError:  # a node a test already killed
+                pass
+        for node in self.nodes:
+            node.wait(timeout=60)
+        deadline = time.time() + 20
+        while self.processes() and time.time() < deadline:
+            time.sleep(0.5)
+        for pid in self.processes():
+            os.kill(pid, signal.SIGKILL)
+        assert not self.processes()
+
+    def processes(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if self.temp_dir.encode() in (entry / "cmdline").read_bytes():
+                        pids.append(int(entry.name))
+                except OSError:
+                    pass
+        return pids
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(s3_store):
+    """A two-node cluster on loopback, started once for the session (by the first test that asks).
+    Its nodes' workers reach the loopback S3 server with the credentials in the nodes'
+    environment, as on a real cluster (instance roles, AWS_* variables)."""
+    cluster = Cluster(s3_store.env)
+    try:
+        cluster.add_node(WORKER)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster(ray_cluster):
+    """The session's cluster as (address, environment of a driver that holds its token)."""
+    return ray_cluster.address, ray_cluster.env
 
 
 @pytest.fixture(scope="session")

@@ -131,6 +131,11 @@ def test_kept_and_removed_read_whole_with_every_column(ray_session, tmp_path, re
                              ("duckdb", lambda m, p: [c[0] for c in m.sql(f"select * from '{p}/*.parquet'").description])):
             reader = pytest.importorskip(module)
             assert {"url", "note"} <= set(read(reader, out / name)), (module, name)
+        # Hugging Face datasets: the folder as one split, read offline into a cache of the test's own
+        datasets = pytest.importorskip("datasets")
+        split = datasets.load_dataset("parquet", data_files=str(out / name / "*.parquet"), split="train",
+                                      cache_dir=str(tmp_path / "hf_cache"))
+        assert {"url", "note"} <= set(split.column_names) and split.num_rows == table.num_rows, name
 
 
 def test_notebook_api_apply_and_run(ray_session, tmp_path, sample_docs):

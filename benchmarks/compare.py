@@ -1,0 +1,176 @@
+"""The peers side by side on whole pipelines: datatrove's LocalPipelineExecutor next to `dataprep run`.
+
+    bash benchmarks/setup_peers.sh                      # once: datatrove in its own venv
+    python benchmarks/compare.py [--docs 0,100000] [--rows filters,minhash,exact,survey] [--cpus 2]
+
+Same input, same machine, each side a whole command in a fresh process (start-up included):
+datatrove with 2 worker processes (benchmarks/datatrove_pipeline.py), ours as `dataprep run
+--num-cpus 2`. Rows:
+  filters  Gopher quality + repetition, C4, FineWeb, each with its defaults
+  minhash  MinHash dedup: datatrove's four stages at 14 bands x 8 rows over word 5-grams, ours
+           `minhash_dedup: {}` (the same bands and rows, candidates verified at Jaccard 0.7)
+  exact    exact dedup: datatrove's three stages, ours `exact_dedup: {}`
+  survey   pipelines/default.yaml end to end, against datatrove's filters -> exact -> MinHash ->
+           PII (as far as datatrove goes offline: its language filter and tokenizer are downloads)
+Inputs: the 2,577 real documents of shared/data (id and text only), and --docs N synthetic
+documents of ~5 KB made of real lines (5% exact and 5% near copies planted; in a temp folder
+outside the repository, deleted afterwards). Per row: wall time, docs/s per core, peak RSS of the
+process tree (sampled from /proc), documents kept by each side and the share of documents both
+keep or both remove (by id). The machine is shared: the load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from dedup_speed import real_lines, synthetic_shards  # noqa: E402
+from pipeline import TreeMemory  # noqa: E402
+
+OUR_STAGES = {
+    "filters": [{"gopher_quality": {}}, {"gopher_repetition": {}}, {"c4_quality": {}}, {"fineweb_quality": {}}],
+    "minhash": [{"minhash_dedup": {}}],
+    "exact": [{"exact_dedup": {}}],
+}
+SURVEY = REPO / "pipelines" / "default.yaml"
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def measured(command: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
+    """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (Ray's
+    daemons and workers, datatrove's workers), peak RSS of the tree, stdout. CPU seconds move
+    far less than wall time when other work shares the machine, though not nothing: Ray's
+    daemons poll for as long as a run lasts, so a slowed run also costs us more CPU."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    with TreeMemory(proc.pid, interval=0.1) as memory:
+        out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(command[:4])}... failed:\n{err.decode()[-3000:]}")
+    return seconds, memory.cpu_seconds, memory.peak, out.decode()
+
+
+def ids_in(folder: Path) -> set[str]:
+    files = sorted(folder.glob("*.parquet"))
+    return {i for f in files for i in pq.read_table(f, columns=["id"])["id"].to_pylist()}
+
+
+def ours(row: str, source: Path, work: Path, cpus: int) -> tuple[float, float, int, set[str]]:
+    if row == "survey":
+        spec = SURVEY
+    else:
+        spec = work / f"{row}.yaml"
+        spec.write_text(json.dumps({"name": f"compare_{row}", "stages": OUR_STAGES[row]}), encoding="utf-8")
+    out = work / f"ours_{row}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    *figures, _ = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(source),
+                            "--output", str(out), "--num-cpus", str(cpus), "--no-progress"], env)
+    return (*figures, ids_in(out / "kept"))
+
+
+def theirs(row: str, source: Path, work: Path, peers: str, cpus: int) -> tuple[float, float, int, set[str]]:
+    folder = work / f"datatrove_{row}"
+    *figures, out = measured([peers, str(REPO / "benchmarks" / "datatrove_pipeline.py"), row, str(source), str(folder),
+                                   "--workers", str(cpus)])
+    return (*figures, ids_in(Path(json.loads(out.strip().splitlines()[-1])["kept"])))
+
+
+def fixed_cost(work: Path, cpus: int) -> tuple[float, float]:
+    """Our start-up: `dataprep run` of one stage on one tiny document, in a fresh process."""
+    folder = work / "tiny"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["t0"], "text": ["One tiny document, to time what every run pays before its first part."]}),
+                   folder / "one.parquet")
+    spec = work / "tiny.yaml"
+    spec.write_text(json.dumps({"name": "tiny", "stages": [{"normalize": {}}]}), encoding="utf-8")
+    seconds, cpu, _, _ = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(folder), "--output",
+                                   str(work / "tiny_out"), "--num-cpus", str(cpus), "--no-progress"], {**os.environ, "PYTHONPATH": str(REPO)})
+    return seconds, cpu
+
+
+def real_input(data: Path, folder: Path) -> int:
+    """shared/data's documents (id and text, one file per input file): what both sides read."""
+    folder.mkdir(parents=True)
+    total = 0
+    for path in sorted(data.glob("*.parquet")):
+        table = pq.read_table(path, columns=["id", "text"])
+        pq.write_table(table.cast(pa.schema([("id", pa.string()), ("text", pa.string())])), folder / path.name)
+        total += table.num_rows
+    return total
+
+
+def synthetic_input(data: Path, folder: Path, docs: int) -> int:
+    folder.mkdir(parents=True)
+    synthetic_shards(real_lines(data), docs, folder, np.random.default_rng(docs), doc_bytes=5000)
+    return docs
+
+
+def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], peers: str, cpus: int) -> None:
+    print(f"\n{label}: {docs:,} documents, {sum(f.stat().st_size for f in source.glob('*.parquet')) / 1e6:.0f} MB of Parquet, "
+          f"{cpus} cores; load average {load()}", flush=True)
+    print(f"{'row':<8} {'side':<10} {'wall s':>8} {'docs/s/core':>12} {'CPU s':>8} {'docs/CPU s':>10} {'peak tree':>10} "
+          f"{'kept':>8}  agreement (by id)")
+    every = ids_in(source)
+    for row in rows:
+        a = ours(row, source, work, cpus)
+        b = theirs(row, source, work, peers, cpus)
+        agree = sum((i in a[3]) == (i in b[3]) for i in every) / len(every)
+        for side, (seconds, cpu, peak, kept) in (("dataprep", a), ("datatrove", b)):
+            print(f"{row:<8} {side:<10} {seconds:>8.1f} {docs / seconds / cpus:>12,.0f} {cpu:>8.1f} {docs / cpu:>10,.0f} "
+                  f"{peak / 2**30:>8.2f} G {len(kept):>8,}"
+                  + (f"  {agree:.2%}; datatrove/ours: wall {b[0] / a[0]:.1f}x, CPU {b[1] / a[1]:.1f}x; load {load()}"
+                     if side == "datatrove" else ""), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("DATAPREP_SHARED_DATA", REPO.parent / "shared" / "data")))
+    parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"))
+    parser.add_argument("--docs", default="0,100000", help="corpus sizes: 0 = shared/data's real documents, N = N synthetic ones")
+    parser.add_argument("--rows", default="filters,minhash,exact,survey")
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="where inputs and outputs go (deleted after)")
+    args = parser.parse_args()
+    if not Path(args.peers).is_file():
+        raise SystemExit(f"no peers' venv at {args.peers}: run bash benchmarks/setup_peers.sh")
+    rows = args.rows.split(",")
+    work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.tmp))
+    try:
+        seconds, cpu = fixed_cost(work, args.cpus)
+        print(f"our fixed cost: {seconds:.1f} s wall, {cpu:.1f} s CPU of the process tree (`dataprep run` of normalize on "
+              f"1 document, fresh process: Python imports, Ray start-up, id check, first task); load average {load()}", flush=True)
+        for size in (int(n) for n in args.docs.split(",")):
+            case = work / f"n{size}"
+            if size:
+                docs = synthetic_input(args.data, case / "input", size)
+                label = "synthetic documents of real lines (~5 KB)"
+            else:
+                docs = real_input(args.data, case / "input")
+                label = f"real documents of {args.data}"
+            compare(label, case / "input", docs, case, rows, args.peers, args.cpus)
+            shutil.rmtree(case)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Where a small run's time goes before its first part is processed: the fixed cost of a run.
+
+    python benchmarks/fixed_cost.py [--input samples/] [--pipeline pipelines/default.yaml]
+
+Phases, each timed in wall seconds and in this process's CPU seconds (the machine is shared, so
+wall time is noisy; the load average is printed): importing dataprep, starting embedded Ray, the
+first Ray Data dataset (Ray Data's actors and the workers' first imports), a warm dataset (the
+per-dataset cost every segment and global phase pays again), then whole runs once Ray is up: one
+segment, two segments and a global stage, and the pipeline. Then `dataprep run` as a user types it on one tiny
+document, in a fresh process: the cost no input size hides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from pipeline import TreeMemory  # noqa: E402  (benchmarks/pipeline.py)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        print(f"  {name:<52} {wall - self.wall:7.2f} s wall {cpu - self.cpu:6.2f} s CPU (driver)", flush=True)
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+
+def warm_up_workers() -> float:
+    """CPU seconds a worker spends importing what our tasks need (dataprep.run and its stages)."""
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def imports() -> float:
+        started = time.process_time()
+        import dataprep.run  # noqa: F401
+
+        return time.process_time() - started
+
+    return max(ray.get([imports.remote() for _ in range(2)]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--input", default=str(REPO / "samples"))
+    parser.add_argument("--pipeline", default=str(REPO / "pipelines" / "default.yaml"))
+    args = parser.parse_args()
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
+    clock = Clock()
+    import dataprep.run as runner
+    from dataprep import pipeline, runtime
+
+    clock.lap("import dataprep.run (every stage module)")
+    import ray
+    import ray.data
+
+    clock.lap("import ray.data")
+    runtime.start()
+    clock.lap("runtime.start: embedded ray.init")
+    ray.data.range(2, override_num_blocks=2).map_batches(lambda b: b).materialize()
+    clock.lap("first Ray Data dataset (its actors, worker start)")
+    seconds = warm_up_workers()
+    clock.lap(f"workers import dataprep.run ({seconds:.2f} s CPU each)")
+    ray.data.range(2, override_num_blocks=2).map_batches(lambda b: b).materialize()
+    clock.lap("a warm Ray Data dataset (paid per segment/phase)")
+    with tempfile.TemporaryDirectory() as tmp:
+        # the same input through one segment, then one more segment and a global stage's phases
+        # (the id check and the end of a run are in every one of them), then the whole pipeline
+        for name, stages in (("[normalize]", [{"normalize": {}}]), ("[normalize, exact_dedup]", [{"normalize": {}}, {"exact_dedup": {}}])):
+            stats = runner.run(pipeline.from_dict({"name": "fixed", "input": args.input, "output": f"{tmp}/{len(stages)}",
+                                                   "stages": stages}))
+            clock.lap(f"run {name}, warm Ray ({stats['input']['parts']} parts)")
+        spec = pipeline.load(Path(args.pipeline), {"input": args.input, "output": f"{tmp}/warm"})
+        stats = runner.run(spec)
+        clock.lap(f"run {Path(args.pipeline).name}, warm Ray")
+        work = sum(s["seconds"] for s in stats["stages"])
+        print(f"  ... of which stage work inside the tasks (CPU, summed over workers): {work:.2f} s")
+        ray.shutdown()
+        clock.lap("ray.shutdown")
+        tiny = Path(tmp) / "tiny"
+        tiny.mkdir()
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"id": ["t0"], "text": ["One tiny document."]}), tiny / "one.parquet")
+        (Path(tmp) / "tiny.yaml").write_text(json.dumps({"name": "tiny", "stages": [{"normalize": {}}]}))
+        command = [sys.executable, "-m", "dataprep.cli", "run", f"{tmp}/tiny.yaml", "--input", str(tiny), "--output",
+                   f"{tmp}/tiny_out", "--no-progress"]
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+        with TreeMemory(proc.pid, interval=0.1) as tree:
+            proc.wait()
+        print(f"fixed cost: `dataprep run` of normalize on 1 document, fresh process: {time.perf_counter() - started:.2f} s wall, "
+              f"{tree.cpu_seconds:.1f} s CPU of its process tree; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
