@@ -16,6 +16,7 @@ strings cost more than reading the WARC file.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from typing import NamedTuple
 
@@ -36,8 +37,12 @@ class Page(NamedTuple):
     replaced: int | None  # invalid sequences replaced with U+FFFD; None: left to utf8_column
 
 
+@functools.lru_cache(maxsize=256)
 def browser_label(label: str | bytes | None) -> str | None:
-    """A charset label as a browser reads it, or None when no codec knows it (then it is ignored)."""
+    """A charset label as a browser reads it, or None when no codec knows it (then it is ignored).
+
+    Cached: a crawl uses a few dozen labels, and the lookups cost more than the rest of a page's
+    charset choice."""
     if not label:
         return None
     if isinstance(label, bytes):

@@ -25,8 +25,8 @@ from dataprep import text as textutil
 from dataprep.extract import engines
 from dataprep.stages.base import Decisions, DocStage, TextBatch, register
 
-TITLE = r"(?is)<title[^>]*>(?P<title>.*?)</title>"
-HTML_LANG = r"(?is)<html\b[^>]*?\slang\s*=\s*[\"']?\s*(?P<lang>[a-z]{1,8}(?:[-_][a-z0-9]{1,8})*)"
+TITLE = rf"(?s)<{engines.nocase('title')}[^>]*>(?P<title>.*?)</{engines.nocase('title')}>"
+HTML_LANG = rf"<{engines.nocase('html')}\b[^>]*?\s{engines.nocase('lang')}\s*=\s*[\"']?\s*(?P<lang>[a-zA-Z]{{1,8}}(?:[-_][a-zA-Z0-9]{{1,8}})*)"
 
 
 @register
