@@ -112,11 +112,13 @@ def trafilatura_text(html: str) -> str:
 
 
 def trafilatura_fast_text(html: str) -> str:
-    """trafilatura without its fallback extractors (readability, jusText): the same F1 on the
-    article benchmark (0.955 vs 0.953) at 1.4x the speed, so the hybrid's second pass uses it."""
+    """trafilatura for the hybrid's unsure pages: without its fallback extractors (readability,
+    jusText; the same F1 on the article benchmark at 1.4x the speed) and without comment
+    sections, which the stage leaves out on every engine (resiliparse's `comments=False`): alone,
+    F1 0.955 -> 0.962 on the article benchmark (0.969 on its even half, 0.956 on the odd one)."""
     import trafilatura
 
-    return trafilatura.extract(html, fast=True) or ""
+    return trafilatura.extract(html, fast=True, include_comments=False) or ""
 
 
 def resiliparse_text(html: str) -> str:
