@@ -1,6 +1,7 @@
 """Main-text extraction: quality and speed of the `extract` engines and of their peers.
 
-    python benchmarks/extraction.py
+    python benchmarks/extraction.py               # the article benchmark and the check set
+    python benchmarks/extraction.py --agreement   # the held-out agreement check (below)
 
 Sets (read at run time, never copied into the repository):
 - the article benchmark: $DATAPREP_SHARED_DATA/extraction (default ../shared/data/extraction),
@@ -12,6 +13,14 @@ Sets (read at run time, never copied into the repository):
   toolchain (`<main>`; menu bar and page navigation around it) and Node.js's API pages from the
   Debian package nodejs (`#apicontent`; header, table of contents and module list around it).
   Neither kind was looked at while tuning. Missing folders are skipped with a note.
+
+- `--agreement`: a held-out check of how far the hybrid strays from its reference, on pages of
+  other kinds found offline on this machine (none looked at while choosing the hybrid's rules):
+  Debian's FAQ in six languages (en, de, fr, ja, ru, zh-cn), valgrind's and libffi's manuals,
+  npm's docs, rustdoc API pages of Rust's std, the cargo and rustc books, the documentation
+  bundled with the Google Cloud SDK, libxslt's API pages. No hand-made truth exists for them, so
+  trafilatura's own output (library defaults) is the reference and the score is agreement F1.
+  Up to 30 pages per source (every k-th in path order), those where trafilatura keeps >= 50 words.
 
 Scoring is the article benchmark's published method (dataprep/extract/scoring.py). Speed is
 pages per CPU-second of this one process (per core), each engine over every page of a set in the
@@ -90,6 +99,66 @@ def check_set() -> list[PageSet]:
     return sets
 
 
+AGREEMENT_PAGES_PER_SOURCE = 30
+
+
+def agreement_sources() -> list[tuple[str, list[Path]]]:
+    """The held-out agreement check's page sources (see the docstring); missing ones are empty."""
+    rust = RUST_DOCS
+    def files(pattern: str, root: Path) -> list[Path]:
+        return sorted(root.glob(pattern)) if root.exists() else []
+    return [("Debian FAQ, 6 languages", files("**/*.html", Path("/usr/share/doc/debian/FAQ"))),
+            ("valgrind manual", files("*.html", Path("/usr/share/doc/valgrind/html"))),
+            ("libffi manual", files("*.html", Path("/usr/share/doc/libffi8/html"))),
+            ("npm docs", files("**/*.html", Path("/usr/lib/node_modules/npm/docs/output"))),
+            ("rustdoc std API", (files("std/*/index.html", rust) + files("std/*/struct.*.html", rust))[:400]),
+            ("cargo + rustc books", files("cargo/**/*.html", rust) + files("rustc/**/*.html", rust)),
+            ("Google Cloud SDK docs", files("**/*.html", Path("/usr/lib/google-cloud-sdk"))),
+            ("libxslt API", files("**/*.html", Path("/usr/share/doc/libxslt1-dev")))]
+
+
+def agreement_sets() -> list[PageSet]:
+    """Held-out pages of each source with trafilatura's text (library defaults) as the reference."""
+    import trafilatura
+
+    sets = []
+    for name, paths in agreement_sources():
+        html, reference = [], []
+        for path in paths:
+            if path.stat().st_size > CHECK_MAX_BYTES or path.name in ("print.html", "all.html"):
+                continue
+            page = path.read_text(encoding="utf-8", errors="replace")
+            text = trafilatura.extract(page) or ""
+            if len(text.split()) >= 50:
+                html.append(page)
+                reference.append(text)
+        step = max(1, len(html) // AGREEMENT_PAGES_PER_SOURCE)
+        html, reference = html[::step][:AGREEMENT_PAGES_PER_SOURCE], reference[::step][:AGREEMENT_PAGES_PER_SOURCE]
+        if html:
+            sets.append(PageSet(f"{name} ({len(html)})", html, reference))
+        else:
+            print(f"agreement check: no {name} pages found, skipped")
+    return sets
+
+
+def agreement() -> None:
+    """Agreement F1 with trafilatura per source and pooled, and pages/s per core, for our engines."""
+    sets = agreement_sets()
+    engines = {name: run for name, run in EXTRACTORS.items() if name.startswith("extract") and "trafilatura" not in name}
+    print(f"\n{'held-out source':<28} {'extractor':<26} {'agreement F1':>12} {'pages/s/core':>12}  note")
+    pooled: dict[str, list[float]] = {name: [] for name in engines}
+    for page_set in sets:
+        for name, extractor in engines.items():
+            started = time.process_time()
+            texts, note = extractor(page_set.html)
+            speed = len(texts) / (time.process_time() - started)
+            f1 = score(texts, page_set.truth).f1
+            pooled[name].append(f1)
+            print(f"{page_set.name:<28} {name:<26} {f1:12.3f} {speed:12.1f}  {note}", flush=True)
+    for name, f1s in pooled.items():
+        print(f"{'mean over sources':<28} {name:<26} {sum(f1s) / max(len(f1s), 1):12.3f}")
+
+
 def _structural_text(page: str, xpath: str) -> str:
     import lxml.html
 
@@ -137,6 +206,10 @@ EXTRACTORS = {
 
 def main() -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared: speeds are noisy)")
+    if "--agreement" in sys.argv[1:]:
+        agreement()
+        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     articles = article_benchmark()
     sets = ([articles] if articles else []) + check_set()
     header = f"{'set':<28} {'extractor':<26} {'precision':>9} {'recall':>7} {'F1':>6} {'accuracy':>8} {'pages/s/core':>12}  note"

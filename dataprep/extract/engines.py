@@ -44,12 +44,18 @@ BOILERPLATE_SELECTORS = [f"{tag}[{attr}*={word}]" for word in BOILERPLATE_WORDS 
 #: hit the article's own container: keep the unpruned text (trafilatura reverts over-pruning too)
 OVERPRUNED = 0.5
 
+def nocase(name: str) -> str:
+    """An ASCII tag name as a regex matching it in any case ("div" -> "[dD][iI][vV]"): HTML's
+    rule for tag names, and 2.4x faster in Arrow's RE2 than the same pattern under (?i)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in name)
+
+
 #: resiliparse's main-content pass takes time quadratic in the nesting of `div`/`article`
 #: elements (2,000 unclosed `<div>`: 1 s; 10,000: 30 s, one page stalling its task). Real pages
 #: stay far below: at most 35 unclosed on the article benchmark. Deeper pages fail, by name.
 MAX_UNCLOSED = 256
-OPEN_CONTAINER = r"(?i)<(?:div|article)\b"
-CLOSE_CONTAINER = r"(?i)</(?:div|article)\s*>"
+OPEN_CONTAINER = rf"<(?:{nocase('div')}|{nocase('article')})\b"
+CLOSE_CONTAINER = rf"</(?:{nocase('div')}|{nocase('article')})\s*>"
 
 #: Unicode word, as Python's `\w` (RE2's `\w` is ASCII only)
 WORD = r"[\p{L}\p{N}\p{Mn}\p{Pc}]+"
@@ -106,11 +112,13 @@ def trafilatura_text(html: str) -> str:
 
 
 def trafilatura_fast_text(html: str) -> str:
-    """trafilatura without its fallback extractors (readability, jusText): the same F1 on the
-    article benchmark (0.955 vs 0.953) at 1.4x the speed, so the hybrid's second pass uses it."""
+    """trafilatura for the hybrid's unsure pages: without its fallback extractors (readability,
+    jusText; the same F1 on the article benchmark at 1.4x the speed) and without comment
+    sections, which the stage leaves out on every engine (resiliparse's `comments=False`): alone,
+    F1 0.955 -> 0.962 on the article benchmark (0.969 on its even half, 0.956 on the odd one)."""
     import trafilatura
 
-    return trafilatura.extract(html, fast=True) or ""
+    return trafilatura.extract(html, fast=True, include_comments=False) or ""
 
 
 def resiliparse_text(html: str) -> str:

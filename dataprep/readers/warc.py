@@ -21,7 +21,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
@@ -82,22 +82,20 @@ def _is_record_start(chunk: bytes, found: int, position: int, compressed: bool) 
 
 @dataclass
 class Batch:
-    """Records read from a part, column by column, until a batch is full."""
+    """Records read from a part, one tuple per record (RECORD_COLUMNS' order), until a batch is full.
 
-    columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in RECORD_COLUMNS})
+    Rows are tuples turned into columns once per batch: per-record dict and list work was a
+    fifth of the reader's time on top of FastWARC's."""
+
+    rows: list[tuple] = field(default_factory=list)
     pages: list[Page | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.pages)
 
-    def add(self, page: Page | None, **values: Any) -> None:
-        self.pages.append(page)
-        for name, column in self.columns.items():
-            column.append(values.get(name))
-
     def table(self) -> pa.Table:
         text, replaced = utf8_column(self.pages)
-        columns = {name: pa.array(values, WARC_COLUMNS[name]) for name, values in self.columns.items()}
+        columns = {name: pa.array(values, WARC_COLUMNS[name]) for name, values in zip(RECORD_COLUMNS, zip(*self.rows))}
         columns["charset"] = pa.array([p and p.charset for p in self.pages], pa.string())
         columns["charset_source"] = pa.array([p and p.source for p in self.pages], pa.string())
         columns["charset_replaced"] = pa.array(replaced, pa.int32())
@@ -182,24 +180,28 @@ def _damaged_tail(handle: BinaryIO, last: int) -> list[tuple[int, str, int]]:
 
 
 def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bool, batch: Batch) -> None:
-    """Append one record to the batch: a document, or a record the ledger counts with a reason."""
+    """Append one record to the batch: a document, or a record the ledger counts with a reason.
+
+    FastWARC's record properties are used where they exist (`record_id`, `http_content_type`):
+    a `headers.get` scans the header list and costs several microseconds a call."""
     headers = record.headers
     body = record.reader.read() if record.reader is not None else b""
     if len(body) < record.content_length:
         raise _Truncated(f"truncated: {len(body)} of {record.content_length} bytes")
-    record_id = (headers.get("WARC-Record-ID") or f"{path}@{offset}").strip("<>")
-    kind = str(record.record_type)
-    common = {"id": record_id, "url": headers.get("WARC-Target-URI"), "crawl_date": headers.get("WARC-Date"),
-              "warc_type": kind, "warc_file": path, "warc_offset": offset}
+    record_id = (record.record_id or f"{path}@{offset}").strip("<>")
+    kind = record.record_type
+    url, date = headers.get("WARC-Target-URI"), headers.get("WARC-Date")
     if wet:
-        reason = None if record.record_type == WarcRecordType.conversion else "read.not_text"
+        reason = None if kind == WarcRecordType.conversion else "read.not_text"
         page = None if reason or ids_only else Page(body, "utf-8", "wet", None)  # WET text is UTF-8
-        batch.add(page, **common, content_type=headers.get("Content-Type"), _read_reason=reason)
+        batch.pages.append(page)
+        batch.rows.append((record_id, url, date, str(kind), headers.get("Content-Type"), None, path, offset, reason))
         return
-    status = record.http_headers.status_code if record.is_http else None
-    content_type = (record.http_content_type if record.is_http else headers.get("Content-Type")) or ""
+    http = record.is_http
+    status = record.http_headers.status_code if http else None
+    content_type = (record.http_content_type if http else headers.get("Content-Type")) or ""
     content_type = content_type.split(";")[0].strip().lower()
-    if record.record_type not in (WarcRecordType.response, WarcRecordType.resource):
+    if kind not in (WarcRecordType.response, WarcRecordType.resource):
         reason = "read.not_html"
     elif status is not None and status != 200:
         reason = "read.http_status"
@@ -207,11 +209,8 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         reason = "read.not_html"
     else:
         reason = None
-    if reason or ids_only:
-        batch.add(None, **common, content_type=content_type or None, http_status=status, _read_reason=reason)
-        return
-    page = to_utf8(body, record.http_charset if record.is_http else None)
-    batch.add(page, **common, content_type=content_type, http_status=status, _read_reason=None)
+    batch.pages.append(None if reason or ids_only else to_utf8(body, record.http_charset if http else None))
+    batch.rows.append((record_id, url, date, str(kind), content_type or None, status, path, offset, reason))
 
 
 def count_records(path: str) -> int:
