@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep import __version__, documents, ledger, metrics, outputs, report, runtime
+from dataprep import __version__, documents, ledger, metrics, outputs, report, resolution, runtime
 from dataprep.progress import Progress
 from dataprep.documents import Part
 from dataprep.errors import ConfigError
@@ -201,32 +201,37 @@ def _check_error_budget(out: Path, segment: int, parts: list[Part], stages: list
 
 
 def _global_phases(stage: Global, parts: list[Part], config: dict[str, Any]) -> tuple[str, float]:
-    """Map and resolve phases of a global stage; returns the resolution's Parquet path and the
-    phases' wall time (kept across a resume in _work/, so a resumed run reports the whole time).
+    """Keys and resolve phases of a global stage; returns the folder of its per-part decisions
+    and the phases' wall time (kept across a resume in _work/, so a resumed run reports the
+    whole time).
 
-    Map: every part's documents (as the previous segment kept them) -> the stage's small
-    per-document records, one Parquet file per part (kept across a resume). Resolve: the
-    stage's corpus-wide computation over all records as one Ray Data dataset.
+    Keys: every part's documents (as the previous segment kept them) -> the stage's small
+    per-document records with the part's index, one Parquet file per part (kept across a
+    resume). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
+    per-document decisions written one file per part (dataprep/resolution.py). The driver
+    holds file names and row counts only.
     """
-    import ray.data
-
     started = time.perf_counter()
     out, segment = Path(config["out"]), config["segment"]
     work = out / "_work" / f"s{segment}"
-    todo = [p for p in parts if not (work / "keys" / f"part-{p.key}.parquet").exists()]
-    if todo:
-        items = [{"part": json.dumps(asdict(p))} for p in todo]
-        ds = ray.data.from_items(items, override_num_blocks=len(items))
-        ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
-    resolution = work / "resolution.parquet"
-    if not resolution.exists():
-        key_files = sorted(str(f) for f in (work / "keys").glob("part-*.parquet"))
-        records = _parquet_dataset(key_files) if key_files else None
-        documents.write_parquet(stage.resolve(records), resolution)
+    folder = work / "decisions"
+    if not resolution.finished(folder):
+        todo = [(i, p) for i, p in enumerate(parts) if not (work / "keys" / f"part-{p.key}.parquet").exists()]
+        if todo:
+            import ray.data
+
+            items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in todo]
+            ds = ray.data.from_items(items, override_num_blocks=len(items))
+            ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
+        key_files = [work / "keys" / f"part-{p.key}.parquet" for p in parts]
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in key_files)
+        n = resolution.partitions(rows)
+        records = _parquet_dataset([str(f) for f in key_files]) if rows else None
+        resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
     timing = work / "phases.json"
     spent = time.perf_counter() - started + (json.loads(timing.read_text())["seconds"] if timing.exists() else 0.0)
     documents.write_json({"seconds": spent}, timing)
-    return str(resolution), spent
+    return str(folder), spent
 
 
 def _parquet_dataset(paths: list[str]):
@@ -249,11 +254,12 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
 def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
     (stage,) = _worker_stages(config["specs"], config["out"])
     out = Path(config["out"])
-    for text in batch["part"]:
+    for text, index in zip(batch["part"], batch["index"]):
         part = Part(**json.loads(text))
         tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
         tables = [t for t in tables if t is not None and t.num_rows]
         keys = pa.concat_tables(tables) if tables else stage.keys(None)
+        keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
         documents.write_parquet(keys, out / "_work" / f"s{config['segment']}" / "keys" / f"part-{part.key}.parquet")
     return {"done": np.array([True] * len(batch["part"]))}
 
@@ -261,7 +267,6 @@ def _keys_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict
 # ---- inside a Ray worker -------------------------------------------------------------------
 
 _WORKER_STAGES: dict[str, list[Stage]] = {}
-_WORKER_RESOLUTIONS: dict[str, Any] = {}
 
 
 def _worker_stages(specs: list[dict[str, Any]], out: str) -> list[Stage]:
@@ -276,11 +281,9 @@ def _worker_stages(specs: list[dict[str, Any]], out: str) -> list[Stage]:
     return _WORKER_STAGES[key]
 
 
-def _worker_resolution(stage: Global, path: str) -> Any:
-    """A global stage's resolution, loaded once per worker process."""
-    if path not in _WORKER_RESOLUTIONS:
-        _WORKER_RESOLUTIONS[path] = stage.load_resolution(pq.read_table(path))
-    return _WORKER_RESOLUTIONS[path]
+def _part_decisions(stage: Global, folder: str, part: Part) -> pa.Table:
+    """A global stage's decisions about one part (the only ones its task reads)."""
+    return resolution.part_decisions(Path(folder), part.key, stage.DECISIONS)
 
 
 def _process_batch_of_parts(batch: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +333,7 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
     measured_paths = [metrics.part_path(Path(config["out"]), config["first_stage"] + i, s.name, part.key) for i, s in enumerate(stages)]
     for path in [*paths.values(), *measured_paths]:
         path.unlink(missing_ok=True)
-    resolution = _worker_resolution(stages[0], config["resolution"]) if config.get("resolution") else None
+    decided = _part_decisions(stages[0], config["resolution"], part) if config.get("resolution") else None
     for stage in stages:
         stage.start_part(part.key)
     counts = [ledger.StageCounts(s.name, s.kind) for s in stages]
@@ -351,7 +354,7 @@ def process_part(part: Part, config: dict[str, Any]) -> dict[str, Any]:
             continue
         batch = TextBatch(table)
         for stage, count, records in zip(stages, counts, measured):
-            batch = _run_stage(stage, batch, count, removed, quarantined, part.path, resolution, records)
+            batch = _run_stage(stage, batch, count, removed, quarantined, part.path, decided, records)
         kept.append(batch.table)
     if kept:
         documents.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])
