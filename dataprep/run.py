@@ -65,15 +65,14 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     for stage in pipeline.stages:
         stage.bind(out)
     with runtime.session(opts.ray_address, opts.num_cpus):
-        duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
+        duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, out / "_work" / "ids")
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         phase_seconds: dict[int, float] = {}
         first_stage = 0
         for index, segment in enumerate(segments):
             config = {"specs": [spec for _, spec in segment], "segment": index, "last": index == len(segments) - 1,
                       "first_stage": first_stage, "options": asdict(opts), "out": str(out),
-                      "duplicates": duplicates if index == 0 else {},
-                      "duplicate_files": {loc >> 40: files[loc >> 40] for loc in duplicates.values()} if index == 0 else {},
+                      "duplicates": duplicates if index == 0 else None,
                       "ledger": ledger.text_policy(opts.ledger_text, [s.name for s in pipeline.stages], pipeline.specs)}
             head = segment[0][0]
             if isinstance(head, Global):
@@ -152,31 +151,63 @@ def _prepare_output(out: Path, identity: dict[str, Any], overwrite: bool) -> Non
     documents.write_json(identity, record)
 
 
-def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict[str, int]:
-    """Ids that occur more than once in the input, mapped to their first location.
+def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_rows: int, folder: Path) -> str:
+    """Find the ids that occur more than once in the input; returns the folder where, per part,
+    the repeated ids it holds are written with their first location (`_part_duplicate_ids`).
 
-    A corpus-wide group-by on Ray Data over 128-bit id digests, so no process holds all ids.
+    A hash-partitioned group-by on Ray Data over 128-bit id digests (two int64), so no process
+    holds all ids, and each part's task later reads only its own repeated ids.
     """
+    if resolution.finished(folder):
+        return str(folder)
     import ray.data
 
-    if not parts:
-        return {}
+    n = resolution.partitions(sum(p.max_rows or p.num_rows or 0 for p in parts))
+    items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
+    digests = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+        _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
+    repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
+    resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
+    return str(folder)
 
-    def digests(batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        keys, locations = [], []
-        for text in batch["part"]:
-            k, loc = documents.part_ids(Part(**json.loads(text)), text_column, batch_rows)
-            keys.extend(k)
-            locations.append(loc)
-        return {"key": np.array(keys, dtype=object), "loc": np.concatenate(locations)}
 
-    items = [{"part": json.dumps(asdict(p))} for p in parts]
-    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(digests, batch_size=1)
-    from ray.data.aggregate import Count, Min
-    from ray.data.expressions import col
+_ID_SCHEMA = pa.schema([("part", pa.int32()), ("high", pa.int64()), ("low", pa.int64()), ("loc", pa.int64())])
 
-    groups = ds.groupby("key", num_partitions=max(2, min(len(parts), 64))).aggregate(Count(alias_name="n"), Min("loc", alias_name="first")).filter(expr=col("n") > 1)
-    return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
+
+def _id_digests(batch: pa.Table, text_column: str, batch_rows: int) -> pa.Table:
+    """Every readable row's id digest and location, with its part's index."""
+    tables = []
+    for text, index in zip(batch["part"].to_pylist(), batch["index"].to_pylist()):
+        keys, locations = documents.part_ids(Part(**json.loads(text)), text_column, batch_rows)
+        halves = np.frombuffer(bytes.fromhex("".join(keys)), dtype=np.int64).reshape(-1, 2)
+        tables.append(pa.table({"part": np.full(len(keys), index, np.int32), "high": halves[:, 0], "low": halves[:, 1],
+                                "loc": np.asarray(locations, np.int64)}, schema=_ID_SCHEMA))
+    return pa.concat_tables(tables)
+
+
+def _repeated_ids(digests: pa.Table, files: list[str]) -> pa.Table:
+    """The rows of one hash partition whose id occurs more than once, each with the id's first
+    location and that location's file."""
+    groups = digests.group_by(["high", "low"]).aggregate([("loc", "min"), ("loc", "count")])
+    groups = groups.filter(pc.greater(groups["loc_count"], 1))
+    rows = digests.join(groups, ["high", "low"], join_type="inner")
+    first = rows["loc_min"].to_numpy()
+    return pa.table({"part": rows["part"], "high": rows["high"], "low": rows["low"], "first": first,
+                     "first_file": pa.array([files[f >> 40] for f in first.tolist()], pa.string())})
+
+
+def _part_duplicate_ids(folder: str | None, part: Part) -> tuple[dict[str, int], dict[int, str]]:
+    """The repeated ids of one part (their digests as documents.id_keys spells them) -> first
+    location, and the files of those locations."""
+    if folder is None:
+        return {}, {}
+    table = resolution.part_decisions(Path(folder), part.key, pa.schema([("high", pa.int64()), ("low", pa.int64())]))
+    if table.num_rows == 0:
+        return {}, {}
+    digests = np.stack([table["high"].to_numpy(), table["low"].to_numpy()], axis=1).tobytes().hex()
+    keys = [digests[i:i + 32] for i in range(0, len(digests), 32)]
+    firsts = table["first"].to_pylist()
+    return dict(zip(keys, firsts)), {f >> 40: path for f, path in zip(firsts, table["first_file"].to_pylist())}
 
 
 def _execute(parts: list[Part], config: dict[str, Any], bars: Progress | None) -> None:
@@ -310,13 +341,13 @@ def _source_batches(part: Part, config: dict[str, Any]):
     """
     opts = config["options"]
     if config["segment"] == 0:
+        duplicates = _part_duplicate_ids(config["duplicates"], part)
         for raw, rows, bad in documents.read_part(part, opts["text_column"], opts["batch_rows"]):
             read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)
             if raw is None:
                 yield None, bad, read, None
                 continue
-            table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], config["duplicates"],
-                                                config["duplicate_files"])
+            table, rejected = documents.conform(raw, rows, part, opts["text_column"], opts["max_doc_bytes"], *duplicates)
             table, set_aside = outputs.split_read_removals(table)
             yield table, bad + rejected, read, set_aside
         return
