@@ -72,6 +72,8 @@ def write_decisions(decisions: Any, folder: Path, part_keys: list[str], n: int) 
     folder.mkdir(parents=True)
     rows = files = 0
     if decisions is not None:
+        decisions = decisions.materialize()  # (in the object store, spilled to disk beyond it)
+    if decisions is not None and decisions.count():  # most inputs hold no repeated id: no shuffle then
         written = decisions.groupby("part", num_partitions=n).map_groups(
             _write_part, batch_format="pyarrow", fn_kwargs={"folder": str(folder), "part_keys": part_keys})
         for batch in written.iter_batches(batch_format="pyarrow"):
