@@ -12,7 +12,8 @@ raylet, each Ray worker) gets RLIMIT_DATA = --worker-cap (`prlimit --data`, inhe
 process Ray starts; it bounds a process's private heap, not the shared object store it maps), so
 a worker that outgrew it would fail the run. Printed per size: wall time, docs/s, peak RSS of the
 driver and of the largest Ray worker (the process tree sampled with psutil every 0.25 s; a
-worker's RSS includes the object-store pages it maps), and the removals; --uncapped N runs size N
+worker's RSS includes the object-store pages it maps; `private` is its RSS less shared pages,
+what RLIMIT_DATA bounds), and the removals; --uncapped N runs size N
 again without the RLIMIT_DATA cap and compares the removals.
 
 Phases mode: one in-process run of [exact_dedup] over N documents of --doc-bytes, with the
@@ -98,6 +99,7 @@ class TreePeaks:
         import psutil
 
         self.root, self.interval, self.driver, self.worker, self.tree = psutil.Process(pid), interval, 0, 0, 0
+        self.private = 0  # the largest worker's RSS less its shared pages (the object store it maps)
         self.cap, self.capped = cap, set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -122,13 +124,15 @@ class TreePeaks:
             total = self.root.memory_info().rss if self.root.is_running() else 0
             for child in children:
                 try:
-                    rss = child.memory_info().rss
+                    memory = child.memory_info()
+                    rss = memory.rss
                     title = " ".join(child.cmdline()[:1])
                 except psutil.Error:
                     continue
                 total += rss
                 if title.startswith("ray::") and not title.endswith("Agent"):  # a worker names itself ray::<task> (not the node's agents)
                     self.worker = max(self.worker, rss)
+                    self.private = max(self.private, rss - memory.shared)
                     if self.cap and child.pid not in self.capped:  # a new worker: cap its private memory
                         try:
                             child.rlimit(psutil.RLIMIT_DATA, (self.cap, self.cap))
@@ -182,7 +186,7 @@ def whole_run(n_docs: int, doc_bytes: int, lines: pa.Array, tmp: Path, cap: str 
         stats = json.loads((folder / "out" / "stats.json").read_text(encoding="utf-8"))
         removed = {s["name"]: sum(s["removed"].values()) for s in stats["stages"]}
         return {"docs": n_docs, "mb": planted["bytes"] / 1e6, "seconds": seconds, "driver": peaks.driver,
-                "worker": peaks.worker, "tree": peaks.tree, "removed": removed, "planted": planted,
+                "worker": peaks.worker, "private": peaks.private, "tree": peaks.tree, "removed": removed, "planted": planted,
                 "corpus_seconds": {s["name"]: s.get("corpus_seconds") for s in stats["stages"]}}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -194,7 +198,7 @@ def scaling(sizes: list[int], doc_bytes: int, data: Path, tmp: Path, cap: str, u
         check_disk(tmp, n, doc_bytes)
     print(f"[exact_dedup, minhash_dedup: {{}}] by `dataprep run`, {os.cpu_count()} cores, object store 2 GiB, "
           f"RLIMIT_DATA {cap} GiB per process; synthetic documents of real lines, ~{doc_bytes} bytes", flush=True)
-    print(f"{'docs':>10} {'text MB':>8} {'wall s':>8} {'docs/s':>7} {'x linear':>8} {'driver':>8} {'worker':>8} {'tree':>7}"
+    print(f"{'docs':>10} {'text MB':>8} {'wall s':>8} {'docs/s':>7} {'x linear':>8} {'driver':>8} {'worker':>8} {'private':>8} {'tree':>7}"
           f" {'exact':>7} {'near':>7}  {'load':>14}  corpus s", flush=True)
     previous = None
     for n in sizes:
@@ -203,14 +207,14 @@ def scaling(sizes: list[int], doc_bytes: int, data: Path, tmp: Path, cap: str, u
         previous = row
         load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{n:>10,} {row['mb']:>8,.0f} {row['seconds']:>8.1f} {n / row['seconds']:>7,.0f} {growth:>8.2f} "
-              f"{row['driver'] / 2**30:>6.2f} G {row['worker'] / 2**30:>6.2f} G {row['tree'] / 2**30:>5.1f} G"
+              f"{row['driver'] / 2**30:>6.2f} G {row['worker'] / 2**30:>6.2f} G {row['private'] / 2**30:>6.2f} G {row['tree'] / 2**30:>5.1f} G"
               f" {row['removed'].get('exact_dedup', 0):>7,} {row['removed'].get('minhash_dedup', 0):>7,}  {load:>14}"
               f"  {json.dumps(row['corpus_seconds'])}", flush=True)
         if n in uncapped:  # the same input (same seed) without the cap: the removals must not change
             free = whole_run(n, doc_bytes, lines, tmp, None)
             same = free["removed"] == row["removed"]
             print(f"{'uncapped':>10} {free['mb']:>8,.0f} {free['seconds']:>8.1f} {n / free['seconds']:>7,.0f} {'':>8} "
-                  f"{free['driver'] / 2**30:>6.2f} G {free['worker'] / 2**30:>6.2f} G {free['tree'] / 2**30:>5.1f} G"
+                  f"{free['driver'] / 2**30:>6.2f} G {free['worker'] / 2**30:>6.2f} G {free['private'] / 2**30:>6.2f} G {free['tree'] / 2**30:>5.1f} G"
                   f" {free['removed'].get('exact_dedup', 0):>7,} {free['removed'].get('minhash_dedup', 0):>7,}"
                   f"  removals {'the same as capped' if same else 'DIFFERENT from capped'}", flush=True)
 
