@@ -1,11 +1,13 @@
-"""Connected components of a duplicate graph: id -> the smallest id of its component, and size.
+"""Connected components of a duplicate graph: each clustered document -> its component's smallest
+id and size, as per-document decisions (`part`, `id`, `cluster_id`, `cluster_size`).
 
-Near-duplicate detection yields edges (pairs of document ids); clusters are the connected
-components. Up to `max_driver_edges` edges, the driver gathers them and scipy labels the
-components (edges only, never documents: ~100 bytes per edge). Above that, the components are
-computed on Ray Data with the alternating large-star / small-star algorithm (Kiveris et al.,
-"Connected Components in MapReduce and Beyond", SoCC 2014): each step is one group-by over the
-edges, O(log^2 n) steps, and no process holds more than one node's neighbours.
+Near-duplicate detection yields edges (pairs of documents, each with its part); clusters are
+the connected components. Up to `max_driver_edges` edges (the driver's budget, a stage
+parameter: ~60 bytes per edge in Arrow), the driver gathers them and scipy labels the
+components. Above that, they are computed on Ray Data with the alternating large-star /
+small-star algorithm (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC
+2014): each step is one hash-partitioned shuffle of the edges, vectorised per partition,
+O(log^2 n) steps; no process holds more than one partition, and the driver only counts.
 """
 
 from __future__ import annotations
@@ -16,112 +18,145 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-EDGE_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string())])
-RESOLUTION_SCHEMA = pa.schema([("id", pa.string()), ("keep", pa.string()), ("size", pa.int64())])
+from dataprep.resolution import by_hash
+
+EDGE_SCHEMA = pa.schema([("a", pa.string()), ("a_part", pa.int32()), ("b", pa.string()), ("b_part", pa.int32())])
+DECISION_SCHEMA = pa.schema([("part", pa.int32()), ("id", pa.string()), ("cluster_id", pa.string()), ("cluster_size", pa.int64())])
+_PAIR = pa.schema([("a", pa.string()), ("b", pa.string())])
 
 
-def components(edges: Any, max_driver_edges: int, max_rounds: int = 64) -> pa.Table:
-    """Clusters of a Ray Dataset of edges (columns a, b): one row per document in a cluster."""
+def components(edges: Any, max_driver_edges: int, n: int, max_rounds: int = 64) -> Any:
+    """Clusters of a Ray Dataset of edges: a Ray Dataset of decisions, one per clustered document
+    (None when there are no edges)."""
+    import ray
+    import ray.data
+
     edges = edges.materialize()
-    if edges.count() <= max_driver_edges:
-        import ray
-
+    count = edges.count()
+    if count == 0:
+        return None
+    if count <= max_driver_edges:
         tables = [t for t in ray.get(edges.to_arrow_refs()) if t.num_rows]
-        table = pa.concat_tables(tables) if tables else EDGE_SCHEMA.empty_table()
-        return components_in_memory(table["a"].to_pylist(), table["b"].to_pylist())
-    return components_distributed(edges, max_rounds)
+        return ray.data.from_arrow(components_in_memory(pa.concat_tables(tables).cast(EDGE_SCHEMA)))
+    return components_distributed(edges, n, max_rounds)
 
 
-def components_in_memory(a: list[str], b: list[str]) -> pa.Table:
-    """Connected components of an edge list with scipy (over the edges only)."""
+def components_in_memory(edges: pa.Table) -> pa.Table:
+    """Connected components of an edge table with scipy (over the edges only)."""
+    import pandas as pd
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if not a:
-        return RESOLUTION_SCHEMA.empty_table()
-    names, index = np.unique(np.array(a + b, dtype=object), return_inverse=True)
-    left, right = index[: len(a)], index[len(a):]
-    graph = coo_matrix((np.ones(len(a)), (left, right)), shape=(len(names), len(names)))
+    ids = pa.concat_arrays([edges["a"].combine_chunks(), edges["b"].combine_chunks()])
+    parts = np.concatenate([edges["a_part"].to_numpy(), edges["b_part"].to_numpy()])
+    codes, names = pd.factorize(ids.to_numpy(zero_copy_only=False))
+    m, k = edges.num_rows, len(names)
+    graph = coo_matrix((np.ones(m), (codes[:m], codes[m:])), shape=(k, k))
     _, label = connected_components(graph, directed=False)
-    order = np.lexsort((names.astype(str), label))  # within a component, ids ascending
-    first = np.concatenate([[True], label[order][1:] != label[order][:-1]])
-    root_of_label = {label[order][k]: names[order][k] for k in np.flatnonzero(first)}
+    part_of = np.empty(k, np.int32)
+    part_of[codes] = parts
+    nodes = pa.table({"label": label, "id": pa.array(names, pa.string())})
+    order = nodes.sort_by([("label", "ascending"), ("id", "ascending")])  # within a component, ids ascending
+    first = np.concatenate([[True], np.diff(order["label"].to_numpy()) != 0])
+    root = pa.array(order["id"].filter(pa.array(first)))  # per label, in label order (labels are 0..L-1)
     sizes = np.bincount(label)
-    return pa.table({"id": list(names), "keep": [root_of_label[x] for x in label], "size": sizes[label].astype(np.int64)},
-                    schema=RESOLUTION_SCHEMA)
+    return pa.table({"part": part_of, "id": nodes["id"], "cluster_id": root.take(pa.array(label)),
+                     "cluster_size": sizes[label].astype(np.int64)}, schema=DECISION_SCHEMA)
 
 
-def components_distributed(edges: Any, max_rounds: int) -> pa.Table:
+def components_distributed(edges: Any, n: int, max_rounds: int) -> Any:
     """Large-star / small-star rounds on Ray Data until the edges stop changing; then every
     edge links a document to its component's smallest id (a star per component)."""
-    from ray.data.aggregate import Count, Min
-
-    current = edges.map_batches(_undirected_distinct, batch_format="pyarrow").materialize()
+    nodes = edges.map_batches(_ends, batch_format="pyarrow")  # (id, part) of every end, joined back at the end
+    current = by_hash(edges.map_batches(_undirected, batch_format="pyarrow"), ["a", "b"], _distinct, n).materialize()
     previous = None
     for _ in range(max_rounds):
-        current = _star(current, large=True)
-        current = _star(current, large=False).materialize()
+        current = by_hash(current.map_batches(_both_directions, batch_format="pyarrow"), ["a"], _large_star, n)
+        current = by_hash(current, ["a"], _small_star, n)
+        current = by_hash(current, ["a", "b"], _distinct, n).materialize()
         signature = _edge_set_signature(current)
         if signature == previous:
             break
         previous = signature
     else:
         raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
-    # a star per component: each child once, with its root (duplicate edges collapse here)
-    stars = current.groupby("a").aggregate(Min("b", alias_name="keep")).materialize()
-    children = pa.concat_tables([t.select(["a", "keep"]) for t in _arrow(stars) if t.num_rows])
-    sizes = {r["keep"]: r["count()"] + 1 for r in stars.groupby("keep").aggregate(Count()).iter_rows()}
-    rows = {"id": children["a"].to_pylist() + list(sizes), "keep": children["keep"].to_pylist() + list(sizes)}
-    rows["size"] = [sizes[k] for k in rows["keep"]]
-    return pa.table(rows, schema=RESOLUTION_SCHEMA)
+    stars = by_hash(current, ["a"], _smallest_neighbour, n)  # a star per component: each child once, with its root
+    members = by_hash(stars, ["cluster_id"], _members, n)
+    return by_hash(members.union(nodes), ["id"], _with_part, n)
 
 
-def _arrow(ds: Any) -> list[pa.Table]:
-    import ray
+def _ends(batch: pa.Table) -> pa.Table:
+    n = batch.num_rows
+    return pa.table({"part": pa.concat_arrays([batch["a_part"].combine_chunks(), batch["b_part"].combine_chunks()]),
+                     "id": pa.concat_arrays([batch["a"].combine_chunks(), batch["b"].combine_chunks()]),
+                     "cluster_id": pa.nulls(2 * n, pa.string()), "cluster_size": pa.nulls(2 * n, pa.int64())},
+                    schema=DECISION_SCHEMA)
 
-    return ray.get(ds.to_arrow_refs())
 
-
-def _undirected_distinct(batch: pa.Table) -> pa.Table:
+def _undirected(batch: pa.Table) -> pa.Table:
     """Each edge as (larger id, smaller id), self-loops dropped."""
     a, b = batch["a"], batch["b"]
     a_larger = pc.greater(a, b)
     hi, lo = pc.if_else(a_larger, a, b), pc.if_else(a_larger, b, a)
     keep = pc.not_equal(hi, lo)
-    return pa.table({"a": hi.filter(keep), "b": lo.filter(keep)}, schema=EDGE_SCHEMA)
+    return pa.table({"a": hi.filter(keep), "b": lo.filter(keep)}, schema=_PAIR)
 
 
-def _star(edges: Any, large: bool) -> Any:
-    """One star step. Large: every node links its larger neighbours to the smallest of its
-    neighbourhood. Small: every node links itself and its smaller neighbours to the smallest."""
-    if large:
-        return edges.map_batches(_both_directions, batch_format="pyarrow").groupby("a").map_groups(_large_star, batch_format="pyarrow")
-    return edges.groupby("a").map_groups(_small_star, batch_format="pyarrow")  # edges are (larger, smaller)
+def _distinct(edges: pa.Table) -> pa.Table:
+    return edges.group_by(["a", "b"]).aggregate([]).select(["a", "b"])
 
 
 def _both_directions(batch: pa.Table) -> pa.Table:
-    return pa.concat_tables([batch, pa.table({"a": batch["b"], "b": batch["a"]}, schema=EDGE_SCHEMA)])
+    return pa.concat_tables([batch, pa.table({"a": batch["b"], "b": batch["a"]}, schema=_PAIR)])
 
 
-def _large_star(group: pa.Table) -> pa.Table:
-    node = group["a"][0].as_py()
-    neighbours = set(group["b"].to_pylist())
-    smallest = min(neighbours | {node})
-    out = [v for v in neighbours if v > node and v != smallest]
-    return pa.table({"a": out, "b": [smallest] * len(out)}, schema=EDGE_SCHEMA)
+def _large_star(edges: pa.Table) -> pa.Table:
+    """Every node links its larger neighbours to the smallest of its neighbourhood (itself included)."""
+    smallest = edges.group_by("a").aggregate([("b", "min")])
+    joined = edges.join(smallest, "a")
+    larger = pc.greater(joined["b"], joined["a"])
+    return pa.table({"a": joined["b"].filter(larger), "b": pc.min_element_wise(joined["a"], joined["b_min"]).filter(larger)},
+                    schema=_PAIR)
 
 
-def _small_star(group: pa.Table) -> pa.Table:
-    node = group["a"][0].as_py()
-    smaller = set(group["b"].to_pylist())  # edges are (larger, smaller): these are all below node
-    smallest = min(smaller)
-    out = [v for v in smaller | {node} if v != smallest]
-    return pa.table({"a": out, "b": [smallest] * len(out)}, schema=EDGE_SCHEMA)
+def _small_star(edges: pa.Table) -> pa.Table:
+    """Edges are (larger, smaller): every node links itself and its smaller neighbours to the smallest."""
+    smallest = edges.group_by("a").aggregate([("b", "min")])
+    joined = edges.join(smallest, "a")
+    others = pc.not_equal(joined["b"], joined["b_min"])
+    return pa.concat_tables([pa.table({"a": joined["b"].filter(others), "b": joined["b_min"].filter(others)}, schema=_PAIR),
+                             pa.table({"a": smallest["a"], "b": smallest["b_min"]}, schema=_PAIR)])
+
+
+def _smallest_neighbour(edges: pa.Table) -> pa.Table:
+    stars = edges.group_by("a").aggregate([("b", "min")])
+    return pa.table({"id": stars["a"], "cluster_id": stars["b_min"]})
+
+
+def _members(stars: pa.Table) -> pa.Table:
+    """Every document of the partition's components (children and root) with its root and size."""
+    counts = stars.group_by("cluster_id").aggregate([("id", "count")])
+    children = stars.join(counts, "cluster_id")
+    n, roots = children.num_rows, counts.num_rows
+    return pa.table({"part": pa.nulls(n + roots, pa.int32()),
+                     "id": pa.concat_arrays([children["id"].combine_chunks(), counts["cluster_id"].combine_chunks()]),
+                     "cluster_id": pa.concat_arrays([children["cluster_id"].combine_chunks(), counts["cluster_id"].combine_chunks()]),
+                     "cluster_size": pa.concat_arrays([pc.add(children["id_count"], 1).combine_chunks(),
+                                                       pc.add(counts["id_count"], 1).combine_chunks()])}, schema=DECISION_SCHEMA)
+
+
+def _with_part(rows: pa.Table) -> pa.Table:
+    """Each clustered document with its part (from the edges' ends of the same id)."""
+    clustered = pc.is_valid(rows["cluster_id"])
+    ends = rows.filter(pc.invert(clustered)).select(["id", "part"]).group_by(["id"]).aggregate([("part", "min")])
+    members = rows.filter(clustered).drop_columns(["part"]).join(ends, "id", join_type="inner")
+    return pa.table({"part": members["part_min"], "id": members["id"], "cluster_id": members["cluster_id"],
+                     "cluster_size": members["cluster_size"]}, schema=DECISION_SCHEMA)
 
 
 def _edge_set_signature(edges: Any) -> tuple[int, int]:
     """(edge count, order-independent sum of edge hashes): equal from one round to the next
-    only when the edge set did not change (up to a 2^-64 collision)."""
+    only when the (distinct) edge set did not change (up to a 2^-64 collision)."""
     import pandas as pd
 
     def partial(batch: pa.Table) -> pa.Table:
@@ -130,5 +165,5 @@ def _edge_set_signature(edges: Any) -> tuple[int, int]:
             total = int(hashes.sum(dtype=np.uint64)) if len(hashes) else 0
         return pa.table({"n": [len(hashes)], "sum": [total]}, schema=pa.schema([("n", pa.int64()), ("sum", pa.uint64())]))
 
-    rows = edges.map_batches(partial, batch_format="pyarrow").take_all()
+    rows = edges.map_batches(partial, batch_format="pyarrow").take_all()  # one row per block: counts only
     return sum(r["n"] for r in rows), sum(r["sum"] for r in rows) % (1 << 64)

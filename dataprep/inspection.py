@@ -77,7 +77,10 @@ def _resolution(stage: Stage, batch: TextBatch):
     import ray.data
 
     keys = stage.keys(batch) if batch.num_rows else stage.keys(None)
-    return stage.load_resolution(stage.resolve(ray.data.from_arrow(keys) if keys.num_rows else None))
+    keys = keys.append_column("part", pa.array([0] * keys.num_rows, pa.int32()))  # the sample is one part
+    decisions = stage.resolve(ray.data.from_arrow(keys) if keys.num_rows else None, 2)
+    tables = [t for t in decisions.iter_batches(batch_format="pyarrow")] if decisions is not None else []
+    return pa.concat_tables(tables).drop_columns(["part"]) if tables else stage.DECISIONS.empty_table()
 
 
 def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -> list[str]:

@@ -9,8 +9,10 @@
     OUT/run.json, OUT/stats.json, OUT/report.html
     OUT/tokenizer/, OUT/tokens/                  files of the tokenizer stages
     WORK/s<K>/part-<part>.parquet                what segment K kept, for segment K+1
+    WORK/ids/part-<part>.parquet                 the ids a part holds that occur more than once in the input
     WORK/s<K>/keys/part-<part>.parquet           a global stage's per-document keys
-    WORK/s<K>/resolution.parquet, phases.json    its corpus-wide result and the time it took
+    WORK/s<K>/decisions/part-<part>.parquet      its per-document decisions, one file per part (resolution.py)
+    WORK/s<K>/phases.json                        the time its corpus-wide phases took
 
 WORK is OUT/_work, or a folder of its own under --work-dir (local or remote), named by the run's
 fingerprint so runs sharing a work dir never meet. Paths are URIs (see storage.py); the layout
@@ -130,8 +132,12 @@ class OutputLayout:
     def keys_part(self, segment: int, key: str) -> str:
         return storage.join(self.keys_dir(segment), f"part-{key}.parquet")
 
-    def resolution(self, segment: int) -> str:
-        return storage.join(self.segment_dir(segment), "resolution.parquet")
+    def decisions_dir(self, segment: int) -> str:
+        return storage.join(self.segment_dir(segment), "decisions")
+
+    @property
+    def ids_dir(self) -> str:
+        return storage.join(self.work, "ids")
 
     def phases(self, segment: int) -> str:
         return storage.join(self.segment_dir(segment), "phases.json")

@@ -15,14 +15,15 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from dataprep import __version__, documents, ledger, outputs, report, runtime, storage
+from dataprep import __version__, documents, ledger, outputs, report, resolution, runtime, storage
 from dataprep.documents import Part
 from dataprep.errors import ConfigError
 from dataprep.layout import OutputLayout
@@ -62,7 +63,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     for stage in pipeline.stages:
         stage.bind(_stage_folder(layout))
     with runtime.session(opts.ray_address, opts.num_cpus):
-        duplicates = _duplicate_ids(parts, opts.text_column, opts.batch_rows)
+        duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, layout.ids_dir)
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         phase_seconds: dict[int, float] = {}
         first_stage = 0
@@ -71,8 +72,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             config = RunConfig(specs=tuple(spec for _, spec in segment), segment=index, last=index == len(segments) - 1,
                                first_stage=first_stage, layout=layout, text_column=opts.text_column,
                                batch_rows=opts.batch_rows, max_doc_bytes=opts.max_doc_bytes, ledger=policy,
-                               duplicates=duplicates if index == 0 else {},
-                               duplicate_files={loc >> 40: storage.public(files[loc >> 40]) for loc in duplicates.values()} if index == 0 else {})
+                               duplicates=duplicates if index == 0 else None)
             head = segment[0][0]
             if isinstance(head, Global):
                 resolution, phase_seconds[first_stage] = _global_phases(head, parts, config)
@@ -117,9 +117,8 @@ class RunConfig:
     batch_rows: int
     max_doc_bytes: int
     ledger: dict[str, Any]  # ledger.text_policy
-    duplicates: dict[str, int] = field(default_factory=dict)  # id digest -> first location (segment 0)
-    duplicate_files: dict[int, str] = field(default_factory=dict)  # file index -> its public URI, for messages
-    resolution: str | None = None  # a global stage's resolution file
+    duplicates: str | None = None  # segment 0: the folder of each part's repeated ids (_duplicate_ids)
+    resolution: str | None = None  # a global stage's folder of per-part decisions
 
 
 def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
@@ -187,31 +186,63 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     storage.write_json(identity, layout.run_json)
 
 
-def _duplicate_ids(parts: list[Part], text_column: str, batch_rows: int) -> dict[str, int]:
-    """Ids that occur more than once in the input, mapped to their first location.
+def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_rows: int, folder: str) -> str:
+    """Find the ids that occur more than once in the input; returns the folder where, per part,
+    the repeated ids it holds are written with their first location (`_part_duplicate_ids`).
 
-    A corpus-wide group-by on Ray Data over 128-bit id digests, so no process holds all ids.
+    A hash-partitioned group-by on Ray Data over 128-bit id digests (two int64), so no process
+    holds all ids, and each part's task later reads only its own repeated ids.
     """
+    if resolution.finished(folder):
+        return folder
     import ray.data
 
-    if not parts:
-        return {}
+    n = resolution.partitions(sum(p.max_rows or p.num_rows or 0 for p in parts))
+    items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
+    digests = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+        _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
+    repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
+    resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
+    return folder
 
-    def digests(batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        keys, locations = [], []
-        for text in batch["part"]:
-            k, loc = documents.part_ids(Part(**json.loads(text)), text_column, batch_rows)
-            keys.extend(k)
-            locations.append(loc)
-        return {"key": np.array(keys, dtype=object), "loc": np.concatenate(locations)}
 
-    items = [{"part": json.dumps(asdict(p))} for p in parts]
-    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(digests, batch_size=1)
-    from ray.data.aggregate import Count, Min
-    from ray.data.expressions import col
+_ID_SCHEMA = pa.schema([("part", pa.int32()), ("high", pa.int64()), ("low", pa.int64()), ("loc", pa.int64())])
 
-    groups = ds.groupby("key", num_partitions=max(2, min(len(parts), 64))).aggregate(Count(alias_name="n"), Min("loc", alias_name="first")).filter(expr=col("n") > 1)
-    return {row["key"]: int(row["first"]) for row in groups.iter_rows()}
+
+def _id_digests(batch: pa.Table, text_column: str, batch_rows: int) -> pa.Table:
+    """Every readable row's id digest and location, with its part's index."""
+    tables = []
+    for text, index in zip(batch["part"].to_pylist(), batch["index"].to_pylist()):
+        keys, locations = documents.part_ids(Part(**json.loads(text)), text_column, batch_rows)
+        halves = np.frombuffer(bytes.fromhex("".join(keys)), dtype=np.int64).reshape(-1, 2)
+        tables.append(pa.table({"part": np.full(len(keys), index, np.int32), "high": halves[:, 0], "low": halves[:, 1],
+                                "loc": np.asarray(locations, np.int64)}, schema=_ID_SCHEMA))
+    return pa.concat_tables(tables)
+
+
+def _repeated_ids(digests: pa.Table, files: list[str]) -> pa.Table:
+    """The rows of one hash partition whose id occurs more than once, each with the id's first
+    location and that location's file."""
+    groups = digests.group_by(["high", "low"]).aggregate([("loc", "min"), ("loc", "count")])
+    groups = groups.filter(pc.greater(groups["loc_count"], 1))
+    rows = digests.join(groups, ["high", "low"], join_type="inner")
+    first = rows["loc_min"].to_numpy()
+    return pa.table({"part": rows["part"], "high": rows["high"], "low": rows["low"], "first": first,
+                     "first_file": pa.array([storage.public(files[f >> 40]) for f in first.tolist()], pa.string())})
+
+
+def _part_duplicate_ids(folder: str | None, part: Part) -> tuple[dict[str, int], dict[int, str]]:
+    """The repeated ids of one part (their digests as documents.id_keys spells them) -> first
+    location, and the files of those locations."""
+    if folder is None:
+        return {}, {}
+    table = resolution.part_decisions(folder, part.key, pa.schema([("high", pa.int64()), ("low", pa.int64())]))
+    if table.num_rows == 0:
+        return {}, {}
+    digests = np.stack([table["high"].to_numpy(), table["low"].to_numpy()], axis=1).tobytes().hex()
+    keys = [digests[i:i + 32] for i in range(0, len(digests), 32)]
+    firsts = table["first"].to_pylist()
+    return dict(zip(keys, firsts)), {f >> 40: path for f, path in zip(firsts, table["first_file"].to_pylist())}
 
 
 def _execute(parts: list[Part], config: RunConfig, bars: Progress | None) -> None:
@@ -236,32 +267,37 @@ def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], s
 
 
 def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple[str, float]:
-    """Map and resolve phases of a global stage; returns the resolution's Parquet path and the
-    phases' wall time (kept across a resume in _work/, so a resumed run reports the whole time).
+    """Keys and resolve phases of a global stage; returns the folder of its per-part decisions
+    and the phases' wall time (kept across a resume in the work folder, so a resumed run reports
+    the whole time).
 
-    Map: every part's documents (as the previous segment kept them) -> the stage's small
-    per-document records, one Parquet file per part (kept across a resume). Resolve: the
-    stage's corpus-wide computation over all records as one Ray Data dataset.
+    Keys: every part's documents (as the previous segment kept them) -> the stage's small
+    per-document records with the part's index, one Parquet file per part (kept across a
+    resume). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
+    per-document decisions written one file per part (dataprep/resolution.py). The driver
+    holds file names and row counts only.
     """
-    import ray.data
-
     started = time.perf_counter()
     layout, segment = config.layout, config.segment
-    done = set(layout.parts(layout.keys_dir(segment)))
-    todo = [p for p in parts if layout.keys_part(segment, p.key) not in done]
-    if todo:
-        items = [{"part": json.dumps(asdict(p))} for p in todo]
-        ds = ray.data.from_items(items, override_num_blocks=len(items))
-        ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
-    resolution = layout.resolution(segment)
-    if not storage.exists(resolution):
-        key_files = layout.parts(layout.keys_dir(segment))
-        records = _parquet_dataset(key_files) if key_files else None
-        storage.write_parquet(stage.resolve(records), resolution)
+    folder = layout.decisions_dir(segment)
+    if not resolution.finished(folder):
+        done = set(layout.parts(layout.keys_dir(segment)))
+        todo = [(i, p) for i, p in enumerate(parts) if layout.keys_part(segment, p.key) not in done]
+        if todo:
+            import ray.data
+
+            items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in todo]
+            ds = ray.data.from_items(items, override_num_blocks=len(items))
+            ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
+        key_files = [layout.keys_part(segment, p.key) for p in parts]
+        rows = sum(storage.parquet_file(f).metadata.num_rows for f in key_files)
+        n = resolution.partitions(rows)
+        records = _parquet_dataset(key_files) if rows else None
+        resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
     timing = layout.phases(segment)
     spent = time.perf_counter() - started + (storage.read_json(timing)["seconds"] if storage.exists(timing) else 0.0)
     storage.write_json({"seconds": spent}, timing)
-    return resolution, spent
+    return folder, spent
 
 
 def _parquet_dataset(paths: list[str]):
@@ -283,11 +319,12 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
 
 def _keys_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str, Any]:
     (stage,) = _worker_stages(config.specs, config.layout)
-    for text in batch["part"]:
+    for text, index in zip(batch["part"], batch["index"]):
         part = Part(**json.loads(text))
         tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
         tables = [t for t in tables if t is not None and t.num_rows]
         keys = pa.concat_tables(tables) if tables else stage.keys(None)
+        keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
         storage.write_parquet(keys, config.layout.keys_part(config.segment, part.key))
     return {"done": np.array([True] * len(batch["part"]))}
 
@@ -295,7 +332,6 @@ def _keys_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str,
 # ---- inside a Ray worker -------------------------------------------------------------------
 
 _WORKER_STAGES: dict[str, list[Stage]] = {}
-_WORKER_RESOLUTIONS: dict[str, Any] = {}
 
 
 def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], layout: OutputLayout) -> list[Stage]:
@@ -310,11 +346,9 @@ def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], lay
     return _WORKER_STAGES[key]
 
 
-def _worker_resolution(stage: Global, path: str) -> Any:
-    """A global stage's resolution, loaded once per worker process."""
-    if path not in _WORKER_RESOLUTIONS:
-        _WORKER_RESOLUTIONS[path] = stage.load_resolution(storage.read_table(path))
-    return _WORKER_RESOLUTIONS[path]
+def _part_decisions(stage: Global, folder: str, part: Part) -> pa.Table:
+    """A global stage's decisions about one part (the only ones its task reads)."""
+    return resolution.part_decisions(folder, part.key, stage.DECISIONS)
 
 
 def _process_batch_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str, Any]:
@@ -339,13 +373,13 @@ def _source_batches(part: Part, config: RunConfig):
     (already documents).
     """
     if config.segment == 0:
+        duplicates = _part_duplicate_ids(config.duplicates, part)
         for raw, rows, bad in documents.read_part(part, config.text_column, config.batch_rows):
             read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)
             if raw is None:
                 yield None, bad, read, None
                 continue
-            table, rejected = documents.conform(raw, rows, part, config.text_column, config.max_doc_bytes, config.duplicates,
-                                                config.duplicate_files)
+            table, rejected = documents.conform(raw, rows, part, config.text_column, config.max_doc_bytes, *duplicates)
             table, set_aside = outputs.split_read_removals(table)
             yield table, bad + rejected, read, set_aside
         return
@@ -364,7 +398,7 @@ def process_part(part: Part, config: RunConfig) -> dict[str, Any]:
     measured_paths = [config.layout.metrics_part(config.first_stage + i, s.name, part.key) for i, s in enumerate(stages)]
     for path in [*paths.values(), *measured_paths]:
         storage.delete(path)
-    resolution = _worker_resolution(stages[0], config.resolution) if config.resolution else None
+    decided = _part_decisions(stages[0], config.resolution, part) if config.resolution else None
     for stage in stages:
         stage.start_part(part.key)
     counts = [ledger.StageCounts(s.name, s.kind) for s in stages]
@@ -385,7 +419,7 @@ def process_part(part: Part, config: RunConfig) -> dict[str, Any]:
             continue
         batch = TextBatch(table)
         for stage, count, records in zip(stages, counts, measured):
-            batch = run_stage(stage, batch, count, removed, quarantined, storage.public(part.path), resolution, records)
+            batch = run_stage(stage, batch, count, removed, quarantined, storage.public(part.path), decided, records)
         kept.append(batch.table)
     if kept:
         storage.write_parquet(pa.concat_tables(kept, promote_options="default"), paths["kept"])

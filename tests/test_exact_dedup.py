@@ -53,3 +53,9 @@ def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_
     assert a["invariant_ok"] and b["invariant_ok"] and a["input"]["parts"] > 10
     assert ledger(tmp_path / "a") == ledger(tmp_path / "b") and len(ledger(tmp_path / "a")) > 20
     assert a["stages"][1]["removed"] == b["stages"][1]["removed"]
+    # decided per part: each part's file names exactly the copies that part's task removed
+    decisions = sorted((tmp_path / "a" / "_work" / "s1" / "decisions").glob("part-*.parquet"))
+    assert len(decisions) > 1
+    for path in decisions:
+        removed = tmp_path / "a" / "removed" / f"{path.stem}-s1.parquet"
+        assert set(pq.read_table(path)["id"].to_pylist()) == set(pq.read_table(removed)["id"].to_pylist())

@@ -342,28 +342,32 @@ class Global(Stage):
 
     It runs in three phases over the documents the previous stages kept, with its state in
     Parquet under the run's `_work/` folder (so a run resumes), never by collecting the corpus
-    in one process:
-    1. `keys`: per batch, a small record per document (e.g. id and a hash), written per part;
-    2. `resolve`: over all records as one Ray Data dataset (group-bys run distributed), the
-       corpus-wide result as an Arrow table (e.g. duplicate groups: far smaller than the corpus);
-    3. `decide`: per batch, with the resolution (`load_resolution` once per worker), the usual
+    in one process (dataprep/resolution.py):
+    1. `keys`: per batch, a small record per document (its `id` and e.g. a hash), written per
+       part; the runner adds the document's `part`;
+    2. `resolve`: over all records as one Ray Data dataset, hash-partitioned shuffles
+       (`resolution.by_hash`, `n` partitions) ending in a dataset of per-document *decisions*
+       (`part`, `id` and the stage's `DECISIONS` columns) for the documents it acts on; the
+       runner writes them partitioned by part;
+    3. `decide`: per batch, with its part's decisions only (matched by id), the usual
        per-document decisions.
     """
 
     kind = "global"
+    #: columns of a decision (besides `part`), as `decide` receives them
+    DECISIONS: ClassVar[pa.Schema] = pa.schema([("id", pa.string())])
 
     def keys(self, batch: TextBatch | None) -> pa.Table:
         """Per-document records of a batch; with None, an empty table of the same schema."""
         raise NotImplementedError
 
-    def resolve(self, records: Any) -> pa.Table:
-        """The corpus-wide result from all records (a Ray Dataset, or None when there are none)."""
+    def resolve(self, records: Any, n: int) -> Any:
+        """The decisions (a Ray Dataset with `part`, `id` and the DECISIONS columns, or None when
+        there are none) from all records (a Ray Dataset, or None when there are none)."""
         raise NotImplementedError
 
-    def load_resolution(self, table: pa.Table) -> Any:
-        return table
-
-    def decide(self, batch: TextBatch, resolution: Any) -> Decisions:
+    def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
+        """Per-document decisions of a batch from its part's decisions (rows of DECISIONS)."""
         raise NotImplementedError
 
 

@@ -1,9 +1,10 @@
 """`exact_dedup`: documents whose normalized text is identical to another's, across the corpus.
 
-The text is lower-cased with whitespace collapsed, then hashed (xxh3-128). Ray Data groups the
-hashes of the whole corpus; in each group of two or more the smallest id is kept (deterministic:
-independent of shard order and worker count) and the others are removed as
-`exact_dedup.exact_dup` with the kept id in the ledger's details.
+The text is lower-cased with whitespace collapsed, then hashed (xxh3-128, as two int64). The
+hashes of the whole corpus are grouped on Ray Data (hash-partitioned: a task holds one partition);
+in each group of two or more the smallest id is kept (deterministic: independent of shard order
+and worker count) and the others become decisions, removed as `exact_dedup.exact_dup` with the
+kept id in the ledger's details. Deciding needs no text: a part's decisions name its copies.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from dataprep import resolution
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
-KEY_SCHEMA = pa.schema([("id", pa.string()), ("hash", pa.string())])
-RESOLUTION_SCHEMA = pa.schema([("hash", pa.string()), ("keep", pa.string()), ("copies", pa.int64())])
+KEY_SCHEMA = pa.schema([("id", pa.string()), ("hash_high", pa.int64()), ("hash_low", pa.int64())])
 
 
 @register
@@ -36,38 +37,44 @@ class ExactDedup(Global):
         self.lowercase = lowercase
         self.collapse_whitespace = collapse_whitespace
 
-    def _hashes(self, batch: TextBatch) -> list[str]:
+    DECISIONS = pa.schema([("id", pa.string()), ("duplicate_of", pa.string()), ("copies", pa.int64())])
+
+    def _hashes(self, batch: TextBatch) -> np.ndarray:
+        """(documents x 2) int64: the 128-bit hash of each normalized text."""
         text = batch.text
         if self.lowercase:
             text = pc.utf8_lower(text)
         if self.collapse_whitespace:
             text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, textutil.WHITESPACE_RUN, " "))
-        return [xxhash.xxh3_128_hexdigest(t.encode("utf-8")) for t in text.to_pylist()]
+        digests = b"".join(xxhash.xxh3_128_digest(t.encode("utf-8")) for t in text.to_pylist())
+        return np.frombuffer(digests, dtype=np.int64).reshape(-1, 2)
 
     def keys(self, batch: TextBatch | None) -> pa.Table:
         if batch is None:
             return KEY_SCHEMA.empty_table()
-        return pa.table({"id": batch.table["id"], "hash": pa.array(self._hashes(batch), pa.string())}, schema=KEY_SCHEMA)
+        hashes = self._hashes(batch)
+        return pa.table({"id": batch.table["id"], "hash_high": hashes[:, 0], "hash_low": hashes[:, 1]}, schema=KEY_SCHEMA)
 
-    def resolve(self, records: Any) -> pa.Table:
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
-
+    def resolve(self, records: Any, n: int) -> Any:
         if records is None:
-            return RESOLUTION_SCHEMA.empty_table()
-        groups = records.groupby("hash").aggregate(Count(alias_name="copies"), Min("id", alias_name="keep"))
-        groups = groups.filter(expr=col("copies") > 1)
-        return pa.Table.from_pylist(groups.take_all(), RESOLUTION_SCHEMA)
+            return None
+        return resolution.by_hash(records, ["hash_high", "hash_low"], _copies, n)
 
-    def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
-        return dict(zip(table["hash"].to_pylist(), zip(table["keep"].to_pylist(), table["copies"].to_pylist())))
-
-    def decide(self, batch: TextBatch, resolution: dict[str, tuple[str, int]]) -> Decisions:
-        reasons = np.full(batch.num_rows, None, dtype=object)
-        details: list[dict[str, Any] | None] = [None] * batch.num_rows
-        for i, (doc_id, digest) in enumerate(zip(batch.table["id"].to_pylist(), self._hashes(batch))):
-            group = resolution.get(digest)
-            if group is not None and group[0] != doc_id:
-                reasons[i] = f"{self.name}.exact_dup"
-                details[i] = {"duplicate_of": group[0], "copies": group[1]}
+    def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
+        found = resolution.rows_of(decisions, batch.table["id"].combine_chunks())
+        reasons = np.where(found >= 0, f"{self.name}.exact_dup", None).astype(object)
+        kept_ids, copies = decisions["duplicate_of"].to_pylist(), decisions["copies"].to_pylist()
+        details = [{"duplicate_of": kept_ids[i], "copies": copies[i]} if i >= 0 else None for i in found.tolist()]
         return Decisions(batch, reasons, details)
+
+
+def _copies(keys: pa.Table) -> pa.Table:
+    """The copies of one hash partition: every document of a group of equal hashes but the one
+    with the smallest id, with that id and the group's size."""
+    hash_columns = ["hash_high", "hash_low"]
+    groups = keys.group_by(hash_columns).aggregate([("id", "min"), ("id", "count")])
+    groups = groups.filter(pc.greater(groups["id_count"], 1))
+    copies = keys.join(groups, hash_columns, join_type="inner")
+    copies = copies.filter(pc.not_equal(copies["id"], copies["id_min"]))
+    return pa.table({"part": copies["part"], "id": copies["id"], "duplicate_of": copies["id_min"],
+                     "copies": copies["id_count"]})

@@ -5,9 +5,9 @@ model learns nothing from the thousandth copy. The unit is a line (C4) or a sent
 is `span` consecutive units of a document (datatrove's sentence dedup uses 3 sentences, so a
 common sentence alone is not a duplicate but a repeated passage is). Each span of at least
 `min_line_chars` characters is hashed (lower-cased, whitespace collapsed); Ray Data counts,
-corpus-wide, how many documents hold each span; the units of a span held by more than
-`max_count` documents are removed from every document but the one with the smallest id
-(deterministic, independent of sharding). A document left with fewer than `min_words_left`
+corpus-wide (hash-partitioned by span), how many documents hold each span; the units of a span
+held by more than `max_count` documents are removed from every document but the one with the
+smallest id (deterministic, independent of sharding): a decision per (document, span) to drop. A document left with fewer than `min_words_left`
 words is removed as `line_dedup.too_little_left`.
 """
 
@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from dataprep import resolution
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
 # span hashes travel as int64 (the 64 hash bits reinterpreted): Ray Data sorts uint64 as objects
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("line", pa.int64())])
-RESOLUTION_SCHEMA = pa.schema([("line", pa.int64()), ("keep", pa.string()), ("documents", pa.int64())])
 UNITS = ("line", "sentence")
 
 
@@ -51,6 +51,7 @@ class LineDedup(Global):
 
     name = "line_dedup"
     adds = {"line_dedup_removed": pa.int32()}
+    DECISIONS = pa.schema([("id", pa.string()), ("line", pa.int64())])  # a span this document drops
 
     def __init__(
         self,
@@ -93,30 +94,19 @@ class LineDedup(Global):
         ids = batch.table["id"].combine_chunks().take(pa.array(pairs[0]))
         return pa.table({"id": ids, "line": pa.array(pairs[1], pa.int64())}, schema=KEY_SCHEMA)
 
-    def resolve(self, records: Any) -> pa.Table:
-        from ray.data.aggregate import Count, Min
-        from ray.data.expressions import col
-
+    def resolve(self, records: Any, n: int) -> Any:
         if records is None:
-            return RESOLUTION_SCHEMA.empty_table()
-        groups = records.groupby("line").aggregate(Count(alias_name="documents"), Min("id", alias_name="keep"))
-        frequent = groups.filter(expr=col("documents") > self.max_count)
-        return pa.Table.from_pylist(frequent.take_all(), RESOLUTION_SCHEMA)
+            return None
+        return resolution.by_hash(records, ["line"], _repeats, n, max_count=self.max_count)
 
-    def load_resolution(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """Frequent span hashes, sorted, and the id that keeps each."""
-        order = np.argsort(table["line"].to_numpy())
-        return table["line"].to_numpy()[order], np.array(table["keep"].to_pylist(), dtype=object)[order]
-
-    def decide(self, batch: TextBatch, resolution: tuple[np.ndarray, np.ndarray]) -> Decisions:
+    def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
         n = batch.num_rows
         spans = self._spans(batch)
-        frequent, keepers = resolution
         repeat = np.zeros(len(spans.starts), dtype=bool)
-        if len(frequent):
-            at = np.minimum(np.searchsorted(frequent, spans.hashes), len(frequent) - 1)
-            ids = np.array(batch.table["id"].to_pylist(), dtype=object)
-            repeat = (frequent[at] == spans.hashes) & (keepers[at] != ids[spans.docs()])
+        if decisions.num_rows:
+            ids = batch.table["id"].combine_chunks().take(pa.array(spans.docs()))
+            found = pa.table({"id": ids, "line": spans.hashes, "span": np.arange(len(spans.starts))})
+            repeat[found.join(decisions, ["id", "line"], join_type="left semi")["span"].to_numpy()] = True
         drop = self._covered(spans.starts[repeat], spans)
         joiner = "\n" if self.unit == "line" else ""
         kept_lists = pa.ListArray.from_arrays(
@@ -139,3 +129,13 @@ class LineDedup(Global):
         drop = np.zeros(len(spans.units), dtype=bool)
         drop[spans.content[np.cumsum(edges[:-1]) > 0]] = True
         return drop
+
+
+def _repeats(keys: pa.Table, max_count: int) -> pa.Table:
+    """The spans of one hash partition that more than `max_count` documents hold: one decision
+    per document holding one, but the document with the smallest id."""
+    groups = keys.group_by("line").aggregate([("id", "min"), ("id", "count")])
+    groups = groups.filter(pc.greater(groups["id_count"], max_count))
+    repeats = keys.join(groups, "line", join_type="inner")
+    repeats = repeats.filter(pc.not_equal(repeats["id"], repeats["id_min"]))
+    return pa.table({"part": repeats["part"], "id": repeats["id"], "line": repeats["line"]})

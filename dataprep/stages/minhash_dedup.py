@@ -5,9 +5,11 @@ whitespace collapsed). Signatures use datasketch's default `affine32` scheme, bi
 MurmurHash3 pre-mix, then h -> a*h + b mod 2^32 with datasketch's own a, b for the seed), but are
 computed for a whole batch at once in numpy. Bands x rows are FineWeb's 14 x 8 (or datasketch's
 optimum for a given threshold), and candidate pairs are verified by their signatures' estimated
-Jaccard (>= 0.7): together they meet our dedup targets (docs/dedup.md). Ray Data groups the band keys of the whole corpus; documents sharing a bucket
-are joined by an edge; connected components are clusters; in each the smallest id is kept and
-the others are removed as `minhash_dedup.near_dup`, with `duplicate_of`. Kept documents get
+Jaccard (>= 0.7): together they meet our dedup targets (docs/dedup.md). Ray Data groups the
+band keys of the whole corpus (hash-partitioned by bucket, vectorised per partition); documents
+sharing a bucket are joined by an edge; connected components are clusters (components.py); in
+each the smallest id is kept and the others are removed as `minhash_dedup.near_dup`, with
+`duplicate_of`; the decisions are the clustered documents, written per part. Kept documents get
 `cluster_id` and `cluster_size` (for rehydration or upsampling, as FineWeb-2 does).
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dataprep import resolution
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
@@ -80,6 +83,7 @@ class MinhashDedup(Global):
 
     name = "minhash_dedup"
     adds = {"cluster_id": pa.string(), "cluster_size": pa.int64()}
+    DECISIONS = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("cluster_size", pa.int64())])
 
     def __init__(
         self,
@@ -144,31 +148,33 @@ class MinhashDedup(Global):
                                "signature": pa.array([s.tobytes() for s in sig], pa.binary())}, schema=KEY_SCHEMA)
         return pa.concat_tables([table, signatures])
 
-    def resolve(self, records: Any) -> pa.Table:
+    def resolve(self, records: Any, n: int) -> Any:
         """Documents sharing a bucket are candidates: each is linked to the bucket's smallest id
         (with `verify`, only if their signatures agree on that share of permutations); clusters
-        are the connected components of these edges."""
+        are the connected components of these edges, one decision per clustered document."""
         from ray.data.expressions import col
 
-        from dataprep.components import RESOLUTION_SCHEMA, components
+        from dataprep.components import components
 
         if records is None:
-            return RESOLUTION_SCHEMA.empty_table()
-        edges = records.filter(expr=col("band") >= 0).groupby(["band", "bucket"]).map_groups(_bucket_edges, batch_format="pyarrow")
+            return None
+        edges = resolution.by_hash(records.filter(expr=col("band") >= 0), ["band", "bucket"], _bucket_edges, n)
         if self.verify is not None:
-            edges = _verified(edges, records.filter(expr=col("band") < 0), self.verify)
-        return components(edges, self.max_driver_edges)
+            edges = _verified(edges, records.filter(expr=col("band") < 0), self.verify, n)
+        return components(edges, self.max_driver_edges, n)
 
-    def load_resolution(self, table: pa.Table) -> dict[str, tuple[str, int]]:
-        return dict(zip(table["id"].to_pylist(), zip(table["keep"].to_pylist(), table["size"].to_pylist())))
-
-    def decide(self, batch: TextBatch, resolution: dict[str, tuple[str, int]]) -> Decisions:
-        ids = batch.table["id"].to_pylist()
-        cluster = [resolution.get(i, (i, 1)) for i in ids]
-        reasons = np.array([f"{self.name}.near_dup" if keep != i else None for i, (keep, _) in zip(ids, cluster)], dtype=object)
-        details = [{"duplicate_of": keep, "cluster_size": size} if keep != i else None for i, (keep, size) in zip(ids, cluster)]
-        out = batch.with_columns({"cluster_id": pa.array([k for k, _ in cluster], pa.string()),
-                                  "cluster_size": pa.array([s for _, s in cluster], pa.int64())})
+    def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
+        ids = batch.table["id"].combine_chunks()
+        found = resolution.rows_of(decisions, ids)
+        clustered = found >= 0
+        at = pa.array(np.where(clustered, found, 0))
+        keep = pc.if_else(pa.array(clustered), decisions["cluster_id"].combine_chunks().take(at) if decisions.num_rows else ids, ids)
+        size = np.where(clustered, decisions["cluster_size"].to_numpy()[found] if decisions.num_rows else 1, 1)
+        removed = pc.not_equal(keep, ids).to_numpy(zero_copy_only=False)
+        reasons = np.where(removed, f"{self.name}.near_dup", None).astype(object)
+        kept_ids = keep.to_pylist()
+        details = [{"duplicate_of": kept_ids[i], "cluster_size": int(size[i])} if removed[i] else None for i in range(len(ids))]
+        out = batch.with_columns({"cluster_id": keep.cast(pa.string()), "cluster_size": pa.array(size, pa.int64())})
         return Decisions(out, reasons, details)
 
 
@@ -183,70 +189,75 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys.view(np.int64)
 
 
-def _bucket_edges(group: pa.Table) -> pa.Table:
-    """Edges of one bucket: every member to the smallest id (none for a bucket of one)."""
+def _bucket_edges(keys: pa.Table) -> pa.Table:
+    """Edges of one hash partition of band rows: in every bucket of two or more documents,
+    each member to the bucket's smallest id (vectorised over the partition's buckets)."""
     from dataprep.components import EDGE_SCHEMA
 
-    if group.num_rows < 2:
-        return EDGE_SCHEMA.empty_table()
-    ids = group["id"].to_pylist()
-    root = min(ids)
-    members = [i for i in ids if i != root]
-    return pa.table({"a": members, "b": [root] * len(members)}, schema=EDGE_SCHEMA)
+    keys = keys.sort_by([("band", "ascending"), ("bucket", "ascending"), ("id", "ascending")])
+    band, bucket = keys["band"].to_numpy(), keys["bucket"].to_numpy()
+    starts = np.concatenate([[True], (band[1:] != band[:-1]) | (bucket[1:] != bucket[:-1])])
+    members = np.flatnonzero(~starts)  # every row but a bucket's first (its smallest id)
+    roots = np.flatnonzero(starts)[np.cumsum(starts)[members] - 1]
+    take = pa.array(members), pa.array(roots)
+    return pa.table({"a": keys["id"].take(take[0]), "a_part": keys["part"].take(take[0]),
+                     "b": keys["id"].take(take[1]), "b_part": keys["part"].take(take[1])}, schema=EDGE_SCHEMA)
 
 
-#: rows of the two group-by joins that verify edges: an edge (a, b, with sig_a once known) or a
-#: document's signature, grouped by `key` (the edge's end being looked up, or the document)
-_JOIN_SCHEMA = pa.schema([("key", pa.string()), ("a", pa.string()), ("b", pa.string()), ("sig_a", pa.binary()),
-                          ("signature", pa.binary())])
+#: rows of the two joins that verify edges: an edge (with a's signature once known) or a
+#: document's signature (a null), partitioned by `key` (the edge's end being looked up, or the document)
+_JOIN_SCHEMA = pa.schema([("key", pa.string()), ("a", pa.string()), ("a_part", pa.int32()), ("b", pa.string()),
+                          ("b_part", pa.int32()), ("sig_a", pa.binary()), ("signature", pa.binary())])
 
 
-def _verified(edges: Any, signatures: Any, verify: float) -> Any:
+def _verified(edges: Any, signatures: Any, verify: float, n: int) -> Any:
     """The edges whose ends' signatures agree on at least `verify` of the permutations.
 
-    Two reduce-side joins by group-by (each document's signature is stored once, not per band):
-    the first attaches a's signature to each edge, the second compares it with b's.
+    Two hash-partitioned joins (each document's signature is stored once, not per band): the
+    first attaches a's signature to each distinct edge, the second compares it with b's.
     """
     tagged = signatures.map_batches(_signature_rows, batch_format="pyarrow")
-    with_a = edges.map_batches(_edge_rows, batch_format="pyarrow").union(tagged).groupby("key").map_groups(
-        _attach_signature, batch_format="pyarrow")
-    return with_a.union(tagged).groupby("key").map_groups(_compare_signatures, batch_format="pyarrow",
-                                                          fn_kwargs={"verify": verify})
+    with_a = resolution.by_hash(edges.map_batches(_edge_rows, batch_format="pyarrow").union(tagged), ["key"],
+                                _attach_signature, n)
+    return resolution.by_hash(with_a.union(tagged), ["key"], _compare_signatures, n, verify=verify)
 
 
 def _signature_rows(batch: pa.Table) -> pa.Table:
     n = batch.num_rows
-    return pa.table({"key": batch["id"], "a": pa.nulls(n, pa.string()), "b": pa.nulls(n, pa.string()),
-                     "sig_a": pa.nulls(n, pa.binary()), "signature": batch["signature"]}, schema=_JOIN_SCHEMA)
+    return pa.table({"key": batch["id"], "a": pa.nulls(n, pa.string()), "a_part": pa.nulls(n, pa.int32()),
+                     "b": pa.nulls(n, pa.string()), "b_part": pa.nulls(n, pa.int32()), "sig_a": pa.nulls(n, pa.binary()),
+                     "signature": batch["signature"]}, schema=_JOIN_SCHEMA)
 
 
 def _edge_rows(batch: pa.Table) -> pa.Table:
     n = batch.num_rows
-    return pa.table({"key": batch["a"], "a": batch["a"], "b": batch["b"], "sig_a": pa.nulls(n, pa.binary()),
-                     "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
+    return pa.table({"key": batch["a"], "a": batch["a"], "a_part": batch["a_part"], "b": batch["b"], "b_part": batch["b_part"],
+                     "sig_a": pa.nulls(n, pa.binary()), "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
 
 
-def _split(group: pa.Table) -> tuple[bytes | None, pa.Table]:
-    """The group's document signature, and its edge rows."""
-    is_edge = pc.is_valid(group["a"])
-    signature = group.filter(pc.invert(is_edge))["signature"]
-    return (signature[0].as_py() if len(signature) else None), group.filter(is_edge)
+def _split(rows: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A partition's document signatures (key, signature) and its edges."""
+    is_edge = pc.is_valid(rows["a"])
+    return rows.filter(pc.invert(is_edge)).select(["key", "signature"]), rows.filter(is_edge)
 
 
-def _attach_signature(group: pa.Table) -> pa.Table:
-    signature, edges = _split(group)
-    n = edges.num_rows
-    return pa.table({"key": edges["b"], "a": edges["a"], "b": edges["b"], "sig_a": pa.array([signature] * n, pa.binary()),
-                     "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
+def _attach_signature(rows: pa.Table) -> pa.Table:
+    signatures, edges = _split(rows)
+    edges = edges.select(["a", "a_part", "b", "b_part"]).group_by(["a", "a_part", "b", "b_part"]).aggregate([])  # an edge once
+    found = edges.join(signatures, "a", right_keys="key", join_type="inner")
+    n = found.num_rows
+    return pa.table({"key": found["b"], "a": found["a"], "a_part": found["a_part"], "b": found["b"], "b_part": found["b_part"],
+                     "sig_a": found["signature"], "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
 
 
-def _compare_signatures(group: pa.Table, verify: float) -> pa.Table:
+def _compare_signatures(rows: pa.Table, verify: float) -> pa.Table:
     from dataprep.components import EDGE_SCHEMA
 
-    signature, edges = _split(group)
-    if signature is None or edges.num_rows == 0:
+    signatures, edges = _split(rows)
+    found = edges.drop_columns(["signature"]).join(signatures, "b", right_keys="key", join_type="inner")
+    if found.num_rows == 0:
         return EDGE_SCHEMA.empty_table()
-    mine = np.frombuffer(signature, np.uint32)
-    theirs = np.frombuffer(b"".join(edges["sig_a"].to_pylist()), np.uint32).reshape(edges.num_rows, -1)
+    theirs = np.frombuffer(b"".join(found["sig_a"].to_pylist()), np.uint32).reshape(found.num_rows, -1)
+    mine = np.frombuffer(b"".join(found["signature"].to_pylist()), np.uint32).reshape(found.num_rows, -1)
     keep = pa.array((theirs == mine).mean(axis=1) >= verify)
-    return pa.table({"a": edges["a"].filter(keep), "b": edges["b"].filter(keep)}, schema=EDGE_SCHEMA)
+    return found.select(["a", "a_part", "b", "b_part"]).filter(keep).cast(EDGE_SCHEMA)

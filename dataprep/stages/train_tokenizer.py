@@ -9,7 +9,7 @@ the power alpha, so small languages get more than their raw share); then only th
 is streamed from the Ray dataset into the trainer (SentencePiece's `sentence_iterator`,
 tokenizers' `train_from_iterator`), so memory follows the sample, not the corpus
 (sentencepiece#680, tokenizers#1824). Every document is kept; `tokenizer_sample` says which ones
-the tokenizer was trained on. Writes `tokenizer/` (the model and `card.json`) in the run's output.
+the tokenizer was trained on (the decisions are the sampled documents: bounded by `sample_bytes`). Writes `tokenizer/` (the model and `card.json`) in the run's output.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from dataprep.stages.base import Decisions, Global, TextBatch, register
 MODEL_TYPES = ("unigram", "bpe", "byte_level_bpe")
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("language", pa.string()), ("draw", pa.float64()),
                         ("bytes", pa.int64()), ("text", pa.large_string())])
-RESOLUTION_SCHEMA = pa.schema([("language", pa.string()), ("documents", pa.int64()), ("bytes", pa.int64()),
-                               ("probability", pa.float64())])
+LANGUAGES_SCHEMA = pa.schema([("language", pa.string()), ("documents", pa.int64()), ("bytes", pa.int64()),
+                              ("probability", pa.float64())])
 NO_LANGUAGE = "all"
 NOTHING_TO_TRAIN = "no documents reached train_tokenizer: no tokenizer was trained"
 
@@ -129,26 +129,27 @@ class TrainTokenizer(Global):
         return pa.table({"id": ids, "language": self._languages(batch.table), "draw": self.draws(ids),
                          "bytes": pc.binary_length(batch.text).cast(pa.int64()), "text": batch.text}, schema=KEY_SCHEMA)
 
-    def resolve(self, records: Any) -> pa.Table:
+    def resolve(self, records: Any, n: int) -> Any:
+        """Per-language totals (a group-by: one row per language reaches the driver), the draw
+        probabilities, the tokenizer trained on the drawn text; the decisions are the drawn ids."""
         from ray.data.aggregate import Count, Sum
 
         if records is None:
-            return RESOLUTION_SCHEMA.empty_table()
+            return None
         groups = records.groupby("language").aggregate(Count(alias_name="documents"), Sum("bytes", alias_name="bytes"))
         rows = sorted(groups.take_all(), key=lambda r: r["language"])
         totals = {r["language"]: int(r["bytes"] or 0) for r in rows}
         probabilities = temperature_probabilities(totals, self.sample_bytes, self.alpha)
         table = pa.Table.from_pylist([{**r, "bytes": totals[r["language"]], "probability": probabilities[r["language"]]}
-                                      for r in rows], RESOLUTION_SCHEMA)
+                                      for r in rows], LANGUAGES_SCHEMA)
         sampled = records.map_batches(partial(_sampled, probabilities=probabilities), batch_format="pyarrow")
-        self._write(sampled, table)
-        return table
+        self._write(sampled.select_columns(["text"]), table)
+        return sampled.select_columns(["part", "id"])
 
-    def load_resolution(self, table: pa.Table) -> dict[str, float]:
-        return dict(zip(table["language"].to_pylist(), table["probability"].to_pylist()))
+    def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
+        from dataprep.resolution import rows_of
 
-    def decide(self, batch: TextBatch, resolution: dict[str, float]) -> Decisions:
-        sample = self.draws(batch.table["id"].combine_chunks()) < probability_of(self._languages(batch.table), resolution)
+        sample = rows_of(decisions, batch.table["id"].combine_chunks()) >= 0
         return Decisions.keep_all(batch.with_columns({"tokenizer_sample": pa.array(sample, pa.bool_())}))
 
     def finish(self) -> dict[str, Any]:
@@ -239,7 +240,7 @@ def probability_of(languages: pa.Array, probabilities: dict[str, float]) -> np.n
 def _sampled(table: pa.Table, probabilities: dict[str, float]) -> pa.Table:
     """The records drawn into the sample."""
     chosen = table.column("draw").to_numpy() < probability_of(table.column("language").combine_chunks(), probabilities)
-    return table.filter(pa.array(chosen)).select(["text"])
+    return table.filter(pa.array(chosen))
 
 
 class TextFeed:

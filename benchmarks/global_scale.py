@@ -1,0 +1,287 @@
+"""Global stages at scale: flat memory from 1M to 5M documents, near-linear time, same removals.
+
+    python benchmarks/global_scale.py --sizes 1000000,2000000,5000000 --uncapped 1000000
+    python benchmarks/global_scale.py --phases 100000 --doc-bytes 5000
+
+Scale mode: `dataprep run` (the real CLI, a fresh process per size) of [exact_dedup,
+minhash_dedup: {}] (FineWeb's 14 x 8 bands, verify 0.7) over synthetic documents of real text
+(random lines of shared/data, ~1 KB each; 5% exact copies and 5% near copies, one line added, of
+documents of the same or the previous shard). Caps: the embedded Ray's object store is 2 GiB
+(runtime.OBJECT_STORE_BYTES, dataprep's fixed setting), and every process of the run (driver,
+raylet, each Ray worker) gets RLIMIT_DATA = --worker-cap (`prlimit --data`, inherited by every
+process Ray starts; it bounds a process's private heap, not the shared object store it maps), so
+a worker that outgrew it would fail the run. Printed per size: wall time, docs/s, peak RSS of the
+driver and of the largest Ray worker (the process tree sampled with psutil every 0.25 s; a
+worker's RSS includes the object-store pages it maps; `private` is its RSS less shared pages,
+what RLIMIT_DATA bounds), and the removals; --uncapped N runs size N
+again without the RLIMIT_DATA cap and compares the removals.
+
+Phases mode: one in-process run of [exact_dedup] over N documents of --doc-bytes, with the
+runner's corpus-wide phases timed from the driver: the id check, keys, resolve (the shuffle and
+the per-part decision files) and decide (every part read, decided and written).
+
+Inputs go to a temporary folder outside the repository (--tmp), after a check of free disk, and
+are deleted afterwards. Figures are noisy on a shared machine: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SHARD_DOCS = 50_000
+STAGES = "name: global_scale\nstages:\n  - exact_dedup: {}\n  - minhash_dedup: {}\n"
+
+
+def real_lines(data: Path) -> pa.Array:
+    """The distinct lines of >= 5 words of every shared/data file: the synthetic corpus's material."""
+    texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks().cast(pa.large_string())
+                              for f in sorted(data.glob("*.parquet"))])
+    lines = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(texts, "\n")))
+    lines = pc.unique(lines.filter(pc.greater_equal(pc.list_value_length(pc.utf8_split_whitespace(lines)), 5)))
+    return lines.cast(pa.large_string())
+
+
+def synthetic_shards(lines: pa.Array, n_docs: int, doc_bytes: int, folder: Path, seed: int) -> dict[str, int]:
+    """Write n_docs documents of random real lines (about doc_bytes each) in shards of SHARD_DOCS.
+
+    Per shard: 90% fresh documents, 5% exact copies and 5% near copies (one line added: Jaccard
+    of word 5-grams ~0.9) of fresh documents of this shard or the previous one, so duplicates
+    cross shards. Returns the planted counts and the text bytes."""
+    rng = np.random.default_rng(seed)
+    line_bytes = pc.binary_length(lines).to_numpy()
+    per_doc = max(2, round(doc_bytes / line_bytes.mean()))
+    previous: list[np.ndarray] = []
+    planted = {"exact": 0, "near": 0, "bytes": 0}
+    for shard, start in enumerate(range(0, n_docs, SHARD_DOCS)):
+        count = min(SHARD_DOCS, n_docs - start)
+        copies = count // 20
+        fresh = count - 2 * copies
+        sizes = rng.integers(per_doc * 2 // 3, per_doc * 4 // 3 + 1, fresh)
+        docs = np.split(rng.integers(0, len(lines), sizes.sum()), np.cumsum(sizes)[:-1])
+        pool = docs + previous
+        sources = rng.integers(0, len(pool), 2 * copies)
+        near = [np.append(pool[s], rng.integers(len(lines))) for s in sources[copies:]]
+        made = docs + [pool[s] for s in sources[:copies]] + near
+        offsets = np.concatenate([[0], np.cumsum([len(d) for d in made])])
+        nested = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), lines.take(pa.array(np.concatenate(made))))
+        text = pc.binary_join(nested, pa.scalar("\n", pa.large_string()))
+        order = pa.array(rng.permutation(count))
+        ids = pa.array([f"s{start + i:09d}" for i in range(count)])
+        pq.write_table(pa.table({"id": ids, "text": text.take(order)}), folder / f"shard-{shard:05d}.parquet", row_group_size=10_000)
+        planted["exact"] += copies
+        planted["near"] += copies
+        planted["bytes"] += pc.sum(pc.binary_length(text)).as_py()
+        previous = docs
+    return planted
+
+
+class TreePeaks:
+    """Peak RSS of a process (the driver) and of the largest Ray worker among its descendants."""
+
+    def __init__(self, pid: int, interval: float = 0.25, cap: int | None = None):
+        import psutil
+
+        self.root, self.interval, self.driver, self.worker, self.tree = psutil.Process(pid), interval, 0, 0, 0
+        self.private = 0  # the largest worker's RSS less its shared pages (the object store it maps)
+        self.cap, self.capped = cap, set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> TreePeaks:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                self.driver = max(self.driver, self.root.memory_info().rss)
+                children = self.root.children(recursive=True)
+            except psutil.Error:
+                break
+            total = self.root.memory_info().rss if self.root.is_running() else 0
+            for child in children:
+                try:
+                    memory = child.memory_info()
+                    rss = memory.rss
+                    title = " ".join(child.cmdline()[:1])
+                except psutil.Error:
+                    continue
+                total += rss
+                if title.startswith("ray::") and not title.endswith("Agent"):  # a worker names itself ray::<task> (not the node's agents)
+                    self.worker = max(self.worker, rss)
+                    self.private = max(self.private, rss - memory.shared)
+                    if self.cap and child.pid not in self.capped:  # a new worker: cap its private memory
+                        try:
+                            child.rlimit(psutil.RLIMIT_DATA, (self.cap, self.cap))
+                            self.capped.add(child.pid)
+                        except psutil.Error:
+                            pass
+            self.tree = max(self.tree, total)
+            self._stop.wait(self.interval)
+
+
+def tree_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process and every descendant alive
+    (Ray's workers stay up between tasks, so a phase's delta counts its tasks' work)."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def check_disk(folder: Path, n_docs: int, doc_bytes: int) -> None:
+    """Input (~0.45 of the text, zstd), keys and shuffle spill (~1.5x), output (~1x): ask for 4x the text."""
+    need = 4 * n_docs * doc_bytes
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise SystemExit(f"{folder}: {free / 2**30:.1f} GiB free, {need / 2**30:.1f} GiB needed for {n_docs:,} documents")
+
+
+def whole_run(n_docs: int, doc_bytes: int, lines: pa.Array, tmp: Path, cap: str | None) -> dict:
+    """Generate n_docs, run the CLI in a fresh process (capped or not), measure, clean up."""
+    folder = Path(tempfile.mkdtemp(prefix=f"global-scale-{n_docs}-", dir=tmp))
+    try:
+        (folder / "input").mkdir()
+        planted = synthetic_shards(lines, n_docs, doc_bytes, folder / "input", seed=n_docs)
+        (folder / "p.yaml").write_text(STAGES, encoding="utf-8")
+        cmd = [sys.executable, "-m", "dataprep.cli", "run", str(folder / "p.yaml"), "--input", str(folder / "input"),
+               "--output", str(folder / "out"), "--no-progress"]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+        with TreePeaks(proc.pid, cap=int(float(cap) * 2**30) if cap else None) as peaks:
+            _, err = proc.communicate()
+        seconds = time.perf_counter() - started
+        if proc.returncode:
+            raise SystemExit(f"{n_docs:,} documents: dataprep run failed: {err.decode().strip()[-3000:]}")
+        stats = json.loads((folder / "out" / "stats.json").read_text(encoding="utf-8"))
+        removed = {s["name"]: sum(s["removed"].values()) for s in stats["stages"]}
+        return {"docs": n_docs, "mb": planted["bytes"] / 1e6, "seconds": seconds, "driver": peaks.driver,
+                "worker": peaks.worker, "private": peaks.private, "tree": peaks.tree, "removed": removed, "planted": planted,
+                "corpus_seconds": {s["name"]: s.get("corpus_seconds") for s in stats["stages"]}}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def scaling(sizes: list[int], doc_bytes: int, data: Path, tmp: Path, cap: str, uncapped: list[int]) -> None:
+    lines = real_lines(data)
+    for n in sizes:
+        check_disk(tmp, n, doc_bytes)
+    print(f"[exact_dedup, minhash_dedup: {{}}] by `dataprep run`, {os.cpu_count()} cores, object store 2 GiB, "
+          f"RLIMIT_DATA {cap} GiB per process; synthetic documents of real lines, ~{doc_bytes} bytes", flush=True)
+    print(f"{'docs':>10} {'text MB':>8} {'wall s':>8} {'docs/s':>7} {'x linear':>8} {'driver':>8} {'worker':>8} {'private':>8} {'tree':>7}"
+          f" {'exact':>7} {'near':>7}  {'load':>14}  corpus s", flush=True)
+    previous = None
+    for n in sizes:
+        row = whole_run(n, doc_bytes, lines, tmp, cap)
+        growth = (row["seconds"] / previous["seconds"]) / (n / previous["docs"]) if previous else 1.0
+        previous = row
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{n:>10,} {row['mb']:>8,.0f} {row['seconds']:>8.1f} {n / row['seconds']:>7,.0f} {growth:>8.2f} "
+              f"{row['driver'] / 2**30:>6.2f} G {row['worker'] / 2**30:>6.2f} G {row['private'] / 2**30:>6.2f} G {row['tree'] / 2**30:>5.1f} G"
+              f" {row['removed'].get('exact_dedup', 0):>7,} {row['removed'].get('minhash_dedup', 0):>7,}  {load:>14}"
+              f"  {json.dumps(row['corpus_seconds'])}", flush=True)
+        if n in uncapped:  # the same input (same seed) without the cap: the removals must not change
+            free = whole_run(n, doc_bytes, lines, tmp, None)
+            same = free["removed"] == row["removed"]
+            print(f"{'uncapped':>10} {free['mb']:>8,.0f} {free['seconds']:>8.1f} {n / free['seconds']:>7,.0f} {'':>8} "
+                  f"{free['driver'] / 2**30:>6.2f} G {free['worker'] / 2**30:>6.2f} G {free['private'] / 2**30:>6.2f} G {free['tree'] / 2**30:>5.1f} G"
+                  f" {free['removed'].get('exact_dedup', 0):>7,} {free['removed'].get('minhash_dedup', 0):>7,}"
+                  f"  removals {'the same as capped' if same else 'DIFFERENT from capped'}", flush=True)
+
+
+def phases(n_docs: int, doc_bytes: int, data: Path, tmp: Path) -> None:
+    """One in-process exact_dedup run with the runner's phases timed (wall and this process's CPU)."""
+    from dataprep import pipeline, resolution
+    from dataprep import run as runner
+
+    check_disk(tmp, n_docs, doc_bytes)
+    folder = Path(tempfile.mkdtemp(prefix=f"global-phases-{n_docs}-", dir=tmp))
+    wall: dict[str, tuple[float, float]] = {}
+    calls: list[tuple[float, float]] = []
+
+    def timed(owner, name: str, label: str | None) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started, cpu = time.perf_counter(), tree_cpu()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent = (time.perf_counter() - started, tree_cpu() - cpu)
+                if label:
+                    wall[label] = tuple(a + b for a, b in zip(wall.get(label, (0.0, 0.0)), spent))
+                else:
+                    calls.append(spent)
+        setattr(owner, name, wrapper)
+
+    try:
+        (folder / "input").mkdir()
+        synthetic_shards(real_lines(data), n_docs, doc_bytes, folder / "input", seed=n_docs)
+        timed(runner, "_duplicate_ids", "id check")
+        timed(runner, "_global_phases", "keys + resolve")
+        timed(resolution, "write_decisions", None)
+        timed(runner, "_execute", "decide + write")
+        spec = {"name": "phases", "input": str(folder / "input"), "output": str(folder / "out"), "stages": [{"exact_dedup": {}}]}
+        started = time.perf_counter()
+        stats = runner.run(pipeline.from_dict(spec))
+        total = time.perf_counter() - started
+        wall["resolve"] = calls[-1]  # the id check writes its repeated ids first, then the stage's decisions
+        wall["keys"] = tuple(a - b for a, b in zip(wall.pop("keys + resolve"), wall["resolve"]))
+        order = ["id check", "keys", "resolve", "decide + write"]
+        print(f"exact_dedup over {n_docs:,} documents of ~{doc_bytes} bytes, {os.cpu_count()} cores, load {os.getloadavg()}")
+        print("  wall s / CPU s of the process tree: " + ", ".join(f"{k} {wall[k][0]:.1f} / {wall[k][1]:.1f}" for k in order)
+              + f"; whole run {total:.1f} s wall (the rest: planning, Ray start-up, summary, report); "
+              f"removed {stats['stages'][0]['removed']}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--sizes", default="", help="comma-separated corpus sizes for the scale table")
+    parser.add_argument("--uncapped", default="", help="sizes to run again without the cap, comparing removals")
+    parser.add_argument("--phases", type=int, default=0, help="documents of the phases run (0: none)")
+    parser.add_argument("--doc-bytes", type=int, default=1000)
+    parser.add_argument("--worker-cap", default="3", help="RLIMIT_DATA of every process of the run in GiB (prlimit --data)")
+    parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="where inputs and outputs go")
+    args = parser.parse_args()
+    if args.phases:
+        phases(args.phases, args.doc_bytes, args.data, args.tmp)
+    if args.sizes:
+        scaling([int(n) for n in args.sizes.split(",")], args.doc_bytes, args.data, args.tmp, args.worker_cap,
+                [int(n) for n in args.uncapped.split(",") if n])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The corpus-wide phase of global stages, with no corpus-sized state in any one process.
+
+A global stage's keys carry the part each document is in (`part`, its index in the run's
+plan). Its `resolve` is a chain of hash-partitioned shuffles on Ray Data (`by_hash`: rows with
+equal keys meet in one task, and a task holds about `PARTITION_ROWS` rows whatever the corpus
+size) ending in per-document *decisions* (`part`, `id`, the stage's columns) for the documents
+it acts on. `write_decisions` groups them by part on Ray Data and writes one Parquet file per
+part (`_work/sK/decisions/part-<key>.parquet`); the task that runs the part's decisions reads
+that file only. The driver sees row counts and file names, nothing per document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from dataprep import storage
+
+#: rows of keys one resolve task holds at most (about 50-500 bytes each, by stage): with the
+#: row count of the keys, sets the number of shuffle partitions, so a task's memory is bounded
+#: by this setting, not by the corpus
+PARTITION_ROWS = 2_000_000
+PARTITION_COLUMN = "_partition"
+DONE = "_done.json"
+
+
+def partitions(rows: int) -> int:
+    """Shuffle partitions for `rows` rows: enough that each holds at most PARTITION_ROWS, and
+    at least one per CPU of the cluster (so the resolve runs on all of them)."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else 1
+    return max(cpus, -(-rows // PARTITION_ROWS))
+
+
+def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
+    """Each row's partition in [0, n): a hash of its values in `columns`, equal in every process."""
+    import pandas as pd
+
+    hashes = pd.util.hash_pandas_object(table.select(columns).to_pandas(), index=False).to_numpy()
+    return (hashes % np.uint64(n)).astype(np.int64)
+
+
+def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
+    """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset by `key`: all rows
+    with equal keys are in the same call, and a call gets about 1/n of the rows."""
+    tagged = ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key, "n": n})
+    return tagged.groupby(PARTITION_COLUMN, num_partitions=n).map_groups(
+        _untagged, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
+
+
+def _tag(batch: pa.Table, key: list[str], n: int) -> pa.Table:
+    return batch.append_column(PARTITION_COLUMN, pa.array(bucket(batch, key, n), pa.int64()))
+
+
+def _untagged(group: pa.Table, fn: Callable[..., pa.Table], kwargs: dict[str, Any]) -> pa.Table:
+    return fn(group.drop_columns([PARTITION_COLUMN]), **kwargs)
+
+
+def write_decisions(decisions: Any, folder: str, part_keys: list[str], n: int) -> dict[str, int]:
+    """Write a Ray Dataset of decisions (with a `part` column) as one Parquet file per part
+    that has any, then `_done.json` (what a resumed run checks). Returns the counts."""
+    storage.delete_tree(folder)  # a half-written attempt
+    rows = files = 0
+    if decisions is not None:
+        decisions = decisions.materialize()  # (in the object store, spilled to disk beyond it)
+    if decisions is not None and decisions.count():  # most inputs hold no repeated id: no shuffle then
+        written = decisions.groupby("part", num_partitions=n).map_groups(
+            _write_part, batch_format="pyarrow", fn_kwargs={"folder": str(folder), "part_keys": part_keys})
+        for batch in written.iter_batches(batch_format="pyarrow"):
+            rows += int(np.sum(batch["rows"].to_numpy()))
+            files += batch.num_rows
+    counts = {"files": files, "rows": rows}
+    storage.write_json(counts, storage.join(folder, DONE))
+    return counts
+
+
+def _write_part(group: pa.Table, folder: str, part_keys: list[str]) -> pa.Table:
+    key = part_keys[group["part"][0].as_py()]
+    storage.write_parquet(group.drop_columns(["part"]), storage.join(folder, f"part-{key}.parquet"))
+    return pa.table({"rows": [group.num_rows]}, schema=pa.schema([("rows", pa.int64())]))
+
+
+def finished(folder: str) -> bool:
+    return storage.exists(storage.join(folder, DONE))
+
+
+def part_decisions(folder: str, key: str, schema: pa.Schema) -> pa.Table:
+    """A part's decisions (an empty table of `schema` when the stage decided nothing there)."""
+    path = storage.join(folder, f"part-{key}.parquet")
+    return storage.read_table(path) if storage.exists(path) else schema.empty_table()
+
+
+def counts(folder: str) -> dict[str, int]:
+    return storage.read_json(storage.join(folder, DONE))
+
+
+def rows_of(decisions: pa.Table, ids: pa.Array) -> np.ndarray:
+    """For each id of a batch, its row in `decisions` (matched by `id`), or -1 when it has none."""
+    if decisions.num_rows == 0:
+        return np.full(len(ids), -1, np.int64)
+    import pyarrow.compute as pc
+
+    return pc.fill_null(pc.index_in(ids, value_set=decisions["id"].combine_chunks()), -1).to_numpy().astype(np.int64)
