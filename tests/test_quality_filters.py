@@ -26,20 +26,14 @@ SENTENCE_TERMINAL = regex.compile(r"\p{Sentence_Terminal}$")
 
 
 @pytest.fixture(scope="module")
-def docs(sample_docs) -> TextBatch:
-    """~900 real documents (web pages, OSCAR, e-mails, samples), normalized as a pipeline would;
-    samples/ alone (~650) where shared/data is absent."""
+def docs(web_docs, sample_docs) -> TextBatch:
+    """~900 real documents (web pages, OSCAR, e-mails, samples), normalized as a pipeline would."""
     from conftest import SHARED_DATA
     import pyarrow.parquet as pq
 
-    def shared(name: str, rows: int) -> list[pa.Table]:
-        path = SHARED_DATA / f"{name}.parquet"
-        return [pq.read_table(path, columns=["id", "text"]).slice(0, rows)] if path.is_file() else []
-
-    web = shared("01_web_pages_trafilatura", 400)
-    parts = [*web, sample_docs.select(["id", "text"]).slice(0, 250 if web else 650)]
+    parts = [web_docs.select(["id", "text"]).slice(0, 400), sample_docs.select(["id", "text"]).slice(0, 250)]
     for name in ("02_cc_warc_extracted", "03_oscar2019_multilingual", "04_cc_processed_samples", "05_emails_enron_dpk"):
-        parts += shared(name, 80)
+        parts.append(pq.read_table(SHARED_DATA / f"{name}.parquet", columns=["id", "text"]).slice(0, 80))
     table = pa.concat_tables([t.cast(pa.schema([("id", pa.string()), ("text", pa.large_string())])) for t in parts])
     table = table.filter(pc.greater(pc.utf8_length(table["text"]), 0))
     return Normalize().apply(TextBatch(table)).batch
