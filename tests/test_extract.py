@@ -123,3 +123,15 @@ def test_too_deeply_nested_page_fails_alone(pages, engine):
     assert table["reason"].to_pylist() == [None, None, None, "extract.failed"]
     assert table["text"].to_pylist()[3] == deep
     assert table["text"].to_pylist()[:3] == extract(html, engine=engine)["text"].to_pylist()
+
+
+def test_tag_names_in_any_case(pages):
+    """HTML tag names are case-insensitive: title, lang and the nesting guard read `<TITLE>`,
+    `<HTML LANG=...>` and `<DiV>` as they read the lower-case tags."""
+    body = pages[0]["html"].split("<body", 1)[1].split(">", 1)[1]
+    upper = f'<HTML LANG="EN-GB"><HEAD><TITLE> Upper  Case </TITLE></HEAD><BODY>{body}'
+    deep = upper + "<DiV>" * 300 + "tail"
+    table = extract([upper, deep], engine="resiliparse")
+    assert table["title"].to_pylist() == ["Upper Case", "Upper Case"]
+    assert table["html_lang"].to_pylist() == ["en-gb", "en-gb"]
+    assert table["reason"].to_pylist() == [None, "extract.failed"]
