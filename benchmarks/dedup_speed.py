@@ -128,38 +128,45 @@ def signature_rates(data: Path, peers: str) -> None:
 
 def real_lines(data: Path) -> pa.Array:
     """The distinct lines of >= 5 words of every shared/data file: the synthetic corpus's material."""
-    texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks() for f in sorted(data.glob("*.parquet"))])
+    texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks().cast(pa.large_string())
+                              for f in sorted(data.glob("*.parquet"))])
     lines = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(texts, "\n")))
     lines = pc.unique(lines.filter(pc.greater_equal(pc.list_value_length(pc.utf8_split_whitespace(lines)), 5)))
     return lines.cast(pa.large_string())
 
 
-def synthetic_shards(lines: pa.Array, n_docs: int, folder: Path, rng: np.random.Generator, doc_bytes: int = 1500) -> float:
-    """Write n_docs documents of random real lines (2/3 to 4/3 of doc_bytes) in shards; return their text MB.
+def synthetic_shards(lines: pa.Array, n_docs: int, folder: Path, rng: np.random.Generator, doc_bytes: int = 1500,
+                     shard_docs: int = SHARD_DOCS) -> dict[str, int]:
+    """Write n_docs documents of random real lines (2/3 to 4/3 of doc_bytes) in shards of
+    `shard_docs`; return the planted counts ("exact", "near") and the text "bytes".
 
-    Per shard: 90% fresh documents, 5% exact copies and 5% near copies (a line added) of fresh
-    ones, of any earlier shard too: duplicates cross shards, as in a crawl."""
+    Per shard: 90% fresh documents, 5% exact copies and 5% near copies (a line added: Jaccard of
+    word 5-grams ~0.9) of fresh documents of this shard or the previous one, so duplicates cross
+    shards, as in a crawl, while the generator's memory stays one shard's whatever n_docs."""
     line_bytes = pc.binary_length(lines).to_numpy()
     per_doc = max(2, round(doc_bytes / line_bytes.mean()))  # lines per document for ~doc_bytes on average
-    made: list[np.ndarray] = []  # line indices of every fresh document so far
-    megabytes = 0.0
-    for shard, start in enumerate(range(0, n_docs, SHARD_DOCS)):
-        count = min(SHARD_DOCS, n_docs - start)
-        fresh, copies = count - 2 * (count // 20), count // 20
-        sizes = rng.integers(per_doc * 2 // 3, per_doc * 4 // 3 + 1, fresh)
+    previous: list[np.ndarray] = []  # line indices of the previous shard's fresh documents
+    planted = {"exact": 0, "near": 0, "bytes": 0}
+    for shard, start in enumerate(range(0, n_docs, shard_docs)):
+        count = min(shard_docs, n_docs - start)
+        copies = count // 20
+        sizes = rng.integers(per_doc * 2 // 3, per_doc * 4 // 3 + 1, count - 2 * copies)
         docs = np.split(rng.integers(0, len(lines), sizes.sum()), np.cumsum(sizes)[:-1])
-        made += docs
-        sources = rng.integers(0, len(made), 2 * copies)
-        near = [np.append(made[src], rng.integers(len(lines))) for src in sources[copies:]]
-        docs = docs + [made[src] for src in sources[:copies]] + near
-        offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
-        nested = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), lines.take(pa.array(np.concatenate(docs))))
+        pool = docs + previous
+        sources = rng.integers(0, len(pool), 2 * copies)
+        near = [np.append(pool[src], rng.integers(len(lines))) for src in sources[copies:]]
+        made = docs + [pool[src] for src in sources[:copies]] + near
+        offsets = np.concatenate([[0], np.cumsum([len(d) for d in made])])
+        nested = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), lines.take(pa.array(np.concatenate(made))))
         text = pc.binary_join(nested, pa.scalar("\n", pa.large_string()))
-        order = rng.permutation(count)
-        ids = pa.array([f"s{start + i:08d}" for i in range(count)])
-        pq.write_table(pa.table({"id": ids, "text": text.take(pa.array(order))}), folder / f"shard-{shard:05d}.parquet")
-        megabytes += pc.sum(pc.binary_length(text)).as_py() / 1e6
-    return megabytes
+        ids = pa.array([f"s{start + i:09d}" for i in range(count)])
+        pq.write_table(pa.table({"id": ids, "text": text.take(pa.array(rng.permutation(count)))}),
+                       folder / f"shard-{shard:05d}.parquet", row_group_size=10_000)
+        planted["exact"] += copies
+        planted["near"] += copies
+        planted["bytes"] += pc.sum(pc.binary_length(text)).as_py()
+        previous = docs
+    return planted
 
 
 def whole_run(n_docs: int, data: Path, tmp: Path, seed: int, minhash: str) -> dict:
@@ -167,7 +174,7 @@ def whole_run(n_docs: int, data: Path, tmp: Path, seed: int, minhash: str) -> di
     folder = tmp / f"scale-{n_docs}"
     (folder / "input").mkdir(parents=True)
     try:
-        megabytes = synthetic_shards(real_lines(data), n_docs, folder / "input", np.random.default_rng(seed))
+        megabytes = synthetic_shards(real_lines(data), n_docs, folder / "input", np.random.default_rng(seed))["bytes"] / 1e6
         (folder / "p.yaml").write_text(f"name: dedup_scale\n{SCALE_STAGES.format(params=minhash)}", encoding="utf-8")
         cmd = [sys.executable, "-m", "dataprep.cli", "run", str(folder / "p.yaml"), "--input", str(folder / "input"),
                "--output", str(folder / "out"), "--no-progress"]

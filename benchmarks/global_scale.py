@@ -39,57 +39,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SHARD_DOCS = 50_000
+from dedup_speed import real_lines, synthetic_shards  # noqa: E402
+
+SHARD_DOCS = 50_000  # ~50 MB files of ~1 KB documents: two parts each
 STAGES = "name: global_scale\nstages:\n  - exact_dedup: {}\n  - minhash_dedup: {}\n"
-
-
-def real_lines(data: Path) -> pa.Array:
-    """The distinct lines of >= 5 words of every shared/data file: the synthetic corpus's material."""
-    texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks().cast(pa.large_string())
-                              for f in sorted(data.glob("*.parquet"))])
-    lines = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(texts, "\n")))
-    lines = pc.unique(lines.filter(pc.greater_equal(pc.list_value_length(pc.utf8_split_whitespace(lines)), 5)))
-    return lines.cast(pa.large_string())
-
-
-def synthetic_shards(lines: pa.Array, n_docs: int, doc_bytes: int, folder: Path, seed: int) -> dict[str, int]:
-    """Write n_docs documents of random real lines (about doc_bytes each) in shards of SHARD_DOCS.
-
-    Per shard: 90% fresh documents, 5% exact copies and 5% near copies (one line added: Jaccard
-    of word 5-grams ~0.9) of fresh documents of this shard or the previous one, so duplicates
-    cross shards. Returns the planted counts and the text bytes."""
-    rng = np.random.default_rng(seed)
-    line_bytes = pc.binary_length(lines).to_numpy()
-    per_doc = max(2, round(doc_bytes / line_bytes.mean()))
-    previous: list[np.ndarray] = []
-    planted = {"exact": 0, "near": 0, "bytes": 0}
-    for shard, start in enumerate(range(0, n_docs, SHARD_DOCS)):
-        count = min(SHARD_DOCS, n_docs - start)
-        copies = count // 20
-        fresh = count - 2 * copies
-        sizes = rng.integers(per_doc * 2 // 3, per_doc * 4 // 3 + 1, fresh)
-        docs = np.split(rng.integers(0, len(lines), sizes.sum()), np.cumsum(sizes)[:-1])
-        pool = docs + previous
-        sources = rng.integers(0, len(pool), 2 * copies)
-        near = [np.append(pool[s], rng.integers(len(lines))) for s in sources[copies:]]
-        made = docs + [pool[s] for s in sources[:copies]] + near
-        offsets = np.concatenate([[0], np.cumsum([len(d) for d in made])])
-        nested = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), lines.take(pa.array(np.concatenate(made))))
-        text = pc.binary_join(nested, pa.scalar("\n", pa.large_string()))
-        order = pa.array(rng.permutation(count))
-        ids = pa.array([f"s{start + i:09d}" for i in range(count)])
-        pq.write_table(pa.table({"id": ids, "text": text.take(order)}), folder / f"shard-{shard:05d}.parquet", row_group_size=10_000)
-        planted["exact"] += copies
-        planted["near"] += copies
-        planted["bytes"] += pc.sum(pc.binary_length(text)).as_py()
-        previous = docs
-    return planted
 
 
 class TreePeaks:
@@ -172,7 +130,7 @@ def whole_run(n_docs: int, doc_bytes: int, lines: pa.Array, tmp: Path, cap: str 
     folder = Path(tempfile.mkdtemp(prefix=f"global-scale-{n_docs}-", dir=tmp))
     try:
         (folder / "input").mkdir()
-        planted = synthetic_shards(lines, n_docs, doc_bytes, folder / "input", seed=n_docs)
+        planted = synthetic_shards(lines, n_docs, folder / "input", np.random.default_rng(n_docs), doc_bytes, SHARD_DOCS)
         (folder / "p.yaml").write_text(STAGES, encoding="utf-8")
         cmd = [sys.executable, "-m", "dataprep.cli", "run", str(folder / "p.yaml"), "--input", str(folder / "input"),
                "--output", str(folder / "out"), "--no-progress"]
@@ -246,7 +204,7 @@ def phases(n_docs: int, doc_bytes: int, data: Path, tmp: Path) -> None:
 
     try:
         (folder / "input").mkdir()
-        synthetic_shards(real_lines(data), n_docs, doc_bytes, folder / "input", seed=n_docs)
+        synthetic_shards(real_lines(data), n_docs, folder / "input", np.random.default_rng(n_docs), doc_bytes, SHARD_DOCS)
         timed(runner, "_duplicate_ids", "id check")
         timed(runner, "_global_phases", "keys + resolve")
         timed(resolution, "write_decisions", None)
