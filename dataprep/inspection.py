@@ -14,13 +14,13 @@ import difflib
 import json
 import tempfile
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from dataprep import documents, ledger, runtime, storage
 from dataprep.errors import ConfigError
+from dataprep.layout import OutputLayout
 from dataprep.explain import shorten
 from dataprep.pipeline import Pipeline
 from dataprep.stage_runner import apply_isolating, run_stage
@@ -47,7 +47,7 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     with tempfile.TemporaryDirectory(prefix="dataprep-inspect-") as scratch, \
             (runtime.session(opts.ray_address) if needs_ray else contextlib.nullcontext()):
         for stage in stages:
-            stage.bind(Path(scratch))
+            stage.bind(OutputLayout.of(scratch))
             stage.setup()
         quarantined: list[dict] = []
         for stage in stages[:-1]:

@@ -16,7 +16,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,7 +60,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if file_quarantine:
         storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
     for stage in pipeline.stages:
-        stage.bind(_stage_folder(layout))
+        stage.bind(layout)
     with runtime.session(opts.ray_address, opts.num_cpus):
         duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, layout.ids_dir)
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
@@ -146,11 +145,6 @@ def _refuse_local_writers(pipeline: Pipeline, layout: OutputLayout) -> None:
     if writers and layout.local_root() is None:
         raise ConfigError(f"stage {writers[0]} writes its files to a local folder; give a local --output for this pipeline "
                           "(the input and --work-dir may stay remote)")
-
-
-def _stage_folder(layout: OutputLayout) -> Path | None:
-    root = layout.local_root()
-    return Path(root) if root is not None else None
 
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
@@ -340,7 +334,7 @@ def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], lay
     if key not in _WORKER_STAGES:
         stages = _build(specs)
         for stage in stages:
-            stage.bind(_stage_folder(layout))
+            stage.bind(layout)
             stage.setup()
         _WORKER_STAGES[key] = stages
     return _WORKER_STAGES[key]

@@ -66,12 +66,12 @@ class Tokenizer:
         return self._hf.decode(ids, skip_special_tokens=False)
 
 
-def trained_tokenizer(output: Path) -> Path:
-    """The model file `train_tokenizer` wrote into a run's output folder (named by its card)."""
-    card = output / "tokenizer" / "card.json"
+def trained_tokenizer(folder: Path) -> Path:
+    """The model file `train_tokenizer` wrote into a run's tokenizer/ folder (named by its card)."""
+    card = folder / "card.json"
     if not card.exists():
-        raise ValueError(f"no trained tokenizer in {output / 'tokenizer'}: put train_tokenizer before tokenize, or give tokenizer: PATH")
+        raise ValueError(f"no trained tokenizer in {folder}: put train_tokenizer before tokenize, or give tokenizer: PATH")
     meta = json.loads(card.read_text(encoding="utf-8"))
     if "file" not in meta:
         raise ValueError(f"{card}: {meta.get('error', 'no tokenizer file recorded')}")
-    return output / "tokenizer" / meta["file"]
+    return folder / meta["file"]

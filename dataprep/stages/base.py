@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from dataprep import text as textutil
 from dataprep.spans import Span
+
+if TYPE_CHECKING:
+    from dataprep.layout import OutputLayout
 
 REGISTRY: dict[str, type[Stage]] = {}
 
@@ -180,9 +182,10 @@ class Stage:
         """Columns an earlier stage must add (checked when the pipeline is loaded)."""
         return set()
 
-    def bind(self, output: Path) -> None:
-        """The run's output folder, given before `setup`: where stages that write files of their
-        own (tokenizer/, tokens/) put them."""
+    def bind(self, output: OutputLayout) -> None:
+        """The run's output layout, given before `setup`: stages that write files of their own
+        take their folder from it (`tokenizer`, `tokens`; local: the runner refuses a remote
+        output for such stages)."""
         self._output = output
 
     def setup(self) -> None:

@@ -76,11 +76,11 @@ class Tokenize(Writer):
     def _tokenizer(self) -> Tokenizer:
         """Loaded on first use: a trained tokenizer only exists once train_tokenizer has run."""
         if self._loaded is None:
-            self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(self._output), self.eos))
+            self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(Path(self._output.tokenizer)), self.eos))
         return self._loaded
 
     def _shard(self, key: str) -> Path:
-        return self._output / "tokens" / f"part-{key}"
+        return Path(self._output.tokens) / f"part-{key}"
 
     def start_part(self, key: str) -> None:
         self._tokens, self._lengths = [], []
@@ -107,7 +107,7 @@ class Tokenize(Writer):
 
     def finish(self) -> dict[str, Any]:
         """The manifest: the shards in part order, counted from their .idx files."""
-        folder = self._output / "tokens"
+        folder = Path(self._output.tokens)
         names = sorted((p.stem for p in folder.glob("part-*.idx")), key=lambda n: [int(x) for x in n[5:].split("-")])
         shards = []
         for name in names:

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,7 +155,7 @@ class TrainTokenizer(Global):
 
     def finish(self) -> dict[str, Any]:
         """The card's headline (training runs inside resolve, so the stage's own seconds miss it)."""
-        path = self._output / "tokenizer" / "card.json"
+        path = Path(self._output.tokenizer) / "card.json"
         card = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"error": NOTHING_TO_TRAIN}
         return {k: card[k] for k in ("file", "sha256", "seconds", "sample", "error") if k in card}
 
@@ -166,7 +167,7 @@ class TrainTokenizer(Global):
 
         options = DataContext.get_current().execution_options
         preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
-        folder = self._output / "tokenizer"
+        folder = Path(self._output.tokenizer)
         feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
         try:
             started = time.perf_counter()
