@@ -94,10 +94,6 @@ def part_decisions(folder: str, key: str, schema: pa.Schema) -> pa.Table:
     return storage.read_table(path) if storage.exists(path) else schema.empty_table()
 
 
-def counts(folder: str) -> dict[str, int]:
-    return storage.read_json(storage.join(folder, DONE))
-
-
 def rows_of(decisions: pa.Table, ids: pa.Array) -> np.ndarray:
     """For each id of a batch, its row in `decisions` (matched by `id`), or -1 when it has none."""
     if decisions.num_rows == 0:
