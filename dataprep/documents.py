@@ -492,7 +492,3 @@ def read_texts(spec: str, text_column: str = "text", limit: int | None = None) -
         texts.extend(Normalize().apply(TextBatch(table)).batch.text.to_pylist())
     return [t for t in texts if t]
 
-
-def write_json(data: Any, path: Path | str) -> None:
-    """Write whole (see storage.write_bytes): for stages that write files of their own."""
-    storage.write_json(data, str(path))

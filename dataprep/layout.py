@@ -147,7 +147,3 @@ class OutputLayout:
     def parts(folder: str, pattern: str = "part-*.parquet") -> list[str]:
         """The part files of a folder, sorted (none when the folder does not exist)."""
         return storage.files(folder, pattern)
-
-    def local_root(self) -> str | None:
-        """The output folder as a local path, for stages that write files of their own (None when remote)."""
-        return None if storage.is_remote(self.root) else self.root

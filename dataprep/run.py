@@ -46,7 +46,6 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
               f"{storage.public(passed_over[0])}): reading the tables; --input-format warc, wet or html reads the others", file=sys.stderr)
     identity = _identity(pipeline, files)
     layout = OutputLayout.of(opts.output, opts.work_dir, identity["fingerprint"])
-    _refuse_local_writers(pipeline, layout)
     _prepare_output(layout, identity, overwrite)
     parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
     segments = _segments(pipeline)
@@ -133,18 +132,6 @@ def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
 
 def _build(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[Stage]:
     return [build_stage(name, params, name) for spec in specs for name, params in spec.items()]
-
-
-def _writes_files(stage: Stage) -> bool:
-    """A stage that writes files of its own into the output folder (tokenizer/, tokens/)."""
-    return type(stage).finish is not Stage.finish or type(stage).finish_part is not Stage.finish_part
-
-
-def _refuse_local_writers(pipeline: Pipeline, layout: OutputLayout) -> None:
-    writers = [s.name for s in pipeline.stages if _writes_files(s)]
-    if writers and layout.local_root() is None:
-        raise ConfigError(f"stage {writers[0]} writes its files to a local folder; give a local --output for this pipeline "
-                          "(the input and --work-dir may stay remote)")
 
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:

@@ -9,8 +9,9 @@ token manifest, so shards are never read with the wrong vocabulary).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
+
+from dataprep import storage
 
 SENTENCEPIECE = "sentencepiece"
 HUGGINGFACE = "huggingface"
@@ -32,12 +33,12 @@ class Tokenizer:
     """A loaded tokenizer: `encode` a list of texts (no special tokens added), `decode` ids."""
 
     def __init__(self, path: str | Path, eos: str | None = None):
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"tokenizer file not found: {path}")
+        path = str(path)  # a local path or a URI (storage.py): the model is read whole either way
+        if not storage.is_file(path):
+            raise ValueError(f"tokenizer file not found: {storage.public(path)}")
         self.path = path
         self.family = family_of(path)
-        data = path.read_bytes()
+        data = storage.read_bytes(path)
         self.sha256 = hashlib.sha256(data).hexdigest()
         if self.family == SENTENCEPIECE:
             import sentencepiece as spm
@@ -66,12 +67,13 @@ class Tokenizer:
         return self._hf.decode(ids, skip_special_tokens=False)
 
 
-def trained_tokenizer(folder: Path) -> Path:
+def trained_tokenizer(folder: str) -> str:
     """The model file `train_tokenizer` wrote into a run's tokenizer/ folder (named by its card)."""
-    card = folder / "card.json"
-    if not card.exists():
-        raise ValueError(f"no trained tokenizer in {folder}: put train_tokenizer before tokenize, or give tokenizer: PATH")
-    meta = json.loads(card.read_text(encoding="utf-8"))
+    card = storage.join(folder, "card.json")
+    if not storage.exists(card):
+        raise ValueError(f"no trained tokenizer in {storage.public(folder)}: put train_tokenizer before tokenize, "
+                         "or give tokenizer: PATH")
+    meta = storage.read_json(card)
     if "file" not in meta:
-        raise ValueError(f"{card}: {meta.get('error', 'no tokenizer file recorded')}")
-    return folder / meta["file"]
+        raise ValueError(f"{storage.public(card)}: {meta.get('error', 'no tokenizer file recorded')}")
+    return storage.join(folder, meta["file"])

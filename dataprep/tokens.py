@@ -22,12 +22,12 @@ concatenated stream (how pretraining packs documents into sequences).
 from __future__ import annotations
 
 import json
-import os
 import struct
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from dataprep import storage
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -44,18 +44,11 @@ def dtype_for(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.int32)
 
 
-def _replace_atomically(path: Path, data: bytes | list[bytes]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as f:
-        for chunk in [data] if isinstance(data, bytes) else data:
-            f.write(chunk)
-    os.replace(tmp, path)
-
-
-def write_shard(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> None:
-    """Write `<prefix>.bin` then `<prefix>.idx`, each atomically (the .idx last: a shard whose
-    .idx exists is whole). `tokens` is the flat stream in its final dtype, `lengths` the tokens
-    per document."""
+def write_shard(prefix: str, tokens: np.ndarray, lengths: np.ndarray) -> None:
+    """Write `<prefix>.bin` then `<prefix>.idx`, each whole (storage.write_bytes: renamed into
+    place locally, one PUT on an object store), the .idx last: a shard whose .idx exists is
+    whole. `prefix` is a local path or a URI; `tokens` is the flat stream in its final dtype,
+    `lengths` the tokens per document."""
     dtype = np.dtype(tokens.dtype)
     lengths = np.asarray(lengths, dtype=np.int64)
     if int(lengths.sum()) != len(tokens):
@@ -64,21 +57,32 @@ def write_shard(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> None:
     np.cumsum(lengths[:-1] * dtype.itemsize, out=pointers[1:])
     documents = np.arange(len(lengths) + 1, dtype=np.int64)
     header = HEADER.pack(MAGIC, VERSION, CODE_OF[dtype], len(lengths), len(documents))
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    _replace_atomically(prefix.with_suffix(".bin"), np.ascontiguousarray(tokens).tobytes())
-    _replace_atomically(prefix.with_suffix(".idx"), [header, lengths.astype(np.int32).tobytes(),
-                                                     pointers.tobytes(), documents.tobytes()])
+    storage.write_bytes(np.ascontiguousarray(tokens).tobytes(), f"{prefix}.bin")
+    storage.write_bytes(b"".join([header, lengths.astype(np.int32).tobytes(), pointers.tobytes(), documents.tobytes()]),
+                        f"{prefix}.idx")
+
+
+def _header(index: bytes | np.ndarray, where: str) -> tuple[np.dtype, int, int]:
+    """The .bin's dtype, the sequence count and the document-index count of an .idx."""
+    magic, version, code, sequences, docs = HEADER.unpack(bytes(index[: HEADER.size]))
+    if magic != MAGIC or version != VERSION or code not in DTYPE_CODES:
+        raise ValueError(f"{where} is not a Megatron MMIDIDX v1 index")
+    return np.dtype(DTYPE_CODES[code]), sequences, docs
+
+
+def shard_counts(prefix: str) -> tuple[int, int]:
+    """(documents, tokens) of a shard, from its .idx alone (local or on an object store)."""
+    index = storage.read_bytes(f"{prefix}.idx")
+    _, sequences, _ = _header(index, f"{storage.public(prefix)}.idx")
+    return sequences, int(np.frombuffer(index, np.int32, sequences, HEADER.size).sum(dtype=np.int64))
 
 
 class Shard:
-    """One memory-mapped .bin/.idx pair."""
+    """One memory-mapped .bin/.idx pair (local files: a trainer maps them)."""
 
     def __init__(self, prefix: Path):
         index = np.memmap(prefix.with_suffix(".idx"), dtype=np.uint8, mode="r")
-        magic, version, code, sequences, docs = HEADER.unpack(bytes(index[: HEADER.size]))
-        if magic != MAGIC or version != VERSION or code not in DTYPE_CODES:
-            raise ValueError(f"{prefix}.idx is not a Megatron MMIDIDX v1 index")
-        self.dtype = np.dtype(DTYPE_CODES[code])
+        self.dtype, sequences, docs = _header(index, f"{prefix}.idx")
         offset = HEADER.size
         self.lengths = np.frombuffer(index, np.int32, sequences, offset)
         self.pointers = np.frombuffer(index, np.int64, sequences, offset + 4 * sequences)
@@ -102,6 +106,9 @@ class TokenDataset:
     """
 
     def __init__(self, folder: str | Path):
+        if storage.is_remote(str(folder)):
+            raise ValueError(f"{storage.public(str(folder))}: token shards are memory-mapped from a local folder; "
+                             "copy tokens/ to local disk first")
         folder = Path(folder)
         manifest_path = folder / MANIFEST
         if not manifest_path.exists():

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO, SAMPLES, read_folder
+from conftest import REPO, SAMPLES, local_files, read_folder, token_files
 from dataprep import pipeline
 from dataprep.run import run
 
@@ -52,3 +52,4 @@ def test_cluster_s3_to_s3_matches_the_local_run(cluster, s3_store, object_store_
     for folder in ("kept", "removed"):
         theirs = sorted(s3_store.read_folder(f"{out}/{folder}").to_pylist(), key=lambda r: (r["id"], r.get("stage") or ""))
         assert theirs == sorted(read_folder(local / folder).to_pylist(), key=lambda r: (r["id"], r.get("stage") or "")), folder
+    assert token_files(s3_store.files(out)) == token_files(local_files(local))

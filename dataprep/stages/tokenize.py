@@ -15,13 +15,12 @@ given by path (a SentencePiece `.model` or a `tokenizer.json`).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from dataprep import documents, tokens
+from dataprep import storage, tokens
 from dataprep.stages.base import TextBatch, Writer, register
 from dataprep.tokenizer import Tokenizer, trained_tokenizer
 
@@ -76,16 +75,16 @@ class Tokenize(Writer):
     def _tokenizer(self) -> Tokenizer:
         """Loaded on first use: a trained tokenizer only exists once train_tokenizer has run."""
         if self._loaded is None:
-            self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(Path(self._output.tokenizer)), self.eos))
+            self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(self._output.tokenizer), self.eos))
         return self._loaded
 
-    def _shard(self, key: str) -> Path:
-        return Path(self._output.tokens) / f"part-{key}"
+    def _shard(self, key: str) -> str:
+        return storage.join(self._output.tokens, f"part-{key}")
 
     def start_part(self, key: str) -> None:
         self._tokens, self._lengths = [], []
         for suffix in (".idx", ".bin"):  # a stale shard of an interrupted attempt
-            self._shard(key).with_suffix(suffix).unlink(missing_ok=True)
+            storage.delete(self._shard(key) + suffix)
 
     def write(self, batch: TextBatch) -> dict[str, pa.Array]:
         tokenizer = self._tokenizer()
@@ -107,12 +106,13 @@ class Tokenize(Writer):
 
     def finish(self) -> dict[str, Any]:
         """The manifest: the shards in part order, counted from their .idx files."""
-        folder = Path(self._output.tokens)
-        names = sorted((p.stem for p in folder.glob("part-*.idx")), key=lambda n: [int(x) for x in n[5:].split("-")])
+        folder = self._output.tokens
+        names = sorted((storage.name(p)[: -len(".idx")] for p in storage.files(folder, "part-*.idx")),
+                       key=lambda n: [int(x) for x in n[5:].split("-")])
         shards = []
         for name in names:
-            shard = tokens.Shard(folder / name)
-            shards.append({"name": name, "documents": len(shard), "tokens": len(shard.tokens), "kept": f"kept/{name}.parquet"})
+            count, length = tokens.shard_counts(storage.join(folder, name))
+            shards.append({"name": name, "documents": count, "tokens": length, "kept": f"kept/{name}.parquet"})
         tokenizer = self._tokenizer() if shards or self.tokenizer else None
         manifest = {
             "documents": sum(s["documents"] for s in shards),
@@ -124,5 +124,5 @@ class Tokenize(Writer):
                 "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id},
             "shards": shards,
         }
-        documents.write_json(manifest, folder / tokens.MANIFEST)
+        storage.write_json(manifest, storage.join(folder, tokens.MANIFEST))
         return {k: manifest[k] for k in ("documents", "tokens", "dtype")}

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import time
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from dataprep import documents
+from dataprep import storage
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
 MODEL_TYPES = ("unigram", "bpe", "byte_level_bpe")
@@ -155,8 +153,8 @@ class TrainTokenizer(Global):
 
     def finish(self) -> dict[str, Any]:
         """The card's headline (training runs inside resolve, so the stage's own seconds miss it)."""
-        path = Path(self._output.tokenizer) / "card.json"
-        card = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"error": NOTHING_TO_TRAIN}
+        path = storage.join(self._output.tokenizer, "card.json")
+        card = storage.read_json(path) if storage.exists(path) else {"error": NOTHING_TO_TRAIN}
         return {k: card[k] for k in ("file", "sha256", "seconds", "sample", "error") if k in card}
 
     # ---- training -------------------------------------------------------------------------
@@ -167,7 +165,7 @@ class TrainTokenizer(Global):
 
         options = DataContext.get_current().execution_options
         preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
-        folder = Path(self._output.tokenizer)
+        folder = self._output.tokenizer
         feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
         try:
             started = time.perf_counter()
@@ -180,17 +178,14 @@ class TrainTokenizer(Global):
         finally:
             options.preserve_order = preserve
         if not filename or feed.documents == 0:
-            documents.write_json({"error": NOTHING_TO_TRAIN}, folder / "card.json")
+            storage.write_json({"error": NOTHING_TO_TRAIN}, storage.join(folder, "card.json"))
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{filename}.tmp"
-        tmp.write_bytes(model)
-        os.replace(tmp, folder / filename)
+        storage.write_bytes(model, storage.join(folder, filename))
         card = {"file": filename, "sha256": hashlib.sha256(model).hexdigest(), "model_type": self.model_type,
                 "parameters": self.params(), "seconds": round(seconds, 2),
                 "sample": {"documents": feed.documents, "bytes": feed.bytes, **({"lines": feed.lines} if feed.lines else {})},
                 "corpus": languages.to_pylist()}
-        documents.write_json(card, folder / "card.json")
+        storage.write_json(card, storage.join(folder, "card.json"))
 
     def train(self, feed: TextFeed) -> tuple[str, bytes]:
         """Train from a stream of text arrays; return the model's file name and bytes."""
