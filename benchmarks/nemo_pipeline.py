@@ -1,0 +1,57 @@
+"""NeMo Curator's CPU text pipeline for benchmarks/compare.py: its published English heuristic
+filter cascade, one fresh process per command, as a NeMo Curator user runs it.
+
+    benchmarks/.nemo/bin/python benchmarks/nemo_pipeline.py filters INPUT WORK [--workers 2]
+
+The stages are NeMo Curator's own `config/text/heuristic_filter_english_pipeline.yaml` (27
+filters modelled on Gopher's and C4's rules, each with the published setting), read from the
+installed package; only its JSONL reader and writer become the Parquet ones, because INPUT is a
+folder of Parquet files with `id` and `text`. Ray is started by NeMo Curator's `RayClient` with N
+CPUs and run by its Ray Data executor (its default, Xenna, wants a CPU per stage in streaming
+mode: 30.5 for these 29 stages). Its exact and fuzzy dedup need a GPU (cuDF), so
+filters are the one row it can run here. Prints one JSON line: the folder of kept documents.
+Runs in its own venv (benchmarks/setup_peers.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import nemo_curator
+from nemo_curator.backends.ray_data import RayDataExecutor
+from nemo_curator.config.run import create_pipeline_from_yaml
+from nemo_curator.core.client import RayClient
+from nemo_curator.stages.text.io.reader import ParquetReader
+from nemo_curator.stages.text.io.writer import ParquetWriter
+from omegaconf import OmegaConf
+
+PUBLISHED = Path(nemo_curator.__file__).parent / "config" / "text" / "heuristic_filter_english_pipeline.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("pipeline", choices=["filters"])
+    parser.add_argument("input", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    config = OmegaConf.load(PUBLISHED)
+    config.input_path, config.output_path = str(args.input), str(args.work / "filters")
+    config.stages = config.stages[1:-1]  # the filters only: Parquet in and out instead of JSONL
+    pipeline = create_pipeline_from_yaml(config, log_config=False)
+    stages = pipeline.stages
+    pipeline.stages = [ParquetReader(file_paths=str(args.input), fields=["id", "text"]), *stages,
+                       ParquetWriter(path=str(args.work / "filters"))]
+    client = RayClient(num_cpus=args.workers, include_dashboard=False, ray_temp_dir=str(args.work / "ray"))
+    client.start()
+    try:
+        pipeline.run(executor=RayDataExecutor())
+    finally:
+        client.stop()
+    print(json.dumps({"steps": ["filters"], "kept": str(args.work / "filters")}))
+
+
+if __name__ == "__main__":
+    main()
