@@ -141,8 +141,16 @@ class TrainTokenizer(Global):
         probabilities = temperature_probabilities(totals, self.sample_bytes, self.alpha)
         table = pa.Table.from_pylist([{**r, "bytes": totals[r["language"]], "probability": probabilities[r["language"]]}
                                       for r in rows], LANGUAGES_SCHEMA)
-        sampled = records.map_batches(partial(_sampled, probabilities=probabilities), batch_format="pyarrow")
-        self._write(sampled.select_columns(["text"]), table)
+        from ray.data import DataContext
+
+        options = DataContext.get_current().execution_options
+        preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
+        try:
+            # drawn once and held (bounded by sample_bytes): training and the decisions read it, not the keys again
+            sampled = records.map_batches(partial(_sampled, probabilities=probabilities), batch_format="pyarrow").materialize()
+            self._write(sampled.select_columns(["text"]), table)
+        finally:
+            options.preserve_order = preserve
         return sampled.select_columns(["part", "id"])
 
     def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
@@ -160,11 +168,7 @@ class TrainTokenizer(Global):
     # ---- training -------------------------------------------------------------------------
 
     def _write(self, sampled: Any, languages: pa.Table) -> None:
-        """Train on the sampled records (streamed in order) and write tokenizer/ atomically."""
-        from ray.data import DataContext
-
-        options = DataContext.get_current().execution_options
-        preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
+        """Train on the sampled records (streamed in order) and write tokenizer/ whole."""
         folder = self._output.tokenizer
         feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
         try:
@@ -175,8 +179,6 @@ class TrainTokenizer(Global):
             if feed.lines:  # SentencePiece refuses an empty input; anything else is a real failure
                 raise
             filename = ""
-        finally:
-            options.preserve_order = preserve
         if not filename or feed.documents == 0:
             storage.write_json({"error": NOTHING_TO_TRAIN}, storage.join(folder, "card.json"))
             return
