@@ -1,12 +1,15 @@
-"""The peers side by side on whole pipelines: datatrove's LocalPipelineExecutor next to `dataprep run`.
+"""The peers side by side on whole pipelines: datatrove's LocalPipelineExecutor (and NeMo
+Curator's Ray Data executor where it runs on CPU) next to `dataprep run`.
 
-    bash benchmarks/setup_peers.sh                      # once: datatrove in its own venv
+    bash benchmarks/setup_peers.sh                      # once: datatrove and NeMo Curator, each in its own venv
     python benchmarks/compare.py [--docs 0,100000] [--rows filters,minhash,exact,survey] [--cpus 2]
 
 Same input, same machine, each side a whole command in a fresh process (start-up included):
 datatrove with 2 worker processes (benchmarks/datatrove_pipeline.py), ours as `dataprep run
 --num-cpus 2`. Rows:
-  filters  Gopher quality + repetition, C4, FineWeb, each with its defaults
+  filters  Gopher quality + repetition, C4, FineWeb, each with its defaults; NeMo Curator runs its
+           published English heuristic cascade (27 filters after Gopher's and C4's rules) with 2
+           CPUs (benchmarks/nemo_pipeline.py): the same job, other rules, so other decisions
   minhash  MinHash dedup: datatrove's four stages at 14 bands x 8 rows over word 5-grams, ours
            `minhash_dedup: {}` (the same bands and rows, candidates verified at Jaccard 0.7)
   exact    exact dedup: datatrove's three stages, ours `exact_dedup: {}`
@@ -48,6 +51,10 @@ OUR_STAGES = {
     "exact": [{"exact_dedup": {}}],
 }
 SURVEY = REPO / "pipelines" / "default.yaml"
+#: the rows each peer runs: NeMo Curator's dedup stages need a GPU (cuDF), and its filters are
+#: its own published English cascade (benchmarks/nemo_pipeline.py), not Gopher/C4/FineWeb as
+#: written: its decisions differ by design, its speed is what the row shows
+PEER_ROWS = {"datatrove": {"filters", "minhash", "exact", "survey"}, "nemo": {"filters"}}
 
 
 def load() -> str:
@@ -87,10 +94,13 @@ def ours(row: str, source: Path, work: Path, cpus: int) -> tuple[float, float, i
     return (*figures, ids_in(out / "kept"))
 
 
-def theirs(row: str, source: Path, work: Path, peers: str, cpus: int) -> tuple[float, float, int, set[str]]:
-    folder = work / f"datatrove_{row}"
-    *figures, out = measured([peers, str(REPO / "benchmarks" / "datatrove_pipeline.py"), row, str(source), str(folder),
-                                   "--workers", str(cpus)])
+def theirs(row: str, source: Path, work: Path, peer: str, python: str, cpus: int) -> tuple[float, float, int, set[str]]:
+    """A peer's whole command (benchmarks/<peer>_pipeline.py in its own venv); its python's folder
+    goes first on PATH, where NeMo Curator's RayClient looks for the `ray` command."""
+    folder = work / f"{peer}_{row}"
+    env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    *figures, out = measured([python, str(REPO / "benchmarks" / f"{peer}_pipeline.py"), row, str(source), str(folder),
+                              "--workers", str(cpus)], env)
     return (*figures, ids_in(Path(json.loads(out.strip().splitlines()[-1])["kept"])))
 
 
@@ -124,7 +134,7 @@ def synthetic_input(data: Path, folder: Path, docs: int) -> int:
     return docs
 
 
-def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], peers: str, cpus: int) -> None:
+def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], peers: dict[str, str], cpus: int) -> None:
     print(f"\n{label}: {docs:,} documents, {sum(f.stat().st_size for f in source.glob('*.parquet')) / 1e6:.0f} MB of Parquet, "
           f"{cpus} cores; load average {load()}", flush=True)
     print(f"{'row':<8} {'side':<10} {'wall s':>8} {'docs/s/core':>12} {'CPU s':>8} {'docs/CPU s':>10} {'peak tree':>10} "
@@ -132,19 +142,22 @@ def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], pe
     every = ids_in(source)
     for row in rows:
         a = ours(row, source, work, cpus)
-        b = theirs(row, source, work, peers, cpus)
-        agree = sum((i in a[3]) == (i in b[3]) for i in every) / len(every)
-        for side, (seconds, cpu, peak, kept) in (("dataprep", a), ("datatrove", b)):
+        sides = [("dataprep", a, "")]
+        for peer, python in peers.items():
+            if row in PEER_ROWS[peer]:
+                b = theirs(row, source, work, peer, python, cpus)
+                agree = sum((i in a[3]) == (i in b[3]) for i in every) / len(every)
+                sides.append((peer, b, f"  {agree:.2%}; {peer}/ours: wall {b[0] / a[0]:.1f}x, CPU {b[1] / a[1]:.1f}x; load {load()}"))
+        for side, (seconds, cpu, peak, kept), note in sides:
             print(f"{row:<8} {side:<10} {seconds:>8.1f} {docs / seconds / cpus:>12,.0f} {cpu:>8.1f} {docs / cpu:>10,.0f} "
-                  f"{peak / 2**30:>8.2f} G {len(kept):>8,}"
-                  + (f"  {agree:.2%}; datatrove/ours: wall {b[0] / a[0]:.1f}x, CPU {b[1] / a[1]:.1f}x; load {load()}"
-                     if side == "datatrove" else ""), flush=True)
+                  f"{peak / 2**30:>8.2f} G {len(kept):>8,}{note}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("DATAPREP_SHARED_DATA", REPO.parent / "shared" / "data")))
-    parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"))
+    parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"), help="datatrove's python")
+    parser.add_argument("--nemo", default=str(REPO / "benchmarks" / ".nemo" / "bin" / "python"), help="NeMo Curator's python")
     parser.add_argument("--docs", default="0,100000", help="corpus sizes: 0 = shared/data's real documents, N = N synthetic ones")
     parser.add_argument("--rows", default="filters,minhash,exact,survey")
     parser.add_argument("--cpus", type=int, default=2)
@@ -152,6 +165,11 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.peers).is_file():
         raise SystemExit(f"no peers' venv at {args.peers}: run bash benchmarks/setup_peers.sh")
+    peers = {"datatrove": args.peers}
+    if Path(args.nemo).is_file():
+        peers["nemo"] = args.nemo
+    else:
+        print(f"no NeMo Curator venv at {args.nemo} (bash benchmarks/setup_peers.sh): its row is left out", flush=True)
     rows = args.rows.split(",")
     work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.tmp))
     try:
@@ -166,7 +184,7 @@ def main() -> None:
             else:
                 docs = real_input(args.data, case / "input")
                 label = f"real documents of {args.data}"
-            compare(label, case / "input", docs, case, rows, args.peers, args.cpus)
+            compare(label, case / "input", docs, case, rows, peers, args.cpus)
             shutil.rmtree(case)
     finally:
         shutil.rmtree(work, ignore_errors=True)
