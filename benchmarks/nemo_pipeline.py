@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+
+# NeMo Curator 1.4.0's RayClient starts a loopback head with `ray start` and connects without a
+# token, which Ray 2.60's default token authentication refuses: the benchmark opts out, as Ray
+# documents for a single machine
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import nemo_curator
 from nemo_curator.backends.ray_data import RayDataExecutor
