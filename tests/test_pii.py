@@ -300,6 +300,31 @@ def test_screens_skip_only_text_where_the_recognizer_finds_nothing(sample_docs):
     assert pa.compute.match_substring_regex(pa.array(["٠٧٨-٠٥-١١٢١"]), screens.superset(r"\b\d{3}-\d{2}-\d{4}\b"))[0].as_py()
 
 
+def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron, monkeypatch):
+    """Presidio's PhoneRecognizer as shipped and ours (lines screened per region, candidates
+    remembered, national candidates with no valid piece rejected unparsed) on real text: the
+    same spans, and the shortcut does reject candidates."""
+    from phonenumbers import phonenumbermatcher
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from dataprep.pii import phones
+
+    texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150]
+    screened, cannot, rejected = phones.ScreenedPhoneRecognizer(PhoneRecognizer()), phones.cannot_be_valid, []
+
+    def counting(candidate: str, region: str) -> bool:
+        rejected.extend([candidate] if cannot(candidate, region) else [])
+        return cannot(candidate, region)
+
+    monkeypatch.setattr(phones, "answers", {})
+    monkeypatch.setattr(phones, "cannot_be_valid", counting)
+    ours = [sorted((r.start, r.end, r.score) for r in screened.analyze(t, ["PHONE_NUMBER"])) for t in texts]
+    monkeypatch.setattr(phonenumbermatcher.PhoneNumberMatcher, "_extract_match", phones.SHIPPED_EXTRACT_MATCH)
+    shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer().analyze(t, ["PHONE_NUMBER"])) for t in texts]
+    assert ours == shipped and sum(map(len, shipped)) > 30
+    assert len(rejected) > 100
+
+
 def test_nothing_presidio_finds_on_real_emails_is_lost(enron):
     """Presidio's default analyzer (same small spaCy model) on real e-mails: every e-mail,
     phone, IP, card, IBAN and SSN it reports is found by the stage, screens and all; of its
