@@ -23,8 +23,10 @@ NER off on real e-mails). Two exact shortcuts:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterator
 
 from typing import NamedTuple
 
@@ -36,8 +38,8 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 #: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None
 CACHED_CANDIDATES = 200_000
 answers: dict[tuple, tuple | None] = {}
-#: phonenumbers' own candidate check, before remember_candidates replaces it
-SHIPPED_EXTRACT_MATCH = phonenumbermatcher.PhoneNumberMatcher._extract_match
+#: phonenumbers' own candidate checks, before remember_candidates replaces them
+SHIPPED = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in ("_extract_match", "_parse_and_verify")}
 
 
 def _shortest(region: str) -> int:
@@ -163,7 +165,7 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     if numbers is None or any(c.isalpha() or c in PLUS or c in _EXTENSION_MARKS for c in candidate):
         return False  # a plus sign, letters or an extension's mark: the matcher decides
     valid_at_end, call_prefix = numbers
-    digits = phonenumbers.normalize_digits_only(candidate)
+    digits = re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
     starts, ends = [], []
     for group in re.finditer(r"\d+", candidate):
         starts.append(ends[-1] if ends else 0)
@@ -173,10 +175,30 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     return not any(valid_at_end.search(digits, 0, end) for end in ends)
 
 
+@contextlib.contextmanager
+def shipped() -> Iterator[None]:
+    """phonenumbers' matcher as shipped, for as long as the context lasts (to compare with)."""
+    ours = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in SHIPPED}
+    try:
+        for name, method in SHIPPED.items():
+            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
+        yield
+    finally:
+        for name, method in ours.items():
+            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
+
+
 @functools.cache
 def remember_candidates() -> None:
-    """Memoise PhoneNumberMatcher._extract_match (same answers; see the module docstring)."""
-    original = SHIPPED_EXTRACT_MATCH
+    """Memoise PhoneNumberMatcher._extract_match, and have it and _parse_and_verify (which the
+    matcher calls on a candidate and on the parts it cuts from one) skip a national candidate
+    with no valid piece unparsed (same answers; see the module docstring)."""
+    original, parse_and_verify = SHIPPED["_extract_match"], SHIPPED["_parse_and_verify"]
+
+    def screened_parse_and_verify(self, candidate, offset):
+        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, self.preferred_region):
+            return None
+        return parse_and_verify(self, candidate, offset)
 
     def extract_match(self, candidate, offset):
         if self.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
@@ -206,3 +228,4 @@ def remember_candidates() -> None:
         return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
 
     phonenumbermatcher.PhoneNumberMatcher._extract_match = extract_match
+    phonenumbermatcher.PhoneNumberMatcher._parse_and_verify = screened_parse_and_verify
