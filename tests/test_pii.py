@@ -324,6 +324,26 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
     assert len(rejected) > 100
 
 
+def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enron):
+    """Presidio's e-mail recognizer on the words holding an "@" finds what it finds reading the
+    whole text, on real text and at the edges of words and texts; recognizers whose patterns
+    can hold spaces are not windowed."""
+    from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
+
+    from dataprep.pii import windows
+
+    rec = EmailRecognizer()
+    fast = windows.windowed(rec)
+    assert isinstance(fast, windows.WindowedRecognizer) and fast.how.needles == {"@"}
+    assert windows.windowed(CreditCardRecognizer()).__class__ is CreditCardRecognizer
+    edges = ["a@b.com", "mail:joe@example.com,x", "joe@example.com\u2003ann@example.org", "<joe@ex.com>", "@@ x@@y.org",
+             "x" * 300 + "@example.com", "joe@example.com" + " " * 300 + "(ann@example.org)"]
+    texts = sample_docs.column("text").to_pylist()[:400] + enron.column("text").to_pylist()[:100] + edges
+    whole = [sorted((r.start, r.end, r.score) for r in rec.analyze(t, ["EMAIL_ADDRESS"])) for t in texts]
+    assert [sorted((r.start, r.end, r.score) for r in fast.analyze(t, ["EMAIL_ADDRESS"])) for t in texts] == whole
+    assert sum(map(len, whole)) > 200
+
+
 def test_nothing_presidio_finds_on_real_emails_is_lost(enron):
     """Presidio's default analyzer (same small spaCy model) on real e-mails: every e-mail,
     phone, IP, card, IBAN and SSN it reports is found by the stage, screens and all; of its

@@ -61,10 +61,16 @@ def _suffixes():
 def _check_email(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     if _USERINFO.search(text, max(0, match.start() - 80), match.start()):
         return []  # "https://bob:secret@host": the password, not an address (CREDENTIAL's)
-    domain = match.group().rsplit("@", 1)[1]
-    parts = _suffixes()(domain)
     # "root@localhost", "user@host.lan": no public suffix, nobody's address
-    return [(match.start(), match.end(), 1.0)] if parts.suffix and parts.domain else []
+    return [(match.start(), match.end(), 1.0)] if _public(match.group().rsplit("@", 1)[1]) else []
+
+
+@functools.lru_cache(maxsize=100_000)
+def _public(domain: str) -> bool:
+    """Whether a domain has a public suffix and a name under it (asked once per domain: the
+    same few domains make most addresses of a corpus)."""
+    parts = _suffixes()(domain)
+    return bool(parts.suffix and parts.domain)
 
 
 # ---- phone numbers ----------------------------------------------------------------------------

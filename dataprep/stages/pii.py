@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.pii import engine, ner, recognizers
+from dataprep.pii import engine, ner, recognizers, windows
 from dataprep.pii.spans import OPERATORS, Span, resolve_overlaps, rewrite
 from dataprep.stages.base import Mapper, TextBatch, register
 
@@ -124,7 +124,7 @@ class Pii(Mapper):
         # ours always for CREDENTIAL (Presidio has none); for the rest only as extras
         ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only)
         recs = [*engine.predefined(entities), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
-        return recs, {e for r in users for e in r.supported_entities}
+        return [windows.windowed(r) for r in recs], {e for r in users for e in r.supported_entities}
 
     def setup(self) -> None:
         if self.ner:
