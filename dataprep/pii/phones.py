@@ -159,11 +159,16 @@ def national_numbers(region: str) -> tuple[re.Pattern, re.Pattern] | None:
     return re.compile("(?:" + "|".join(f"(?:{v})" for v in valid if v) + r")\Z"), re.compile(meta.international_prefix)
 
 
+#: a character after which the matcher decides: a letter (or another non-decimal numeral), a plus sign, an extension's mark
+_UNSURE = re.compile(rf"[^\W\d_]|[{PLUS}{_EXTENSION_MARKS}]")
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
 def cannot_be_valid(candidate: str, region: str) -> bool:
     """True when the matcher of `region` (leniency VALID) can find no number in `candidate`."""
     numbers = national_numbers(region)
-    if numbers is None or any(c.isalpha() or c in PLUS or c in _EXTENSION_MARKS for c in candidate):
-        return False  # a plus sign, letters or an extension's mark: the matcher decides
+    if numbers is None or _UNSURE.search(candidate):
+        return False
     valid_at_end, call_prefix = numbers
     digits = re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
     starts, ends = [], []
