@@ -326,8 +326,8 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
 
 def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enron):
     """Presidio's e-mail recognizer on the words holding an "@" finds what it finds reading the
-    whole text, on real text and at the edges of words and texts; recognizers whose patterns
-    can hold spaces are not windowed."""
+    whole text, on real text and at the edges of words and texts, and so do ours; recognizers
+    whose patterns can hold spaces are not windowed."""
     from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
 
     from dataprep.pii import windows
@@ -342,6 +342,14 @@ def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enr
     whole = [sorted((r.start, r.end, r.score) for r in rec.analyze(t, ["EMAIL_ADDRESS"])) for t in texts]
     assert [sorted((r.start, r.end, r.score) for r in fast.analyze(t, ["EMAIL_ADDRESS"])) for t in texts] == whole
     assert sum(map(len, whole)) > 200
+    # ours (e-mail and IP addresses) search only the words holding "@", "." or ":" the same way
+    texts += ["8.8.8.8.", "x 8.8.8.8\n", "::1 fe80::1", "2001:db8::1]"]
+    ours = [r for r in recognizers.build(recognizers.PATTERN_ENTITIES, ["US"], True)
+            if windows.plan_patterns(((r.pattern.pattern, r.pattern.flags),))]
+    assert {r.label for r in ours} == {"EMAIL_ADDRESS", "IP_ADDRESS"}
+    for r in ours:
+        assert [list(r.find(t)) for t in texts] == [[Span(s, e, r.label, score) for m in r.pattern.finditer(t)
+                                                     for s, e, score in r.check(m, t)] for t in texts], r.label
 
 
 def test_nothing_presidio_finds_on_real_emails_is_lost(enron):

@@ -17,6 +17,7 @@ spaces or override `analyze`).
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import sys
@@ -46,16 +47,22 @@ def plan(rec: EntityRecognizer) -> Plan | None:
     """How to window `rec`, or None when it must read whole documents."""
     if not isinstance(rec, PatternRecognizer) or type(rec).analyze is not PatternRecognizer.analyze or not rec.patterns:
         return None
+    return plan_patterns(tuple((pattern.regex, rec.global_regex_flags) for pattern in rec.patterns))
+
+
+@functools.cache
+def plan_patterns(patterns: tuple[tuple[str, int], ...]) -> Plan | None:
+    """How to window a search for these (regex, flags), or None when it must read whole texts."""
     needles, reach = set(), 1
-    for pattern in rec.patterns:
+    for regex, flags in patterns:
         try:
-            tree = _parser.parse(pattern.regex, rec.global_regex_flags)
-            if tree.getwidth()[0] == 0 or _spans_whitespace(tree, rec.global_regex_flags):
+            tree = _parser.parse(regex, flags)
+            if tree.getwidth()[0] == 0 or _spans_whitespace(tree, flags):
                 return None
             needle, look = _needle(tree), _reach(tree)
         except (re.error, TypeError, ValueError, RecursionError):
             return None
-        if needle is None or look is None or rec.global_regex_flags & re.IGNORECASE and needle not in _CASELESS:
+        if needle is None or look is None or flags & re.IGNORECASE and needle not in _CASELESS:
             return None
         needles.add(needle)
         reach = max(reach, look)
