@@ -180,6 +180,13 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     return not any(valid_at_end.search(digits, 0, end) for end in ends)
 
 
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def too_few_digits(candidate: str, region: str) -> bool:
+    """Fewer digits than the shortest number valid in `region` (or anywhere, after a plus sign)."""
+    digits = sum(c.isdecimal() for c in candidate)
+    return digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(region))
+
+
 @contextlib.contextmanager
 def shipped() -> Iterator[None]:
     """phonenumbers' matcher as shipped, for as long as the context lasts (to compare with)."""
@@ -208,9 +215,8 @@ def remember_candidates() -> None:
     def extract_match(self, candidate, offset):
         if self.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
             return original(self, candidate, offset)
-        digits = sum(c.isdecimal() for c in candidate)
-        if digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(self.preferred_region)):
-            return None  # too few digits for a valid number here, and its inner matches have fewer
+        if too_few_digits(candidate, self.preferred_region):
+            return None  # for a valid number here, and its inner matches have fewer
         end = offset + len(candidate)
         # what the matcher reads besides the candidate: whether the characters before and after it
         # are letters or currency/percent signs, and whether a time stamp's ":mm" follows
