@@ -87,13 +87,31 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
 
 @functools.cache
 def _name_hint() -> regex.Pattern:
-    """Where a name may be: a capitalised word that is not a capitalised stop word, or an
-    e-mail address, whose display name comes before it in any case ("rachel duncan
-    <rachel@...>", "subscribe tt-esco lcampbel@..."; read whole, Presidio reports both)."""
+    """A capitalised word that is not a capitalised stop word: where a name may be."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
     stops = "|".join(sorted({w.capitalize() for w in STOP_WORDS if w.isalpha()}, key=len, reverse=True))
-    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+|[^\s<>@]{{1,64}}@")
+    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+")
+
+
+#: the local part of an e-mail address and its "@": the display name before an address may be
+#: in any case ("rachel duncan <rachel@...>", "subscribe tt-esco lcampbel@..."; read whole,
+#: Presidio reports both)
+_LOCAL_PART = regex.compile(r"[^\s<>@]{1,64}@")
+
+
+def hints(text: str) -> np.ndarray:
+    """(start, end) rows, by start: capitalised words that are no stop words, and the local
+    parts of e-mail addresses (found from each "@": a regex for them tried at every character
+    costs more than the model saves)."""
+    spans = [m.span() for m in _name_hint().finditer(text)]
+    at, after = text.find("@"), 0
+    while at >= 0:
+        local = _LOCAL_PART.search(text, max(after, at - 64), at + 1)
+        if local is not None:
+            spans.append(local.span())
+        after, at = at + 1, text.find("@", at + 1)
+    return np.array(sorted(spans), dtype=np.int64).reshape(-1, 2)
 
 
 #: RE2 screen of documents that hold a name hint at all
@@ -135,7 +153,7 @@ def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
     and reading it all costs little."""
     if 0 < len(text) <= whole:
         return np.array([[0, len(text)]], dtype=np.int64)
-    hits = np.array([m.span() for m in _name_hint().finditer(text)], dtype=np.int64).reshape(-1, 2)
+    hits = hints(text)
     if not len(hits):
         return hits
     starts, ends = np.maximum(hits[:, 0] - context, 0), np.minimum(hits[:, 1] + context, len(text))
