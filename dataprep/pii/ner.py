@@ -85,13 +85,16 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
     upper.set_param("b", np.ascontiguousarray(bias))
 
 
+#: a capitalised word ("The", "Smith"); a name may be where one is that is no stop word
+_CAPITALISED = regex.compile(r"\b\p{Lu}\p{Ll}+")
+_WORD_CHAR = regex.compile(r"\w")
+
+
 @functools.cache
-def _name_hint() -> regex.Pattern:
-    """A capitalised word that is not a capitalised stop word: where a name may be."""
+def _capitalised_stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    stops = "|".join(sorted({w.capitalize() for w in STOP_WORDS if w.isalpha()}, key=len, reverse=True))
-    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+")
+    return frozenset(w.capitalize() for w in STOP_WORDS if w.isalpha())
 
 
 #: the local part of an e-mail address and its "@": the display name before an address may be
@@ -104,7 +107,9 @@ def hints(text: str) -> np.ndarray:
     """(start, end) rows, by start: capitalised words that are no stop words, and the local
     parts of e-mail addresses (found from each "@": a regex for them tried at every character
     costs more than the model saves)."""
-    spans = [m.span() for m in _name_hint().finditer(text)]
+    stops = _capitalised_stop_words()
+    spans = [m.span() for m in _CAPITALISED.finditer(text)  # "The" is no hint, "Theo" and "The2" are
+             if m.group() not in stops or m.end() < len(text) and _WORD_CHAR.match(text, m.end())]
     at, after = text.find("@"), 0
     while at >= 0:
         local = _LOCAL_PART.search(text, max(after, at - 64), at + 1)
