@@ -342,6 +342,9 @@ def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enr
     whole = [sorted((r.start, r.end, r.score) for r in rec.analyze(t, ["EMAIL_ADDRESS"])) for t in texts]
     assert [sorted((r.start, r.end, r.score) for r in fast.analyze(t, ["EMAIL_ADDRESS"])) for t in texts] == whole
     assert sum(map(len, whole)) > 200
+    presidios_only = Pii(extra_recognizers=False, ner=False)  # through the analyzer, which keys results by recognizer id
+    assert [[(s.start, s.end) for s in spans] for spans in presidios_only.analyze(batch(*edges))] == \
+        [[(r[0], r[1]) for r in found] for found in whole[-len(edges):]]
     # ours (e-mail and IP addresses) search only the words holding "@", "." or ":" the same way
     texts += ["8.8.8.8.", "x 8.8.8.8\n", "::1 fe80::1", "2001:db8::1]"]
     ours = [r for r in recognizers.build(recognizers.PATTERN_ENTITIES, ["US"], True)

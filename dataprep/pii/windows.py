@@ -141,6 +141,12 @@ class WindowedRecognizer(LocalRecognizer):
         super().__init__(supported_entities=inner.supported_entities, name=inner.name, supported_language=inner.supported_language,
                          version=inner.version, context=inner.context)
 
+    @property
+    def id(self) -> str:
+        """The inner recognizer's: its results carry that id, and the analyzer keeps a result
+        only under the id of a recognizer it ran (context step, score thresholds)."""
+        return self.inner.id
+
     def load(self) -> None:
         pass
 
