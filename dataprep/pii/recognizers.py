@@ -9,6 +9,7 @@ what keep precision: most digit runs in web text are dates, versions, prices and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import re
@@ -29,6 +30,7 @@ class Recognizer:
     pattern: re.Pattern
     #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
+    windowed: bool = True  # search only the words that can hold a match where windows.py allows it
 
     def find(self, text: str) -> Iterator[Span]:
         for match in self._matches(text):
@@ -38,7 +40,7 @@ class Recognizer:
     def _matches(self, text: str) -> Iterator[re.Match]:
         """The pattern's matches, searched only in the words that can hold one where
         dataprep/pii/windows.py says so (the same matches; validators still see the whole text)."""
-        how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),))
+        how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),)) if self.windowed else None
         if how is None or sum(text.count(needle) for needle in how.needles) * windows.RARE > len(text):
             yield from self.pattern.finditer(text)
             return
@@ -348,7 +350,7 @@ def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]
 
 
 #: our recognizers per entity: what they add to Presidio's (docs/pii.md, "What it finds")
-def build(entities: list[str], phone_regions: list[str], public_ips_only: bool) -> list[Recognizer]:
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, windowed: bool = True) -> list[Recognizer]:
     """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
@@ -361,7 +363,7 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool) 
         "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
                                   _CREDENTIAL, _check_credential)],
     }
-    return [r for name in entities if name in known for r in known[name]]
+    return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
 
 
 class PresidioWrapper(LocalRecognizer):

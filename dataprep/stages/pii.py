@@ -65,7 +65,7 @@ class Pii(Mapper):
         phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (our phone recognizer's national formats; "+" numbers: all)
         public_ips_only: bool = True,  # our IP recognizer: 10.0.0.1, 127.0.0.1 identify no person (Presidio's still reports them)
         patterns: dict[str, str] | None = None,  # extra {LABEL: regex} Presidio PatternRecognizers, always on (score 1.0)
-        screens: bool = True,  # off: every recognizer reads every document and NER all of it (the reference benchmarks check the speed path against)
+        screens: bool = True,  # off: every recognizer reads all of every document, NER too (the reference benchmarks check the speed path against)
     ):
         if operator not in OPERATORS:
             raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
@@ -79,7 +79,7 @@ class Pii(Mapper):
         self._salt = (salt or "").encode("utf-8")
         try:
             recs, added = self._recognizers(entities, recognizers_yaml, custom_recognizers, extra_recognizers, phone_regions,
-                                            public_ips_only, patterns or {})
+                                            public_ips_only, patterns or {}, screens)
         except Exception as exc:  # a YAML file, import path or regex that does not work
             raise ValueError(f"recognizers: {type(exc).__name__}: {exc}") from None
         known = {e for r in recs for e in r.supported_entities} | {"PERSON"}
@@ -116,15 +116,17 @@ class Pii(Mapper):
         self._screens = list(by_screen.items())
 
     @staticmethod
-    def _recognizers(entities, recognizers_yaml, custom_recognizers, extra, phone_regions, public_ips_only, patterns):
-        """(every recognizer to run, the entities the user's own recognizers add)."""
+    def _recognizers(entities, recognizers_yaml, custom_recognizers, extra, phone_regions, public_ips_only, patterns, screens):
+        """(every recognizer to run, windowed where that gives the same findings unless `screens`
+        is off; the entities the user's own recognizers add)."""
         users = engine.from_yaml(recognizers_yaml) if recognizers_yaml else []
         users += [engine.by_import_path(path) for path in custom_recognizers]
         users += engine.from_patterns(patterns)
         # ours always for CREDENTIAL (Presidio has none); for the rest only as extras
-        ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only)
+        ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only,
+                                 windowed=screens)
         recs = [*engine.predefined(entities), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
-        return [windows.windowed(r) for r in recs], {e for r in users for e in r.supported_entities}
+        return [windows.windowed(r) if screens else r for r in recs], {e for r in users for e in r.supported_entities}
 
     def setup(self) -> None:
         if self.ner:
