@@ -34,6 +34,9 @@ MAX_REACH = 64
 _CONSUMING = (C.LITERAL, C.NOT_LITERAL, C.IN, C.ANY, C.CATEGORY)
 
 
+#: the flags with the same value and meaning in the standard library and in Presidio's `regex`
+#: module (regex.V1 is re.ASCII's bit, regex.ASCII re.DEBUG's)
+_RE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE
 #: needles that no case-insensitive pattern matches in another case
 _CASELESS = string.punctuation + string.digits
 
@@ -55,6 +58,8 @@ def plan_patterns(patterns: tuple[tuple[str, int], ...]) -> Plan | None:
     """How to window a search for these (regex, flags), or None when it must read whole texts."""
     needles, reach = set(), 1
     for regex, flags in patterns:
+        if int(flags) & ~int(_RE_FLAGS):
+            return None  # a flag the standard library's parser would read otherwise (VERSION1, ASCII, FULLCASE ...)
         try:
             tree = _parser.parse(regex, flags)
             if tree.getwidth()[0] == 0 or _spans_whitespace(tree, flags):
