@@ -9,7 +9,8 @@ separately), and samples/_pii_eval.jsonl (real copyright lines and real sentence
 PII and look-alike traps; samples/build_pii_set.py). A gold span is found when a prediction of
 the same label overlaps it; a prediction is right when it overlaps a gold span of its label.
 "Presidio has, we miss": Presidio's findings of the compared entities that no finding of ours
-of the same label overlaps (before either side resolves overlaps between labels).
+of the same label overlaps (before either side resolves overlaps between labels), by cause: lost
+on the speed path or rejected by a named precision guard (dataprep/pii/audit.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from benchmarks import pii_presidio, pii_sets  # noqa: E402
+from dataprep.pii import audit  # noqa: E402
 from dataprep.stages.base import TextBatch  # noqa: E402
 from dataprep.stages.pii import Pii  # noqa: E402
 
@@ -37,16 +39,22 @@ REPO = Path(sys.path[0])
 SAMPLES_SET = REPO / "samples" / "_pii_eval.jsonl"
 LABELS = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "PERSON")
 PATTERNS = LABELS[:-1]
+#: our configurations compared with Presidio's default analyzer
+OURS = {"pii (default)": {}, "pii, Presidio's recognizers only": {"extra_recognizers": False}}
 
 Spans = list[list[tuple[int, int, str]]]
 
 
+def stage(**params) -> Pii:
+    s = Pii(**params)
+    s.setup()
+    return s
+
+
 def ours(texts: list[str], **params) -> Spans:
     """The stage's findings (all of them, before overlaps between labels are resolved)."""
-    stage = Pii(**params)
-    stage.setup()
     batch = TextBatch(pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.large_string())}))
-    return [[(s.start, s.end, s.label) for s in spans] for spans in stage.analyze(batch)]
+    return [[(s.start, s.end, s.label) for s in spans] for spans in stage(**params).analyze(batch)]
 
 
 def presidio(texts: list[str]) -> Spans:
@@ -80,7 +88,7 @@ def missed(reference: Spans, pred: Spans, gold: Spans) -> tuple[Counter, Counter
     return Counter(span[2] for span, _ in lost), Counter(span[2] for span, g in lost if _hit(span, g))
 
 
-def table(title: str, gold: Spans, systems: dict[str, Spans]) -> None:
+def table(title: str, texts: list[str], gold: Spans, systems: dict[str, Spans]) -> None:
     results = {name: score(gold, pred) for name, pred in systems.items()}
     print(f"\n{title}: {len(gold)} records, {sum(map(len, gold))} gold spans")
     print(f"{'entity':<16}{'gold':>6}" + "".join(f"{name:>30}" for name in systems))
@@ -95,12 +103,14 @@ def table(title: str, gold: Spans, systems: dict[str, Spans]) -> None:
         print(line)
     reference = systems["Presidio default"]
     theirs = Counter(s[2] for r in reference for s in r if s[2] in LABELS)
-    for name, pred in systems.items():
-        if name != "Presidio default":
-            lost, right = missed(reference, pred, gold)
-            print(f"Presidio has, {name} misses: {sum(lost.values())} of {sum(theirs.values())}; "
-                  + (", ".join(f"{label} {lost[label]} of {theirs[label]} ({lost[label] / theirs[label]:.1%}; "
-                               f"{right[label]} of them right, {right[label] / theirs[label]:.1%})" for label in lost) or "none"))
+    for name, params in OURS.items():
+        lost, right = missed(reference, systems[name], gold)
+        print(f"Presidio has, {name} misses: {sum(lost.values())} of {sum(theirs.values())}; "
+              + (", ".join(f"{label} {lost[label]} of {theirs[label]} ({lost[label] / theirs[label]:.1%}; "
+                           f"{right[label]} of them right, {right[label] / theirs[label]:.1%})" for label in lost) or "none"))
+        if lost:
+            causes = audit.misses(stage(**params), texts, [[s for s in r if s[2] in LABELS] for r in reference])
+            print("\n".join(audit.summary(causes, Counter({label: theirs[label] for label in lost}))))
 
 
 def main() -> None:
@@ -116,12 +126,11 @@ def main() -> None:
         texts = [r["text"] for r in records]
         gold = [[tuple(s) for s in r["spans"] if s[2] in LABELS] for r in records]
         systems = {}
-        for name, run, params in (("pii (default)", ours, {}), ("pii, Presidio's recognizers only", ours, {"extra_recognizers": False}),
-                                  ("Presidio default", presidio, {})):
+        for name, run, params in (*((name, ours, params) for name, params in OURS.items()), ("Presidio default", presidio, {})):
             start = time.perf_counter()
             systems[name] = run(texts, **params)
             print(f"{title}: {name}: {time.perf_counter() - start:.1f} s")
-        table(title, gold, systems)
+        table(title, texts, gold, systems)
         if args.show_errors and "held-out" not in title:
             for name, pred in systems.items():
                 print(f"\n== {name}: {args.show_errors} misses (-) and false alarms (+)")

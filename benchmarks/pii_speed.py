@@ -10,7 +10,8 @@ the machine than wall time).
 Presidio runs on the first --presidio-chars characters only (it does ~20 K chars/s here), and
 the stage is timed on that same prefix too, so the ratio compares like with like. On that prefix
 the script also counts Presidio's findings (of the compared entities) that no finding of the
-stage with the same label overlaps: what the stage's screens, regions and guards lose.
+stage with the same label overlaps, by cause: lost on the speed path (screens, name regions,
+chunks, the trimmed model), or rejected by a named precision guard (dataprep/pii/audit.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -34,6 +36,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from benchmarks import pii_presidio  # noqa: E402
+from dataprep.pii import audit  # noqa: E402
 from dataprep.pii import ner as pii_ner  # noqa: E402
 from dataprep.pii import phones as pii_phones  # noqa: E402
 from dataprep.stages.base import TextBatch  # noqa: E402
@@ -84,38 +87,28 @@ def time_presidio(texts: list[str]) -> tuple[float, list[list[tuple[int, int, st
 
 
 def phones(texts: list[str]) -> tuple[float, float, bool, int]:
-    """Presidio's PhoneRecognizer as shipped, then screened and remembering (dataprep/pii/phones.py,
-    which patches phonenumbers' matcher once built: so the shipped one runs first): CPU seconds
-    of each over the texts, whether they find the same spans, how many."""
+    """Presidio's PhoneRecognizer as shipped, then screened and remembering (dataprep/pii/phones.py):
+    CPU seconds of each over the texts, whether they find the same spans, how many."""
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    from dataprep.pii.phones import ScreenedPhoneRecognizer
-
     results, seconds = [], []
-    for make in (PhoneRecognizer, lambda: ScreenedPhoneRecognizer(PhoneRecognizer())):
-        recognizer, start = make(), time.process_time()
+    screened = pii_phones.ScreenedPhoneRecognizer(PhoneRecognizer())
+    for recognizer, matcher in ((PhoneRecognizer(), pii_phones.shipped), (screened, contextlib.nullcontext)):
         pii_phones.answers.clear()
-        results.append([sorted((r.start, r.end) for r in recognizer.analyze(t, ["PHONE_NUMBER"])) for t in texts])
-        seconds.append(time.process_time() - start)
+        with matcher():
+            start = time.process_time()
+            results.append([sorted((r.start, r.end) for r in recognizer.analyze(t, ["PHONE_NUMBER"])) for t in texts])
+            seconds.append(time.process_time() - start)
     return seconds[0], seconds[1], results[0] == results[1], sum(map(len, results[0]))
 
 
-def missed(texts: list[str], presidio: list[list[tuple[int, int, str, float]]]) -> tuple[Counter, Counter, Counter, list[str]]:
-    """Per label: Presidio's findings, those no finding of the stage (NER on) overlaps, and of
-    those the PERSON spans our guards reject (no name in them: "SMTP", a URL, "Tel", digits)."""
+def missed(texts: list[str], presidio: list[list[tuple[int, int, str, float]]]) -> tuple[Counter, list[audit.Miss]]:
+    """Per label: Presidio's findings; and those no finding of the stage (NER on) overlaps, each
+    with its cause: lost on the speed path, or rejected by a named guard (dataprep/pii/audit.py)."""
     stage = Pii()
     stage.setup()
-    batch = TextBatch(pa.table({"id": [str(j) for j in range(len(texts))], "text": pa.array(texts, pa.large_string())}))
-    total, lost, guarded, examples = Counter(), Counter(), Counter(), []
-    for text, theirs, ours in zip(texts, presidio, stage.analyze(batch)):
-        for s, e, label, _ in theirs:
-            total[label] += 1
-            if not any(o.label == label and o.start < e and s < o.end for o in ours):
-                lost[label] += 1
-                kept = pii_ner._person_span(text[s:e], s, text) if label == "PERSON" else True
-                guarded[label] += kept is None or kept.score < stage.thresholds["PERSON"]
-                examples.append(f"{label}: {text[s:e]!r}" + (" (guard)" if kept is None else ""))
-    return total, lost, guarded, examples
+    total = Counter(label for theirs in presidio for _, _, label, _ in theirs)
+    return total, audit.misses(stage, texts, [[(s, e, label) for s, e, label, _ in theirs] for theirs in presidio])
 
 
 def main() -> None:
@@ -144,14 +137,13 @@ def main() -> None:
         rate = n / seconds
         print(f"{name:<40}{n:>11,}{seconds:>9.2f}{rate / 1e3:>11.1f}{size / seconds:>8.3f}{rate / base:>12.1f}{found:>10,}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    total, lost, guarded, examples = missed(head, presidio_found)
-    print(f"\nPresidio's findings on the prefix that the stage (NER on) misses: {sum(lost.values())} of {sum(total.values())}")
-    for label in sorted(total):
-        print(f"  {label:<16}{lost[label]:>6} of {total[label]:>6} ({lost[label] / total[label]:.1%})"
-              + (f"; {guarded[label]} of them no name (our guards), {lost[label] - guarded[label]} "
-                 f"({(lost[label] - guarded[label]) / total[label]:.1%}) names not read" if label == "PERSON" else ""))
-    if args.show_missed:
-        print("\n".join(f"  {e}" for e in examples))
+    total, lost = missed(head, presidio_found)
+    print(f"\nPresidio's findings on the prefix that the stage (NER on) misses: {len(lost)} of {sum(total.values())}, by cause "
+          "(speed path: screens, name regions, chunks, trimmed model; or a named precision guard)")
+    print("\n".join(audit.summary(lost, total)))
+    for m in lost:
+        if args.show_missed or m.cause in audit.SPEED_CAUSES:
+            print(f"    {m.label}: {head[m.doc][m.start:m.end]!r} ({m.cause})")
     print("\n1 GB of such text at these rates:",
           ", ".join(f"{name.split(' (')[0]}: {1e3 / (size / seconds) / 3600:.1f} core-hours"
                     for name, n, size, seconds, _ in rows if "same prefix" not in name))

@@ -44,7 +44,7 @@ from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer  # no
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine  # noqa: E402
 from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer, SpacyRecognizer  # noqa: E402
 
-from dataprep.pii import ner, phones, recognizers, screens  # noqa: E402
+from dataprep.pii import ner, phones, recognizers, screens, windows  # noqa: E402
 
 #: Presidio analyses in one language per call; every recognizer is registered under this one, so
 #: all of them run on every document (their patterns and validators do not depend on language)
@@ -104,6 +104,8 @@ def from_patterns(patterns: dict[str, str]) -> list[EntityRecognizer]:
 
 
 def screen_of(rec: EntityRecognizer) -> str | None:
+    if isinstance(rec, windows.WindowedRecognizer):
+        rec = rec.inner
     if isinstance(rec, recognizers.PresidioWrapper):
         return rec.screen or None
     if isinstance(rec, PhoneRecognizer):

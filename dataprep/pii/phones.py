@@ -12,26 +12,34 @@ NER off on real e-mails). Two exact shortcuts:
   around it are letters or currency signs, on whether a time stamp's ":mm" follows, on the
   region and on the leniency, so
   it is remembered (repeated dates, years, prices and times are most candidates in real text).
-  A candidate with fewer digits than the shortest number valid there is rejected at once.
+  A candidate with fewer digits than the shortest number valid there is rejected at once, and
+  so is one written nationally (no plus sign, international call prefix, letters or extension
+  mark) in whose digits no piece ending with a group of digits is a national number valid in a
+  region of its country code: the number the matcher would parse from it, or from a part of
+  it, is such a piece (see national_numbers).
   One difference: the matcher stops after 65,535 rejected candidates in one text, and answers
   from memory do not count towards that, so a text with more could give more, never fewer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterator
 
 from typing import NamedTuple
 
 import phonenumbers
-from phonenumbers import phonenumbermatcher
+from phonenumbers import PhoneMetadata, phonenumbermatcher
 from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 #: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None
 CACHED_CANDIDATES = 200_000
 answers: dict[tuple, tuple | None] = {}
+#: phonenumbers' own candidate checks, before remember_candidates replaces them
+SHIPPED = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in ("_extract_match", "_parse_and_verify")}
 
 
 def _shortest(region: str) -> int:
@@ -82,9 +90,12 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         remember_candidates()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
-        results = []
+        results, lines = [], {}
         for region in self.supported_regions:
-            for start, end in _lines(text, viable(region)):
+            pattern = viable(region)  # most regions share one: their lines are found once
+            if pattern not in lines:
+                lines[pattern] = _lines(text, pattern)
+            for start, end in lines[pattern]:
                 for match in phonenumbers.PhoneNumberMatcher(text[start:end], region, leniency=self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
                     try:
@@ -117,17 +128,95 @@ def _glued(char: str) -> bool:
     return matcher._is_invalid_punctuation_symbol(char) or matcher._is_latin_letter(char)
 
 
+#: what can mark an extension (phonenumberutil._create_extn_pattern) besides letters: "#", "~", ",,", ";ext="
+_EXTENSION_MARKS = "#\uff03~\uff5e,;"
+
+
+@functools.cache
+def national_numbers(region: str) -> tuple[re.Pattern, re.Pattern] | None:
+    """(every national significant number valid in a region sharing `region`'s country code,
+    anchored at the end; `region`'s international call prefix), or None where a national number
+    parsed for `region` need not be a piece of the candidate's digits (a national prefix rule
+    that adds digits: "664\\1").
+
+    Why a piece, and one that ends where a group of digits ends: a part the matcher parses
+    (the candidate, or a part of it cut at a separator) starts and ends with a group of digits;
+    parsed for `region` without a plus sign or call prefix, the country code is `region`'s and
+    the national number is what is left once a leading country code, national prefix or carrier
+    code is cut off (an extension needs a mark, letters or "#~,;"). `is_valid_number` then needs
+    it to match the general description of a region of that country code
+    (phonenumberutil._number_type_helper)."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None or not meta.international_prefix:
+        return None
+    code = meta.country_code
+    main = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(code))
+    if any(m is None or m.national_prefix_transform_rule and not re.fullmatch(r"\\[0-9]", m.national_prefix_transform_rule)
+           for m in (meta, main)):
+        return None
+    valid = [PhoneMetadata.metadata_for_region(r).general_desc.national_number_pattern
+             for r in phonenumbers.region_codes_for_country_code(code)]
+    return re.compile("(?:" + "|".join(f"(?:{v})" for v in valid if v) + r")\Z"), re.compile(meta.international_prefix)
+
+
+#: a character after which the matcher decides: a letter (or another non-decimal numeral), a plus sign, an extension's mark
+_UNSURE = re.compile(rf"[^\W\d_]|[{PLUS}{_EXTENSION_MARKS}]")
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def cannot_be_valid(candidate: str, region: str) -> bool:
+    """True when the matcher of `region` (leniency VALID) can find no number in `candidate`."""
+    numbers = national_numbers(region)
+    if numbers is None or _UNSURE.search(candidate):
+        return False
+    valid_at_end, call_prefix = numbers
+    digits = re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
+    starts, ends = [], []
+    for group in re.finditer(r"\d+", candidate):
+        starts.append(ends[-1] if ends else 0)
+        ends.append(starts[-1] + len(group.group()))
+    if any(call_prefix.match(digits, start) for start in starts):
+        return False  # an international number: any country's
+    return not any(valid_at_end.search(digits, 0, end) for end in ends)
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def too_few_digits(candidate: str, region: str) -> bool:
+    """Fewer digits than the shortest number valid in `region` (or anywhere, after a plus sign)."""
+    digits = sum(c.isdecimal() for c in candidate)
+    return digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(region))
+
+
+@contextlib.contextmanager
+def shipped() -> Iterator[None]:
+    """phonenumbers' matcher as shipped, for as long as the context lasts (to compare with)."""
+    ours = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in SHIPPED}
+    try:
+        for name, method in SHIPPED.items():
+            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
+        yield
+    finally:
+        for name, method in ours.items():
+            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
+
+
 @functools.cache
 def remember_candidates() -> None:
-    """Memoise PhoneNumberMatcher._extract_match (same answers; see the module docstring)."""
-    original = phonenumbermatcher.PhoneNumberMatcher._extract_match
+    """Memoise PhoneNumberMatcher._extract_match, and have it and _parse_and_verify (which the
+    matcher calls on a candidate and on the parts it cuts from one) skip a national candidate
+    with no valid piece unparsed (same answers; see the module docstring)."""
+    original, parse_and_verify = SHIPPED["_extract_match"], SHIPPED["_parse_and_verify"]
+
+    def screened_parse_and_verify(self, candidate, offset):
+        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, self.preferred_region):
+            return None
+        return parse_and_verify(self, candidate, offset)
 
     def extract_match(self, candidate, offset):
         if self.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
             return original(self, candidate, offset)
-        digits = sum(c.isdecimal() for c in candidate)
-        if digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(self.preferred_region)):
-            return None  # too few digits for a valid number here, and its inner matches have fewer
+        if too_few_digits(candidate, self.preferred_region):
+            return None  # for a valid number here, and its inner matches have fewer
         end = offset + len(candidate)
         # what the matcher reads besides the candidate: whether the characters before and after it
         # are letters or currency/percent signs, and whether a time stamp's ":mm" follows
@@ -136,6 +225,9 @@ def remember_candidates() -> None:
         if key not in answers:
             if len(answers) >= CACHED_CANDIDATES:
                 answers.clear()
+            if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, self.preferred_region):
+                answers[key] = None
+                return None
             match = original(self, candidate, offset)
             answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
         answer = answers[key]
@@ -147,3 +239,4 @@ def remember_candidates() -> None:
         return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
 
     phonenumbermatcher.PhoneNumberMatcher._extract_match = extract_match
+    phonenumbermatcher.PhoneNumberMatcher._parse_and_verify = screened_parse_and_verify

@@ -9,6 +9,7 @@ what keep precision: most digit runs in web text are dates, versions, prices and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import phonenumbers
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from dataprep.pii import windows
 from dataprep.pii.spans import Span
 
 
@@ -28,11 +30,23 @@ class Recognizer:
     pattern: re.Pattern
     #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
+    windowed: bool = True  # search only the words that can hold a match where windows.py allows it
 
     def find(self, text: str) -> Iterator[Span]:
-        for match in self.pattern.finditer(text):
+        for match in self._matches(text):
             for start, end, score in self.check(match, text):
                 yield Span(start, end, self.label, score)
+
+    def _matches(self, text: str) -> Iterator[re.Match]:
+        """The pattern's matches, searched only in the words that can hold one where
+        dataprep/pii/windows.py says so (the same matches; validators still see the whole text)."""
+        how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),)) if self.windowed else None
+        if how is None or sum(text.count(needle) for needle in how.needles) * windows.RARE > len(text):
+            yield from self.pattern.finditer(text)
+            return
+        for start, end in windows.words_holding(text, how.needles):
+            # from `start`, lookbehinds still see the text before it; up to `end` + reach, lookaheads see what follows
+            yield from (m for m in self.pattern.finditer(text, start, min(len(text), end + how.reach)) if m.end() <= end)
 
 
 def _before(text: str, start: int, width: int = 40) -> str:
@@ -61,10 +75,16 @@ def _suffixes():
 def _check_email(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     if _USERINFO.search(text, max(0, match.start() - 80), match.start()):
         return []  # "https://bob:secret@host": the password, not an address (CREDENTIAL's)
-    domain = match.group().rsplit("@", 1)[1]
-    parts = _suffixes()(domain)
     # "root@localhost", "user@host.lan": no public suffix, nobody's address
-    return [(match.start(), match.end(), 1.0)] if parts.suffix and parts.domain else []
+    return [(match.start(), match.end(), 1.0)] if _public(match.group().rsplit("@", 1)[1]) else []
+
+
+@functools.lru_cache(maxsize=100_000)
+def _public(domain: str) -> bool:
+    """Whether a domain has a public suffix and a name under it (asked once per domain: the
+    same few domains make most addresses of a corpus)."""
+    parts = _suffixes()(domain)
+    return bool(parts.suffix and parts.domain)
 
 
 # ---- phone numbers ----------------------------------------------------------------------------
@@ -330,7 +350,7 @@ def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]
 
 
 #: our recognizers per entity: what they add to Presidio's (docs/pii.md, "What it finds")
-def build(entities: list[str], phone_regions: list[str], public_ips_only: bool) -> list[Recognizer]:
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, windowed: bool = True) -> list[Recognizer]:
     """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
@@ -343,7 +363,7 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool) 
         "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
                                   _CREDENTIAL, _check_credential)],
     }
-    return [r for name in entities if name in known for r in known[name]]
+    return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
 
 
 class PresidioWrapper(LocalRecognizer):

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.pii import engine, ner, recognizers
+from dataprep.pii import engine, ner, recognizers, windows
 from dataprep.pii.spans import OPERATORS, Span, resolve_overlaps, rewrite
 from dataprep.stages.base import Mapper, TextBatch, register
 
@@ -65,6 +65,7 @@ class Pii(Mapper):
         phone_regions: list[str] = ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"],  # noqa: B006 (our phone recognizer's national formats; "+" numbers: all)
         public_ips_only: bool = True,  # our IP recognizer: 10.0.0.1, 127.0.0.1 identify no person (Presidio's still reports them)
         patterns: dict[str, str] | None = None,  # extra {LABEL: regex} Presidio PatternRecognizers, always on (score 1.0)
+        screens: bool = True,  # off: every recognizer reads all of every document, NER too (the reference benchmarks check the speed path against)
     ):
         if operator not in OPERATORS:
             raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
@@ -78,7 +79,7 @@ class Pii(Mapper):
         self._salt = (salt or "").encode("utf-8")
         try:
             recs, added = self._recognizers(entities, recognizers_yaml, custom_recognizers, extra_recognizers, phone_regions,
-                                            public_ips_only, patterns or {})
+                                            public_ips_only, patterns or {}, screens)
         except Exception as exc:  # a YAML file, import path or regex that does not work
             raise ValueError(f"recognizers: {type(exc).__name__}: {exc}") from None
         known = {e for r in recs for e in r.supported_entities} | {"PERSON"}
@@ -106,6 +107,7 @@ class Pii(Mapper):
         self.phone_regions = list(phone_regions)
         self.public_ips_only = public_ips_only
         self.patterns = dict(patterns or {})
+        self.screens = screens
         self._nlp = engine.RegionNlpEngine(ner_chunk_chars, ner_overlap_chars, ner_context_chars, ner_whole_chars)
         self._analyzer = engine.build_analyzer(recs, self._nlp)
         by_screen: dict[str | None, set[str]] = {}
@@ -114,15 +116,17 @@ class Pii(Mapper):
         self._screens = list(by_screen.items())
 
     @staticmethod
-    def _recognizers(entities, recognizers_yaml, custom_recognizers, extra, phone_regions, public_ips_only, patterns):
-        """(every recognizer to run, the entities the user's own recognizers add)."""
+    def _recognizers(entities, recognizers_yaml, custom_recognizers, extra, phone_regions, public_ips_only, patterns, screens):
+        """(every recognizer to run, windowed where that gives the same findings unless `screens`
+        is off; the entities the user's own recognizers add)."""
         users = engine.from_yaml(recognizers_yaml) if recognizers_yaml else []
         users += [engine.by_import_path(path) for path in custom_recognizers]
         users += engine.from_patterns(patterns)
         # ours always for CREDENTIAL (Presidio has none); for the rest only as extras
-        ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only)
+        ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only,
+                                 windowed=screens)
         recs = [*engine.predefined(entities), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
-        return recs, {e for r in users for e in r.supported_entities}
+        return [windows.windowed(r) if screens else r for r in recs], {e for r in users for e in r.supported_entities}
 
     def setup(self) -> None:
         if self.ner:
@@ -135,16 +139,18 @@ class Pii(Mapper):
         text = batch.text
         wanted: list[set[str]] = [set() for _ in range(batch.num_rows)]
         for screen, entities in self._screens:
-            for row in (_matching(text, screen) if screen else range(batch.num_rows)):
+            for row in (_matching(text, screen) if screen and self.screens else range(batch.num_rows)):
                 wanted[row] |= entities
         persons: dict[int, list[Span]] = {}
         if self.ner:
             short = pc.less_equal(pc.utf8_length(text), self.ner_whole_chars).to_numpy(zero_copy_only=False)
-            hinted = _hits(text, ner.HINT_SCREEN) | short
+            hinted = _hits(text, ner.HINT_SCREEN) | short if self.screens else np.ones(batch.num_rows, bool)
+            # without screens NER reads each document whole, as Presidio does (in spaCy's longest pieces)
+            size, whole = (self.ner_chunk_chars, self.ner_whole_chars) if self.screens else (ner.LONGEST, ner.LONGEST)
             for language, model in self.ner_models.items():
                 rows = np.flatnonzero(hinted & self._language_rows(batch, language))
-                found = ner.find_persons(text.take(rows).to_pylist(), self.ner_chunk_chars, self.ner_overlap_chars,
-                                         self.ner_context_chars, whole=self.ner_whole_chars, model=model)
+                found = ner.find_persons(text.take(rows).to_pylist(), size, self.ner_overlap_chars, self.ner_context_chars,
+                                         whole=whole, model=model)
                 persons.update({int(row): spans for row, spans in zip(rows, found) if spans})
             for row in persons:
                 wanted[row].add("PERSON")

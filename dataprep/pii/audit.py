@@ -1,0 +1,103 @@
+"""Why the `pii` stage misses a finding Presidio's analyzer makes on the same text.
+
+Two kinds of cause, reported apart because only the first may be traded for speed:
+
+- the speed path: the screens, the name regions and chunks NER reads instead of whole
+  documents (SPEED_PATH), and the model trimmed to its NER component and name labels (MODEL);
+  a finding lost there is one the stage would make reading everything with the stock model;
+- a precision guard: the stage reading everything still rejects the model's entity on purpose,
+  by a named rule (dataprep/pii/ner.py: NO_NAME, ANNOUNCES, TOO_SHORT, FIELD_LABEL), or scores a
+  finding under the entity's threshold (THRESHOLD).
+
+Each miss is tested, not assumed: the stage is run again with `screens=False` (every recognizer
+on every document, NER on each whole document) on the documents with misses; what that run
+finds was lost by the speed path. For a PERSON finding it does not make, the model's entities on
+the whole document are read with the guards' verdicts: an entity there that a guard rejects
+names the guard; none at all means our trimmed model does not see the name where the stock one
+does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import NamedTuple
+
+import pyarrow as pa
+
+from dataprep.pii import ner
+from dataprep.pii.spans import Span
+
+SPEED_PATH = "screens, name regions and chunks"
+MODEL = "trimmed model (NER only, name labels)"
+THRESHOLD = "score under the threshold"
+UNEXPLAINED = "unexplained"  # the model's entity is there whole and passes the guards, yet the stage misses it
+#: the causes that belong to the speed path (the rest are precision guards); unexplained ones counted with them
+SPEED_CAUSES = (SPEED_PATH, MODEL, UNEXPLAINED)
+
+
+class Miss(NamedTuple):
+    doc: int
+    start: int
+    end: int
+    label: str
+    cause: str
+
+
+def _overlaps(start: int, end: int, label: str, spans) -> list:
+    return [s for s in spans if s.label == label and s.start < end and start < s.end] if label else \
+        [s for s in spans if s.start < end and start < s.end]
+
+
+def misses(stage, texts: list[str], presidio: list[list[tuple[int, int, str]]]) -> list[Miss]:
+    """Presidio's findings (start, end, label per text) that no finding of `stage` with the same
+    label overlaps, each with its cause."""
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.pii import Pii
+
+    def analyze(s: Pii, docs: list[str]) -> list[list[Span]]:
+        ids = [str(i) for i in range(len(docs))]
+        return s.analyze(TextBatch(pa.table({"id": ids, "text": pa.array(docs, pa.large_string())})))
+
+    ours = analyze(stage, texts)
+    lost = [(i, s, e, label) for i, theirs in enumerate(presidio) for s, e, label in theirs
+            if label in stage.entities and not _overlaps(s, e, label, ours[i])]
+    if not lost:
+        return []
+    docs = sorted({i for i, *_ in lost})
+    reference = Pii(**{**stage.params(), "screens": False, "operator": "replace"})  # the operator does not detect
+    everything = dict(zip(docs, analyze(reference, [texts[i] for i in docs])))
+    rejected: list[list[ner.Rejected]] = [[] for _ in docs]
+    persons = ner.find_persons([texts[i] for i in docs], ner.LONGEST, stage.ner_overlap_chars, stage.ner_context_chars,
+                               whole=ner.LONGEST, rejected=rejected) if stage.ner else [[] for _ in docs]
+    raw = {i: (found, refused) for i, found, refused in zip(docs, persons, rejected)}
+    out = []
+    for i, s, e, label in lost:
+        if _overlaps(s, e, label, everything[i]):
+            cause = SPEED_PATH
+        elif label != "PERSON":
+            cause = THRESHOLD
+        elif [p for p in _overlaps(s, e, label, raw[i][0]) if p.score == ner.FIELD_LABEL_SCORE]:
+            cause = ner.FIELD_LABEL
+        elif _overlaps(s, e, "", raw[i][0]):
+            cause = UNEXPLAINED
+        elif refused := _overlaps(s, e, "", raw[i][1]):
+            cause = refused[0].guard
+        else:
+            cause = MODEL
+        out.append(Miss(i, s, e, label, cause))
+    return out
+
+
+def summary(found: list[Miss], totals: Counter) -> list[str]:
+    """Lines per label: misses on the speed path (share of Presidio's findings) and per guard."""
+    lines = []
+    for label in sorted(totals):
+        mine = [m for m in found if m.label == label]
+        speed = Counter(m.cause for m in mine if m.cause in SPEED_CAUSES)
+        guards = Counter(m.cause for m in mine if m.cause not in SPEED_CAUSES)
+        n = totals[label]
+        lines.append(f"  {label:<16}{len(mine):>5} of {n:>5} missed; speed path {sum(speed.values())} ({sum(speed.values()) / n:.1%})"
+                     + "".join(f", {c} {k}" for c, k in speed.items())
+                     + (f"; guards {sum(guards.values())} ({sum(guards.values()) / n:.1%}): " + ", ".join(f"{c} {k}" for c, k in guards.most_common())
+                        if guards else ""))
+    return lines
