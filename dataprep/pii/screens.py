@@ -33,12 +33,20 @@ _ANY = r"[\x{0}-\x{10ffff}]"
 _MAX_COUNT = 1000
 
 
+#: the flags with the same value and meaning in the standard library and in Presidio's `regex`
+#: module (regex.V1 is re.ASCII's bit, regex.ASCII re.DEBUG's): a pattern with any other flag is
+#: not read with the standard parser
+SHARED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE
+
+
 class _NoScreen(Exception):
     pass
 
 
 def superset(pattern: str, flags: int = 0) -> str | None:
     """An RE2 pattern that matches wherever the Python pattern (with `flags`) does, or None."""
+    if int(flags) & ~int(SHARED_FLAGS):
+        return None  # a regex-module flag the standard parser would misread (V1, ASCII, ...)
     try:
         tree = _parser.parse(pattern, flags)
         body = _emit(tree)

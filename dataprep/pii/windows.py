@@ -21,11 +21,13 @@ import functools
 import re
 import string
 import sys
-from typing import NamedTuple
 from re import _compiler, _parser
 from re import _constants as C  # noqa: N812 (the parser's opcodes)
+from typing import NamedTuple
 
 from presidio_analyzer import EntityRecognizer, LocalRecognizer, PatternRecognizer, RecognizerResult
+
+from dataprep.pii.screens import SHARED_FLAGS
 
 #: every character Python's str.isspace() calls whitespace (what delimits a word here)
 WHITESPACE = tuple(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
@@ -34,9 +36,6 @@ MAX_REACH = 64
 _CONSUMING = (C.LITERAL, C.NOT_LITERAL, C.IN, C.ANY, C.CATEGORY)
 
 
-#: the flags with the same value and meaning in the standard library and in Presidio's `regex`
-#: module (regex.V1 is re.ASCII's bit, regex.ASCII re.DEBUG's)
-_RE_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE
 #: needles that no case-insensitive pattern matches in another case
 _CASELESS = string.punctuation + string.digits
 
@@ -58,7 +57,7 @@ def plan_patterns(patterns: tuple[tuple[str, int], ...]) -> Plan | None:
     """How to window a search for these (regex, flags), or None when it must read whole texts."""
     needles, reach = set(), 1
     for regex, flags in patterns:
-        if int(flags) & ~int(_RE_FLAGS):
+        if int(flags) & ~int(SHARED_FLAGS):
             return None  # a flag the standard library's parser would read otherwise (VERSION1, ASCII, FULLCASE ...)
         try:
             tree = _parser.parse(regex, flags)
