@@ -7,7 +7,8 @@ wall time is noisy; the load average is printed): importing dataprep, starting e
 first Ray Data dataset (Ray Data's actors and the workers' first imports), a warm dataset (the
 per-dataset cost every segment and global phase pays again), then whole runs once Ray is up: one
 segment, two segments and a global stage, and the pipeline. Then `dataprep run` as a user types it on one tiny
-document, in a fresh process: the cost no input size hides.
+document, in a fresh process: the cost no input size hides, with the CPU seconds of each process
+of its tree (the driver, Ray's daemons, its workers by the task they last ran).
 """
 
 from __future__ import annotations
@@ -26,6 +27,37 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from pipeline import TreeMemory  # noqa: E402  (benchmarks/pipeline.py)
+
+
+class ProcessCPU(TreeMemory):
+    """TreeMemory that also names each process of the tree: a Ray worker by its title
+    (`ray::IDLE`, `ray::process_part`), a daemon by its script or binary."""
+
+    def __init__(self, root_pid: int, interval: float = 0.05):
+        super().__init__(root_pid, interval)
+        self.names: dict[int, str] = {}
+        self._ticks = _Named(self._ticks, self.names)
+
+    def by_process(self) -> list[tuple[float, str]]:
+        return sorted(((ticks / os.sysconf("SC_CLK_TCK"), self.names.get(pid, "?")) for pid, ticks in self._ticks.items()), reverse=True)
+
+
+class _Named(dict):
+    """The ticks dict of TreeMemory, recording each process's name as its ticks are sampled."""
+
+    def __init__(self, ticks: dict[int, int], names: dict[int, str]):
+        super().__init__(ticks)
+        self.names = names
+
+    def __setitem__(self, pid: int, ticks: int) -> None:
+        super().__setitem__(pid, ticks)
+        try:
+            args = [a.decode(errors="replace") for a in (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0") if a]
+        except OSError:
+            return
+        if args:
+            script = next((Path(a).name for a in args[1:3] if a.endswith(".py")), None)
+            self.names[pid] = args[0] if args[0].startswith("ray::") else script or " ".join(Path(args[0]).name.split()[:1] + args[1:3])
 
 
 class Clock:
@@ -100,10 +132,13 @@ def main() -> None:
                    f"{tmp}/tiny_out", "--no-progress"]
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
-        with TreeMemory(proc.pid, interval=0.1) as tree:
+        with ProcessCPU(proc.pid, interval=0.05) as tree:
             proc.wait()
         print(f"fixed cost: `dataprep run` of normalize on 1 document, fresh process: {time.perf_counter() - started:.2f} s wall, "
               f"{tree.cpu_seconds:.1f} s CPU of its process tree; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        for seconds, name in tree.by_process():
+            if seconds >= 0.05:
+                print(f"  {seconds:6.2f} s CPU  {name[:90]}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class ExactDedup(Global):
     """Exact duplicates of normalized text, resolved corpus-wide; keeps the smallest id."""
 
     name = "exact_dedup"
+    resolves_tables = True
 
     def __init__(
         self,
