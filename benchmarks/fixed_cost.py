@@ -8,7 +8,7 @@ first Ray Data dataset (Ray Data's actors and the workers' first imports), a war
 per-dataset cost every segment and global phase pays again), then whole runs once Ray is up: one
 segment, two segments and a global stage, and the pipeline. Then `dataprep run` as a user types it on one tiny
 document, in a fresh process: the cost no input size hides, with the CPU seconds of each process
-of its tree (the driver, Ray's daemons, its workers by the task they last ran).
+of its tree (the driver, Ray's daemons, its workers).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pipeline import TreeMemory  # noqa: E402  (benchmarks/pipeline.py)
 
 class ProcessCPU(TreeMemory):
     """TreeMemory that also names each process of the tree: a Ray worker by its title
-    (`ray::IDLE`, `ray::process_part`), a daemon by its script or binary."""
+    when last seen (`ray::process_part` while it runs a part, `ray::IDLE` after), a daemon by its script or binary."""
 
     def __init__(self, root_pid: int, interval: float = 0.05):
         super().__init__(root_pid, interval)
