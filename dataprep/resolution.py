@@ -6,7 +6,9 @@ equal keys meet in one task, and a task holds about `PARTITION_ROWS` rows whatev
 size) ending in per-document *decisions* (`part`, `id`, the stage's columns) for the documents
 it acts on. `write_decisions` groups them by part on Ray Data and writes one Parquet file per
 part (`_work/sK/decisions/part-<key>.parquet`); the task that runs the part's decisions reads
-that file only. The driver sees row counts and file names, nothing per document.
+that file only. The driver sees row counts and file names, nothing per document; keys that fit
+one partition (at most PARTITION_ROWS) may instead be resolved on the driver as that one
+partition (`by_hash` of a table, `write_decisions_table`), which holds no more than a task would.
 """
 
 from __future__ import annotations
