@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import SHARED_DATA, one_and_four_shards, read_folder, run_pipeline
 
@@ -34,7 +35,12 @@ def ledger(out) -> dict[str, str]:
     return {r["id"]: json.loads(r["details"])["duplicate_of"] for r in rows}
 
 
-def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs):
+@pytest.mark.parametrize("on_driver", [True, False], ids=["driver", "ray-data"])
+def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs, monkeypatch, on_driver):
+    """The same removals whether the keys (one partition's worth here) are resolved on the driver
+    or by the hash-partitioned shuffles on Ray Data (any corpus above resolution.PARTITION_ROWS)."""
+    if not on_driver:
+        monkeypatch.setattr("dataprep.stages.exact_dedup.ExactDedup.resolves_tables", False)
     files = sorted(SHARED_DATA.glob("*.parquet"))
     table = pa.concat_tables([pq.read_table(f, columns=["id", "text"]) for f in files])
     expected = expected_duplicates(table)
