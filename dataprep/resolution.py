@@ -6,7 +6,9 @@ equal keys meet in one task, and a task holds about `PARTITION_ROWS` rows whatev
 size) ending in per-document *decisions* (`part`, `id`, the stage's columns) for the documents
 it acts on. `write_decisions` groups them by part on Ray Data and writes one Parquet file per
 part (`_work/sK/decisions/part-<key>.parquet`); the task that runs the part's decisions reads
-that file only. The driver sees row counts and file names, nothing per document.
+that file only. The driver sees row counts and file names, nothing per document; keys that fit
+one partition (at most PARTITION_ROWS) may instead be resolved on the driver as that one
+partition (`by_hash` of a table, `write_decisions_table`), which holds no more than a task would.
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
 
 def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
     """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset by `key`: all rows
-    with equal keys are in the same call, and a call gets about 1/n of the rows."""
+    with equal keys are in the same call, and a call gets about 1/n of the rows. An Arrow table
+    (at most PARTITION_ROWS rows, in this process) is one partition: `fn(table)`."""
+    if isinstance(ds, pa.Table):
+        return fn(ds, **kwargs)
     tagged = ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key, "n": n})
     return tagged.groupby(PARTITION_COLUMN, num_partitions=n).map_groups(
         _untagged, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
@@ -73,6 +78,23 @@ def write_decisions(decisions: Any, folder: str, part_keys: list[str], n: int) -
         for batch in written.iter_batches(batch_format="pyarrow"):
             rows += int(np.sum(batch["rows"].to_numpy()))
             files += batch.num_rows
+    counts = {"files": files, "rows": rows}
+    storage.write_json(counts, storage.join(folder, DONE))
+    return counts
+
+
+def write_decisions_table(decisions: pa.Table | None, folder: str, part_keys: list[str]) -> dict[str, int]:
+    """`write_decisions` for decisions small enough to be one table in this process (at most
+    PARTITION_ROWS rows): the same files, written from here."""
+    storage.delete_tree(folder)  # a half-written attempt
+    rows = files = 0
+    if decisions is not None and decisions.num_rows:
+        decisions = decisions.sort_by("part")
+        parts = decisions["part"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+        for start, end in zip(starts, [*starts[1:], len(parts)]):
+            rows += _write_part(decisions.slice(start, end - start), folder, part_keys)["rows"][0].as_py()
+            files += 1
     counts = {"files": files, "rows": rows}
     storage.write_json(counts, storage.join(folder, DONE))
     return counts

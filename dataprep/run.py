@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -167,18 +168,32 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     storage.write_json(identity, layout.run_json)
 
 
+#: an input of at most this many rows, all in Parquet files or HTML files, has its ids checked on
+#: the driver, in one table (28 bytes a row): an id column, or a file name, is cheap to read, and a
+#: task of the Ray pass would hold as many rows (resolution.PARTITION_ROWS), so no process holds more
+DRIVER_ID_ROWS = resolution.PARTITION_ROWS
+
+
 def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_rows: int, folder: str) -> str:
     """Find the ids that occur more than once in the input; returns the folder where, per part,
     the repeated ids it holds are written with their first location (`_part_duplicate_ids`).
 
     A hash-partitioned group-by on Ray Data over 128-bit id digests (two int64), so no process
-    holds all ids, and each part's task later reads only its own repeated ids.
+    holds all ids, and each part's task later reads only its own repeated ids. A small input whose
+    ids are cheap to read (`DRIVER_ID_ROWS`) is checked on the driver instead, with the same
+    group-by over one table: the same result without a pass of Ray tasks before the first stage.
     """
     if resolution.finished(folder):
         return folder
+    rows = sum(p.max_rows or p.num_rows or len(p.bundle or ()) for p in parts)
+    if all(p.bundle is not None or (p.row_groups is not None and p.num_rows is not None) for p in parts) and rows <= DRIVER_ID_ROWS:
+        digests = [_part_id_digests(p, i, text_column, batch_rows) for i, p in enumerate(parts)]
+        repeated = _repeated_ids(pa.concat_tables(digests), files) if digests else None
+        resolution.write_decisions_table(repeated, folder, [p.key for p in parts])
+        return folder
     import ray.data
 
-    n = resolution.partitions(sum(p.max_rows or p.num_rows or 0 for p in parts))
+    n = resolution.partitions(rows)
     items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
     digests = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
         _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
@@ -191,14 +206,16 @@ _ID_SCHEMA = pa.schema([("part", pa.int32()), ("high", pa.int64()), ("low", pa.i
 
 
 def _id_digests(batch: pa.Table, text_column: str, batch_rows: int) -> pa.Table:
-    """Every readable row's id digest and location, with its part's index."""
-    tables = []
-    for text, index in zip(batch["part"].to_pylist(), batch["index"].to_pylist()):
-        keys, locations = documents.part_ids(Part(**json.loads(text)), text_column, batch_rows)
-        halves = np.frombuffer(bytes.fromhex("".join(keys)), dtype=np.int64).reshape(-1, 2)
-        tables.append(pa.table({"part": np.full(len(keys), index, np.int32), "high": halves[:, 0], "low": halves[:, 1],
-                                "loc": np.asarray(locations, np.int64)}, schema=_ID_SCHEMA))
-    return pa.concat_tables(tables)
+    """Every readable row's id digest and location, with its part's index (a Ray Data batch of parts)."""
+    return pa.concat_tables([_part_id_digests(Part(**json.loads(text)), index, text_column, batch_rows)
+                             for text, index in zip(batch["part"].to_pylist(), batch["index"].to_pylist())])
+
+
+def _part_id_digests(part: Part, index: int, text_column: str, batch_rows: int) -> pa.Table:
+    keys, locations = documents.part_ids(part, text_column, batch_rows)
+    halves = np.frombuffer(bytes.fromhex("".join(keys)), dtype=np.int64).reshape(-1, 2)
+    return pa.table({"part": np.full(len(keys), index, np.int32), "high": halves[:, 0], "low": halves[:, 1],
+                     "loc": np.asarray(locations, np.int64)}, schema=_ID_SCHEMA)
 
 
 def _repeated_ids(digests: pa.Table, files: list[str]) -> pa.Table:
@@ -227,19 +244,37 @@ def _part_duplicate_ids(folder: str | None, part: Part) -> tuple[dict[str, int],
 
 
 def _execute(parts: list[Part], config: RunConfig, bars: Progress | None) -> None:
-    """One Ray Data task per part, streamed back so the bars move as parts finish."""
-    import ray.data
-
+    """One Ray task per part; the bars move as parts finish."""
     if not parts:
         return
     if bars:
         bars.segment(len(parts))
-    items = [{"part": json.dumps(asdict(p))} for p in parts]
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.map_batches(_process_batch_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1)
-    for row in ds.iter_rows():
+    for stats in _on_workers(process_part, [(p,) for p in parts], config):
         if bars:
-            bars.update(json.loads(row["stats"]))
+            bars.update(stats)
+
+
+def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: RunConfig) -> Iterator[Any]:
+    """`fn(*call, config)` for every call, each a Ray task of one CPU, at most two per CPU of the
+    cluster in flight; results as the tasks finish.
+
+    Plain Ray tasks rather than a Ray Data map: a list of parts gains nothing from Ray Data's
+    streaming executor, whose actors (its stats and autoscaling coordinator, two more worker
+    processes importing Ray Data) cost a run seconds before its first part. Like Ray Data's map
+    tasks, they are retried without limit when their worker or node dies (max_retries=-1); a
+    part's writes are idempotent and its marker is written last, so a retry redoes it whole.
+    """
+    import ray
+
+    task = ray.remote(num_cpus=1, max_retries=-1)(fn)
+    shared = ray.put(config)
+    in_flight = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+    waiting, pending = list(reversed(calls)), []
+    while waiting or pending:
+        while waiting and len(pending) < in_flight:
+            pending.append(task.remote(*waiting.pop(), shared))
+        done, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(done[0])
 
 
 def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
@@ -264,17 +299,17 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
     if not resolution.finished(folder):
         done = set(layout.parts(layout.keys_dir(segment)))
         todo = [(i, p) for i, p in enumerate(parts) if layout.keys_part(segment, p.key) not in done]
-        if todo:
-            import ray.data
-
-            items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in todo]
-            ds = ray.data.from_items(items, override_num_blocks=len(items))
-            ds.map_batches(_keys_of_parts, batch_size=1, fn_kwargs={"config": config}, num_cpus=1).materialize()
+        for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
+            pass
         key_files = [layout.keys_part(segment, p.key) for p in parts]
         rows = sum(storage.parquet_file(f).metadata.num_rows for f in key_files)
-        n = resolution.partitions(rows)
-        records = _parquet_dataset(key_files) if rows else None
-        resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
+        if stage.resolves_tables and rows <= resolution.PARTITION_ROWS:  # one partition: on the driver, no shuffle
+            records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
+            resolution.write_decisions_table(stage.resolve(records, 1), folder, [p.key for p in parts])
+        else:
+            n = resolution.partitions(rows)
+            records = _parquet_dataset(key_files) if rows else None
+            resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
     timing = layout.phases(segment)
     spent = time.perf_counter() - started + (storage.read_json(timing)["seconds"] if storage.exists(timing) else 0.0)
     storage.write_json({"seconds": spent}, timing)
@@ -298,16 +333,16 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
     return pa.concat_tables([storage.read_table(p) for p in batch.column("path").to_pylist()])
 
 
-def _keys_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str, Any]:
+def _keys_of_part(part: Part, index: int, config: RunConfig) -> int:
+    """A global stage's keys of one part's documents, with the part's index -> WORK/sK/keys/;
+    returns the row count."""
     (stage,) = _worker_stages(config.specs, config.layout)
-    for text, index in zip(batch["part"], batch["index"]):
-        part = Part(**json.loads(text))
-        tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
-        tables = [t for t in tables if t is not None and t.num_rows]
-        keys = pa.concat_tables(tables) if tables else stage.keys(None)
-        keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
-        storage.write_parquet(keys, config.layout.keys_part(config.segment, part.key))
-    return {"done": np.array([True] * len(batch["part"]))}
+    tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
+    tables = [t for t in tables if t is not None and t.num_rows]
+    keys = pa.concat_tables(tables) if tables else stage.keys(None)
+    keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
+    storage.write_parquet(keys, config.layout.keys_part(config.segment, part.key))
+    return keys.num_rows
 
 
 # ---- inside a Ray worker -------------------------------------------------------------------
@@ -330,11 +365,6 @@ def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], lay
 def _part_decisions(stage: Global, folder: str, part: Part) -> pa.Table:
     """A global stage's decisions about one part (the only ones its task reads)."""
     return resolution.part_decisions(folder, part.key, stage.DECISIONS)
-
-
-def _process_batch_of_parts(batch: dict[str, np.ndarray], config: RunConfig) -> dict[str, Any]:
-    stats = [process_part(Part(**json.loads(text)), config) for text in batch["part"]]
-    return {"stats": np.array([json.dumps(s) for s in stats], dtype=object)}
 
 
 def _paths(part: Part, config: RunConfig) -> dict[str, str]:

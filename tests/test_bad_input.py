@@ -121,7 +121,12 @@ def test_empty_shards(ray_session, folder, tmp_path, sample_docs):
     assert records == [] and stats["input"]["docs"] == 60 and stats["input"]["files"] == 3
 
 
-def test_duplicate_ids_across_shards(ray_session, folder, tmp_path, sample_docs):
+@pytest.mark.parametrize("on_driver", [True, False], ids=["driver", "ray-data"])
+def test_duplicate_ids_across_shards(ray_session, folder, tmp_path, sample_docs, monkeypatch, on_driver):
+    """The same quarantine whether the ids are grouped on the driver (a small Parquet input) or
+    by the hash-partitioned pass on Ray Data (any input above run.DRIVER_ID_ROWS)."""
+    if not on_driver:
+        monkeypatch.setattr("dataprep.run.DRIVER_ID_ROWS", 0)
     copy = sample_docs.slice(50, 20)  # ids of rows 50..59 are in the good shard too
     pq.write_table(copy, folder / "b-dups.parquet")
     stats, records = run_and_check(folder, tmp_path)

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import SHARED_DATA, one_and_four_shards, read_folder, run_pipeline
 
@@ -34,7 +35,12 @@ def ledger(out) -> dict[str, str]:
     return {r["id"]: json.loads(r["details"])["duplicate_of"] for r in rows}
 
 
-def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs):
+@pytest.mark.parametrize("on_driver", [True, False], ids=["driver", "ray-data"])
+def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs, monkeypatch, on_driver):
+    """The same removals whether the keys (one partition's worth here) are resolved on the driver
+    or by the hash-partitioned shuffles on Ray Data (any corpus above resolution.PARTITION_ROWS)."""
+    if not on_driver:
+        monkeypatch.setattr("dataprep.stages.exact_dedup.ExactDedup.resolves_tables", False)
     files = sorted(SHARED_DATA.glob("*.parquet"))
     table = pa.concat_tables([pq.read_table(f, columns=["id", "text"]) for f in files])
     expected = expected_duplicates(table)
@@ -59,3 +65,23 @@ def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_
     for path in decisions:
         removed = tmp_path / "a" / "removed" / f"{path.stem}-s1.parquet"
         assert set(pq.read_table(path)["id"].to_pylist()) == set(pq.read_table(removed)["id"].to_pylist())
+
+
+def test_collapsing_whitespace_runs_but_lone_spaces_is_collapsing_every_run():
+    """exact_dedup replaces only the runs that are not a lone space (SPACE_RUN): for every code
+    point, alone and among spaces and letters, that is what replacing every run does; and
+    OTHER_WHITESPACE is exactly the class of text.WHITESPACE_RUN without the space."""
+    import pyarrow.compute as pc
+
+    from dataprep import text as textutil
+    from dataprep.stages.exact_dedup import OTHER_WHITESPACE, SPACE_RUN
+
+    points = pa.array([chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF], pa.large_string())
+    members = pc.match_substring_regex(points, f"^{textutil.WHITESPACE_RUN}$")
+    others = pc.match_substring_regex(points, f"^{OTHER_WHITESPACE}$")
+    assert points.filter(others).to_pylist() == [c for c in points.filter(members).to_pylist() if c != " "]
+    assert len(points.filter(others)) > 10  # Unicode's spaces, not only ASCII's
+    texts = pa.array([form.format(c=c) for form in ("{c}", "a{c}b", " {c}x{c}{c} {c}", "{c} {c} y  {c}")
+                      for c in points.to_pylist()], pa.large_string())
+    every_run = pc.replace_substring_regex(texts, textutil.WHITESPACE_RUN, " ")
+    assert pc.replace_substring_regex(texts, SPACE_RUN, " ").equals(every_run)

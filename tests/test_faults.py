@@ -24,7 +24,7 @@ from dataprep.run import run
 #: a third node, the one the node-loss test kills (the session's two stay up for other tests)
 DOOMED = "127.0.0.4"
 #: the process title of a Ray worker while it runs one of our parts
-PART_TASK = "ray::MapBatches(_process_batch_of_parts)"
+PART_TASK = "ray::process_part"
 #: per-document stages (the language model makes a part last long enough to be caught) and a
 #: global one; twelve parts of samples/ (its row groups), so some are done when the fault comes
 SPEC = {"name": "faults", "part_bytes": 1, "stages": [{"normalize": {}}, {"language": {"languages": ["en"]}},

@@ -359,6 +359,10 @@ class Global(Stage):
     kind = "global"
     #: columns of a decision (besides `part`), as `decide` receives them
     DECISIONS: ClassVar[pa.Schema] = pa.schema([("id", pa.string())])
+    #: True when `resolve` also takes all records as one Arrow table and returns a table (its
+    #: shuffles only `resolution.by_hash`): the runner then resolves keys that fit one shuffle
+    #: partition on the driver, without Ray Data
+    resolves_tables: ClassVar[bool] = False
 
     def keys(self, batch: TextBatch | None) -> pa.Table:
         """Per-document records of a batch; with None, an empty table of the same schema."""

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.pii import engine, ner, recognizers, windows
+from dataprep.pii import ner
 from dataprep.pii.spans import OPERATORS, Span, resolve_overlaps, rewrite
 from dataprep.stages.base import Mapper, TextBatch, register
 
@@ -73,6 +73,8 @@ class Pii(Mapper):
             raise ValueError("ner_overlap_chars must be >= 0 and below half of ner_chunk_chars")
         if ner_context_chars < 0:
             raise ValueError(f"ner_context_chars must be >= 0, not {ner_context_chars}")
+        from dataprep.pii import engine  # Presidio and spaCy load only for a pipeline that has this stage
+
         salt = hash_salt if hash_salt is not None else os.environ.get(SALT_VARIABLE)
         if operator == "hash" and (salt is None or len(salt.encode()) < 16):
             raise ValueError(f"operator hash needs a secret salt of at least 16 bytes: set {SALT_VARIABLE} or hash_salt")
@@ -119,6 +121,8 @@ class Pii(Mapper):
     def _recognizers(entities, recognizers_yaml, custom_recognizers, extra, phone_regions, public_ips_only, patterns, screens):
         """(every recognizer to run, windowed where that gives the same findings unless `screens`
         is off; the entities the user's own recognizers add)."""
+        from dataprep.pii import engine, recognizers, windows
+
         users = engine.from_yaml(recognizers_yaml) if recognizers_yaml else []
         users += [engine.by_import_path(path) for path in custom_recognizers]
         users += engine.from_patterns(patterns)
@@ -136,6 +140,8 @@ class Pii(Mapper):
     def analyze(self, batch: TextBatch) -> list[list[Span]]:
         """Every finding above its threshold per document (overlaps not yet resolved), offsets
         into the text as it came in: what AnalyzerEngine.analyze returns for the document."""
+        from dataprep.pii import engine
+
         text = batch.text
         wanted: list[set[str]] = [set() for _ in range(batch.num_rows)]
         for screen, entities in self._screens:
