@@ -84,3 +84,19 @@ def test_yaml_and_cli_accept_the_same_options():
 def test_from_dict_raises_config_error_not_type_error():
     with pytest.raises(ConfigError):
         pipeline.from_dict({"stages": [{"length": "oops"}]})
+
+
+def test_heavy_libraries_load_only_for_the_stages_that_use_them():
+    """Every process of a run (driver and Ray workers) imports the runner and discovers every
+    stage: the libraries of one stage (Presidio, spaCy, trafilatura, fastText, SentencePiece)
+    load when that stage is built, not at discovery, so a run without it never pays for them."""
+    import subprocess
+    import sys
+
+    heavy = ["presidio_analyzer", "spacy", "trafilatura", "fasttext", "sentencepiece"]
+    probe = ("import sys, dataprep.cli, dataprep.run, dataprep.stages; from dataprep import pipeline; "
+             "pipeline.build_stage('gopher_quality', {'word_splitter': 'whitespace'}, 'gopher_quality'); "
+             f"print([m for m in {heavy!r} if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    probe = "import sys; from dataprep import pipeline; pipeline.build_stage('pii', {}, 'pii'); print('presidio_analyzer' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "True"
