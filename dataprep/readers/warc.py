@@ -87,7 +87,7 @@ class Batch:
     Rows are tuples turned into columns once per batch: per-record dict and list work was a
     fifth of the reader's time on top of FastWARC's. Pages go straight into a PageColumn."""
 
-    capacity: int = 1 << 20  # a first guess of the batch's page bytes (the last batch's)
+    capacity: int = 1 << 20  # a first guess of the batch's page bytes (the last batch's, and a quarter)
     rows: list[tuple] = field(default_factory=list)
     pages: PageColumn = field(init=False)
 
@@ -132,7 +132,7 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                         errors.append(_gap(*after))
                         after = None
                     if len(batch.rows) >= batch_rows:
-                        capacity = batch.pages.nbytes
+                        capacity = batch.pages.nbytes * 5 // 4  # headroom: growing past it copies the buffer
                         yield batch.table(), offsets, errors
                         batch, offsets, errors = Batch(capacity), [], []
                 else:  # the end of the file: FastWARC stops quietly at a cut-off last member
