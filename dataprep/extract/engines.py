@@ -38,8 +38,10 @@ RESILIPARSE_OPTIONS = dict(preserve_formatting=True, main_content=True, list_bul
 BOILERPLATE_WORDS = ("share", "social", "newsletter", "subscribe", "tags", "sidebar", "banner", "breadcrumb", "author",
                      "byline", "related", "popular", "widget", "footer", "promo", "advert", "outbrain", "taboola", "caption",
                      "cookie", "consent", "rating")
-BOILERPLATE_SELECTORS = [f"{tag}[{attr}*={word}]" for word in BOILERPLATE_WORDS for tag in ("div", "section", "aside", "ul")
-                         for attr in ("class", "id")]
+#: one selector for all of them: lexbor matches one `:is()` list in a fifth of the time it took
+#: for the 176 selectors `div[class*=share]`, ... (same text on every page of the article benchmark)
+BOILERPLATE_SELECTOR = (":is(div,section,aside,ul):is("
+                        + ",".join(f"[{attr}*={word}]" for word in BOILERPLATE_WORDS for attr in ("class", "id")) + ")")
 #: when skipping those containers leaves less than this share of the page's main text, a selector
 #: hit the article's own container: keep the unpruned text (trafilatura reverts over-pruning too)
 OVERPRUNED = 0.5
@@ -133,7 +135,7 @@ def pruned_text(html: str) -> str:
     from resiliparse.parse.html import HTMLTree
 
     tree = HTMLTree.parse(html)
-    pruned = extract_plain_text(tree, skip_elements=BOILERPLATE_SELECTORS, **RESILIPARSE_OPTIONS)
+    pruned = extract_plain_text(tree, skip_elements=[BOILERPLATE_SELECTOR], **RESILIPARSE_OPTIONS)
     whole = extract_plain_text(tree, **RESILIPARSE_OPTIONS)
     return pruned if len(pruned) >= OVERPRUNED * len(whole) else whole
 

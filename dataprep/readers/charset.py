@@ -94,37 +94,84 @@ def decode_counting(data: bytes, charset: str) -> tuple[str, int]:
         return text, _replaced[0] - before
 
 
-def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
-    """A large_string column of the pages (None -> empty), validated in one pass by Arrow.
+class PageColumn:
+    """Pages' UTF-8 bytes copied, as they are read, into one growing buffer of Arrow's memory
+    pool, then validated by Arrow in one pass and wrapped as a large_string column without
+    another copy.
 
-    Returns the column and each page's replacement count (pages whose declared UTF-8 turned
-    out to be invalid are decoded again, with replacement, here).
+    Why: a page is copied while it is still in the CPU cache from the read, and its `bytes` is
+    let go at once, where before every page of a batch was held and copied at the end (one numpy
+    view per page): the WARC reader's own work over FastWARC's went from 222 M to 169 M
+    instructions on a 14 MB WARC of the article pages (callgrind, one pass after a warm one).
+    `capacity` is a first guess of the batch's bytes (the reader passes the last batch's size);
+    the buffer doubles past it and is cut to size at the end.
     """
-    data = [b"" if p is None else p.data for p in pages]
-    replaced = [None if p is None else p.replaced for p in pages]
-    try:
-        column = _binary(data).cast(pa.large_string())
-        return column, [0 if r is None and p is not None else r for r, p in zip(replaced, pages)]
-    except pa.ArrowInvalid:
-        pass
-    for i, page in enumerate(pages):
-        if page is not None and page.replaced is None:
-            text, replaced[i] = decode_counting(page.data, "utf-8")
-            data[i] = text.encode("utf-8")
-    return _binary(data).cast(pa.large_string()), replaced
+
+    def __init__(self, capacity: int = 1 << 20):
+        self._buffer = pa.allocate_buffer(max(capacity, 1 << 16), resizable=True)
+        self._view = memoryview(self._buffer).cast("B")
+        self._ends = [0]
+        self._pages: list[tuple[str, str, int | None] | None] = []  # (charset, source, replaced): a Page but its data
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    @property
+    def nbytes(self) -> int:
+        return self._ends[-1]
+
+    def append(self, page: Page | None) -> None:
+        end = self._ends[-1]
+        if page is not None:
+            data = page.data
+            if end + len(data) > len(self._view):
+                self._view.release()
+                self._buffer.resize(max(2 * self._buffer.size, end + len(data)))
+                self._view = memoryview(self._buffer).cast("B")
+            self._view[end:end + len(data)] = data
+            end += len(data)
+            page = page[1:]
+        self._ends.append(end)
+        self._pages.append(page)
+
+    @property
+    def charsets(self) -> list[str | None]:
+        return [p and p[0] for p in self._pages]
+
+    @property
+    def sources(self) -> list[str | None]:
+        return [p and p[1] for p in self._pages]
+
+    def finish(self) -> tuple[pa.Array, list[int | None]]:
+        """The column (a missing page is an empty string) and each page's replacement count
+        (None for a missing page). Pages declared UTF-8 whose bytes are not are decoded again
+        here, with replacement, and counted."""
+        self._view.release()
+        self._buffer.resize(self._ends[-1], shrink_to_fit=True)
+        offsets = pa.py_buffer(np.array(self._ends, np.int64))
+        binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(self), [None, offsets, self._buffer])
+        # None: a missing page; 0: declared UTF-8, valid if the cast below succeeds
+        replaced = [None if p is None else p[2] or 0 for p in self._pages]
+        try:
+            return binary.cast(pa.large_string()), replaced
+        except pa.ArrowInvalid:
+            pass
+        again = PageColumn(self._ends[-1])
+        for i, (value, page) in enumerate(zip(binary.to_pylist(), self._pages)):
+            if page is not None and page[2] is None:
+                text, replaced[i] = decode_counting(value, "utf-8")
+                value = text.encode("utf-8")
+            again.append(None if page is None else Page(value, page[0], page[1], replaced[i]))
+        return again.finish()[0], replaced
 
 
-def _binary(values: list[bytes]) -> pa.Array:
-    """A large_binary array from bytes objects with one copy, into a buffer of Arrow's memory
-    pool: the pool keeps the memory of the batches before, where a `b"".join` took fresh pages
-    from the system for every batch (half the buffer's cost on a 105 MB WARC)."""
-    offsets = np.zeros(len(values) + 1, np.int64)
-    np.cumsum([len(v) for v in values], out=offsets[1:])
-    data = pa.allocate_buffer(int(offsets[-1]))
-    view = np.frombuffer(data, np.uint8)
-    for value, start in zip(values, offsets[:-1].tolist()):
-        view[start:start + len(value)] = np.frombuffer(value, np.uint8)
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(values), [None, pa.py_buffer(offsets), data])
+def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
+    """A large_string column of the pages (None -> empty), validated in one pass by Arrow, and
+    each page's replacement count (see PageColumn)."""
+    column = PageColumn(sum(len(p.data) for p in pages if p is not None))
+    for page in pages:
+        column.append(page)
+    return column.finish()
 
 
 def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:

@@ -46,7 +46,7 @@ class Extract(LineFilter):
         self,
         engine: str = "hybrid",  # resiliparse + trafilatura where unsure: trafilatura's F1 on the article benchmark, faster (docs/extraction.md)
         unsure_share: float = 0.04,  # hybrid: redo a page with trafilatura above this share of words in short non-sentence lines
-        # (from the article benchmark's tuning half: F1 0.962 there, as trafilatura's; 1.0 = never: ~2.5x faster, F1 -0.009)
+        # (from the article benchmark's tuning half: F1 0.962 there, as trafilatura's; 1.0 = never: ~2.2x faster, F1 -0.009)
         title: bool = True,  # the page's <title>: cheap (one regex over the batch)
         publication_date: bool = False,  # htmldate with its defaults: a few ms per page, so only when asked
     ):
