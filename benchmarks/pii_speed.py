@@ -67,7 +67,7 @@ def time_stage(texts: list[str], ner: bool) -> tuple[float, int]:
     """CPU seconds of `Pii.apply` over the texts (model load excluded), and entities found."""
     stage = Pii(ner=ner)
     stage.setup()
-    pii_ner._seen.clear()  # each run starts with no piece remembered from the one before
+    pii_ner.forget()  # each run starts with no piece or token vector remembered from the one before
     pii_phones.answers.clear()  # nor a phone candidate
     found, start = 0, time.process_time()
     for i in range(0, len(texts), BATCH):
