@@ -448,7 +448,8 @@ def test_ner_model_output_unchanged_by_remembered_token_embeddings(long_emails):
     """remember_token_embeddings computes the model's first token vectors once per distinct token:
     every entity of real e-mails stays, read cold, warm, and after the bounded cache was emptied."""
     stock, ours = _stock_model(), _stock_model()
-    ner.remember_token_embeddings(ours, limit=3000)
+    assert ner.remember_token_embeddings(ours, limit=3000)
+    assert not ner.remember_token_embeddings(ours)  # done: no first layer of that shape is left
     remembered = ner._token_vectors[-1]
 
     def entities(nlp):

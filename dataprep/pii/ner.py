@@ -68,25 +68,32 @@ def use_numpy_matmul(nlp) -> None:
 CACHED_TOKENS = 200_000
 
 
-def remember_token_embeddings(nlp, limit: int = CACHED_TOKENS) -> None:
+#: layers that compute each row of their output from the same row of their input alone
+ROW_WISE = frozenset({"ints-getitem", "hashembed", "maxout", "layernorm", "dropout"})
+
+
+def remember_token_embeddings(nlp, limit: int = CACHED_TOKENS) -> bool:
     """Compute the first layer of the NER model's token vectors once per distinct token. That
     layer (hash embeddings of NORM, PREFIX, SUFFIX and SHAPE, mixed by a maxout and normalised)
     reads one token's four attributes and nothing around it, so its output for a token is the
     same wherever the token stands; only the convolutions after it read neighbours. About a
     quarter of the model's products are in it, and a batch of English text repeats most of its
-    tokens. Rows are computed by the model's own layers; same entities (tested)."""
+    tokens. Rows are computed by the model's own layers; same entities (tested). A model built
+    otherwise (static vectors, a shared tok2vec, transformers) is left as it is: False."""
     from thinc.api import Model
 
     for node in nlp.get_pipe("ner").model.walk():
         names = [layer.name for layer in node.layers]
-        if names[:2] == ["extract_features", "list2ragged"] and names[-1] == "ragged2list" and len(names) == 5:
+        if (len(names) == 5 and names[:2] == ["extract_features", "list2ragged"] and names[-1] == "ragged2list"
+                and all(leaf.name in ROW_WISE for layer in node.layers[2:4] for leaf in layer.walk() if not leaf.layers)):
             break
     else:
-        raise ValueError("the NER model has no token embedding layer of the expected shape (extract_features>>list2ragged>>...)")
+        return False
     embed, mix = node.layers[2], node.layers[3]
     remembered = TokenVectors(embed, mix, limit)
     _token_vectors.append(remembered)
     node.layers[2:4] = [Model(f"remembered({embed.name}>>{mix.name})", remembered.forward)]
+    return True
 
 
 class TokenVectors:
@@ -118,7 +125,7 @@ class TokenVectors:
                 new = np.arange(len(distinct))
             size = len(self.index)
             if size + len(new) > len(self.table):  # grow by doubling: each row copied O(1) times
-                grown = np.empty((max(2 * len(self.table), size + len(new)), self.table.shape[1]), np.float32)
+                grown = np.empty((max(min(2 * len(self.table), self.limit), size + len(new)), self.table.shape[1]), np.float32)
                 grown[:size] = self.table[:size]
                 self.table = grown
             rows[new] = np.arange(size, size + len(new))
