@@ -444,6 +444,29 @@ def test_ner_model_output_unchanged_by_numpy_matrix_products(long_emails):
     assert len(ents ^ {(i, e.start_char, e.end_char, e.label_) for i, d in enumerate(stock.pipe(long_emails)) for e in d.ents}) <= 0.005 * len(ents)
 
 
+def test_ner_model_output_unchanged_by_remembered_token_embeddings(long_emails):
+    """remember_token_embeddings computes the model's first token vectors once per distinct token:
+    every entity of real e-mails stays, read cold, warm, and after the bounded cache was emptied."""
+    stock, ours = _stock_model(), _stock_model()
+    assert ner.remember_token_embeddings(ours, limit=3000)
+    assert not ner.remember_token_embeddings(ours)  # done: no first layer of that shape is left
+    remembered = ner._token_vectors[-1]
+
+    def entities(nlp):
+        return {(i, e.start_char, e.end_char, e.label_) for i, d in enumerate(nlp.pipe(long_emails, batch_size=16)) for e in d.ents}
+
+    expected = entities(stock)
+    assert len(expected) > 300
+    assert entities(ours) == expected
+    assert 0 < len(remembered.index) <= 3000 and len(remembered.table) >= len(remembered.index)
+    size = len(remembered.index)
+    assert entities(ours) == expected and len(remembered.index) <= max(size, 3000)  # warm: answered from the table
+    remembered.clear()
+    assert entities(ours) == expected
+    with pytest.raises(NotImplementedError):
+        ours.get_pipe("ner").model.begin_update([ours.make_doc("Jane Smith")])
+
+
 def test_ner_model_keeps_its_names_with_name_labels_only(long_emails):
     """keep_labels drops the value types (DATE, MONEY, ...): the names of real e-mails stay."""
     stock, ours = _stock_model(), _stock_model()
