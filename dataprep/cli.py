@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dataprep import __version__, ledger, storage
-from dataprep.errors import ConfigError, StageOverBudget
+from dataprep.errors import ConfigError, PartCrashed, StageOverBudget
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except StageOverBudget as exc:
         print(f"dataprep: stopped: {exc}", file=sys.stderr)
         return 4
+    except PartCrashed as exc:
+        print(f"dataprep: stopped: {exc}", file=sys.stderr)
+        return 5
     except KeyboardInterrupt:
         print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

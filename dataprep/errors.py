@@ -12,3 +12,9 @@ class StageOverBudget(Exception):
     """A stage quarantined more of its documents than the run's error budget allows: most likely a
     bug in the stage, which must not quietly quarantine a corpus. One line, exit status 4; the
     parts done are kept, so the same command resumes once the stage or the budget is changed."""
+
+
+class PartCrashed(Exception):
+    """A part whose worker process died on every attempt (killed for memory, or a crash in a
+    C library on some input): one line naming the part and the file, exit status 5; the parts
+    done are kept, so the same command resumes once the cause is fixed."""

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from dataprep import __version__, documents, ledger, outputs, report, resolution, runtime, storage
 from dataprep.documents import Part
-from dataprep.errors import ConfigError
+from dataprep.errors import ConfigError, PartCrashed
 from dataprep.layout import OutputLayout
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.progress import Progress
@@ -254,6 +254,11 @@ def _execute(parts: list[Part], config: RunConfig, bars: Progress | None) -> Non
             bars.update(stats)
 
 
+#: retries of a part whose worker or node died: enough to ride out lost nodes and a kill or two;
+#: a part that kills its worker every time (memory, a crash in a C library) stops the run instead
+CRASH_RETRIES = 4
+
+
 def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: RunConfig) -> Iterator[Any]:
     """`fn(*call, config)` for every call, each a Ray task of one CPU, at most two per CPU of the
     cluster in flight; results as the tasks finish.
@@ -261,20 +266,32 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
     Plain Ray tasks rather than a Ray Data map: a list of parts gains nothing from Ray Data's
     streaming executor, whose actors (its stats and autoscaling coordinator, two more worker
     processes importing Ray Data) cost a run seconds before its first part. Like Ray Data's map
-    tasks, they are retried without limit when their worker or node dies (max_retries=-1); a
-    part's writes are idempotent and its marker is written last, so a retry redoes it whole.
+    tasks, they are retried when their worker or node dies; a part's writes are idempotent and
+    its marker is written last, so a retry redoes it whole. Unlike Ray Data's map (which retries
+    without limit), a part that kills its worker on every one of CRASH_RETRIES retries stops the
+    run with one line naming it, instead of running forever.
     """
     import ray
+    from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
 
-    task = ray.remote(num_cpus=1, max_retries=-1)(fn)
+    task = ray.remote(num_cpus=1, max_retries=CRASH_RETRIES)(fn)
     shared = ray.put(config)
     in_flight = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
-    waiting, pending = list(reversed(calls)), []
+    waiting, pending, calls_of = list(reversed(calls)), [], {}
     while waiting or pending:
         while waiting and len(pending) < in_flight:
-            pending.append(task.remote(*waiting.pop(), shared))
+            call = waiting.pop()
+            pending.append(task.remote(*call, shared))
+            calls_of[pending[-1]] = call
         done, pending = ray.wait(pending, num_returns=1)
-        yield ray.get(done[0])
+        try:
+            yield ray.get(done[0])
+        except (WorkerCrashedError, NodeDiedError, OutOfMemoryError) as exc:
+            part = calls_of[done[0]][0]
+            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PartCrashed(f"part {part.key} ({storage.public(part.path)}) killed its worker {CRASH_RETRIES + 1} times "
+                              f"({type(exc).__name__}: {cause[:200]}); fix the cause (memory, or the input) and rerun to resume") from None
+        del calls_of[done[0]]
 
 
 def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
@@ -407,6 +424,9 @@ def process_part(part: Part, config: RunConfig) -> dict[str, Any]:
     stages = _worker_stages(config.specs, config.layout)
     paths = _paths(part, config)
     measured_paths = [config.layout.metrics_part(config.first_stage + i, s.name, part.key) for i, s in enumerate(stages)]
+    # the marker first: an attempt that wrote it and lost its worker before returning must not
+    # leave a marker over the files this retry deletes
+    storage.delete(config.layout.marker(config.segment, part.key))
     for path in [*paths.values(), *measured_paths]:
         storage.delete(path)
     decided = _part_decisions(stages[0], config.resolution, part) if config.resolution else None

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -123,3 +125,43 @@ def test_losing_a_node_mid_run_finishes_on_the_others(ray_cluster, undisturbed, 
     assert lost, f"the node never ran a part (run ended {proc.returncode}: {stderr[-1000:]})"
     assert proc.returncode == 0, stderr[-2000:]
     assert contents(out) == contents(undisturbed)
+
+
+CRASHER = '''
+import os
+
+from dataprep.stages.base import Mapper
+
+
+class Crash(Mapper):
+    """Kills its worker process on a document that asks for it, as a crash in a C library would."""
+
+    name = "crash"
+
+    def transform(self, batch):
+        if any("CRASH" in t for t in batch.text.to_pylist()):
+            os._exit(3)
+        return batch.text, {}
+'''
+
+
+def test_a_part_that_kills_its_worker_every_time_stops_the_run_in_one_line(tmp_path):
+    """Retried CRASH_RETRIES times, then one line naming the part and its file (exit 5), instead
+    of retrying forever; the other parts are committed, so the same command resumes."""
+    from dataprep.run import CRASH_RETRIES
+
+    (tmp_path / "crasher.py").write_text(CRASHER)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": ["A calm document."]}), inputs / "a.parquet")
+    pq.write_table(pa.table({"id": ["b"], "text": ["This one says CRASH."]}), inputs / "b.parquet")
+    spec = tmp_path / "p.yaml"
+    spec.write_text(yaml.safe_dump({"name": "crash", "stages": [{"crasher:Crash": {}}]}))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(inputs), "--output",
+                           str(tmp_path / "out"), "--no-progress", "--num-cpus", "1"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 5 and len(lines) == 1, done.stderr[-3000:]
+    assert f"killed its worker {CRASH_RETRIES + 1} times" in lines[0] and "b.parquet" in lines[0], lines[0]
+    assert list((tmp_path / "out" / "_parts").rglob("*.json")), "the part that ran is committed"

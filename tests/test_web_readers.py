@@ -123,6 +123,22 @@ def test_damaged_warc_quarantines_the_broken_record_and_reads_the_rest(tmp_path,
         assert records_lost == lost and f"byte {offset}" in message, (name, message)
 
 
+def test_a_record_claiming_a_huge_length_is_quarantined_not_fatal(tmp_path):
+    """A damaged header (one digit too many in Content-Length) must cost one quarantined record:
+    asked for that length whole, FastWARC would reserve it and abort the process."""
+    import gzip
+
+    record = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
+              b"WARC-Target-URI: http://example.com/\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+              b"Content-Type: application/http; msgtype=response\r\nContent-Length: 1000000000000\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>hi</p>")
+    path = tmp_path / "lying.warc.gz"
+    path.write_bytes(WARC.read_bytes() + gzip.compress(record))
+    table, errors = read_all(path)
+    assert table.num_rows == len(warcio_records(WARC))
+    assert len(errors) == 1 and errors[0][0] == WARC.stat().st_size and "truncated" in errors[0][1], errors
+
+
 def test_a_run_on_a_damaged_crawl_accounts_for_every_record(ray_session, tmp_path):
     copies = _broken_copies(tmp_path)
     folder = tmp_path / "crawl"

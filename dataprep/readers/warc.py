@@ -218,6 +218,10 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
     batch.rows.append((record_id, url, date, str(kind), content_type or None, status, path, offset, reason))
 
 
+#: the most bytes of a payload asked for by its length (64 MiB: far above any page)
+FIRST_READ = 1 << 26
+
+
 def _payload(record: WarcRecord) -> bytes:
     """The record's payload. Asked for by its length first: FastWARC then fills one buffer of
     that size, where `read()` grew one (zeroing and copying as it went): 60 M fewer instructions
@@ -225,7 +229,9 @@ def _payload(record: WarcRecord) -> bytes:
     FastWARC's. A decoded payload (Content-Encoding) can be longer: the rest is read after."""
     if record.reader is None:
         return b""
-    body = record.reader.read(record.content_length)
+    # capped: FastWARC reserves what it is asked for, and a damaged header's length would abort
+    # the process (no exception to quarantine it by); a longer payload is read on below
+    body = record.reader.read(min(record.content_length, FIRST_READ))
     rest = record.reader.read()
     return body + rest if rest else body
 
