@@ -350,6 +350,14 @@ def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enr
     presidios_only = Pii(extra_recognizers=False, ner=False)  # through the analyzer, which keys results by recognizer id
     assert [[(s.start, s.end) for s in spans] for spans in presidios_only.analyze(batch(*edges))] == \
         [[(r[0], r[1]) for r in found] for found in whole[-len(edges):]]
+    # a user's pattern whose `[^\s]` crosses a character that str.isspace() calls a space and the
+    # regex module's `\s` does not (U+001C-U+001F): its word is not cut there
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    user = PatternRecognizer("CORP_MAIL", patterns=[Pattern("corp", r"[^\s<>]+@corp\.com", 0.9)])
+    text = "word " * 100 + "mail ab\x1ccd@corp.com now"
+    assert [(r.start, r.end) for r in windows.windowed(user).analyze(text, ["CORP_MAIL"])] == \
+        [(r.start, r.end) for r in user.analyze(text, ["CORP_MAIL"])] == [(505, 519)]
     # ours (e-mail and IP addresses) search only the words holding "@", "." or ":" the same way
     texts += ["8.8.8.8.", "x 8.8.8.8\n", "::1 fe80::1", "2001:db8::1]"]
     ours = [r for r in recognizers.build(recognizers.PATTERN_ENTITIES, ["US"], True)

@@ -20,17 +20,21 @@ from __future__ import annotations
 import functools
 import re
 import string
-import sys
 from re import _compiler, _parser
 from re import _constants as C  # noqa: N812 (the parser's opcodes)
 from typing import NamedTuple
 
+import regex as regex_module
 from presidio_analyzer import EntityRecognizer, LocalRecognizer, PatternRecognizer, RecognizerResult
 
 from dataprep.pii.screens import SHARED_FLAGS
 
-#: every character Python's str.isspace() calls whitespace (what delimits a word here)
-WHITESPACE = tuple(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+#: what delimits a word here: the characters of `\s` in Presidio's `regex` module (the one its
+#: patterns run with; the standard library's `\s` and str.isspace() add U+001C-U+001F, which a
+#: pattern's `[^\s]` may then cross)
+WHITESPACE = "\t\n\x0b\x0c\r\x20\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+_WORD_END = regex_module.compile(r"\S*")
+_WORD_START = regex_module.compile(r"\S*", regex_module.REVERSE)
 #: the longest look around a position a windowed pattern may have
 MAX_REACH = 64
 _CONSUMING = (C.LITERAL, C.NOT_LITERAL, C.IN, C.ANY, C.CATEGORY)
@@ -184,12 +188,7 @@ def words_holding(text: str, needles: frozenset[str]) -> list[tuple[int, int]]:
     for needle in needles:
         at = text.find(needle)
         while at >= 0:
-            start = at
-            while start > 0 and not text[start - 1].isspace():
-                start -= 1
-            end = at + 1
-            while end < len(text) and not text[end].isspace():
-                end += 1
+            start, end = _WORD_START.match(text, 0, at).start(), _WORD_END.match(text, at).end()
             words.add((start, end))
             at = text.find(needle, end)
     merged: list[tuple[int, int]] = []
