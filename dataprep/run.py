@@ -307,8 +307,10 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
     Keys: every part's documents (as the previous segment kept them) -> the stage's small
     per-document records with the part's index, one Parquet file per part (kept across a
     resume). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
-    per-document decisions written one file per part (dataprep/resolution.py). The driver
-    holds file names and row counts only.
+    per-document decisions written one file per part (dataprep/resolution.py); a stage that
+    `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS),
+    resolves them on the driver as that one partition instead. Otherwise the driver holds file
+    names and row counts only.
     """
     started = time.perf_counter()
     layout, segment = config.layout, config.segment

@@ -6,8 +6,9 @@ Two kinds of cause, reported apart because only the first may be traded for spee
   documents (SPEED_PATH), and the model trimmed to its NER component and name labels (MODEL);
   a finding lost there is one the stage would make reading everything with the stock model;
 - a precision guard: the stage reading everything still rejects the model's entity on purpose,
-  by a named rule (dataprep/pii/ner.py: NO_NAME, ANNOUNCES, TOO_SHORT, FIELD_LABEL), or scores a
-  finding under the entity's threshold (THRESHOLD).
+  by a named rule (dataprep/pii/ner.py: NO_NAME, ANNOUNCES, TOO_SHORT, FIELD_LABEL), or its
+  recognizers do not report a pattern finding Presidio's do, at the stage's thresholds and
+  validators (THRESHOLD).
 
 Each miss is tested, not assumed: the stage is run again with `screens=False` (every recognizer
 on every document, NER on each whole document) on the documents with misses; what that run
@@ -29,7 +30,7 @@ from dataprep.pii.spans import Span
 
 SPEED_PATH = "screens, name regions and chunks"
 MODEL = "trimmed model (NER only, name labels)"
-THRESHOLD = "score under the threshold"
+THRESHOLD = "not reported by the stage's recognizers (thresholds, validators)"
 UNEXPLAINED = "unexplained"  # the model's entity is there whole and passes the guards, yet the stage misses it
 #: the causes that belong to the speed path (the rest are precision guards); unexplained ones counted with them
 SPEED_CAUSES = (SPEED_PATH, MODEL, UNEXPLAINED)
@@ -68,7 +69,8 @@ def misses(stage, texts: list[str], presidio: list[list[tuple[int, int, str]]]) 
     everything = dict(zip(docs, analyze(reference, [texts[i] for i in docs])))
     rejected: list[list[ner.Rejected]] = [[] for _ in docs]
     persons = ner.find_persons([texts[i] for i in docs], ner.LONGEST, stage.ner_overlap_chars, stage.ner_context_chars,
-                               whole=ner.LONGEST, rejected=rejected) if stage.ner else [[] for _ in docs]
+                               whole=ner.LONGEST, model=stage.ner_models.get("en", ner.MODEL),
+                               rejected=rejected) if stage.ner else [[] for _ in docs]
     raw = {i: (found, refused) for i, found, refused in zip(docs, persons, rejected)}
     out = []
     for i, s, e, label in lost:

@@ -64,7 +64,8 @@ def use_numpy_matmul(nlp) -> None:
         layer.ops = ops
 
 
-#: distinct tokens whose first vectors are remembered per model (384 bytes each: ~80 MB at most)
+#: distinct tokens whose first vectors are remembered per model (384 bytes each: ~80 MB), or one
+#: batch's distinct tokens when a single batch holds more (the table then holds that batch only)
 CACHED_TOKENS = 200_000
 
 
@@ -98,7 +99,8 @@ def remember_token_embeddings(nlp, limit: int = CACHED_TOKENS) -> bool:
 
 class TokenVectors:
     """The first vectors of distinct tokens (keyed by their four attributes), computed by the
-    model's own `embed` and `mix` layers; bounded: forgotten all at once past `limit`."""
+    model's own `embed` and `mix` layers; bounded: forgotten all at once past `limit` (at most
+    max(limit, one batch's distinct tokens) rows)."""
 
     def __init__(self, embed, mix, limit: int):
         self.embed, self.mix, self.limit = embed, mix, limit

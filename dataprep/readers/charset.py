@@ -8,8 +8,9 @@ bytes, then, for an undeclared page, UTF-8 if the bytes are valid UTF-8, else de
 U+FFFD and counted, so a page is never dropped for a bad byte and never silently altered.
 
 Most of the web is UTF-8, so a page declared UTF-8 is not decoded here at all: its bytes go
-into an Arrow column, which validates a whole batch at once (`utf8_column`), and only a page
-that fails that check is decoded again with replacement. Re-encoding every page through Python
+into an Arrow column, which validates a whole batch at once (`utf8_column` for HTML files,
+`PageColumn` for WARC records, which copies each page into the batch's buffer as it is read),
+and only a page that fails that check is decoded again with replacement. Re-encoding every page through Python
 strings cost more than reading the WARC file.
 """
 
@@ -34,7 +35,7 @@ class Page(NamedTuple):
     data: bytes  # the page as UTF-8 (not yet validated when `charset` is utf-8 and replaced is None)
     charset: str  # Python codec name of the page's bytes
     source: str  # "bom", "http", "meta", "valid-utf8" or "detected"
-    replaced: int | None  # invalid sequences replaced with U+FFFD; None: left to utf8_column
+    replaced: int | None  # invalid sequences replaced with U+FFFD; None: left to the column's check (utf8_column, PageColumn)
 
 
 @functools.lru_cache(maxsize=256)

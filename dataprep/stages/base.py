@@ -184,8 +184,8 @@ class Stage:
 
     def bind(self, output: OutputLayout) -> None:
         """The run's output layout, given before `setup`: stages that write files of their own
-        take their folder from it (`tokenizer`, `tokens`; local: the runner refuses a remote
-        output for such stages)."""
+        take their folder from it (`tokenizer`, `tokens`: local folders or URIs, written through
+        storage.py)."""
         self._output = output
 
     def setup(self) -> None:
