@@ -129,7 +129,13 @@ def test_duplicate_ids_across_shards(ray_session, folder, tmp_path, sample_docs,
         monkeypatch.setattr("dataprep.run.DRIVER_ID_ROWS", 0)
     copy = sample_docs.slice(50, 20)  # ids of rows 50..59 are in the good shard too
     pq.write_table(copy, folder / "b-dups.parquet")
+    from dataprep import resolution
+
+    on_the_driver = []  # the path under test is the one that ran
+    written = resolution.write_decisions_table
+    monkeypatch.setattr(resolution, "write_decisions_table", lambda *a: on_the_driver.append(1) or written(*a))
     stats, records = run_and_check(folder, tmp_path)
+    assert bool(on_the_driver) == on_driver
     assert len(records) == 10 and all("duplicate id" in r["error"] for r in records)
     assert {r["id"] for r in records} == set(sample_docs["id"].to_pylist()[50:60])
     assert all(r["source"].endswith("b-dups.parquet") for r in records), "the first occurrence is kept"
