@@ -524,3 +524,24 @@ def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatc
     monkeypatch.setattr(ner, "CACHED_PIECES", 5)
     ner._seen.clear()
     assert ner.find_persons(texts, 1000, 100) == first and len(ner._seen) == 5  # bounded, same answers
+
+
+def test_remembered_phone_answers_are_kept_per_leniency():
+    """The memo of the patched phone matcher is process-wide: a recognizer with leniency POSSIBLE
+    next to the default VALID one must not read the other's answers (in either order)."""
+    import phonenumbers
+    from phonenumbers import Leniency
+
+    from dataprep.pii import phones
+
+    text = "Call 202-555-0134, 123-456-7890 or (000) 111-2222 now"
+
+    def found(leniency):
+        return [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "US", leniency=leniency)]
+
+    order = [Leniency.VALID, Leniency.POSSIBLE, Leniency.VALID]
+    phones.remember_candidates()
+    ours = [found(leniency) for leniency in order]
+    with phones.shipped():
+        reference = [found(leniency) for leniency in order]
+    assert ours == reference and len(reference[1]) > len(reference[0])

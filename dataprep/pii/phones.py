@@ -221,7 +221,7 @@ def remember_candidates() -> None:
         # what the matcher reads besides the candidate: whether the characters before and after it
         # are letters or currency/percent signs, and whether a time stamp's ":mm" follows
         key = (candidate, offset > 0 and _glued(self.text[offset - 1]), end < len(self.text) and _glued(self.text[end]),
-               bool(phonenumbermatcher._TIME_STAMPS_SUFFIX.match(self.text, end)), self.preferred_region)
+               bool(phonenumbermatcher._TIME_STAMPS_SUFFIX.match(self.text, end)), self.preferred_region, self.leniency)
         if key not in answers:
             if len(answers) >= CACHED_CANDIDATES:
                 answers.clear()
