@@ -41,10 +41,11 @@ class Recognizer:
         """The pattern's matches, searched only in the words that can hold one where
         dataprep/pii/windows.py says so (the same matches; validators still see the whole text)."""
         how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),)) if self.windowed else None
-        if how is None or sum(text.count(needle) for needle in how.needles) * windows.RARE > len(text):
+        words = None if how is None else windows.windows_of(text, how)
+        if words is None:
             yield from self.pattern.finditer(text)
             return
-        for start, end in windows.words_holding(text, how.needles):
+        for start, end in words:
             # from `start`, lookbehinds still see the text before it; up to `end` + reach, lookaheads see what follows
             yield from (m for m in self.pattern.finditer(text, start, min(len(text), end + how.reach)) if m.end() <= end)
 
