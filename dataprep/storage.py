@@ -80,7 +80,7 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     root = f"{parts.scheme}://{parts.netloc}"
     if root not in _FILESYSTEMS:
         try:
-            made = _s3_from_environment() if parts.scheme == "s3" else None
+            made = _s3_from_environment() if parts.scheme == "s3" else _gcs_from_environment() if parts.scheme in ("gs", "gcs") else None
             _FILESYSTEMS[root] = made or pafs.FileSystem.from_uri(root)[0]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):  # a scheme pyarrow lacks: fsspec's
             import fsspec
@@ -105,6 +105,17 @@ def _s3_from_environment() -> pafs.S3FileSystem | None:
     if not endpoint and not region:
         return None
     return pafs.S3FileSystem(endpoint_override=endpoint, region=region)
+
+
+def _gcs_from_environment() -> pafs.GcsFileSystem | None:
+    """GCS at the emulator STORAGE_EMULATOR_HOST names (the variable Google's own clients and
+    gcsfs read; anonymous, as emulators take); None: pyarrow's own GCS with Google's usual
+    credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's config, the instance's account)."""
+    host = os.environ.get("STORAGE_EMULATOR_HOST")
+    if not host:
+        return None
+    scheme, _, address = host.rpartition("://")
+    return pafs.GcsFileSystem(anonymous=True, endpoint_override=address, scheme=scheme or "http")
 
 
 def _uri(base: str, path: str) -> str:

@@ -203,64 +203,98 @@ def one_and_four_shards(table: pa.Table, root: Path) -> tuple[Path, Path]:
 
 
 @dataclass(frozen=True)
-class S3Store:
-    """A loopback S3 server: the environment a process reaches it with, a bucket URI, and a client."""
+class ObjectStore:
+    """A loopback object store: the environment a process reaches it with, a bucket URI, and a client."""
 
     env: dict[str, str]
-    bucket: str  # s3://<bucket>
-    fs: Any  # pyarrow S3FileSystem with explicit settings (the test's own view; runs get the environment only)
+    bucket: str  # scheme://<bucket>
+    fs: Any  # pyarrow filesystem with explicit settings (the test's own view; runs get the environment only)
+
+    def path(self, uri: str) -> str:
+        """A URI of this store as a path inside its filesystem (bucket/key)."""
+        return uri.split("://", 1)[1]
 
     def read_folder(self, uri: str) -> pa.Table | None:
-        """The part files of an s3:// folder as one table (None when it has none)."""
-        path = uri.removeprefix("s3://")
-        found = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        """The part files of a folder of the store as one table (None when it has none)."""
+        found = self.fs.get_file_info(pafs.FileSelector(self.path(uri), allow_not_found=True))
         files = sorted(i.path for i in found if i.base_name.startswith("part-") and i.base_name.endswith(".parquet"))
         if not files:
             return None
         return pa.concat_tables([pq.read_table(f, filesystem=self.fs) for f in files], promote_options="default")
 
     def files(self, uri: str) -> dict[str, bytes]:
-        """Every object under an s3:// prefix: path relative to it -> bytes."""
-        root = uri.removeprefix("s3://").rstrip("/") + "/"
+        """Every object under a prefix: path relative to it -> bytes."""
+        root = self.path(uri).rstrip("/") + "/"
         return {path.removeprefix(root): self.fs.open_input_stream(path).read() for path in self.objects(uri)}
 
     def objects(self, uri: str) -> list[str]:
-        """Paths of every object under an s3:// prefix."""
-        found = self.fs.get_file_info(pafs.FileSelector(uri.removeprefix("s3://"), recursive=True, allow_not_found=True))
+        """Paths of every object under a prefix."""
+        found = self.fs.get_file_info(pafs.FileSelector(self.path(uri), recursive=True, allow_not_found=True))
         return sorted(i.path for i in found if i.type == pafs.FileType.File)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(args: list[str], port: int, log: Path) -> subprocess.Popen:
+    """A server subprocess on loopback, once its port takes connections (a one-line failure with its log otherwise)."""
+    with log.open("wb") as sink:
+        server = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None or time.time() > deadline:
+                server.kill()
+                raise AssertionError(f"{args[2]} did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+
+
+def upload_samples(fs: Any) -> None:
+    for shard in sorted(SAMPLES.glob("shard-*.parquet")):
+        pafs.copy_files(str(shard), f"corpus/samples/{shard.name}", destination_filesystem=fs)
+
+
 @pytest.fixture(scope="session")
-def s3_store(tmp_path_factory) -> S3Store:
+def s3_store(tmp_path_factory) -> ObjectStore:
     """moto's S3 server (it speaks the S3 HTTP API) as a subprocess on loopback, with a bucket
     holding samples/' shards. Credentials and endpoint reach runs through the environment only;
     the secret key is random, so a test can look for it in everything a run writes."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("moto") / "server.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    port = free_port()
+    server = serve([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port,
+                   tmp_path_factory.mktemp("moto") / "server.log")
     endpoint = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "dataprep-test", "AWS_SECRET_ACCESS_KEY": secrets.token_hex(20),
            "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise AssertionError(f"moto's server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
         fs = pafs.S3FileSystem(access_key=env["AWS_ACCESS_KEY_ID"], secret_key=env["AWS_SECRET_ACCESS_KEY"], endpoint_override=endpoint,
                                region="us-east-1", allow_bucket_creation=True)
         fs.create_dir("corpus")
-        for shard in sorted(SAMPLES.glob("shard-*.parquet")):
-            pafs.copy_files(str(shard), f"corpus/samples/{shard.name}", destination_filesystem=fs)
-        yield S3Store(env, "s3://corpus", fs)
+        upload_samples(fs)
+        yield ObjectStore(env, "s3://corpus", fs)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def gcs_store(tmp_path_factory) -> ObjectStore:
+    """gcp-storage-emulator (it speaks GCS's JSON API) as a subprocess on loopback, with a bucket
+    holding samples/' shards; runs reach it through STORAGE_EMULATOR_HOST, the variable Google's
+    clients read."""
+    port = free_port()
+    server = serve([sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
+                    "--in-memory", "--default-bucket", "corpus"], port, tmp_path_factory.mktemp("gcs") / "server.log")
+    env = {**os.environ, "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}"}
+    try:
+        fs = pafs.GcsFileSystem(anonymous=True, endpoint_override=f"127.0.0.1:{port}", scheme="http")
+        upload_samples(fs)
+        yield ObjectStore(env, "gs://corpus", fs)
     finally:
         server.terminate()
         server.wait(timeout=30)

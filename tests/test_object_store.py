@@ -1,4 +1,5 @@
-"""Runs from s3:// to s3:// on a real S3-compatible server (moto's, on loopback) give the local run's output.
+"""Runs from s3:// to s3:// on a real S3-compatible server (moto's, on loopback), and from gs:// to gs://
+on Google Cloud Storage's emulator, give the local run's output.
 
 The pipeline is the default one whole (conftest.OBJECT_STORE_STAGES): exact and MinHash dedup are
 global stages, so the work folder is written to and read back from the store, and the tokenizer
@@ -58,6 +59,21 @@ def test_s3_to_s3_matches_the_local_run(s3_store, object_store_pipeline, s3_run)
     for path in objects:
         assert secret not in s3_store.fs.open_input_stream(path).read(), path
     assert secret.decode() not in result.stdout + result.stderr
+
+
+def test_gs_to_gs_matches_the_local_run(gcs_store, object_store_pipeline):
+    """The same pipeline on Google Cloud Storage's API (its emulator on loopback, reached through
+    STORAGE_EMULATOR_HOST): the same output as the local run, tokenizer and token shards included."""
+    spec, local = object_store_pipeline
+    out = f"{gcs_store.bucket}/runs/a"
+    result = dataprep(gcs_store.env, "run", str(spec), "--input", f"{gcs_store.bucket}/samples/", "--output", out, "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for folder in ("kept", "removed"):
+        assert rows(gcs_store.read_folder(f"{out}/{folder}")) == rows(read_folder(local / folder)), folder
+    stats = json.loads(gcs_store.files(out)["stats.json"])
+    assert stats["invariant_ok"] and counts(stats) == counts(json.loads((local / "stats.json").read_text()))
+    assert token_files(gcs_store.files(out)) == token_files(local_files(local))
+    assert "output: gs://corpus/runs/a" in result.stdout
 
 
 def test_a_run_on_s3_reads_back_through_the_api_and_cli(s3_store, s3_run, monkeypatch):
