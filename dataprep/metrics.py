@@ -23,6 +23,7 @@ from dataprep.stages.base import Decisions, Stage
 
 #: columns of a record that are not metrics
 KEYS = ("id", "reason")
+SAMPLE_SEED = 0
 
 
 def record(stage: Stage, decisions: Decisions) -> pa.Table | None:
@@ -68,6 +69,26 @@ def _map_columns(name: str, column: pa.MapArray) -> dict[str, pa.Array]:
 
 def is_numeric(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+
+
+def sample(out: OutputLayout | str | os.PathLike, index: int, name: str, rows: int) -> tuple[pa.Table | None, int]:
+    """(a stage's records, how many it recorded in all): every record when there are at most
+    `rows`, else a seeded uniform sample of at most `rows`, drawn part by part in proportion to
+    each part's records. Whoever reads it holds `rows` records and one part, whatever the corpus
+    size; the same output gives the same sample."""
+    layout = OutputLayout.at(out)
+    files = layout.parts(layout.metrics_dir(index, name))
+    if not files:
+        return None, 0
+    sizes = [storage.parquet_file(f).metadata.num_rows for f in files]
+    total = sum(sizes)
+    if total <= rows:
+        return pa.concat_tables([storage.read_table(f) for f in files], promote_options="default"), total
+    tables = []
+    for i, (f, size) in enumerate(zip(files, sizes)):
+        picked = np.random.default_rng([SAMPLE_SEED, i]).choice(size, size * rows // total, replace=False)
+        tables.append(storage.read_table(f).take(np.sort(picked)))
+    return pa.concat_tables(tables, promote_options="default"), total
 
 
 def read(out: OutputLayout | str | os.PathLike, index: int, name: str, columns: list[str] | None = None) -> pa.Table | None:

@@ -34,6 +34,9 @@ CONTEXT_CHARS = 300  # shown before the first highlight when that lies beyond th
 BINS = 40  # histogram bins
 SLIDER_VALUES = 2000  # values per threshold embedded for the slider (quantiles beyond that)
 TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)  # alternative thresholds, relative to the configured one
+#: documents' measured values read per stage; beyond, a uniform sample of this many: the process
+#: writing the report holds this (~100 MB for a stage of a few metrics), never the corpus
+REPORT_ROWS = 1_000_000
 KEPT, REMOVED = "#4c9a5b", "#c8553d"
 
 
@@ -80,34 +83,47 @@ def _token_count(out: OutputLayout) -> int | None:
 
 
 def _sampled_removals(out: OutputLayout) -> dict[str, list[dict[str, Any]]]:
-    """Up to SAMPLES_PER_REASON ledger rows per reason (seeded: the same run gives the same page)."""
+    """Up to SAMPLES_PER_REASON ledger rows per reason, seeded (the same run gives the same page).
+
+    Read part by part: each row draws a random priority, and each reason keeps its lowest ones
+    so far, so the process holds one part's ids and a few rows per reason, whatever the ledger's size.
+    """
     files = out.parts(out.removed)
-    if not files:
-        return {}
-    index = pa.concat_tables([storage.read_table(f, columns=["id", "reason"]) for f in files])
-    rng = np.random.default_rng(0)
-    wanted: set[str] = set()
-    reasons = np.array(index.column("reason").to_pylist(), dtype=object)
-    ids = np.array(index.column("id").to_pylist(), dtype=object)
-    for reason in sorted(set(reasons.tolist())):
-        rows = np.flatnonzero(reasons == reason)
-        wanted.update(ids[rng.choice(rows, min(SAMPLES_PER_REASON, rows.size), replace=False)].tolist())
+    chosen: dict[str, list[tuple[float, int, str]]] = {}  # reason -> (priority, file, id), lowest first
+    for i, f in enumerate(files):
+        index = storage.read_table(f, columns=["id", "reason"])
+        priority = np.random.default_rng([0, i]).random(index.num_rows)
+        reasons = index.column("reason").combine_chunks().dictionary_encode()
+        codes = reasons.indices.to_numpy(zero_copy_only=False)
+        ids = index.column("id").combine_chunks()
+        for code, reason in enumerate(reasons.dictionary.to_pylist()):
+            rows = np.flatnonzero(codes == code)
+            best = rows[np.argsort(priority[rows], kind="stable")[:SAMPLES_PER_REASON]]
+            candidates = chosen.get(reason, []) + [(float(priority[r]), i, ids[int(r)].as_py()) for r in best]
+            chosen[reason] = sorted(candidates)[:SAMPLES_PER_REASON]
+    wanted: dict[int, list[str]] = {}
+    for picks in chosen.values():
+        for _, i, doc_id in picks:
+            wanted.setdefault(i, []).append(doc_id)
     result: dict[str, list[dict[str, Any]]] = {}
-    value_set = pa.array(sorted(wanted), pa.string())
-    for f in files:
-        table = storage.read_table(f, columns=["id", "reason", "details", "text"])
-        table = table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=value_set))
+    for i in sorted(wanted):
+        table = storage.read_table(files[i], columns=["id", "reason", "details", "text"])
+        table = table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=pa.array(sorted(wanted[i]), pa.string())))
         for row in table.to_pylist():
             result.setdefault(row["reason"], []).append(row)
     return result
 
 
-def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], scale: float = 1.0) -> list[dict[str, Any]]:
     """Per threshold: documents the stage removes now, and would remove at other values.
 
     Exact from the recorded values: a document stays removed when another rule of the stage
-    fails it (or a rule without a threshold removed it); the tuned rule decides the rest.
+    fails it (or a rule without a threshold removed it); the tuned rule decides the rest. From a
+    sample of the records, each count is scaled by `scale` (records / sampled): an estimate.
     """
+    def count(n: Any) -> Any:
+        return np.rint(np.asarray(n) * scale).astype(int).tolist()
+
     reasons = np.array(table.column("reason").to_pylist(), dtype=object)
     removed = reasons != None  # noqa: E711 (elementwise)
     usable = [t for t in thresholds if t["metric"] in table.column_names and t["bound"] is not None]  # None: per document
@@ -127,13 +143,13 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]]) 
         for factor in TUNING_FACTORS:
             bound = t["bound"] * factor
             bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
-            alternatives.append((bound, int((other | fails(v, bound, t["side"])).sum())))
+            alternatives.append((bound, count((other | fails(v, bound, t["side"])).sum())))
         stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)
         failing = (np.searchsorted(free, stops, "left") if t["side"] == "min"  # fails below the stop, above it, at or above it
                    else free.size - np.searchsorted(free, stops, "right" if t["side"] == "max" else "left"))
-        rows.append({**t, "now": int((other | failing_now[i]).sum()), "by_rule": int((reasons == f"{stage_name}.{t['code']}").sum()),
-                     "other": int(other.sum()), "alternatives": alternatives,
-                     "stops": stops.tolist(), "counts": (int(other.sum()) + failing).tolist()})
+        rows.append({**t, "now": count((other | failing_now[i]).sum()), "by_rule": count((reasons == f"{stage_name}.{t['code']}").sum()),
+                     "other": count(other.sum()), "alternatives": alternatives,
+                     "stops": stops.tolist(), "counts": count(other.sum() + failing)})
     return rows
 
 
@@ -216,21 +232,22 @@ def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[s
     body = [_reasons(stage)] if stage["removed"] else ["<p>removed nothing</p>"]
     if stage["kind"] in ("mapper", "line_filter"):  # the output keeps only the final text: the rewrite itself is inspect's to show
         body.append(f"<p class=note>What it rewrote, line by line: <code>dataprep inspect PIPELINE.yaml --stage {_e(name)} --sample 100</code></p>")
-    table = recorded.read(out, index, name)
+    table, total = recorded.sample(out, index, name, REPORT_ROWS)
     thresholds = stage.get("thresholds", [])
     if table is not None:
-        body.append(_histograms(table, thresholds))
-        body.append(_sizes(table))
-        tuning = _tuning(table, name, thresholds)
+        sampled = f"a sample of {table.num_rows:,} of {total:,} documents" if table.num_rows < total else ""
+        body.append(_histograms(table, thresholds, sampled))
+        body.append(_sizes(table, sampled or f"all {total:,} documents"))
+        tuning = _tuning(table, name, thresholds, total / max(table.num_rows, 1))
         if tuning:
-            body.append(_tuning_table(tuning))
+            body.append(_tuning_table(tuning, sampled))
     remover = highlight.stage_of(spec) if spec else (None, {})
     for reason in sorted(stage["removed"]):
         body.append(_samples(out, reason, samples.get(reason, []), remover))
     return f"<div class=stage>{head}{''.join(body)}</div>"
 
 
-def _sizes(table: pa.Table, shown: int = 12) -> str:
+def _sizes(table: pa.Table, documents: str, shown: int = 12) -> str:
     """Per sampled document, the bytes a stage took in against the text it kept: for stages that
     record both (`extract`: `html_bytes` and `text_bytes`), what the boilerplate weighed."""
     source = next((n for n in table.column_names if n.endswith("_bytes") and n != "text_bytes"), None)
@@ -240,7 +257,7 @@ def _sizes(table: pa.Table, shown: int = 12) -> str:
     totals = (pc.sum(table.column(source)).as_py() or 0, pc.sum(table.column("text_bytes")).as_py() or 0)
     rows = "".join(f"<tr><td>{_e(row['id'])}</td><td>{_bytes(row[source] or 0)}</td><td>{_bytes(row['text_bytes'] or 0)}</td>"
                    f"<td>{(row['text_bytes'] or 0) / max(row[source] or 0, 1):.1%}</td></tr>" for row in picked.to_pylist())
-    return (f"<h4>Sizes, {source} against text_bytes kept</h4><p>all {table.num_rows:,} documents: {_bytes(totals[0])} in, "
+    return (f"<h4>Sizes, {source} against text_bytes kept</h4><p>{documents}: {_bytes(totals[0])} in, "
             f"{_bytes(totals[1])} of text kept ({totals[1] / max(totals[0], 1):.1%})</p>"
             f"<table class=sizes><tr><th>document (a sample)</th><th>{_e(source)}</th><th>text_bytes</th><th>kept</th></tr>{rows}</table>")
 
@@ -250,7 +267,7 @@ def _reasons(stage: dict[str, Any]) -> str:
     return "<h4>Removed by reason</h4>" + _bars([(r, n, n) for r, n in rows], "{:,.0f}".format, REMOVED)
 
 
-def _histograms(table: pa.Table, thresholds: list[dict[str, Any]]) -> str:
+def _histograms(table: pa.Table, thresholds: list[dict[str, Any]], sampled: str) -> str:
     """A chart per measured value; bounds a stage records per document (a parameter's value, which
     per-language settings may vary) are drawn on their metric's chart, not as charts of their own;
     per-key counts (`pii_counts[EMAIL_ADDRESS]`) are one breakdown."""
@@ -275,7 +292,8 @@ def _histograms(table: pa.Table, thresholds: list[dict[str, Any]]) -> str:
         rows.sort(key=lambda r: -r[1])
         charts.append(f"<div class=hist><b>{_e(base)} by kind</b> <small>total found (in kept documents: green)</small>"
                       f"{_bars(rows, _num)}</div>")
-    return "<h4>Measured values</h4><div class=charts>" + "".join(charts) + "</div>"
+    of = f" <small>({sampled})</small>" if sampled else ""
+    return f"<h4>Measured values{of}</h4><div class=charts>" + "".join(charts) + "</div>"
 
 
 def _histogram(name: str, values: np.ndarray, removed: np.ndarray, thresholds: list[dict[str, Any]]) -> str:
@@ -334,7 +352,7 @@ def _top_values(name: str, column: pa.ChunkedArray, removed: np.ndarray) -> str:
     return f"<div class=hist><b>{_e(name)}</b> <small>most frequent values (kept part green)</small>{_bars(rows, '{:,.0f} kept'.format)}</div>"
 
 
-def _tuning_table(rows: list[dict[str, Any]]) -> str:
+def _tuning_table(rows: list[dict[str, Any]], sampled: str) -> str:
     head = "<tr><th>parameter</th><th>metric</th><th>now</th><th>removed by the stage</th>" + "".join(
         f"<th>×{f:g}</th>" for f in TUNING_FACTORS) + "<th>try a value</th></tr>"
     body = []
@@ -346,8 +364,9 @@ def _tuning_table(rows: list[dict[str, Any]]) -> str:
                   f"<output class=tuned></output>")
         body.append(f"<tr class=tune><td>{_e(r['param'])} ({r['side']})</td><td>{_e(r['metric'])}</td><td>{r['bound']:g}</td>"
                     f"<td>{r['now']:,} <small>({r['by_rule']:,} by this rule)</small></td>{cells}<td>{slider}</td></tr>")
+    source = (f"estimated from the recorded values of {sampled}" if sampled else "computed from every document's recorded value")
     return ("<h4>Threshold tuning</h4><p class=note>Documents this stage would remove with one threshold changed "
-            "(computed from every document's recorded value, no rerun).</p>"
+            f"({source}, no rerun).</p>"
             f"<table class=tuning>{head}{''.join(body)}</table>")
 
 
@@ -393,12 +412,16 @@ def _quarantine(out: OutputLayout, shown: int = 50) -> str:
     files = out.parts(out.quarantine)
     if not files:
         return "<p>nothing was quarantined</p>"
-    table = pa.concat_tables([storage.read_table(f, columns=["source", "rows", "error"]) for f in files])
-    groups = table.group_by(["source", "error"]).aggregate([("rows", "sum"), ("rows", "count")]).sort_by([("rows_sum", "descending")])
-    rows = "".join(f"<tr><td>{_e(r['source'])}</td><td>{_num(r['rows_sum'] or 0)}</td><td>{_e(r['error'])}</td></tr>"
+    def by_file_and_error(table: pa.Table) -> pa.Table:
+        return table.group_by(["source", "error"]).aggregate([("rows", "sum")]).rename_columns(["source", "error", "rows"])
+
+    # grouped part by part, then the groups: the process holds one part and the (file, error) pairs
+    groups = by_file_and_error(pa.concat_tables([by_file_and_error(storage.read_table(f, columns=["source", "rows", "error"]))
+                                                 for f in files])).sort_by([("rows", "descending")])
+    rows = "".join(f"<tr><td>{_e(r['source'])}</td><td>{_num(r['rows'] or 0)}</td><td>{_e(r['error'])}</td></tr>"
                    for r in groups.slice(0, shown).to_pylist())
     more = f"<p class=note>{groups.num_rows - shown:,} more (file, error) pairs in quarantine/</p>" if groups.num_rows > shown else ""
-    return (f"<p>{pc.sum(table.column('rows')).as_py() or 0:,} documents in {len(set(table.column('source').to_pylist())):,} files"
+    return (f"<p>{pc.sum(groups.column('rows')).as_py() or 0:,} documents in {pc.count_distinct(groups.column('source')).as_py():,} files"
             f"</p><table class=quarantine><tr><th>file</th><th>documents</th><th>error</th></tr>{rows}</table>{more}")
 
 

@@ -139,6 +139,37 @@ def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):
     assert sum(rerun["stages"][index]["removed"].values()) == predicted
 
 
+def test_above_report_rows_the_report_reads_a_seeded_sample(sample_run, monkeypatch):
+    """The process writing the report holds at most REPORT_ROWS records per stage whatever the
+    corpus size: a uniform sample across parts, the same for the same output, whose tuning counts
+    estimate the exact ones, and the page says it is a sample."""
+    stats, out = sample_run
+    index = 3
+    stage = stats["stages"][index]
+    whole = metrics.read(out, index, stage["name"])
+    rows = whole.num_rows // 2
+    table, total = metrics.sample(out, index, stage["name"], rows)
+    parts = len(list((out / "metrics").glob(f"{index:02d}-*/*.parquet")))
+    assert total == whole.num_rows and rows - parts <= table.num_rows <= rows and parts > 1
+    assert table.equals(metrics.sample(out, index, stage["name"], rows)[0]), "seeded"
+    ids = table["id"].to_pylist()
+    assert len(set(ids)) == len(ids) and set(ids) <= set(whole["id"].to_pylist())
+    exact = report._tuning(whole, stage["name"], stage["thresholds"])
+    estimated = report._tuning(table, stage["name"], stage["thresholds"], total / table.num_rows)
+    for e, x in zip(estimated, exact):
+        assert abs(e["now"] - x["now"]) <= 0.1 * x["now"] + 10, (e["param"], e["now"], x["now"])
+        assert all(abs(a[1] - b[1]) <= 0.1 * b[1] + 10 for a, b in zip(e["alternatives"], x["alternatives"]))
+    monkeypatch.setattr(report, "REPORT_ROWS", rows)
+    page = report.render(out)
+    assert f"a sample of {table.num_rows:,} of {total:,} documents" in page and "estimated from the recorded values of" in page
+    # removed documents shown: at most SAMPLES_PER_REASON per reason, for every reason of the ledger
+    ledger = Counter(read_folder(out / "removed")["reason"].to_pylist())
+    samples = report._sampled_removals(report.OutputLayout.at(out))
+    assert set(samples) == set(ledger)
+    assert all(len(samples[r]) == min(report.SAMPLES_PER_REASON, n) for r, n in ledger.items())
+    assert samples == report._sampled_removals(report.OutputLayout.at(out)), "seeded"
+
+
 def test_report_command(sample_run, capsys):
     _, out = sample_run
     (out / "report.html").unlink()
