@@ -306,27 +306,39 @@ def test_screens_skip_only_text_where_the_recognizer_finds_nothing(sample_docs):
 
 
 def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron, monkeypatch):
-    """Presidio's PhoneRecognizer as shipped and ours (lines screened per region, candidates
-    remembered, national candidates with no valid piece rejected unparsed) on real text: the
-    same spans, and the shortcut does reject candidates."""
+    """Presidio's PhoneRecognizer as shipped and ours (lines screened, one scan of each line for
+    all regions, candidates remembered, national candidates with no valid piece rejected
+    unparsed) on real text, with Presidio's regions and eight others: the same spans; the
+    shortcut does reject candidates, and the walk does search again after an inner match."""
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     from dataprep.pii import phones
 
-    texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150]
-    screened, cannot, rejected = phones.ScreenedPhoneRecognizer(PhoneRecognizer()), phones.cannot_be_valid, []
+    # real text, and lines where a region's matcher finds an inner match ending before its
+    # candidate does (it then searches on from there, not where the shared scan went on)
+    texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150] + \
+        ["Nik. 225 10474.80  -280.60\nNasdaq 1699.52  -69.44", "409.621.1289 / 281.651.1657", "Tel +49 30 1234567, 030 1234567"]
+    cannot, scan, rejected, rescans = phones.cannot_be_valid, phones._scan, [], []
 
     def counting(candidate: str, region: str) -> bool:
         rejected.extend([candidate] if cannot(candidate, region) else [])
         return cannot(candidate, region)
 
+    def scanning(line: str, index: int = 0):
+        rescans.extend([line] if index else [])
+        return scan(line, index)
+
     monkeypatch.setattr(phones, "answers", {})
     monkeypatch.setattr(phones, "cannot_be_valid", counting)
-    ours = [sorted((r.start, r.end, r.score) for r in screened.analyze(t, ["PHONE_NUMBER"])) for t in texts]
-    with phones.shipped():
-        shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer().analyze(t, ["PHONE_NUMBER"])) for t in texts]
-    assert ours == shipped and sum(map(len, shipped)) > 30
-    assert len(rejected) > 100
+    monkeypatch.setattr(phones, "_scan", scanning)
+    for regions in (PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, ("FR", "IT", "ES", "NL", "PL", "SE", "JP", "TR")):
+        screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(supported_regions=regions))
+        ours = [sorted((r.start, r.end, r.score) for r in screened.analyze(t, ["PHONE_NUMBER"])) for t in texts]
+        with phones.shipped():
+            shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer(supported_regions=regions).analyze(t, ["PHONE_NUMBER"]))
+                       for t in texts]
+        assert ours == shipped and sum(map(len, shipped)) > 30, regions
+    assert len(rejected) > 100 and rescans
 
 
 def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enron):
