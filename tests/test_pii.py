@@ -124,6 +124,21 @@ def test_validators_reject_lookalikes(stage):
     assert ours("CREDIT_CARD", doc) == ["675977224863", "213166224997363"]
 
 
+
+def test_our_screens_skip_only_text_where_our_recognizers_find_nothing(sample_docs, enron):
+    """Our recognizers' screens, on real text and on credentials of every kind (key words in
+    other cases, "ſ" which Python's IGNORECASE reads as "s"): a document a screen rejects is one
+    where its recognizer finds nothing, and the credentials pass their screen."""
+    secrets = ["password: hunter2go", "PASSWD=\"abc123xyz\"", "Api_Key : sk9f8d7s6a5", "paſſword=abc123xyz", "client_secret='a1b2c3d4e5'",
+               "git clone https://bob:pa55word@git.example.org", "AKIAIOSFODNN7EXAMPLE", "Auth-Token\t=\tabc123defg"]
+    texts = sample_docs.column("text").to_pylist()[:400] + enron.column("text").to_pylist()[:200] + secrets
+    for rec in recognizers.build(recognizers.PATTERN_ENTITIES, ["US", "GB", "DE"], True):
+        passed = pa.compute.match_substring_regex(pa.array(texts, pa.large_string()), rec.screen).to_numpy(zero_copy_only=False)
+        assert not [t for t, p in zip(texts, passed) if not p and list(rec.find(t))], rec.label
+    credential = next(r for r in recognizers.build(["CREDENTIAL"], ["US"], True))
+    assert all(list(credential.find(t)) for t in secrets)
+    assert pa.compute.match_substring_regex(pa.array(secrets), credential.screen).to_pylist() == [True] * len(secrets)
+
 SALT = "a corpus secret of 32 characters"
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import phonenumbers
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
-from dataprep.pii import windows
+from dataprep.pii import screens, windows
 from dataprep.pii.spans import Span
 
 
@@ -113,6 +113,8 @@ def _phone_checker(regions: tuple[str, ...]):
     def check(match: re.Match, text: str) -> list[tuple[int, int, float]]:
         start, end = _balanced(match.group(), match.start(), match.end())
         raw = text[start:end]
+        if sum(c.isdigit() for c in raw) < _FEWEST_DIGITS:
+            return []  # neither it nor a run of its groups is _plausible (most candidates: years, times, prices)
         if "isbn" in _before(text, start, 12):
             return []  # "ISBN 0-674-00613-5" dials nowhere
         context = any(word in _before(text, start) for word in _PHONE_CONTEXT)
@@ -181,9 +183,13 @@ def _any_region_score(raw: str) -> float | None:
     return None
 
 
+#: digits of the shortest phone number the recognizer reports
+_FEWEST_DIGITS = 7
+
+
 def _plausible(raw: str) -> bool:
     """7 to 15 digits (ITU E.164 allows 15) and no date or time range inside."""
-    return 7 <= sum(c.isdigit() for c in raw) <= 15 and not _DATE_LIKE.search(raw)
+    return _FEWEST_DIGITS <= sum(c.isdigit() for c in raw) <= 15 and not _DATE_LIKE.search(raw)
 
 
 def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | None:
@@ -339,6 +345,13 @@ _CREDENTIAL = re.compile(
 )
 
 
+#: a superset of where _CREDENTIAL matches, branch by branch: a URL's "user:password@", a key's
+#: prefix, and for a `password=` value the last part of its key word and what follows it up to
+#: ":" or "=" (derived by screens.superset, so cased as Python's IGNORECASE and with its `\s`)
+_CREDENTIAL_SCREEN = (r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?:"
+                      + screens.superset(r"(?i:key|token|secret|passw(?:or)?d)[\"']?\s*[:=]") + ")")
+
+
 def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     if match.group("value") is not None:
         value = match.group("value")
@@ -361,8 +374,7 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
         "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\d(?:[ -]?\d){11}", _CARD, _check_card)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
         "US_SSN": [Recognizer("US_SSN", r"\d{3}[- ]?\d{2}[- ]?\d{4}", _SSN, _check_ssn)],
-        "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
-                                  _CREDENTIAL, _check_credential)],
+        "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
     return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
 
