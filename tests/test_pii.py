@@ -322,9 +322,10 @@ def test_screens_skip_only_text_where_the_recognizer_finds_nothing(sample_docs):
 
 def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron, monkeypatch):
     """Presidio's PhoneRecognizer as shipped and ours (lines screened, one scan of each line for
-    all regions, candidates remembered, national candidates with no valid piece rejected
-    unparsed) on real text, with Presidio's regions and eight others: the same spans; the
+    all regions, candidates remembered, national candidates with no valid piece or no valid
+    national number rejected unparsed) on real text, with Presidio's regions and eight others: the same spans; the
     shortcut does reject candidates, and the walk does search again after an inner match."""
+    import phonenumbers
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     from dataprep.pii import phones
@@ -354,6 +355,12 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
                        for t in texts]
         assert ours == shipped and sum(map(len, shipped)) > 30, regions
     assert len(rejected) > 100 and rescans
+    # parsed whole for France, "713-853-3989" has the national number 7138533989 (ten digits:
+    # none valid there) though a piece of it, 138533989, is; numbers with a country code or
+    # national prefix to cut off are kept
+    assert phones.cannot_parse_valid("713-853-3989", "FR") and not cannot("713-853-3989", "FR")
+    for number in ("01 42 68 53 00", "1 42 68 53 00", "33 1 42 68 53 00"):
+        assert not phones.cannot_parse_valid(number, "FR") and phonenumbers.is_valid_number(phonenumbers.parse(number, "FR"))
 
 
 def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enron):

@@ -248,7 +248,7 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     if numbers is None or _UNSURE.search(candidate):
         return False
     valid_at_end, call_prefix = numbers
-    digits = re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
+    digits = _digits(candidate)
     starts, ends = [], []
     for group in re.finditer(r"\d+", candidate):
         starts.append(ends[-1] if ends else 0)
@@ -256,6 +256,46 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     if any(call_prefix.match(digits, start) for start in starts):
         return False  # an international number: any country's
     return not any(valid_at_end.search(digits, 0, end) for end in ends)
+
+
+@functools.cache
+def national_prefixes(region: str) -> tuple[re.Pattern, ...] | None:
+    """The national prefixes (and carrier codes) phonenumbers.parse strips from a number parsed
+    for `region`, by its own metadata and by its country's main region's; None where a rule
+    transforms what it strips."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    main = meta and PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
+    if main is None or any(m.national_prefix_transform_rule for m in (meta, main)):
+        return None
+    return tuple(re.compile(m.national_prefix_for_parsing) for m in (meta, main) if m.national_prefix_for_parsing)
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def cannot_parse_valid(candidate: str, region: str) -> bool:
+    """True when `candidate`, parsed whole for `region` (as the matcher's _parse_and_verify
+    parses it), cannot be a valid number. Written nationally (cannot_be_valid), its national
+    number is its digits D after phonenumbers.parse cuts off, at most, the country code from the
+    start of D and then a national prefix (its pattern matched at the start) twice
+    (_maybe_extract_country_code, then parse): one of a few suffixes of D, which must be a
+    national number valid in a region of the country code."""
+    if cannot_be_valid(candidate, region):
+        return True
+    numbers, prefixes = national_numbers(region), national_prefixes(region)
+    if numbers is None or prefixes is None or _UNSURE.search(candidate):
+        return False
+    valid, call_prefix = numbers
+    digits = _digits(candidate)
+    if call_prefix.match(digits):
+        return False
+    code = str(PhoneMetadata.metadata_for_region(region).country_code)
+    national = {digits, digits[len(code):]} if digits.startswith(code) else {digits}
+    for _ in range(2):
+        national |= {n[m.end():] for n in national for m in (p.match(n) for p in prefixes) if m}
+    return not any(valid.match(n) for n in national)
+
+
+def _digits(candidate: str) -> str:
+    return re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
 
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
@@ -313,7 +353,7 @@ def remember_candidates() -> None:
     parse_and_verify = SHIPPED["_parse_and_verify"]
 
     def screened_parse_and_verify(self, candidate, offset):
-        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, self.preferred_region):
+        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
             return None
         return parse_and_verify(self, candidate, offset)
 
