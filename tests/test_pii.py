@@ -562,7 +562,8 @@ def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatc
 
 def test_remembered_phone_answers_are_kept_per_leniency():
     """The memo of the patched phone matcher is process-wide: a recognizer with leniency POSSIBLE
-    next to the default VALID one must not read the other's answers (in either order)."""
+    next to the default VALID one must not read the other's answers (in either order), nor lose
+    what only POSSIBLE finds to a shortcut that holds for VALID."""
     import phonenumbers
     from phonenumbers import Leniency
 
@@ -579,3 +580,8 @@ def test_remembered_phone_answers_are_kept_per_leniency():
     with phones.shipped():
         reference = [found(leniency) for leniency in order]
     assert ours == reference and len(reference[1]) > len(reference[0])
+    # POSSIBLE also takes numbers of a local-only length, shorter than any valid one ("4567" in GB)
+    text = "Ring 4567 or 12345 today"
+    ours = [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)]
+    with phones.shipped():
+        assert ours == [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)] == ["4567", "12345"]

@@ -78,9 +78,12 @@ def national_minimum(region: str) -> int:
 
 @functools.cache
 def viable(regions: tuple[str, ...]) -> re.Pattern:
-    """Texts in which the matcher of one of `regions` can find a valid number."""
+    """Texts in which the matcher of one of `regions` can find a valid number: a national run of
+    digits or a "+" one, written as one class of first characters and a branch on it (the same
+    matches as the two alternatives; `re` then skips ahead to a digit or plus sign in C)."""
     fewest = min(national_minimum(region) for region in regions)
-    return re.compile(rf"{digit_run(fewest)}|[{PLUS}]{digit_run(shortest_international())}", re.UNICODE | re.IGNORECASE)
+    national, international = digit_run(fewest).removeprefix(r"\d"), digit_run(shortest_international())
+    return re.compile(rf"[\d{PLUS}](?:(?<=\d){national}|(?<=[{PLUS}]){international})", re.UNICODE | re.IGNORECASE)
 
 
 class ScreenedPhoneRecognizer(PhoneRecognizer):
@@ -102,6 +105,8 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
         for region in self.supported_regions:
             for (start, line), scan in zip(lines, scans):
+                if self.leniency == phonenumbermatcher.Leniency.VALID and all(c.too_few(region) for c in scan):
+                    continue  # each candidate too short for a valid number here
                 for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
                     results.append(self._get_recognizer_result(shifted, text, _region_of(match.raw_string, region), nlp_artifacts))
@@ -119,6 +124,12 @@ class _Candidate(NamedTuple):
     offset: int
     text: str
     context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
+    digits: int
+    plus: bool  # holds a plus sign
+
+    def too_few(self, region: str) -> bool:
+        """Fewer digits than any number valid in `region` (too_few_digits)."""
+        return self.digits < fewest_digits(region, self.plus)
 
 
 def _scan(line: str, index: int = 0) -> list[_Candidate]:
@@ -130,7 +141,7 @@ def _scan(line: str, index: int = 0) -> list[_Candidate]:
         start = found.start()
         candidate = phonenumbermatcher.PhoneNumberMatcher._trim_after_first_match(
             None, phonenumbermatcher._SECOND_NUMBER_START_PATTERN, found.group())
-        out.append(_Candidate(start, candidate, _context(line, candidate, start)))
+        out.append(_Candidate(start, candidate, _context(line, candidate, start), *_digits_and_plus(candidate)))
         found = phonenumbermatcher._PATTERN.search(line, start + len(candidate))
     return out
 
@@ -301,8 +312,17 @@ def _digits(candidate: str) -> str:
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
 def too_few_digits(candidate: str, region: str) -> bool:
     """Fewer digits than the shortest number valid in `region` (or anywhere, after a plus sign)."""
-    digits = sum(c.isdecimal() for c in candidate)
-    return digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(region))
+    return _digits_and_plus(candidate)[0] < fewest_digits(region, _digits_and_plus(candidate)[1])
+
+
+def _digits_and_plus(candidate: str) -> tuple[int, bool]:
+    return sum(c.isdecimal() for c in candidate), any(p in candidate for p in PLUS)
+
+
+@functools.cache
+def fewest_digits(region: str, plus: bool) -> int:
+    """Digits of the shortest number valid for the matcher of `region`, with a plus sign or without."""
+    return shortest_international() if plus else national_minimum(region)
 
 
 @contextlib.contextmanager
@@ -325,8 +345,8 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
     original = SHIPPED["_extract_match"]
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
-    if too_few_digits(candidate, matcher.preferred_region):
-        return None  # for a valid number here, and its inner matches have fewer
+    if matcher.leniency == phonenumbermatcher.Leniency.VALID and too_few_digits(candidate, matcher.preferred_region):
+        return None  # for a valid number here, and its inner matches have fewer (POSSIBLE takes local-only lengths)
     key = (candidate, *context, matcher.preferred_region, matcher.leniency)
     if key not in answers:
         if len(answers) >= CACHED_CANDIDATES:
