@@ -195,6 +195,7 @@ def _context(text: str, candidate: str, offset: int) -> tuple[bool, bool, bool]:
             bool(phonenumbermatcher._TIME_STAMPS_SUFFIX.match(text, end)))
 
 
+@functools.cache
 def _glued(char: str) -> bool:
     """The matcher's test of a neighbouring character (a Latin letter, %, a currency sign)."""
     matcher = phonenumbermatcher.PhoneNumberMatcher

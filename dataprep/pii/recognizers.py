@@ -117,7 +117,8 @@ def _phone_checker(regions: tuple[str, ...]):
             return []  # neither it nor a run of its groups is _plausible (most candidates: years, times, prices)
         if "isbn" in _before(text, start, 12):
             return []  # "ISBN 0-674-00613-5" dials nowhere
-        context = any(word in _before(text, start) for word in _PHONE_CONTEXT)
+        before = _before(text, start)
+        context = any(word in before for word in _PHONE_CONTEXT)
         score = _phone_score(raw, regions, context)
         if score is None and _ANNOUNCED.search(text, max(0, start - 12), start):
             score = _any_region_score(raw)
@@ -322,7 +323,8 @@ def _check_ssn(match: re.Match, text: str) -> list[tuple[int, int, float]]:
         return []
     if len(set(area + group + serial)) == 1 or area + group + serial == "123456789":
         return []
-    context = any(word in _before(text, match.start()) for word in ("ssn", "social security", "ss#", "ss #"))
+    before = _before(text, match.start())
+    context = any(word in before for word in ("ssn", "social security", "ss#", "ss #"))
     if not sep and not context:
         return []  # nine bare digits are any id; only "SSN 078051121" says what they are
     return [(match.start(), match.end(), 1.0 if context else (0.85 if sep == "-" else 0.6))]
