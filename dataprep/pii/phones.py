@@ -103,10 +103,13 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         results = []
         lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
+        most = [(max((c.digits for c in scan if not c.plus), default=0), max((c.digits for c in scan if c.plus), default=0))
+                for scan in scans]
         for region in self.supported_regions:
-            for (start, line), scan in zip(lines, scans):
-                if self.leniency == phonenumbermatcher.Leniency.VALID and all(c.too_few(region) for c in scan):
-                    continue  # each candidate too short for a valid number here
+            national, international = fewest_digits(region, False), fewest_digits(region, True)
+            for (start, line), scan, (digits, plus_digits) in zip(lines, scans, most):
+                if self.leniency == phonenumbermatcher.Leniency.VALID and digits < national and plus_digits < international:
+                    continue  # each candidate too short for a valid number here (too_few_digits)
                 for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
                     results.append(self._get_recognizer_result(shifted, text, _region_of(match.raw_string, region), nlp_artifacts))
@@ -126,10 +129,6 @@ class _Candidate(NamedTuple):
     context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
     digits: int
     plus: bool  # holds a plus sign
-
-    def too_few(self, region: str) -> bool:
-        """Fewer digits than any number valid in `region` (too_few_digits)."""
-        return self.digits < fewest_digits(region, self.plus)
 
 
 def _scan(line: str, index: int = 0) -> list[_Candidate]:
