@@ -126,18 +126,22 @@ def test_validators_reject_lookalikes(stage):
 
 
 def test_our_screens_skip_only_text_where_our_recognizers_find_nothing(sample_docs, enron):
-    """Our recognizers' screens, on real text and on credentials of every kind (key words in
-    other cases, "ſ" which Python's IGNORECASE reads as "s"): a document a screen rejects is one
-    where its recognizer finds nothing, and the credentials pass their screen."""
+    """Our recognizers' screens, on real text, on credentials of every kind (key words in other
+    cases, "ſ" which Python's IGNORECASE reads as "s") and on numbers in Arabic-Indic digits or
+    with no-break spaces: a document a screen rejects is one where its recognizer finds nothing."""
     secrets = ["password: hunter2go", "PASSWD=\"abc123xyz\"", "Api_Key : sk9f8d7s6a5", "paſſword=abc123xyz", "client_secret='a1b2c3d4e5'",
                "git clone https://bob:pa55word@git.example.org", "AKIAIOSFODNN7EXAMPLE", "Auth-Token\t=\tabc123defg"]
-    texts = sample_docs.column("text").to_pylist()[:400] + enron.column("text").to_pylist()[:200] + secrets
+    # digits of other scripts and no-break spaces, which phonenumbers and our checks read as any others
+    others = ["Tel. 01\u00a042\u00a068\u00a053\u00a000", "SSN \u0660\u0667\u0668-\u0660\u0665-\u0661\u0661\u0662\u0661",
+              "Tel \u0660\u0662\u0660 \u0667\u0669\u0664\u0666 \u0660\u0669\u0665\u0668"]
+    texts = sample_docs.column("text").to_pylist()[:400] + enron.column("text").to_pylist()[:200] + secrets + others
     for rec in recognizers.build(recognizers.PATTERN_ENTITIES, ["US", "GB", "DE"], True):
         passed = pa.compute.match_substring_regex(pa.array(texts, pa.large_string()), rec.screen).to_numpy(zero_copy_only=False)
         assert not [t for t, p in zip(texts, passed) if not p and list(rec.find(t))], rec.label
     credential = next(r for r in recognizers.build(["CREDENTIAL"], ["US"], True))
     assert all(list(credential.find(t)) for t in secrets)
     assert pa.compute.match_substring_regex(pa.array(secrets), credential.screen).to_pylist() == [True] * len(secrets)
+    assert all(list(r.find(t)) for t, r in zip(others, recognizers.build(["PHONE_NUMBER", "US_SSN", "PHONE_NUMBER"], ["FR", "GB"], True)))
 
 SALT = "a corpus secret of 32 characters"
 

@@ -26,7 +26,9 @@ from dataprep.pii.spans import Span
 @dataclass(frozen=True)
 class Recognizer:
     label: str
-    screen: str  # RE2 syntax, run by Arrow over the batch
+    #: RE2 syntax, run by Arrow over the batch: matches wherever `check` can report something (RE2's
+    #: `\d` is ASCII only; Python's is every decimal digit, RE2's `\p{Nd}`)
+    screen: str
     pattern: re.Pattern
     #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
@@ -370,12 +372,12 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
     """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
-        "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", r"\d[\d \t().\-/]{5,}\d", _PHONE, _phone_checker(tuple(phone_regions)))],
-        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\d\.\d+\.\d+\.\d", _IPV4, _ip_checker(public_ips_only)),
+        "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", r"\p{Nd}[\p{Nd} \t\x{a0}().\-/]{5,}\p{Nd}", _PHONE, _phone_checker(tuple(phone_regions)))],
+        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\p{Nd}\.\p{Nd}+\.\p{Nd}+\.\p{Nd}", _IPV4, _ip_checker(public_ips_only)),
                        Recognizer("IP_ADDRESS", r"[0-9A-Fa-f]:[0-9A-Fa-f]*:", _IPV6, _ip_checker(public_ips_only))],
-        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\d(?:[ -]?\d){11}", _CARD, _check_card)],
-        "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
-        "US_SSN": [Recognizer("US_SSN", r"\d{3}[- ]?\d{2}[- ]?\d{4}", _SSN, _check_ssn)],
+        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\p{Nd}(?:[ -]?\p{Nd}){11}", _CARD, _check_card)],
+        "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
+        "US_SSN": [Recognizer("US_SSN", r"\p{Nd}{3}[- ]?\p{Nd}{2}[- ]?\p{Nd}{4}", _SSN, _check_ssn)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
     return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
