@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from pathlib import Path
@@ -138,6 +139,10 @@ def test_our_screens_skip_only_text_where_our_recognizers_find_nothing(sample_do
     for rec in recognizers.build(recognizers.PATTERN_ENTITIES, ["US", "GB", "DE"], True):
         passed = pa.compute.match_substring_regex(pa.array(texts, pa.large_string()), rec.screen).to_numpy(zero_copy_only=False)
         assert not [t for t, p in zip(texts, passed) if not p and list(rec.find(t))], rec.label
+        if rec.prefilter is not None:  # it skips only texts where the pattern and check find nothing
+            unfiltered = dataclasses.replace(rec, prefilter=None)
+            assert [list(rec.find(t)) for t in texts] == [list(unfiltered.find(t)) for t in texts], rec.label
+            assert sum(rec.prefilter.search(t) is None for t in texts) > 100
     credential = next(r for r in recognizers.build(["CREDENTIAL"], ["US"], True))
     assert all(list(credential.find(t)) for t in secrets)
     assert pa.compute.match_substring_regex(pa.array(secrets), credential.screen).to_pylist() == [True] * len(secrets)
