@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from pathlib import Path
@@ -123,6 +124,29 @@ def test_validators_reject_lookalikes(stage):
     doc = "Maestro 675977224863, JCB 213166224997363, IBAN IT70 R329 4571 4374 4776 9675 878"
     assert ours("CREDIT_CARD", doc) == ["675977224863", "213166224997363"]
 
+
+
+def test_our_screens_skip_only_text_where_our_recognizers_find_nothing(sample_docs, enron):
+    """Our recognizers' screens, on real text, on credentials of every kind (key words in other
+    cases, "ſ" which Python's IGNORECASE reads as "s") and on numbers in Arabic-Indic digits or
+    with no-break spaces: a document a screen rejects is one where its recognizer finds nothing."""
+    secrets = ["password: hunter2go", "PASSWD=\"abc123xyz\"", "Api_Key : sk9f8d7s6a5", "paſſword=abc123xyz", "client_secret='a1b2c3d4e5'",
+               "git clone https://bob:pa55word@git.example.org", "AKIAIOSFODNN7EXAMPLE", "Auth-Token\t=\tabc123defg"]
+    # digits of other scripts and no-break spaces, which phonenumbers and our checks read as any others
+    others = ["Tel. 01\u00a042\u00a068\u00a053\u00a000", "SSN \u0660\u0667\u0668-\u0660\u0665-\u0661\u0661\u0662\u0661",
+              "Tel \u0660\u0662\u0660 \u0667\u0669\u0664\u0666 \u0660\u0669\u0665\u0668"]
+    texts = sample_docs.column("text").to_pylist()[:400] + enron.column("text").to_pylist()[:200] + secrets + others
+    for rec in recognizers.build(recognizers.PATTERN_ENTITIES, ["US", "GB", "DE"], True):
+        passed = pa.compute.match_substring_regex(pa.array(texts, pa.large_string()), rec.screen).to_numpy(zero_copy_only=False)
+        assert not [t for t, p in zip(texts, passed) if not p and list(rec.find(t))], rec.label
+        if rec.prefilter is not None:  # it skips only texts where the pattern and check find nothing
+            unfiltered = dataclasses.replace(rec, prefilter=None)
+            assert [list(rec.find(t)) for t in texts] == [list(unfiltered.find(t)) for t in texts], rec.label
+            assert sum(rec.prefilter.search(t) is None for t in texts) > 100
+    credential = next(r for r in recognizers.build(["CREDENTIAL"], ["US"], True))
+    assert all(list(credential.find(t)) for t in secrets)
+    assert pa.compute.match_substring_regex(pa.array(secrets), credential.screen).to_pylist() == [True] * len(secrets)
+    assert all(list(r.find(t)) for t, r in zip(others, recognizers.build(["PHONE_NUMBER", "US_SSN", "PHONE_NUMBER"], ["FR", "GB"], True)))
 
 SALT = "a corpus secret of 32 characters"
 
@@ -306,27 +330,46 @@ def test_screens_skip_only_text_where_the_recognizer_finds_nothing(sample_docs):
 
 
 def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron, monkeypatch):
-    """Presidio's PhoneRecognizer as shipped and ours (lines screened per region, candidates
-    remembered, national candidates with no valid piece rejected unparsed) on real text: the
-    same spans, and the shortcut does reject candidates."""
+    """Presidio's PhoneRecognizer as shipped and ours (lines screened, one scan of each line for
+    all regions, candidates remembered, national candidates with no valid piece or no valid
+    national number rejected unparsed) on real text, with Presidio's regions and eight others: the same spans; the
+    shortcut does reject candidates, and the walk does search again after an inner match."""
+    import phonenumbers
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     from dataprep.pii import phones
 
-    texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150]
-    screened, cannot, rejected = phones.ScreenedPhoneRecognizer(PhoneRecognizer()), phones.cannot_be_valid, []
+    # real text, and lines where a region's matcher finds an inner match ending before its
+    # candidate does (it then searches on from there, not where the shared scan went on)
+    texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150] + \
+        ["Nik. 225 10474.80  -280.60\nNasdaq 1699.52  -69.44", "409.621.1289 / 281.651.1657", "Tel +49 30 1234567, 030 1234567"]
+    cannot, scan, rejected, rescans = phones.cannot_be_valid, phones._scan, [], []
 
     def counting(candidate: str, region: str) -> bool:
         rejected.extend([candidate] if cannot(candidate, region) else [])
         return cannot(candidate, region)
 
+    def scanning(line: str, index: int = 0):
+        rescans.extend([line] if index else [])
+        return scan(line, index)
+
     monkeypatch.setattr(phones, "answers", {})
     monkeypatch.setattr(phones, "cannot_be_valid", counting)
-    ours = [sorted((r.start, r.end, r.score) for r in screened.analyze(t, ["PHONE_NUMBER"])) for t in texts]
-    with phones.shipped():
-        shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer().analyze(t, ["PHONE_NUMBER"])) for t in texts]
-    assert ours == shipped and sum(map(len, shipped)) > 30
-    assert len(rejected) > 100
+    monkeypatch.setattr(phones, "_scan", scanning)
+    for regions in (PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, ("FR", "IT", "ES", "NL", "PL", "SE", "JP", "TR")):
+        screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(supported_regions=regions))
+        ours = [sorted((r.start, r.end, r.score) for r in screened.analyze(t, ["PHONE_NUMBER"])) for t in texts]
+        with phones.shipped():
+            shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer(supported_regions=regions).analyze(t, ["PHONE_NUMBER"]))
+                       for t in texts]
+        assert ours == shipped and sum(map(len, shipped)) > 30, regions
+    assert len(rejected) > 100 and rescans
+    # parsed whole for France, "713-853-3989" has the national number 7138533989 (ten digits:
+    # none valid there) though a piece of it, 138533989, is; numbers with a country code or
+    # national prefix to cut off are kept
+    assert phones.cannot_parse_valid("713-853-3989", "FR") and not cannot("713-853-3989", "FR")
+    for number in ("01 42 68 53 00", "1 42 68 53 00", "33 1 42 68 53 00"):
+        assert not phones.cannot_parse_valid(number, "FR") and phonenumbers.is_valid_number(phonenumbers.parse(number, "FR"))
 
 
 def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enron):
@@ -528,7 +571,8 @@ def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatc
 
 def test_remembered_phone_answers_are_kept_per_leniency():
     """The memo of the patched phone matcher is process-wide: a recognizer with leniency POSSIBLE
-    next to the default VALID one must not read the other's answers (in either order)."""
+    next to the default VALID one must not read the other's answers (in either order), nor lose
+    what only POSSIBLE finds to a shortcut that holds for VALID."""
     import phonenumbers
     from phonenumbers import Leniency
 
@@ -545,3 +589,8 @@ def test_remembered_phone_answers_are_kept_per_leniency():
     with phones.shipped():
         reference = [found(leniency) for leniency in order]
     assert ours == reference and len(reference[1]) > len(reference[0])
+    # POSSIBLE also takes numbers of a local-only length, shorter than any valid one ("4567" in GB)
+    text = "Ring 4567 or 12345 today"
+    ours = [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)]
+    with phones.shipped():
+        assert ours == [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)] == ["4567", "12345"]

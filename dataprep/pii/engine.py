@@ -105,7 +105,9 @@ def from_patterns(patterns: dict[str, str]) -> list[EntityRecognizer]:
 
 def screen_of(rec: EntityRecognizer) -> str | None:
     if isinstance(rec, windows.WindowedRecognizer):
-        rec = rec.inner
+        # every match holds one of its needles: as lossless as its patterns' screen, and Arrow
+        # compiles a screen on every call (Presidio's e-mail pattern: 6.6 ms per batch)
+        return screens.any_of(rec.how.needles)
     if isinstance(rec, recognizers.PresidioWrapper):
         return rec.screen or None
     if isinstance(rec, PhoneRecognizer):

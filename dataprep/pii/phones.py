@@ -2,12 +2,15 @@
 
 Presidio runs phonenumbers' PhoneNumberMatcher once per supported region over the whole text;
 every digit run is a candidate, parsed and validated eight times (86% of the stage's time with
-NER off on real e-mails). Two exact shortcuts:
+NER off on real e-mails). Exact shortcuts:
 
-- a region's matcher runs only on the lines that hold a run of digits (joined by the matcher's
-  punctuation, up to four marks) long enough to be a valid number there: the shortest national
-  number of the region (or of a region sharing its country code), or a "+" number (the shortest
-  valid international number), or a number after an international call prefix (a digit more);
+- the matchers run only on the lines that hold a run of digits (joined by the matcher's
+  punctuation, up to four marks) long enough to be a valid number in one of the regions: the
+  shortest national number of a region (or of a region sharing its country code), or a "+"
+  number (the shortest valid international number), or a number after an international call
+  prefix (a digit more);
+- the matcher's candidates do not depend on the region (its candidate pattern and trimming do
+  not read it), so each line is scanned once and every region walks that scan;
 - the matcher's answer for a candidate depends only on the candidate, on whether the characters
   around it are letters or currency signs, on whether a time stamp's ":mm" follows, on the
   region and on the leniency, so
@@ -15,10 +18,12 @@ NER off on real e-mails). Two exact shortcuts:
   A candidate with fewer digits than the shortest number valid there is rejected at once, and
   so is one written nationally (no plus sign, international call prefix, letters or extension
   mark) in whose digits no piece ending with a group of digits is a national number valid in a
-  region of its country code: the number the matcher would parse from it, or from a part of
-  it, is such a piece (see national_numbers).
+  region of its country code (its general description and one type's: fixed line, mobile ...):
+  the number the matcher would parse from it, or from a part of it, is such a piece (see
+  national_numbers).
   One difference: the matcher stops after 65,535 rejected candidates in one text, and answers
-  from memory do not count towards that, so a text with more could give more, never fewer.
+  from memory do not count the parts of a candidate it tried, so a text with more could give
+  more, never fewer.
 """
 
 from __future__ import annotations
@@ -72,16 +77,21 @@ def national_minimum(region: str) -> int:
 
 
 @functools.cache
-def viable(region: str) -> re.Pattern:
-    """Texts in which the matcher of `region` can find a valid number."""
-    return re.compile(rf"{digit_run(national_minimum(region))}|[{PLUS}]{digit_run(shortest_international())}", re.UNICODE | re.IGNORECASE)
+def viable(regions: tuple[str, ...]) -> re.Pattern:
+    """Texts in which the matcher of one of `regions` can find a valid number: a national run of
+    digits or a "+" one, written as one class of first characters and a branch on it (the same
+    matches as the two alternatives; `re` then skips ahead to a digit or plus sign in C)."""
+    fewest = min(national_minimum(region) for region in regions)
+    national, international = digit_run(fewest).removeprefix(r"\d"), digit_run(shortest_international())
+    return re.compile(rf"[\d{PLUS}](?:(?<=\d){national}|(?<=[{PLUS}]){international})", re.UNICODE | re.IGNORECASE)
 
 
 class ScreenedPhoneRecognizer(PhoneRecognizer):
-    """Presidio's PhoneRecognizer, each region's matcher run only on the lines that can hold a
-    number valid there. A candidate never crosses a line break (not in the matcher's
-    punctuation), and at a line's edges the matcher sees what it sees in the whole text (a line
-    break is neither a letter nor a currency sign, and no ":mm" follows it): same findings."""
+    """Presidio's PhoneRecognizer, its matchers run only on the lines that can hold a valid
+    number, all regions walking one scan of each line. A candidate never crosses a line break
+    (not in the matcher's punctuation), and at a line's edges the matcher sees what it sees in the
+    whole text (a line break is neither a letter nor a currency sign, and no ":mm" follows it):
+    same findings."""
 
     def __init__(self, original: PhoneRecognizer):
         super().__init__(context=original.context, supported_language=original.supported_language,
@@ -90,25 +100,79 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         remember_candidates()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
-        results, lines = [], {}
+        results = []
+        lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
+        scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
+        most = [(max((c.digits for c in scan if not c.plus), default=0), max((c.digits for c in scan if c.plus), default=0))
+                for scan in scans]
         for region in self.supported_regions:
-            pattern = viable(region)  # most regions share one: their lines are found once
-            if pattern not in lines:
-                lines[pattern] = _lines(text, pattern)
-            for start, end in lines[pattern]:
-                for match in phonenumbers.PhoneNumberMatcher(text[start:end], region, leniency=self.leniency):
+            national, international = fewest_digits(region, False), fewest_digits(region, True)
+            for (start, line), scan, (digits, plus_digits) in zip(lines, scans, most):
+                if self.leniency == phonenumbermatcher.Leniency.VALID and digits < national and plus_digits < international:
+                    continue  # each candidate too short for a valid number here (too_few_digits)
+                for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
-                    try:
-                        found = phonenumbers.region_code_for_number(phonenumbers.parse(text[shifted.start:shifted.end]))
-                    except phonenumbers.NumberParseException:
-                        found = region
-                    results.append(self._get_recognizer_result(shifted, text, found, nlp_artifacts))
+                    results.append(self._get_recognizer_result(shifted, text, _region_of(match.raw_string, region), nlp_artifacts))
         return EntityRecognizer.remove_duplicates(results)
 
 
 class _Shifted(NamedTuple):
     start: int
     end: int
+
+
+class _Candidate(NamedTuple):
+    """One candidate of the matcher's scan of a line, and what its answer depends on besides."""
+
+    offset: int
+    text: str
+    context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
+    digits: int
+    plus: bool  # holds a plus sign
+
+
+def _scan(line: str, index: int = 0) -> list[_Candidate]:
+    """The candidates PhoneNumberMatcher._find reads in `line` from `index` when it rejects each
+    one: the next search starts where the (trimmed) candidate ends."""
+    out = []
+    found = phonenumbermatcher._PATTERN.search(line, index)
+    while found is not None:
+        start = found.start()
+        candidate = phonenumbermatcher.PhoneNumberMatcher._trim_after_first_match(
+            None, phonenumbermatcher._SECOND_NUMBER_START_PATTERN, found.group())
+        out.append(_Candidate(start, candidate, _context(line, candidate, start), *_digits_and_plus(candidate)))
+        found = phonenumbermatcher._PATTERN.search(line, start + len(candidate))
+    return out
+
+
+def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) -> Iterator[phonenumbermatcher.PhoneNumberMatch]:
+    """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan:
+    after a match that ends where its candidate ends, the matcher's next search starts where the
+    scan's does; after an inner match ending sooner, the line is scanned again from there."""
+    matcher = phonenumbermatcher.PhoneNumberMatcher(line, region, leniency=leniency)
+    i = 0
+    while i < len(scan) and matcher._max_tries > 0:
+        candidate = scan[i]
+        match = remembered_match(matcher, candidate.text, candidate.offset, candidate.context)
+        if match is None:
+            matcher._max_tries -= 1
+            i += 1
+            continue
+        yield match
+        if match.end == candidate.offset + len(candidate.text):
+            i += 1
+        else:
+            scan, i = _scan(line, match.end), 0
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def _region_of(number: str, region: str) -> str | None:
+    """The region Presidio's recognizer names for a number it found in `region`: the one of its
+    country code when the number parses without a region (written with a plus sign)."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(number))
+    except phonenumbers.NumberParseException:
+        return region
 
 
 def _lines(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
@@ -122,6 +186,15 @@ def _lines(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
     return lines
 
 
+def _context(text: str, candidate: str, offset: int) -> tuple[bool, bool, bool]:
+    """What the matcher reads of the text besides a candidate: whether the characters before and
+    after it are letters or currency/percent signs, and whether a time stamp's ":mm" follows."""
+    end = offset + len(candidate)
+    return (offset > 0 and _glued(text[offset - 1]), end < len(text) and _glued(text[end]),
+            bool(phonenumbermatcher._TIME_STAMPS_SUFFIX.match(text, end)))
+
+
+@functools.cache
 def _glued(char: str) -> bool:
     """The matcher's test of a neighbouring character (a Latin letter, %, a currency sign)."""
     matcher = phonenumbermatcher.PhoneNumberMatcher
@@ -144,8 +217,8 @@ def national_numbers(region: str) -> tuple[re.Pattern, re.Pattern] | None:
     parsed for `region` without a plus sign or call prefix, the country code is `region`'s and
     the national number is what is left once a leading country code, national prefix or carrier
     code is cut off (an extension needs a mark, letters or "#~,;"). `is_valid_number` then needs
-    it to match the general description of a region of that country code
-    (phonenumberutil._number_type_helper)."""
+    it to match, for a region of that country code, the general description and the description
+    of one type of number (phonenumberutil._number_type_helper: fixed line, mobile, toll free ...)."""
     meta = PhoneMetadata.metadata_for_region(region)
     if meta is None or not meta.international_prefix:
         return None
@@ -154,9 +227,25 @@ def national_numbers(region: str) -> tuple[re.Pattern, re.Pattern] | None:
     if any(m is None or m.national_prefix_transform_rule and not re.fullmatch(r"\\[0-9]", m.national_prefix_transform_rule)
            for m in (meta, main)):
         return None
-    valid = [PhoneMetadata.metadata_for_region(r).general_desc.national_number_pattern
-             for r in phonenumbers.region_codes_for_country_code(code)]
-    return re.compile("(?:" + "|".join(f"(?:{v})" for v in valid if v) + r")\Z"), re.compile(meta.international_prefix)
+    valid = [valid_national(PhoneMetadata.metadata_for_region(r)) for r in phonenumbers.region_codes_for_country_code(code)]
+    if not any(valid):
+        return None
+    return re.compile("|".join(v for v in valid if v)), re.compile(meta.international_prefix)
+
+
+#: the descriptions phonenumberutil._number_type_helper tries after the general one
+NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail", "fixed_line", "mobile")
+
+
+def valid_national(meta: PhoneMetadata) -> str | None:
+    """A regex for the national numbers valid in a region, anchored at the end: the general
+    description's pattern and one type's (None: no number is valid there)."""
+    general = meta.general_desc.national_number_pattern if meta.general_desc else None
+    types = [desc.national_number_pattern for desc in (getattr(meta, name) for name in NUMBER_TYPES)
+             if desc is not None and desc.national_number_pattern]
+    if not general or not types:
+        return None
+    return rf"(?=(?:{general})\Z)(?:{'|'.join(f'(?:{t})' for t in types)})\Z"
 
 
 #: a character after which the matcher decides: a letter (or another non-decimal numeral), a plus sign, an extension's mark
@@ -170,7 +259,7 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     if numbers is None or _UNSURE.search(candidate):
         return False
     valid_at_end, call_prefix = numbers
-    digits = re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
+    digits = _digits(candidate)
     starts, ends = [], []
     for group in re.finditer(r"\d+", candidate):
         starts.append(ends[-1] if ends else 0)
@@ -180,11 +269,60 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     return not any(valid_at_end.search(digits, 0, end) for end in ends)
 
 
+@functools.cache
+def national_prefixes(region: str) -> tuple[re.Pattern, ...] | None:
+    """The national prefixes (and carrier codes) phonenumbers.parse strips from a number parsed
+    for `region`, by its own metadata and by its country's main region's; None where a rule
+    transforms what it strips."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    main = meta and PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
+    if main is None or any(m.national_prefix_transform_rule for m in (meta, main)):
+        return None
+    return tuple(re.compile(m.national_prefix_for_parsing) for m in (meta, main) if m.national_prefix_for_parsing)
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def cannot_parse_valid(candidate: str, region: str) -> bool:
+    """True when `candidate`, parsed whole for `region` (as the matcher's _parse_and_verify
+    parses it), cannot be a valid number. Written nationally (cannot_be_valid), its national
+    number is its digits D after phonenumbers.parse cuts off, at most, the country code from the
+    start of D and then a national prefix (its pattern matched at the start) twice
+    (_maybe_extract_country_code, then parse): one of a few suffixes of D, which must be a
+    national number valid in a region of the country code."""
+    if cannot_be_valid(candidate, region):
+        return True
+    numbers, prefixes = national_numbers(region), national_prefixes(region)
+    if numbers is None or prefixes is None or _UNSURE.search(candidate):
+        return False
+    valid, call_prefix = numbers
+    digits = _digits(candidate)
+    if call_prefix.match(digits):
+        return False
+    code = str(PhoneMetadata.metadata_for_region(region).country_code)
+    national = {digits, digits[len(code):]} if digits.startswith(code) else {digits}
+    for _ in range(2):
+        national |= {n[m.end():] for n in national for m in (p.match(n) for p in prefixes) if m}
+    return not any(valid.match(n) for n in national)
+
+
+def _digits(candidate: str) -> str:
+    return re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
+
+
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
 def too_few_digits(candidate: str, region: str) -> bool:
     """Fewer digits than the shortest number valid in `region` (or anywhere, after a plus sign)."""
-    digits = sum(c.isdecimal() for c in candidate)
-    return digits < (shortest_international() if any(p in candidate for p in PLUS) else national_minimum(region))
+    return _digits_and_plus(candidate)[0] < fewest_digits(region, _digits_and_plus(candidate)[1])
+
+
+def _digits_and_plus(candidate: str) -> tuple[int, bool]:
+    return sum(c.isdecimal() for c in candidate), any(p in candidate for p in PLUS)
+
+
+@functools.cache
+def fewest_digits(region: str, plus: bool) -> int:
+    """Digits of the shortest number valid for the matcher of `region`, with a plus sign or without."""
+    return shortest_international() if plus else national_minimum(region)
 
 
 @contextlib.contextmanager
@@ -200,43 +338,47 @@ def shipped() -> Iterator[None]:
             setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
 
 
+def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
+                     context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
+    """PhoneNumberMatcher._extract_match as shipped, its answer remembered per candidate, the
+    `context` the matcher reads around it (_context), region and leniency."""
+    original = SHIPPED["_extract_match"]
+    if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
+        return original(matcher, candidate, offset)
+    if matcher.leniency == phonenumbermatcher.Leniency.VALID and too_few_digits(candidate, matcher.preferred_region):
+        return None  # for a valid number here, and its inner matches have fewer (POSSIBLE takes local-only lengths)
+    key = (candidate, *context, matcher.preferred_region, matcher.leniency)
+    if key not in answers:
+        if len(answers) >= CACHED_CANDIDATES:
+            answers.clear()
+        if matcher.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, matcher.preferred_region):
+            answers[key] = None
+            return None
+        match = original(matcher, candidate, offset)
+        answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
+    answer = answers[key]
+    if answer is None:
+        return None
+    start, raw, number = answer
+    copy = phonenumbers.PhoneNumber()
+    copy.merge_from(number)
+    return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
+
+
 @functools.cache
 def remember_candidates() -> None:
-    """Memoise PhoneNumberMatcher._extract_match, and have it and _parse_and_verify (which the
-    matcher calls on a candidate and on the parts it cuts from one) skip a national candidate
-    with no valid piece unparsed (same answers; see the module docstring)."""
-    original, parse_and_verify = SHIPPED["_extract_match"], SHIPPED["_parse_and_verify"]
+    """Memoise PhoneNumberMatcher._extract_match (remembered_match), and have it and
+    _parse_and_verify (which the matcher calls on a candidate and on the parts it cuts from one)
+    skip a national candidate with no valid piece unparsed (same answers; see the module docstring)."""
+    parse_and_verify = SHIPPED["_parse_and_verify"]
 
     def screened_parse_and_verify(self, candidate, offset):
-        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, self.preferred_region):
+        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
             return None
         return parse_and_verify(self, candidate, offset)
 
     def extract_match(self, candidate, offset):
-        if self.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
-            return original(self, candidate, offset)
-        if too_few_digits(candidate, self.preferred_region):
-            return None  # for a valid number here, and its inner matches have fewer
-        end = offset + len(candidate)
-        # what the matcher reads besides the candidate: whether the characters before and after it
-        # are letters or currency/percent signs, and whether a time stamp's ":mm" follows
-        key = (candidate, offset > 0 and _glued(self.text[offset - 1]), end < len(self.text) and _glued(self.text[end]),
-               bool(phonenumbermatcher._TIME_STAMPS_SUFFIX.match(self.text, end)), self.preferred_region, self.leniency)
-        if key not in answers:
-            if len(answers) >= CACHED_CANDIDATES:
-                answers.clear()
-            if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, self.preferred_region):
-                answers[key] = None
-                return None
-            match = original(self, candidate, offset)
-            answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
-        answer = answers[key]
-        if answer is None:
-            return None
-        start, raw, number = answer
-        copy = phonenumbers.PhoneNumber()
-        copy.merge_from(number)
-        return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
+        return remembered_match(self, candidate, offset, _context(self.text, candidate, offset))
 
     phonenumbermatcher.PhoneNumberMatcher._extract_match = extract_match
     phonenumbermatcher.PhoneNumberMatcher._parse_and_verify = screened_parse_and_verify

@@ -19,20 +19,27 @@ from dataclasses import dataclass
 import phonenumbers
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
-from dataprep.pii import windows
+from dataprep.pii import screens, windows
 from dataprep.pii.spans import Span
 
 
 @dataclass(frozen=True)
 class Recognizer:
     label: str
-    screen: str  # RE2 syntax, run by Arrow over the batch
+    #: RE2 syntax, run by Arrow over the batch: matches wherever `check` can report something (RE2's
+    #: `\d` is ASCII only; Python's is every decimal digit, RE2's `\p{Nd}`)
+    screen: str
     pattern: re.Pattern
     #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
     windowed: bool = True  # search only the words that can hold a match where windows.py allows it
+    #: found wherever `check` can report something, at a fraction of the pattern's cost (the
+    #: pattern then reads only the documents that hold it); the screen is its RE2 translation
+    prefilter: re.Pattern | None = None
 
     def find(self, text: str) -> Iterator[Span]:
+        if self.prefilter is not None and self.prefilter.search(text) is None:
+            return
         for match in self._matches(text):
             for start, end, score in self.check(match, text):
                 yield Span(start, end, self.label, score)
@@ -95,6 +102,9 @@ def _public(domain: str) -> bool:
 _PHONE = re.compile(
     r"(?<![\w+@./:\\-])(?:\+|\b00)?\(?\d{1,15}\)?(?:(?:[ \t\u00a0]?[.\-/][ \t\u00a0]?|[ \t\u00a0])\(?\d{1,15}\)?){0,7}(?![\w@]|[.:/-]\d)"
 )
+#: seven digits or more joined as _PHONE joins groups: every number the phone check reports (its
+#: pattern starts with a lookbehind, so `re` tries it at every position: 8-13x this search)
+_PHONE_RUN = re.compile(r"\d[\d \t\u00a0().\-/]{5,}\d")
 _PHONE_GROUP = re.compile(r"(?:\+|\b00)?\(?\d+\)?")
 #: a calendar date inside a candidate (ISO, day-month-year, month-day-year, year ranges)
 _DATE_LIKE = re.compile(r"(?<!\d)(?:\d{4}([-/.])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12]\d|3[01])"
@@ -113,9 +123,12 @@ def _phone_checker(regions: tuple[str, ...]):
     def check(match: re.Match, text: str) -> list[tuple[int, int, float]]:
         start, end = _balanced(match.group(), match.start(), match.end())
         raw = text[start:end]
+        if sum(c.isdigit() for c in raw) < _FEWEST_DIGITS:  # (_PHONE_RUN finds the others)
+            return []  # neither it nor a run of its groups is _plausible (most candidates: years, times, prices)
         if "isbn" in _before(text, start, 12):
             return []  # "ISBN 0-674-00613-5" dials nowhere
-        context = any(word in _before(text, start) for word in _PHONE_CONTEXT)
+        before = _before(text, start)
+        context = any(word in before for word in _PHONE_CONTEXT)
         score = _phone_score(raw, regions, context)
         if score is None and _ANNOUNCED.search(text, max(0, start - 12), start):
             score = _any_region_score(raw)
@@ -181,9 +194,13 @@ def _any_region_score(raw: str) -> float | None:
     return None
 
 
+#: digits of the shortest phone number the recognizer reports
+_FEWEST_DIGITS = 7
+
+
 def _plausible(raw: str) -> bool:
     """7 to 15 digits (ITU E.164 allows 15) and no date or time range inside."""
-    return 7 <= sum(c.isdigit() for c in raw) <= 15 and not _DATE_LIKE.search(raw)
+    return _FEWEST_DIGITS <= sum(c.isdigit() for c in raw) <= 15 and not _DATE_LIKE.search(raw)
 
 
 def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | None:
@@ -316,7 +333,8 @@ def _check_ssn(match: re.Match, text: str) -> list[tuple[int, int, float]]:
         return []
     if len(set(area + group + serial)) == 1 or area + group + serial == "123456789":
         return []
-    context = any(word in _before(text, match.start()) for word in ("ssn", "social security", "ss#", "ss #"))
+    before = _before(text, match.start())
+    context = any(word in before for word in ("ssn", "social security", "ss#", "ss #"))
     if not sep and not context:
         return []  # nine bare digits are any id; only "SSN 078051121" says what they are
     return [(match.start(), match.end(), 1.0 if context else (0.85 if sep == "-" else 0.6))]
@@ -339,6 +357,13 @@ _CREDENTIAL = re.compile(
 )
 
 
+#: a superset of where _CREDENTIAL matches, branch by branch: a URL's "user:password@", a key's
+#: prefix, and for a `password=` value the last part of its key word and what follows it up to
+#: ":" or "=" (derived by screens.superset, so cased as Python's IGNORECASE and with its `\s`)
+_CREDENTIAL_SCREEN = (r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?:"
+                      + screens.superset(r"(?i:key|token|secret|passw(?:or)?d)[\"']?\s*[:=]") + ")")
+
+
 def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     if match.group("value") is not None:
         value = match.group("value")
@@ -355,14 +380,14 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
     """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
-        "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", r"\d[\d \t().\-/]{5,}\d", _PHONE, _phone_checker(tuple(phone_regions)))],
-        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\d\.\d+\.\d+\.\d", _IPV4, _ip_checker(public_ips_only)),
+        "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", screens.superset(_PHONE_RUN.pattern), _PHONE, _phone_checker(tuple(phone_regions)),
+                                    prefilter=_PHONE_RUN)],
+        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\p{Nd}\.\p{Nd}+\.\p{Nd}+\.\p{Nd}", _IPV4, _ip_checker(public_ips_only)),
                        Recognizer("IP_ADDRESS", r"[0-9A-Fa-f]:[0-9A-Fa-f]*:", _IPV6, _ip_checker(public_ips_only))],
-        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\d(?:[ -]?\d){11}", _CARD, _check_card)],
-        "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\d{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
-        "US_SSN": [Recognizer("US_SSN", r"\d{3}[- ]?\d{2}[- ]?\d{4}", _SSN, _check_ssn)],
-        "CREDENTIAL": [Recognizer("CREDENTIAL", r"://[^\s/@]+:[^\s/@]+@|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abposr]-|AIza|k_live_|k_test_|sk-|eyJ|PRIVATE KEY|(?i:pass|key|token|secret)",
-                                  _CREDENTIAL, _check_credential)],
+        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\p{Nd}(?:[ -]?\p{Nd}){11}", _CARD, _check_card)],
+        "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
+        "US_SSN": [Recognizer("US_SSN", r"\p{Nd}{3}[- ]?\p{Nd}{2}[- ]?\p{Nd}{4}", _SSN, _check_ssn)],
+        "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
     return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from re import _constants as C  # noqa: N812 (the parser's opcodes)
 from re import _parser
 
@@ -62,6 +63,11 @@ def union(screens: list[str | None]) -> str | None:
     if not screens or any(s is None for s in screens):
         return None
     return "|".join(f"(?:{s})" for s in screens)
+
+
+def any_of(characters: Iterable[str]) -> str:
+    """A screen for text holding one of these characters."""
+    return "[" + "".join(_char(ord(c)) for c in sorted(characters)) + "]"
 
 
 @functools.cache
