@@ -73,9 +73,9 @@ def is_numeric(kind: pa.DataType) -> bool:
 
 def sample(out: OutputLayout | str | os.PathLike, index: int, name: str, rows: int) -> tuple[pa.Table | None, int]:
     """(a stage's records, how many it recorded in all): every record when there are at most
-    `rows`, else a seeded uniform sample of at most `rows`, drawn part by part in proportion to
-    each part's records. Whoever reads it holds `rows` records and one part, whatever the corpus
-    size; the same output gives the same sample."""
+    `rows`, else a seeded uniform sample of exactly `rows` (row numbers drawn over all parts at
+    once, then read part by part). Whoever reads it holds `rows` records and one part, whatever
+    the corpus size; the same output gives the same sample."""
     layout = OutputLayout.at(out)
     files = layout.parts(layout.metrics_dir(index, name))
     if not files:
@@ -84,10 +84,11 @@ def sample(out: OutputLayout | str | os.PathLike, index: int, name: str, rows: i
     total = sum(sizes)
     if total <= rows:
         return pa.concat_tables([storage.read_table(f) for f in files], promote_options="default"), total
-    tables = []
-    for i, (f, size) in enumerate(zip(files, sizes)):
-        picked = np.random.default_rng([SAMPLE_SEED, i]).choice(size, size * rows // total, replace=False)
-        tables.append(storage.read_table(f).take(np.sort(picked)))
+    picked = np.sort(np.random.default_rng(SAMPLE_SEED).choice(total, rows, replace=False))
+    starts = np.cumsum([0, *sizes])
+    bounds = np.searchsorted(picked, starts)
+    tables = [storage.read_table(f).take(picked[bounds[i]:bounds[i + 1]] - starts[i])
+              for i, f in enumerate(files) if bounds[i + 1] > bounds[i]]
     return pa.concat_tables(tables, promote_options="default"), total
 
 

@@ -114,16 +114,16 @@ def _sampled_removals(out: OutputLayout) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], scale: float = 1.0) -> list[dict[str, Any]]:
+def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], scale: float = 1.0,
+            by_reason: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """Per threshold: documents the stage removes now, and would remove at other values.
 
     Exact from the recorded values: a document stays removed when another rule of the stage
     fails it (or a rule without a threshold removed it); the tuned rule decides the rest. From a
-    sample of the records, each count is scaled by `scale` (records / sampled): an estimate.
+    sample of the records (`scale` = records / sampled), the counts at the configured values are
+    the run's own (`by_reason`, from stats.json) and every other count adds the sample's
+    difference from them, scaled: an estimate.
     """
-    def count(n: Any) -> Any:
-        return np.rint(np.asarray(n) * scale).astype(int).tolist()
-
     reasons = np.array(table.column("reason").to_pylist(), dtype=object)
     removed = reasons != None  # noqa: E711 (elementwise)
     usable = [t for t in thresholds if t["metric"] in table.column_names and t["bound"] is not None]  # None: per document
@@ -137,6 +137,12 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
         for j, f in enumerate(failing_now):
             if j != i:
                 other |= f
+        now = int((other | failing_now[i]).sum())
+        exact_now = now if by_reason is None else sum(by_reason.values())
+
+        def count(n: Any, now: int = now, exact_now: int = exact_now) -> Any:
+            return (np.rint((np.asarray(n) - now) * scale).astype(int) + exact_now).tolist()
+
         v = values[t["metric"]]
         free = np.sort(v[~other & ~np.isnan(v)])
         alternatives = []
@@ -147,7 +153,9 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
         stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)
         failing = (np.searchsorted(free, stops, "left") if t["side"] == "min"  # fails below the stop, above it, at or above it
                    else free.size - np.searchsorted(free, stops, "right" if t["side"] == "max" else "left"))
-        rows.append({**t, "now": count((other | failing_now[i]).sum()), "by_rule": count((reasons == f"{stage_name}.{t['code']}").sum()),
+        code = f"{stage_name}.{t['code']}"
+        by_rule = int((reasons == code).sum()) if by_reason is None else by_reason.get(code, 0)
+        rows.append({**t, "now": exact_now, "by_rule": by_rule,
                      "other": count(other.sum()), "alternatives": alternatives,
                      "stops": stops.tolist(), "counts": count(other.sum() + failing)})
     return rows
@@ -238,7 +246,7 @@ def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[s
         sampled = f"a sample of {table.num_rows:,} of {total:,} documents" if table.num_rows < total else ""
         body.append(_histograms(table, thresholds, sampled))
         body.append(_sizes(table, sampled or f"all {total:,} documents"))
-        tuning = _tuning(table, name, thresholds, total / max(table.num_rows, 1))
+        tuning = _tuning(table, name, thresholds, total / max(table.num_rows, 1), stage["removed"] if sampled else None)
         if tuning:
             body.append(_tuning_table(tuning, sampled))
     remover = highlight.stage_of(spec) if spec else (None, {})
@@ -358,7 +366,7 @@ def _tuning_table(rows: list[dict[str, Any]], sampled: str) -> str:
     body = []
     for r in rows:
         cells = "".join(f"<td>{b:g}: {n:,} <small>({n - r['now']:+,})</small></td>" for b, n in r["alternatives"])
-        stops = r["stops"]  # the slider moves over the recorded values (quantiles), each with its exact count
+        stops = r["stops"]  # the slider moves over the recorded values (quantiles), each with its count
         data = json.dumps({"stops": stops, "counts": r["counts"], "now": r["now"]})
         slider = (f"<input type=range min=0 max={len(stops) - 1} step=1 value={stops.index(r['bound'])} data-tune='{_e(data)}'>"
                   f"<output class=tuned></output>")
@@ -412,6 +420,7 @@ def _quarantine(out: OutputLayout, shown: int = 50) -> str:
     files = out.parts(out.quarantine)
     if not files:
         return "<p>nothing was quarantined</p>"
+
     def by_file_and_error(table: pa.Table) -> pa.Table:
         return table.group_by(["source", "error"]).aggregate([("rows", "sum")]).rename_columns(["source", "error", "rows"])
 
@@ -421,7 +430,7 @@ def _quarantine(out: OutputLayout, shown: int = 50) -> str:
     rows = "".join(f"<tr><td>{_e(r['source'])}</td><td>{_num(r['rows'] or 0)}</td><td>{_e(r['error'])}</td></tr>"
                    for r in groups.slice(0, shown).to_pylist())
     more = f"<p class=note>{groups.num_rows - shown:,} more (file, error) pairs in quarantine/</p>" if groups.num_rows > shown else ""
-    return (f"<p>{pc.sum(groups.column('rows')).as_py() or 0:,} documents in {pc.count_distinct(groups.column('source')).as_py():,} files"
+    return (f"<p>{pc.sum(groups.column('rows')).as_py() or 0:,} documents in {pc.count_distinct(groups.column('source'), mode='all').as_py():,} files"
             f"</p><table class=quarantine><tr><th>file</th><th>documents</th><th>error</th></tr>{rows}</table>{more}")
 
 
@@ -462,8 +471,8 @@ mark{background:#ffd27a}table{border-collapse:collapse}td,th{border:1px solid #d
 .summary{font-size:16px}output.tuned{display:inline-block;min-width:14em;margin-left:6px}
 """
 
-# The slider: at each stop (a recorded value), the exact count of documents the stage would
-# remove there, computed in Python from every document's value (no estimate in the page).
+# The slider: at each stop (a recorded value), the count of documents the stage would remove
+# there, computed in Python from the recorded values (exact, or from a sample the page names).
 SCRIPT = """
 document.querySelectorAll('tr.tune').forEach(function(row){
   var input=row.querySelector('input'), out=row.querySelector('output');

@@ -114,7 +114,7 @@ def _gcs_from_environment() -> pafs.GcsFileSystem | None:
     host = os.environ.get("STORAGE_EMULATOR_HOST")
     if not host:
         return None
-    scheme, _, address = host.rpartition("://")
+    scheme, _, address = host.rstrip("/").rpartition("://")
     return pafs.GcsFileSystem(anonymous=True, endpoint_override=address, scheme=scheme or "http")
 
 

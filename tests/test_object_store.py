@@ -70,9 +70,13 @@ def test_gs_to_gs_matches_the_local_run(gcs_store, object_store_pipeline):
     assert result.returncode == 0, result.stderr[-3000:]
     for folder in ("kept", "removed"):
         assert rows(gcs_store.read_folder(f"{out}/{folder}")) == rows(read_folder(local / folder)), folder
-    stats = json.loads(gcs_store.files(out)["stats.json"])
+    written = gcs_store.files(out)
+    stats = json.loads(written["stats.json"])
     assert stats["invariant_ok"] and counts(stats) == counts(json.loads((local / "stats.json").read_text()))
-    assert token_files(gcs_store.files(out)) == token_files(local_files(local))
+    assert stats["output"]["kept"] > 0 and any(s["kind"] == "global" and sum(s["removed"].values()) for s in stats["stages"])
+    tokens = token_files(written)
+    assert tokens == token_files(local_files(local)) and tokens["tokens/manifest.json"]["tokens"] > 0
+    assert any(name.startswith("_work/s1/") for name in written), "the work folder is on the store"
     assert "output: gs://corpus/runs/a" in result.stdout
 
 
