@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep import __version__, documents, ledger, outputs, report, resolution, runtime, storage
+from dataprep import __version__, documents, ledger, outputs, resolution, runtime, storage
 from dataprep.documents import Part
 from dataprep.errors import ConfigError, PartCrashed
 from dataprep.layout import OutputLayout
@@ -99,6 +99,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             entry["corpus_seconds"] = round(phase_seconds[position], 3)
             entry["seconds"] = round(entry["seconds"] + phase_seconds[position], 4)
     storage.write_json(stats, layout.stats_json)
+    from dataprep import report  # here: a worker unpickling this module's tasks need not import the report (pyarrow.dataset, pandas)
+
     report.write(layout)
     return stats
 
@@ -191,11 +193,9 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
         repeated = _repeated_ids(pa.concat_tables(digests), files) if digests else None
         resolution.write_decisions_table(repeated, folder, [p.key for p in parts])
         return folder
-    import ray.data
-
     n = resolution.partitions(rows)
     items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
-    digests = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+    digests = runtime.data().from_items(items, override_num_blocks=max(1, len(items))).map_batches(
         _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
     repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
     resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
@@ -341,10 +341,8 @@ def _parquet_dataset(paths: list[str]):
     Not ray.data.read_parquet: its path resolution imports fsspec's HTTP filesystem, which
     recent fsspec releases no longer provide.
     """
-    import ray.data
-
     items = [{"path": p} for p in paths]
-    return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+    return runtime.data().from_items(items, override_num_blocks=len(items)).map_batches(
         _read_parquet_batch, batch_size=1, batch_format="pyarrow")
 
 
