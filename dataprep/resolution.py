@@ -57,6 +57,22 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
         _untagged, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
 
 
+def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
+    """`fn(batch, **kwargs)` over every batch of a Ray Dataset, or over a table (the one
+    partition of a resolve on the driver): the steps between a stage's shuffles, written once
+    for both."""
+    if isinstance(data, pa.Table):
+        return fn(data, **kwargs)
+    return data.map_batches(fn, batch_format="pyarrow", fn_kwargs=kwargs)
+
+
+def union(first: Any, second: Any) -> Any:
+    """The rows of both (two Ray Datasets, or two tables on the driver)."""
+    if isinstance(first, pa.Table):
+        return pa.concat_tables([first, second])
+    return first.union(second)
+
+
 def _tag(batch: pa.Table, key: list[str], n: int) -> pa.Table:
     return batch.append_column(PARTITION_COLUMN, pa.array(bucket(batch, key, n), pa.int64()))
 

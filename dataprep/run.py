@@ -324,7 +324,11 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         rows = sum(storage.parquet_file(f).metadata.num_rows for f in key_files)
         if stage.resolves_tables and rows <= resolution.PARTITION_ROWS:  # one partition: on the driver, no shuffle
             records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
-            resolution.write_decisions_table(stage.resolve(records, 1), folder, [p.key for p in parts])
+            decided = stage.resolve(records, 1)
+            if decided is None or isinstance(decided, pa.Table):
+                resolution.write_decisions_table(decided, folder, [p.key for p in parts])
+            else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)
+                resolution.write_decisions(decided, folder, [p.key for p in parts], resolution.partitions(rows))
         else:
             n = resolution.partitions(rows)
             records = _parquet_dataset(key_files) if rows else None
