@@ -72,8 +72,7 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
                               "and RAY_AUTH_TOKEN to the cluster's token (on the head: `ray get-auth-token`) here and on every "
                               "node, or RAY_AUTH_TOKEN_PATH to a file holding it (README: running on a cluster)")
         raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {failure}")
-    for name in ("ray", "ray.data", "ray._private"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    _quiet_loggers()
     return True
 
 
@@ -92,7 +91,13 @@ def data() -> Any:
     # pool of aggregator actors (seconds of fixed cost per group-by); the pull-based sort
     # shuffle runs as plain tasks and is ten times cheaper at this size.
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    _quiet_loggers()  # again: importing Ray Data sets up its loggers
     return ray.data
+
+
+def _quiet_loggers() -> None:
+    for name in ("ray", "ray.data", "ray._private"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 #: the embedded head node this process started (`stop` ends its processes), None otherwise
