@@ -25,6 +25,9 @@ from dataprep import storage
 #: row count of the keys, sets the number of shuffle partitions, so a task's memory is bounded
 #: by this setting, not by the corpus
 PARTITION_ROWS = 2_000_000
+#: bytes of keys (uncompressed, as Parquet's footers count them) a resolve on the driver holds at
+#: most: the row bound alone would let keys that carry text (train_tokenizer's) fill the driver
+PARTITION_BYTES = 512 * 2**20
 PARTITION_COLUMN = "_partition"
 DONE = "_done.json"
 

@@ -308,8 +308,8 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
     per-document records with the part's index, one Parquet file per part (kept across a
     resume). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
     per-document decisions written one file per part (dataprep/resolution.py); a stage that
-    `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS),
-    resolves them on the driver as that one partition instead. Otherwise the driver holds file
+    `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS rows,
+    PARTITION_BYTES bytes), resolves them on the driver as that one partition instead. Otherwise the driver holds file
     names and row counts only.
     """
     started = time.perf_counter()
@@ -321,8 +321,10 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
             pass
         key_files = [layout.keys_part(segment, p.key) for p in parts]
-        rows = sum(storage.parquet_file(f).metadata.num_rows for f in key_files)
-        if stage.resolves_tables and rows <= resolution.PARTITION_ROWS:  # one partition: on the driver, no shuffle
+        footers = [storage.parquet_file(f).metadata for f in key_files]
+        rows = sum(m.num_rows for m in footers)
+        size = sum(m.row_group(g).total_byte_size for m in footers for g in range(m.num_row_groups))
+        if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
             records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
             decided = stage.resolve(records, 1)
             if decided is None or isinstance(decided, pa.Table):
