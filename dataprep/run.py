@@ -1,6 +1,6 @@
 """Execute a pipeline: plan parts, check ids corpus-wide, run the fused stages, account for all.
 
-The unit of work is a *part* (a few row groups of one input file). Ray Data schedules one task
+The unit of work is a *part* (a few row groups of one input file). Ray runs one task
 per part; inside it, the per-document stages run fused over Arrow batches (each stage's word and
 line splits shared through `TextBatch`) and the part's kept, removed and quarantined documents
 are written as three Parquet shards, then a completion marker with its counts. A killed run
