@@ -71,13 +71,14 @@ def load() -> str:
 OURS = REPO
 
 
-def measured(command: list[str], env: dict | None = None, sampler: type[TreeMemory] = TreeMemory) -> tuple[float, float, int, str, TreeMemory]:
+def measured(command: list[str], env: dict | None = None, sampler: type[TreeMemory] = TreeMemory,
+             cwd: Path | None = None) -> tuple[float, float, int, str, TreeMemory]:
     """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (Ray's
     daemons and workers, datatrove's workers), peak RSS of the tree, stdout. CPU seconds move
     far less than wall time when other work shares the machine, though not nothing: Ray's
     daemons poll for as long as a run lasts, so a slowed run also costs us more CPU."""
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
     with sampler(proc.pid, interval=0.1) as memory:
         out, err = proc.communicate()
     seconds = time.perf_counter() - started
@@ -100,7 +101,7 @@ def ours(row: str, source: Path, work: Path, cpus: int) -> tuple[float, float, i
     out = work / f"ours_{row}"
     env = {**os.environ, "PYTHONPATH": str(OURS)}
     *figures, _, _ = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(source),
-                            "--output", str(out), "--num-cpus", str(cpus), "--no-progress"], env)
+                            "--output", str(out), "--num-cpus", str(cpus), "--no-progress"], env, cwd=OURS)  # `-m` puts the cwd first
     return (*figures, ids_in(out / "kept"))
 
 
@@ -125,7 +126,7 @@ def fixed_cost(work: Path, cpus: int) -> tuple[float, float, dict[str, float]]:
     spec.write_text(json.dumps({"name": "tiny", "stages": [{"normalize": {}}]}), encoding="utf-8")
     seconds, cpu, _, _, tree = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(folder), "--output",
                                    str(work / "tiny_out"), "--num-cpus", str(cpus), "--no-progress"], {**os.environ, "PYTHONPATH": str(OURS)},
-                                  ProcessCPU)
+                                  ProcessCPU, OURS)
     kinds: dict[str, float] = {}
     for process_cpu, name in tree.by_process():
         kind = "workers" if name.startswith("ray::") and "Agent" not in name else "driver" if "dataprep" in name else "Ray's daemons"
