@@ -3,6 +3,7 @@ Curator's Ray Data executor where it runs on CPU) next to `dataprep run`.
 
     bash benchmarks/setup_peers.sh                      # once: datatrove and NeMo Curator, each in its own venv
     python benchmarks/compare.py [--docs 0,100000] [--rows filters,minhash,exact,survey] [--cpus 2]
+    python benchmarks/compare.py --docs 0 --sides dataprep --repo /tmp/base   # our side only, from another checkout
 
 Same input, same machine, each side a whole command in a fresh process (start-up included):
 datatrove with 2 worker processes (benchmarks/datatrove_pipeline.py), ours as `dataprep run
@@ -20,6 +21,10 @@ documents of ~5 KB made of real lines (5% exact and 5% near copies planted; in a
 outside the repository, deleted afterwards). Per row: wall time, docs/s per core, peak RSS of the
 process tree (sampled from /proc), documents kept by each side and the share of documents both
 keep or both remove (by id). The machine is shared: the load average is printed with the figures.
+Our fixed cost is printed first, on its own line, with the CPU seconds of each kind of process
+of its tree (the driver, Ray's daemons, Ray's workers). `--repo` runs our side from another
+checkout (a snapshot of main, say) and `--sides` picks the sides, so two versions of ours are
+compared in one sitting with the peers run once.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from dedup_speed import real_lines, synthetic_shards  # noqa: E402
+from fixed_cost import ProcessCPU  # noqa: E402
 from pipeline import TreeMemory  # noqa: E402
 
 OUR_STAGES = {
@@ -61,19 +67,24 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measured(command: list[str], env: dict | None = None) -> tuple[float, float, int, str]:
+#: our checkout: the `dataprep` our side runs (--repo)
+OURS = REPO
+
+
+def measured(command: list[str], env: dict | None = None, sampler: type[TreeMemory] = TreeMemory,
+             cwd: Path | None = None) -> tuple[float, float, int, str, TreeMemory]:
     """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (Ray's
     daemons and workers, datatrove's workers), peak RSS of the tree, stdout. CPU seconds move
     far less than wall time when other work shares the machine, though not nothing: Ray's
     daemons poll for as long as a run lasts, so a slowed run also costs us more CPU."""
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    with TreeMemory(proc.pid, interval=0.1) as memory:
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    with sampler(proc.pid, interval=0.1) as memory:
         out, err = proc.communicate()
     seconds = time.perf_counter() - started
     if proc.returncode:
         raise SystemExit(f"{' '.join(command[:4])}... failed:\n{err.decode()[-3000:]}")
-    return seconds, memory.cpu_seconds, memory.peak, out.decode()
+    return seconds, memory.cpu_seconds, memory.peak, out.decode(), memory
 
 
 def ids_in(folder: Path) -> set[str]:
@@ -88,9 +99,9 @@ def ours(row: str, source: Path, work: Path, cpus: int) -> tuple[float, float, i
         spec = work / f"{row}.yaml"
         spec.write_text(json.dumps({"name": f"compare_{row}", "stages": OUR_STAGES[row]}), encoding="utf-8")
     out = work / f"ours_{row}"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    *figures, _ = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(source),
-                            "--output", str(out), "--num-cpus", str(cpus), "--no-progress"], env)
+    env = {**os.environ, "PYTHONPATH": str(OURS)}
+    *figures, _, _ = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(source),
+                            "--output", str(out), "--num-cpus", str(cpus), "--no-progress"], env, cwd=OURS)  # `-m` puts the cwd first
     return (*figures, ids_in(out / "kept"))
 
 
@@ -99,22 +110,28 @@ def theirs(row: str, source: Path, work: Path, peer: str, python: str, cpus: int
     goes first on PATH, where NeMo Curator's RayClient looks for the `ray` command."""
     folder = work / f"{peer}_{row}"
     env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    *figures, out = measured([python, str(REPO / "benchmarks" / f"{peer}_pipeline.py"), row, str(source), str(folder),
-                              "--workers", str(cpus)], env)
+    *figures, out, _ = measured([python, str(REPO / "benchmarks" / f"{peer}_pipeline.py"), row, str(source), str(folder),
+                                 "--workers", str(cpus)], env)
     return (*figures, ids_in(Path(json.loads(out.strip().splitlines()[-1])["kept"])))
 
 
-def fixed_cost(work: Path, cpus: int) -> tuple[float, float]:
-    """Our start-up: `dataprep run` of one stage on one tiny document, in a fresh process."""
+def fixed_cost(work: Path, cpus: int) -> tuple[float, float, dict[str, float]]:
+    """Our start-up: `dataprep run` of one stage on one tiny document, in a fresh process; also
+    its CPU seconds by kind of process (driver, Ray's daemons, Ray's workers)."""
     folder = work / "tiny"
     folder.mkdir()
     pq.write_table(pa.table({"id": ["t0"], "text": ["One tiny document, to time what every run pays before its first part."]}),
                    folder / "one.parquet")
     spec = work / "tiny.yaml"
     spec.write_text(json.dumps({"name": "tiny", "stages": [{"normalize": {}}]}), encoding="utf-8")
-    seconds, cpu, _, _ = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(folder), "--output",
-                                   str(work / "tiny_out"), "--num-cpus", str(cpus), "--no-progress"], {**os.environ, "PYTHONPATH": str(REPO)})
-    return seconds, cpu
+    seconds, cpu, _, _, tree = measured([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(folder), "--output",
+                                   str(work / "tiny_out"), "--num-cpus", str(cpus), "--no-progress"], {**os.environ, "PYTHONPATH": str(OURS)},
+                                  ProcessCPU, OURS)
+    kinds: dict[str, float] = {}
+    for process_cpu, name in tree.by_process():
+        kind = "workers" if name.startswith("ray::") and "Agent" not in name else "driver" if "dataprep" in name else "Ray's daemons"
+        kinds[kind] = kinds.get(kind, 0.0) + process_cpu
+    return seconds, cpu, kinds
 
 
 def real_input(data: Path, folder: Path) -> int:
@@ -134,20 +151,24 @@ def synthetic_input(data: Path, folder: Path, docs: int) -> int:
     return docs
 
 
-def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], peers: dict[str, str], cpus: int) -> None:
+def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], peers: dict[str, str], cpus: int,
+            ours_too: bool = True) -> None:
     print(f"\n{label}: {docs:,} documents, {sum(f.stat().st_size for f in source.glob('*.parquet')) / 1e6:.0f} MB of Parquet, "
           f"{cpus} cores; load average {load()}", flush=True)
     print(f"{'row':<8} {'side':<10} {'wall s':>8} {'docs/s/core':>12} {'CPU s':>8} {'docs/CPU s':>10} {'peak tree':>10} "
           f"{'kept':>8}  agreement (by id)")
     every = ids_in(source)
     for row in rows:
-        a = ours(row, source, work, cpus)
-        sides = [("dataprep", a, "")]
+        a = ours(row, source, work, cpus) if ours_too else None
+        sides = [("dataprep", a, f"  load {load()}")] if a else []
         for peer, python in peers.items():
             if row in PEER_ROWS[peer]:
                 b = theirs(row, source, work, peer, python, cpus)
-                agree = sum((i in a[3]) == (i in b[3]) for i in every) / len(every)
-                sides.append((peer, b, f"  {agree:.2%}; {peer}/ours: wall {b[0] / a[0]:.1f}x, CPU {b[1] / a[1]:.1f}x; load {load()}"))
+                versus = ""
+                if a:
+                    agree = sum((i in a[3]) == (i in b[3]) for i in every) / len(every)
+                    versus = f"{agree:.2%}; {peer}/ours: wall {b[0] / a[0]:.1f}x, CPU {b[1] / a[1]:.1f}x; "
+                sides.append((peer, b, f"  {versus}load {load()}"))
         for side, (seconds, cpu, peak, kept), note in sides:
             print(f"{row:<8} {side:<10} {seconds:>8.1f} {docs / seconds / cpus:>12,.0f} {cpu:>8.1f} {docs / cpu:>10,.0f} "
                   f"{peak / 2**30:>8.2f} G {len(kept):>8,}{note}", flush=True)
@@ -162,20 +183,30 @@ def main() -> None:
     parser.add_argument("--rows", default="filters,minhash,exact,survey")
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()), help="where inputs and outputs go (deleted after)")
+    parser.add_argument("--sides", default="dataprep,datatrove,nemo", help="which sides run")
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout our side runs (e.g. a snapshot of main)")
     args = parser.parse_args()
-    if not Path(args.peers).is_file():
-        raise SystemExit(f"no peers' venv at {args.peers}: run bash benchmarks/setup_peers.sh")
-    peers = {"datatrove": args.peers}
-    if Path(args.nemo).is_file():
-        peers["nemo"] = args.nemo
-    else:
-        print(f"no NeMo Curator venv at {args.nemo} (bash benchmarks/setup_peers.sh): its row is left out", flush=True)
+    global OURS
+    OURS = args.repo.resolve()
+    sides = args.sides.split(",")
+    peers = {}
+    if "datatrove" in sides:
+        if not Path(args.peers).is_file():
+            raise SystemExit(f"no peers' venv at {args.peers}: run bash benchmarks/setup_peers.sh")
+        peers["datatrove"] = args.peers
+    if "nemo" in sides:
+        if Path(args.nemo).is_file():
+            peers["nemo"] = args.nemo
+        else:
+            print(f"no NeMo Curator venv at {args.nemo} (bash benchmarks/setup_peers.sh): its row is left out", flush=True)
     rows = args.rows.split(",")
     work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.tmp))
     try:
-        seconds, cpu = fixed_cost(work, args.cpus)
-        print(f"our fixed cost: {seconds:.1f} s wall, {cpu:.1f} s CPU of the process tree (`dataprep run` of normalize on "
-              f"1 document, fresh process: Python imports, Ray start-up, id check, first task); load average {load()}", flush=True)
+        if "dataprep" in sides:
+            seconds, cpu, kinds = fixed_cost(work, args.cpus)
+            print(f"our fixed cost ({OURS}): {seconds:.1f} s wall, {cpu:.1f} s CPU of the process tree (`dataprep run` of "
+                  f"normalize on 1 document, fresh process: Python imports, Ray start-up, id check, first task), of which "
+                  f"{', '.join(f'{kind} {value:.1f} s' for kind, value in sorted(kinds.items()))}; load average {load()}", flush=True)
         for size in (int(n) for n in args.docs.split(",")):
             case = work / f"n{size}"
             if size:
@@ -184,7 +215,7 @@ def main() -> None:
             else:
                 docs = real_input(args.data, case / "input")
                 label = f"real documents of {args.data}"
-            compare(label, case / "input", docs, case, rows, peers, args.cpus)
+            compare(label, case / "input", docs, case, rows, peers, args.cpus, "dataprep" in sides)
             shutil.rmtree(case)
     finally:
         shutil.rmtree(work, ignore_errors=True)

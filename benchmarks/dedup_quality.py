@@ -231,7 +231,6 @@ def main() -> None:
           f"{len(bases)} bases x {len(BUCKETS)} copies + {len(unrelated):,} unrelated = {len(docs):,} documents, "
           f"{mb:.1f} MB (set built in {time.perf_counter() - started:.0f} s)")
 
-    import ray
 
     from dataprep import runtime
 
@@ -252,7 +251,7 @@ def main() -> None:
                 print(f"{name}: not available ({str(exc).splitlines()[0]})")
                 continue
             results.append((name, stage, cluster, seconds))
-    ray.shutdown()
+    runtime.stop()
 
     bucket_of = np.searchsorted([hi for _, hi in BUCKETS[:-1]], true_j, side="right")
     print()

@@ -107,7 +107,6 @@ def main() -> None:
         if proc.returncode:
             raise SystemExit(proc.stderr.read().decode())
 
-        import ray
 
         from dataprep import pipeline, runtime
         from dataprep.run import run
@@ -116,7 +115,7 @@ def main() -> None:
         runtime.start()
         init = time.perf_counter() - started
         started = time.perf_counter()
-        ray.data.range(2, override_num_blocks=2).map_batches(lambda b: b).materialize()
+        runtime.data().range(2, override_num_blocks=2).map_batches(lambda b: b).materialize()
         first_task = time.perf_counter() - started
 
         warm = []
@@ -126,7 +125,7 @@ def main() -> None:
             stats = run(spec)
             warm.append(time.perf_counter() - started)
         stage_rows = stats["stages"]
-        ray.shutdown()
+        runtime.stop()
 
     best = min(warm)
     print(f"ray.init (embedded)          {init:6.2f} s")

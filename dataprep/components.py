@@ -27,17 +27,25 @@ _PAIR = pa.schema([("a", pa.string()), ("b", pa.string())])
 
 def components(edges: Any, max_driver_edges: int, n: int, max_rounds: int = 64) -> Any:
     """Clusters of a Ray Dataset of edges: a Ray Dataset of decisions, one per clustered document
-    (None when there are no edges)."""
+    (None when there are no edges). Edges as a table (a resolve on the driver) give a table, or
+    go to Ray Data above the driver's budget."""
     import ray
-    import ray.data
 
+    from dataprep import runtime
+
+    if isinstance(edges, pa.Table):
+        if edges.num_rows == 0:
+            return None
+        if edges.num_rows <= max_driver_edges:
+            return components_in_memory(edges.cast(EDGE_SCHEMA))
+        edges = runtime.data().from_arrow(edges)
     edges = edges.materialize()
     count = edges.count()
     if count == 0:
         return None
     if count <= max_driver_edges:
         tables = [t for t in ray.get(edges.to_arrow_refs()) if t.num_rows]
-        return ray.data.from_arrow(components_in_memory(pa.concat_tables(tables).cast(EDGE_SCHEMA)))
+        return runtime.data().from_arrow(components_in_memory(pa.concat_tables(tables).cast(EDGE_SCHEMA)))
     return components_distributed(edges, n, max_rounds)
 
 

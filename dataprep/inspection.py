@@ -74,11 +74,9 @@ def _resolution(stage: Stage, batch: TextBatch):
     """A global stage's corpus-wide result over the sample (on the embedded Ray); None otherwise."""
     if not isinstance(stage, Global):
         return None
-    import ray.data
-
     keys = stage.keys(batch) if batch.num_rows else stage.keys(None)
     keys = keys.append_column("part", pa.array([0] * keys.num_rows, pa.int32()))  # the sample is one part
-    decisions = stage.resolve(ray.data.from_arrow(keys) if keys.num_rows else None, 2)
+    decisions = stage.resolve(runtime.data().from_arrow(keys) if keys.num_rows else None, 2)
     tables = [t for t in decisions.iter_batches(batch_format="pyarrow")] if decisions is not None else []
     return pa.concat_tables(tables).drop_columns(["part"]) if tables else stage.DECISIONS.empty_table()
 

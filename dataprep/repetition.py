@@ -9,7 +9,6 @@ each word's characters and n, and returns one value per document.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from dataprep.text import doc_keys, first_occurrences, ngram_starts, per_doc
 
@@ -24,6 +23,8 @@ def top_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_chars: np.ndarra
     result = np.zeros(n_docs)
     if len(starts) == 0:
         return result
+    import pandas as pd  # here, not at the top: stage discovery imports this module in every process
+
     # factorize numbers groups in order of first appearance, so an element opens its group
     # exactly when its code exceeds every code before it
     group, _ = pd.factorize(doc_keys(parent[starts], keys))
@@ -71,6 +72,8 @@ def greedy_duplicate_ngram_chars(codes: np.ndarray, parent: np.ndarray, word_cha
     result = np.zeros(n_docs)
     if len(starts) == 0:
         return result
+    import pandas as pd
+
     paired = doc_keys(parent[starts], keys)
     repeated = pd.Series(paired).duplicated(keep=False).to_numpy()
     if not repeated.any():

@@ -25,6 +25,9 @@ from dataprep import storage
 #: row count of the keys, sets the number of shuffle partitions, so a task's memory is bounded
 #: by this setting, not by the corpus
 PARTITION_ROWS = 2_000_000
+#: bytes of keys (uncompressed, as Parquet's footers count them) a resolve on the driver holds at
+#: most: the row bound alone would let keys that carry text (train_tokenizer's) fill the driver
+PARTITION_BYTES = 512 * 2**20
 PARTITION_COLUMN = "_partition"
 DONE = "_done.json"
 
@@ -55,6 +58,22 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
     tagged = ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key, "n": n})
     return tagged.groupby(PARTITION_COLUMN, num_partitions=n).map_groups(
         _untagged, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
+
+
+def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
+    """`fn(batch, **kwargs)` over every batch of a Ray Dataset, or over a table (the one
+    partition of a resolve on the driver): the steps between a stage's shuffles, written once
+    for both."""
+    if isinstance(data, pa.Table):
+        return fn(data, **kwargs)
+    return data.map_batches(fn, batch_format="pyarrow", fn_kwargs=kwargs)
+
+
+def union(first: Any, second: Any) -> Any:
+    """The rows of both (two Ray Datasets, or two tables on the driver)."""
+    if isinstance(first, pa.Table):
+        return pa.concat_tables([first, second])
+    return first.union(second)
 
 
 def _tag(batch: pa.Table, key: list[str], n: int) -> pa.Table:

@@ -1,6 +1,6 @@
 """Execute a pipeline: plan parts, check ids corpus-wide, run the fused stages, account for all.
 
-The unit of work is a *part* (a few row groups of one input file). Ray Data schedules one task
+The unit of work is a *part* (a few row groups of one input file). Ray runs one task
 per part; inside it, the per-document stages run fused over Arrow batches (each stage's word and
 line splits shared through `TextBatch`) and the part's kept, removed and quarantined documents
 are written as three Parquet shards, then a completion marker with its counts. A killed run
@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep import __version__, documents, ledger, outputs, report, resolution, runtime, storage
+from dataprep import __version__, documents, ledger, outputs, resolution, runtime, storage
 from dataprep.documents import Part
 from dataprep.errors import ConfigError, PartCrashed
 from dataprep.layout import OutputLayout
@@ -68,16 +68,18 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         first_stage = 0
         policy = ledger.text_policy(opts.ledger_text, [s.name for s in pipeline.stages], pipeline.specs)
         for index, segment in enumerate(segments):
+            following = segments[index + 1][0] if index + 1 < len(segments) else None
             config = RunConfig(specs=tuple(spec for _, spec in segment), segment=index, last=index == len(segments) - 1,
                                first_stage=first_stage, layout=layout, text_column=opts.text_column,
                                batch_rows=opts.batch_rows, max_doc_bytes=opts.max_doc_bytes, ledger=policy,
-                               duplicates=duplicates if index == 0 else None)
+                               duplicates=duplicates if index == 0 else None,
+                               next_keys=following[1] if following and isinstance(following[0], Global) else None)
             head = segment[0][0]
             if isinstance(head, Global):
                 resolution, phase_seconds[first_stage] = _global_phases(head, parts, config)
                 config = replace(config, resolution=resolution)
             committed = set(storage.name(m) for m in layout.parts(layout.markers, f"s{index}-*.json"))
-            _execute([p for p in parts if layout.marker_name(index, p.key) not in committed], config, bars)
+            _execute([(i, p) for i, p in enumerate(parts) if layout.marker_name(index, p.key) not in committed], config, bars)
             _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
             first_stage += len(segment)
         if bars:
@@ -99,6 +101,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             entry["corpus_seconds"] = round(phase_seconds[position], 3)
             entry["seconds"] = round(entry["seconds"] + phase_seconds[position], 4)
     storage.write_json(stats, layout.stats_json)
+    from dataprep import report  # here: a worker unpickling this module's tasks need not import the report (pyarrow.dataset, pandas)
+
     report.write(layout)
     return stats
 
@@ -118,6 +122,7 @@ class RunConfig:
     ledger: dict[str, Any]  # ledger.text_policy
     duplicates: str | None = None  # segment 0: the folder of each part's repeated ids (_duplicate_ids)
     resolution: str | None = None  # a global stage's folder of per-part decisions
+    next_keys: dict[str, Any] | None = None  # the next segment's global stage: its keys of what this segment keeps
 
 
 def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
@@ -191,11 +196,9 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
         repeated = _repeated_ids(pa.concat_tables(digests), files) if digests else None
         resolution.write_decisions_table(repeated, folder, [p.key for p in parts])
         return folder
-    import ray.data
-
     n = resolution.partitions(rows)
     items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
-    digests = ray.data.from_items(items, override_num_blocks=max(1, len(items))).map_batches(
+    digests = runtime.data().from_items(items, override_num_blocks=max(1, len(items))).map_batches(
         _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
     repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
     resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
@@ -243,13 +246,13 @@ def _part_duplicate_ids(folder: str | None, part: Part) -> tuple[dict[str, int],
     return dict(zip(keys, firsts)), {f >> 40: path for f, path in zip(firsts, table["first_file"].to_pylist())}
 
 
-def _execute(parts: list[Part], config: RunConfig, bars: Progress | None) -> None:
-    """One Ray task per part; the bars move as parts finish."""
+def _execute(parts: list[tuple[int, Part]], config: RunConfig, bars: Progress | None) -> None:
+    """One Ray task per part (with its index in the plan); the bars move as parts finish."""
     if not parts:
         return
     if bars:
         bars.segment(len(parts))
-    for stats in _on_workers(process_part, [(p,) for p in parts], config):
+    for stats in _on_workers(process_part, [(p, i) for i, p in parts], config):
         if bars:
             bars.update(stats)
 
@@ -306,10 +309,12 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
 
     Keys: every part's documents (as the previous segment kept them) -> the stage's small
     per-document records with the part's index, one Parquet file per part (kept across a
-    resume). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
+    resume). The previous segment's tasks write them as they write what they keep
+    (`RunConfig.next_keys`), so this pass reads only the parts that have none: all of them when
+    the stage opens the pipeline, none otherwise (unless resuming a run of an older version). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
     per-document decisions written one file per part (dataprep/resolution.py); a stage that
-    `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS),
-    resolves them on the driver as that one partition instead. Otherwise the driver holds file
+    `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS rows,
+    PARTITION_BYTES bytes), resolves them on the driver as that one partition instead. Otherwise the driver holds file
     names and row counts only.
     """
     started = time.perf_counter()
@@ -321,10 +326,16 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
             pass
         key_files = [layout.keys_part(segment, p.key) for p in parts]
-        rows = sum(storage.parquet_file(f).metadata.num_rows for f in key_files)
-        if stage.resolves_tables and rows <= resolution.PARTITION_ROWS:  # one partition: on the driver, no shuffle
+        footers = [storage.parquet_file(f).metadata for f in key_files]
+        rows = sum(m.num_rows for m in footers)
+        size = sum(m.row_group(g).total_byte_size for m in footers for g in range(m.num_row_groups))
+        if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
             records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
-            resolution.write_decisions_table(stage.resolve(records, 1), folder, [p.key for p in parts])
+            decided = stage.resolve(records, 1)
+            if decided is None or isinstance(decided, pa.Table):
+                resolution.write_decisions_table(decided, folder, [p.key for p in parts])
+            else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)
+                resolution.write_decisions(decided, folder, [p.key for p in parts], resolution.partitions(rows))
         else:
             n = resolution.partitions(rows)
             records = _parquet_dataset(key_files) if rows else None
@@ -341,10 +352,8 @@ def _parquet_dataset(paths: list[str]):
     Not ray.data.read_parquet: its path resolution imports fsspec's HTTP filesystem, which
     recent fsspec releases no longer provide.
     """
-    import ray.data
-
     items = [{"path": p} for p in paths]
-    return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+    return runtime.data().from_items(items, override_num_blocks=len(items)).map_batches(
         _read_parquet_batch, batch_size=1, batch_format="pyarrow")
 
 
@@ -353,14 +362,19 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
 
 
 def _keys_of_part(part: Part, index: int, config: RunConfig) -> int:
-    """A global stage's keys of one part's documents, with the part's index -> WORK/sK/keys/;
-    returns the row count."""
+    """A global stage's keys of one part's documents, read for this alone (`_write_keys`); returns the row count."""
     (stage,) = _worker_stages(config.specs, config.layout)
-    tables = [stage.keys(TextBatch(t)) for t, *_ in _source_batches(part, config) if t is not None]
-    tables = [t for t in tables if t is not None and t.num_rows]
-    keys = pa.concat_tables(tables) if tables else stage.keys(None)
+    return _write_keys(stage, [t for t, *_ in _source_batches(part, config) if t is not None], part, index, config.layout, config.segment)
+
+
+def _write_keys(stage: Global, tables: list[pa.Table], part: Part, index: int, layout: OutputLayout, segment: int) -> int:
+    """A global stage's keys of a part's documents (batches in order), with the part's index ->
+    WORK/sK/keys/ (segment K being the stage's); returns the row count. Keys are per document
+    (or per document's line, in document order), so batches cut anywhere give the same rows."""
+    keys = [k for k in (stage.keys(TextBatch(t)) for t in tables if t.num_rows) if k is not None and k.num_rows]
+    keys = pa.concat_tables(keys) if keys else stage.keys(None)
     keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
-    storage.write_parquet(keys, config.layout.keys_part(config.segment, part.key))
+    storage.write_parquet(keys, layout.keys_part(segment, part.key))
     return keys.num_rows
 
 
@@ -419,10 +433,10 @@ def _source_batches(part: Part, config: RunConfig):
             yield pa.Table.from_batches([batch]), [], 0, None
 
 
-def process_part(part: Part, config: RunConfig) -> dict[str, Any]:
-    """Run one segment's stages over one part, write its shards, then its marker (the commit:
-    on an object store, where nothing renames atomically, a part without a marker is redone and
-    its files overwritten)."""
+def process_part(part: Part, index: int, config: RunConfig) -> dict[str, Any]:
+    """Run one segment's stages over one part, write its shards (and the next global stage's
+    keys of what it keeps), then its marker (the commit: on an object store, where nothing
+    renames atomically, a part without a marker is redone and its files overwritten)."""
     stages = _worker_stages(config.specs, config.layout)
     paths = _paths(part, config)
     measured_paths = [config.layout.metrics_part(config.first_stage + i, s.name, part.key) for i, s in enumerate(stages)]
@@ -463,6 +477,9 @@ def process_part(part: Part, config: RunConfig) -> dict[str, Any]:
     for records, path in zip(measured, measured_paths):
         if records:
             storage.write_parquet(pa.concat_tables(records, promote_options="default"), path)
+    if config.next_keys is not None:  # while the kept documents are here: the next stage's keys pass need not read them again
+        (following,) = _worker_stages([config.next_keys], config.layout)
+        _write_keys(following, kept, part, index, config.layout, config.segment + 1)
     for stage in stages:
         stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "read_removed": dict(read_removed),

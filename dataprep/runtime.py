@@ -1,13 +1,20 @@
 """Ray start-up: an embedded local Ray by default, a running cluster by address.
 
 Embedded Ray gets every core and a fixed object store (so a run's memory is set by this code,
-not by what the machine happens to have), no dashboard and quiet logs. With `--ray-address`
+not by what the machine happens to have), quiet logs, and only the processes a run on one machine
+uses: its head node is started through Ray's own `Node` (what `ray.init` and `ray start` build)
+without the autoscaler's monitor (an embedded node never scales), the log monitor (it forwards
+workers' output to the driver, which `log_to_driver=False` turns away) or the dashboard server
+(`include_dashboard=False` still starts it, for usage statistics); the raylet's two agents stay,
+as the raylet needs them. Each of the three costs every run about 1 CPU s of start-up, and the
+dashboard's sits in `ray.init`'s wait. With `--ray-address`
 (or RAY_ADDRESS) the run joins that cluster instead; every node needs dataprep installed and
 must see the input and output paths.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -38,8 +45,6 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Start or join Ray unless it is already running in this process; True if this call started it."""
     quiet_environment()
     import ray
-    import ray.data
-    from ray.data.context import ShuffleStrategy
     from ray.exceptions import AuthenticationError
 
     if ray.is_initialized():
@@ -67,6 +72,17 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
                               "and RAY_AUTH_TOKEN to the cluster's token (on the head: `ray get-auth-token`) here and on every "
                               "node, or RAY_AUTH_TOKEN_PATH to a file holding it (README: running on a cluster)")
         raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {failure}")
+    _quiet_loggers()
+    return True
+
+
+def data() -> Any:
+    """Ray Data (the module), set up for our runs: where a run builds its first dataset, not at
+    start-up, as a run with no corpus-wide shuffle (a small input's id check and exact_dedup
+    resolve on the driver) need not import it (0.75 CPU s, pandas included)."""
+    import ray.data
+    from ray.data.context import ShuffleStrategy
+
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
@@ -75,25 +91,73 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     # pool of aggregator actors (seconds of fixed cost per group-by); the pull-based sort
     # shuffle runs as plain tasks and is ten times cheaper at this size.
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    _quiet_loggers()  # again: importing Ray Data sets up its loggers
+    return ray.data
+
+
+def _quiet_loggers() -> None:
     for name in ("ray", "ray.data", "ray._private"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    return True
+
+
+#: the embedded head node this process started (`stop` ends its processes), None otherwise
+_head: Any = None
 
 
 def _start_embedded(num_cpus: int, common: dict[str, Any]) -> None:
-    """Embedded Ray, tried twice: on a machine loaded far past its cores a starting node can miss
-    the 30 s Ray gives it to register (fixed in Ray), so one slow start is retried before the run
-    gives up with one line."""
+    """Embedded Ray: a head node of our own (`_head_node`), and this process as its driver.
+    Tried twice: on a machine loaded far past its cores a starting node can miss the 30 s Ray
+    gives it to register (fixed in Ray), so one slow start is retried before the run gives up
+    with one line."""
+    global _head
     import ray
 
     for attempt in range(2):
         try:
-            ray.init(address="local", num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **common)
+            _head = _head_node(num_cpus)
+            ray.init(address=_head.address, **common)
             return
         except Exception as exc:  # noqa: BLE001 (see NODE_TIMEOUT)
+            stop()
             if NODE_TIMEOUT not in str(exc) or attempt:
                 raise
-            ray.shutdown()
+
+
+def _head_node(num_cpus: int) -> Any:
+    """Ray's head node as `ray.init(address="local")` starts it (same parameters, a reaper that
+    ends it if this process dies), less the autoscaler's monitor, the log monitor and the
+    dashboard server (see the module's docstring)."""
+    from ray._private.node import Node
+    from ray._private.parameter import RayParams
+
+    class EmbeddedHead(Node):
+        def start_api_server(self, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
+            """No dashboard server: nothing of a run reads it (the head's web UI address stays None)."""
+
+    params = RayParams(num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                       no_monitor=True, include_log_monitor=False)
+    return EmbeddedHead(params, head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
+
+
+def stop() -> None:
+    """Disconnect from Ray and end the embedded head node, if this process started one (also at
+    exit, as `ray.init` does for the node it starts)."""
+    global _head
+    import ray
+
+    ray.shutdown()
+    if _head is not None:
+        head, _head = _head, None
+        head.destroy_external_storage()
+        head.kill_all_processes(check_alive=False, allow_graceful=True)
+
+
+def _stop_at_exit() -> None:
+    if _head is not None:
+        stop()
+
+
+atexit.register(_stop_at_exit)
 
 
 @contextmanager
@@ -136,6 +200,4 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
         yield
     finally:
         if started:
-            import ray
-
-            ray.shutdown()
+            stop()

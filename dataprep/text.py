@@ -12,7 +12,6 @@ import functools
 import unicodedata
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -222,7 +221,10 @@ def element_codes(values: pa.Array) -> np.ndarray:
 
 def first_occurrences(parent: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Mask of elements that are the first of their (document, key) pair, in element order
-    (a hash table pass in pandas, no sort)."""
+    (a hash table pass in pandas, no sort; pandas imported here: a process running no stage
+    that calls this does not pay its import)."""
+    import pandas as pd
+
     return ~pd.Series(doc_keys(parent, keys)).duplicated().to_numpy()
 
 

@@ -34,9 +34,7 @@ def ray_session():
 
     runtime.start(num_cpus=2)
     yield
-    import ray
-
-    ray.shutdown()
+    runtime.stop()
 
 
 RAY = Path(sys.executable).parent / "ray"

@@ -66,6 +66,11 @@ def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_
     assert a["invariant_ok"] and b["invariant_ok"] and a["input"]["parts"] > 10
     assert ledger(tmp_path / "a") == ledger(tmp_path / "b") and len(ledger(tmp_path / "a")) > 20
     assert a["stages"][1]["removed"] == b["stages"][1]["removed"]
+    # one read of the corpus for the global stage: normalize's task wrote each part's keys
+    # before its marker, so exact_dedup's keys pass had no part left to read
+    for keys in (tmp_path / "a" / "_work" / "s1" / "keys").glob("part-*.parquet"):
+        marker = tmp_path / "a" / "_parts" / f"s0-{keys.stem.removeprefix('part-')}.json"
+        assert keys.stat().st_mtime_ns <= marker.stat().st_mtime_ns
     # decided per part: each part's file names exactly the copies that part's task removed
     decisions = sorted((tmp_path / "a" / "_work" / "s1" / "decisions").glob("part-*.parquet"))
     assert len(decisions) > 1

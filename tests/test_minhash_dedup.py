@@ -105,6 +105,27 @@ def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shar
     assert sum(doc != root for doc, root in memory.items()) > 300  # the data's own copies, in many clusters
 
 
+def test_same_clusters_resolved_on_the_driver_or_on_ray_data(ray_session, tmp_path, shared_data, monkeypatch):
+    """Keys that fit one shuffle partition are resolved on the driver as one table (no Ray
+    Data); the shuffles on Ray Data (any corpus above resolution.PARTITION_ROWS) give the same
+    clusters, with the default verification's two joins."""
+    from dataprep import resolution
+
+    monkeypatch.setattr("dataprep.run.DRIVER_ID_ROWS", 0)  # the id check on Ray Data: the spy below sees the resolve only
+    on_the_driver = []
+    written = resolution.write_decisions_table
+    monkeypatch.setattr(resolution, "write_decisions_table", lambda *a: on_the_driver.append(1) or written(*a))
+    run_pipeline([{"minhash_dedup": {}}], SHARED_DATA, tmp_path / "driver")
+    assert on_the_driver
+    monkeypatch.setattr(MinhashDedup, "resolves_tables", False)
+    on_the_driver.clear()
+    run_pipeline([{"minhash_dedup": {}}], SHARED_DATA, tmp_path / "ray")
+    assert not on_the_driver
+    driver, ray = clusters(tmp_path / "driver"), clusters(tmp_path / "ray")
+    assert driver == ray
+    assert sum(doc != root for doc, root in driver.items()) > 300
+
+
 def test_verification_drops_candidates_below_the_estimate(ray_session, tmp_path, shared_data):
     """With `verify`, a removal's signature agrees with the kept document's on at least that
     share of permutations, and loose LSH settings (4 x 4 bands) stop merging unrelated pages."""

@@ -228,6 +228,31 @@ def test_sample_is_the_same_whatever_the_sharding(ray_session, tmp_path, sample_
     assert cards[0]["sha256"] == cards[1]["sha256"]
 
 
+def test_same_tokenizer_resolved_on_the_driver_or_on_ray_data(ray_session, tmp_path, monkeypatch):
+    """Keys within one partition's rows and bytes are resolved on the driver as one table (no Ray
+    Data); above resolution.PARTITION_BYTES, on Ray Data: the same sample, card and SentencePiece
+    model byte for byte (it trains on the sample in the keys' order, kept by both)."""
+    from dataprep import resolution
+
+    stages = [{"train_tokenizer": {"language_column": "lang_hint", **SMALL, "vocab_size": 3000}}]  # the samples need 2,305 pieces for their characters
+    resolved_here = []  # the decision folders written by this process (the id check's is not one)
+    written = resolution.write_decisions_table
+    monkeypatch.setattr(resolution, "write_decisions_table", lambda *a: resolved_here.append(str(a[1])) or written(*a))
+    run_pipeline(stages, SAMPLES, tmp_path / "driver")
+    assert any("decisions" in folder for folder in resolved_here)
+    resolved_here.clear()
+    monkeypatch.setattr(resolution, "PARTITION_BYTES", 0)
+    run_pipeline(stages, SAMPLES, tmp_path / "ray")
+    assert not any("decisions" in folder for folder in resolved_here)
+    drawn = []
+    for out in ("driver", "ray"):
+        kept = read_folder(tmp_path / out / "kept")
+        drawn.append(kept.filter(kept["tokenizer_sample"])["id"].to_pylist())
+    assert drawn[0] == drawn[1] and drawn[0]
+    cards = [json.loads((tmp_path / out / "tokenizer" / "card.json").read_text()) for out in ("driver", "ray")]
+    assert cards[0]["sha256"] == cards[1]["sha256"] and cards[0]["sample"] == cards[1]["sample"]
+
+
 def test_nothing_left_to_train_on(ray_session, tmp_path):
     """Every document removed before train_tokenizer: the run still ends, accounted, and says why."""
     stages = [{"length": {"min_words": 10**9}}, {"train_tokenizer": {"vocab_size": 1000}}, {"tokenize": {}}]

@@ -362,8 +362,9 @@ class Global(Stage):
     #: columns of a decision (besides `part`), as `decide` receives them
     DECISIONS: ClassVar[pa.Schema] = pa.schema([("id", pa.string())])
     #: True when `resolve` also takes all records as one Arrow table and returns a table (its
-    #: shuffles only `resolution.by_hash`): the runner then resolves keys that fit one shuffle
-    #: partition on the driver, without Ray Data
+    #: shuffles only `resolution.by_hash`, the steps between them `resolution.map_batches` and
+    #: `union`): the runner then resolves keys that fit one shuffle partition on the driver,
+    #: without Ray Data (a stage may still hand back a Ray Dataset, e.g. above a budget of its own)
     resolves_tables: ClassVar[bool] = False
 
     def keys(self, batch: TextBatch | None) -> pa.Table:

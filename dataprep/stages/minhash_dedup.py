@@ -82,6 +82,7 @@ class MinhashDedup(Global):
     """Near-duplicates by MinHash-LSH over word 5-grams; keeps the smallest id of each cluster."""
 
     name = "minhash_dedup"
+    resolves_tables = True
     adds = {"cluster_id": pa.string(), "cluster_size": pa.int64()}
     DECISIONS = pa.schema([("id", pa.string()), ("cluster_id", pa.string()), ("cluster_size", pa.int64())])
 
@@ -151,16 +152,15 @@ class MinhashDedup(Global):
     def resolve(self, records: Any, n: int) -> Any:
         """Documents sharing a bucket are candidates: each is linked to the bucket's smallest id
         (with `verify`, only if their signatures agree on that share of permutations); clusters
-        are the connected components of these edges, one decision per clustered document."""
-        from ray.data.expressions import col
-
+        are the connected components of these edges, one decision per clustered document.
+        Records are a Ray Dataset, or a table of at most one partition (`resolves_tables`)."""
         from dataprep.components import components
 
         if records is None:
             return None
-        edges = resolution.by_hash(records.filter(expr=col("band") >= 0), ["band", "bucket"], _bucket_edges, n)
+        edges = resolution.by_hash(resolution.map_batches(records, _rows_of_bands, signatures=False), ["band", "bucket"], _bucket_edges, n)
         if self.verify is not None:
-            edges = _verified(edges, records.filter(expr=col("band") < 0), self.verify, n)
+            edges = _verified(edges, resolution.map_batches(records, _rows_of_bands, signatures=True), self.verify, n)
         return components(edges, self.max_driver_edges, n)
 
     def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
@@ -187,6 +187,12 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for row in range(rows):
             keys = keys * _MIX + banded[:, :, row]
     return keys.view(np.int64)
+
+
+def _rows_of_bands(keys: pa.Table, signatures: bool) -> pa.Table:
+    """The band rows of keys (band >= 0), or the whole-signature rows (band -1)."""
+    bands = pc.greater_equal(keys["band"], 0)
+    return keys.filter(pc.invert(bands) if signatures else bands)
 
 
 def _bucket_edges(keys: pa.Table) -> pa.Table:
@@ -216,10 +222,9 @@ def _verified(edges: Any, signatures: Any, verify: float, n: int) -> Any:
     Two hash-partitioned joins (each document's signature is stored once, not per band): the
     first attaches a's signature to each distinct edge, the second compares it with b's.
     """
-    tagged = signatures.map_batches(_signature_rows, batch_format="pyarrow")
-    with_a = resolution.by_hash(edges.map_batches(_edge_rows, batch_format="pyarrow").union(tagged), ["key"],
-                                _attach_signature, n)
-    return resolution.by_hash(with_a.union(tagged), ["key"], _compare_signatures, n, verify=verify)
+    tagged = resolution.map_batches(signatures, _signature_rows)
+    with_a = resolution.by_hash(resolution.union(resolution.map_batches(edges, _edge_rows), tagged), ["key"], _attach_signature, n)
+    return resolution.by_hash(resolution.union(with_a, tagged), ["key"], _compare_signatures, n, verify=verify)
 
 
 def _signature_rows(batch: pa.Table) -> pa.Table:

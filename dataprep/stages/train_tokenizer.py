@@ -65,6 +65,7 @@ class TrainTokenizer(Global):
     """Trains one tokenizer on a language-balanced sample of the kept corpus; keeps every document."""
 
     name = "train_tokenizer"
+    resolves_tables = True  # its keys hold text: the runner's byte bound (resolution.PARTITION_BYTES) keeps large corpora on Ray Data
     adds = {"tokenizer_sample": pa.bool_()}
 
     def __init__(
@@ -131,16 +132,25 @@ class TrainTokenizer(Global):
     def resolve(self, records: Any, n: int) -> Any:
         """Per-language totals (a group-by: one row per language reaches the driver), the draw
         probabilities, the tokenizer trained on the drawn text; the decisions are the drawn ids."""
-        from ray.data.aggregate import Count, Sum
-
         if records is None:
             return None
-        groups = records.groupby("language").aggregate(Count(alias_name="documents"), Sum("bytes", alias_name="bytes"))
-        rows = sorted(groups.take_all(), key=lambda r: r["language"])
+        if isinstance(records, pa.Table):  # one partition's worth, on the driver (resolves_tables)
+            groups = records.group_by("language").aggregate([("id", "count"), ("bytes", "sum")])
+            rows = [{"language": language, "documents": documents, "bytes": size} for language, documents, size in
+                    zip(*(groups[c].to_pylist() for c in ("language", "id_count", "bytes_sum")))]
+        else:
+            from ray.data.aggregate import Count, Sum
+
+            rows = records.groupby("language").aggregate(Count(alias_name="documents"), Sum("bytes", alias_name="bytes")).take_all()
+        rows = sorted(rows, key=lambda r: r["language"])
         totals = {r["language"]: int(r["bytes"] or 0) for r in rows}
         probabilities = temperature_probabilities(totals, self.sample_bytes, self.alpha)
         table = pa.Table.from_pylist([{**r, "bytes": totals[r["language"]], "probability": probabilities[r["language"]]}
                                       for r in rows], LANGUAGES_SCHEMA)
+        if isinstance(records, pa.Table):
+            sampled = _sampled(records, probabilities)  # in the keys' order, the parts' order
+            self._write(sampled.select(["text"]), table)
+            return sampled.select(["part", "id"])
         from ray.data import DataContext
 
         options = DataContext.get_current().execution_options
@@ -170,7 +180,8 @@ class TrainTokenizer(Global):
     def _write(self, sampled: Any, languages: pa.Table) -> None:
         """Train on the sampled records (streamed in order) and write tokenizer/ whole."""
         folder = self._output.tokenizer
-        feed = TextFeed(b.column("text") for b in sampled.iter_batches(batch_format="pyarrow", batch_size=256))
+        batches = sampled.to_batches(256) if isinstance(sampled, pa.Table) else sampled.iter_batches(batch_format="pyarrow", batch_size=256)
+        feed = TextFeed(b.column("text") for b in batches)
         try:
             started = time.perf_counter()
             filename, model = self.train(feed)
