@@ -15,6 +15,7 @@ must see the input and output paths.
 from __future__ import annotations
 
 import atexit
+import inspect
 import logging
 import os
 import sys
@@ -105,7 +106,9 @@ _head: Any = None
 
 
 def _start_embedded(num_cpus: int, common: dict[str, Any]) -> None:
-    """Embedded Ray: a head node of our own (`_head_node`), and this process as its driver.
+    """Embedded Ray: a head node of our own (`_head_node`), and this process as its driver; or,
+    on a Ray whose private node API differs from the one this was written for, Ray's own local
+    start (`ray.init(address="local")`, its daemons included: slower to start, the same run).
     Tried twice: on a machine loaded far past its cores a starting node can miss the 30 s Ray
     gives it to register (fixed in Ray), so one slow start is retried before the run gives up
     with one line."""
@@ -115,7 +118,10 @@ def _start_embedded(num_cpus: int, common: dict[str, Any]) -> None:
     for attempt in range(2):
         try:
             _head = _head_node(num_cpus)
-            ray.init(address=_head.address, **common)
+            if _head is None:
+                ray.init(address="local", num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **common)
+            else:
+                ray.init(address=_head.address, **common)
             return
         except Exception as exc:  # noqa: BLE001 (see NODE_TIMEOUT)
             stop()
@@ -123,20 +129,28 @@ def _start_embedded(num_cpus: int, common: dict[str, Any]) -> None:
                 raise
 
 
-def _head_node(num_cpus: int) -> Any:
+def _head_node(num_cpus: int) -> Any | None:
     """Ray's head node as `ray.init(address="local")` starts it (same parameters, a reaper that
     ends it if this process dies), less the autoscaler's monitor, the log monitor and the
-    dashboard server (see the module's docstring)."""
-    from ray._private.node import Node
-    from ray._private.parameter import RayParams
+    dashboard server (see the module's docstring). None when this Ray's private `Node` and
+    `RayParams` (Ray 2.60's) do not take these arguments: pyproject allows later 2.x releases."""
+    try:
+        from ray._private.node import Node
+        from ray._private.parameter import RayParams
+
+        params = RayParams(num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                           no_monitor=True, include_log_monitor=False)
+        head = dict(head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
+        inspect.signature(Node.__init__).bind(None, params, **head)
+        inspect.signature(Node.start_api_server).bind(None, include_dashboard=False, raise_on_failure=True)
+    except (ImportError, AttributeError, TypeError):
+        return None
 
     class EmbeddedHead(Node):
         def start_api_server(self, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
             """No dashboard server: nothing of a run reads it (the head's web UI address stays None)."""
 
-    params = RayParams(num_cpus=num_cpus, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
-                       no_monitor=True, include_log_monitor=False)
-    return EmbeddedHead(params, head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
+    return EmbeddedHead(params, **head)
 
 
 def stop() -> None:

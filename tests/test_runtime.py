@@ -1,0 +1,47 @@
+"""The embedded Ray a run starts: only the processes a run on one machine uses, and Ray's own
+local start when its private node API is not the one runtime.py was written for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+#: starts the embedded Ray in a fresh process, runs a task, and prints the command lines of the
+#: Ray processes it started; `broken`: a Ray whose private RayParams has no `no_monitor`
+SCRIPT = """
+import sys
+import psutil
+if sys.argv[1] == "broken":
+    import ray._private.parameter
+    original = ray._private.parameter.RayParams
+
+    def without_no_monitor(**kwargs):
+        if "no_monitor" in kwargs:
+            raise TypeError("RayParams.__init__() got an unexpected keyword argument 'no_monitor'")
+        return original(**kwargs)
+    ray._private.parameter.RayParams = without_no_monitor
+import ray
+from dataprep import runtime
+runtime.start(num_cpus=1)
+assert ray.get(ray.remote(lambda: 41 + 1).remote()) == 42
+print("started by dataprep:", runtime._head is not None)
+for p in psutil.Process().children(recursive=True):
+    print(" ".join(p.cmdline()))
+runtime.stop()
+"""
+
+
+@pytest.mark.parametrize("api", ["as written", "broken"])
+def test_embedded_ray_runs_without_the_daemons_it_does_not_need(api):
+    result = subprocess.run([sys.executable, "-c", SCRIPT, api], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    processes = result.stdout
+    assert "raylet" in processes and "gcs_server" in processes
+    if api == "as written":
+        assert "started by dataprep: True" in processes
+        for daemon in ("monitor.py", "log_monitor.py", "dashboard.py"):
+            assert daemon not in processes, daemon
+    else:  # Ray's own local start, daemons and all: slower, the same run
+        assert "started by dataprep: False" in processes and "log_monitor.py" in processes
