@@ -496,8 +496,8 @@ def _unmatched(spans: list[set[tuple[int, int]]], others: list[set[tuple[int, in
 def test_reading_only_name_regions_finds_the_names_of_whole_documents(enron):
     """The stage reading the regions around name hints finds the names (PERSON findings) the
     same model finds reading whole documents (`screens: false`), on real e-mails and crawl text,
-    but for at most 1% (issue 15's target): names in capitals ("GORE", "JFK") and names at a
-    region's edge were 1.5% of them here when only capitalised words were hints."""
+    but for at most 1% (issue 15's target): with capitalised words alone as hints, names in
+    capitals ("GORE", "JFK") made the regions miss 1.5% of them here (0.5% now)."""
     crawl = SHARED_DATA / "04_cc_processed_samples.parquet"
     if not crawl.exists():
         pytest.skip(f"crawl text not found at {crawl} (set DATAPREP_SHARED_DATA)")
