@@ -167,6 +167,7 @@ def main() -> None:
     stock, remembered, same, n = token_vectors(texts)
     print(f"\nNER over the name regions of all text: {stock:.2f} CPU s as spaCy computes the model, {remembered:.2f} with its first "
           f"token vectors remembered ({stock / remembered:.2f}x); same {n} PERSON spans: {same}")
+    print(f"\n{audit.region_misses(texts).line()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # all text: Presidio would take ~100 s
     total, lost = missed(head, presidio_found)
     print(f"\nPresidio's findings on the prefix that the stage (NER on) misses: {len(lost)} of {sum(total.values())}, by cause "
           "(speed path: screens, name regions, chunks, trimmed model; or a named precision guard)")

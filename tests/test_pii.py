@@ -537,15 +537,19 @@ def _unmatched(spans: list[set[tuple[int, int]]], others: list[set[tuple[int, in
 
 
 def test_reading_only_name_regions_finds_the_names_of_whole_documents(enron):
-    """The regions around name-like words hold (almost) every name the model finds when it reads
-    whole real e-mails; what differs is the model's context at region edges."""
-    texts = [t for t in enron.column("text").to_pylist() if 1000 < len(t) < 20_000][60:140]
-    whole = _persons_over_whole_documents(ner.load(), texts)
-    regions = [{(s.start, s.end) for s in spans if s.score >= 0.5} for spans in ner.find_persons(texts, 1000, 100, 30)]
-    total = sum(map(len, whole))
-    assert total > 400
-    # lower-case names in long documents have no hint (docs/pii.md, Known limits): 2.5%, not 0
-    assert _unmatched(whole, regions) <= 0.025 * total and _unmatched(regions, whole) <= 0.02 * total
+    """The stage reading the regions around name hints finds the names (PERSON findings) the
+    same model finds reading whole documents (`screens: false`), on real e-mails and crawl text,
+    but for at most 1% (issue 15's target): with capitalised words alone as hints, names in
+    capitals ("GORE", "JFK") made the regions miss 1.5% of them here (0.5% now)."""
+    crawl = SHARED_DATA / "04_cc_processed_samples.parquet"
+    if not crawl.exists():
+        pytest.skip(f"crawl text not found at {crawl} (set DATAPREP_SHARED_DATA)")
+    texts = [t for t in enron.column("text").to_pylist() if 1000 < len(t) < 20_000][60:160]
+    texts += [t for t in pq.read_table(crawl, columns=["text"]).column("text").to_pylist() if t and 1000 < len(t) < 20_000][:100]
+    found = audit.region_misses(texts)
+    assert found.names > 2000
+    assert len(found.missed) <= 0.01 * found.names, [texts[i][s:e] for i, s, e in found.missed]
+    assert found.added <= 0.01 * found.names
 
 
 def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatch):

@@ -103,3 +103,46 @@ def summary(found: list[Miss], totals: Counter) -> list[str]:
                      + (f"; guards {sum(guards.values())} ({sum(guards.values()) / n:.1%}): " + ", ".join(f"{c} {k}" for c, k in guards.most_common())
                         if guards else ""))
     return lines
+
+
+class RegionAudit(NamedTuple):
+    """The stage's PERSON findings reading name regions against the same model reading whole
+    documents (`screens=False`), over the same texts."""
+
+    names: int  # PERSON findings reading whole documents
+    missed: list[tuple[int, int, int]]  # (text, start, end) of those no finding of the regions overlaps
+    added: int  # findings of the regions that overlap none reading whole documents
+    region_seconds: float  # CPU seconds of the stage (PERSON only) reading name regions
+    whole_seconds: float  # and reading whole documents
+
+    def line(self) -> str:
+        return (f"PERSON reading name regions against whole documents: the model finds {self.names} names reading whole documents "
+                f"({self.whole_seconds:.2f} CPU s), the regions miss {len(self.missed)} ({len(self.missed) / max(self.names, 1):.2%}; "
+                f"{self.region_seconds:.2f} CPU s, {self.whole_seconds / self.region_seconds:.1f}x less) and add {self.added}")
+
+
+def region_misses(texts: list[str], batch_size: int = 256, **params) -> RegionAudit:
+    """Run the stage for PERSON alone over `texts` (in batches as the runner passes them), once
+    reading the name regions and once every document whole: which names the regions lose.
+    `params` are the stage's (`ner_context_chars`, ...)."""
+    import time
+
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.pii import Pii
+
+    found, seconds = [], []
+    for screens in (True, False):
+        stage = Pii(**{**params, "entities": ["PERSON"], "screens": screens})
+        stage.setup()
+        ner.forget()
+        spans: list[list[Span]] = []
+        start = time.process_time()
+        for i in range(0, len(texts), batch_size):
+            docs = texts[i:i + batch_size]
+            spans += stage.analyze(TextBatch(pa.table({"id": [str(j) for j in range(len(docs))], "text": pa.array(docs, pa.large_string())})))
+        seconds.append(time.process_time() - start)
+        found.append(spans)
+    regions, whole = found
+    missed = [(i, s.start, s.end) for i, spans in enumerate(whole) for s in spans if not _overlaps(s.start, s.end, "", regions[i])]
+    added = sum(not _overlaps(s.start, s.end, "", whole[i]) for i, spans in enumerate(regions) for s in spans)
+    return RegionAudit(sum(map(len, whole)), missed, added, *seconds)

