@@ -339,10 +339,12 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
 
     from dataprep.pii import phones
 
-    # real text, and lines where a region's matcher finds an inner match ending before its
-    # candidate does (it then searches on from there, not where the shared scan went on)
+    # real text, lines where a region's matcher finds an inner match ending before its candidate
+    # does (it then searches on from there, not where the shared scan went on), and "+" candidates
+    # with fewer digits than any international number, of which the matcher cuts a national one
     texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150] + \
-        ["Nik. 225 10474.80  -280.60\nNasdaq 1699.52  -69.44", "409.621.1289 / 281.651.1657", "Tel +49 30 1234567, 030 1234567"]
+        ["Nik. 225 10474.80  -280.60\nNasdaq 1699.52  -69.44", "409.621.1289 / 281.651.1657", "Tel +49 30 1234567, 030 1234567"] + \
+        ["+1 1640", "+7 1640", "(+1) 1640", "x +1/1640"]  # a "+" candidate whose part without the plus is a German number
     cannot, scan, rejected, rescans = phones.cannot_be_valid, phones._scan, [], []
 
     def counting(candidate: str, region: str) -> bool:

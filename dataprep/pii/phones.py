@@ -15,7 +15,9 @@ NER off on real e-mails). Exact shortcuts:
   around it are letters or currency signs, on whether a time stamp's ":mm" follows, on the
   region and on the leniency, so
   it is remembered (repeated dates, years, prices and times are most candidates in real text).
-  A candidate with fewer digits than the shortest number valid there is rejected at once, and
+  A candidate with fewer digits than the shortest number valid there (nationally; with a plus
+  sign, internationally or nationally, as the matcher can cut a part without the plus) is
+  rejected at once, and
   so is one written nationally (no plus sign, international call prefix, letters or extension
   mark) in whose digits no piece ending with a group of digits is a national number valid in a
   region of its country code (its general description and one type's: fixed line, mobile ...):
@@ -311,7 +313,7 @@ def _digits(candidate: str) -> str:
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
 def too_few_digits(candidate: str, region: str) -> bool:
-    """Fewer digits than the shortest number valid in `region` (or anywhere, after a plus sign)."""
+    """Fewer digits than any number the matcher of `region` can find in `candidate` (fewest_digits)."""
     return _digits_and_plus(candidate)[0] < fewest_digits(region, _digits_and_plus(candidate)[1])
 
 
@@ -321,8 +323,11 @@ def _digits_and_plus(candidate: str) -> tuple[int, bool]:
 
 @functools.cache
 def fewest_digits(region: str, plus: bool) -> int:
-    """Digits of the shortest number valid for the matcher of `region`, with a plus sign or without."""
-    return shortest_international() if plus else national_minimum(region)
+    """Fewest digits of a candidate, with a plus sign or without, in which the matcher of
+    `region` can find a valid number. A "+" candidate holds the shortest valid international
+    number, or the matcher finds a national one in a part it cuts without the plus ("+1 1640":
+    "1640", valid in Germany), so it takes the fewer of the two."""
+    return min(shortest_international(), national_minimum(region)) if plus else national_minimum(region)
 
 
 @contextlib.contextmanager
