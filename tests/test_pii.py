@@ -596,3 +596,21 @@ def test_remembered_phone_answers_are_kept_per_leniency():
     ours = [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)]
     with phones.shipped():
         assert ours == [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)] == ["4567", "12345"]
+
+
+def test_a_phone_answer_cut_short_by_the_matchers_tries_is_not_remembered(monkeypatch):
+    """The matcher gives up after 65,535 rejected tries in one text, inner parts of a candidate
+    included: "no number" said then is about that text, not the candidate, and must not answer
+    for it in the next document."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from dataprep.pii import phones
+
+    candidate = "12 / 34 281-651-1657"  # found only in an inner part, after tries on its first groups
+    texts = ["a1" * 65533 + "a " + candidate, "call " + candidate]
+    monkeypatch.setattr(phones, "answers", {})
+    screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(supported_regions=("US",)))
+    ours = [[(r.start, r.end) for r in screened.analyze(t, ["PHONE_NUMBER"])] for t in texts]
+    with phones.shipped():
+        shipped = [[(r.start, r.end) for r in PhoneRecognizer(supported_regions=("US",)).analyze(t, ["PHONE_NUMBER"])] for t in texts]
+    assert ours == shipped == [[], [(13, 25)]]

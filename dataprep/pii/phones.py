@@ -25,7 +25,8 @@ NER off on real e-mails). Exact shortcuts:
   national_numbers).
   One difference: the matcher stops after 65,535 rejected candidates in one text, and answers
   from memory do not count the parts of a candidate it tried, so a text with more could give
-  more, never fewer.
+  more, never fewer. A "no number" given when the tries ran out is not remembered (it is about
+  that text, not the candidate).
 """
 
 from __future__ import annotations
@@ -360,6 +361,8 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
             answers[key] = None
             return None
         match = original(matcher, candidate, offset)
+        if match is None and matcher._max_tries <= 0:
+            return None  # the matcher gave up on this text (its tries ran out), not on the candidate
         answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
     answer = answers[key]
     if answer is None:
