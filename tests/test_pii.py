@@ -614,3 +614,18 @@ def test_a_phone_answer_cut_short_by_the_matchers_tries_is_not_remembered(monkey
     with phones.shipped():
         shipped = [[(r.start, r.end) for r in PhoneRecognizer(supported_regions=("US",)).analyze(t, ["PHONE_NUMBER"])] for t in texts]
     assert ours == shipped == [[], [(13, 25)]]
+
+
+def test_phone_recognizer_with_leniency_possible_is_neither_screened_nor_cut_short():
+    """Leniency POSSIBLE takes numbers of a local-only length, shorter than any valid one ("4567"
+    in GB): no screen built on the shortest valid number may skip its text or lines."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from dataprep.pii import phones
+
+    text = "Ring 4567 or 12345 today"
+    screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(leniency=0, supported_regions=("GB",)))
+    with phones.shipped():
+        shipped = [(r.start, r.end) for r in PhoneRecognizer(leniency=0, supported_regions=("GB",)).analyze(text, ["PHONE_NUMBER"])]
+    assert [(r.start, r.end) for r in screened.analyze(text, ["PHONE_NUMBER"])] == shipped == [(5, 9), (13, 18)]
+    assert engine.screen_of(screened) is None

@@ -111,7 +111,7 @@ def screen_of(rec: EntityRecognizer) -> str | None:
     if isinstance(rec, recognizers.PresidioWrapper):
         return rec.screen or None
     if isinstance(rec, PhoneRecognizer):
-        return phone_screen(tuple(rec.supported_regions))
+        return phone_screen(tuple(rec.supported_regions)) if phones.screenable(rec.leniency) else None
     pattern_bound = type(rec).analyze is PatternRecognizer.analyze or isinstance(rec, PATTERN_BOUND)
     if isinstance(rec, PatternRecognizer) and pattern_bound and rec.patterns:
         return screens.union([screens.superset(p.regex, rec.global_regex_flags) for p in rec.patterns])

@@ -89,12 +89,18 @@ def viable(regions: tuple[str, ...]) -> re.Pattern:
     return re.compile(rf"[\d{PLUS}](?:(?<=\d){national}|(?<=[{PLUS}]){international})", re.UNICODE | re.IGNORECASE)
 
 
+def screenable(leniency: phonenumbermatcher.Leniency) -> bool:
+    """Whether the matcher finds only valid numbers, so that the digits of the shortest valid
+    number can screen text (POSSIBLE also takes local-only lengths, shorter: "4567" in GB)."""
+    return leniency >= phonenumbermatcher.Leniency.VALID
+
+
 class ScreenedPhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer, its matchers run only on the lines that can hold a valid
     number, all regions walking one scan of each line. A candidate never crosses a line break
     (not in the matcher's punctuation), and at a line's edges the matcher sees what it sees in the
     whole text (a line break is neither a letter nor a currency sign, and no ":mm" follows it):
-    same findings."""
+    same findings. With a leniency below VALID it is Presidio's analyze (answers remembered)."""
 
     def __init__(self, original: PhoneRecognizer):
         super().__init__(context=original.context, supported_language=original.supported_language,
@@ -103,6 +109,8 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         remember_candidates()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
+        if not screenable(self.leniency):
+            return super().analyze(text, entities, nlp_artifacts)
         results = []
         lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
@@ -111,7 +119,7 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         for region in self.supported_regions:
             national, international = fewest_digits(region, False), fewest_digits(region, True)
             for (start, line), scan, (digits, plus_digits) in zip(lines, scans, most):
-                if self.leniency == phonenumbermatcher.Leniency.VALID and digits < national and plus_digits < international:
+                if digits < national and plus_digits < international:
                     continue  # each candidate too short for a valid number here (too_few_digits)
                 for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
