@@ -361,9 +361,8 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
     for regions in (PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, ("FR", "IT", "ES", "NL", "PL", "SE", "JP", "TR")):
         screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(supported_regions=regions))
         ours = [sorted((r.start, r.end, r.score) for r in screened.analyze(t, ["PHONE_NUMBER"])) for t in texts]
-        with phones.shipped():
-            shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer(supported_regions=regions).analyze(t, ["PHONE_NUMBER"]))
-                       for t in texts]
+        shipped = [sorted((r.start, r.end, r.score) for r in PhoneRecognizer(supported_regions=regions).analyze(t, ["PHONE_NUMBER"]))
+                   for t in texts]
         assert ours == shipped and sum(map(len, shipped)) > 30, regions
     assert len(rejected) > 100 and rescans
     # parsed whole for France, "713-853-3989" has the national number 7138533989 (ten digits:
@@ -572,30 +571,26 @@ def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatc
 
 
 def test_remembered_phone_answers_are_kept_per_leniency():
-    """The memo of the patched phone matcher is process-wide: a recognizer with leniency POSSIBLE
-    next to the default VALID one must not read the other's answers (in either order), nor lose
-    what only POSSIBLE finds to a shortcut that holds for VALID."""
+    """The memo of our phone matcher is process-wide: a matcher with leniency POSSIBLE next to
+    the default VALID one must not read the other's answers (in either order), nor lose what only
+    POSSIBLE finds to a shortcut that holds for VALID."""
     import phonenumbers
     from phonenumbers import Leniency
 
     from dataprep.pii import phones
 
+    def found(matcher, text, region, leniency):
+        return [m.raw_string for m in matcher(text, region, leniency=leniency)]
+
     text = "Call 202-555-0134, 123-456-7890 or (000) 111-2222 now"
-
-    def found(leniency):
-        return [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "US", leniency=leniency)]
-
     order = [Leniency.VALID, Leniency.POSSIBLE, Leniency.VALID]
-    phones.remember_candidates()
-    ours = [found(leniency) for leniency in order]
-    with phones.shipped():
-        reference = [found(leniency) for leniency in order]
+    ours = [found(phones.RememberingMatcher, text, "US", leniency) for leniency in order]
+    reference = [found(phonenumbers.PhoneNumberMatcher, text, "US", leniency) for leniency in order]
     assert ours == reference and len(reference[1]) > len(reference[0])
     # POSSIBLE also takes numbers of a local-only length, shorter than any valid one ("4567" in GB)
     text = "Ring 4567 or 12345 today"
-    ours = [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)]
-    with phones.shipped():
-        assert ours == [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=Leniency.POSSIBLE)] == ["4567", "12345"]
+    assert found(phones.RememberingMatcher, text, "GB", Leniency.POSSIBLE) == \
+        found(phonenumbers.PhoneNumberMatcher, text, "GB", Leniency.POSSIBLE) == ["4567", "12345"]
 
 
 def test_a_phone_answer_cut_short_by_the_matchers_tries_is_not_remembered(monkeypatch):
@@ -611,8 +606,7 @@ def test_a_phone_answer_cut_short_by_the_matchers_tries_is_not_remembered(monkey
     monkeypatch.setattr(phones, "answers", {})
     screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(supported_regions=("US",)))
     ours = [[(r.start, r.end) for r in screened.analyze(t, ["PHONE_NUMBER"])] for t in texts]
-    with phones.shipped():
-        shipped = [[(r.start, r.end) for r in PhoneRecognizer(supported_regions=("US",)).analyze(t, ["PHONE_NUMBER"])] for t in texts]
+    shipped = [[(r.start, r.end) for r in PhoneRecognizer(supported_regions=("US",)).analyze(t, ["PHONE_NUMBER"])] for t in texts]
     assert ours == shipped == [[], [(13, 25)]]
 
 
@@ -625,7 +619,25 @@ def test_phone_recognizer_with_leniency_possible_is_neither_screened_nor_cut_sho
 
     text = "Ring 4567 or 12345 today"
     screened = phones.ScreenedPhoneRecognizer(PhoneRecognizer(leniency=0, supported_regions=("GB",)))
-    with phones.shipped():
-        shipped = [(r.start, r.end) for r in PhoneRecognizer(leniency=0, supported_regions=("GB",)).analyze(text, ["PHONE_NUMBER"])]
+    shipped = [(r.start, r.end) for r in PhoneRecognizer(leniency=0, supported_regions=("GB",)).analyze(text, ["PHONE_NUMBER"])]
     assert [(r.start, r.end) for r in screened.analyze(text, ["PHONE_NUMBER"])] == shipped == [(5, 9), (13, 18)]
     assert engine.screen_of(screened) is None
+
+
+def test_presidios_phone_matcher_stays_as_shipped_and_screens_off_runs_it_unscreened():
+    """Presidio's recognizer as shipped is the reference benchmarks and the audit compare with:
+    building ours must not change phonenumbers' matcher for the rest of the process, and with
+    `screens: false` the stage runs Presidio's PhoneRecognizer itself and our phone pattern
+    with no prefilter."""
+    from phonenumbers import PhoneNumberMatcher
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from dataprep.pii import phones
+
+    phones.ScreenedPhoneRecognizer(PhoneRecognizer())
+    assert {PhoneNumberMatcher._extract_match.__module__, PhoneNumberMatcher._parse_and_verify.__module__} == {"phonenumbers.phonenumbermatcher"}
+    recs, _ = Pii._recognizers(["PHONE_NUMBER"], None, [], True, ["US"], True, {}, False)
+    assert [type(r) for r in recs if isinstance(r, PhoneRecognizer)] == [PhoneRecognizer]
+    assert [r.recognizer.prefilter for r in recs if isinstance(r, recognizers.PresidioWrapper)] == [None]
+    recs, _ = Pii._recognizers(["PHONE_NUMBER"], None, [], True, ["US"], True, {}, True)
+    assert [type(r) for r in recs if isinstance(r, PhoneRecognizer)] == [phones.ScreenedPhoneRecognizer]

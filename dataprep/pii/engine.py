@@ -59,9 +59,10 @@ class Screened(NamedTuple):
     screen: str | None  # RE2; None: the recognizer reads every document
 
 
-def predefined(entities: Iterable[str] | None) -> list[EntityRecognizer]:
+def predefined(entities: Iterable[str] | None, screened: bool = True) -> list[EntityRecognizer]:
     """Presidio's predefined recognizers for these entities (None: all), from its default recognizer YAML in
-    every language it lists, one instance per class (the English one where there is one)."""
+    every language it lists, one instance per class (the English one where there is one); its
+    PhoneRecognizer screened (dataprep/pii/phones.py) unless told otherwise."""
     import presidio_analyzer
 
     conf = Path(presidio_analyzer.__file__).parent / "conf" / "default_recognizers.yaml"
@@ -75,7 +76,7 @@ def predefined(entities: Iterable[str] | None) -> list[EntityRecognizer]:
         if isinstance(rec, SpacyRecognizer) or wanted is not None and not wanted & set(rec.supported_entities):
             continue
         chosen.setdefault(type(rec).__name__, rec)
-    return [phones.ScreenedPhoneRecognizer(r) if type(r) is PhoneRecognizer else r for r in chosen.values()]
+    return [phones.ScreenedPhoneRecognizer(r) if screened and type(r) is PhoneRecognizer else r for r in chosen.values()]
 
 
 @functools.cache

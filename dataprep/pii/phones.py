@@ -31,7 +31,6 @@ NER off on real e-mails). Exact shortcuts:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 from collections.abc import Iterator
@@ -46,8 +45,6 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 #: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None
 CACHED_CANDIDATES = 200_000
 answers: dict[tuple, tuple | None] = {}
-#: phonenumbers' own candidate checks, before remember_candidates replaces them
-SHIPPED = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in ("_extract_match", "_parse_and_verify")}
 
 
 def _shortest(region: str) -> int:
@@ -106,7 +103,6 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         super().__init__(context=original.context, supported_language=original.supported_language,
                          supported_entity=original.supported_entities[0], supported_regions=original.supported_regions,
                          leniency=original.leniency, name=original.name)
-        remember_candidates()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
         if not screenable(self.leniency):
@@ -160,7 +156,7 @@ def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) ->
     """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan:
     after a match that ends where its candidate ends, the matcher's next search starts where the
     scan's does; after an inner match ending sooner, the line is scanned again from there."""
-    matcher = phonenumbermatcher.PhoneNumberMatcher(line, region, leniency=leniency)
+    matcher = RememberingMatcher(line, region, leniency=leniency)
     i = 0
     while i < len(scan) and matcher._max_tries > 0:
         candidate = scan[i]
@@ -339,24 +335,11 @@ def fewest_digits(region: str, plus: bool) -> int:
     return min(shortest_international(), national_minimum(region)) if plus else national_minimum(region)
 
 
-@contextlib.contextmanager
-def shipped() -> Iterator[None]:
-    """phonenumbers' matcher as shipped, for as long as the context lasts (to compare with)."""
-    ours = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in SHIPPED}
-    try:
-        for name, method in SHIPPED.items():
-            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
-        yield
-    finally:
-        for name, method in ours.items():
-            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
-
-
 def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
                      context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
     """PhoneNumberMatcher._extract_match as shipped, its answer remembered per candidate, the
     `context` the matcher reads around it (_context), region and leniency."""
-    original = SHIPPED["_extract_match"]
+    original = phonenumbermatcher.PhoneNumberMatcher._extract_match
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
     if matcher.leniency == phonenumbermatcher.Leniency.VALID and too_few_digits(candidate, matcher.preferred_region):
@@ -381,20 +364,16 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
     return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
 
 
-@functools.cache
-def remember_candidates() -> None:
-    """Memoise PhoneNumberMatcher._extract_match (remembered_match), and have it and
-    _parse_and_verify (which the matcher calls on a candidate and on the parts it cuts from one)
-    skip a national candidate with no valid piece unparsed (same answers; see the module docstring)."""
-    parse_and_verify = SHIPPED["_parse_and_verify"]
+class RememberingMatcher(phonenumbermatcher.PhoneNumberMatcher):
+    """phonenumbers' matcher whose candidate checks remember their answers (remembered_match)
+    and skip unparsed a national candidate, or a part the matcher cuts from one, with no valid
+    piece (same answers; see the module docstring). A subclass, so that PhoneNumberMatcher
+    itself, and Presidio's recognizer with it, stays as shipped in the same process."""
 
-    def screened_parse_and_verify(self, candidate, offset):
-        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
-            return None
-        return parse_and_verify(self, candidate, offset)
-
-    def extract_match(self, candidate, offset):
+    def _extract_match(self, candidate, offset):
         return remembered_match(self, candidate, offset, _context(self.text, candidate, offset))
 
-    phonenumbermatcher.PhoneNumberMatcher._extract_match = extract_match
-    phonenumbermatcher.PhoneNumberMatcher._parse_and_verify = screened_parse_and_verify
+    def _parse_and_verify(self, candidate, offset):
+        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
+            return None
+        return super()._parse_and_verify(candidate, offset)

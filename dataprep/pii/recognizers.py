@@ -376,8 +376,9 @@ def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]
 
 
 #: our recognizers per entity: what they add to Presidio's (docs/pii.md, "What it finds")
-def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, windowed: bool = True) -> list[Recognizer]:
-    """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, screened: bool = True) -> list[Recognizer]:
+    """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's); unscreened,
+    each pattern reads every document whole (no windows, no prefilter)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
         "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", screens.superset(_PHONE_RUN.pattern), _PHONE, _phone_checker(tuple(phone_regions)),
@@ -389,7 +390,7 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
         "US_SSN": [Recognizer("US_SSN", r"\p{Nd}{3}[- ]?\p{Nd}{2}[- ]?\p{Nd}{4}", _SSN, _check_ssn)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
-    return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
+    return [r if screened else dataclasses.replace(r, windowed=False, prefilter=None) for name in entities if name in known for r in known[name]]
 
 
 class PresidioWrapper(LocalRecognizer):
