@@ -402,6 +402,14 @@ def test_windowed_recognizers_find_what_they_find_on_whole_text(sample_docs, enr
     text = "word " * 100 + "mail ab\x1ccd@corp.com now"
     assert [(r.start, r.end) for r in windows.windowed(user).analyze(text, ["CORP_MAIL"])] == \
         [(r.start, r.end) for r in user.analyze(text, ["CORP_MAIL"])] == [(505, 519)]
+    # a pattern made caseless inline, whole or in a group, is not cut to words holding a needle in one case
+    for regex in (r"(?i)k@\w+", r"(?i:k)@\w+", r"x(?i:k)\w+"):
+        user = PatternRecognizer("X", patterns=[Pattern("x", regex, 1.0)], global_regex_flags=re.MULTILINE)
+        text = "id K@host xKy"
+        found = [(r.start, r.end) for r in user.analyze(text, ["X"])]
+        screen = engine.screen_of(windows.windowed(user))
+        assert found and [(r.start, r.end) for r in windows.windowed(user).analyze(text, ["X"])] == found, regex
+        assert screen is None or pa.compute.match_substring_regex(pa.array([text]), screen)[0].as_py(), regex
     # ours (e-mail and IP addresses) search only the words holding "@", "." or ":" the same way
     texts += ["8.8.8.8.", "x 8.8.8.8\n", "::1 fe80::1", "2001:db8::1]"]
     ours = [r for r in recognizers.build(recognizers.PATTERN_ENTITIES, ["US"], True)
