@@ -649,3 +649,26 @@ def test_presidios_phone_matcher_stays_as_shipped_and_screens_off_runs_it_unscre
     assert [r.recognizer.prefilter for r in recs if isinstance(r, recognizers.PresidioWrapper)] == [None]
     recs, _ = Pii._recognizers(["PHONE_NUMBER"], None, [], True, ["US"], True, {}, True)
     assert [type(r) for r in recs if isinstance(r, PhoneRecognizer)] == [phones.ScreenedPhoneRecognizer]
+
+
+def test_phone_screens_state_one_rule_for_regions_sharing_a_country_code():
+    """The document screen (engine.phone_screen) skips no text the recognizer's own line screen
+    reads: both take phones.national_minimum, which counts the regions sharing a country code
+    ("16300" is a valid number for the Cocos Islands, code 61 shared with Australia: five
+    digits, where the Cocos' own shortest is six). A region phonenumbers does not know ("UK")
+    finds only "+" numbers and breaks neither."""
+    import phonenumbers
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from dataprep.pii import phones
+
+    assert phonenumbers.is_valid_number(phonenumbers.parse("16300", "CC"))
+    runs = ["1" * n for n in range(1, 13)] + ["+" + "1" * n for n in range(1, 13)] + ["12-34", "1 63 00", "(16) 300"]
+    for regions in (("CC",), ("UK", "CC"), ("UK",), PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS):
+        documents = pa.compute.match_substring_regex(pa.array(runs), engine.phone_screen(regions)).to_pylist()
+        lines = [phones.viable(regions).search(run) is not None for run in runs]
+        assert all(d or not line for d, line in zip(documents, lines)) and any(lines), regions
+    text = "Dial 16300 or +44 20 7946 0958\ncall 020 7946 0958"
+    rec = PhoneRecognizer(supported_regions=("UK", "GB"))
+    found = [(r.start, r.end) for r in rec.analyze(text, ["PHONE_NUMBER"])]
+    assert [(r.start, r.end) for r in phones.ScreenedPhoneRecognizer(rec).analyze(text, ["PHONE_NUMBER"])] == found == [(14, 30), (36, 49)]

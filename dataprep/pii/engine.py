@@ -30,7 +30,6 @@ from typing import NamedTuple
 # answers from the public-suffix snapshot in its wheel and never tries the network
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-import phonenumbers  # noqa: E402
 import yaml  # noqa: E402
 from presidio_analyzer import (  # noqa: E402
     AnalyzerEngine,
@@ -121,18 +120,12 @@ def screen_of(rec: EntityRecognizer) -> str | None:
 
 @functools.cache
 def phone_screen(regions: tuple[str, ...]) -> str:
-    """Where phonenumbers' matcher can find a valid number: as many digits as the shortest
-    number valid nationally in one of `regions` or internationally anywhere, each pair joined by
-    its punctuation class (up to four marks, `_PUNCTUATION`)."""
+    """Where phonenumbers' matcher can find a valid number: as many digits as the fewest of a
+    number it can find in one of `regions` (phones.fewest_digits, the rule its line screen
+    states), each pair joined by its punctuation class (up to four marks, `_PUNCTUATION`)."""
     from phonenumbers import phonenumbermatcher
 
-    def shortest(region: str) -> int:
-        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        return min(n for n in meta.general_desc.possible_length if n > 0)
-
-    national = min(shortest(r) for r in regions if r in phonenumbers.SUPPORTED_REGIONS)
-    international = min(len(str(phonenumbers.country_code_for_region(r))) + shortest(r) for r in phonenumbers.SUPPORTED_REGIONS)
-    digits = min(national, international)
+    digits = min(phones.fewest_digits(region, plus) for region in regions for plus in (False, True))
     joint = screens.superset(phonenumbermatcher._PUNCTUATION, re_flags())
     return rf"\p{{Nd}}(?:{joint}\p{{Nd}}){{{digits - 1}}}"
 

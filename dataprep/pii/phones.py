@@ -71,9 +71,10 @@ PLUS = "+\uff0b"
 @functools.cache
 def national_minimum(region: str) -> int:
     """Fewest digits of a number the matcher of `region` can find without a plus sign."""
-    # a national number parsed for `region` is validated for every region sharing its country code
+    # a national number parsed for `region` is validated for every region sharing its country
+    # code (none for a region phonenumbers does not know: it then parses only "+" numbers)
     sharing = phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region))
-    return min(*(_shortest(r) for r in sharing), shortest_international() + 1)  # after a call prefix: a digit more
+    return min([_shortest(r) for r in sharing] + [shortest_international() + 1])  # after a call prefix: a digit more
 
 
 @functools.cache
