@@ -30,7 +30,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -96,12 +95,11 @@ def phones(texts: list[str]) -> tuple[float, float, bool, int]:
 
     results, seconds = [], []
     screened = pii_phones.ScreenedPhoneRecognizer(PhoneRecognizer())
-    for recognizer, matcher in ((PhoneRecognizer(), pii_phones.shipped), (screened, contextlib.nullcontext)):
+    for recognizer in (PhoneRecognizer(), screened):
         pii_phones.answers.clear()
-        with matcher():
-            start = time.process_time()
-            results.append([sorted((r.start, r.end) for r in recognizer.analyze(t, ["PHONE_NUMBER"])) for t in texts])
-            seconds.append(time.process_time() - start)
+        start = time.process_time()
+        results.append([sorted((r.start, r.end) for r in recognizer.analyze(t, ["PHONE_NUMBER"])) for t in texts])
+        seconds.append(time.process_time() - start)
     return seconds[0], seconds[1], results[0] == results[1], sum(map(len, results[0]))
 
 

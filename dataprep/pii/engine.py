@@ -30,7 +30,6 @@ from typing import NamedTuple
 # answers from the public-suffix snapshot in its wheel and never tries the network
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
-import phonenumbers  # noqa: E402
 import yaml  # noqa: E402
 from presidio_analyzer import (  # noqa: E402
     AnalyzerEngine,
@@ -59,9 +58,10 @@ class Screened(NamedTuple):
     screen: str | None  # RE2; None: the recognizer reads every document
 
 
-def predefined(entities: Iterable[str] | None) -> list[EntityRecognizer]:
+def predefined(entities: Iterable[str] | None, screened: bool = True) -> list[EntityRecognizer]:
     """Presidio's predefined recognizers for these entities (None: all), from its default recognizer YAML in
-    every language it lists, one instance per class (the English one where there is one)."""
+    every language it lists, one instance per class (the English one where there is one); its
+    PhoneRecognizer screened (dataprep/pii/phones.py) unless told otherwise."""
     import presidio_analyzer
 
     conf = Path(presidio_analyzer.__file__).parent / "conf" / "default_recognizers.yaml"
@@ -75,7 +75,7 @@ def predefined(entities: Iterable[str] | None) -> list[EntityRecognizer]:
         if isinstance(rec, SpacyRecognizer) or wanted is not None and not wanted & set(rec.supported_entities):
             continue
         chosen.setdefault(type(rec).__name__, rec)
-    return [phones.ScreenedPhoneRecognizer(r) if type(r) is PhoneRecognizer else r for r in chosen.values()]
+    return [phones.ScreenedPhoneRecognizer(r) if screened and type(r) is PhoneRecognizer else r for r in chosen.values()]
 
 
 @functools.cache
@@ -111,7 +111,7 @@ def screen_of(rec: EntityRecognizer) -> str | None:
     if isinstance(rec, recognizers.PresidioWrapper):
         return rec.screen or None
     if isinstance(rec, PhoneRecognizer):
-        return phone_screen(tuple(rec.supported_regions))
+        return phone_screen(tuple(rec.supported_regions)) if phones.screenable(rec.leniency) else None
     pattern_bound = type(rec).analyze is PatternRecognizer.analyze or isinstance(rec, PATTERN_BOUND)
     if isinstance(rec, PatternRecognizer) and pattern_bound and rec.patterns:
         return screens.union([screens.superset(p.regex, rec.global_regex_flags) for p in rec.patterns])
@@ -120,18 +120,12 @@ def screen_of(rec: EntityRecognizer) -> str | None:
 
 @functools.cache
 def phone_screen(regions: tuple[str, ...]) -> str:
-    """Where phonenumbers' matcher can find a valid number: as many digits as the shortest
-    number valid nationally in one of `regions` or internationally anywhere, each pair joined by
-    its punctuation class (up to four marks, `_PUNCTUATION`)."""
+    """Where phonenumbers' matcher can find a valid number: as many digits as the fewest of a
+    number it can find in one of `regions` (phones.fewest_digits, the rule its line screen
+    states), each pair joined by its punctuation class (up to four marks, `_PUNCTUATION`)."""
     from phonenumbers import phonenumbermatcher
 
-    def shortest(region: str) -> int:
-        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        return min(n for n in meta.general_desc.possible_length if n > 0)
-
-    national = min(shortest(r) for r in regions if r in phonenumbers.SUPPORTED_REGIONS)
-    international = min(len(str(phonenumbers.country_code_for_region(r))) + shortest(r) for r in phonenumbers.SUPPORTED_REGIONS)
-    digits = min(national, international)
+    digits = min(phones.fewest_digits(region, plus) for region in regions for plus in (False, True))
     joint = screens.superset(phonenumbermatcher._PUNCTUATION, re_flags())
     return rf"\p{{Nd}}(?:{joint}\p{{Nd}}){{{digits - 1}}}"
 

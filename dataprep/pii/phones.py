@@ -15,7 +15,9 @@ NER off on real e-mails). Exact shortcuts:
   around it are letters or currency signs, on whether a time stamp's ":mm" follows, on the
   region and on the leniency, so
   it is remembered (repeated dates, years, prices and times are most candidates in real text).
-  A candidate with fewer digits than the shortest number valid there is rejected at once, and
+  A candidate with fewer digits than the shortest number valid there (nationally; with a plus
+  sign, internationally or nationally, as the matcher can cut a part without the plus) is
+  rejected at once, and
   so is one written nationally (no plus sign, international call prefix, letters or extension
   mark) in whose digits no piece ending with a group of digits is a national number valid in a
   region of its country code (its general description and one type's: fixed line, mobile ...):
@@ -23,12 +25,12 @@ NER off on real e-mails). Exact shortcuts:
   national_numbers).
   One difference: the matcher stops after 65,535 rejected candidates in one text, and answers
   from memory do not count the parts of a candidate it tried, so a text with more could give
-  more, never fewer.
+  more, never fewer. A "no number" given when the tries ran out is not remembered (it is about
+  that text, not the candidate).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 from collections.abc import Iterator
@@ -43,8 +45,6 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 #: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None
 CACHED_CANDIDATES = 200_000
 answers: dict[tuple, tuple | None] = {}
-#: phonenumbers' own candidate checks, before remember_candidates replaces them
-SHIPPED = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in ("_extract_match", "_parse_and_verify")}
 
 
 def _shortest(region: str) -> int:
@@ -71,9 +71,10 @@ PLUS = "+\uff0b"
 @functools.cache
 def national_minimum(region: str) -> int:
     """Fewest digits of a number the matcher of `region` can find without a plus sign."""
-    # a national number parsed for `region` is validated for every region sharing its country code
+    # a national number parsed for `region` is validated for every region sharing its country
+    # code (none for a region phonenumbers does not know: it then parses only "+" numbers)
     sharing = phonenumbers.region_codes_for_country_code(phonenumbers.country_code_for_region(region))
-    return min(*(_shortest(r) for r in sharing), shortest_international() + 1)  # after a call prefix: a digit more
+    return min([_shortest(r) for r in sharing] + [shortest_international() + 1])  # after a call prefix: a digit more
 
 
 @functools.cache
@@ -86,20 +87,27 @@ def viable(regions: tuple[str, ...]) -> re.Pattern:
     return re.compile(rf"[\d{PLUS}](?:(?<=\d){national}|(?<=[{PLUS}]){international})", re.UNICODE | re.IGNORECASE)
 
 
+def screenable(leniency: phonenumbermatcher.Leniency) -> bool:
+    """Whether the matcher finds only valid numbers, so that the digits of the shortest valid
+    number can screen text (POSSIBLE also takes local-only lengths, shorter: "4567" in GB)."""
+    return leniency >= phonenumbermatcher.Leniency.VALID
+
+
 class ScreenedPhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer, its matchers run only on the lines that can hold a valid
     number, all regions walking one scan of each line. A candidate never crosses a line break
     (not in the matcher's punctuation), and at a line's edges the matcher sees what it sees in the
     whole text (a line break is neither a letter nor a currency sign, and no ":mm" follows it):
-    same findings."""
+    same findings. With a leniency below VALID it is Presidio's analyze (answers remembered)."""
 
     def __init__(self, original: PhoneRecognizer):
         super().__init__(context=original.context, supported_language=original.supported_language,
                          supported_entity=original.supported_entities[0], supported_regions=original.supported_regions,
                          leniency=original.leniency, name=original.name)
-        remember_candidates()
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
+        if not screenable(self.leniency):
+            return super().analyze(text, entities, nlp_artifacts)
         results = []
         lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
@@ -108,7 +116,7 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         for region in self.supported_regions:
             national, international = fewest_digits(region, False), fewest_digits(region, True)
             for (start, line), scan, (digits, plus_digits) in zip(lines, scans, most):
-                if self.leniency == phonenumbermatcher.Leniency.VALID and digits < national and plus_digits < international:
+                if digits < national and plus_digits < international:
                     continue  # each candidate too short for a valid number here (too_few_digits)
                 for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
@@ -149,7 +157,7 @@ def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) ->
     """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan:
     after a match that ends where its candidate ends, the matcher's next search starts where the
     scan's does; after an inner match ending sooner, the line is scanned again from there."""
-    matcher = phonenumbermatcher.PhoneNumberMatcher(line, region, leniency=leniency)
+    matcher = RememberingMatcher(line, region, leniency=leniency)
     i = 0
     while i < len(scan) and matcher._max_tries > 0:
         candidate = scan[i]
@@ -311,7 +319,7 @@ def _digits(candidate: str) -> str:
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
 def too_few_digits(candidate: str, region: str) -> bool:
-    """Fewer digits than the shortest number valid in `region` (or anywhere, after a plus sign)."""
+    """Fewer digits than any number the matcher of `region` can find in `candidate` (fewest_digits)."""
     return _digits_and_plus(candidate)[0] < fewest_digits(region, _digits_and_plus(candidate)[1])
 
 
@@ -321,28 +329,18 @@ def _digits_and_plus(candidate: str) -> tuple[int, bool]:
 
 @functools.cache
 def fewest_digits(region: str, plus: bool) -> int:
-    """Digits of the shortest number valid for the matcher of `region`, with a plus sign or without."""
-    return shortest_international() if plus else national_minimum(region)
-
-
-@contextlib.contextmanager
-def shipped() -> Iterator[None]:
-    """phonenumbers' matcher as shipped, for as long as the context lasts (to compare with)."""
-    ours = {name: getattr(phonenumbermatcher.PhoneNumberMatcher, name) for name in SHIPPED}
-    try:
-        for name, method in SHIPPED.items():
-            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
-        yield
-    finally:
-        for name, method in ours.items():
-            setattr(phonenumbermatcher.PhoneNumberMatcher, name, method)
+    """Fewest digits of a candidate, with a plus sign or without, in which the matcher of
+    `region` can find a valid number. A "+" candidate holds the shortest valid international
+    number, or the matcher finds a national one in a part it cuts without the plus ("+1 1640":
+    "1640", valid in Germany), so it takes the fewer of the two."""
+    return min(shortest_international(), national_minimum(region)) if plus else national_minimum(region)
 
 
 def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
                      context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
     """PhoneNumberMatcher._extract_match as shipped, its answer remembered per candidate, the
     `context` the matcher reads around it (_context), region and leniency."""
-    original = SHIPPED["_extract_match"]
+    original = phonenumbermatcher.PhoneNumberMatcher._extract_match
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
     if matcher.leniency == phonenumbermatcher.Leniency.VALID and too_few_digits(candidate, matcher.preferred_region):
@@ -355,6 +353,8 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
             answers[key] = None
             return None
         match = original(matcher, candidate, offset)
+        if match is None and matcher._max_tries <= 0:
+            return None  # the matcher gave up on this text (its tries ran out), not on the candidate
         answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
     answer = answers[key]
     if answer is None:
@@ -365,20 +365,16 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
     return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
 
 
-@functools.cache
-def remember_candidates() -> None:
-    """Memoise PhoneNumberMatcher._extract_match (remembered_match), and have it and
-    _parse_and_verify (which the matcher calls on a candidate and on the parts it cuts from one)
-    skip a national candidate with no valid piece unparsed (same answers; see the module docstring)."""
-    parse_and_verify = SHIPPED["_parse_and_verify"]
+class RememberingMatcher(phonenumbermatcher.PhoneNumberMatcher):
+    """phonenumbers' matcher whose candidate checks remember their answers (remembered_match)
+    and skip unparsed a national candidate, or a part the matcher cuts from one, with no valid
+    piece (same answers; see the module docstring). A subclass, so that PhoneNumberMatcher
+    itself, and Presidio's recognizer with it, stays as shipped in the same process."""
 
-    def screened_parse_and_verify(self, candidate, offset):
-        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
-            return None
-        return parse_and_verify(self, candidate, offset)
-
-    def extract_match(self, candidate, offset):
+    def _extract_match(self, candidate, offset):
         return remembered_match(self, candidate, offset, _context(self.text, candidate, offset))
 
-    phonenumbermatcher.PhoneNumberMatcher._extract_match = extract_match
-    phonenumbermatcher.PhoneNumberMatcher._parse_and_verify = screened_parse_and_verify
+    def _parse_and_verify(self, candidate, offset):
+        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
+            return None
+        return super()._parse_and_verify(candidate, offset)

@@ -233,6 +233,7 @@ def _parse(raw: str, region: str | None):
 # ---- IP addresses -----------------------------------------------------------------------------
 
 _IPV4 = re.compile(r"(?<![\w.:/-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
+#: every match starts with "h:" or ":" and then "h{0,4}:", so holds ":h{0,4}:" (its screen; "::8.8.8.8" has no digit before)
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}(?:[0-9A-Fa-f]{1,4}|(?<=:):|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
 _VERSION_WORDS = ("version", "release", "ver.", "build", "firmware", "kernel")
 _NAME_BEFORE = re.compile(r"\b([A-Z][\w+-]*) $")
@@ -376,20 +377,21 @@ def _check_credential(match: re.Match, text: str) -> list[tuple[int, int, float]
 
 
 #: our recognizers per entity: what they add to Presidio's (docs/pii.md, "What it finds")
-def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, windowed: bool = True) -> list[Recognizer]:
-    """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's)."""
+def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, screened: bool = True) -> list[Recognizer]:
+    """Our recognizers for the enabled entities (PERSON is NER's, not a pattern's); unscreened,
+    each pattern reads every document whole (no windows, no prefilter)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
         "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", screens.superset(_PHONE_RUN.pattern), _PHONE, _phone_checker(tuple(phone_regions)),
                                     prefilter=_PHONE_RUN)],
         "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\p{Nd}\.\p{Nd}+\.\p{Nd}+\.\p{Nd}", _IPV4, _ip_checker(public_ips_only)),
-                       Recognizer("IP_ADDRESS", r"[0-9A-Fa-f]:[0-9A-Fa-f]*:", _IPV6, _ip_checker(public_ips_only))],
+                       Recognizer("IP_ADDRESS", r":[0-9A-Fa-f]{0,4}:", _IPV6, _ip_checker(public_ips_only))],
         "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\p{Nd}(?:[ -]?\p{Nd}){11}", _CARD, _check_card)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
         "US_SSN": [Recognizer("US_SSN", r"\p{Nd}{3}[- ]?\p{Nd}{2}[- ]?\p{Nd}{4}", _SSN, _check_ssn)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
-    return [dataclasses.replace(r, windowed=windowed) for name in entities if name in known for r in known[name]]
+    return [r if screened else dataclasses.replace(r, windowed=False, prefilter=None) for name in entities if name in known for r in known[name]]
 
 
 class PresidioWrapper(LocalRecognizer):

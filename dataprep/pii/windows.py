@@ -67,10 +67,11 @@ def plan_patterns(patterns: tuple[tuple[str, int], ...]) -> Plan | None:
             tree = _parser.parse(regex, flags)
             if tree.getwidth()[0] == 0 or _spans_whitespace(tree, flags):
                 return None
-            needle, look = _needle(tree), _reach(tree)
+            # the flags given and the pattern's own inline (?i) at its start
+            needle, look = _needle(tree, bool((flags | tree.state.flags) & re.IGNORECASE)), _reach(tree)
         except (re.error, TypeError, ValueError, RecursionError):
             return None
-        if needle is None or look is None or flags & re.IGNORECASE and needle not in _CASELESS:
+        if needle is None or look is None:
             return None
         needles.add(needle)
         reach = max(reach, look)
@@ -110,21 +111,25 @@ def _spans_whitespace(tree, flags: int) -> bool:
     return False
 
 
-def _needle(tree) -> str | None:
-    """A character every match holds: a literal (or one-character class) the pattern cannot skip."""
+def _needle(tree, caseless: bool) -> str | None:
+    """A character every match holds as written: a literal (or one-character class) the pattern
+    cannot skip, where the pattern ignores case (`caseless`, or a group's (?i:...)) one that has
+    no other case."""
     for op, av in tree:
-        if op is C.LITERAL:
-            return chr(av)
-        if op is C.IN and len(av) == 1 and av[0][0] is C.LITERAL:
-            return chr(av[0][1])
-        if op is C.SUBPATTERN or op is C.ATOMIC_GROUP:
-            inner = _needle(av[3] if op is C.SUBPATTERN else av)
-            if inner is not None:
-                return inner
-        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[0] >= 1:
-            inner = _needle(av[2])
-            if inner is not None:
-                return inner
+        if op is C.LITERAL or op is C.IN and len(av) == 1 and av[0][0] is C.LITERAL:
+            char = chr(av if op is C.LITERAL else av[0][1])
+            if not caseless or char in _CASELESS:
+                return char
+        inner = None
+        if op is C.SUBPATTERN:
+            _, added, removed, group = av
+            inner = _needle(group, bool((caseless or added & re.IGNORECASE) and not removed & re.IGNORECASE))
+        elif op is C.ATOMIC_GROUP:
+            inner = _needle(av, caseless)
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[0] >= 1:
+            inner = _needle(av[2], caseless)
+        if inner is not None:
+            return inner
     return None
 
 

@@ -128,8 +128,8 @@ class Pii(Mapper):
         users += engine.from_patterns(patterns)
         # ours always for CREDENTIAL (Presidio has none); for the rest only as extras
         ours = recognizers.build([e for e in entities if extra or e not in engine.predefined_entities()], phone_regions, public_ips_only,
-                                 windowed=screens)
-        recs = [*engine.predefined(entities), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
+                                 screened=screens)
+        recs = [*engine.predefined(entities, screened=screens), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
         return [windows.windowed(r) if screens else r for r in recs], {e for r in users for e in r.supported_entities}
 
     def setup(self) -> None:
