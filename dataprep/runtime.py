@@ -130,11 +130,16 @@ def _start_embedded(num_cpus: int, common: dict[str, Any]) -> None:
 
 
 def _head_node(num_cpus: int) -> Any | None:
-    """Ray's head node as `ray.init(address="local")` starts it (same parameters, a reaper that
-    ends it if this process dies), less the autoscaler's monitor, the log monitor and the
-    dashboard server (see the module's docstring). None when this Ray's private `Node` and
-    `RayParams` (Ray 2.60's) do not take these arguments: pyproject allows later 2.x releases."""
+    """Ray's head node as `ray.init(address="local")` starts it (same parameters, token
+    authentication on unless RAY_AUTH_MODE says otherwise, a reaper that ends it if this process
+    dies), less the autoscaler's monitor, the log monitor and the dashboard server (see the
+    module's docstring). None when this Ray's private API (Ray 2.60's `Node`, `RayParams` and
+    token set-up) differs: pyproject allows later 2.x releases."""
     try:
+        from ray._private.authentication.authentication_token_setup import (
+            enable_token_auth_by_default,
+            ensure_token_if_auth_enabled,
+        )
         from ray._private.node import Node
         from ray._private.parameter import RayParams
 
@@ -142,14 +147,25 @@ def _head_node(num_cpus: int) -> Any | None:
                            no_monitor=True, include_log_monitor=False)
         head = dict(head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
         inspect.signature(Node.__init__).bind(None, params, **head)
-        inspect.signature(Node.start_api_server).bind(None, include_dashboard=False, raise_on_failure=True)
     except (ImportError, AttributeError, TypeError):
         return None
 
     class EmbeddedHead(Node):
-        def start_api_server(self, *, include_dashboard: bool | None, raise_on_failure: bool) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().__init__(*args, **kwargs)
+            except BaseException:  # a start that failed half way (NODE_TIMEOUT): end what it started
+                try:
+                    self.kill_all_processes(check_alive=False, allow_graceful=False)
+                except Exception:  # noqa: BLE001, S110 (nothing was started yet; the first error is the one to report)
+                    pass
+                raise
+
+        def start_api_server(self, *args: Any, **kwargs: Any) -> None:
             """No dashboard server: nothing of a run reads it (the head's web UI address stays None)."""
 
+    enable_token_auth_by_default()  # as ray.init does for a new local cluster
+    ensure_token_if_auth_enabled({}, create_token_if_missing=True)
     return EmbeddedHead(params, **head)
 
 

@@ -1,8 +1,10 @@
-"""The embedded Ray a run starts: only the processes a run on one machine uses, and Ray's own
+"""The embedded Ray a run starts: only the processes a run on one machine uses, token
+authentication as `ray.init` sets it up, every process ended by `runtime.stop`; and Ray's own
 local start when its private node API is not the one runtime.py was written for."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -26,19 +28,25 @@ import ray
 from dataprep import runtime
 runtime.start(num_cpus=1)
 assert ray.get(ray.remote(lambda: 41 + 1).remote()) == 42
-print("started by dataprep:", runtime._head is not None)
-for p in psutil.Process().children(recursive=True):
+from ray._raylet import AuthenticationMode, get_authentication_mode
+print("started by dataprep:", runtime._head is not None, "token auth:", get_authentication_mode() == AuthenticationMode.TOKEN)
+children = psutil.Process().children(recursive=True)
+for p in children:
     print(" ".join(p.cmdline()))
 runtime.stop()
+print("left running:", len(psutil.wait_procs(children, timeout=60)[1]))
 """
 
 
 @pytest.mark.parametrize("api", ["as written", "broken"])
 def test_embedded_ray_runs_without_the_daemons_it_does_not_need(api):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, api], capture_output=True, text=True, timeout=300)
+    environment = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}  # Ray's default: token authentication
+    result = subprocess.run([sys.executable, "-c", SCRIPT, api], capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
     processes = result.stdout
     assert "raylet" in processes and "gcs_server" in processes
+    assert "token auth: True" in processes, "the embedded head authenticates as ray.init's does"
+    assert "left running: 0" in processes, "stop() ends every process the start began"
     if api == "as written":
         assert "started by dataprep: True" in processes
         for daemon in ("monitor.py", "log_monitor.py", "dashboard.py"):
