@@ -326,9 +326,12 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
             pass
         key_files = [layout.keys_part(segment, p.key) for p in parts]
-        footers = [storage.parquet_file(f).metadata for f in key_files]
-        rows = sum(m.num_rows for m in footers)
-        size = sum(m.row_group(g).total_byte_size for m in footers for g in range(m.num_row_groups))
+        rows = size = 0
+        for f in key_files:  # one footer at a time (~15 KB each: a list of them grows with the parts)
+            footer = storage.parquet_file(f).metadata
+            rows += footer.num_rows
+            size += sum(footer.row_group(g).total_byte_size for g in range(footer.num_row_groups))
+            del footer
         if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
             records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
             decided = stage.resolve(records, 1)
