@@ -314,7 +314,7 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
     the stage opens the pipeline, none otherwise (unless resuming a run of an older version). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
     per-document decisions written one file per part (dataprep/resolution.py); a stage that
     `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS rows,
-    PARTITION_BYTES bytes), resolves them on the driver as that one partition instead. Otherwise the driver holds file
+    PARTITION_BYTES bytes in Arrow, as the keys writer recorded them), resolves them on the driver as that one partition instead. Otherwise the driver holds file
     names and row counts only.
     """
     started = time.perf_counter()
@@ -330,7 +330,7 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         for f in key_files:  # one footer at a time (~15 KB each: a list of them grows with the parts)
             footer = storage.parquet_file(f).metadata
             rows += footer.num_rows
-            size += sum(footer.row_group(g).total_byte_size for g in range(footer.num_row_groups))
+            size += resolution.arrow_bytes(footer)
             del footer
         if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
             records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
@@ -377,6 +377,8 @@ def _write_keys(stage: Global, tables: list[pa.Table], part: Part, index: int, l
     keys = [k for k in (stage.keys(TextBatch(t)) for t in tables if t.num_rows) if k is not None and k.num_rows]
     keys = pa.concat_tables(keys) if keys else stage.keys(None)
     keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
+    # their size in memory, for the driver's bound (the footer's sizes are after dictionary encoding)
+    keys = keys.replace_schema_metadata({resolution.ARROW_BYTES: str(keys.nbytes)})
     storage.write_parquet(keys, layout.keys_part(segment, part.key))
     return keys.num_rows
 

@@ -65,7 +65,7 @@ class TrainTokenizer(Global):
     """Trains one tokenizer on a language-balanced sample of the kept corpus; keeps every document."""
 
     name = "train_tokenizer"
-    resolves_tables = True  # its keys hold text: the runner's byte bound (resolution.PARTITION_BYTES) keeps large corpora on Ray Data
+    resolves_tables = True  # its keys hold text: the runner's bound on their Arrow size (resolution.PARTITION_BYTES, recorded by the keys writer) keeps large corpora on Ray Data
     adds = {"tokenizer_sample": pa.bool_()}
 
     def __init__(
