@@ -87,7 +87,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stage_outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
     schema_note = outputs.unify_parts(layout.kept, layout.removed)
-    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), time.time() - started)
+    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), time.time() - started, phase_seconds)
     stats["ray"] = cluster
     if passed_over:
         stats["input"]["passed_over"] = len(passed_over)
@@ -95,11 +95,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stats["schema_note"] = schema_note
     if stage_outputs:
         stats["outputs"] = stage_outputs
-    for position, (entry, stage) in enumerate(zip(stats["stages"], pipeline.stages)):
+    for entry, stage in zip(stats["stages"], pipeline.stages):
         entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
-        if position in phase_seconds:  # a global stage's corpus-wide phases (keys, resolve) on top of its per-part decisions
-            entry["corpus_seconds"] = round(phase_seconds[position], 3)
-            entry["seconds"] = round(entry["seconds"] + phase_seconds[position], 4)
     storage.write_json(stats, layout.stats_json)
     from dataprep import report  # here: a worker unpickling this module's tasks need not import the report (pyarrow.dataset, pandas)
 
@@ -482,14 +479,19 @@ def process_part(part: Part, index: int, config: RunConfig) -> dict[str, Any]:
     for records, path in zip(measured, measured_paths):
         if records:
             storage.write_parquet(pa.concat_tables(records, promote_options="default"), path)
+    keys_seconds = None
     if config.next_keys is not None:  # while the kept documents are here: the next stage's keys pass need not read them again
+        keys_started = time.perf_counter()
         (following,) = _worker_stages([config.next_keys], config.layout)
         _write_keys(following, kept, part, index, config.layout, config.segment + 1)
+        keys_seconds = time.perf_counter() - keys_started  # the next stage's time (_summarise adds it there)
     for stage in stages:
         stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "read_removed": dict(read_removed),
              "first_stage": config.first_stage,
              "stages": [c.to_dict() for c in counts]}
+    if keys_seconds is not None:
+        stats["keys_seconds"] = round(keys_seconds, 4)
     storage.write_json(stats, config.layout.marker(config.segment, part.key))
     return stats
 
@@ -504,8 +506,13 @@ def _ledger_text(removed: pa.Table, config: RunConfig) -> pa.Table:
 # ---- after the parts ------------------------------------------------------------------------
 
 def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_quarantine: list[dict[str, Any]],
-               layout: OutputLayout, segments: int, seconds: float) -> dict[str, Any]:
+               layout: OutputLayout, segments: int, seconds: float, phase_seconds: dict[int, float] | None = None) -> dict[str, Any]:
+    """The run's stats from the parts' markers. A global stage's `seconds` add its corpus-wide
+    time (`corpus_seconds`) to its per-part decisions: the keys and resolve phases
+    (`phase_seconds`, by stage position) and the keys the previous segment's tasks wrote for it
+    (their markers' `keys_seconds`)."""
     counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
+    corpus: Counter = Counter(phase_seconds or {})
     docs = read_quarantined = 0
     read_removed: Counter = Counter()
     for segment in range(segments):
@@ -516,14 +523,20 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
             read_removed.update(marker.get("read_removed", {}))
             for offset, stage in enumerate(marker["stages"]):
                 counts[marker["first_stage"] + offset].add(ledger.StageCounts.from_dict(stage))
+            if "keys_seconds" in marker:  # the next segment's global stage's keys, written by this task
+                corpus[marker["first_stage"] + len(marker["stages"])] += marker["keys_seconds"]
     file_rows = sum(r["rows"] or 0 for r in file_quarantine)
+    stages = [c.to_dict() for c in counts]
+    for position, spent in corpus.items():
+        stages[position]["corpus_seconds"] = round(spent, 3)
+        stages[position]["seconds"] = round(stages[position]["seconds"] + spent, 4)
     stats = {
         "pipeline": pipeline.options.name,
         "version": __version__,
         "seconds": round(seconds, 3),
         "input": {"files": len(files), "parts": len(parts), "docs": docs + file_rows, "removed": dict(sorted(read_removed.items()))},
         "quarantine": {"files": len(file_quarantine), "file_rows": file_rows, "read_rows": read_quarantined},
-        "stages": [c.to_dict() for c in counts],
+        "stages": stages,
         "output": {
             "kept": _rows_on_disk(layout.kept),
             "removed": _rows_on_disk(layout.removed),
