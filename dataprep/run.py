@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -364,10 +364,11 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
 def _keys_of_part(part: Part, index: int, config: RunConfig) -> int:
     """A global stage's keys of one part's documents, read for this alone (`_write_keys`); returns the row count."""
     (stage,) = _worker_stages(config.specs, config.layout)
-    return _write_keys(stage, [t for t, *_ in _source_batches(part, config) if t is not None], part, index, config.layout, config.segment)
+    batches = (t for t, *_ in _source_batches(part, config) if t is not None)  # one batch of documents at a time
+    return _write_keys(stage, batches, part, index, config.layout, config.segment)
 
 
-def _write_keys(stage: Global, tables: list[pa.Table], part: Part, index: int, layout: OutputLayout, segment: int) -> int:
+def _write_keys(stage: Global, tables: Iterable[pa.Table], part: Part, index: int, layout: OutputLayout, segment: int) -> int:
     """A global stage's keys of a part's documents (batches in order), with the part's index ->
     WORK/sK/keys/ (segment K being the stage's); returns the row count. Keys are per document
     (or per document's line, in document order), so batches cut anywhere give the same rows."""
