@@ -331,11 +331,12 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
             del footer
         if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
             records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
-            decided = stage.resolve(records, 1)
+            n = resolution.partitions(rows)  # the table is one partition; n is for a step that goes to Ray Data
+            decided = stage.resolve(records, n)
             if decided is None or isinstance(decided, pa.Table):
                 resolution.write_decisions_table(decided, folder, [p.key for p in parts])
             else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)
-                resolution.write_decisions(decided, folder, [p.key for p in parts], resolution.partitions(rows))
+                resolution.write_decisions(decided, folder, [p.key for p in parts], n)
         else:
             n = resolution.partitions(rows)
             records = _parquet_dataset(key_files) if rows else None

@@ -102,10 +102,17 @@ def clusters(out: Path) -> dict[str, str]:
     return found
 
 
-def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shared_data):
-    """Forcing the Ray Data path (large-star / small-star) gives the scipy path's clusters."""
+def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shared_data, monkeypatch):
+    """Forcing the Ray Data path (large-star / small-star) gives the scipy path's clusters; from
+    a resolve on the driver, in the run's shuffle partitions (not one serial partition)."""
+    from dataprep import components, resolution
+
     run_pipeline([{"minhash_dedup": FINEWEB}], SHARED_DATA, tmp_path / "memory")
+    partitions = []
+    distributed = components.components_distributed
+    monkeypatch.setattr(components, "components_distributed", lambda edges, n, *a: partitions.append(n) or distributed(edges, n, *a))
     run_pipeline([{"minhash_dedup": {**FINEWEB, "max_driver_edges": 0}}], SHARED_DATA, tmp_path / "ray")
+    assert partitions == [resolution.partitions(1)] and partitions[0] > 1  # the session's 2 CPUs
     memory, ray = clusters(tmp_path / "memory"), clusters(tmp_path / "ray")
     assert memory == ray
     assert sum(doc != root for doc, root in memory.items()) > 300  # the data's own copies, in many clusters
