@@ -330,9 +330,9 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
             size += resolution.arrow_bytes(footer)
             del footer
         if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
-            records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
             n = resolution.partitions(rows)  # the table is one partition; n is for a step that goes to Ray Data
-            decided = stage.resolve(records, n)
+            # the keys passed unnamed: only the stage holds them, so it can drop them when done (train_tokenizer)
+            decided = stage.resolve(pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None, n)
             if decided is None or isinstance(decided, pa.Table):
                 resolution.write_decisions_table(decided, folder, [p.key for p in parts])
             else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)

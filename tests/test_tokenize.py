@@ -306,3 +306,19 @@ def test_keys_bound_by_their_size_in_memory_not_by_parquet(ray_session, tmp_path
     monkeypatch.setattr(TrainTokenizer, "resolve", lambda self, records, n: seen.append(type(records)))  # the path only
     run_pipeline([{"train_tokenizer": {**SMALL}}], tmp_path / "in.parquet", tmp_path / "o")
     assert seen and not any(issubclass(t, pa.Table) for t in seen)
+
+
+def test_driver_frees_the_keys_before_training(ray_session, tmp_path, monkeypatch):
+    """On the driver path the keys (every document's text) are dropped once the sample is drawn:
+    training holds the sample and the trainer's memory, not the keys as well."""
+    import weakref
+
+    from dataprep.stages import train_tokenizer
+
+    refs, alive = [], []
+    sampled = train_tokenizer._sampled
+    monkeypatch.setattr(train_tokenizer, "_sampled", lambda table, p: refs.append(weakref.ref(table)) or sampled(table, p))
+    train = train_tokenizer.TrainTokenizer.train
+    monkeypatch.setattr(train_tokenizer.TrainTokenizer, "train", lambda self, feed: alive.append(refs[0]() is not None) or train(self, feed))
+    run_pipeline([{"train_tokenizer": {**SMALL}}], SAMPLES / "shard-00.parquet", tmp_path / "o")
+    assert alive == [False]
