@@ -7,8 +7,11 @@ size) ending in per-document *decisions* (`part`, `id`, the stage's columns) for
 it acts on. `write_decisions` groups them by part on Ray Data and writes one Parquet file per
 part (`_work/sK/decisions/part-<key>.parquet`); the task that runs the part's decisions reads
 that file only. The driver sees row counts and file names, nothing per document; keys that fit
-one partition (at most PARTITION_ROWS) may instead be resolved on the driver as that one
-partition (`by_hash` of a table, `write_decisions_table`), which holds no more than a task would.
+one partition (at most PARTITION_ROWS rows and PARTITION_BYTES bytes as Arrow holds them, the
+size the keys writer records in each keys file, `ARROW_BYTES`) may instead be resolved on the
+driver as that one partition (`by_hash` of a table, `write_decisions_table`). The driver then
+holds those keys and what the stage's resolve builds from them, as a task would for a partition
+of that size; the byte bound is one a shuffle task does not have (its partition is bounded in rows).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
 def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
     """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset by `key`: all rows
     with equal keys are in the same call, and a call gets about 1/n of the rows. An Arrow table
-    (at most PARTITION_ROWS rows, in this process) is one partition: `fn(table)`."""
+    (keys of at most PARTITION_ROWS rows and PARTITION_BYTES Arrow bytes, in this process) is one
+    partition: `fn(table)`."""
     if isinstance(ds, pa.Table):
         return fn(ds, **kwargs)
     tagged = ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key, "n": n})
