@@ -56,7 +56,8 @@ OUR_STAGES = {
     "minhash": [{"minhash_dedup": {}}],
     "exact": [{"exact_dedup": {}}],
 }
-SURVEY = REPO / "pipelines" / "default.yaml"
+#: the survey row's pipeline, in the measured checkout (OURS, --repo)
+SURVEY = Path("pipelines") / "default.yaml"
 #: the rows each peer runs: NeMo Curator's dedup stages need a GPU (cuDF), and its filters are
 #: its own published English cascade (benchmarks/nemo_pipeline.py), not Gopher/C4/FineWeb as
 #: written: its decisions differ by design, its speed is what the row shows
@@ -94,7 +95,7 @@ def ids_in(folder: Path) -> set[str]:
 
 def ours(row: str, source: Path, work: Path, cpus: int) -> tuple[float, float, int, set[str]]:
     if row == "survey":
-        spec = SURVEY
+        spec = OURS / SURVEY
     else:
         spec = work / f"{row}.yaml"
         spec.write_text(json.dumps({"name": f"compare_{row}", "stages": OUR_STAGES[row]}), encoding="utf-8")
@@ -189,6 +190,8 @@ def main() -> None:
     global OURS
     OURS = args.repo.resolve()
     sides = args.sides.split(",")
+    if unknown := sorted(set(sides) - {"dataprep", "datatrove", "nemo"}):
+        raise SystemExit(f"compare.py: --sides: unknown {', '.join(unknown)} (known: dataprep, datatrove, nemo)")
     peers = {}
     if "datatrove" in sides:
         if not Path(args.peers).is_file():

@@ -7,8 +7,11 @@ size) ending in per-document *decisions* (`part`, `id`, the stage's columns) for
 it acts on. `write_decisions` groups them by part on Ray Data and writes one Parquet file per
 part (`_work/sK/decisions/part-<key>.parquet`); the task that runs the part's decisions reads
 that file only. The driver sees row counts and file names, nothing per document; keys that fit
-one partition (at most PARTITION_ROWS) may instead be resolved on the driver as that one
-partition (`by_hash` of a table, `write_decisions_table`), which holds no more than a task would.
+one partition (at most PARTITION_ROWS rows and PARTITION_BYTES bytes as Arrow holds them, the
+size the keys writer records in each keys file, `ARROW_BYTES`) may instead be resolved on the
+driver as that one partition (`by_hash` of a table, `write_decisions_table`). The driver then
+holds those keys and what the stage's resolve builds from them, as a task would for a partition
+of that size; the byte bound is one a shuffle task does not have (its partition is bounded in rows).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from dataprep import storage
 #: row count of the keys, sets the number of shuffle partitions, so a task's memory is bounded
 #: by this setting, not by the corpus
 PARTITION_ROWS = 2_000_000
-#: bytes of keys (uncompressed, as Parquet's footers count them) a resolve on the driver holds at
+#: bytes of keys (as Arrow holds them in memory, `ARROW_BYTES`) a resolve on the driver holds at
 #: most: the row bound alone would let keys that carry text (train_tokenizer's) fill the driver
 PARTITION_BYTES = 512 * 2**20
+#: a keys file's Parquet key-value metadata: the Arrow size of its table when written. Parquet's
+#: own sizes are after dictionary encoding (20,000 copies of one 7 KB text: 0.43 MB, 159 MB in Arrow)
+ARROW_BYTES = b"dataprep.arrow_bytes"
 PARTITION_COLUMN = "_partition"
 DONE = "_done.json"
 
@@ -41,6 +47,13 @@ def partitions(rows: int) -> int:
     return max(cpus, -(-rows // PARTITION_ROWS))
 
 
+def arrow_bytes(footer: Any) -> int:
+    """The in-memory (Arrow) size of a keys file's table, from its footer (`ARROW_BYTES`); a file
+    without it (written by an older version) counts as more than PARTITION_BYTES."""
+    value = (footer.metadata or {}).get(ARROW_BYTES)
+    return int(value) if value is not None else PARTITION_BYTES + 1
+
+
 def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
     """Each row's partition in [0, n): a hash of its values in `columns`, equal in every process."""
     import pandas as pd
@@ -52,7 +65,8 @@ def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
 def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
     """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset by `key`: all rows
     with equal keys are in the same call, and a call gets about 1/n of the rows. An Arrow table
-    (at most PARTITION_ROWS rows, in this process) is one partition: `fn(table)`."""
+    (keys of at most PARTITION_ROWS rows and PARTITION_BYTES Arrow bytes, in this process) is one
+    partition: `fn(table)`."""
     if isinstance(ds, pa.Table):
         return fn(ds, **kwargs)
     tagged = ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key, "n": n})

@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -87,7 +87,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stage_outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
     schema_note = outputs.unify_parts(layout.kept, layout.removed)
-    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), time.time() - started)
+    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), time.time() - started, phase_seconds)
     stats["ray"] = cluster
     if passed_over:
         stats["input"]["passed_over"] = len(passed_over)
@@ -95,11 +95,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stats["schema_note"] = schema_note
     if stage_outputs:
         stats["outputs"] = stage_outputs
-    for position, (entry, stage) in enumerate(zip(stats["stages"], pipeline.stages)):
+    for entry, stage in zip(stats["stages"], pipeline.stages):
         entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
-        if position in phase_seconds:  # a global stage's corpus-wide phases (keys, resolve) on top of its per-part decisions
-            entry["corpus_seconds"] = round(phase_seconds[position], 3)
-            entry["seconds"] = round(entry["seconds"] + phase_seconds[position], 4)
     storage.write_json(stats, layout.stats_json)
     from dataprep import report  # here: a worker unpickling this module's tasks need not import the report (pyarrow.dataset, pandas)
 
@@ -314,7 +311,7 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
     the stage opens the pipeline, none otherwise (unless resuming a run of an older version). Resolve: the stage's shuffles over all records as one Ray Data dataset, ending in
     per-document decisions written one file per part (dataprep/resolution.py); a stage that
     `resolves_tables`, with keys that fit one shuffle partition (resolution.PARTITION_ROWS rows,
-    PARTITION_BYTES bytes), resolves them on the driver as that one partition instead. Otherwise the driver holds file
+    PARTITION_BYTES bytes in Arrow, as the keys writer recorded them), resolves them on the driver as that one partition instead. Otherwise the driver holds file
     names and row counts only.
     """
     started = time.perf_counter()
@@ -326,16 +323,20 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
             pass
         key_files = [layout.keys_part(segment, p.key) for p in parts]
-        footers = [storage.parquet_file(f).metadata for f in key_files]
-        rows = sum(m.num_rows for m in footers)
-        size = sum(m.row_group(g).total_byte_size for m in footers for g in range(m.num_row_groups))
+        rows = size = 0
+        for f in key_files:  # one footer at a time (~15 KB each: a list of them grows with the parts)
+            footer = storage.parquet_file(f).metadata
+            rows += footer.num_rows
+            size += resolution.arrow_bytes(footer)
+            del footer
         if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
-            records = pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None
-            decided = stage.resolve(records, 1)
+            n = resolution.partitions(rows)  # the table is one partition; n is for a step that goes to Ray Data
+            # the keys passed unnamed: only the stage holds them, so it can drop them when done (train_tokenizer)
+            decided = stage.resolve(pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None, n)
             if decided is None or isinstance(decided, pa.Table):
                 resolution.write_decisions_table(decided, folder, [p.key for p in parts])
             else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)
-                resolution.write_decisions(decided, folder, [p.key for p in parts], resolution.partitions(rows))
+                resolution.write_decisions(decided, folder, [p.key for p in parts], n)
         else:
             n = resolution.partitions(rows)
             records = _parquet_dataset(key_files) if rows else None
@@ -364,16 +365,19 @@ def _read_parquet_batch(batch: pa.Table) -> pa.Table:
 def _keys_of_part(part: Part, index: int, config: RunConfig) -> int:
     """A global stage's keys of one part's documents, read for this alone (`_write_keys`); returns the row count."""
     (stage,) = _worker_stages(config.specs, config.layout)
-    return _write_keys(stage, [t for t, *_ in _source_batches(part, config) if t is not None], part, index, config.layout, config.segment)
+    batches = (t for t, *_ in _source_batches(part, config) if t is not None)  # one batch of documents at a time
+    return _write_keys(stage, batches, part, index, config.layout, config.segment)
 
 
-def _write_keys(stage: Global, tables: list[pa.Table], part: Part, index: int, layout: OutputLayout, segment: int) -> int:
+def _write_keys(stage: Global, tables: Iterable[pa.Table], part: Part, index: int, layout: OutputLayout, segment: int) -> int:
     """A global stage's keys of a part's documents (batches in order), with the part's index ->
     WORK/sK/keys/ (segment K being the stage's); returns the row count. Keys are per document
     (or per document's line, in document order), so batches cut anywhere give the same rows."""
     keys = [k for k in (stage.keys(TextBatch(t)) for t in tables if t.num_rows) if k is not None and k.num_rows]
     keys = pa.concat_tables(keys) if keys else stage.keys(None)
     keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
+    # their size in memory, for the driver's bound (the footer's sizes are after dictionary encoding)
+    keys = keys.replace_schema_metadata({resolution.ARROW_BYTES: str(keys.nbytes)})
     storage.write_parquet(keys, layout.keys_part(segment, part.key))
     return keys.num_rows
 
@@ -477,14 +481,19 @@ def process_part(part: Part, index: int, config: RunConfig) -> dict[str, Any]:
     for records, path in zip(measured, measured_paths):
         if records:
             storage.write_parquet(pa.concat_tables(records, promote_options="default"), path)
+    keys_seconds = None
     if config.next_keys is not None:  # while the kept documents are here: the next stage's keys pass need not read them again
+        keys_started = time.perf_counter()
         (following,) = _worker_stages([config.next_keys], config.layout)
         _write_keys(following, kept, part, index, config.layout, config.segment + 1)
+        keys_seconds = time.perf_counter() - keys_started  # the next stage's time (_summarise adds it there)
     for stage in stages:
         stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "read_removed": dict(read_removed),
              "first_stage": config.first_stage,
              "stages": [c.to_dict() for c in counts]}
+    if keys_seconds is not None:
+        stats["keys_seconds"] = round(keys_seconds, 4)
     storage.write_json(stats, config.layout.marker(config.segment, part.key))
     return stats
 
@@ -499,8 +508,13 @@ def _ledger_text(removed: pa.Table, config: RunConfig) -> pa.Table:
 # ---- after the parts ------------------------------------------------------------------------
 
 def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_quarantine: list[dict[str, Any]],
-               layout: OutputLayout, segments: int, seconds: float) -> dict[str, Any]:
+               layout: OutputLayout, segments: int, seconds: float, phase_seconds: dict[int, float] | None = None) -> dict[str, Any]:
+    """The run's stats from the parts' markers. A global stage's `seconds` add its corpus-wide
+    time (`corpus_seconds`) to its per-part decisions: the keys and resolve phases
+    (`phase_seconds`, by stage position) and the keys the previous segment's tasks wrote for it
+    (their markers' `keys_seconds`)."""
     counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
+    corpus: Counter = Counter(phase_seconds or {})
     docs = read_quarantined = 0
     read_removed: Counter = Counter()
     for segment in range(segments):
@@ -511,14 +525,20 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
             read_removed.update(marker.get("read_removed", {}))
             for offset, stage in enumerate(marker["stages"]):
                 counts[marker["first_stage"] + offset].add(ledger.StageCounts.from_dict(stage))
+            if "keys_seconds" in marker:  # the next segment's global stage's keys, written by this task
+                corpus[marker["first_stage"] + len(marker["stages"])] += marker["keys_seconds"]
     file_rows = sum(r["rows"] or 0 for r in file_quarantine)
+    stages = [c.to_dict() for c in counts]
+    for position, spent in corpus.items():
+        stages[position]["corpus_seconds"] = round(spent, 3)
+        stages[position]["seconds"] = round(stages[position]["seconds"] + spent, 4)
     stats = {
         "pipeline": pipeline.options.name,
         "version": __version__,
         "seconds": round(seconds, 3),
         "input": {"files": len(files), "parts": len(parts), "docs": docs + file_rows, "removed": dict(sorted(read_removed.items()))},
         "quarantine": {"files": len(file_quarantine), "file_rows": file_rows, "read_rows": read_quarantined},
-        "stages": [c.to_dict() for c in counts],
+        "stages": stages,
         "output": {
             "kept": _rows_on_disk(layout.kept),
             "removed": _rows_on_disk(layout.removed),

@@ -68,7 +68,9 @@ def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_
     assert a["stages"][1]["removed"] == b["stages"][1]["removed"]
     # one read of the corpus for the global stage: normalize's task wrote each part's keys
     # before its marker, so exact_dedup's keys pass had no part left to read
-    for keys in (tmp_path / "a" / "_work" / "s1" / "keys").glob("part-*.parquet"):
+    key_files = sorted((tmp_path / "a" / "_work" / "s1" / "keys").glob("part-*.parquet"))
+    assert len(key_files) == a["input"]["parts"]
+    for keys in key_files:
         marker = tmp_path / "a" / "_parts" / f"s0-{keys.stem.removeprefix('part-')}.json"
         assert keys.stat().st_mtime_ns <= marker.stat().st_mtime_ns
     # decided per part: each part's file names exactly the copies that part's task removed

@@ -81,10 +81,16 @@ def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path, shar
 def test_same_clusters_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
     one, four = one_and_four_shards(sample_docs, tmp_path)
     stages = [{"normalize": {}}, {"minhash_dedup": {"threshold": 0.7}}]
-    run_pipeline(stages, one, tmp_path / "a", part_bytes=1)
+    stats = run_pipeline(stages, one, tmp_path / "a", part_bytes=1)
     run_pipeline(stages, four, tmp_path / "b")
     a, b = ({r["id"]: r["details"] for r in read_folder(tmp_path / x / "removed").to_pylist()} for x in "ab")
     assert a == b and len(a) > 20
+    # normalize's tasks computed the signatures (minhash_dedup's keys): minhash_dedup's time holds them
+    markers = [json.loads(m.read_text()) for m in (tmp_path / "a" / "_parts").glob("s0-*.json")]
+    keys_seconds = sum(m["keys_seconds"] for m in markers)
+    assert len(markers) == stats["input"]["parts"] and keys_seconds > 0
+    minhash = stats["stages"][1]
+    assert minhash["corpus_seconds"] >= round(keys_seconds, 3) - 0.001 and minhash["seconds"] >= keys_seconds - 0.001
 
 
 def clusters(out: Path) -> dict[str, str]:
@@ -96,10 +102,17 @@ def clusters(out: Path) -> dict[str, str]:
     return found
 
 
-def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shared_data):
-    """Forcing the Ray Data path (large-star / small-star) gives the scipy path's clusters."""
+def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shared_data, monkeypatch):
+    """Forcing the Ray Data path (large-star / small-star) gives the scipy path's clusters; from
+    a resolve on the driver, in the run's shuffle partitions (not one serial partition)."""
+    from dataprep import components, resolution
+
     run_pipeline([{"minhash_dedup": FINEWEB}], SHARED_DATA, tmp_path / "memory")
+    partitions = []
+    distributed = components.components_distributed
+    monkeypatch.setattr(components, "components_distributed", lambda edges, n, *a: partitions.append(n) or distributed(edges, n, *a))
     run_pipeline([{"minhash_dedup": {**FINEWEB, "max_driver_edges": 0}}], SHARED_DATA, tmp_path / "ray")
+    assert partitions == [resolution.partitions(1)] and partitions[0] > 1  # the session's 2 CPUs
     memory, ray = clusters(tmp_path / "memory"), clusters(tmp_path / "ray")
     assert memory == ray
     assert sum(doc != root for doc, root in memory.items()) > 300  # the data's own copies, in many clusters

@@ -288,3 +288,37 @@ def test_the_contract_example_pipeline_is_accepted():
     config = yaml.safe_load("\n".join(line[4:] for line in block.splitlines()))
     stages = pipeline.from_dict(config).stages
     assert [s.name for s in stages][-1] == "tokenize" and stages[-1].dtype == "uint16"
+
+
+def test_keys_bound_by_their_size_in_memory_not_by_parquet(ray_session, tmp_path, monkeypatch):
+    """Repeated texts: Parquet's footer counts them after dictionary encoding (a few KB for 300
+    copies of a 7 KB text), Arrow holds every copy (2.1 MB). The driver's byte bound is on the
+    latter: above it, the resolve goes to Ray Data."""
+    import pyarrow as pa
+
+    from dataprep import resolution
+    from dataprep.stages.train_tokenizer import TrainTokenizer
+
+    text = " ".join(f"word{i}" for i in range(1000))  # ~7 KB
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(300)], "text": [text] * 300}), tmp_path / "in.parquet")
+    monkeypatch.setattr(resolution, "PARTITION_BYTES", 2**20)
+    seen = []
+    monkeypatch.setattr(TrainTokenizer, "resolve", lambda self, records, n: seen.append(type(records)))  # the path only
+    run_pipeline([{"train_tokenizer": {**SMALL}}], tmp_path / "in.parquet", tmp_path / "o")
+    assert seen and not any(issubclass(t, pa.Table) for t in seen)
+
+
+def test_driver_frees_the_keys_before_training(ray_session, tmp_path, monkeypatch):
+    """On the driver path the keys (every document's text) are dropped once the sample is drawn:
+    training holds the sample and the trainer's memory, not the keys as well."""
+    import weakref
+
+    from dataprep.stages import train_tokenizer
+
+    refs, alive = [], []
+    sampled = train_tokenizer._sampled
+    monkeypatch.setattr(train_tokenizer, "_sampled", lambda table, p: refs.append(weakref.ref(table)) or sampled(table, p))
+    train = train_tokenizer.TrainTokenizer.train
+    monkeypatch.setattr(train_tokenizer.TrainTokenizer, "train", lambda self, feed: alive.append(refs[0]() is not None) or train(self, feed))
+    run_pipeline([{"train_tokenizer": {**SMALL}}], SAMPLES / "shard-00.parquet", tmp_path / "o")
+    assert alive == [False]

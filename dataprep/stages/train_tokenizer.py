@@ -65,7 +65,7 @@ class TrainTokenizer(Global):
     """Trains one tokenizer on a language-balanced sample of the kept corpus; keeps every document."""
 
     name = "train_tokenizer"
-    resolves_tables = True  # its keys hold text: the runner's byte bound (resolution.PARTITION_BYTES) keeps large corpora on Ray Data
+    resolves_tables = True  # its keys hold text: the runner's bound on their Arrow size (resolution.PARTITION_BYTES, recorded by the keys writer) keeps large corpora on Ray Data
     adds = {"tokenizer_sample": pa.bool_()}
 
     def __init__(
@@ -131,7 +131,10 @@ class TrainTokenizer(Global):
 
     def resolve(self, records: Any, n: int) -> Any:
         """Per-language totals (a group-by: one row per language reaches the driver), the draw
-        probabilities, the tokenizer trained on the drawn text; the decisions are the drawn ids."""
+        probabilities, the tokenizer trained on the drawn text; the decisions are the drawn ids.
+        Keys as a table (a resolve on the driver, at most resolution.PARTITION_BYTES in Arrow) are
+        freed once the sample is drawn: during training the driver holds the sample (at most
+        `sample_bytes` of text, a copy) and the trainer's memory, not the keys as well."""
         if records is None:
             return None
         if isinstance(records, pa.Table):  # one partition's worth, on the driver (resolves_tables)
@@ -149,6 +152,7 @@ class TrainTokenizer(Global):
                                       for r in rows], LANGUAGES_SCHEMA)
         if isinstance(records, pa.Table):
             sampled = _sampled(records, probabilities)  # in the keys' order, the parts' order
+            records = None  # the keys (the runner holds no other reference): training holds the sample only
             self._write(sampled.select(["text"]), table)
             return sampled.select(["part", "id"])
         from ray.data import DataContext
