@@ -72,6 +72,10 @@ def load() -> str:
 OURS = REPO
 
 
+class SideFailed(Exception):
+    """A side's command exited non-zero: a peer's failure is printed as its row, ours ends the run."""
+
+
 def measured(command: list[str], env: dict | None = None, sampler: type[TreeMemory] = TreeMemory,
              cwd: Path | None = None) -> tuple[float, float, int, str, TreeMemory]:
     """Run a command in a fresh process: wall seconds, CPU seconds of its process tree (Ray's
@@ -84,7 +88,7 @@ def measured(command: list[str], env: dict | None = None, sampler: type[TreeMemo
         out, err = proc.communicate()
     seconds = time.perf_counter() - started
     if proc.returncode:
-        raise SystemExit(f"{' '.join(command[:4])}... failed:\n{err.decode()[-3000:]}")
+        raise SideFailed(f"{' '.join(command[:4])}... failed:\n{err.decode()[-3000:]}")
     return seconds, memory.cpu_seconds, memory.peak, out.decode(), memory
 
 
@@ -164,7 +168,11 @@ def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], pe
         sides = [("dataprep", a, f"  load {load()}")] if a else []
         for peer, python in peers.items():
             if row in PEER_ROWS[peer]:
-                b = theirs(row, source, work, peer, python, cpus)
+                try:
+                    b = theirs(row, source, work, peer, python, cpus)
+                except SideFailed as failure:  # one peer's crash (say its own Ray start) costs its row, not the table
+                    print(f"{row:<8} {peer:<10} failed: {str(failure).strip().splitlines()[-1][:300]}", flush=True)
+                    continue
                 versus = ""
                 if a:
                     agree = sum((i in a[3]) == (i in b[3]) for i in every) / len(every)
@@ -220,6 +228,8 @@ def main() -> None:
                 label = f"real documents of {args.data}"
             compare(label, case / "input", docs, case, rows, peers, args.cpus, "dataprep" in sides)
             shutil.rmtree(case)
+    except SideFailed as failure:  # ours: the run ends with the command's error
+        raise SystemExit(str(failure)) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
