@@ -83,7 +83,7 @@ def sample(out: OutputLayout | str | os.PathLike, index: int, name: str, rows: i
     sizes = [storage.parquet_file(f).metadata.num_rows for f in files]
     total = sum(sizes)
     if total <= rows:
-        return pa.concat_tables([storage.read_table(f) for f in files], promote_options="default"), total
+        return read(out, index, name), total
     picked = np.sort(np.random.default_rng(SAMPLE_SEED).choice(total, rows, replace=False))
     starts = np.cumsum([0, *sizes])
     bounds = np.searchsorted(picked, starts)
