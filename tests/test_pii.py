@@ -345,7 +345,9 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
     # with fewer digits than any international number, of which the matcher cuts a national one
     texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150] + \
         ["Nik. 225 10474.80  -280.60\nNasdaq 1699.52  -69.44", "409.621.1289 / 281.651.1657", "Tel +49 30 1234567, 030 1234567"] + \
-        ["+1 1640", "+7 1640", "(+1) 1640", "x +1/1640"]  # a "+" candidate whose part without the plus is a German number
+        ["+1 1640", "+7 1640", "(+1) 1640", "x +1/1640"] + \
+        ["Call +44 20 7946 0958 or +49 (0)30 1234567, +33 1 23 45 67 89", "+1 (212) 555-0187; +91 98765 43210 / +55 11 91234-5678",
+         "+972 3-123-4567x12 +011 44 20 7946 0958 +999 20 7946 0958 ＋81 3-1234-5678"]  # "+" numbers: parsed once for all regions
     cannot, scan, rejected, rescans = phones.cannot_be_valid, phones._scan, [], []
 
     def counting(candidate: str, region: str) -> bool:
@@ -366,6 +368,11 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
                    for t in texts]
         assert ours == shipped and sum(map(len, shipped)) > 30, regions
     assert len(rejected) > 100 and rescans
+    assert sum(key[3] == "any region" for key in phones.answers) > 5  # parsed once, whatever the region
+    # after "+" an unknown country code ("+011", "+999") makes parse retry without the plus, for
+    # the region (011 is the US call prefix); letters and extension marks make it read more
+    assert phones.international("+44 20 7946 0958") and phones.international("(+1) 1640")
+    assert not any(map(phones.international, ["+011 44 20 7946 0958", "+999 20 7946 0958", "+1 212 555 0187 ext 4", "030 1234567"]))
     # parsed whole for France, "713-853-3989" has the national number 7138533989 (ten digits:
     # none valid there) though a piece of it, 138533989, is; numbers with a country code or
     # national prefix to cut off are kept

@@ -23,6 +23,9 @@ NER off on real e-mails). Exact shortcuts:
   region of its country code (its general description and one type's: fixed line, mobile ...):
   the number the matcher would parse from it, or from a part of it, is such a piece (see
   national_numbers).
+  A candidate written with a plus sign and a known country code parses the same for every
+  region (the region is read only for numbers without one, or after an unknown country code),
+  so its parse is shared by all regions' matchers (international).
   One difference: the matcher stops after 65,535 rejected candidates in one text, and answers
   from memory do not count the parts of a candidate it tried, so a text with more could give
   more, never fewer. A "no number" given when the tries ran out is not remembered (it is about
@@ -38,11 +41,12 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, phonenumbermatcher
+from phonenumbers import PhoneMetadata, phonenumbermatcher, phonenumberutil
 from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-#: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None
+#: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None;
+#: a candidate read alike in every region (international) under "any region"
 CACHED_CANDIDATES = 200_000
 answers: dict[tuple, tuple | None] = {}
 
@@ -347,22 +351,48 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
         return None  # for a valid number here, and its inner matches have fewer (POSSIBLE takes local-only lengths)
     key = (candidate, *context, matcher.preferred_region, matcher.leniency)
     if key not in answers:
-        if len(answers) >= CACHED_CANDIDATES:
-            answers.clear()
         if matcher.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, matcher.preferred_region):
-            answers[key] = None
-            return None
+            return _remember(key, None, offset)
         match = original(matcher, candidate, offset)
         if match is None and matcher._max_tries <= 0:
             return None  # the matcher gave up on this text (its tries ran out), not on the candidate
-        answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
-    answer = answers[key]
+        return _remember(key, match, offset)
+    return _recall(answers[key], offset)
+
+
+def _remember(key: tuple, match: phonenumbermatcher.PhoneNumberMatch | None, offset: int) -> phonenumbermatcher.PhoneNumberMatch | None:
+    """`match` (found at `offset`), remembered under `key` relative to its offset."""
+    if len(answers) >= CACHED_CANDIDATES:
+        answers.clear()
+    answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
+    return match
+
+
+def _recall(answer: tuple | None, offset: int) -> phonenumbermatcher.PhoneNumberMatch | None:
+    """A remembered answer as a match at `offset`, its number a copy (callers may change it)."""
     if answer is None:
         return None
     start, raw, number = answer
     copy = phonenumbers.PhoneNumber()
     copy.merge_from(number)
     return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
+
+
+#: a letter or an extension's mark: what makes phonenumbers.parse read more than digits and plus signs
+_NOT_PLAIN = re.compile(rf"[^\W\d_]|[{_EXTENSION_MARKS}]")
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def international(candidate: str) -> bool:
+    """Whether phonenumbers.parse reads `candidate` without its region: written with a plus sign
+    (the first character a number can start with), then a known country code and enough digits
+    (fewer raise TOO_SHORT_AFTER_IDD in every region), no letters nor extension marks. Only an
+    unknown country code after the plus makes parse retry without it, for the region given."""
+    first = phonenumberutil._VALID_START_CHAR_PATTERN.search(candidate)
+    if first is None or first.group() not in PLUS or _NOT_PLAIN.search(candidate):
+        return False
+    digits = _digits(candidate)
+    return len(digits) <= phonenumberutil._MIN_LENGTH_FOR_NSN or phonenumberutil._extract_country_code(digits)[0] != 0
 
 
 class RememberingMatcher(phonenumbermatcher.PhoneNumberMatcher):
@@ -375,6 +405,15 @@ class RememberingMatcher(phonenumbermatcher.PhoneNumberMatcher):
         return remembered_match(self, candidate, offset, _context(self.text, candidate, offset))
 
     def _parse_and_verify(self, candidate, offset):
-        if self.leniency == phonenumbermatcher.Leniency.VALID and cannot_parse_valid(candidate, self.preferred_region):
+        if self.leniency != phonenumbermatcher.Leniency.VALID:
+            return super()._parse_and_verify(candidate, offset)
+        if cannot_parse_valid(candidate, self.preferred_region):
             return None
-        return super()._parse_and_verify(candidate, offset)
+        if not international(candidate):
+            return super()._parse_and_verify(candidate, offset)
+        # the same for every region: remembered without one (the two neighbours are all of the
+        # text it reads besides the candidate)
+        key = (candidate, *_context(self.text, candidate, offset)[:2], "any region", self.leniency)
+        if key not in answers:
+            return _remember(key, super()._parse_and_verify(candidate, offset), offset)
+        return _recall(answers[key], offset)
