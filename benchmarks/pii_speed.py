@@ -4,7 +4,11 @@ plain `AnalyzerEngine.analyze` loop (Presidio's default recognizers, offline sma
     python benchmarks/pii_speed.py [--presidio-chars 150000]
 
 Same text for all: the real e-mails and English processed-crawl documents of shared/data (05
-and 04), exact duplicates dropped, in batches of 256 documents as the runner passes them.
+and 04), exact duplicates dropped, in batches of 256 documents as the runner passes them; and,
+as text dense in PII where no screen skips anything, the generated customer-service sentences
+of pii_quality.py's held-out part (--sentences of them; every one is analysed, most hold digits).
+There a last row times Presidio's own pattern and phone recognizers through AnalyzerEngine with no
+NLP work at all: the least that analysing each document costs when no screen may skip it.
 Figures are CPU seconds of this one process (so per core, and less disturbed by other jobs on
 the machine than wall time).
 Presidio runs on the first --presidio-chars characters only (it does ~20 K chars/s here), and
@@ -37,7 +41,7 @@ from pathlib import Path  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from benchmarks import pii_presidio  # noqa: E402
+from benchmarks import pii_presidio, pii_sets  # noqa: E402
 from dataprep.pii import audit  # noqa: E402
 from dataprep.pii import ner as pii_ner  # noqa: E402
 from dataprep.pii import phones as pii_phones  # noqa: E402
@@ -53,6 +57,23 @@ def load() -> list[str]:
     """The documents once each: the default pipeline removes exact duplicates before `pii`, and
     a repeated document would only measure the stage's cache of pieces it has read."""
     return list(dict.fromkeys(t for f in FILES for t in pq.read_table(DATA / f, columns=["text"]).column("text").to_pylist() if t))
+
+
+def megabytes(texts: list[str]) -> float:
+    return sum(len(t.encode()) for t in texts) / 1e6
+
+
+class Row:
+    """A timed system on a text, compared with Presidio's rate on the same text (`base`)."""
+
+    def __init__(self, name: str, texts: list[str], seconds: float, found: int, base: Row | None = None):
+        self.name, self.chars, self.mb, self.seconds, self.found = name, sum(map(len, texts)), megabytes(texts), seconds, found
+        self.base = base or self
+
+    def line(self) -> str:
+        rate = self.chars / self.seconds
+        return (f"{self.name:<40}{self.chars:>11,}{self.seconds:>9.2f}{rate / 1e3:>11.1f}{self.mb / self.seconds:>8.3f}"
+                f"{rate / (self.base.chars / self.base.seconds):>12.1f}{self.found:>10,}")
 
 
 def prefix(texts: list[str], chars: int) -> list[str]:
@@ -85,6 +106,19 @@ def time_presidio(texts: list[str]) -> tuple[float, list[list[tuple[int, int, st
     found, start = [], time.process_time()
     for t in texts:
         found.append([s for s in pii_presidio.spans(engine, t) if s[2] in pii_presidio.COMPARED])
+    return time.process_time() - start, found
+
+
+def time_recognizers_alone(texts: list[str]) -> tuple[float, int]:
+    """CPU seconds of Presidio's own recognizers through AnalyzerEngine.analyze on each text,
+    with no NLP work at all (no spaCy, no NER, no screens): what analysing every document costs
+    at least when each holds PII, so no screen may skip it."""
+    stage = Pii(ner=False, extra_recognizers=False, screens=False)
+    entities, artifacts = [e for e in stage.entities if e != "PERSON"], stage._nlp.artifacts([])
+    pii_phones.answers.clear()
+    found, start = 0, time.process_time()
+    for t in texts:
+        found += len(stage._analyzer.analyze(t, language="en", entities=entities, nlp_artifacts=artifacts))
     return time.process_time() - start, found
 
 
@@ -138,28 +172,35 @@ def missed(texts: list[str], presidio: list[list[tuple[int, int, str, float]]]) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presidio-chars", type=int, default=150_000, help="characters Presidio analyses")
+    parser.add_argument("--sentences", type=int, default=600, help="generated sentences (pii_quality.py's held-out part)")
     parser.add_argument("--show-missed", action="store_true", help="print Presidio's findings the stage misses")
     args = parser.parse_args()
     texts = load()
     head = prefix(texts, args.presidio_chars)
+    sentences = list(dict.fromkeys(r["text"] for r in pii_sets.generate("held_out", args.sentences)))
     chars, head_chars = sum(map(len, texts)), sum(map(len, head))
-    mb, head_mb = sum(len(t.encode()) for t in texts) / 1e6, sum(len(t.encode()) for t in head) / 1e6
-    print(f"text: {len(texts)} documents, {chars:,} chars ({mb:.2f} MB); Presidio's share {len(head)} documents, {head_chars:,} chars")
+    print(f"text: {len(texts)} documents, {chars:,} chars ({megabytes(texts):.2f} MB); Presidio's share {len(head)} documents, "
+          f"{head_chars:,} chars; {len(sentences)} generated sentences, {sum(map(len, sentences)):,} chars")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared)")
     shipped, screened, same, n = phones(texts)
     print(f"Presidio's PhoneRecognizer on all text: {shipped:.2f} CPU s as shipped, {screened:.2f} screened and remembering "
           f"({shipped / screened:.1f}x); same {n} findings: {same}")
     presidio_seconds, presidio_found = time_presidio(head)
-    rows = [("Presidio AnalyzerEngine.analyze loop", head_chars, head_mb, presidio_seconds, sum(map(len, presidio_found)))]
+    base = Row("Presidio AnalyzerEngine.analyze loop", head, presidio_seconds, sum(map(len, presidio_found)))
+    rows = [base]
     for ner in (True, False):
         name = f"pii, NER {'on' if ner else 'off'}"
-        rows.append((f"{name} (same prefix)", head_chars, head_mb, *time_stage(head, ner)))
-        rows.append((f"{name} (all text)", chars, mb, *time_stage(texts, ner)))
-    base = rows[0][1] / rows[0][3]
+        rows.append(Row(f"{name} (same prefix)", head, *time_stage(head, ner), base))
+        rows.append(Row(f"{name} (all text)", texts, *time_stage(texts, ner), base))
+    seconds, found = time_presidio(sentences)
+    dense = Row("Presidio, generated sentences", sentences, seconds, sum(map(len, found)))
+    rows += [dense, *(Row(f"pii, NER {'on' if ner else 'off'} (same sentences)", sentences, *time_stage(sentences, ner), dense)
+                      for ner in (True, False)),
+             Row("Presidio's recognizers, no NLP (same)", sentences, *time_recognizers_alone(sentences), dense)]
     print(f"\n{'system':<40}{'chars':>11}{'CPU s':>9}{'K chars/s':>11}{'MB/s':>8}{'x Presidio':>12}{'entities':>10}")
-    for name, n, size, seconds, found in rows:
-        rate = n / seconds
-        print(f"{name:<40}{n:>11,}{seconds:>9.2f}{rate / 1e3:>11.1f}{size / seconds:>8.3f}{rate / base:>12.1f}{found:>10,}")
+    for row in rows:
+        print(row.line())
+    print("(x Presidio: against Presidio's rate on the same texts, the row above its group; all text against the prefix)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     # after the stage's runs: it warms the model's vocabulary, which the stage's first run pays for
     stock, remembered, same, n = token_vectors(texts)
@@ -174,8 +215,8 @@ def main() -> None:
         if args.show_missed or m.cause in audit.SPEED_CAUSES:
             print(f"    {m.label}: {head[m.doc][m.start:m.end]!r} ({m.cause})")
     print("\n1 GB of such text at these rates:",
-          ", ".join(f"{name.split(' (')[0]}: {1e3 / (size / seconds) / 3600:.1f} core-hours"
-                    for name, n, size, seconds, _ in rows if "same prefix" not in name))
+          ", ".join(f"{row.name.split(' (')[0]}: {1e3 / (row.mb / row.seconds) / 3600:.1f} core-hours"
+                    for row in rows[:5] if "same prefix" not in row.name))
 
 
 if __name__ == "__main__":
