@@ -114,6 +114,26 @@ def test_phone_numbers_in_international_and_national_formats(stage):
     assert ours("PHONE_NUMBER", traps) == []
 
 
+def test_our_phone_recognizer_parses_only_where_a_valid_number_can_be(sample_docs, enron, monkeypatch):
+    """Our phone recognizer does not parse a candidate for a region where its digits hold no
+    valid national number (phones.cannot_parse_valid): the same findings as parsing it in every
+    region, on real text and on numbers in many countries' formats, announced or not."""
+    from dataprep.pii import phones, recognizers
+
+    numbers = ["Tel. 6123 0624", "(602)272-9781", "930.167.3943", "+447700677662", "030 1234567", "Tel: 06 12 34 56 78",
+               "Telefon 0172 3456789", "call 020 7946 0958", "Tel. 9 1234 5678", "phone 2 9876 5432", "ph. 011 2345 6789",
+               "Tel. 0800 123 456", "mobile 07700 900123", "Tel.: 1-800-555-0199", "fax 01 23 45 67 89 / 0612345678"]
+    texts = sample_docs.column("text").to_pylist()[:300] + enron.column("text").to_pylist()[:150] + \
+        [f"Reach us at {n} today." for n in numbers]
+    rec = recognizers.build(["PHONE_NUMBER"], ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"], True)[0]
+    cannot, skipped = phones.cannot_parse_valid, []
+    monkeypatch.setattr(phones, "cannot_parse_valid", lambda c, r: skipped.append(c) or cannot(c, r))
+    screened = [list(rec.find(t)) for t in texts]
+    monkeypatch.setattr(phones, "cannot_parse_valid", lambda c, r: False)
+    assert [list(rec.find(t)) for t in texts] == screened and sum(map(bool, screened[-len(numbers):])) >= 12
+    assert sum(map(cannot, skipped, ["DE"] * len(skipped))) > 20
+
+
 def test_validators_reject_lookalikes(stage):
     doc = ("Card 4111 1111 1111 1111 and 4111 1111 1111 1112; IBAN DE89 3704 0044 0532 0130 00 and DE89 3704 0044 0532 0130 01; "
            "SSN 078-05-1121, 000-12-3456 and 666-12-3456; mail root@localhost or ops@example.com")

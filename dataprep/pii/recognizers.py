@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import phonenumbers
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
-from dataprep.pii import screens, windows
+from dataprep.pii import phones, screens, windows
 from dataprep.pii.spans import Span
 
 
@@ -188,8 +188,7 @@ def _any_region_score(raw: str) -> float | None:
     if not _plausible(raw):
         return None
     for region in phonenumbers.SUPPORTED_REGIONS:
-        number = _parse(raw, region)
-        if number is not None and phonenumbers.is_valid_number(number):
+        if _valid_in(raw, region):
             return 0.8
     return None
 
@@ -217,10 +216,18 @@ def _phone_score(raw: str, regions: tuple[str, ...], context: bool) -> float | N
             continue  # "2023-11-05 (12" has ten digits and a Washington area code, but no phone's layout
         if region not in NANP and not raw.lstrip("(").startswith("0"):
             continue
-        number = _parse(raw, region)
-        if number is not None and phonenumbers.is_valid_number(number):
+        if _valid_in(raw, region):
             return 0.9 if context else 0.7
     return None
+
+
+def _valid_in(raw: str, region: str) -> bool:
+    """Whether `raw`, parsed for `region`, is a valid number: not parsed where its digits hold no
+    national number valid there (phones.cannot_parse_valid: most candidates, in most regions)."""
+    if phones.cannot_parse_valid(raw, region):
+        return False
+    number = _parse(raw, region)
+    return number is not None and phonenumbers.is_valid_number(number)
 
 
 def _parse(raw: str, region: str | None):
