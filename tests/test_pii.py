@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import dataclasses
 import ipaddress
 import re
@@ -473,6 +475,17 @@ def test_nothing_presidio_finds_on_real_emails_is_lost(enron):
     for m in guarded:  # the named guard rejects what the model reads there
         verdict = ner._person_span(texts[m.doc][m.start:m.end], m.start, texts[m.doc])
         assert verdict.guard == m.cause if isinstance(verdict, ner.Rejected) else verdict.score == ner.FIELD_LABEL_SCORE, m
+
+
+def test_the_audit_tells_a_miss_whose_text_another_label_redacts(stage):
+    """A reference finding the stage misses under its label may still have its text redacted
+    under another (Presidio's model reads pieces of IPv6 addresses as names): the audit says
+    which, and its summary counts the misses left unredacted."""
+    text = "Write to alice@example.com about the table."
+    mail, word = text.index("alice"), text.index("table")
+    lost = audit.misses(stage, [text], [[(mail, mail + 5, "PERSON"), (word, word + 5, "PERSON")]])
+    assert [(m.start, m.redacted) for m in lost] == [(mail, True), (word, False)]
+    assert audit.summary(lost, Counter(PERSON=4))[0].endswith("left unredacted 1 (25.0%)")
 
 
 def test_pipeline_run_accounts_for_every_document_redacts_the_ledger_and_keeps_the_salt_secret(ray_session, tmp_path, sample_docs):

@@ -16,6 +16,11 @@ finds was lost by the speed path. For a PERSON finding it does not make, the mod
 the whole document are read with the guards' verdicts: an entity there that a guard rejects
 names the guard; none at all means our trimmed model does not see the name where the stock one
 does.
+
+A miss under its label may still leave no text behind: a finding of the stage with another
+label overlaps it (Presidio's model reads pieces of IPv6 addresses and "Phone +34..." as names,
+which the stage redacts as IP_ADDRESS and PHONE_NUMBER). The summary counts the misses left
+unredacted apart, as what a reader of the output would still see.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class Miss(NamedTuple):
     end: int
     label: str
     cause: str
+    redacted: bool  # a finding of the stage with another label overlaps it ("f48e:1866" of an IPv6 address read as a name)
 
 
 def _overlaps(start: int, end: int, label: str, spans) -> list:
@@ -86,22 +92,24 @@ def misses(stage, texts: list[str], presidio: list[list[tuple[int, int, str]]]) 
             cause = refused[0].guard
         else:
             cause = MODEL
-        out.append(Miss(i, s, e, label, cause))
+        out.append(Miss(i, s, e, label, cause, bool(_overlaps(s, e, "", ours[i]))))
     return out
 
 
 def summary(found: list[Miss], totals: Counter) -> list[str]:
-    """Lines per label: misses on the speed path (share of Presidio's findings) and per guard."""
+    """Lines per label: misses on the speed path (share of Presidio's findings) and per guard,
+    and how many of them leave their text unredacted (no finding of the stage overlaps them)."""
     lines = []
     for label in sorted(totals):
         mine = [m for m in found if m.label == label]
         speed = Counter(m.cause for m in mine if m.cause in SPEED_CAUSES)
         guards = Counter(m.cause for m in mine if m.cause not in SPEED_CAUSES)
-        n = totals[label]
+        n, bare = totals[label], sum(not m.redacted for m in mine)
         lines.append(f"  {label:<16}{len(mine):>5} of {n:>5} missed; speed path {sum(speed.values())} ({sum(speed.values()) / n:.1%})"
                      + "".join(f", {c} {k}" for c, k in speed.items())
                      + (f"; guards {sum(guards.values())} ({sum(guards.values()) / n:.1%}): " + ", ".join(f"{c} {k}" for c, k in guards.most_common())
-                        if guards else ""))
+                        if guards else "")
+                     + (f"; left unredacted {bare} ({bare / n:.1%})" if mine else ""))
     return lines
 
 
