@@ -364,7 +364,7 @@ def _remember(key: tuple, match: phonenumbermatcher.PhoneNumberMatch | None, off
     """`match` (found at `offset`), remembered under `key` relative to its offset."""
     if len(answers) >= CACHED_CANDIDATES:
         answers.clear()
-    answers[key] = None if match is None else (match.start - offset, match.raw_string, match.number)
+    answers[key] = None if match is None else (match.start - offset, match.raw_string, _copy(match.number))
     return match
 
 
@@ -373,9 +373,13 @@ def _recall(answer: tuple | None, offset: int) -> phonenumbermatcher.PhoneNumber
     if answer is None:
         return None
     start, raw, number = answer
+    return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, _copy(number))
+
+
+def _copy(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
     copy = phonenumbers.PhoneNumber()
     copy.merge_from(number)
-    return phonenumbermatcher.PhoneNumberMatch(offset + start, raw, copy)
+    return copy
 
 
 #: a letter or an extension's mark: what makes phonenumbers.parse read more than digits and plus signs
