@@ -732,3 +732,33 @@ def test_phone_screens_state_one_rule_for_regions_sharing_a_country_code():
     rec = PhoneRecognizer(supported_regions=("UK", "GB"))
     found = [(r.start, r.end) for r in rec.analyze(text, ["PHONE_NUMBER"])]
     assert [(r.start, r.end) for r in phones.ScreenedPhoneRecognizer(rec).analyze(text, ["PHONE_NUMBER"])] == found == [(14, 30), (36, 49)]
+
+
+def test_a_candidate_is_rejected_unparsed_only_where_the_matcher_finds_nothing(enron):
+    """phones.cannot_be_valid tries only the pieces of a candidate's digits whose length a valid
+    national number can have (its general description's): every region's example numbers of
+    every type, written nationally, with separators and glued to others, are still read; and where it rejects a
+    real or generated candidate for a region, that region's matcher finds no number in it."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberMatcher, PhoneNumberType
+
+    from dataprep.pii import phones
+
+    regions = sorted(r for r in phonenumbers.SUPPORTED_REGIONS if phones.national_numbers(r) is not None)
+    assert len(regions) > 150 and any(phones.national_numbers(r).lengths for r in regions)
+    kinds = [getattr(PhoneNumberType, name) for name in ("FIXED_LINE", "MOBILE", "TOLL_FREE", "PREMIUM_RATE", "VOIP")]
+    examples = [(r, phonenumbers.format_number(n, PhoneNumberFormat.NATIONAL)) for r in regions for kind in kinds
+                if (n := phonenumbers.example_number_for_type(r, kind)) is not None]
+    assert len(examples) > 400
+    for region, number in examples:
+        for written in (number, number.replace(" ", "-"), f"12 / {number}", f"{number} 7"):
+            assert not phones.cannot_be_valid(written, region), (region, written)
+    candidates = {c.text for t in enron.column("text").to_pylist()[:200] for line in t.splitlines() for c in phones._scan(line)}
+    candidates |= {n for _, n in examples} | {f"{a[1]} {b[1]}" for a, b in zip(examples, examples[1:])}
+    rejected = 0
+    for region in ("US", "GB", "DE", "FR", "IN", "BR", "JP", "AU", "IT", "CC"):
+        for candidate in candidates:
+            if phones.cannot_be_valid(candidate, region):
+                rejected += 1
+                assert not list(PhoneNumberMatcher(candidate, region, leniency=phonenumbers.Leniency.VALID)), (region, candidate)
+    assert rejected > 1000

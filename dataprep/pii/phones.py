@@ -22,7 +22,8 @@ NER off on real e-mails). Exact shortcuts:
   mark) in whose digits no piece ending with a group of digits is a national number valid in a
   region of its country code (its general description and one type's: fixed line, mobile ...):
   the number the matcher would parse from it, or from a part of it, is such a piece (see
-  national_numbers).
+  national_numbers; only pieces of a length the region's metadata lists are tried). A line
+  whose candidates are all rejected so for a region builds no matcher for it.
   A candidate written with a plus sign and a known country code parses the same for every
   region (the region is read only for numbers without one, or after an unknown country code),
   so its parse is shared by all regions' matchers (international).
@@ -115,13 +116,14 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         results = []
         lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
-        most = [(max((c.digits for c in scan if not c.plus), default=0), max((c.digits for c in scan if c.plus), default=0))
-                for scan in scans]
         for region in self.supported_regions:
-            national, international = fewest_digits(region, False), fewest_digits(region, True)
-            for (start, line), scan, (digits, plus_digits) in zip(lines, scans, most):
-                if digits < national and plus_digits < international:
-                    continue  # each candidate too short for a valid number here (too_few_digits)
+            for (start, line), scan in zip(lines, scans):
+                # a candidate with no valid number for this region is rejected whatever its
+                # neighbours (remembered_match's first checks): a line of such candidates only
+                # (most lines of dates and times) builds no matcher. Others are walked whole, as
+                # the matcher counts every rejected candidate among its tries
+                if all(_hopeless(c.text, c.digits, c.plus, region, self.leniency) for c in scan):
+                    continue
                 for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
                     results.append(self._get_recognizer_result(shifted, text, _region_of(match.raw_string, region), nlp_artifacts))
@@ -217,10 +219,16 @@ def _glued(char: str) -> bool:
 _EXTENSION_MARKS = "#\uff03~\uff5e,;"
 
 
+class NationalNumbers(NamedTuple):
+    valid_at_end: re.Pattern  # every national significant number valid in a region of the country code, anchored at the end
+    call_prefix: re.Pattern  # the region's international call prefix
+    lengths: tuple[int, ...]  # the lengths such a number can have (its general description's); () when not listed
+
+
 @functools.cache
-def national_numbers(region: str) -> tuple[re.Pattern, re.Pattern] | None:
-    """(every national significant number valid in a region sharing `region`'s country code,
-    anchored at the end; `region`'s international call prefix), or None where a national number
+def national_numbers(region: str) -> NationalNumbers | None:
+    """The national numbers valid in a region sharing `region`'s country code and `region`'s
+    international call prefix, or None where a national number
     parsed for `region` need not be a piece of the candidate's digits (a national prefix rule
     that adds digits: "664\\1").
 
@@ -239,10 +247,14 @@ def national_numbers(region: str) -> tuple[re.Pattern, re.Pattern] | None:
     if any(m is None or m.national_prefix_transform_rule and not re.fullmatch(r"\\[0-9]", m.national_prefix_transform_rule)
            for m in (meta, main)):
         return None
-    valid = [valid_national(PhoneMetadata.metadata_for_region(r)) for r in phonenumbers.region_codes_for_country_code(code)]
-    if not any(valid):
+    metas = [PhoneMetadata.metadata_for_region(r) for r in phonenumbers.region_codes_for_country_code(code)]
+    valid = [(m, v) for m in metas if (v := valid_national(m))]
+    if not valid:
         return None
-    return re.compile("|".join(v for v in valid if v)), re.compile(meta.international_prefix)
+    # phonenumbers' validity needs a length its general description lists (_is_number_matching_desc)
+    listed = [m.general_desc.possible_length for m, _ in valid]
+    lengths = tuple(sorted({n for ns in listed for n in ns})) if all(ns and min(ns) > 0 for ns in listed) else ()
+    return NationalNumbers(re.compile("|".join(v for _, v in valid)), re.compile(meta.international_prefix), lengths)
 
 
 #: the descriptions phonenumberutil._number_type_helper tries after the general one
@@ -270,15 +282,22 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     numbers = national_numbers(region)
     if numbers is None or _UNSURE.search(candidate):
         return False
-    valid_at_end, call_prefix = numbers
-    digits = _digits(candidate)
+    digits, starts, ends = _digit_groups(candidate)
+    if any(numbers.call_prefix.match(digits, start) for start in starts):
+        return False  # an international number: any country's
+    if not numbers.lengths:
+        return not any(numbers.valid_at_end.search(digits, 0, end) for end in ends)
+    return not any(numbers.valid_at_end.match(digits, end - n, end) for end in ends for n in numbers.lengths if n <= end)
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def _digit_groups(candidate: str) -> tuple[str, list[int], list[int]]:
+    """A candidate's digits, and where each of its groups of digits starts and ends in them."""
     starts, ends = [], []
     for group in re.finditer(r"\d+", candidate):
         starts.append(ends[-1] if ends else 0)
         ends.append(starts[-1] + len(group.group()))
-    if any(call_prefix.match(digits, start) for start in starts):
-        return False  # an international number: any country's
-    return not any(valid_at_end.search(digits, 0, end) for end in ends)
+    return _digits(candidate), starts, ends
 
 
 @functools.cache
@@ -306,7 +325,7 @@ def cannot_parse_valid(candidate: str, region: str) -> bool:
     numbers, prefixes = national_numbers(region), national_prefixes(region)
     if numbers is None or prefixes is None or _UNSURE.search(candidate):
         return False
-    valid, call_prefix = numbers
+    valid, call_prefix, _ = numbers
     digits = _digits(candidate)
     if call_prefix.match(digits):
         return False
@@ -321,14 +340,8 @@ def _digits(candidate: str) -> str:
     return re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
 
 
-@functools.lru_cache(maxsize=CACHED_CANDIDATES)
-def too_few_digits(candidate: str, region: str) -> bool:
-    """Fewer digits than any number the matcher of `region` can find in `candidate` (fewest_digits)."""
-    return _digits_and_plus(candidate)[0] < fewest_digits(region, _digits_and_plus(candidate)[1])
-
-
 def _digits_and_plus(candidate: str) -> tuple[int, bool]:
-    return sum(c.isdecimal() for c in candidate), any(p in candidate for p in PLUS)
+    return sum(map(str.isdecimal, candidate)), any(p in candidate for p in PLUS)
 
 
 @functools.cache
@@ -340,6 +353,14 @@ def fewest_digits(region: str, plus: bool) -> int:
     return min(shortest_international(), national_minimum(region)) if plus else national_minimum(region)
 
 
+def _hopeless(candidate: str, digits: int, plus: bool, region: str, leniency: phonenumbermatcher.Leniency) -> bool:
+    """Whether the matcher of `region` rejects `candidate` (of `digits` digits, `plus`: with a plus
+    sign) whatever the text around it: with leniency VALID, fewer digits than any number it can
+    find there (fewest_digits; its inner matches have fewer; POSSIBLE takes local-only lengths) or
+    no piece that is a valid national number (cannot_be_valid)."""
+    return leniency == phonenumbermatcher.Leniency.VALID and (digits < fewest_digits(region, plus) or cannot_be_valid(candidate, region))
+
+
 def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
                      context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
     """PhoneNumberMatcher._extract_match as shipped, its answer remembered per candidate, the
@@ -347,17 +368,23 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
     original = phonenumbermatcher.PhoneNumberMatcher._extract_match
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
-    if matcher.leniency == phonenumbermatcher.Leniency.VALID and too_few_digits(candidate, matcher.preferred_region):
-        return None  # for a valid number here, and its inner matches have fewer (POSSIBLE takes local-only lengths)
+    if _hopeless(candidate, *_digits_and_plus(candidate), matcher.preferred_region, matcher.leniency):
+        return None
     key = (candidate, *context, matcher.preferred_region, matcher.leniency)
     if key not in answers:
-        if matcher.leniency == phonenumbermatcher.Leniency.VALID and cannot_be_valid(candidate, matcher.preferred_region):
-            return _remember(key, None, offset)
         match = original(matcher, candidate, offset)
         if match is None and matcher._max_tries <= 0:
             return None  # the matcher gave up on this text (its tries ran out), not on the candidate
         return _remember(key, match, offset)
     return _recall(answers[key], offset)
+
+
+def forget() -> None:
+    """Empty this process's answers about candidates (the matcher's and every shortcut's), so a
+    benchmark's runs start equal: what the caches hold depends on the text read before."""
+    answers.clear()
+    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international):
+        cached.cache_clear()
 
 
 def _remember(key: tuple, match: phonenumbermatcher.PhoneNumberMatch | None, offset: int) -> phonenumbermatcher.PhoneNumberMatch | None:

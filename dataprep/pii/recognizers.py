@@ -87,6 +87,13 @@ def _check_email(match: re.Match, text: str) -> list[tuple[int, int, float]]:
     return [(match.start(), match.end(), 1.0)] if _public(match.group().rsplit("@", 1)[1]) else []
 
 
+def forget() -> None:
+    """Empty this process's answers about e-mail domains and phone candidates (a benchmark's
+    runs start equal: what the caches hold depends on the text read before)."""
+    _public.cache_clear()
+    phones.forget()
+
+
 @functools.lru_cache(maxsize=100_000)
 def _public(domain: str) -> bool:
     """Whether a domain has a public suffix and a name under it (asked once per domain: the
