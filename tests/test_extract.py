@@ -135,3 +135,16 @@ def test_tag_names_in_any_case(pages):
     assert table["title"].to_pylist() == ["Upper Case", "Upper Case"]
     assert table["html_lang"].to_pylist() == ["en-gb", "en-gb"]
     assert table["reason"].to_pylist() == [None, "extract.failed"]
+
+
+def test_short_cheap_text_goes_to_trafilatura(pages):
+    """With `min_chars`, a page whose cheap text is shorter goes to trafilatura (its text as the
+    library gives it), the others keep the cheap text; without it only empty pages do."""
+    html = [p["html"] for p in pages[140:150]]
+    cheap = extract(html, unsure_share=1.0)
+    floored = extract(html, unsure_share=1.0, min_chars=250)
+    short = [len(t) < 250 for t in cheap["text"].to_pylist()]
+    assert 0 < sum(short) < len(html)
+    assert floored["extract_engine"].to_pylist() == ["trafilatura" if s else "resiliparse" for s in short]
+    for page, s, before, after in zip(html, short, cheap["text"].to_pylist(), floored["text"].to_pylist()):
+        assert after == (engines.trafilatura_fast_text(page) if s else before)

@@ -73,7 +73,7 @@ class Extracted:
     errors: list[str | None]
 
 
-def run(engine: str, html: pa.Array, unsure_share: float) -> Extracted:
+def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int = 0) -> Extracted:
     """Extract a batch of pages (an Arrow string array) with the named engine."""
     pages = html.to_pylist()
     if engine == "trafilatura":
@@ -83,7 +83,7 @@ def run(engine: str, html: pa.Array, unsure_share: float) -> Extracted:
     unclosed = unclosed_containers(html)
     deep = unclosed > MAX_UNCLOSED
     fine = [p for p, d in zip(pages, deep) if not d]
-    done = _each(fine, resiliparse_text, "resiliparse") if engine == "resiliparse" else hybrid(fine, unsure_share)
+    done = _each(fine, resiliparse_text, "resiliparse") if engine == "resiliparse" else hybrid(fine, unsure_share, min_chars)
     if not deep.any():
         return done
     results = iter(zip(done.texts, done.engines, done.errors))
@@ -153,12 +153,14 @@ def _each(html: list[str], extract, name: str) -> Extracted:
     return Extracted(texts, [name] * len(html), errors)
 
 
-def hybrid(html: list[str], unsure_share: float) -> Extracted:
+def hybrid(html: list[str], unsure_share: float, min_chars: int = 0) -> Extracted:
     """resiliparse without boilerplate containers + head trim for every page; trafilatura for the
     pages this cheap pass leaves unsure.
 
     A page is unsure when more than `unsure_share` of its kept words sit in short lines that do
-    not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing.
+    not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing or
+    fewer than `min_chars` characters (trafilatura's own rule for a text too short to trust is
+    MIN_EXTRACTED_SIZE, 250 characters: below it, it runs its fallbacks).
     trafilatura's text replaces the cheap one unless it is empty.
     """
     cheap = _each(html, pruned_text, "resiliparse")
@@ -166,7 +168,7 @@ def hybrid(html: list[str], unsure_share: float) -> Extracted:
     texts: list[str | None] = trimmed.to_pylist()
     engines = ["resiliparse"] * len(html)
     errors = cheap.errors
-    unsure = (weak_share > unsure_share) | (textutil.char_lengths(trimmed) == 0)
+    unsure = (weak_share > unsure_share) | (textutil.char_lengths(trimmed) < max(min_chars, 1))
     for i in np.flatnonzero(unsure):
         second = _each([html[i]], trafilatura_fast_text, "trafilatura")
         if second.texts[0]:

@@ -47,6 +47,8 @@ class Extract(LineFilter):
         engine: str = "hybrid",  # resiliparse + trafilatura where unsure: trafilatura's F1 on the article benchmark, faster (docs/extraction.md)
         unsure_share: float = 0.04,  # hybrid: redo a page with trafilatura above this share of words in short non-sentence lines
         # (from the article benchmark's tuning half: F1 0.962 there, as trafilatura's; 1.0 = never: ~2.2x faster, F1 -0.009)
+        min_chars: int = 0,  # hybrid: also redo a page whose cheap text is shorter (trafilatura's own floor,
+        # MIN_EXTRACTED_SIZE, is 250; with unsure_share 1.0 that is the fast mode of docs/extraction.md); 0 = only empty pages
         title: bool = True,  # the page's <title>: cheap (one regex over the batch)
         publication_date: bool = False,  # htmldate with its defaults: a few ms per page, so only when asked
     ):
@@ -54,14 +56,17 @@ class Extract(LineFilter):
             raise ValueError(f"engine must be one of {', '.join(engines.ENGINES)}, not {engine!r}")
         if not 0 <= unsure_share <= 1:
             raise ValueError(f"unsure_share must be within [0, 1], not {unsure_share}")
+        if min_chars < 0:
+            raise ValueError(f"min_chars must be >= 0, not {min_chars}")
         self.engine = engine
         self.unsure_share = unsure_share
         self.title = title
         self.publication_date = publication_date
+        self.min_chars = min_chars
 
     def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
         html = batch.text
-        result = engines.run(self.engine, html, self.unsure_share)
+        result = engines.run(self.engine, html, self.unsure_share, self.min_chars)
         errors = np.array(result.errors, dtype=object)
         failed = errors != None  # noqa: E711 (elementwise)
         main = pa.array([t or "" for t in result.texts], pa.large_string())
