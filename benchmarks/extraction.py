@@ -241,9 +241,9 @@ def resiliparse_engine_options(html: list[str]) -> tuple[list[str | None], str]:
 
 EXTRACTORS = {
     "extract hybrid (default)": through_stage("hybrid"),
+    "extract hybrid min=0": through_stage("hybrid", min_chars=0),
     "extract hybrid unsure=1": through_stage("hybrid", unsure_share=1.0),
-    "extract hybrid min=250": through_stage("hybrid", min_chars=250),
-    "extract hybrid u=1,min=250": through_stage("hybrid", unsure_share=1.0, min_chars=250),
+    "extract hybrid u=1,min=0": through_stage("hybrid", unsure_share=1.0, min_chars=0),
     "extract resiliparse": through_stage("resiliparse"),
     "extract trafilatura": through_stage("trafilatura"),
     "trafilatura (direct)": Extractor(fresh_pages, trafilatura_direct),

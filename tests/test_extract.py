@@ -138,11 +138,11 @@ def test_tag_names_in_any_case(pages):
 
 
 def test_short_cheap_text_goes_to_trafilatura(pages):
-    """With `min_chars`, a page whose cheap text is shorter goes to trafilatura (its text as the
-    library gives it), the others keep the cheap text; without it only empty pages do."""
+    """With `min_chars` (250 by default), a page whose cheap text is shorter goes to trafilatura
+    (its text as the library gives it), the others keep the cheap text; with 0 only empty pages do."""
     html = [p["html"] for p in pages[140:150]]
-    cheap = extract(html, unsure_share=1.0)
-    floored = extract(html, unsure_share=1.0, min_chars=250)
+    cheap = extract(html, unsure_share=1.0, min_chars=0)
+    floored = extract(html, unsure_share=1.0)
     short = [len(t) < 250 for t in cheap["text"].to_pylist()]
     assert 0 < sum(short) < len(html)
     assert floored["extract_engine"].to_pylist() == ["trafilatura" if s else "resiliparse" for s in short]

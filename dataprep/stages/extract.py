@@ -47,8 +47,8 @@ class Extract(LineFilter):
         engine: str = "hybrid",  # resiliparse + trafilatura where unsure: trafilatura's F1 on the article benchmark, faster (docs/extraction.md)
         unsure_share: float = 0.04,  # hybrid: redo a page with trafilatura above this share of words in short non-sentence lines
         # (from the article benchmark's tuning half: F1 0.962 there, as trafilatura's; 1.0 = never: ~2.2x faster, F1 -0.009)
-        min_chars: int = 0,  # hybrid: also redo a page whose cheap text is shorter (trafilatura's own floor,
-        # MIN_EXTRACTED_SIZE, is 250; with unsure_share 1.0 that is the fast mode of docs/extraction.md); 0 = only empty pages
+        min_chars: int = 250,  # hybrid: also redo a page whose cheap text is shorter: trafilatura's own floor (MIN_EXTRACTED_SIZE);
+        # benchmarks/extraction.py: F1 higher on both halves, no agreement source lower; 0 = only empty pages
         title: bool = True,  # the page's <title>: cheap (one regex over the batch)
         publication_date: bool = False,  # htmldate with its defaults: a few ms per page, so only when asked
     ):
