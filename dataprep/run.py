@@ -63,6 +63,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stage.bind(layout)
     with runtime.session(opts.ray_address, opts.num_cpus):
         duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, layout.ids_dir)
+        runtime.release_memory()  # after each phase: what the allocators kept of it (see there)
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         phase_seconds: dict[int, float] = {}
         first_stage = 0
@@ -78,9 +79,11 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             if isinstance(head, Global):
                 resolution, phase_seconds[first_stage] = _global_phases(head, parts, config)
                 config = replace(config, resolution=resolution)
+                runtime.release_memory()
             committed = set(storage.name(m) for m in layout.parts(layout.markers, f"s{index}-*.json"))
             _execute([(i, p) for i, p in enumerate(parts) if layout.marker_name(index, p.key) not in committed], config, bars)
             _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
+            runtime.release_memory()
             first_stage += len(segment)
         if bars:
             bars.close()
@@ -98,6 +101,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     for entry, stage in zip(stats["stages"], pipeline.stages):
         entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
     storage.write_json(stats, layout.stats_json)
+    runtime.release_memory()
     from dataprep import report  # here: a worker unpickling this module's tasks need not import the report (pyarrow.dataset, pandas)
 
     report.write(layout)
