@@ -280,14 +280,14 @@ def whole_run(n_docs: int, doc_bytes: int, lines: pa.Array, tmp: Path, cap: str 
         seconds = time.perf_counter() - started
         if proc.returncode:
             raise SystemExit(f"{n_docs:,} documents: dataprep run failed: {err.decode().strip()[-3000:]}")
-        if trace:
-            print_trace(folder / "trace.jsonl")
         stats = json.loads((folder / "out" / "stats.json").read_text(encoding="utf-8"))
         removed = {s["name"]: sum(s["removed"].values()) for s in stats["stages"]}
         return {"docs": n_docs, "mb": planted["bytes"] / 1e6, "seconds": seconds, "driver": peaks.driver, "driver_private": peaks.driver_private,
                 "worker": peaks.worker, "private": peaks.private, "tree": peaks.tree, "removed": removed, "planted": planted,
                 "corpus_seconds": {s["name"]: s.get("corpus_seconds") for s in stats["stages"]}}
     finally:
+        if trace and (folder / "trace.jsonl").exists():  # a failed run's too: where it stood
+            print_trace(folder / "trace.jsonl")
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -296,7 +296,8 @@ def scaling(sizes: list[int], doc_bytes: int, data: Path, tmp: Path, cap: str, u
     for n in sizes:
         check_disk(tmp, n, doc_bytes)
     print(f"[exact_dedup, minhash_dedup: {{}}] by `dataprep run`, {os.cpu_count()} cores, object store 2 GiB, "
-          f"RLIMIT_DATA {cap} GiB per process; synthetic documents of real lines, ~{doc_bytes} bytes", flush=True)
+          f"RLIMIT_DATA {cap} GiB per process; synthetic documents of real lines, ~{doc_bytes} bytes; Ray spills until the disk is "
+          f"{float(os.environ.get('RAY_local_fs_capacity_threshold', 0.95)):.0%} full ({shutil.disk_usage(tmp).free / 2**30:.0f} GiB free now)", flush=True)
     print(f"{'docs':>10} {'text MB':>8} {'wall s':>8} {'docs/s':>7} {'x linear':>8} {'driver':>8} {'drv priv':>8} {'worker':>8} {'private':>8} {'tree':>7}"
           f" {'exact':>7} {'near':>7}  {'load':>14}  corpus s", flush=True)
     previous = None

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dataprep import __version__, documents, ledger, outputs, resolution, runtime, storage
 from dataprep.documents import Part
@@ -225,10 +224,11 @@ def _part_id_digests(part: Part, index: int, text_column: str, batch_rows: int) 
 def _repeated_ids(digests: pa.Table, files: list[str]) -> pa.Table:
     """The rows of one hash partition whose id occurs more than once, each with the id's first
     location and that location's file."""
-    groups = digests.group_by(["high", "low"]).aggregate([("loc", "min"), ("loc", "count")])
-    groups = groups.filter(pc.greater(groups["loc_count"], 1))
-    rows = digests.join(groups, ["high", "low"], join_type="inner")
-    first = rows["loc_min"].to_numpy()
+    taken, group, _ = resolution.repeated(digests["high"].to_numpy(), digests["low"].to_numpy())
+    rows = digests.take(pa.array(taken))
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.empty(0, np.int64)
+    first = np.repeat(np.minimum.reduceat(rows["loc"].to_numpy(), starts), np.diff(np.r_[starts, len(group)])) if len(group) \
+        else np.empty(0, np.int64)
     return pa.table({"part": rows["part"], "high": rows["high"], "low": rows["low"], "first": first,
                      "first_file": pa.array([storage.public(files[f >> 40]) for f in first.tolist()], pa.string())})
 
