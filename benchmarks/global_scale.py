@@ -14,7 +14,10 @@ a worker that outgrew it would fail the run. Printed per size: wall time, docs/s
 driver and of the largest Ray worker (the process tree sampled with psutil every 0.25 s; a
 worker's RSS includes the object-store pages it maps; `private` is its RSS less shared pages,
 what RLIMIT_DATA bounds), and the removals; --uncapped N runs size N
-again without the RLIMIT_DATA cap and compares the removals.
+again without the RLIMIT_DATA cap and compares the removals. --trace-driver S has the driver sample
+its own memory every S seconds (RSS by kind, Arrow's live bytes, glibc's heap in use and kept
+free, anonymous memory by mapping, the object references it holds in Ray, the runner's phase)
+and prints, per phase, the sample at its peak (`traced_driver`, `print_trace`).
 
 Phases mode: one in-process run of [exact_dedup] over N documents of --doc-bytes, with the
 runner's corpus-wide phases timed from the driver: the id check, keys, resolve (the shuffle and
