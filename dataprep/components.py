@@ -2,9 +2,10 @@
 id and size, as per-document decisions (`part`, `id`, `cluster_id`, `cluster_size`).
 
 Near-duplicate detection yields edges (pairs of documents, each with its part); clusters are
-the connected components. Up to `max_driver_edges` edges (the driver's budget, a stage
-parameter: ~60 bytes per edge in Arrow), the driver gathers them and scipy labels the
-components. Above that, they are computed on Ray Data with the alternating large-star /
+the connected components. Up to `max_driver_edges` edges (one process's budget, a stage
+parameter: ~60 bytes per edge in Arrow), one process gathers them and scipy labels the
+components: a Ray task for edges on Ray Data (the driver holds their count only), the driver
+for the edges of a resolve on the driver (keys of one partition). Above that, they are computed on Ray Data with the alternating large-star /
 small-star algorithm (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC
 2014): each step is one hash-partitioned shuffle of the edges, vectorised per partition,
 O(log^2 n) steps; no process holds more than one partition, and the driver only counts.
@@ -43,27 +44,33 @@ def components(edges: Any, max_driver_edges: int, n: int, max_rounds: int = 64) 
     count = edges.count()
     if count == 0:
         return None
-    if count <= max_driver_edges:
-        tables = [t for t in ray.get(edges.to_arrow_refs()) if t.num_rows]
-        return runtime.data().from_arrow(components_in_memory(pa.concat_tables(tables).cast(EDGE_SCHEMA)))
+    if count <= max_driver_edges:  # in one task: the driver holds their count, not the edges (they grow with the corpus)
+        clusters = ray.remote(num_cpus=1)(_components_of_blocks).remote(*edges.to_arrow_refs())
+        return runtime.data().from_arrow_refs([clusters])
     return components_distributed(edges, n, max_rounds)
 
 
+def _components_of_blocks(*blocks: pa.Table) -> pa.Table:
+    """`components_in_memory` of a Ray Dataset's blocks of edges (in a Ray task)."""
+    return components_in_memory(pa.concat_tables([t for t in blocks if t.num_rows]).cast(EDGE_SCHEMA))
+
+
 def components_in_memory(edges: pa.Table) -> pa.Table:
-    """Connected components of an edge table with scipy (over the edges only)."""
-    import pandas as pd
+    """Connected components of an edge table with scipy (over the edges only). The ids are
+    numbered in Arrow (a dictionary in order of first appearance), not as Python strings."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     ids = pa.concat_arrays([edges["a"].combine_chunks(), edges["b"].combine_chunks()])
     parts = np.concatenate([edges["a_part"].to_numpy(), edges["b_part"].to_numpy()])
-    codes, names = pd.factorize(ids.to_numpy(zero_copy_only=False))
+    encoded = ids.dictionary_encode()
+    codes, names = encoded.indices.to_numpy(), encoded.dictionary
     m, k = edges.num_rows, len(names)
     graph = coo_matrix((np.ones(m), (codes[:m], codes[m:])), shape=(k, k))
     _, label = connected_components(graph, directed=False)
     part_of = np.empty(k, np.int32)
     part_of[codes] = parts
-    nodes = pa.table({"label": label, "id": pa.array(names, pa.string())})
+    nodes = pa.table({"label": label, "id": names.cast(pa.string())})
     order = nodes.sort_by([("label", "ascending"), ("id", "ascending")])  # within a component, ids ascending
     first = np.concatenate([[True], np.diff(order["label"].to_numpy()) != 0])
     root = pa.array(order["id"].filter(pa.array(first)))  # per label, in label order (labels are 0..L-1)

@@ -74,6 +74,21 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
         _untagged, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
 
 
+def repeated(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows whose 128-bit key (`high`, `low`) occurs more than once: their indices, equal keys
+    adjacent; each one's group (numbers that rise from group to group) and that group's size.
+    A sort of two int64 columns, not Arrow's hash group-by: over 2 M keys (a partition, or a
+    resolve on the driver) it peaks at ~140 MiB above its input, the group-by at 520-570 MiB."""
+    if len(high) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+    order = np.lexsort((low, high))
+    high, low = high[order], low[order]
+    group = np.cumsum(np.r_[True, (high[1:] != high[:-1]) | (low[1:] != low[:-1])]) - 1
+    sizes = np.bincount(group)[group]
+    many = sizes > 1
+    return order[many], group[many], sizes[many]
+
+
 def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
     """`fn(batch, **kwargs)` over every batch of a Ray Dataset, or over a table (the one
     partition of a resolve on the driver): the steps between a stage's shuffles, written once

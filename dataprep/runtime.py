@@ -96,6 +96,25 @@ def data() -> Any:
     return ray.data
 
 
+def release_memory() -> None:
+    """Give the memory this process's allocators keep after a phase back to the system: Arrow's
+    pool (mimalloc keeps the pages of freed buffers) and glibc's (free chunks in the arenas of
+    Ray's threads). Measured on the driver at 5 M documents (benchmarks/global_scale.py
+    --trace-driver): after the id check, exact_dedup and MinHash's shuffles on Ray Data, glibc
+    held 0.17, 0.24, then 0.32 GB free against 0.06 GB in use; the report leaves ~0.2 GB in
+    mimalloc with no Arrow buffer alive.
+    Kept, those pages add up from phase to phase; here they go between phases (a few ms)."""
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc (macOS, musl): nothing of this kind to give back
+        pass
+
+
 def _quiet_loggers() -> None:
     for name in ("ray", "ray.data", "ray._private"):
         logging.getLogger(name).setLevel(logging.ERROR)

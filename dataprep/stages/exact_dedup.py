@@ -79,10 +79,13 @@ class ExactDedup(Global):
 def _copies(keys: pa.Table) -> pa.Table:
     """The copies of one hash partition: every document of a group of equal hashes but the one
     with the smallest id, with that id and the group's size."""
-    hash_columns = ["hash_high", "hash_low"]
-    groups = keys.group_by(hash_columns).aggregate([("id", "min"), ("id", "count")])
-    groups = groups.filter(pc.greater(groups["id_count"], 1))
-    copies = keys.join(groups, hash_columns, join_type="inner")
-    copies = copies.filter(pc.not_equal(copies["id"], copies["id_min"]))
-    return pa.table({"part": copies["part"], "id": copies["id"], "duplicate_of": copies["id_min"],
-                     "copies": copies["id_count"]})
+    rows, group, size = resolution.repeated(keys["hash_high"].to_numpy(), keys["hash_low"].to_numpy())
+    taken = pa.array(rows)
+    members = pa.table({"group": group, "size": size, "id": keys["id"].take(taken), "part": keys["part"].take(taken)})
+    members = members.sort_by([("group", "ascending"), ("id", "ascending")])  # each group's smallest id first
+    group = members["group"].to_numpy()
+    first = np.r_[True, group[1:] != group[:-1]] if len(group) else np.empty(0, bool)
+    kept = members["id"].filter(pa.array(first)).take(pa.array(np.cumsum(first) - 1))
+    copies = pc.not_equal(members["id"], kept)
+    return pa.table({"part": members["part"].filter(copies), "id": members["id"].filter(copies),
+                     "duplicate_of": kept.filter(copies), "copies": members["size"].filter(copies)})
