@@ -185,8 +185,11 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
 
     A hash-partitioned group-by on Ray Data over 128-bit id digests (two int64), so no process
     holds all ids, and each part's task later reads only its own repeated ids. A small input whose
-    ids are cheap to read (`DRIVER_ID_ROWS`) is checked on the driver instead, with the same
-    group-by over one table: the same result without a pass of Ray tasks before the first stage.
+    ids are cheap to read (`DRIVER_ID_ROWS`) is checked on the driver instead, with the same sort
+    over one table (resolution.repeated): the same result without a pass of Ray tasks before the
+    first stage. The ids are read by as many tasks as the shuffle has partitions (consecutive
+    parts each; see _parquet_dataset for why), or one per part when the parts' row counts are not
+    known before reading (gzipped WARC, JSONL): `n` then says nothing of their size.
     """
     if resolution.finished(folder):
         return folder
@@ -198,7 +201,9 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
         return folder
     n = resolution.partitions(rows)
     items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
-    digests = runtime.data().from_items(items, override_num_blocks=max(1, min(len(items), n))).map_batches(
+    known = all(p.max_rows or p.num_rows is not None or p.bundle is not None for p in parts)
+    readers = max(1, min(len(items), n) if known else len(items))
+    digests = runtime.data().from_items(items, override_num_blocks=readers).map_batches(
         _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
     repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
     resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
@@ -359,8 +364,10 @@ def _parquet_dataset(paths: list[str], n: int):
     owns every piece (Ray keeps a few KB for each), so a task per part made the driver's memory
     grow as parts x partitions, with the square of the corpus (in MinHash's resolve at 5 M
     documents: 73,134 objects at once, glibc's heap in use up to 0.37 GB against 0.06 GB
-    between phases; 6,494 and 0.33 GB of RSS with `n` tasks); `n` tasks make it partitions x
-    partitions.
+    between phases; 6,494 and 0.33 GB of RSS with `n` tasks). With `n` tasks it is their output
+    blocks (Ray Data cuts a task's output at its target block size, 128 MiB) x partitions: still
+    growing with the square of the key bytes, with a far smaller factor. The files are split by
+    count, not by rows: parts of short documents give a task more key rows.
 
     Not ray.data.read_parquet: its path resolution imports fsspec's HTTP filesystem, which
     recent fsspec releases no longer provide.

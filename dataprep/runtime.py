@@ -111,7 +111,7 @@ def release_memory() -> None:
     pa.default_memory_pool().release_unused()
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc (macOS, musl): nothing of this kind to give back
+    except (AttributeError, OSError, TypeError):  # not glibc (macOS, musl, Windows): nothing of this kind to give back
         pass
 
 

@@ -175,3 +175,16 @@ def test_output_folder_of_another_run_stops_up_front(ray_session, folder, tmp_pa
         run_pipeline(STAGES, folder, stranger / "notes.txt")
     stats = run(other, overwrite=True)
     assert stats["invariant_ok"] and stats["stages"][0]["name"] == "length"
+
+
+def test_duplicate_ids_in_parts_read_by_one_task(ray_session, folder, tmp_path, sample_docs, monkeypatch):
+    """On Ray Data the ids are read by as many tasks as the shuffle has partitions (2 here), each
+    reading consecutive parts: copies of ids in parts that are not the first of their task's
+    range are found all the same, and the first occurrence is kept."""
+    monkeypatch.setattr("dataprep.run.DRIVER_ID_ROWS", 0)
+    for name, offset, rows in (("b", 60, 10), ("c-dups", 10, 5), ("d", 70, 10), ("e-dups", 20, 5)):
+        pq.write_table(sample_docs.slice(offset, rows), folder / f"{name}.parquet")
+    stats, records = run_and_check(folder, tmp_path)
+    assert {r["id"] for r in records} == set(sample_docs["id"].to_pylist()[10:15] + sample_docs["id"].to_pylist()[20:25])
+    assert {r["source"].rsplit("/", 1)[-1] for r in records} == {"c-dups.parquet", "e-dups.parquet"}
+    assert all(f"first seen in {folder / 'a-good.parquet'}, row " in r["error"] for r in records)

@@ -161,3 +161,48 @@ def _write(table, tmp_path):
     path = tmp_path / "in.parquet"
     pq.write_table(table, path)
     return path
+
+
+def test_repeated_groups_by_both_halves_of_a_key():
+    """resolution.repeated finds the rows whose (high, low) key occurs more than once, against a
+    dict: keys equal in one half only are apart, the int64 extremes sort as any other value, and
+    groups at either end of the order, one row, all rows equal and no rows are right."""
+    import numpy as np
+
+    from dataprep import resolution
+
+    extremes = [np.iinfo(np.int64).min, -1, 0, np.iinfo(np.int64).max]
+    rng = np.random.default_rng(7)
+    cases = [([], []), ([5], [5]), ([3] * 4, [9] * 4),
+             ([1, 1, 2, 2], [7, 8, 7, 7]),  # same high, other low; same low, other high
+             (extremes * 2 + [0], extremes * 2 + [1]),
+             (list(rng.choice(extremes + [4], 300)), list(rng.choice(extremes + [4], 300)))]
+    for high, low in cases:
+        high, low = np.array(high, np.int64), np.array(low, np.int64)
+        rows, group, size = resolution.repeated(high, low)
+        counts = Counter(zip(high.tolist(), low.tolist()))
+        assert sorted(rows.tolist()) == [i for i, key in enumerate(zip(high.tolist(), low.tolist())) if counts[key] > 1]
+        assert all(counts[(high[r], low[r])] == s for r, s in zip(rows, size))
+        assert (np.diff(group) >= 0).all()  # equal keys adjacent, groups rising
+        by_group = {}
+        for r, g in zip(rows.tolist(), group.tolist()):
+            by_group.setdefault(g, set()).add((high[r], low[r]))
+        assert all(len(keys) == 1 for keys in by_group.values()) and len(by_group) == sum(1 for c in counts.values() if c > 1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10])
+def test_parquet_dataset_reads_every_file_once(ray_session, tmp_path, n):
+    """A global stage's key files read by `n` tasks (consecutive files each): every row once,
+    whatever `n` against the number of files, an empty file among them."""
+    import pyarrow as pa
+
+    from dataprep import run as runner
+
+    paths = []
+    for i in range(7):
+        rows = 0 if i == 3 else 5 + i
+        paths.append(str(tmp_path / f"keys-{i}.parquet"))
+        pq.write_table(pa.table({"file": pa.array([i] * rows, pa.int64()), "row": pa.array(range(rows), pa.int64())}), paths[-1])
+    ds = runner._parquet_dataset(paths, n)
+    got = sorted((r["file"], r["row"]) for r in ds.take_all())
+    assert got == [(i, r) for i in range(7) if i != 3 for r in range(5 + i)]
