@@ -51,11 +51,25 @@ def main() -> None:
     pipeline.stages = [ParquetReader(file_paths=str(args.input), fields=["id", "text"]), *stages,
                        ParquetWriter(path=str(args.work / "filters"))]
     client = RayClient(num_cpus=args.workers, include_dashboard=False, ray_temp_dir=str(args.work / "ray"))
-    client.start()
+    try:
+        client.start()
+    except RuntimeError as failed:
+        # its `ray start --head --block` stops when the Ray client server it starts gives up
+        # waiting for the raylet to register (here it took a minute, session 9): then Ray starts
+        # in this process instead, with the same CPUs (the executor's own ray.init reuses it)
+        import sys
+
+        import ray
+
+        print(f"nemo_pipeline.py: RayClient: {failed}; Ray started in this process instead", file=sys.stderr, flush=True)
+        client = None
+        os.environ.pop("RAY_ADDRESS", None)
+        ray.init(num_cpus=args.workers, include_dashboard=False)
     try:
         pipeline.run(executor=RayDataExecutor())
     finally:
-        client.stop()
+        if client is not None:
+            client.stop()
     print(json.dumps({"steps": ["filters"], "kept": str(args.work / "filters")}))
 
 
