@@ -7,7 +7,7 @@ The stages are NeMo Curator's own `config/text/heuristic_filter_english_pipeline
 filters modelled on Gopher's and C4's rules, each with the published setting), read from the
 installed package; only its JSONL reader and writer become the Parquet ones, because INPUT is a
 folder of Parquet files with `id` and `text`. Ray is started by NeMo Curator's `RayClient` with N
-CPUs and run by its Ray Data executor (its default, Xenna, wants a CPU per stage in streaming
+CPUs (in this process instead when that fails: see main) and run by its Ray Data executor (its default, Xenna, wants a CPU per stage in streaming
 mode: 30.5 for these 29 stages). Its exact and fuzzy dedup need a GPU (cuDF), so
 filters are the one row it can run here. Prints one JSON line: the folder of kept documents.
 Runs in its own venv (benchmarks/setup_peers.sh).
