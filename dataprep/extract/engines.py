@@ -73,7 +73,7 @@ class Extracted:
     errors: list[str | None]
 
 
-def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int = 0) -> Extracted:
+def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int) -> Extracted:
     """Extract a batch of pages (an Arrow string array) with the named engine."""
     pages = html.to_pylist()
     if engine == "trafilatura":
@@ -153,7 +153,7 @@ def _each(html: list[str], extract, name: str) -> Extracted:
     return Extracted(texts, [name] * len(html), errors)
 
 
-def hybrid(html: list[str], unsure_share: float, min_chars: int = 0) -> Extracted:
+def hybrid(html: list[str], unsure_share: float, min_chars: int) -> Extracted:
     """resiliparse without boilerplate containers + head trim for every page; trafilatura for the
     pages this cheap pass leaves unsure.
 

@@ -326,7 +326,7 @@ def cannot_parse_valid(candidate: str, region: str) -> bool:
     if numbers is None or prefixes is None or _UNSURE.search(candidate):
         return False
     valid, call_prefix, _ = numbers
-    digits = _digits(candidate)
+    digits = _digit_groups(candidate)[0]  # already read by cannot_be_valid
     if call_prefix.match(digits):
         return False
     code = str(PhoneMetadata.metadata_for_region(region).country_code)
