@@ -21,8 +21,8 @@ Presidio's findings (of the compared entities) that no finding of the stage with
 overlaps, by cause: lost on the speed path (screens, name regions, chunks, the trimmed model),
 or rejected by a named precision guard (dataprep/pii/audit.py).
 Two parts are also timed alone, each against what it replaces on all text: Presidio's phone
-recognizer as shipped and screened, and the NER model with and without its first token vectors
-remembered (in alternation, the least of two runs each).
+recognizer as shipped and screened, and the NER model as thinc computes it and with its first
+token vectors remembered and its convolutions fused (in alternation, the least of two runs each).
 """
 
 from __future__ import annotations
@@ -141,9 +141,10 @@ def phones(texts: list[str]) -> tuple[float, float, bool, int]:
 
 
 def token_vectors(texts: list[str], rounds: int = 2) -> tuple[float, float, bool, int]:
-    """The stage's NER (ner.find_persons over all text) with the trimmed model as spaCy computes
-    it and with the first token vectors remembered (ner.remember_token_embeddings), alternating,
-    caches empty before each run: the least CPU seconds of each, whether they find the same spans, how many."""
+    """The stage's NER (ner.find_persons over all text) with the trimmed model as thinc computes
+    it and with the first token vectors remembered and the convolutions fused (ner.load:
+    remember_token_embeddings, fuse_convolutions), alternating, caches empty before each run:
+    the least CPU seconds of each, whether they find the same spans, how many."""
     import spacy
 
     stock = spacy.load(pii_ner.MODEL, enable=["ner"])
@@ -209,8 +210,8 @@ def main() -> None:
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     # after the stage's runs: it warms the model's vocabulary, which the stage's first run pays for
     stock, remembered, same, n = token_vectors(texts)
-    print(f"\nNER over the name regions of all text: {stock:.2f} CPU s as spaCy computes the model, {remembered:.2f} with its first "
-          f"token vectors remembered ({stock / remembered:.2f}x); same {n} PERSON spans: {same}")
+    print(f"\nNER over the name regions of all text: {stock:.2f} CPU s as thinc computes the model, {remembered:.2f} with its first "
+          f"token vectors remembered and its convolutions fused ({stock / remembered:.2f}x); same {n} PERSON spans: {same}")
     print(f"\n{audit.region_misses(texts).line()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # all text: Presidio would take ~100 s
     total, lost = missed(head, presidio_found)
     print(f"\nPresidio's findings that the stage (NER on) misses on the same text: {len(lost)} of {sum(total.values())}, by cause "

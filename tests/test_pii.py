@@ -570,6 +570,27 @@ def test_ner_model_output_unchanged_by_remembered_token_embeddings(long_emails):
         ours.get_pipe("ner").model.begin_update([ours.make_doc("Jane Smith")])
 
 
+def test_fused_convolutions_compute_thincs_bits(long_emails):
+    """fuse_convolutions runs the model's convolutions as one numpy function: the token vectors
+    the decoder reads are thinc's bit for bit, so every entity of real e-mails stays."""
+    stock, ours = _stock_model(), _stock_model()
+    for nlp in (stock, ours):
+        ner.use_numpy_matmul(nlp)
+    assert ner.fuse_convolutions(ours)
+    assert not ner.fuse_convolutions(ours)  # done: no chain of thinc's convolutions is left
+    docs = [stock.make_doc(text) for text in long_emails]
+    stock_vectors, our_vectors = (nlp.get_pipe("ner").model.get_ref("tok2vec").predict(docs) for nlp in (stock, ours))
+    assert stock_vectors.shape == our_vectors.shape and len(stock_vectors) > 10_000
+    assert np.array_equal(stock_vectors, our_vectors)
+
+    def entities(nlp):
+        return {(i, e.start_char, e.end_char, e.label_) for i, d in enumerate(nlp.pipe(long_emails, batch_size=16)) for e in d.ents}
+
+    assert entities(ours) == entities(stock)
+    with pytest.raises(NotImplementedError):
+        ours.get_pipe("ner").model.begin_update([ours.make_doc("Jane Smith")])
+
+
 def test_ner_model_keeps_its_names_with_name_labels_only(long_emails):
     """keep_labels drops the value types (DATE, MONEY, ...): the names of real e-mails stay."""
     stock, ours = _stock_model(), _stock_model()
