@@ -158,7 +158,7 @@ def fuse_convolutions(nlp) -> bool:
             break
     else:
         return False
-    blocks = list(node.layers)
+    blocks = [_leaves(layer) for layer in node.layers]
     # the parent is with_array(...): it runs the chain on its docs' vectors stacked in one array
     fused = Model(f"fused({node.name})", lambda model, X, is_train: (_convolve(blocks, X, is_train), None))
     for parent in nlp.get_pipe("ner").model.walk():
@@ -181,14 +181,13 @@ def _leaves(layer) -> dict:
     return {leaf.name: leaf for leaf in layer.walk() if not leaf.layers}
 
 
-def _convolve(blocks: list, X: np.ndarray, is_train: bool) -> np.ndarray:
-    """The chain of convolutions `blocks` over the
-    rows of `X` (one sequence: thinc's seq2col with no lengths), as thinc computes it."""
+def _convolve(blocks: list[dict], X: np.ndarray, is_train: bool) -> np.ndarray:
+    """The chain of convolutions (each by its layers' names, _leaves) over the rows of `X` (one
+    sequence: thinc's seq2col with no lengths), as thinc computes it."""
     if is_train:
         raise NotImplementedError("fused convolutions are for prediction only")
     for block in blocks:
-        leaves = _leaves(block)
-        window, maxout, norm = leaves["expand_window"], leaves["maxout"], leaves["layernorm"]
+        window, maxout, norm = block["expand_window"], block["maxout"], block["layernorm"]
         n_window, n_out, n_pieces = window.attrs["window_size"], maxout.get_dim("nO"), maxout.get_dim("nP")
         rows, width = X.shape
         # seq2col: row i holds rows i-w .. i+w of X, zeros past either end
