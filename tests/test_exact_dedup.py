@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,10 +29,11 @@ def expected_duplicates(table: pa.Table) -> dict[str, str]:
     return {d: min(ids) for ids in groups.values() if len(ids) > 1 for d in ids if d != min(ids)}
 
 
-def ledger(out) -> dict[str, str]:
+def ledger(out, key: str = "duplicate_of") -> dict[str, str | int]:
+    """Removed id -> one field of its ledger details (the kept id, or the group's size)."""
     removed = read_folder(out / "removed")
     rows = [r for r in removed.to_pylist() if r["reason"] == "exact_dedup.exact_dup"]
-    return {r["id"]: json.loads(r["details"])["duplicate_of"] for r in rows}
+    return {r["id"]: json.loads(r["details"])[key] for r in rows}
 
 
 @pytest.mark.parametrize("on_driver", [True, False], ids=["driver", "ray-data"])
@@ -55,6 +56,10 @@ def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs, mon
     assert bool(on_the_driver) == on_driver
     assert stats["invariant_ok"]
     assert ledger(tmp_path / "o") == expected
+    # each removal names the size of its group: the kept document and every copy of it
+    group_sizes = Counter(expected.values())
+    assert ledger(tmp_path / "o", "copies") == {d: group_sizes[k] + 1 for d, k in expected.items()}
+    assert max(group_sizes.values()) > 1  # some groups hold more than a pair
     kept = set(read_folder(tmp_path / "o" / "kept")["id"].to_pylist())
     assert set(expected.values()) <= kept
 
