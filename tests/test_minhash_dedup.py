@@ -139,6 +139,38 @@ def test_same_clusters_resolved_on_the_driver_or_on_ray_data(ray_session, tmp_pa
     assert sum(doc != root for doc, root in driver.items()) > 300
 
 
+@pytest.mark.parametrize("on_ray_data", [False, True], ids=["driver", "ray-data"])
+def test_verified_edges_are_those_whose_signatures_agree(ray_session, on_ray_data):
+    """_verified's two joins (each signature shuffled once) keep exactly the edges whose ends
+    agree on >= verify of the permutations, checked pair by pair: repeated edges, documents at
+    both ends of edges and documents in no edge, on the driver and in 3 partitions on Ray Data."""
+    from dataprep import runtime
+    from dataprep.components import EDGE_SCHEMA
+    from dataprep.stages.minhash_dedup import _verified
+
+    rng = np.random.default_rng(5)
+    docs, perms = 300, 20
+    signature = rng.integers(0, 4, size=(docs, perms), dtype=np.uint32)  # pairs agree on ~25% of permutations
+    for i in range(0, 120, 2):  # and near copies, agreeing on 14 to 20 of the 20
+        signature[i + 1] = signature[i]
+        signature[i + 1, : i % 7] += 1
+    ids = [f"d{i:03d}" for i in range(docs)]
+    pairs = [(i, i + 1) for i in range(0, 120, 2)] + [tuple(rng.choice(200, 2, replace=False)) for _ in range(150)]
+    pairs += pairs[:20]  # an edge found in two bands
+    edges = pa.table({"a": [ids[a] for a, _ in pairs], "a_part": [a % 5 for a, _ in pairs],
+                      "b": [ids[b] for _, b in pairs], "b_part": [b % 5 for _, b in pairs]}, schema=EDGE_SCHEMA)
+    records = pa.table({"id": ids, "signature": pa.array([row.tobytes() for row in signature], pa.binary())})
+    expected = {(ids[a], a % 5, ids[b], b % 5) for a, b in pairs if (signature[a] == signature[b]).mean() >= 0.7}
+    assert 60 <= len(expected) < len(set(pairs))
+    if on_ray_data:
+        found = pa.concat_tables(_verified(runtime.data().from_arrow(edges), runtime.data().from_arrow(records), 0.7, 3).iter_batches(
+            batch_format="pyarrow", batch_size=None))
+    else:
+        found = _verified(edges, records, 0.7, 3)
+    rows = list(zip(*(found[c].to_pylist() for c in ("a", "a_part", "b", "b_part"))))
+    assert len(rows) == len(set(rows)) and set(rows) == expected
+
+
 def test_verification_drops_candidates_below_the_estimate(ray_session, tmp_path, shared_data):
     """With `verify`, a removal's signature agrees with the kept document's on at least that
     share of permutations, and loose LSH settings (4 x 4 bands) stop merging unrelated pages."""

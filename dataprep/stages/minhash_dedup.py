@@ -219,12 +219,15 @@ _JOIN_SCHEMA = pa.schema([("key", pa.string()), ("a", pa.string()), ("a_part", p
 def _verified(edges: Any, signatures: Any, verify: float, n: int) -> Any:
     """The edges whose ends' signatures agree on at least `verify` of the permutations.
 
-    Two hash-partitioned joins (each document's signature is stored once, not per band): the
-    first attaches a's signature to each distinct edge, the second compares it with b's.
+    Two hash-partitioned joins, every document's signature shuffled once (not per band, nor
+    per join): the first partitions the signatures by document with each edge twice, under a
+    and under b; a partition attaches a's signature to its edges under a, and passes on the
+    signature of each document that is some edge's b (candidates are few). The second, by b,
+    compares the two.
     """
-    tagged = resolution.map_batches(signatures, _signature_rows)
-    with_a = resolution.by_hash(resolution.union(resolution.map_batches(edges, _edge_rows), tagged), ["key"], _attach_signature, n)
-    return resolution.by_hash(resolution.union(with_a, tagged), ["key"], _compare_signatures, n, verify=verify)
+    both_ends = resolution.map_batches(edges, _edge_rows)
+    with_a = resolution.by_hash(resolution.union(both_ends, resolution.map_batches(signatures, _signature_rows)), ["key"], _attach_signature, n)
+    return resolution.by_hash(with_a, ["key"], _compare_signatures, n, verify=verify)
 
 
 def _signature_rows(batch: pa.Table) -> pa.Table:
@@ -235,9 +238,12 @@ def _signature_rows(batch: pa.Table) -> pa.Table:
 
 
 def _edge_rows(batch: pa.Table) -> pa.Table:
+    """Each edge twice: under its end a (to find a's signature) and under b (to pass b's on)."""
     n = batch.num_rows
-    return pa.table({"key": batch["a"], "a": batch["a"], "a_part": batch["a_part"], "b": batch["b"], "b_part": batch["b_part"],
-                     "sig_a": pa.nulls(n, pa.binary()), "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
+    ends = {"a": batch["a"], "a_part": batch["a_part"], "b": batch["b"], "b_part": batch["b_part"],
+            "sig_a": pa.nulls(n, pa.binary()), "signature": pa.nulls(n, pa.binary())}
+    return pa.concat_tables([pa.table({"key": batch["a"], **ends}, schema=_JOIN_SCHEMA),
+                             pa.table({"key": batch["b"], **ends}, schema=_JOIN_SCHEMA)])
 
 
 def _split(rows: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -247,12 +253,19 @@ def _split(rows: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 
 def _attach_signature(rows: pa.Table) -> pa.Table:
+    """A partition's edges under a, each once with a's signature, and the signatures of its
+    documents that are an edge's b, all keyed by b (an edge never links a document to itself)."""
     signatures, edges = _split(rows)
-    edges = edges.select(["a", "a_part", "b", "b_part"]).group_by(["a", "a_part", "b", "b_part"]).aggregate([])  # an edge once
-    found = edges.join(signatures, "a", right_keys="key", join_type="inner")
+    under_a = pc.equal(edges["key"], edges["a"])
+    edges_a = edges.filter(under_a).select(["a", "a_part", "b", "b_part"]).group_by(["a", "a_part", "b", "b_part"]).aggregate([])
+    found = edges_a.join(signatures, "a", right_keys="key", join_type="inner")
+    ends_b = pa.table({"key": pc.unique(edges.filter(pc.invert(under_a))["key"])})
+    passed = signatures.join(ends_b, "key", join_type="inner").rename_columns(["id", "signature"])
     n = found.num_rows
-    return pa.table({"key": found["b"], "a": found["a"], "a_part": found["a_part"], "b": found["b"], "b_part": found["b_part"],
-                     "sig_a": found["signature"], "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA)
+    return pa.concat_tables([
+        pa.table({"key": found["b"], "a": found["a"], "a_part": found["a_part"], "b": found["b"], "b_part": found["b_part"],
+                  "sig_a": found["signature"], "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA),
+        _signature_rows(passed.select(["id", "signature"]))])
 
 
 def _compare_signatures(rows: pa.Table, verify: float) -> pa.Table:
