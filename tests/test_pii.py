@@ -380,6 +380,7 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
         rescans.extend([line] if index else [])
         return scan(line, index)
 
+    phones.forget()  # every candidate's checks are asked afresh (they are remembered per process)
     monkeypatch.setattr(phones, "answers", {})
     monkeypatch.setattr(phones, "cannot_be_valid", counting)
     monkeypatch.setattr(phones, "_scan", scanning)

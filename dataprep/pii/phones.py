@@ -113,16 +113,17 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
         if not screenable(self.leniency):
             return super().analyze(text, entities, nlp_artifacts)
-        results = []
-        lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
+        results, regions = [], tuple(self.supported_regions)
+        lines = [(start, text[start:end]) for start, end in _lines(text, viable(regions))]
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
-        for region in self.supported_regions:
-            for (start, line), scan in zip(lines, scans):
-                # a candidate with no valid number for this region is rejected whatever its
-                # neighbours (remembered_match's first checks): a line of such candidates only
-                # (most lines of dates and times) builds no matcher. Others are walked whole, as
-                # the matcher counts every rejected candidate among its tries
-                if all(_hopeless(c.text, c.digits, c.plus, region, self.leniency) for c in scan):
+        # a candidate with no valid number for a region is rejected whatever its neighbours
+        # (remembered_match's first checks): a line of such candidates only (most lines of dates
+        # and times) builds no matcher for that region. Others are walked whole, as the matcher
+        # counts every rejected candidate among its tries
+        hopeful = [set().union(*(_hopeful_regions(c.text, regions, self.leniency) for c in scan)) for scan in scans]
+        for region in regions:
+            for (start, line), scan, live in zip(lines, scans, hopeful):
+                if region not in live:
                     continue
                 for match in _region_matches(line, scan, region, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
@@ -141,8 +142,6 @@ class _Candidate(NamedTuple):
     offset: int
     text: str
     context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
-    digits: int
-    plus: bool  # holds a plus sign
 
 
 def _scan(line: str, index: int = 0) -> list[_Candidate]:
@@ -154,7 +153,7 @@ def _scan(line: str, index: int = 0) -> list[_Candidate]:
         start = found.start()
         candidate = phonenumbermatcher.PhoneNumberMatcher._trim_after_first_match(
             None, phonenumbermatcher._SECOND_NUMBER_START_PATTERN, found.group())
-        out.append(_Candidate(start, candidate, _context(line, candidate, start), *_digits_and_plus(candidate)))
+        out.append(_Candidate(start, candidate, _context(line, candidate, start)))
         found = phonenumbermatcher._PATTERN.search(line, start + len(candidate))
     return out
 
@@ -283,11 +282,19 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     if numbers is None or _UNSURE.search(candidate):
         return False
     digits, starts, ends = _digit_groups(candidate)
-    if any(numbers.call_prefix.match(digits, start) for start in starts):
-        return False  # an international number: any country's
+    # plain loops: this runs for most candidates in every region (generators cost twice the time)
+    for start in starts:
+        if numbers.call_prefix.match(digits, start):
+            return False  # an international number: any country's
     if not numbers.lengths:
         return not any(numbers.valid_at_end.search(digits, 0, end) for end in ends)
-    return not any(numbers.valid_at_end.match(digits, end - n, end) for end in ends for n in numbers.lengths if n <= end)
+    for end in ends:
+        for n in numbers.lengths:  # ascending
+            if n > end:
+                break
+            if numbers.valid_at_end.match(digits, end - n, end):
+                return False
+    return True
 
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
@@ -353,12 +360,22 @@ def fewest_digits(region: str, plus: bool) -> int:
     return min(shortest_international(), national_minimum(region)) if plus else national_minimum(region)
 
 
-def _hopeless(candidate: str, digits: int, plus: bool, region: str, leniency: phonenumbermatcher.Leniency) -> bool:
-    """Whether the matcher of `region` rejects `candidate` (of `digits` digits, `plus`: with a plus
-    sign) whatever the text around it: with leniency VALID, fewer digits than any number it can
-    find there (fewest_digits; its inner matches have fewer; POSSIBLE takes local-only lengths) or
-    no piece that is a valid national number (cannot_be_valid)."""
-    return leniency == phonenumbermatcher.Leniency.VALID and (digits < fewest_digits(region, plus) or cannot_be_valid(candidate, region))
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def _hopeless(candidate: str, region: str, leniency: phonenumbermatcher.Leniency) -> bool:
+    """Whether the matcher of `region` rejects `candidate` whatever the text around it: with
+    leniency VALID, fewer digits than any number it can find there (fewest_digits, with a plus
+    sign or without; its inner matches have fewer; POSSIBLE takes local-only lengths) or no piece
+    that is a valid national number (cannot_be_valid)."""
+    if leniency != phonenumbermatcher.Leniency.VALID:
+        return False
+    digits, plus = _digits_and_plus(candidate)
+    return digits < fewest_digits(region, plus) or cannot_be_valid(candidate, region)
+
+
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def _hopeful_regions(candidate: str, regions: tuple[str, ...], leniency: phonenumbermatcher.Leniency) -> frozenset[str]:
+    """The regions of `regions` whose matcher may find a number in `candidate` (not _hopeless)."""
+    return frozenset(region for region in regions if not _hopeless(candidate, region, leniency))
 
 
 def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
@@ -368,7 +385,7 @@ def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: 
     original = phonenumbermatcher.PhoneNumberMatcher._extract_match
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
-    if _hopeless(candidate, *_digits_and_plus(candidate), matcher.preferred_region, matcher.leniency):
+    if _hopeless(candidate, matcher.preferred_region, matcher.leniency):
         return None
     key = (candidate, *context, matcher.preferred_region, matcher.leniency)
     if key not in answers:
@@ -383,7 +400,7 @@ def forget() -> None:
     """Empty this process's answers about candidates (the matcher's and every shortcut's), so a
     benchmark's runs start equal: what the caches hold depends on the text read before."""
     answers.clear()
-    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international):
+    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international, _hopeless, _hopeful_regions):
         cached.cache_clear()
 
 
