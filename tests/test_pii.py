@@ -763,3 +763,34 @@ def test_a_candidate_is_rejected_unparsed_only_where_the_matcher_finds_nothing(e
                 rejected += 1
                 assert not list(PhoneNumberMatcher(candidate, region, leniency=phonenumbers.Leniency.VALID)), (region, candidate)
     assert rejected > 1000
+
+
+def test_a_candidate_lacking_a_national_prefix_is_rejected_unparsed_only_where_the_matcher_rejects_it(enron):
+    """phones.lacks_national_prefix skips the parse of a candidate whose number would need a
+    national prefix it does not hold ("713-853-3989" read in Germany: valid there, but written
+    without the trunk 0). Where it says so for a real or generated candidate, in any of 15
+    regions, the matcher as shipped finds no number in it; numbers written with their prefix, with
+    a country code or after a call prefix are never skipped so."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberMatcher, PhoneNumberType
+
+    from dataprep.pii import phones
+
+    regions = ("US", "CA", "GB", "DE", "FR", "IL", "IN", "BR", "IT", "AU", "JP", "CC", "RU", "AR", "MX")
+    kinds = [getattr(PhoneNumberType, name) for name in ("FIXED_LINE", "MOBILE", "TOLL_FREE")]
+    numbers = [n for r in regions for kind in kinds if (n := phonenumbers.example_number_for_type(r, kind)) is not None]
+    written = [form for n in numbers for nsn in [phonenumbers.national_significant_number(n)] for form in (
+        phonenumbers.format_number(n, PhoneNumberFormat.NATIONAL), nsn, f"{nsn[:3]} {nsn[3:]}", f"{n.country_code} {nsn}",
+        f"00 {n.country_code} {nsn}", f"011 {n.country_code} {nsn}")]
+    candidates = {c.text for t in enron.column("text").to_pylist()[:200] for line in t.splitlines() for c in phones._scan(line)}
+    phones.forget()
+    rejected = set()
+    for region in regions:
+        for candidate in [*candidates, *written]:
+            if phones.lacks_national_prefix(candidate, region):
+                rejected.add((candidate, region))
+                matcher = PhoneNumberMatcher(candidate, region, leniency=phonenumbers.Leniency.VALID)
+                assert matcher._parse_and_verify(candidate, 0) is None, (region, candidate)
+    # it does skip valid numbers: real ones read in another country, examples without their prefix
+    assert len(rejected) > 250 and ("713-853-3989", "DE") in rejected
+    assert sum((nsn, r) in rejected for n in numbers for nsn in [phonenumbers.national_significant_number(n)] for r in regions) > 100

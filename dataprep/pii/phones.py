@@ -23,7 +23,9 @@ NER off on real e-mails). Exact shortcuts:
   region of its country code (its general description and one type's: fixed line, mobile ...):
   the number the matcher would parse from it, or from a part of it, is such a piece (see
   national_numbers; only pieces of a length the region's metadata lists are tried). A line
-  whose candidates are all rejected so for a region builds no matcher for it.
+  whose candidates are all rejected so for a region builds no matcher for it. A part about to
+  be parsed is rejected too when, written nationally, its number would need a national prefix
+  it does not hold (lacks_national_prefix: the matcher's own last check, asked before parsing).
   A candidate written with a plus sign and a known country code parses the same for every
   region (the region is read only for numbers without one, or after an unknown country code),
   so its parse is shared by all regions' matchers (international).
@@ -343,6 +345,38 @@ def cannot_parse_valid(candidate: str, region: str) -> bool:
     return not any(valid.match(n) for n in national)
 
 
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def lacks_national_prefix(candidate: str, region: str) -> bool:
+    """True when the matcher of `region` (leniency VALID) rejects `candidate` for a national
+    prefix it needs and does not hold, whatever parsing it would show: its check
+    (phonenumbermatcher._is_national_prefix_present_if_required) passes a number read with a
+    call prefix or country code, and otherwise asks, when the formatting rule of its national
+    number (the main region's of its country code) writes a national prefix, whether one starts
+    the candidate's digits. Written nationally (cannot_be_valid's conditions) and not starting
+    with its country code, the candidate is read from the default country (parse's
+    _maybe_extract_country_code) and its national number is its digits D, or D less the
+    national prefix `region`'s metadata strips (parse); both must need the prefix."""
+    meta, numbers = PhoneMetadata.metadata_for_region(region), national_numbers(region)
+    if meta is None or numbers is None or _UNSURE.search(candidate):
+        return False
+    digits = _digit_groups(candidate)[0]
+    if not digits or numbers.call_prefix.match(digits) or digits.startswith(str(meta.country_code)):
+        return False
+    main = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
+    if main is None or phonenumberutil._maybe_strip_national_prefix_carrier_code(digits, main)[2]:
+        return False  # a national prefix starts it: the check passes
+    nationals = {digits, phonenumberutil._maybe_strip_national_prefix_carrier_code(digits, meta)[1]}
+    return all(_prefix_required(main, national) for national in nationals)
+
+
+def _prefix_required(main: PhoneMetadata, national: str) -> bool:
+    """Whether the formatting rule of `national` in `main` writes a national prefix that is not
+    optional (phonenumbermatcher._is_national_prefix_present_if_required's test)."""
+    rule = phonenumberutil._choose_formatting_pattern_for_number(main.number_format, national)
+    return bool(rule is not None and rule.national_prefix_formatting_rule and not rule.national_prefix_optional_when_formatting
+                and not phonenumberutil._formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule))
+
+
 def _digits(candidate: str) -> str:
     return re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
 
@@ -400,7 +434,8 @@ def forget() -> None:
     """Empty this process's answers about candidates (the matcher's and every shortcut's), so a
     benchmark's runs start equal: what the caches hold depends on the text read before."""
     answers.clear()
-    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international, _hopeless, _hopeful_regions):
+    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international, _hopeless, _hopeful_regions,
+                   lacks_national_prefix):
         cached.cache_clear()
 
 
@@ -455,7 +490,7 @@ class RememberingMatcher(phonenumbermatcher.PhoneNumberMatcher):
     def _parse_and_verify(self, candidate, offset):
         if self.leniency != phonenumbermatcher.Leniency.VALID:
             return super()._parse_and_verify(candidate, offset)
-        if cannot_parse_valid(candidate, self.preferred_region):
+        if cannot_parse_valid(candidate, self.preferred_region) or lacks_national_prefix(candidate, self.preferred_region):
             return None
         if not international(candidate):
             return super()._parse_and_verify(candidate, offset)
