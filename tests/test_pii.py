@@ -135,6 +135,19 @@ def test_our_phone_recognizer_parses_only_where_a_valid_number_can_be(sample_doc
     assert sum(cannot(c, r) for c, r in asked) > 50  # parses skipped
 
 
+def test_our_phone_pattern_reads_only_the_lines_its_prefilter_finds(sample_docs, enron):
+    """Our phone pattern reads only the lines holding seven digits joined as it joins them (its
+    prefilter; no match crosses a line break): the same findings as reading whole texts, on real
+    text and on numbers at the edges of lines and texts, announced on the line before."""
+    rec = recognizers.build(["PHONE_NUMBER"], ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"], True)[0]
+    whole = dataclasses.replace(rec, prefilter=None)
+    texts = sample_docs.column("text").to_pylist() + enron.column("text").to_pylist() + \
+        ["(212) 555-0187", "Tel.\n030 1234567\n", "call\r\n(212) 555-0187.\r\nnow 2125550187", "+44 20 7946 0958\n\n+49 30 1234567",
+         "12\n-34 567 89 / 0612345678\nfax 01 23 45 67 89", "2125550187x\n 2125550187 \n2125550187-\n1.\n2125550187"]
+    found = [list(rec.find(t)) for t in texts]
+    assert found == [list(whole.find(t)) for t in texts] and sum(map(len, found[-6:])) >= 8 and sum(map(len, found)) > 200
+
+
 def test_validators_reject_lookalikes(stage):
     doc = ("Card 4111 1111 1111 1111 and 4111 1111 1111 1112; IBAN DE89 3704 0044 0532 0130 00 and DE89 3704 0044 0532 0130 01; "
            "SSN 078-05-1121, 000-12-3456 and 666-12-3456; mail root@localhost or ops@example.com")

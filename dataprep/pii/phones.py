@@ -116,7 +116,7 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         if not screenable(self.leniency):
             return super().analyze(text, entities, nlp_artifacts)
         results, regions = [], tuple(self.supported_regions)
-        lines = [(start, text[start:end]) for start, end in _lines(text, viable(regions))]
+        lines = [(start, text[start:end]) for start, end in lines_holding(text, viable(regions))]
         scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
         # a candidate with no valid number for a region is rejected whatever its neighbours
         # (remembered_match's first checks): a line of such candidates only (most lines of dates
@@ -190,14 +190,16 @@ def _region_of(number: str, region: str) -> str | None:
         return region
 
 
-def _lines(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
-    """(start, end) of the lines holding a match of `pattern`, each once."""
+def lines_holding(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """(start, end) of the lines holding a match of `pattern` (which holds no line break), each
+    once: after a match, the search goes on at the next line."""
     lines: list[tuple[int, int]] = []
-    for match in pattern.finditer(text):
-        if lines and match.start() < lines[-1][1]:
-            continue
+    match = pattern.search(text)
+    while match is not None:
         end = text.find("\n", match.end())
-        lines.append((text.rfind("\n", 0, match.start()) + 1, len(text) if end < 0 else end))
+        end = len(text) if end < 0 else end
+        lines.append((text.rfind("\n", 0, match.start()) + 1, end))
+        match = pattern.search(text, end)
     return lines
 
 

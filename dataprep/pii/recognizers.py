@@ -33,20 +33,26 @@ class Recognizer:
     #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
     windowed: bool = True  # search only the words that can hold a match where windows.py allows it
-    #: found wherever `check` can report something, at a fraction of the pattern's cost (the
-    #: pattern then reads only the documents that hold it); the screen is its RE2 translation
+    #: found, at a fraction of the pattern's cost, inside every match `check` reports something
+    #: for; neither it nor the pattern matches a line break, so the pattern reads only the lines
+    #: holding a match of it (the screen is its RE2 translation)
     prefilter: re.Pattern | None = None
 
     def find(self, text: str) -> Iterator[Span]:
-        if self.prefilter is not None and self.prefilter.search(text) is None:
-            return
         for match in self._matches(text):
             for start, end, score in self.check(match, text):
                 yield Span(start, end, self.label, score)
 
     def _matches(self, text: str) -> Iterator[re.Match]:
-        """The pattern's matches, searched only in the words that can hold one where
-        dataprep/pii/windows.py says so (the same matches; validators still see the whole text)."""
+        """The pattern's matches, searched only in the lines holding a match of the prefilter, or
+        in the words that can hold one where dataprep/pii/windows.py says so: the same matches
+        where `check` reports something (validators still see the whole text)."""
+        if self.prefilter is not None:
+            # no match crosses a line break, so a scan of the whole text reaches each line fresh;
+            # lookbehinds still see the text before the line, lookaheads its end as the break
+            for start, end in phones.lines_holding(text, self.prefilter):
+                yield from self.pattern.finditer(text, start, end)
+            return
         how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),)) if self.windowed else None
         words = None if how is None else windows.windows_of(text, how)
         if words is None:
