@@ -389,9 +389,9 @@ def test_screened_phone_recognizer_finds_what_presidios_finds(sample_docs, enron
         rejected.extend([candidate] if cannot(candidate, region) else [])
         return cannot(candidate, region)
 
-    def scanning(line: str, index: int = 0):
+    def scanning(line: str, regions: tuple[str, ...], leniency, index: int = 0):
         rescans.extend([line] if index else [])
-        return scan(line, index)
+        return scan(line, regions, leniency, index)
 
     phones.forget()  # every candidate's checks are asked afresh (they are remembered per process)
     monkeypatch.setattr(phones, "answers", {})
@@ -767,7 +767,8 @@ def test_a_candidate_is_rejected_unparsed_only_where_the_matcher_finds_nothing(e
     for region, number in examples:
         for written in (number, number.replace(" ", "-"), f"12 / {number}", f"{number} 7"):
             assert not phones.cannot_be_valid(written, region), (region, written)
-    candidates = {c.text for t in enron.column("text").to_pylist()[:200] for line in t.splitlines() for c in phones._scan(line)}
+    candidates = {c.text for t in enron.column("text").to_pylist()[:200] for line in t.splitlines()
+                  for c in phones._scan(line, (), phonenumbers.Leniency.VALID)}
     candidates |= {n for _, n in examples} | {f"{a[1]} {b[1]}" for a, b in zip(examples, examples[1:])}
     rejected = 0
     for region in ("US", "GB", "DE", "FR", "IN", "BR", "JP", "AU", "IT", "CC"):
@@ -795,7 +796,8 @@ def test_a_candidate_lacking_a_national_prefix_is_rejected_unparsed_only_where_t
     written = [form for n in numbers for nsn in [phonenumbers.national_significant_number(n)] for form in (
         phonenumbers.format_number(n, PhoneNumberFormat.NATIONAL), nsn, f"{nsn[:3]} {nsn[3:]}", f"{n.country_code} {nsn}",
         f"00 {n.country_code} {nsn}", f"011 {n.country_code} {nsn}")]
-    candidates = {c.text for t in enron.column("text").to_pylist()[:200] for line in t.splitlines() for c in phones._scan(line)}
+    candidates = {c.text for t in enron.column("text").to_pylist()[:200] for line in t.splitlines()
+                  for c in phones._scan(line, (), phonenumbers.Leniency.VALID)}
     phones.forget()
     rejected = set()
     for region in regions:

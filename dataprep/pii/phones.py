@@ -117,17 +117,18 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
             return super().analyze(text, entities, nlp_artifacts)
         results, regions = [], tuple(self.supported_regions)
         lines = [(start, text[start:end]) for start, end in lines_holding(text, viable(regions))]
-        scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
+        # the matcher's candidates do not depend on the region
+        scans = [_scan(line, regions, self.leniency) for _, line in lines]
         # a candidate with no valid number for a region is rejected whatever its neighbours
-        # (remembered_match's first checks): a line of such candidates only (most lines of dates
-        # and times) builds no matcher for that region. Others are walked whole, as the matcher
-        # counts every rejected candidate among its tries
-        hopeful = [set().union(*(_hopeful_regions(c.text, regions, self.leniency) for c in scan)) for scan in scans]
+        # (_hopeful_regions): a line of such candidates only (most lines of dates and times)
+        # builds no matcher for that region. Others are walked whole, as the matcher counts every
+        # rejected candidate among its tries
+        hopeful = [set().union(*(c.hopeful for c in scan)) for scan in scans]
         for region in regions:
             for (start, line), scan, live in zip(lines, scans, hopeful):
                 if region not in live:
                     continue
-                for match in _region_matches(line, scan, region, self.leniency):
+                for match in _region_matches(line, scan, region, regions, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
                     results.append(self._get_recognizer_result(shifted, text, _region_of(match.raw_string, region), nlp_artifacts))
         return EntityRecognizer.remove_duplicates(results)
@@ -144,9 +145,10 @@ class _Candidate(NamedTuple):
     offset: int
     text: str
     context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
+    hopeful: frozenset[str]  # the regions whose matcher may find a number in it (_hopeful_regions)
 
 
-def _scan(line: str, index: int = 0) -> list[_Candidate]:
+def _scan(line: str, regions: tuple[str, ...], leniency, index: int = 0) -> list[_Candidate]:
     """The candidates PhoneNumberMatcher._find reads in `line` from `index` when it rejects each
     one: the next search starts where the (trimmed) candidate ends."""
     out = []
@@ -155,20 +157,22 @@ def _scan(line: str, index: int = 0) -> list[_Candidate]:
         start = found.start()
         candidate = phonenumbermatcher.PhoneNumberMatcher._trim_after_first_match(
             None, phonenumbermatcher._SECOND_NUMBER_START_PATTERN, found.group())
-        out.append(_Candidate(start, candidate, _context(line, candidate, start)))
+        out.append(_Candidate(start, candidate, _context(line, candidate, start), _hopeful_regions(candidate, regions, leniency)))
         found = phonenumbermatcher._PATTERN.search(line, start + len(candidate))
     return out
 
 
-def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) -> Iterator[phonenumbermatcher.PhoneNumberMatch]:
-    """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan:
-    after a match that ends where its candidate ends, the matcher's next search starts where the
-    scan's does; after an inner match ending sooner, the line is scanned again from there."""
+def _region_matches(line: str, scan: list[_Candidate], region: str, regions: tuple[str, ...],
+                    leniency) -> Iterator[phonenumbermatcher.PhoneNumberMatch]:
+    """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan
+    (of `regions`): after a match that ends where its candidate ends, the matcher's next search
+    starts where the scan's does; after an inner match ending sooner, the line is scanned again
+    from there."""
     matcher = RememberingMatcher(line, region, leniency=leniency)
     i = 0
     while i < len(scan) and matcher._max_tries > 0:
         candidate = scan[i]
-        match = remembered_match(matcher, candidate.text, candidate.offset, candidate.context)
+        match = _answer(matcher, candidate.text, candidate.offset, candidate.context) if region in candidate.hopeful else None
         if match is None:
             matcher._max_tries -= 1
             i += 1
@@ -177,7 +181,7 @@ def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) ->
         if match.end == candidate.offset + len(candidate.text):
             i += 1
         else:
-            scan, i = _scan(line, match.end), 0
+            scan, i = _scan(line, regions, leniency, match.end), 0
 
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
@@ -397,32 +401,33 @@ def fewest_digits(region: str, plus: bool) -> int:
 
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
-def _hopeless(candidate: str, region: str, leniency: phonenumbermatcher.Leniency) -> bool:
-    """Whether the matcher of `region` rejects `candidate` whatever the text around it: with
-    leniency VALID, fewer digits than any number it can find there (fewest_digits, with a plus
-    sign or without; its inner matches have fewer; POSSIBLE takes local-only lengths) or no piece
-    that is a valid national number (cannot_be_valid)."""
-    if leniency != phonenumbermatcher.Leniency.VALID:
-        return False
-    digits, plus = _digits_and_plus(candidate)
-    return digits < fewest_digits(region, plus) or cannot_be_valid(candidate, region)
-
-
-@functools.lru_cache(maxsize=CACHED_CANDIDATES)
 def _hopeful_regions(candidate: str, regions: tuple[str, ...], leniency: phonenumbermatcher.Leniency) -> frozenset[str]:
-    """The regions of `regions` whose matcher may find a number in `candidate` (not _hopeless)."""
-    return frozenset(region for region in regions if not _hopeless(candidate, region, leniency))
+    """The regions of `regions` whose matcher may find a number in `candidate`, whatever the text
+    around it: with leniency VALID, those where it has as many digits as a number the matcher can
+    find there (fewest_digits, with a plus sign or without; its inner matches have fewer) and a
+    piece that is a valid national number (cannot_be_valid); with another leniency, all of them
+    (POSSIBLE takes local-only lengths)."""
+    if leniency != phonenumbermatcher.Leniency.VALID:
+        return frozenset(regions)
+    digits, plus = _digits_and_plus(candidate)
+    return frozenset(region for region in regions if digits >= fewest_digits(region, plus) and not cannot_be_valid(candidate, region))
 
 
 def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
                      context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
     """PhoneNumberMatcher._extract_match as shipped, its answer remembered per candidate, the
-    `context` the matcher reads around it (_context), region and leniency."""
+    `context` the matcher reads around it (_context), region and leniency; a candidate in which
+    the matcher of its region can find no number is rejected first (_hopeful_regions)."""
+    region = matcher.preferred_region
+    return _answer(matcher, candidate, offset, context) if region in _hopeful_regions(candidate, (region,), matcher.leniency) else None
+
+
+def _answer(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
+            context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
+    """remembered_match for a candidate known not to be rejected by its first checks."""
     original = phonenumbermatcher.PhoneNumberMatcher._extract_match
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
-    if _hopeless(candidate, matcher.preferred_region, matcher.leniency):
-        return None
     key = (candidate, *context, matcher.preferred_region, matcher.leniency)
     if key not in answers:
         match = original(matcher, candidate, offset)
@@ -436,7 +441,7 @@ def forget() -> None:
     """Empty this process's answers about candidates (the matcher's and every shortcut's), so a
     benchmark's runs start equal: what the caches hold depends on the text read before."""
     answers.clear()
-    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international, _hopeless, _hopeful_regions,
+    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international, _hopeful_regions,
                    lacks_national_prefix):
         cached.cache_clear()
 
