@@ -34,8 +34,10 @@ class Recognizer:
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
     windowed: bool = True  # search only the words that can hold a match where windows.py allows it
     #: found, at a fraction of the pattern's cost, inside every match `check` reports something
-    #: for; neither it nor the pattern matches a line break, so the pattern reads only the lines
-    #: holding a match of it (the screen is its RE2 translation)
+    #: for; neither it nor the pattern matches a line break, and the pattern's lookaheads take
+    #: the end of a text as they take a line break (_PHONE's: neither is a word character nor
+    #: [.:/-]), so the pattern reads only the lines holding a match of it (the screen is its RE2
+    #: translation)
     prefilter: re.Pattern | None = None
 
     def find(self, text: str) -> Iterator[Span]:
