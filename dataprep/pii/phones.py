@@ -144,8 +144,9 @@ class _Candidate(NamedTuple):
 
     offset: int
     text: str
-    context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
     hopeful: frozenset[str]  # the regions whose matcher may find a number in it (_hopeful_regions)
+    #: a glued character before, after; a time stamp's ":mm" after (None where no region is hopeful: never read)
+    context: tuple[bool, bool, bool] | None
 
 
 def _scan(line: str, regions: tuple[str, ...], leniency, index: int = 0) -> list[_Candidate]:
@@ -157,7 +158,8 @@ def _scan(line: str, regions: tuple[str, ...], leniency, index: int = 0) -> list
         start = found.start()
         candidate = phonenumbermatcher.PhoneNumberMatcher._trim_after_first_match(
             None, phonenumbermatcher._SECOND_NUMBER_START_PATTERN, found.group())
-        out.append(_Candidate(start, candidate, _context(line, candidate, start), _hopeful_regions(candidate, regions, leniency)))
+        hopeful = _hopeful_regions(candidate, regions, leniency)
+        out.append(_Candidate(start, candidate, hopeful, _context(line, candidate, start) if hopeful else None))
         found = phonenumbermatcher._PATTERN.search(line, start + len(candidate))
     return out
 
