@@ -135,17 +135,24 @@ def test_our_phone_recognizer_parses_only_where_a_valid_number_can_be(sample_doc
     assert sum(cannot(c, r) for c, r in asked) > 50  # parses skipped
 
 
-def test_our_phone_pattern_reads_only_the_lines_its_prefilter_finds(sample_docs, enron):
-    """Our phone pattern reads only the lines holding seven digits joined as it joins them (its
-    prefilter; no match crosses a line break): the same findings as reading whole texts, on real
-    text and on numbers at the edges of lines and texts, announced on the line before."""
-    rec = recognizers.build(["PHONE_NUMBER"], ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"], True)[0]
-    whole = dataclasses.replace(rec, prefilter=None)
-    texts = sample_docs.column("text").to_pylist() + enron.column("text").to_pylist() + \
-        ["(212) 555-0187", "Tel.\n030 1234567\n", "call\r\n(212) 555-0187.\r\nnow 2125550187", "+44 20 7946 0958\n\n+49 30 1234567",
-         "12\n-34 567 89 / 0612345678\nfax 01 23 45 67 89", "2125550187x\n 2125550187 \n2125550187-\n1.\n2125550187"]
-    found = [list(rec.find(t)) for t in texts]
-    assert found == [list(whole.find(t)) for t in texts] and sum(map(len, found[-6:])) >= 8 and sum(map(len, found)) > 200
+def test_our_patterns_read_only_the_lines_their_prefilters_find(sample_docs, enron):
+    """Our phone, card and SSN patterns read only the lines holding a match of their prefilters
+    (seven digits joined as the phone pattern joins them, the first twelve digits of a card, an
+    SSN's digits; no match crosses a line break): the same findings as reading whole texts, on
+    real text and on numbers at the edges of lines and texts, announced on the line before."""
+    recs = [r for r in recognizers.build(recognizers.PATTERN_ENTITIES, ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"], True)
+            if r.prefilter is not None]
+    assert {r.label for r in recs} == {"PHONE_NUMBER", "CREDIT_CARD", "US_SSN"}
+    edges = ["(212) 555-0187", "Tel.\n030 1234567\n", "call\r\n(212) 555-0187.\r\nnow 2125550187", "+44 20 7946 0958\n\n+49 30 1234567",
+             "12\n-34 567 89 / 0612345678\nfax 01 23 45 67 89", "2125550187x\n 2125550187 \n2125550187-\n1.\n2125550187",
+             "4111 1111 1111 1111", "Amex\n3782 822463 10005", "card:\n4111-1111-1111-1111.\n5500 0000 0000 0004\n-", "SSN\n078-05-1121\n078 05 1121x\n078-05-1121-",
+             "ssn 078051121\n\nSSN: 219-09-9999"]
+    texts = sample_docs.column("text").to_pylist() + enron.column("text").to_pylist() + edges
+    for rec in recs:
+        whole = dataclasses.replace(rec, prefilter=None)
+        found = [list(rec.find(t)) for t in texts]
+        assert found == [list(whole.find(t)) for t in texts], rec.label
+        assert sum(map(len, found[-len(edges):])) >= 3 and sum(map(len, found)) > (200 if rec.label == "PHONE_NUMBER" else 2), rec.label
 
 
 def test_validators_reject_lookalikes(stage):

@@ -286,6 +286,8 @@ def _ip_checker(public_only: bool):
 # ---- payment and identity numbers -------------------------------------------------------------
 
 _CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,18}(?![\w]|[.,-]\d)")
+#: how every _CARD match starts (its lookbehind makes `re` try _CARD at every position)
+_CARD_RUN = re.compile(r"\d(?:[ -]?\d){11}")
 #: issuer prefixes (IIN) of the card networks: Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay, Maestro
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8])|5[06-8]|6\d")
 #: Maestro's IIN range (50, 56-69), whose cards may have 12 digits (the other networks: 13 to 19)
@@ -348,6 +350,8 @@ def _check_iban(match: re.Match, text: str) -> list[tuple[int, int, float]]:
 
 
 _SSN = re.compile(r"(?<![\w-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w-])")
+#: every _SSN match, without its lookarounds
+_SSN_RUN = re.compile(r"\d{3}[- ]?\d{2}[- ]?\d{4}")
 
 
 def _check_ssn(match: re.Match, text: str) -> list[tuple[int, int, float]]:
@@ -408,9 +412,9 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
                                     prefilter=_PHONE_RUN)],
         "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\p{Nd}\.\p{Nd}+\.\p{Nd}+\.\p{Nd}", _IPV4, _ip_checker(public_ips_only)),
                        Recognizer("IP_ADDRESS", r":[0-9A-Fa-f]{0,4}:", _IPV6, _ip_checker(public_ips_only))],
-        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\p{Nd}(?:[ -]?\p{Nd}){11}", _CARD, _check_card)],
+        "CREDIT_CARD": [Recognizer("CREDIT_CARD", screens.superset(_CARD_RUN.pattern), _CARD, _check_card, prefilter=_CARD_RUN)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
-        "US_SSN": [Recognizer("US_SSN", r"\p{Nd}{3}[- ]?\p{Nd}{2}[- ]?\p{Nd}{4}", _SSN, _check_ssn)],
+        "US_SSN": [Recognizer("US_SSN", screens.superset(_SSN_RUN.pattern), _SSN, _check_ssn, prefilter=_SSN_RUN)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
     return [r if screened else dataclasses.replace(r, windowed=False, prefilter=None) for name in entities if name in known for r in known[name]]
