@@ -155,6 +155,23 @@ def test_our_patterns_read_only_the_lines_their_prefilters_find(sample_docs, enr
         assert sum(map(len, found[-len(edges):])) >= 3 and sum(map(len, found)) > (200 if rec.label == "PHONE_NUMBER" else 2), rec.label
 
 
+def test_screens_read_digits_as_ascii_only_in_batches_without_other_digits(sample_docs):
+    """Where a batch's decimal digits are all 0-9, the screens read `\\p{Nd}` as RE2's ASCII `\\d`
+    (screens.ascii_digits): on real text they pass the same documents. A batch holding digits of
+    another script keeps the Unicode screens: an SSN in Arabic-Indic digits is still found."""
+    stage = Pii(ner=False)
+    texts = pa.array(sample_docs.column("text").to_pylist()[:300], pa.large_string())
+    texts = texts.filter(pa.compute.invert(pa.compute.match_substring_regex(texts, screens.non_ascii_digits())))
+    assert len(texts) > 250 and not pa.compute.match_substring_regex(pa.array(["٣", "𞥐"]), screens.non_ascii_digits()).false_count
+    unicode = [s for s, _ in stage._screens if s and r"\p{Nd}" in s]
+    assert unicode and not any(r"\p{Nd}" in s for s, _ in stage._ascii_screens if s)
+    for screen in unicode:
+        passed = pa.compute.match_substring_regex(texts, screen)
+        assert passed.equals(pa.compute.match_substring_regex(texts, screens.ascii_digits(screen))), screen
+    found = stage.analyze(batch("SSN ٠٧٨-٠٥-١١٢١", "SSN 078-05-1121"))
+    assert [[(s.start, s.end) for s in spans if s.label == "US_SSN"] for spans in found] == [[(4, 15)], [(4, 15)]]
+
+
 def test_validators_reject_lookalikes(stage):
     doc = ("Card 4111 1111 1111 1111 and 4111 1111 1111 1112; IBAN DE89 3704 0044 0532 0130 00 and DE89 3704 0044 0532 0130 01; "
            "SSN 078-05-1121, 000-12-3456 and 666-12-3456; mail root@localhost or ops@example.com")
