@@ -136,17 +136,17 @@ def test_our_phone_recognizer_parses_only_where_a_valid_number_can_be(sample_doc
 
 
 def test_our_patterns_read_only_the_lines_their_prefilters_find(sample_docs, enron):
-    """Our phone, card and SSN patterns read only the lines holding a match of their prefilters
-    (seven digits joined as the phone pattern joins them, the first twelve digits of a card, an
-    SSN's digits; no match crosses a line break): the same findings as reading whole texts, on
+    """Our phone, IP, card and SSN patterns read only the lines holding a match of their
+    prefilters (seven digits joined as the phone pattern joins them, four numbers joined by dots,
+    ":h:", the first twelve digits of a card, an SSN's digits; no match crosses a line break): the same findings as reading whole texts, on
     real text and on numbers at the edges of lines and texts, announced on the line before."""
     recs = [r for r in recognizers.build(recognizers.PATTERN_ENTITIES, ["US", "CA", "GB", "DE", "FR", "IT", "NL", "IN", "AU"], True)
             if r.prefilter is not None]
-    assert {r.label for r in recs} == {"PHONE_NUMBER", "CREDIT_CARD", "US_SSN"}
+    assert [r.label for r in recs] == ["PHONE_NUMBER", "IP_ADDRESS", "IP_ADDRESS", "CREDIT_CARD", "US_SSN"]
     edges = ["(212) 555-0187", "Tel.\n030 1234567\n", "call\r\n(212) 555-0187.\r\nnow 2125550187", "+44 20 7946 0958\n\n+49 30 1234567",
              "12\n-34 567 89 / 0612345678\nfax 01 23 45 67 89", "2125550187x\n 2125550187 \n2125550187-\n1.\n2125550187",
              "4111 1111 1111 1111", "Amex\n3782 822463 10005", "card:\n4111-1111-1111-1111.\n5500 0000 0000 0004\n-", "SSN\n078-05-1121\n078 05 1121x\n078-05-1121-",
-             "ssn 078051121\n\nSSN: 219-09-9999"]
+             "ssn 078051121\n\nSSN: 219-09-9999", "8.8.8.8", "from\n8.8.8.8.\n1.1.1.1-\n9.9.9.9", "2001:db8::1]\n::ffff:8.8.8.8\n2606:4700::1111", "dns 2001:4860:4860::8888\n[2001:4860:4860::8844]:53"]
     texts = sample_docs.column("text").to_pylist() + enron.column("text").to_pylist() + edges
     for rec in recs:
         whole = dataclasses.replace(rec, prefilter=None)

@@ -255,8 +255,10 @@ def _parse(raw: str, region: str | None):
 # ---- IP addresses -----------------------------------------------------------------------------
 
 _IPV4 = re.compile(r"(?<![\w.:/-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
-#: every match starts with "h:" or ":" and then "h{0,4}:", so holds ":h{0,4}:" (its screen; "::8.8.8.8" has no digit before)
+_IPV4_RUN = re.compile(r"\d\.\d+\.\d+\.\d")  # inside every _IPV4 match
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}(?:[0-9A-Fa-f]{1,4}|(?<=:):|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
+#: every _IPV6 match starts with "h:" or ":" and then "h{0,4}:", so holds this ("::8.8.8.8" has no digit before)
+_IPV6_RUN = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _VERSION_WORDS = ("version", "release", "ver.", "build", "firmware", "kernel")
 _NAME_BEFORE = re.compile(r"\b([A-Z][\w+-]*) $")
 #: capitalised words that introduce an address, not a product ("Server 8.0.0.1")
@@ -410,8 +412,8 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
         "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", screens.superset(_PHONE_RUN.pattern), _PHONE, _phone_checker(tuple(phone_regions)),
                                     prefilter=_PHONE_RUN)],
-        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\p{Nd}\.\p{Nd}+\.\p{Nd}+\.\p{Nd}", _IPV4, _ip_checker(public_ips_only)),
-                       Recognizer("IP_ADDRESS", r":[0-9A-Fa-f]{0,4}:", _IPV6, _ip_checker(public_ips_only))],
+        "IP_ADDRESS": [Recognizer("IP_ADDRESS", screens.superset(_IPV4_RUN.pattern), _IPV4, _ip_checker(public_ips_only), prefilter=_IPV4_RUN),
+                       Recognizer("IP_ADDRESS", screens.superset(_IPV6_RUN.pattern), _IPV6, _ip_checker(public_ips_only), prefilter=_IPV6_RUN)],
         "CREDIT_CARD": [Recognizer("CREDIT_CARD", screens.superset(_CARD_RUN.pattern), _CARD, _check_card, prefilter=_CARD_RUN)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
         "US_SSN": [Recognizer("US_SSN", screens.superset(_SSN_RUN.pattern), _SSN, _check_ssn, prefilter=_SSN_RUN)],
