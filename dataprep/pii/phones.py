@@ -23,7 +23,9 @@ NER off on real e-mails). Exact shortcuts:
   region of its country code (its general description and one type's: fixed line, mobile ...):
   the number the matcher would parse from it, or from a part of it, is such a piece (see
   national_numbers; only pieces of a length the region's metadata lists are tried). A line
-  whose candidates are all rejected so for a region builds no matcher for it.
+  whose candidates are all rejected so for a region builds no matcher for it. A part about to
+  be parsed is rejected too when, written nationally, its number would need a national prefix
+  it does not hold (lacks_national_prefix: the matcher's own last check, asked before parsing).
   A candidate written with a plus sign and a known country code parses the same for every
   region (the region is read only for numbers without one, or after an unknown country code),
   so its parse is shared by all regions' matchers (international).
@@ -113,18 +115,20 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None):
         if not screenable(self.leniency):
             return super().analyze(text, entities, nlp_artifacts)
-        results = []
-        lines = [(start, text[start:end]) for start, end in _lines(text, viable(tuple(self.supported_regions)))]
-        scans = [_scan(line) for _, line in lines]  # the matcher's candidates do not depend on the region
-        for region in self.supported_regions:
-            for (start, line), scan in zip(lines, scans):
-                # a candidate with no valid number for this region is rejected whatever its
-                # neighbours (remembered_match's first checks): a line of such candidates only
-                # (most lines of dates and times) builds no matcher. Others are walked whole, as
-                # the matcher counts every rejected candidate among its tries
-                if all(_hopeless(c.text, c.digits, c.plus, region, self.leniency) for c in scan):
+        results, regions = [], tuple(self.supported_regions)
+        lines = [(start, text[start:end]) for start, end in lines_holding(text, viable(regions))]
+        # the matcher's candidates do not depend on the region
+        scans = [_scan(line, regions, self.leniency) for _, line in lines]
+        # a candidate with no valid number for a region is rejected whatever its neighbours
+        # (_hopeful_regions): a line of such candidates only (most lines of dates and times)
+        # builds no matcher for that region. Others are walked whole, as the matcher counts every
+        # rejected candidate among its tries
+        hopeful = [set().union(*(c.hopeful for c in scan)) for scan in scans]
+        for region in regions:
+            for (start, line), scan, live in zip(lines, scans, hopeful):
+                if region not in live:
                     continue
-                for match in _region_matches(line, scan, region, self.leniency):
+                for match in _region_matches(line, scan, region, regions, self.leniency):
                     shifted = _Shifted(match.start + start, match.end + start)
                     results.append(self._get_recognizer_result(shifted, text, _region_of(match.raw_string, region), nlp_artifacts))
         return EntityRecognizer.remove_duplicates(results)
@@ -140,12 +144,12 @@ class _Candidate(NamedTuple):
 
     offset: int
     text: str
-    context: tuple[bool, bool, bool]  # a glued character before, after; a time stamp's ":mm" after
-    digits: int
-    plus: bool  # holds a plus sign
+    hopeful: frozenset[str]  # the regions whose matcher may find a number in it (_hopeful_regions)
+    #: a glued character before, after; a time stamp's ":mm" after (None where no region is hopeful: never read)
+    context: tuple[bool, bool, bool] | None
 
 
-def _scan(line: str, index: int = 0) -> list[_Candidate]:
+def _scan(line: str, regions: tuple[str, ...], leniency, index: int = 0) -> list[_Candidate]:
     """The candidates PhoneNumberMatcher._find reads in `line` from `index` when it rejects each
     one: the next search starts where the (trimmed) candidate ends."""
     out = []
@@ -154,20 +158,23 @@ def _scan(line: str, index: int = 0) -> list[_Candidate]:
         start = found.start()
         candidate = phonenumbermatcher.PhoneNumberMatcher._trim_after_first_match(
             None, phonenumbermatcher._SECOND_NUMBER_START_PATTERN, found.group())
-        out.append(_Candidate(start, candidate, _context(line, candidate, start), *_digits_and_plus(candidate)))
+        hopeful = _hopeful_regions(candidate, regions, leniency)
+        out.append(_Candidate(start, candidate, hopeful, _context(line, candidate, start) if hopeful else None))
         found = phonenumbermatcher._PATTERN.search(line, start + len(candidate))
     return out
 
 
-def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) -> Iterator[phonenumbermatcher.PhoneNumberMatch]:
-    """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan:
-    after a match that ends where its candidate ends, the matcher's next search starts where the
-    scan's does; after an inner match ending sooner, the line is scanned again from there."""
+def _region_matches(line: str, scan: list[_Candidate], region: str, regions: tuple[str, ...],
+                    leniency) -> Iterator[phonenumbermatcher.PhoneNumberMatch]:
+    """What iterating PhoneNumberMatcher(line, region, leniency) yields, read off the shared scan
+    (of `regions`): after a match that ends where its candidate ends, the matcher's next search
+    starts where the scan's does; after an inner match ending sooner, the line is scanned again
+    from there."""
     matcher = RememberingMatcher(line, region, leniency=leniency)
     i = 0
     while i < len(scan) and matcher._max_tries > 0:
         candidate = scan[i]
-        match = remembered_match(matcher, candidate.text, candidate.offset, candidate.context)
+        match = _answer(matcher, candidate.text, candidate.offset, candidate.context) if region in candidate.hopeful else None
         if match is None:
             matcher._max_tries -= 1
             i += 1
@@ -176,7 +183,7 @@ def _region_matches(line: str, scan: list[_Candidate], region: str, leniency) ->
         if match.end == candidate.offset + len(candidate.text):
             i += 1
         else:
-            scan, i = _scan(line, match.end), 0
+            scan, i = _scan(line, regions, leniency, match.end), 0
 
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
@@ -189,14 +196,16 @@ def _region_of(number: str, region: str) -> str | None:
         return region
 
 
-def _lines(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
-    """(start, end) of the lines holding a match of `pattern`, each once."""
+def lines_holding(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """(start, end) of the lines holding a match of `pattern` (which holds no line break), each
+    once: after a match, the search goes on at the next line."""
     lines: list[tuple[int, int]] = []
-    for match in pattern.finditer(text):
-        if lines and match.start() < lines[-1][1]:
-            continue
+    match = pattern.search(text)
+    while match is not None:
         end = text.find("\n", match.end())
-        lines.append((text.rfind("\n", 0, match.start()) + 1, len(text) if end < 0 else end))
+        end = len(text) if end < 0 else end
+        lines.append((text.rfind("\n", 0, match.start()) + 1, end))
+        match = pattern.search(text, end)
     return lines
 
 
@@ -283,11 +292,19 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
     if numbers is None or _UNSURE.search(candidate):
         return False
     digits, starts, ends = _digit_groups(candidate)
-    if any(numbers.call_prefix.match(digits, start) for start in starts):
-        return False  # an international number: any country's
+    # plain loops: this runs for most candidates in every region (generators cost twice the time)
+    for start in starts:
+        if numbers.call_prefix.match(digits, start):
+            return False  # an international number: any country's
     if not numbers.lengths:
         return not any(numbers.valid_at_end.search(digits, 0, end) for end in ends)
-    return not any(numbers.valid_at_end.match(digits, end - n, end) for end in ends for n in numbers.lengths if n <= end)
+    for end in ends:
+        for n in numbers.lengths:  # ascending
+            if n > end:
+                break
+            if numbers.valid_at_end.match(digits, end - n, end):
+                return False
+    return True
 
 
 @functools.lru_cache(maxsize=CACHED_CANDIDATES)
@@ -336,6 +353,38 @@ def cannot_parse_valid(candidate: str, region: str) -> bool:
     return not any(valid.match(n) for n in national)
 
 
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def lacks_national_prefix(candidate: str, region: str) -> bool:
+    """True when the matcher of `region` (leniency VALID) rejects `candidate` for a national
+    prefix it needs and does not hold, whatever parsing it would show: its check
+    (phonenumbermatcher._is_national_prefix_present_if_required) passes a number read with a
+    call prefix or country code, and otherwise asks, when the formatting rule of its national
+    number (the main region's of its country code) writes a national prefix, whether one starts
+    the candidate's digits. Written nationally (cannot_be_valid's conditions) and not starting
+    with its country code, the candidate is read from the default country (parse's
+    _maybe_extract_country_code) and its national number is its digits D, or D less the
+    national prefix `region`'s metadata strips (parse); both must need the prefix."""
+    meta, numbers = PhoneMetadata.metadata_for_region(region), national_numbers(region)
+    if meta is None or numbers is None or _UNSURE.search(candidate):
+        return False
+    digits = _digit_groups(candidate)[0]
+    if not digits or numbers.call_prefix.match(digits) or digits.startswith(str(meta.country_code)):
+        return False
+    main = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(meta.country_code))
+    if main is None or phonenumberutil._maybe_strip_national_prefix_carrier_code(digits, main)[2]:
+        return False  # a national prefix starts it: the check passes
+    nationals = {digits, phonenumberutil._maybe_strip_national_prefix_carrier_code(digits, meta)[1]}
+    return all(_prefix_required(main, national) for national in nationals)
+
+
+def _prefix_required(main: PhoneMetadata, national: str) -> bool:
+    """Whether the formatting rule of `national` in `main` writes a national prefix that is not
+    optional (phonenumbermatcher._is_national_prefix_present_if_required's test)."""
+    rule = phonenumberutil._choose_formatting_pattern_for_number(main.number_format, national)
+    return bool(rule is not None and rule.national_prefix_formatting_rule and not rule.national_prefix_optional_when_formatting
+                and not phonenumberutil._formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule))
+
+
 def _digits(candidate: str) -> str:
     return re.sub(r"\D", "", candidate) if candidate.isascii() else phonenumbers.normalize_digits_only(candidate)
 
@@ -353,23 +402,34 @@ def fewest_digits(region: str, plus: bool) -> int:
     return min(shortest_international(), national_minimum(region)) if plus else national_minimum(region)
 
 
-def _hopeless(candidate: str, digits: int, plus: bool, region: str, leniency: phonenumbermatcher.Leniency) -> bool:
-    """Whether the matcher of `region` rejects `candidate` (of `digits` digits, `plus`: with a plus
-    sign) whatever the text around it: with leniency VALID, fewer digits than any number it can
-    find there (fewest_digits; its inner matches have fewer; POSSIBLE takes local-only lengths) or
-    no piece that is a valid national number (cannot_be_valid)."""
-    return leniency == phonenumbermatcher.Leniency.VALID and (digits < fewest_digits(region, plus) or cannot_be_valid(candidate, region))
+@functools.lru_cache(maxsize=CACHED_CANDIDATES)
+def _hopeful_regions(candidate: str, regions: tuple[str, ...], leniency: phonenumbermatcher.Leniency) -> frozenset[str]:
+    """The regions of `regions` whose matcher may find a number in `candidate`, whatever the text
+    around it: with leniency VALID, those where it has as many digits as a number the matcher can
+    find there (fewest_digits, with a plus sign or without; its inner matches have fewer) and a
+    piece that is a valid national number (cannot_be_valid); with another leniency, all of them
+    (POSSIBLE takes local-only lengths)."""
+    if leniency != phonenumbermatcher.Leniency.VALID:
+        return frozenset(regions)
+    digits, plus = _digits_and_plus(candidate)
+    return frozenset(region for region in regions if digits >= fewest_digits(region, plus) and not cannot_be_valid(candidate, region))
 
 
 def remembered_match(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
                      context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
     """PhoneNumberMatcher._extract_match as shipped, its answer remembered per candidate, the
-    `context` the matcher reads around it (_context), region and leniency."""
+    `context` the matcher reads around it (_context), region and leniency; a candidate in which
+    the matcher of its region can find no number is rejected first (_hopeful_regions)."""
+    region = matcher.preferred_region
+    return _answer(matcher, candidate, offset, context) if region in _hopeful_regions(candidate, (region,), matcher.leniency) else None
+
+
+def _answer(matcher: phonenumbermatcher.PhoneNumberMatcher, candidate: str, offset: int,
+            context: tuple[bool, bool, bool]) -> phonenumbermatcher.PhoneNumberMatch | None:
+    """remembered_match for a candidate known not to be rejected by its first checks."""
     original = phonenumbermatcher.PhoneNumberMatcher._extract_match
     if matcher.leniency > phonenumbermatcher.Leniency.VALID:  # the grouping checks read more of the text
         return original(matcher, candidate, offset)
-    if _hopeless(candidate, *_digits_and_plus(candidate), matcher.preferred_region, matcher.leniency):
-        return None
     key = (candidate, *context, matcher.preferred_region, matcher.leniency)
     if key not in answers:
         match = original(matcher, candidate, offset)
@@ -383,7 +443,8 @@ def forget() -> None:
     """Empty this process's answers about candidates (the matcher's and every shortcut's), so a
     benchmark's runs start equal: what the caches hold depends on the text read before."""
     answers.clear()
-    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international):
+    for cached in (_region_of, cannot_be_valid, _digit_groups, cannot_parse_valid, international, _hopeful_regions,
+                   lacks_national_prefix):
         cached.cache_clear()
 
 
@@ -438,7 +499,7 @@ class RememberingMatcher(phonenumbermatcher.PhoneNumberMatcher):
     def _parse_and_verify(self, candidate, offset):
         if self.leniency != phonenumbermatcher.Leniency.VALID:
             return super()._parse_and_verify(candidate, offset)
-        if cannot_parse_valid(candidate, self.preferred_region):
+        if cannot_parse_valid(candidate, self.preferred_region) or lacks_national_prefix(candidate, self.preferred_region):
             return None
         if not international(candidate):
             return super()._parse_and_verify(candidate, offset)

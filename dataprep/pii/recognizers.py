@@ -33,20 +33,28 @@ class Recognizer:
     #: candidate match -> the (start, end, score) it holds (none when the validator rejects it)
     check: Callable[[re.Match, str], list[tuple[int, int, float]]]
     windowed: bool = True  # search only the words that can hold a match where windows.py allows it
-    #: found wherever `check` can report something, at a fraction of the pattern's cost (the
-    #: pattern then reads only the documents that hold it); the screen is its RE2 translation
+    #: found, at a fraction of the pattern's cost, inside every match `check` reports something
+    #: for; neither it nor the pattern matches a line break, and the pattern's lookaheads take
+    #: the end of a text as they take a line break (_PHONE's: neither is a word character nor
+    #: [.:/-]), so the pattern reads only the lines holding a match of it (the screen is its RE2
+    #: translation)
     prefilter: re.Pattern | None = None
 
     def find(self, text: str) -> Iterator[Span]:
-        if self.prefilter is not None and self.prefilter.search(text) is None:
-            return
         for match in self._matches(text):
             for start, end, score in self.check(match, text):
                 yield Span(start, end, self.label, score)
 
     def _matches(self, text: str) -> Iterator[re.Match]:
-        """The pattern's matches, searched only in the words that can hold one where
-        dataprep/pii/windows.py says so (the same matches; validators still see the whole text)."""
+        """The pattern's matches, searched only in the lines holding a match of the prefilter, or
+        in the words that can hold one where dataprep/pii/windows.py says so: the same matches
+        where `check` reports something (validators still see the whole text)."""
+        if self.prefilter is not None:
+            # no match crosses a line break, so a scan of the whole text reaches each line fresh;
+            # lookbehinds still see the text before the line, lookaheads its end as the break
+            for start, end in phones.lines_holding(text, self.prefilter):
+                yield from self.pattern.finditer(text, start, end)
+            return
         how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),)) if self.windowed else None
         words = None if how is None else windows.windows_of(text, how)
         if words is None:
@@ -247,8 +255,10 @@ def _parse(raw: str, region: str | None):
 # ---- IP addresses -----------------------------------------------------------------------------
 
 _IPV4 = re.compile(r"(?<![\w.:/-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
-#: every match starts with "h:" or ":" and then "h{0,4}:", so holds ":h{0,4}:" (its screen; "::8.8.8.8" has no digit before)
+_IPV4_RUN = re.compile(r"\d\.\d+\.\d+\.\d")  # inside every _IPV4 match
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,7}(?:[0-9A-Fa-f]{1,4}|(?<=:):|\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])")
+#: every _IPV6 match starts with "h:" or ":" and then "h{0,4}:", so holds this ("::8.8.8.8" has no digit before)
+_IPV6_RUN = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _VERSION_WORDS = ("version", "release", "ver.", "build", "firmware", "kernel")
 _NAME_BEFORE = re.compile(r"\b([A-Z][\w+-]*) $")
 #: capitalised words that introduce an address, not a product ("Server 8.0.0.1")
@@ -278,6 +288,8 @@ def _ip_checker(public_only: bool):
 # ---- payment and identity numbers -------------------------------------------------------------
 
 _CARD = re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,18}(?![\w]|[.,-]\d)")
+#: how every _CARD match starts (its lookbehind makes `re` try _CARD at every position)
+_CARD_RUN = re.compile(r"\d(?:[ -]?\d){11}")
 #: issuer prefixes (IIN) of the card networks: Visa, Mastercard, Amex, Diners, Discover, JCB, UnionPay, Maestro
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|4[4-9]|5|2)|35(?:2[89]|[3-8])|5[06-8]|6\d")
 #: Maestro's IIN range (50, 56-69), whose cards may have 12 digits (the other networks: 13 to 19)
@@ -340,6 +352,8 @@ def _check_iban(match: re.Match, text: str) -> list[tuple[int, int, float]]:
 
 
 _SSN = re.compile(r"(?<![\w-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w-])")
+#: every _SSN match, without its lookarounds
+_SSN_RUN = re.compile(r"\d{3}[- ]?\d{2}[- ]?\d{4}")
 
 
 def _check_ssn(match: re.Match, text: str) -> list[tuple[int, int, float]]:
@@ -398,11 +412,11 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
         "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", screens.superset(_PHONE_RUN.pattern), _PHONE, _phone_checker(tuple(phone_regions)),
                                     prefilter=_PHONE_RUN)],
-        "IP_ADDRESS": [Recognizer("IP_ADDRESS", r"\p{Nd}\.\p{Nd}+\.\p{Nd}+\.\p{Nd}", _IPV4, _ip_checker(public_ips_only)),
-                       Recognizer("IP_ADDRESS", r":[0-9A-Fa-f]{0,4}:", _IPV6, _ip_checker(public_ips_only))],
-        "CREDIT_CARD": [Recognizer("CREDIT_CARD", r"\p{Nd}(?:[ -]?\p{Nd}){11}", _CARD, _check_card)],
+        "IP_ADDRESS": [Recognizer("IP_ADDRESS", screens.superset(_IPV4_RUN.pattern), _IPV4, _ip_checker(public_ips_only), prefilter=_IPV4_RUN),
+                       Recognizer("IP_ADDRESS", screens.superset(_IPV6_RUN.pattern), _IPV6, _ip_checker(public_ips_only), prefilter=_IPV6_RUN)],
+        "CREDIT_CARD": [Recognizer("CREDIT_CARD", screens.superset(_CARD_RUN.pattern), _CARD, _check_card, prefilter=_CARD_RUN)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
-        "US_SSN": [Recognizer("US_SSN", r"\p{Nd}{3}[- ]?\p{Nd}{2}[- ]?\p{Nd}{4}", _SSN, _check_ssn)],
+        "US_SSN": [Recognizer("US_SSN", screens.superset(_SSN_RUN.pattern), _SSN, _check_ssn, prefilter=_SSN_RUN)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
     return [r if screened else dataclasses.replace(r, windowed=False, prefilter=None) for name in entities if name in known for r in known[name]]
