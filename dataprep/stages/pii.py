@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep.pii import ner
+from dataprep.pii import screens as screen_patterns  # (`screens` is the stage's switch)
 from dataprep.pii.spans import OPERATORS, Span, resolve_overlaps, rewrite
 from dataprep.stages.base import Mapper, TextBatch, register
 
@@ -74,7 +75,6 @@ class Pii(Mapper):
         if ner_context_chars < 0:
             raise ValueError(f"ner_context_chars must be >= 0, not {ner_context_chars}")
         from dataprep.pii import engine  # Presidio and spaCy load only for a pipeline that has this stage
-        from dataprep.pii import screens as screen_patterns  # (`screens` is a parameter)
 
         salt = hash_salt if hash_salt is not None else os.environ.get(SALT_VARIABLE)
         if operator == "hash" and (salt is None or len(salt.encode()) < 16):
@@ -136,22 +136,20 @@ class Pii(Mapper):
         return [windows.windowed(r) if screens else r for r in recs], {e for r in users for e in r.supported_entities}
 
     def setup(self) -> None:
-        from dataprep.pii import screens
-
         if self.ner:
             for model in self.ner_models.values():
                 ner.load(model)
         if self.screens:
-            screens.non_ascii_digits()  # once per process (0.3 s), before the first batch
+            screen_patterns.non_ascii_digits()  # once per process (0.3 s), before the first batch
 
     def analyze(self, batch: TextBatch) -> list[list[Span]]:
         """Every finding above its threshold per document (overlaps not yet resolved), offsets
         into the text as it came in: what AnalyzerEngine.analyze returns for the document."""
-        from dataprep.pii import engine, screens
+        from dataprep.pii import engine
 
         text = batch.text
         wanted: list[set[str]] = [set() for _ in range(batch.num_rows)]
-        ascii_only = self.screens and not _hits(text, screens.non_ascii_digits()).any()
+        ascii_only = self.screens and not _hits(text, screen_patterns.non_ascii_digits()).any()
         for screen, entities in self._ascii_screens if ascii_only else self._screens:
             for row in (_matching(text, screen) if screen and self.screens else range(batch.num_rows)):
                 wanted[row] |= entities
