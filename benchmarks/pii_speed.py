@@ -14,8 +14,10 @@ Figures are CPU seconds of this one process (so per core, and less disturbed by 
 the machine than wall time).
 Presidio reads all of the text (~2 minutes at its ~15 K chars/s; --presidio-chars N: the first N
 characters only, for a quick run), and the stage is timed on that same text, so the ratio
-compares like with like. Every run of the stage starts with its caches empty (the pieces and
-token vectors NER read, every answer about a phone candidate or an e-mail domain): a second
+compares like with like; the stage's row is the median of five runs (one run of about a
+second moves by a fifth with a garbage collection or a neighbour's load, which Presidio's ~100 s
+run averages out). Every run of the stage starts with its caches empty (the pieces and
+token vectors NER read, spaCy's vocabulary, every answer about a phone candidate or an e-mail domain): a second
 run over the same text would measure what it remembered. On that text the script also counts
 Presidio's findings (of the compared entities) that no finding of the stage with the same label
 overlaps, by cause: lost on the speed path (screens, name regions, chunks, the trimmed model),
@@ -38,6 +40,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -91,18 +94,24 @@ def prefix(texts: list[str], chars: int) -> list[str]:
     return out
 
 
-def time_stage(texts: list[str], ner: bool) -> tuple[float, int]:
-    """CPU seconds of `Pii.apply` over the texts (model load excluded), and entities found."""
+def time_stage(texts: list[str], ner: bool, runs: int = 5) -> tuple[float, int]:
+    """Median CPU seconds of `Pii.apply` over the texts in `runs` runs, each cold (model load
+    excluded), and entities found. One run of about a second moves by a fifth with a garbage
+    collection landing in it or a neighbour's load; Presidio's ~100 s run averages that out."""
     stage = Pii(ner=ner)
-    stage.setup()
-    pii_ner.forget()  # each run starts with no piece or token vector remembered from the one before
-    pii_recognizers.forget()  # nor an answer about a phone candidate or an e-mail domain
-    found, start = 0, time.process_time()
-    for i in range(0, len(texts), BATCH):
-        chunk = texts[i:i + BATCH]
-        batch = TextBatch(pa.table({"id": [str(j) for j in range(len(chunk))], "text": pa.array(chunk, pa.large_string())}))
-        found += sum(pa.compute.list_value_length(stage.apply(batch).batch.table.column("pii_spans")).to_pylist())
-    return time.process_time() - start, found
+    seconds = []
+    for _ in range(runs):
+        pii_ner.load.cache_clear()  # a model loaded afresh: spaCy's vocabulary and tokenizer cache empty too
+        stage.setup()
+        pii_ner.forget()  # each run starts with no piece or token vector remembered from the one before
+        pii_recognizers.forget()  # nor an answer about a phone candidate or an e-mail domain
+        found, start = 0, time.process_time()
+        for i in range(0, len(texts), BATCH):
+            chunk = texts[i:i + BATCH]
+            batch = TextBatch(pa.table({"id": [str(j) for j in range(len(chunk))], "text": pa.array(chunk, pa.large_string())}))
+            found += sum(pa.compute.list_value_length(stage.apply(batch).batch.table.column("pii_spans")).to_pylist())
+        seconds.append(time.process_time() - start)
+    return statistics.median(seconds), found
 
 
 def time_presidio(texts: list[str]) -> tuple[float, list[list[tuple[int, int, str, float]]]]:
