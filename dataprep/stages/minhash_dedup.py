@@ -190,9 +190,10 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def _rows_of_bands(keys: pa.Table, signatures: bool) -> pa.Table:
-    """The band rows of keys (band >= 0), or the whole-signature rows (band -1)."""
+    """The band rows of keys (band >= 0) without their null signature column (4 bytes a row
+    less in the band shuffle), or the whole-signature rows (band -1)."""
     bands = pc.greater_equal(keys["band"], 0)
-    return keys.filter(pc.invert(bands) if signatures else bands)
+    return keys.filter(pc.invert(bands)) if signatures else keys.filter(bands).drop_columns(["signature"])
 
 
 def _bucket_edges(keys: pa.Table) -> pa.Table:
