@@ -48,6 +48,8 @@ from phonenumbers import PhoneMetadata, phonenumbermatcher, phonenumberutil
 from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from dataprep.pii import windows
+
 #: remembered answers per process: (candidate, neighbours glued, ":mm" after, region) -> match or None;
 #: a candidate read alike in every region (international) under "any region"
 CACHED_CANDIDATES = 200_000
@@ -116,7 +118,7 @@ class ScreenedPhoneRecognizer(PhoneRecognizer):
         if not screenable(self.leniency):
             return super().analyze(text, entities, nlp_artifacts)
         results, regions = [], tuple(self.supported_regions)
-        lines = [(start, text[start:end]) for start, end in lines_holding(text, viable(regions))]
+        lines = [(start, text[start:end]) for start, end in windows.lines_holding(text, viable(regions))]
         # the matcher's candidates do not depend on the region
         scans = [_scan(line, regions, self.leniency) for _, line in lines]
         # a candidate with no valid number for a region is rejected whatever its neighbours
@@ -194,19 +196,6 @@ def _region_of(number: str, region: str) -> str | None:
         return phonenumbers.region_code_for_number(phonenumbers.parse(number))
     except phonenumbers.NumberParseException:
         return region
-
-
-def lines_holding(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
-    """(start, end) of the lines holding a match of `pattern` (which holds no line break), each
-    once: after a match, the search goes on at the next line."""
-    lines: list[tuple[int, int]] = []
-    match = pattern.search(text)
-    while match is not None:
-        end = text.find("\n", match.end())
-        end = len(text) if end < 0 else end
-        lines.append((text.rfind("\n", 0, match.start()) + 1, end))
-        match = pattern.search(text, end)
-    return lines
 
 
 def _context(text: str, candidate: str, offset: int) -> tuple[bool, bool, bool]:

@@ -52,7 +52,7 @@ class Recognizer:
         if self.prefilter is not None:
             # no match crosses a line break, so a scan of the whole text reaches each line fresh;
             # lookbehinds still see the text before the line, lookaheads its end as the break
-            for start, end in phones.lines_holding(text, self.prefilter):
+            for start, end in windows.lines_holding(text, self.prefilter):
                 yield from self.pattern.finditer(text, start, end)
             return
         how = windows.plan_patterns(((self.pattern.pattern, self.pattern.flags),)) if self.windowed else None

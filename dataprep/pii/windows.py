@@ -12,7 +12,9 @@ at each word fresh (no match crosses the whitespace before it), and a match in t
 (kept out) cannot cross the whitespace into the word. Validators read only the match (Presidio's
 `validate_result(pattern_text)`, `invalidate_result(pattern_text)`), so the findings are the
 same. Of Presidio's predefined recognizers the e-mail one qualifies (the others' patterns hold
-spaces or override `analyze`).
+spaces or override `analyze`). A pattern that matches no line break is read the same way on
+the lines holding a match of a cheaper pattern inside all of its matches (lines_holding: our
+number recognizers' prefilters, Presidio's phone matcher).
 """
 
 from __future__ import annotations
@@ -217,3 +219,16 @@ def windowed(rec: EntityRecognizer) -> EntityRecognizer:
     """`rec` run on windows where that gives its findings, else `rec` itself."""
     how = plan(rec)
     return rec if how is None else WindowedRecognizer(rec, how)
+
+
+def lines_holding(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """(start, end) of the lines holding a match of `pattern` (which holds no line break), each
+    once: after a match, the search goes on at the next line."""
+    lines: list[tuple[int, int]] = []
+    match = pattern.search(text)
+    while match is not None:
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        lines.append((text.rfind("\n", 0, match.start()) + 1, end))
+        match = pattern.search(text, end)
+    return lines
