@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dataprep import __version__, ledger, storage
-from dataprep.errors import ConfigError, PartCrashed, StageOverBudget
+from dataprep.errors import ConfigError, TaskCrashed, StageOverBudget
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except StageOverBudget as exc:
         print(f"dataprep: stopped: {exc}", file=sys.stderr)
         return 4
-    except PartCrashed as exc:
+    except TaskCrashed as exc:
         print(f"dataprep: stopped: {exc}", file=sys.stderr)
         return 5
     except KeyboardInterrupt:

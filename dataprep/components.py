@@ -2,10 +2,12 @@
 id and size, as per-document decisions (`part`, `id`, `cluster_id`, `cluster_size`).
 
 Near-duplicate detection yields edges (pairs of documents, each with its part); clusters are
-the connected components. Up to `max_driver_edges` edges (one process's budget, a stage
-parameter: ~60 bytes per edge in Arrow), one process gathers them and scipy labels the
-components: a Ray task for edges on Ray Data (the driver holds their count only), the driver
-for the edges of a resolve on the driver (keys of one partition). Above that, they are computed on Ray Data with the alternating large-star /
+the connected components. When scipy's labelling fits `task_memory` bytes (one process's
+budget, a stage parameter; estimated from the edges' Arrow bytes), one process gathers the
+edges and scipy labels the components: a Ray task that reserves that memory for edges on Ray
+Data (the driver holds their count only), the driver for the edges of a resolve on the driver
+(keys of one partition). Above that budget, or above the largest node's memory, they are
+computed on Ray Data with the alternating large-star /
 small-star algorithm (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC
 2014): each step is one hash-partitioned shuffle of the edges, vectorised per partition,
 O(log^2 n) steps; no process holds more than one partition, and the driver only counts.
@@ -26,33 +28,73 @@ DECISION_SCHEMA = pa.schema([("part", pa.int32()), ("id", pa.string()), ("cluste
 _PAIR = pa.schema([("a", pa.string()), ("b", pa.string())])
 
 
-def components(edges: Any, max_driver_edges: int, n: int, max_rounds: int = 64) -> Any:
+#: peak memory of `components_in_memory` above its process's start, per byte of its edges in
+#: Arrow: 5.4x for ids of 47 characters (WARC record ids), 6.6x for ids of 2-8 characters
+#: (2 M and 0.5 M random edges, peak RSS), rounded up
+MEMORY_PER_EDGE_BYTE = 7
+
+
+def components(edges: Any, task_memory: int, n: int, max_rounds: int = 64) -> Any:
     """Clusters of a Ray Dataset of edges: a Ray Dataset of decisions, one per clustered document
     (None when there are no edges). Edges as a table (a resolve on the driver) give a table, or
-    go to Ray Data above the driver's budget."""
-    import ray
-
+    go to Ray Data above the budget."""
     from dataprep import runtime
 
     if isinstance(edges, pa.Table):
         if edges.num_rows == 0:
             return None
-        if edges.num_rows <= max_driver_edges:
+        if MEMORY_PER_EDGE_BYTE * edges.nbytes <= task_memory:
             return components_in_memory(edges.cast(EDGE_SCHEMA))
         edges = runtime.data().from_arrow(edges)
     edges = edges.materialize()
     count = edges.count()
     if count == 0:
         return None
-    if count <= max_driver_edges:  # in one task: the driver holds their count, not the edges (they grow with the corpus)
-        clusters = ray.remote(num_cpus=1)(_components_of_blocks).remote(*edges.to_arrow_refs())
-        return runtime.data().from_arrow_refs([clusters])
+    need = MEMORY_PER_EDGE_BYTE * edges.size_bytes()
+    if need <= min(task_memory, _largest_node_memory()):  # the driver holds their count, not the edges
+        return runtime.data().from_arrow_refs([_in_one_task(edges, count, need)])
     return components_distributed(edges, n, max_rounds)
 
 
-def _components_of_blocks(*blocks: pa.Table) -> pa.Table:
-    """`components_in_memory` of a Ray Dataset's blocks of edges (in a Ray task)."""
-    return components_in_memory(pa.concat_tables([t for t in blocks if t.num_rows]).cast(EDGE_SCHEMA))
+def _largest_node_memory() -> float:
+    """The most memory one live node offers Ray's scheduler: a task reserving more would wait forever."""
+    import ray
+
+    return max((node["Resources"].get("memory", 0.0) for node in ray.nodes() if node["Alive"]), default=0.0)
+
+
+def _in_one_task(edges: Any, count: int, need: int) -> Any:
+    """The reference to the decisions of `components_in_memory` run in a Ray task that reserves
+    `need` bytes, so the scheduler does not put it beside work that would run it out of memory.
+    Its worker killed on every retry, or scipy out of memory, stops the run with one line saying
+    what to change (a bare Ray error would say neither)."""
+    import ray
+    from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
+
+    from dataprep.errors import TaskCrashed
+    from dataprep.run import CRASH_RETRIES
+
+    task = ray.remote(num_cpus=1, memory=need, max_retries=CRASH_RETRIES, num_returns=2)(_components_of_blocks)
+    rows, clusters = task.remote(*edges.to_arrow_refs())
+    try:
+        ray.get(rows)  # a count: the decisions stay in the object store
+    except (MemoryError, OutOfMemoryError, WorkerCrashedError, NodeDiedError) as exc:  # Ray's error for a task's MemoryError is one
+        raise TaskCrashed(out_of_memory(count, need, exc)) from None
+    return clusters
+
+
+def out_of_memory(count: int, need: int, exc: BaseException) -> str:
+    """The one line for a components task that ran out of memory or lost its worker."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (f"connected components of {count:,} edges in one task (estimated {need / 2**30:.2f} GiB) failed "
+            f"({type(exc).__name__}: {(lines[-1] if lines else '')[:200]}); lower minhash_dedup's component_task_memory "
+            f"so they are computed on Ray Data, or give the workers more memory, and rerun to resume")
+
+
+def _components_of_blocks(*blocks: pa.Table) -> tuple[int, pa.Table]:
+    """`components_in_memory` of a Ray Dataset's blocks of edges (in a Ray task), and its row count."""
+    decisions = components_in_memory(pa.concat_tables([t for t in blocks if t.num_rows]).cast(EDGE_SCHEMA))
+    return decisions.num_rows, decisions
 
 
 def components_in_memory(edges: pa.Table) -> pa.Table:

@@ -14,7 +14,8 @@ class StageOverBudget(Exception):
     parts done are kept, so the same command resumes once the stage or the budget is changed."""
 
 
-class PartCrashed(Exception):
-    """A part whose worker process died on every attempt (killed for memory, or a crash in a
-    C library on some input): one line naming the part and the file, exit status 5; the parts
-    done are kept, so the same command resumes once the cause is fixed."""
+class TaskCrashed(Exception):
+    """A part, or a global stage's one-process task, whose worker died on every attempt (killed
+    for memory, or a crash in a C library on some input): one line naming the part and the file,
+    or the task and the setting to change, exit status 5; the parts done are kept, so the same
+    command resumes once the cause is fixed."""

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from dataprep import __version__, documents, ledger, outputs, resolution, runtime, storage
 from dataprep.documents import Part
-from dataprep.errors import ConfigError, PartCrashed
+from dataprep.errors import ConfigError, TaskCrashed
 from dataprep.layout import OutputLayout
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.progress import Progress
@@ -298,7 +298,7 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
         except (WorkerCrashedError, NodeDiedError, OutOfMemoryError) as exc:
             part = calls_of[done[0]][0]
             cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise PartCrashed(f"part {part.key} ({storage.public(part.path)}) killed its worker {CRASH_RETRIES + 1} times "
+            raise TaskCrashed(f"part {part.key} ({storage.public(part.path)}) killed its worker {CRASH_RETRIES + 1} times "
                               f"({type(exc).__name__}: {cause[:200]}); fix the cause (memory, or the input) and rerun to resume") from None
         del calls_of[done[0]]
 

@@ -111,11 +111,64 @@ def test_distributed_components_equal_in_memory_ones(ray_session, tmp_path, shar
     partitions = []
     distributed = components.components_distributed
     monkeypatch.setattr(components, "components_distributed", lambda edges, n, *a: partitions.append(n) or distributed(edges, n, *a))
-    run_pipeline([{"minhash_dedup": {**FINEWEB, "max_driver_edges": 0}}], SHARED_DATA, tmp_path / "ray")
+    run_pipeline([{"minhash_dedup": {**FINEWEB, "component_task_memory": 0}}], SHARED_DATA, tmp_path / "ray")
     assert partitions == [resolution.partitions(1)] and partitions[0] > 1  # the session's 2 CPUs
     memory, ray = clusters(tmp_path / "memory"), clusters(tmp_path / "ray")
     assert memory == ray
     assert sum(doc != root for doc, root in memory.items()) > 300  # the data's own copies, in many clusters
+
+
+def _components_within_64_mib_more(*blocks: pa.Table):
+    """The components task's own function, with this worker's data segment capped 64 MiB above
+    what it maps, and Arrow on glibc's allocator (whose large buffers are fresh mappings, where
+    mimalloc's would reuse what earlier tests in the worker freed); both restored after, as the
+    worker serves other tests."""
+    import resource
+
+    from dataprep import components, runtime
+
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    runtime.release_memory()
+    used = int(next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmData")).split()[1]) * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    resource.setrlimit(resource.RLIMIT_DATA, (used + 64 * 2**20, hard))
+    try:
+        return components._components_of_blocks(*blocks)
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+        pa.set_memory_pool(pool)
+
+
+def test_components_task_out_of_memory_stops_with_one_line(ray_session, web_docs, monkeypatch):
+    """scipy's components in one task, out of memory (real allocations over real ids, ~0.9 GB
+    at its peak, the worker's data segment capped): the run stops with one line that names the
+    setting to change, not a Ray traceback; uncapped, the same task gives the in-memory decisions."""
+    import sys
+
+    import ray.cloudpickle
+
+    from dataprep import components, runtime
+    from dataprep.components import EDGE_SCHEMA
+    from dataprep.errors import TaskCrashed
+
+    ids = web_docs["id"].to_pylist()
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, len(ids), 1_500_000), rng.integers(0, len(ids), 1_500_000)
+    edges = pa.table({"a": pa.array(ids).take(pa.array(a)), "a_part": (a % 4).astype(np.int32),
+                      "b": pa.array(ids).take(pa.array(b)), "b_part": (b % 4).astype(np.int32)}, schema=EDGE_SCHEMA)
+    real = components._components_of_blocks
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the capped function below runs in the worker
+    monkeypatch.setattr(components, "_components_of_blocks", _components_within_64_mib_more)
+    with pytest.raises(TaskCrashed) as stopped:
+        components.components(runtime.data().from_arrow(edges), 2**31, 2)
+    message = str(stopped.value)
+    assert "\n" not in message and "1,500,000 edges" in message and "component_task_memory" in message
+    assert "MemoryError" in message, message
+    monkeypatch.setattr(components, "_components_of_blocks", real)
+    one_task = pa.concat_tables(components.components(runtime.data().from_arrow(edges), 2**31, 2).iter_batches(
+        batch_format="pyarrow", batch_size=None))
+    assert one_task.sort_by("id").equals(components.components_in_memory(edges).sort_by("id"))
 
 
 def test_same_clusters_resolved_on_the_driver_or_on_ray_data(ray_session, tmp_path, shared_data, monkeypatch):

@@ -100,7 +100,10 @@ class MinhashDedup(Global):
         # no check, as datatrove). benchmarks/dedup_quality.py: 14 x 8 alone merges ~1% of pairs
         # below Jaccard 0.5; with 0.7, recall at J >= 0.85 stays >= 0.95 and those drop below 1%
         verify: float | None = 0.7,
-        max_driver_edges: int = 20_000_000,  # above this many edges, components are computed on Ray Data
+        # bytes scipy's connected components may take in one task (reserved from Ray's scheduler; ~7
+        # bytes per byte of edges: about 3 M edges of WARC record ids): above, or above the largest
+        # node's memory, large-star / small-star rounds on Ray Data, whose memory is per partition
+        component_task_memory: int = 2 * 2**30,
     ):
         from datasketch import MinHashLSH
 
@@ -119,7 +122,7 @@ class MinhashDedup(Global):
             raise ValueError(f"bands x rows ({bands} x {rows}) exceeds num_perm ({num_perm})")
         self.threshold, self.num_perm, self.ngram, self.seed = threshold, num_perm, ngram, seed
         self.bands, self.rows = bands, rows
-        self.verify, self.max_driver_edges = verify, max_driver_edges
+        self.verify, self.component_task_memory = verify, component_task_memory
 
     def permutations(self) -> tuple[np.ndarray, np.ndarray]:
         return _permutations(self.num_perm, self.seed)
@@ -161,7 +164,7 @@ class MinhashDedup(Global):
         edges = resolution.by_hash(resolution.map_batches(records, _rows_of_bands, signatures=False), ["band", "bucket"], _bucket_edges, n)
         if self.verify is not None:
             edges = _verified(edges, resolution.map_batches(records, _rows_of_bands, signatures=True), self.verify, n)
-        return components(edges, self.max_driver_edges, n)
+        return components(edges, self.component_task_memory, n)
 
     def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
         ids = batch.table["id"].combine_chunks()
