@@ -25,7 +25,7 @@ from dataprep.resolution import by_hash
 
 EDGE_SCHEMA = pa.schema([("a", pa.string()), ("a_part", pa.int32()), ("b", pa.string()), ("b_part", pa.int32())])
 DECISION_SCHEMA = pa.schema([("part", pa.int32()), ("id", pa.string()), ("cluster_id", pa.string()), ("cluster_size", pa.int64())])
-_PAIR = pa.schema([("a", pa.string()), ("b", pa.string())])
+PAIR_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string())])
 
 
 #: peak memory of `components_in_memory` above its process's start, per byte of its edges in
@@ -156,7 +156,7 @@ def _undirected(batch: pa.Table) -> pa.Table:
     a_larger = pc.greater(a, b)
     hi, lo = pc.if_else(a_larger, a, b), pc.if_else(a_larger, b, a)
     keep = pc.not_equal(hi, lo)
-    return pa.table({"a": hi.filter(keep), "b": lo.filter(keep)}, schema=_PAIR)
+    return pa.table({"a": hi.filter(keep), "b": lo.filter(keep)}, schema=PAIR_SCHEMA)
 
 
 def _distinct(edges: pa.Table) -> pa.Table:
@@ -164,7 +164,7 @@ def _distinct(edges: pa.Table) -> pa.Table:
 
 
 def _both_directions(batch: pa.Table) -> pa.Table:
-    return pa.concat_tables([batch, pa.table({"a": batch["b"], "b": batch["a"]}, schema=_PAIR)])
+    return pa.concat_tables([batch, pa.table({"a": batch["b"], "b": batch["a"]}, schema=PAIR_SCHEMA)])
 
 
 def _large_star(edges: pa.Table) -> pa.Table:
@@ -173,7 +173,7 @@ def _large_star(edges: pa.Table) -> pa.Table:
     joined = edges.join(smallest, "a")
     larger = pc.greater(joined["b"], joined["a"])
     return pa.table({"a": joined["b"].filter(larger), "b": pc.min_element_wise(joined["a"], joined["b_min"]).filter(larger)},
-                    schema=_PAIR)
+                    schema=PAIR_SCHEMA)
 
 
 def _small_star(edges: pa.Table) -> pa.Table:
@@ -181,8 +181,8 @@ def _small_star(edges: pa.Table) -> pa.Table:
     smallest = edges.group_by("a").aggregate([("b", "min")])
     joined = edges.join(smallest, "a")
     others = pc.not_equal(joined["b"], joined["b_min"])
-    return pa.concat_tables([pa.table({"a": joined["b"].filter(others), "b": joined["b_min"].filter(others)}, schema=_PAIR),
-                             pa.table({"a": smallest["a"], "b": smallest["b_min"]}, schema=_PAIR)])
+    return pa.concat_tables([pa.table({"a": joined["b"].filter(others), "b": joined["b_min"].filter(others)}, schema=PAIR_SCHEMA),
+                             pa.table({"a": smallest["a"], "b": smallest["b_min"]}, schema=PAIR_SCHEMA)])
 
 
 def _smallest_neighbour(edges: pa.Table) -> pa.Table:

@@ -106,7 +106,7 @@ def union(first: Any, second: Any) -> Any:
 
 
 def _tag(batch: pa.Table, key: list[str], n: int) -> pa.Table:
-    return batch.append_column(PARTITION_COLUMN, pa.array(bucket(batch, key, n), pa.int64()))
+    return batch.append_column(PARTITION_COLUMN, pa.array(bucket(batch, key, n), pa.int32()))  # 4 bytes a row shuffled
 
 
 def _untagged(group: pa.Table, fn: Callable[..., pa.Table], kwargs: dict[str, Any]) -> pa.Table:

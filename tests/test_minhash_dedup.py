@@ -196,9 +196,10 @@ def test_same_clusters_resolved_on_the_driver_or_on_ray_data(ray_session, tmp_pa
 def test_verified_edges_are_those_whose_signatures_agree(ray_session, on_ray_data):
     """_verified's two joins (each signature shuffled once) keep exactly the edges whose ends
     agree on >= verify of the permutations, checked pair by pair: repeated edges, documents at
-    both ends of edges and documents in no edge, on the driver and in 3 partitions on Ray Data."""
+    both ends of edges and documents in no edge, on the driver and in 3 partitions on Ray Data;
+    each end with the part its signature row carries."""
     from dataprep import runtime
-    from dataprep.components import EDGE_SCHEMA
+    from dataprep.components import PAIR_SCHEMA
     from dataprep.stages.minhash_dedup import _verified
 
     rng = np.random.default_rng(5)
@@ -210,9 +211,9 @@ def test_verified_edges_are_those_whose_signatures_agree(ray_session, on_ray_dat
     ids = [f"d{i:03d}" for i in range(docs)]
     pairs = [(i, i + 1) for i in range(0, 120, 2)] + [tuple(rng.choice(200, 2, replace=False)) for _ in range(150)]
     pairs += pairs[:20]  # an edge found in two bands
-    edges = pa.table({"a": [ids[a] for a, _ in pairs], "a_part": [a % 5 for a, _ in pairs],
-                      "b": [ids[b] for _, b in pairs], "b_part": [b % 5 for _, b in pairs]}, schema=EDGE_SCHEMA)
-    records = pa.table({"id": ids, "signature": pa.array([row.tobytes() for row in signature], pa.binary())})
+    edges = pa.table({"a": [ids[a] for a, _ in pairs], "b": [ids[b] for _, b in pairs]}, schema=PAIR_SCHEMA)
+    records = pa.table({"id": ids, "part": pa.array([i % 5 for i in range(docs)], pa.int32()),
+                        "signature": pa.array([row.tobytes() for row in signature], pa.binary())})
     expected = {(ids[a], a % 5, ids[b], b % 5) for a, b in pairs if (signature[a] == signature[b]).mean() >= 0.7}
     assert 60 <= len(expected) < len(set(pairs))
     if on_ray_data:

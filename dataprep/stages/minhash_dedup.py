@@ -161,7 +161,8 @@ class MinhashDedup(Global):
 
         if records is None:
             return None
-        edges = resolution.by_hash(resolution.map_batches(records, _rows_of_bands, signatures=False), ["band", "bucket"], _bucket_edges, n)
+        band_rows = resolution.map_batches(records, _rows_of_bands, signatures=False, parts=self.verify is None)
+        edges = resolution.by_hash(band_rows, ["bucket"], _bucket_edges, n)
         if self.verify is not None:
             edges = _verified(edges, resolution.map_batches(records, _rows_of_bands, signatures=True), self.verify, n)
         return components(edges, self.component_task_memory, n)
@@ -192,42 +193,50 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys.view(np.int64)
 
 
-def _rows_of_bands(keys: pa.Table, signatures: bool) -> pa.Table:
-    """The band rows of keys (band >= 0) without their null signature column (4 bytes a row
-    less in the band shuffle), or the whole-signature rows (band -1)."""
+def _rows_of_bands(keys: pa.Table, signatures: bool, parts: bool = True) -> pa.Table:
+    """The band rows of keys (band >= 0) as the band shuffle needs them, or the whole-signature
+    rows (band -1). A band row keeps its id and bucket only (the bucket key already folds in the
+    band's number), and its part only when no verification will bring parts with the
+    signatures: 14 rows a document make this the largest shuffle of the run."""
     bands = pc.greater_equal(keys["band"], 0)
-    return keys.filter(pc.invert(bands)) if signatures else keys.filter(bands).drop_columns(["signature"])
+    if signatures:
+        return keys.filter(pc.invert(bands)).select(["id", "part", "signature"])
+    return keys.filter(bands).select(["id", "part", "bucket"] if parts else ["id", "bucket"])
 
 
 def _bucket_edges(keys: pa.Table) -> pa.Table:
     """Edges of one hash partition of band rows: in every bucket of two or more documents,
-    each member to the bucket's smallest id (vectorised over the partition's buckets)."""
-    from dataprep.components import EDGE_SCHEMA
+    each member to the bucket's smallest id (vectorised over the partition's buckets); with
+    the ends' parts when the rows have them (`EDGE_SCHEMA`), else the ids only (`PAIR_SCHEMA`)."""
+    from dataprep.components import PAIR_SCHEMA, EDGE_SCHEMA
 
-    keys = keys.sort_by([("band", "ascending"), ("bucket", "ascending"), ("id", "ascending")])
-    band, bucket = keys["band"].to_numpy(), keys["bucket"].to_numpy()
-    starts = np.concatenate([[True], (band[1:] != band[:-1]) | (bucket[1:] != bucket[:-1])])
+    keys = keys.sort_by([("bucket", "ascending"), ("id", "ascending")])
+    bucket = keys["bucket"].to_numpy()
+    starts = np.concatenate([[True], bucket[1:] != bucket[:-1]])
     members = np.flatnonzero(~starts)  # every row but a bucket's first (its smallest id)
     roots = np.flatnonzero(starts)[np.cumsum(starts)[members] - 1]
     take = pa.array(members), pa.array(roots)
+    if "part" not in keys.column_names:
+        return pa.table({"a": keys["id"].take(take[0]), "b": keys["id"].take(take[1])}, schema=PAIR_SCHEMA)
     return pa.table({"a": keys["id"].take(take[0]), "a_part": keys["part"].take(take[0]),
                      "b": keys["id"].take(take[1]), "b_part": keys["part"].take(take[1])}, schema=EDGE_SCHEMA)
 
 
-#: rows of the two joins that verify edges: an edge (with a's signature once known) or a
-#: document's signature (a null), partitioned by `key` (the edge's end being looked up, or the document)
+#: rows of the two joins that verify edges: an edge (with a's part and signature once known) or
+#: a document's part and signature, partitioned by `key` (the edge's end being looked up, or the document)
 _JOIN_SCHEMA = pa.schema([("key", pa.string()), ("a", pa.string()), ("a_part", pa.int32()), ("b", pa.string()),
-                          ("b_part", pa.int32()), ("sig_a", pa.binary()), ("signature", pa.binary())])
+                          ("sig_a", pa.binary()), ("part", pa.int32()), ("signature", pa.binary())])
 
 
 def _verified(edges: Any, signatures: Any, verify: float, n: int) -> Any:
-    """The edges whose ends' signatures agree on at least `verify` of the permutations.
+    """The edges (ids only) whose ends' signatures agree on at least `verify` of the
+    permutations, with their ends' parts (`EDGE_SCHEMA`).
 
     Two hash-partitioned joins, every document's signature shuffled once (not per band, nor
-    per join): the first partitions the signatures by document with each edge twice, under a
-    and under b; a partition attaches a's signature to its edges under a, and passes on the
-    signature of each document that is some edge's b (candidates are few). The second, by b,
-    compares the two.
+    per join): the first partitions the signatures (with their parts) by document with each
+    edge twice, under a and under b; a partition attaches a's part and signature to its edges
+    under a, and passes on the part and signature of each document that is some edge's b
+    (candidates are few). The second, by b, compares the two.
     """
     both_ends = resolution.map_batches(edges, _edge_rows)
     with_a = resolution.by_hash(resolution.union(both_ends, resolution.map_batches(signatures, _signature_rows)), ["key"], _attach_signature, n)
@@ -237,49 +246,49 @@ def _verified(edges: Any, signatures: Any, verify: float, n: int) -> Any:
 def _signature_rows(batch: pa.Table) -> pa.Table:
     n = batch.num_rows
     return pa.table({"key": batch["id"], "a": pa.nulls(n, pa.string()), "a_part": pa.nulls(n, pa.int32()),
-                     "b": pa.nulls(n, pa.string()), "b_part": pa.nulls(n, pa.int32()), "sig_a": pa.nulls(n, pa.binary()),
+                     "b": pa.nulls(n, pa.string()), "sig_a": pa.nulls(n, pa.binary()), "part": batch["part"],
                      "signature": batch["signature"]}, schema=_JOIN_SCHEMA)
 
 
 def _edge_rows(batch: pa.Table) -> pa.Table:
     """Each edge twice: under its end a (to find a's signature) and under b (to pass b's on)."""
     n = batch.num_rows
-    ends = {"a": batch["a"], "a_part": batch["a_part"], "b": batch["b"], "b_part": batch["b_part"],
-            "sig_a": pa.nulls(n, pa.binary()), "signature": pa.nulls(n, pa.binary())}
+    ends = {"a": batch["a"], "a_part": pa.nulls(n, pa.int32()), "b": batch["b"], "sig_a": pa.nulls(n, pa.binary()),
+            "part": pa.nulls(n, pa.int32()), "signature": pa.nulls(n, pa.binary())}
     return pa.concat_tables([pa.table({"key": batch["a"], **ends}, schema=_JOIN_SCHEMA),
                              pa.table({"key": batch["b"], **ends}, schema=_JOIN_SCHEMA)])
 
 
 def _split(rows: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """A partition's document signatures (key, signature) and its edges."""
+    """A partition's documents (key, part, signature) and its edges."""
     is_edge = pc.is_valid(rows["a"])
-    return rows.filter(pc.invert(is_edge)).select(["key", "signature"]), rows.filter(is_edge)
+    return rows.filter(pc.invert(is_edge)).select(["key", "part", "signature"]), rows.filter(is_edge)
 
 
 def _attach_signature(rows: pa.Table) -> pa.Table:
-    """A partition's edges under a, each once with a's signature, and the signatures of its
-    documents that are an edge's b, all keyed by b (an edge never links a document to itself)."""
-    signatures, edges = _split(rows)
+    """A partition's edges under a, each once with a's part and signature, and the documents
+    that are an edge's b with theirs, all keyed by b (an edge never links a document to itself)."""
+    documents, edges = _split(rows)
     under_a = pc.equal(edges["key"], edges["a"])
-    edges_a = edges.filter(under_a).select(["a", "a_part", "b", "b_part"]).group_by(["a", "a_part", "b", "b_part"]).aggregate([])
-    found = edges_a.join(signatures, "a", right_keys="key", join_type="inner")
+    edges_a = edges.filter(under_a).select(["a", "b"]).group_by(["a", "b"]).aggregate([])
+    found = edges_a.join(documents, "a", right_keys="key", join_type="inner")
     ends_b = pa.table({"key": pc.unique(edges.filter(pc.invert(under_a))["key"])})
-    passed = signatures.join(ends_b, "key", join_type="inner").rename_columns(["id", "signature"])
+    passed = documents.join(ends_b, "key", join_type="inner").rename_columns(["id", "part", "signature"])
     n = found.num_rows
     return pa.concat_tables([
-        pa.table({"key": found["b"], "a": found["a"], "a_part": found["a_part"], "b": found["b"], "b_part": found["b_part"],
-                  "sig_a": found["signature"], "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA),
-        _signature_rows(passed.select(["id", "signature"]))])
+        pa.table({"key": found["b"], "a": found["a"], "a_part": found["part"], "b": found["b"], "sig_a": found["signature"],
+                  "part": pa.nulls(n, pa.int32()), "signature": pa.nulls(n, pa.binary())}, schema=_JOIN_SCHEMA),
+        _signature_rows(passed)])
 
 
 def _compare_signatures(rows: pa.Table, verify: float) -> pa.Table:
     from dataprep.components import EDGE_SCHEMA
 
-    signatures, edges = _split(rows)
-    found = edges.drop_columns(["signature"]).join(signatures, "b", right_keys="key", join_type="inner")
+    documents, edges = _split(rows)
+    found = edges.select(["a", "a_part", "b", "sig_a"]).join(documents, "b", right_keys="key", join_type="inner")
     if found.num_rows == 0:
         return EDGE_SCHEMA.empty_table()
     theirs = np.frombuffer(b"".join(found["sig_a"].to_pylist()), np.uint32).reshape(found.num_rows, -1)
     mine = np.frombuffer(b"".join(found["signature"].to_pylist()), np.uint32).reshape(found.num_rows, -1)
     keep = pa.array((theirs == mine).mean(axis=1) >= verify)
-    return found.select(["a", "a_part", "b", "b_part"]).filter(keep).cast(EDGE_SCHEMA)
+    return pa.table({"a": found["a"], "a_part": found["a_part"], "b": found["b"], "b_part": found["part"]}).filter(keep).cast(EDGE_SCHEMA)
