@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from dataprep import storage
+from dataprep import text as textutil
 from dataprep.errors import ConfigError
 from dataprep.readers import html as html_reader
 from dataprep.readers import warc as warc_reader
@@ -446,7 +447,7 @@ def location(file_index: int, rows: np.ndarray) -> np.ndarray:
 
 def id_keys(ids: pa.Array) -> list[str]:
     """128-bit hex digests of ids: compact, collision-safe keys for the corpus-wide id check."""
-    return [xxhash.xxh3_128_hexdigest(v.encode("utf-8")) for v in ids.to_pylist()]
+    return [xxhash.xxh3_128_hexdigest(v) for v in textutil.utf8_bytes(ids)]
 
 
 def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], np.ndarray]:

@@ -144,6 +144,13 @@ def list_lengths(lists: pa.ListArray) -> np.ndarray:
     return pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def utf8_bytes(strings: pa.Array | pa.ChunkedArray) -> list[bytes]:
+    """Each string's UTF-8 bytes, as the Python bytes a hash function takes: cast to binary (no
+    copy of the data) and listed, instead of listed as str and encoded back (decoding and
+    encoding every byte: xxh3 over 5 KB texts spent 17x longer in that round trip than hashing)."""
+    return strings.cast(pa.large_binary() if pa.types.is_large_string(strings.type) else pa.binary()).to_pylist()
+
+
 def char_lengths(text: pa.Array) -> np.ndarray:
     """Length of each document in Unicode code points."""
     return pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False).astype(np.int64)

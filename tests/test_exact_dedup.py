@@ -87,20 +87,20 @@ def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_
 
 
 def test_collapsing_whitespace_runs_but_lone_spaces_is_collapsing_every_run():
-    """exact_dedup replaces only the runs that are not a lone space (SPACE_RUN): for every code
-    point, alone and among spaces and letters, that is what replacing every run does; and
-    OTHER_WHITESPACE is exactly the class of text.WHITESPACE_RUN without the space."""
+    """exact_dedup replaces newlines, then only the runs that are not a lone space (SPACE_RUN):
+    for every code point, alone and among spaces, newlines and letters, that is what replacing
+    every run does; and OTHER_WHITESPACE is exactly the class of text.WHITESPACE_RUN without the space."""
     import pyarrow.compute as pc
 
     from dataprep import text as textutil
-    from dataprep.stages.exact_dedup import OTHER_WHITESPACE, SPACE_RUN
+    from dataprep.stages.exact_dedup import OTHER_WHITESPACE, one_space_per_run
 
     points = pa.array([chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF], pa.large_string())
     members = pc.match_substring_regex(points, f"^{textutil.WHITESPACE_RUN}$")
     others = pc.match_substring_regex(points, f"^{OTHER_WHITESPACE}$")
     assert points.filter(others).to_pylist() == [c for c in points.filter(members).to_pylist() if c != " "]
     assert len(points.filter(others)) > 10  # Unicode's spaces, not only ASCII's
-    texts = pa.array([form.format(c=c) for form in ("{c}", "a{c}b", " {c}x{c}{c} {c}", "{c} {c} y  {c}")
+    texts = pa.array([form.format(c=c) for form in ("{c}", "a{c}b", " {c}x{c}{c} {c}", "{c} {c} y  {c}", "\n{c}z\n {c}\n")
                       for c in points.to_pylist()], pa.large_string())
     every_run = pc.replace_substring_regex(texts, textutil.WHITESPACE_RUN, " ")
-    assert pc.replace_substring_regex(texts, SPACE_RUN, " ").equals(every_run)
+    assert one_space_per_run(texts).equals(every_run)

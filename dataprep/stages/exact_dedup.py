@@ -30,6 +30,13 @@ OTHER_WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}
 SPACE_RUN = f" {textutil.WHITESPACE_RUN.removesuffix('+')}+|{OTHER_WHITESPACE}{textutil.WHITESPACE_RUN.removesuffix('+')}*"
 
 
+def one_space_per_run(text: pa.Array) -> pa.Array:
+    """Every run of whitespace as one space. Newlines become spaces first, by plain search (the
+    same runs): RE2 then matches once per run of several spaces or blank line, not once per
+    line (-20% on web text)."""
+    return pc.replace_substring_regex(pc.replace_substring(text, "\n", " "), SPACE_RUN, " ")
+
+
 @register
 class ExactDedup(Global):
     """Exact duplicates of normalized text, resolved corpus-wide; keeps the smallest id."""
@@ -53,8 +60,8 @@ class ExactDedup(Global):
         if self.lowercase:
             text = pc.utf8_lower(text)
         if self.collapse_whitespace:
-            text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, SPACE_RUN, " "))
-        digests = b"".join(xxhash.xxh3_128_digest(t.encode("utf-8")) for t in text.to_pylist())
+            text = pc.utf8_trim_whitespace(one_space_per_run(text))
+        digests = b"".join(map(xxhash.xxh3_128_digest, textutil.utf8_bytes(text)))
         return np.frombuffer(digests, dtype=np.int64).reshape(-1, 2)
 
     def keys(self, batch: TextBatch | None) -> pa.Table:

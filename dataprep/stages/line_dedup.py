@@ -78,8 +78,7 @@ class LineDedup(Global):
         units, parent = textutil.flat(cut)
         key = textutil.comparison_key(units)
         chars = textutil.char_lengths(key)
-        values = key.to_pylist()
-        unit_hash = np.fromiter((xxhash.xxh3_64_intdigest(v.encode("utf-8")) for v in values), np.uint64, len(values))
+        unit_hash = np.fromiter(map(xxhash.xxh3_64_intdigest, textutil.utf8_bytes(key)), np.uint64, len(key))
         content = np.flatnonzero(chars > 0)  # blank units are in no span, so spacing does not hide a repeat
         starts, hashes = textutil.ngram_starts(unit_hash[content], parent[content], self.span)
         cumulative = np.concatenate([[0], np.cumsum(chars[content])])

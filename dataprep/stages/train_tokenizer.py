@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import xxhash
 
 from dataprep import storage
+from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
 MODEL_TYPES = ("unigram", "bpe", "byte_level_bpe")
@@ -113,7 +114,7 @@ class TrainTokenizer(Global):
 
     def draws(self, ids: pa.Array) -> np.ndarray:
         """A uniform number in [0, 1) per document, from a hash of its id (one C call each)."""
-        values = np.fromiter((xxhash.xxh3_64_intdigest(i.encode("utf-8"), seed=self.seed) for i in ids.to_pylist()),
+        values = np.fromiter((xxhash.xxh3_64_intdigest(i, seed=self.seed) for i in textutil.utf8_bytes(ids)),
                              dtype=np.uint64, count=len(ids))
         return (values >> np.uint64(11)).astype(np.float64) / float(2**53)
 
