@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -198,11 +199,26 @@ def test_parquet_dataset_reads_every_file_once(ray_session, tmp_path, n):
 
     from dataprep import run as runner
 
-    paths = []
+    paths, counts = [], []
     for i in range(7):
-        rows = 0 if i == 3 else 5 + i
+        counts.append(0 if i == 3 else 5 + i)
         paths.append(str(tmp_path / f"keys-{i}.parquet"))
-        pq.write_table(pa.table({"file": pa.array([i] * rows, pa.int64()), "row": pa.array(range(rows), pa.int64())}), paths[-1])
-    ds = runner._parquet_dataset(paths, n)
+        pq.write_table(pa.table({"file": pa.array([i] * counts[-1], pa.int64()), "row": pa.array(range(counts[-1]), pa.int64())}), paths[-1])
+    ds = runner._parquet_dataset(paths, counts, n)
     got = sorted((r["file"], r["row"]) for r in ds.take_all())
     assert got == [(i, r) for i in range(7) if i != 3 for r in range(5 + i)]
+
+
+def test_key_files_are_grouped_by_rows_not_by_count():
+    """Parts of short documents hold more key rows: the tasks that read a resolve's key files
+    get consecutive files with about equal row totals, every file once."""
+    from dataprep.run import row_balanced_groups
+
+    rows = [1000, 1000, 10, 10, 10, 10, 0, 10]
+    assert row_balanced_groups(rows, 2) == [[0], [1, 2, 3, 4, 5, 6, 7]]  # by count: 2,020 rows against 30
+    for n in (1, 3, 5, 8, 20):
+        groups = row_balanced_groups(rows, n)
+        assert [i for g in groups for i in g] == list(range(len(rows))) and len(groups) <= n
+    many = np.random.default_rng(1).integers(1, 5000, 400).tolist()
+    totals = [sum(many[i] for i in g) for g in row_balanced_groups(many, 8)]
+    assert len(totals) == 8 and max(totals) - min(totals) <= 2 * max(many)
