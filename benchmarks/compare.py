@@ -2,7 +2,7 @@
 Curator's Ray Data executor where it runs on CPU) next to `dataprep run`.
 
     bash benchmarks/setup_peers.sh                      # once: datatrove and NeMo Curator, each in its own venv
-    python benchmarks/compare.py [--docs 0,100000] [--rows filters,minhash,exact,survey] [--cpus 2]
+    python benchmarks/compare.py [--docs 0,100000] [--rows filters,minhash,exact,survey,survey_same] [--cpus 2]
     python benchmarks/compare.py --docs 0 --sides dataprep --repo /tmp/base   # our side only, from another checkout
 
 Same input, same machine, each side a whole command in a fresh process (start-up included):
@@ -16,6 +16,8 @@ datatrove with 2 worker processes (benchmarks/datatrove_pipeline.py), ours as `d
   exact    exact dedup: datatrove's three stages, ours `exact_dedup: {}`
   survey   pipelines/default.yaml end to end, against datatrove's filters -> exact -> MinHash ->
            PII (as far as datatrove goes offline: its language filter and tokenizer are downloads)
+  survey_same  the same datatrove pipeline, against ours cut to its steps: the four filters, exact
+           and MinHash dedup, and PII of e-mail and IP addresses without NER (what datatrove redacts)
 Inputs: the 2,577 real documents of shared/data (id and text only), and --docs N synthetic
 documents of ~5 KB made of real lines (5% exact and 5% near copies planted; in a temp folder
 outside the repository, deleted afterwards): lines of every file, or with `--lines english` of
@@ -57,13 +59,19 @@ OUR_STAGES = {
     "filters": [{"gopher_quality": {}}, {"gopher_repetition": {}}, {"c4_quality": {}}, {"fineweb_quality": {}}],
     "minhash": [{"minhash_dedup": {}}],
     "exact": [{"exact_dedup": {}}],
+    # the survey row's steps that datatrove runs, in its order, as ours: its four filters, exact and
+    # MinHash dedup, and PII as datatrove's PIIFormatter redacts it (e-mail and IP addresses, no NER)
+    "survey_same": [{"gopher_repetition": {}}, {"gopher_quality": {}}, {"c4_quality": {}}, {"fineweb_quality": {}},
+                    {"exact_dedup": {}}, {"minhash_dedup": {}}, {"pii": {"entities": ["EMAIL_ADDRESS", "IP_ADDRESS"], "ner": False}}],
 }
 #: the survey row's pipeline, in the measured checkout (OURS, --repo)
 SURVEY = Path("pipelines") / "default.yaml"
 #: the rows each peer runs: NeMo Curator's dedup stages need a GPU (cuDF), and its filters are
 #: its own published English cascade (benchmarks/nemo_pipeline.py), not Gopher/C4/FineWeb as
 #: written: its decisions differ by design, its speed is what the row shows
-PEER_ROWS = {"datatrove": {"filters", "minhash", "exact", "survey"}, "nemo": {"filters"}}
+PEER_ROWS = {"datatrove": {"filters", "minhash", "exact", "survey", "survey_same"}, "nemo": {"filters"}}
+#: the peer pipeline a row runs, where its name differs (survey_same: datatrove's survey, against ours cut to its steps)
+PEER_PIPELINE = {"survey_same": "survey"}
 
 
 def load() -> str:
@@ -117,7 +125,7 @@ def theirs(row: str, source: Path, work: Path, peer: str, python: str, cpus: int
     goes first on PATH, where NeMo Curator's RayClient looks for the `ray` command."""
     folder = work / f"{peer}_{row}"
     env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    *figures, out, _ = measured([python, str(REPO / "benchmarks" / f"{peer}_pipeline.py"), row, str(source), str(folder),
+    *figures, out, _ = measured([python, str(REPO / "benchmarks" / f"{peer}_pipeline.py"), PEER_PIPELINE.get(row, row), str(source), str(folder),
                                  "--workers", str(cpus)], env)
     return (*figures, ids_in(Path(json.loads(out.strip().splitlines()[-1])["kept"])))
 
@@ -180,7 +188,7 @@ def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], pe
             ours_too: bool = True) -> None:
     print(f"\n{label}: {docs:,} documents, {sum(f.stat().st_size for f in source.glob('*.parquet')) / 1e6:.0f} MB of Parquet, "
           f"{cpus} cores; load average {load()}", flush=True)
-    print(f"{'row':<8} {'side':<10} {'wall s':>8} {'docs/s/core':>12} {'CPU s':>8} {'docs/CPU s':>10} {'peak tree':>10} "
+    print(f"{'row':<11} {'side':<10} {'wall s':>8} {'docs/s/core':>12} {'CPU s':>8} {'docs/CPU s':>10} {'peak tree':>10} "
           f"{'kept':>8}  agreement (by id)")
     every = ids_in(source)
     for row in rows:
@@ -191,7 +199,7 @@ def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], pe
                 try:
                     b = theirs(row, source, work, peer, python, cpus)
                 except SideFailed as failure:  # one peer's crash (say its own Ray start) costs its row, not the table
-                    print(f"{row:<8} {peer:<10} failed: {str(failure).strip().splitlines()[-1][:300]}", flush=True)
+                    print(f"{row:<11} {peer:<10} failed: {str(failure).strip().splitlines()[-1][:300]}", flush=True)
                     continue
                 versus = ""
                 if a:
@@ -199,7 +207,7 @@ def compare(label: str, source: Path, docs: int, work: Path, rows: list[str], pe
                     versus = f"{agree:.2%}; {peer}/ours: wall {b[0] / a[0]:.1f}x, CPU {b[1] / a[1]:.1f}x; "
                 sides.append((peer, b, f"  {versus}load {load()}"))
         for side, (seconds, cpu, peak, kept), note in sides:
-            print(f"{row:<8} {side:<10} {seconds:>8.1f} {docs / seconds / cpus:>12,.0f} {cpu:>8.1f} {docs / cpu:>10,.0f} "
+            print(f"{row:<11} {side:<10} {seconds:>8.1f} {docs / seconds / cpus:>12,.0f} {cpu:>8.1f} {docs / cpu:>10,.0f} "
                   f"{peak / 2**30:>8.2f} G {len(kept):>8,}{note}", flush=True)
 
 
@@ -209,7 +217,7 @@ def main() -> None:
     parser.add_argument("--peers", default=str(REPO / "benchmarks" / ".peers" / "bin" / "python"), help="datatrove's python")
     parser.add_argument("--nemo", default=str(REPO / "benchmarks" / ".nemo" / "bin" / "python"), help="NeMo Curator's python")
     parser.add_argument("--docs", default="0,100000", help="corpus sizes: 0 = shared/data's real documents, N = N synthetic ones")
-    parser.add_argument("--rows", default="filters,minhash,exact,survey")
+    parser.add_argument("--rows", default="filters,minhash,exact,survey,survey_same")
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--lines", choices=["all", "english"], default="all",
                         help="the synthetic documents' lines: of every shared/data file (each document then mixes "
