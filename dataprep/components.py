@@ -69,16 +69,15 @@ def _in_one_task(edges: Any, count: int, need: int) -> Any:
     Its worker killed on every retry, or scipy out of memory, stops the run with one line saying
     what to change (a bare Ray error would say neither)."""
     import ray
-    from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
 
     from dataprep.errors import TaskCrashed
-    from dataprep.run import CRASH_RETRIES
+    from dataprep.runtime import CRASH_RETRIES, worker_lost
 
     task = ray.remote(num_cpus=1, memory=need, max_retries=CRASH_RETRIES, num_returns=2)(_components_of_blocks)
     rows, clusters = task.remote(*edges.to_arrow_refs())
     try:
         ray.get(rows)  # a count: the decisions stay in the object store
-    except (MemoryError, OutOfMemoryError, WorkerCrashedError, NodeDiedError) as exc:  # Ray's error for a task's MemoryError is one
+    except (MemoryError, *worker_lost()) as exc:  # Ray's error for a task's MemoryError is a MemoryError
         raise TaskCrashed(out_of_memory(count, need, exc)) from None
     return clusters
 

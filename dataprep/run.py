@@ -263,11 +263,6 @@ def _execute(parts: list[tuple[int, Part]], config: RunConfig, bars: Progress | 
             bars.update(stats)
 
 
-#: retries of a part whose worker or node died: enough to ride out lost nodes and a kill or two;
-#: a part that kills its worker every time (memory, a crash in a C library) stops the run instead
-CRASH_RETRIES = 4
-
-
 def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: RunConfig) -> Iterator[Any]:
     """`fn(*call, config)` for every call, each a Ray task of one CPU, at most two per CPU of the
     cluster in flight; results as the tasks finish.
@@ -281,7 +276,8 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
     run with one line naming it, instead of running forever.
     """
     import ray
-    from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
+
+    from dataprep.runtime import CRASH_RETRIES, worker_lost
 
     task = ray.remote(num_cpus=1, max_retries=CRASH_RETRIES)(fn)
     shared = ray.put(config)
@@ -295,7 +291,7 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
         done, pending = ray.wait(pending, num_returns=1)
         try:
             yield ray.get(done[0])
-        except (WorkerCrashedError, NodeDiedError, OutOfMemoryError) as exc:
+        except worker_lost() as exc:
             part = calls_of[done[0]][0]
             cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TaskCrashed(f"part {part.key} ({storage.public(part.path)}) killed its worker {CRASH_RETRIES + 1} times "

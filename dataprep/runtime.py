@@ -96,6 +96,19 @@ def data() -> Any:
     return ray.data
 
 
+#: retries of a task whose worker or node died: enough to ride out lost nodes and a kill or two;
+#: a task that kills its worker every time (memory, a crash in a C library) stops the run instead
+CRASH_RETRIES = 4
+
+
+def worker_lost() -> tuple[type[BaseException], ...]:
+    """Ray's errors for a task whose worker died, was killed for memory, or lost its node: what
+    CRASH_RETRIES retries, and what stops a run with one line once they are spent."""
+    from ray.exceptions import NodeDiedError, OutOfMemoryError, WorkerCrashedError
+
+    return WorkerCrashedError, NodeDiedError, OutOfMemoryError
+
+
 def release_memory() -> None:
     """Give the memory this process's allocators keep after a phase back to the system: Arrow's
     pool (mimalloc keeps the pages of freed buffers) and glibc's (free chunks in the arenas of

@@ -148,7 +148,7 @@ class Crash(Mapper):
 def test_a_part_that_kills_its_worker_every_time_stops_the_run_in_one_line(tmp_path):
     """Retried CRASH_RETRIES times, then one line naming the part and its file (exit 5), instead
     of retrying forever; the other parts are committed, so the same command resumes."""
-    from dataprep.run import CRASH_RETRIES
+    from dataprep.runtime import CRASH_RETRIES
 
     (tmp_path / "crasher.py").write_text(CRASHER)
     inputs = tmp_path / "in"

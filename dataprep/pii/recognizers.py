@@ -40,6 +40,11 @@ class Recognizer:
     #: translation)
     prefilter: re.Pattern | None = None
 
+    @classmethod
+    def prefiltered(cls, label: str, prefilter: re.Pattern, pattern: re.Pattern, check: Callable) -> Recognizer:
+        """A recognizer that reads only the lines holding a match of `prefilter`, screened by its RE2 translation."""
+        return cls(label, screens.superset(prefilter.pattern), pattern, check, prefilter=prefilter)
+
     def find(self, text: str) -> Iterator[Span]:
         for match in self._matches(text):
             for start, end, score in self.check(match, text):
@@ -410,13 +415,12 @@ def build(entities: list[str], phone_regions: list[str], public_ips_only: bool, 
     each pattern reads every document whole (no windows, no prefilter)."""
     known = {
         "EMAIL_ADDRESS": [Recognizer("EMAIL_ADDRESS", "@", _EMAIL, _check_email)],
-        "PHONE_NUMBER": [Recognizer("PHONE_NUMBER", screens.superset(_PHONE_RUN.pattern), _PHONE, _phone_checker(tuple(phone_regions)),
-                                    prefilter=_PHONE_RUN)],
-        "IP_ADDRESS": [Recognizer("IP_ADDRESS", screens.superset(_IPV4_RUN.pattern), _IPV4, _ip_checker(public_ips_only), prefilter=_IPV4_RUN),
-                       Recognizer("IP_ADDRESS", screens.superset(_IPV6_RUN.pattern), _IPV6, _ip_checker(public_ips_only), prefilter=_IPV6_RUN)],
-        "CREDIT_CARD": [Recognizer("CREDIT_CARD", screens.superset(_CARD_RUN.pattern), _CARD, _check_card, prefilter=_CARD_RUN)],
+        "PHONE_NUMBER": [Recognizer.prefiltered("PHONE_NUMBER", _PHONE_RUN, _PHONE, _phone_checker(tuple(phone_regions)))],
+        "IP_ADDRESS": [Recognizer.prefiltered("IP_ADDRESS", _IPV4_RUN, _IPV4, _ip_checker(public_ips_only)),
+                       Recognizer.prefiltered("IP_ADDRESS", _IPV6_RUN, _IPV6, _ip_checker(public_ips_only))],
+        "CREDIT_CARD": [Recognizer.prefiltered("CREDIT_CARD", _CARD_RUN, _CARD, _check_card)],
         "IBAN_CODE": [Recognizer("IBAN_CODE", r"[A-Z]{2}\p{Nd}{2} ?[A-Z0-9]{4}", _IBAN, _check_iban)],
-        "US_SSN": [Recognizer("US_SSN", screens.superset(_SSN_RUN.pattern), _SSN, _check_ssn, prefilter=_SSN_RUN)],
+        "US_SSN": [Recognizer.prefiltered("US_SSN", _SSN_RUN, _SSN, _check_ssn)],
         "CREDENTIAL": [Recognizer("CREDENTIAL", _CREDENTIAL_SCREEN, _CREDENTIAL, _check_credential)],
     }
     return [r if screened else dataclasses.replace(r, windowed=False, prefilter=None) for name in entities if name in known for r in known[name]]

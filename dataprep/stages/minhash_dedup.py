@@ -161,10 +161,10 @@ class MinhashDedup(Global):
 
         if records is None:
             return None
-        band_rows = resolution.map_batches(records, _rows_of_bands, signatures=False, parts=self.verify is None)
+        band_rows = resolution.map_batches(records, _rows_of_bands, parts=self.verify is None)
         edges = resolution.by_hash(band_rows, ["bucket"], _bucket_edges, n)
         if self.verify is not None:
-            edges = _verified(edges, resolution.map_batches(records, _rows_of_bands, signatures=True), self.verify, n)
+            edges = _verified(edges, resolution.map_batches(records, _rows_of_signatures), self.verify, n)
         return components(edges, self.component_task_memory, n)
 
     def decide(self, batch: TextBatch, decisions: pa.Table) -> Decisions:
@@ -193,15 +193,16 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys.view(np.int64)
 
 
-def _rows_of_bands(keys: pa.Table, signatures: bool, parts: bool = True) -> pa.Table:
-    """The band rows of keys (band >= 0) as the band shuffle needs them, or the whole-signature
-    rows (band -1). A band row keeps its id and bucket only (the bucket key already folds in the
-    band's number), and its part only when no verification will bring parts with the
-    signatures: 14 rows a document make this the largest shuffle of the run."""
-    bands = pc.greater_equal(keys["band"], 0)
-    if signatures:
-        return keys.filter(pc.invert(bands)).select(["id", "part", "signature"])
-    return keys.filter(bands).select(["id", "part", "bucket"] if parts else ["id", "bucket"])
+def _rows_of_bands(keys: pa.Table, parts: bool) -> pa.Table:
+    """The band rows of keys (band >= 0) as the band shuffle needs them: id and bucket only (the
+    bucket key already folds in the band's number), and the part only when no verification will
+    bring parts with the signatures. 14 rows a document make this the run's largest shuffle."""
+    return keys.filter(pc.greater_equal(keys["band"], 0)).select(["id", "part", "bucket"] if parts else ["id", "bucket"])
+
+
+def _rows_of_signatures(keys: pa.Table) -> pa.Table:
+    """Each document's whole signature (its row of band -1), with its id and part."""
+    return keys.filter(pc.equal(keys["band"], -1)).select(["id", "part", "signature"])
 
 
 def _bucket_edges(keys: pa.Table) -> pa.Table:
