@@ -139,6 +139,11 @@ class OutputLayout:
     def ids_dir(self) -> str:
         return storage.join(self.work, "ids")
 
+    @property
+    def shuffle_dir(self) -> str:
+        """The files of the shuffles of the resolve under way (resolution.shuffles)."""
+        return storage.join(self.work, "shuffle")
+
     def phases(self, segment: int) -> str:
         return storage.join(self.segment_dir(segment), "phases.json")
 

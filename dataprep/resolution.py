@@ -1,28 +1,38 @@
 """The corpus-wide phase of global stages, with no corpus-sized state in any one process.
 
 A global stage's keys carry the part each document is in (`part`, its index in the run's
-plan). Its `resolve` is a chain of hash-partitioned shuffles on Ray Data (`by_hash`: rows with
-equal keys meet in one task, and a task holds about `PARTITION_ROWS` rows whatever the corpus
-size) ending in per-document *decisions* (`part`, `id`, the stage's columns) for the documents
-it acts on. `write_decisions` groups them by part on Ray Data and writes one Parquet file per
+plan). Its `resolve` is a chain of hash-partitioned shuffles (`by_hash`: rows with equal keys
+meet in one task, and a task holds about `PARTITION_ROWS` rows whatever the corpus size) ending
+in per-document *decisions* (`part`, `id`, the stage's columns) for the documents it acts on.
+`write_decisions` groups them by part with one more shuffle and writes one Parquet file per
 part (`_work/sK/decisions/part-<key>.parquet`); the task that runs the part's decisions reads
-that file only. The driver sees row counts and file names, nothing per document; keys that fit
-one partition (at most PARTITION_ROWS rows and PARTITION_BYTES bytes as Arrow holds them, the
-size the keys writer records in each keys file, `ARROW_BYTES`) may instead be resolved on the
-driver as that one partition (`by_hash` of a table, `write_decisions_table`). The driver then
-holds those keys and what the stage's resolve builds from them, as a task would for a partition
-of that size; the byte bound is one a shuffle task does not have (its partition is bounded in rows).
+that file only. Keys that fit one partition (at most PARTITION_ROWS rows and PARTITION_BYTES
+bytes as Arrow holds them, the size the keys writer records in each keys file, `ARROW_BYTES`)
+may instead be resolved on the driver as that one partition (`by_hash` of a table,
+`write_decisions_table`). The driver then holds those keys and what the stage's resolve builds
+from them, as a task would for a partition of that size; the byte bound is one a shuffle task
+does not have (its partition is bounded in rows).
+
+A shuffle goes through files in the run's work folder, not through Ray's object store: each
+map task writes one Arrow IPC file holding its rows sorted by partition, one record batch per
+partition, and the task of partition p reads batch p of every file. Through the object store,
+each map task's piece for each partition is an object the driver owns (a few KB of bookkeeping
+each), so the driver grew with maps x partitions, the square of the corpus (~24 M objects per
+shuffle at 10 TB). With files the driver holds their names only; the pieces cost one ranged
+read each, from whatever filesystem the work folder is on (local, S3, GCS).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from dataprep import storage
+from dataprep import runtime, storage
 
 #: rows of keys one resolve task holds at most (about 50-500 bytes each, by stage): with the
 #: row count of the keys, sets the number of shuffle partitions, so a task's memory is bounded
@@ -34,8 +44,22 @@ PARTITION_BYTES = 512 * 2**20
 #: a keys file's Parquet key-value metadata: the Arrow size of its table when written. Parquet's
 #: own sizes are after dictionary encoding (20,000 copies of one 7 KB text: 0.43 MB, 159 MB in Arrow)
 ARROW_BYTES = b"dataprep.arrow_bytes"
-PARTITION_COLUMN = "_partition"
 DONE = "_done.json"
+#: the folders the shuffles of the resolve under way write in (`shuffles`): a stack, innermost last
+_SHUFFLE_FOLDERS: list[str] = []
+
+
+@contextlib.contextmanager
+def shuffles(folder: str) -> Iterator[None]:
+    """Shuffles run inside write their files under `folder` (in the run's work folder, which
+    every node reaches), deleted on the way out, as are those of an attempt that died."""
+    storage.delete_tree(folder)
+    _SHUFFLE_FOLDERS.append(folder)
+    try:
+        yield
+    finally:
+        _SHUFFLE_FOLDERS.pop()
+        storage.delete_tree(folder)
 
 
 def partitions(rows: int) -> int:
@@ -64,14 +88,67 @@ def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
 
 def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
     """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset by `key`: all rows
-    with equal keys are in the same call, and a call gets about 1/n of the rows. An Arrow table
-    (keys of at most PARTITION_ROWS rows and PARTITION_BYTES Arrow bytes, in this process) is one
-    partition: `fn(table)`."""
+    with equal keys are in the same call, and a call gets about 1/n of the rows (a partition
+    with no rows gets no call). An Arrow table (keys of at most PARTITION_ROWS rows and
+    PARTITION_BYTES Arrow bytes, in this process) is one partition: `fn(table)`.
+
+    The map side runs now (its files are written when this returns), the partitions' calls
+    lazily, when the returned dataset is used; they can be read again until `shuffles` ends."""
     if isinstance(ds, pa.Table):
         return fn(ds, **kwargs)
-    tagged = ds.map_batches(_tag, batch_format="pyarrow", fn_kwargs={"key": key, "n": n})
-    return tagged.groupby(PARTITION_COLUMN, num_partitions=n).map_groups(
-        _untagged, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
+    if not _SHUFFLE_FOLDERS:
+        raise RuntimeError("a shuffle on Ray Data runs inside resolution.shuffles(folder)")
+    folder = storage.join(_SHUFFLE_FOLDERS[-1], uuid.uuid4().hex)
+    storage.make_dirs(folder)
+    written = ds.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder})
+    paths = [path for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
+    partitions = runtime.data().from_items([{"partition": p} for p in range(n)], override_num_blocks=n)
+    return partitions.map_batches(_partition_calls, batch_size=None, batch_format="pyarrow",
+                                  fn_kwargs={"paths": paths, "fn": fn, "kwargs": kwargs})
+
+
+def _write_pieces(batch: pa.Table, key: list[str], n: int, folder: str) -> pa.Table:
+    """A map task's rows as one file of `n` pieces, piece p holding partition p's rows as an
+    Arrow IPC stream, after an index of n + 1 little-endian int64 offsets (piece p is bytes
+    [offset p, offset p+1)): partition p's task reads 16 bytes at 8p, then its piece, whatever
+    n is (an IPC file's footer lists every batch: each read would cost O(n))."""
+    if batch.num_rows == 0:
+        return pa.table({"path": pa.array([], pa.string())})
+    tags = bucket(batch, key, n)
+    order = np.argsort(tags, kind="stable")
+    bounds = np.searchsorted(tags[order], np.arange(n + 1))
+    rows = batch.take(pa.array(order)).combine_chunks().to_batches()[0]
+    pieces = [rows.slice(bounds[p], bounds[p + 1] - bounds[p]) for p in range(n)]
+    sizes = [_write_piece(piece, pa.MockOutputStream()) for piece in pieces]
+    offsets = np.cumsum([8 * (n + 1), *sizes], dtype="<i8")
+    path = storage.join(folder, f"{uuid.uuid4().hex}.pieces")  # a retried task writes a file of its own
+    with storage.open_output(path) as sink:
+        sink.write(offsets.tobytes())
+        for piece in pieces:
+            _write_piece(piece, sink)
+    return pa.table({"path": [path]})
+
+
+def _write_piece(piece: pa.RecordBatch, sink: pa.NativeFile) -> int:
+    """An IPC stream of the piece (nothing for no rows); its size."""
+    if piece.num_rows == 0:
+        return 0
+    start = sink.tell()
+    with pa.ipc.new_stream(sink, piece.schema) as writer:
+        writer.write_batch(piece)
+    return sink.tell() - start
+
+
+def _partition_calls(batch: pa.Table, paths: list[str], fn: Callable[..., pa.Table], kwargs: dict[str, Any]) -> Iterator[pa.Table]:
+    for p in batch["partition"].to_pylist():
+        pieces = []
+        for path in paths:
+            with storage.open_random(path) as source:
+                start, end = np.frombuffer(source.read_at(16, 8 * p), "<i8")
+                if end > start:
+                    pieces.append(pa.ipc.open_stream(source.read_at(end - start, start)).read_all())
+        if pieces:
+            yield fn(pa.concat_tables(pieces, promote_options="permissive"), **kwargs)
 
 
 def repeated(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -105,53 +182,44 @@ def union(first: Any, second: Any) -> Any:
     return first.union(second)
 
 
-def _tag(batch: pa.Table, key: list[str], n: int) -> pa.Table:
-    return batch.append_column(PARTITION_COLUMN, pa.array(bucket(batch, key, n), pa.int32()))  # 4 bytes a row shuffled
-
-
-def _untagged(group: pa.Table, fn: Callable[..., pa.Table], kwargs: dict[str, Any]) -> pa.Table:
-    return fn(group.drop_columns([PARTITION_COLUMN]), **kwargs)
-
-
 def write_decisions(decisions: Any, folder: str, part_keys: list[str], n: int) -> dict[str, int]:
     """Write a Ray Dataset of decisions (with a `part` column) as one Parquet file per part
     that has any, then `_done.json` (what a resumed run checks). Returns the counts."""
     storage.delete_tree(folder)  # a half-written attempt
     rows = files = 0
     if decisions is not None:
-        decisions = decisions.materialize()  # (in the object store, spilled to disk beyond it)
-    if decisions is not None and decisions.count():  # most inputs hold no repeated id: no shuffle then
-        written = decisions.groupby("part", num_partitions=n).map_groups(
-            _write_part, batch_format="pyarrow", fn_kwargs={"folder": str(folder), "part_keys": part_keys})
-        for batch in written.iter_batches(batch_format="pyarrow"):
+        written = by_hash(decisions, ["part"], _write_parts, n, folder=folder, part_keys=part_keys)
+        for batch in written.iter_batches(batch_size=None, batch_format="pyarrow"):
             rows += int(np.sum(batch["rows"].to_numpy()))
             files += batch.num_rows
-    counts = {"files": files, "rows": rows}
-    storage.write_json(counts, storage.join(folder, DONE))
-    return counts
+    return _done(folder, files, rows)
 
 
 def write_decisions_table(decisions: pa.Table | None, folder: str, part_keys: list[str]) -> dict[str, int]:
     """`write_decisions` for decisions small enough to be one table in this process (at most
     PARTITION_ROWS rows): the same files, written from here."""
     storage.delete_tree(folder)  # a half-written attempt
-    rows = files = 0
-    if decisions is not None and decisions.num_rows:
-        decisions = decisions.sort_by("part")
-        parts = decisions["part"].to_numpy()
-        starts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
-        for start, end in zip(starts, [*starts[1:], len(parts)]):
-            rows += _write_part(decisions.slice(start, end - start), folder, part_keys)["rows"][0].as_py()
-            files += 1
+    written = _write_parts(decisions, folder, part_keys) if decisions is not None and decisions.num_rows else None
+    return _done(folder, 0 if written is None else written.num_rows, 0 if written is None else int(np.sum(written["rows"].to_numpy())))
+
+
+def _write_parts(decisions: pa.Table, folder: str, part_keys: list[str]) -> pa.Table:
+    """One Parquet file per part of the decisions; the rows of each."""
+    decisions = decisions.sort_by("part")
+    parts = decisions["part"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+    counts = []
+    for start, end in zip(starts, [*starts[1:], len(parts)]):
+        key = part_keys[int(parts[start])]
+        storage.write_parquet(decisions.slice(start, end - start).drop_columns(["part"]), storage.join(folder, f"part-{key}.parquet"))
+        counts.append(end - start)
+    return pa.table({"rows": pa.array(counts, pa.int64())})
+
+
+def _done(folder: str, files: int, rows: int) -> dict[str, int]:
     counts = {"files": files, "rows": rows}
     storage.write_json(counts, storage.join(folder, DONE))
     return counts
-
-
-def _write_part(group: pa.Table, folder: str, part_keys: list[str]) -> pa.Table:
-    key = part_keys[group["part"][0].as_py()]
-    storage.write_parquet(group.drop_columns(["part"]), storage.join(folder, f"part-{key}.parquet"))
-    return pa.table({"rows": [group.num_rows]}, schema=pa.schema([("rows", pa.int64())]))
 
 
 def finished(folder: str) -> bool:

@@ -61,7 +61,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     for stage in pipeline.stages:
         stage.bind(layout)
     with runtime.session(opts.ray_address, opts.num_cpus):
-        duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, layout.ids_dir)
+        duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, layout.ids_dir, layout.shuffle_dir)
         runtime.release_memory()  # after each phase: what the allocators kept of it (see there)
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None
         phase_seconds: dict[int, float] = {}
@@ -179,7 +179,7 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
 DRIVER_ID_ROWS = resolution.PARTITION_ROWS
 
 
-def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_rows: int, folder: str) -> str:
+def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_rows: int, folder: str, shuffle_folder: str) -> str:
     """Find the ids that occur more than once in the input; returns the folder where, per part,
     the repeated ids it holds are written with their first location (`_part_duplicate_ids`).
 
@@ -205,8 +205,9 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
     readers = max(1, min(len(items), n) if known else len(items))
     digests = runtime.data().from_items(items, override_num_blocks=readers).map_batches(
         _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
-    repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
-    resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
+    with resolution.shuffles(shuffle_folder):
+        repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
+        resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
     return folder
 
 
@@ -335,18 +336,19 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
             size += resolution.arrow_bytes(footer)
             del footer
         rows = sum(file_rows)
-        if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
-            n = resolution.partitions(rows)  # the table is one partition; n is for a step that goes to Ray Data
-            # the keys passed unnamed: only the stage holds them, so it can drop them when done (train_tokenizer)
-            decided = stage.resolve(pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None, n)
-            if decided is None or isinstance(decided, pa.Table):
-                resolution.write_decisions_table(decided, folder, [p.key for p in parts])
-            else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)
-                resolution.write_decisions(decided, folder, [p.key for p in parts], n)
-        else:
-            n = resolution.partitions(rows)
-            records = _parquet_dataset(key_files, file_rows, n) if rows else None
-            resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
+        n = resolution.partitions(rows)
+        with resolution.shuffles(layout.shuffle_dir):
+            if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
+                # the table is one partition; n is for a step that goes to Ray Data. The keys are
+                # passed unnamed: only the stage holds them, so it can drop them when done (train_tokenizer)
+                decided = stage.resolve(pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None, n)
+                if decided is None or isinstance(decided, pa.Table):
+                    resolution.write_decisions_table(decided, folder, [p.key for p in parts])
+                else:  # the stage went to Ray Data after all (minhash_dedup's components above its driver budget)
+                    resolution.write_decisions(decided, folder, [p.key for p in parts], n)
+            else:
+                records = _parquet_dataset(key_files, file_rows, n) if rows else None
+                resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
     timing = layout.phases(segment)
     spent = time.perf_counter() - started + (storage.read_json(timing)["seconds"] if storage.exists(timing) else 0.0)
     storage.write_json({"seconds": spent}, timing)
@@ -358,13 +360,9 @@ def _parquet_dataset(paths: list[str], rows: list[int], n: int):
     (consecutive files each, as many rows each as the files' sizes allow: `n` is the shuffle's
     partition count, so a task reads about PARTITION_ROWS rows, one file at a time).
 
-    Not a task per file: a shuffle's map tasks each return a piece per partition, and the driver
-    owns every piece (Ray keeps a few KB for each), so a task per part made the driver's memory
-    grow as parts x partitions, with the square of the corpus (in MinHash's resolve at 5 M
-    documents: 73,134 objects at once, glibc's heap in use up to 0.37 GB against 0.06 GB
-    between phases; 6,494 and 0.33 GB of RSS with `n` tasks). With `n` tasks it is their output
-    blocks (Ray Data cuts a task's output at its target block size, 128 MiB) x partitions: still
-    growing with the square of the key bytes, with a far smaller factor.
+    Not a task per file: a task per part made as many Ray tasks as parts for a few MB of keys
+    each (and, when shuffles went through Ray's object store, a piece per part and partition
+    that the driver owned: 73,134 objects at once in MinHash's resolve at 5 M documents).
 
     Not ray.data.read_parquet: its path resolution imports fsspec's HTTP filesystem, which
     recent fsspec releases no longer provide.

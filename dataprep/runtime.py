@@ -88,9 +88,10 @@ def data() -> Any:
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     context.enable_rich_progress_bars = False
-    # Our shuffles are of small keys (id and hash digests). The default hash shuffle starts a
-    # pool of aggregator actors (seconds of fixed cost per group-by); the pull-based sort
-    # shuffle runs as plain tasks and is ten times cheaper at this size.
+    # Resolves shuffle through files of their own (resolution.by_hash); Ray Data's group-by
+    # remains for small aggregates (train_tokenizer's counts per language). The default hash
+    # shuffle starts a pool of aggregator actors (seconds of fixed cost per group-by); the
+    # pull-based sort shuffle runs as plain tasks and is ten times cheaper at this size.
     context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     _quiet_loggers()  # again: importing Ray Data sets up its loggers
     return ray.data

@@ -194,6 +194,25 @@ def open_input(uri: str) -> BinaryIO:
     return io.BufferedReader(fs.open_input_file(path))
 
 
+def open_random(uri: str) -> pa.NativeFile:
+    """A file for Arrow's random-access readers (an IPC file's footer, then one record batch)."""
+    fs, path = resolve(uri)
+    return fs.open_input_file(path)
+
+
+def open_output(uri: str) -> pa.NativeFile:
+    """A new file written as a stream. Not atomic: for files whose names are handed on only
+    once written (a shuffle's pieces); a killed writer leaves a file nobody names."""
+    fs, path = resolve(uri)
+    return fs.open_output_stream(path)
+
+
+def make_dirs(uri: str) -> None:
+    """A folder and its parents (a no-op on object stores, which have no folders)."""
+    fs, path = resolve(uri)
+    fs.create_dir(path, recursive=True)
+
+
 def open_text_input(uri: str) -> BinaryIO:
     """A file's bytes, gunzipped when its name ends in .gz (closing it closes the file)."""
     handle = open_input(uri)

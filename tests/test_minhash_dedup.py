@@ -193,12 +193,12 @@ def test_same_clusters_resolved_on_the_driver_or_on_ray_data(ray_session, tmp_pa
 
 
 @pytest.mark.parametrize("on_ray_data", [False, True], ids=["driver", "ray-data"])
-def test_verified_edges_are_those_whose_signatures_agree(ray_session, on_ray_data):
+def test_verified_edges_are_those_whose_signatures_agree(ray_session, tmp_path, on_ray_data):
     """_verified's two joins (each signature shuffled once) keep exactly the edges whose ends
     agree on >= verify of the permutations, checked pair by pair: repeated edges, documents at
     both ends of edges and documents in no edge, on the driver and in 3 partitions on Ray Data;
     each end with the part its signature row carries."""
-    from dataprep import runtime
+    from dataprep import resolution, runtime
     from dataprep.components import PAIR_SCHEMA
     from dataprep.stages.minhash_dedup import _verified
 
@@ -217,8 +217,9 @@ def test_verified_edges_are_those_whose_signatures_agree(ray_session, on_ray_dat
     expected = {(ids[a], a % 5, ids[b], b % 5) for a, b in pairs if (signature[a] == signature[b]).mean() >= 0.7}
     assert 60 <= len(expected) < len(set(pairs))
     if on_ray_data:
-        found = pa.concat_tables(_verified(runtime.data().from_arrow(edges), runtime.data().from_arrow(records), 0.7, 3).iter_batches(
-            batch_format="pyarrow", batch_size=None))
+        with resolution.shuffles(str(tmp_path / "shuffle")):
+            found = pa.concat_tables(_verified(runtime.data().from_arrow(edges), runtime.data().from_arrow(records), 0.7, 3).iter_batches(
+                batch_format="pyarrow", batch_size=None))
     else:
         found = _verified(edges, records, 0.7, 3)
     rows = list(zip(*(found[c].to_pylist() for c in ("a", "a_part", "b", "b_part"))))
