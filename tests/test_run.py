@@ -209,6 +209,44 @@ def test_parquet_dataset_reads_every_file_once(ray_session, tmp_path, n):
     assert got == [(i, r) for i in range(7) if i != 3 for r in range(5 + i)]
 
 
+@pytest.mark.parametrize("n", [1, 3, 2000])
+def test_shuffle_files_bring_equal_keys_to_one_call(ray_session, tmp_path, real_docs, n):
+    """by_hash on Ray Data, through its files: real documents keyed by their first word (words of
+    one document and of dozens) in 5 blocks meet, every row once, all rows of a word in one
+    call, one call per partition that has rows (2,000 partitions: most get none); one file per
+    block while the shuffle lasts, none after."""
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dataprep import resolution, runtime
+
+    word = pc.utf8_lower(pc.struct_field(pc.extract_regex(real_docs["text"], r"^\W*(?P<word>\w+)"), [0]))
+    rows = pa.table({"id": real_docs["id"], "word": word}).filter(pc.is_valid(word))
+    bounds = np.linspace(0, rows.num_rows, 6).astype(int)
+    blocks = [rows.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
+
+    def tagged(group: pa.Table) -> pa.Table:  # a call's rows, with a name of its own
+        return group.append_column("call", pa.array([uuid.uuid4().hex] * group.num_rows))
+
+    folder = tmp_path / "shuffle"
+    with resolution.shuffles(str(folder)):
+        got = pa.concat_tables(resolution.by_hash(runtime.data().from_arrow(blocks), ["word"], tagged, n).iter_batches(
+            batch_format="pyarrow", batch_size=None))
+        assert len(list(folder.rglob("*.pieces"))) == 5
+    assert not folder.exists()
+    assert Counter(got["id"].to_pylist()) == Counter(rows["id"].to_pylist())
+    calls_of_word: dict[str, set[str]] = {}
+    for w, call in zip(got["word"].to_pylist(), got["call"].to_pylist()):
+        calls_of_word.setdefault(w, set()).add(call)
+    sizes = Counter(rows["word"].to_pylist())
+    assert max(sizes.values()) > 50 and len(sizes) > 200
+    assert all(len(calls) == 1 for calls in calls_of_word.values())
+    partitions = set(resolution.bucket(rows, ["word"], n).tolist())
+    assert len(set(got["call"].to_pylist())) == len(partitions) and (n < 2000 or len(partitions) < n)
+
+
 def test_key_files_are_grouped_by_rows_not_by_count():
     """Parts of short documents hold more key rows: the tasks that read a resolve's key files
     get consecutive files with about equal row totals, every file once."""
