@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.resolution import by_hash
+from dataprep.resolution import by_hash, union
 
 EDGE_SCHEMA = pa.schema([("a", pa.string()), ("a_part", pa.int32()), ("b", pa.string()), ("b_part", pa.int32())])
 DECISION_SCHEMA = pa.schema([("part", pa.int32()), ("id", pa.string()), ("cluster_id", pa.string()), ("cluster_size", pa.int64())])
@@ -138,7 +138,7 @@ def components_distributed(edges: Any, n: int, max_rounds: int) -> Any:
         raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
     stars = by_hash(current, ["a"], _smallest_neighbour, n)  # a star per component: each child once, with its root
     members = by_hash(stars, ["cluster_id"], _members, n)
-    return by_hash(members.union(nodes), ["id"], _with_part, n)
+    return by_hash(union(members, nodes), ["id"], _with_part, n)
 
 
 def _ends(batch: pa.Table) -> pa.Table:

@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from dataprep import documents, ledger, runtime, storage
+from dataprep import documents, ledger, resolution, runtime, storage
 from dataprep.errors import ConfigError
 from dataprep.layout import OutputLayout
 from dataprep.explain import shorten
@@ -52,9 +52,9 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
         quarantined: list[dict] = []
         for stage in stages[:-1]:
             batch = run_stage(stage, batch, ledger.StageCounts(stage.name, stage.kind), [], quarantined, source,
-                              _resolution(stage, batch))
+                              _resolution(stage, batch, scratch))
         stage = stages[-1]
-        decisions, failures = apply_isolating(stage, batch, source, _resolution(stage, batch))
+        decisions, failures = apply_isolating(stage, batch, source, _resolution(stage, batch, scratch))
     header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}: {sample} documents read, "
               f"{batch.num_rows} reached it ({len(quarantined)} quarantined earlier)"]
     if decisions is None:
@@ -70,14 +70,16 @@ def _sample(spec: str, input_format: str, text_column: str, max_doc_bytes: int, 
     return TextBatch(pa.concat_tables(tables, promote_options="default"))
 
 
-def _resolution(stage: Stage, batch: TextBatch):
-    """A global stage's corpus-wide result over the sample (on the embedded Ray); None otherwise."""
+def _resolution(stage: Stage, batch: TextBatch, scratch: str):
+    """A global stage's corpus-wide result over the sample (on the embedded Ray, its shuffles'
+    files in `scratch`); None otherwise."""
     if not isinstance(stage, Global):
         return None
     keys = stage.keys(batch) if batch.num_rows else stage.keys(None)
     keys = keys.append_column("part", pa.array([0] * keys.num_rows, pa.int32()))  # the sample is one part
-    decisions = stage.resolve(runtime.data().from_arrow(keys) if keys.num_rows else None, 2)
-    tables = [t for t in decisions.iter_batches(batch_format="pyarrow")] if decisions is not None else []
+    with resolution.shuffles(storage.join(scratch, "shuffle")):
+        decisions = stage.resolve(runtime.data().from_arrow(keys) if keys.num_rows else None, 2)
+        tables = [t for t in decisions.iter_batches(batch_format="pyarrow")] if decisions is not None else []
     return pa.concat_tables(tables).drop_columns(["part"]) if tables else stage.DECISIONS.empty_table()
 
 

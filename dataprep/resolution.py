@@ -87,7 +87,8 @@ def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
 
 
 def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
-    """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset by `key`: all rows
+    """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset (or a `union` of
+    them) by `key`: all rows
     with equal keys are in the same call, and a call gets about 1/n of the rows (a partition
     with no rows gets no call). An Arrow table (keys of at most PARTITION_ROWS rows and
     PARTITION_BYTES Arrow bytes, in this process) is one partition: `fn(table)`.
@@ -100,8 +101,10 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
         raise RuntimeError("a shuffle on Ray Data runs inside resolution.shuffles(folder)")
     folder = storage.join(_SHUFFLE_FOLDERS[-1], uuid.uuid4().hex)
     storage.make_dirs(folder)
-    written = ds.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder})
-    paths = [path for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
+    paths = []
+    for source in ds if isinstance(ds, list) else [ds]:  # a `union`: each one's tasks write their pieces
+        written = source.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder})
+        paths += [path for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
     partitions = runtime.data().from_items([{"partition": p} for p in range(n)], override_num_blocks=n)
     return partitions.map_batches(_partition_calls, batch_size=None, batch_format="pyarrow",
                                   fn_kwargs={"paths": paths, "fn": fn, "kwargs": kwargs})
@@ -167,19 +170,23 @@ def repeated(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 
 
 def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
-    """`fn(batch, **kwargs)` over every batch of a Ray Dataset, or over a table (the one
-    partition of a resolve on the driver): the steps between a stage's shuffles, written once
-    for both."""
+    """`fn(batch, **kwargs)` over every batch of a Ray Dataset (or of each of a `union`'s), or
+    over a table (the one partition of a resolve on the driver): the steps between a stage's
+    shuffles, written once for both."""
     if isinstance(data, pa.Table):
         return fn(data, **kwargs)
+    if isinstance(data, list):
+        return [map_batches(d, fn, **kwargs) for d in data]
     return data.map_batches(fn, batch_format="pyarrow", fn_kwargs=kwargs)
 
 
 def union(first: Any, second: Any) -> Any:
-    """The rows of both (two Ray Datasets, or two tables on the driver)."""
+    """The rows of both: two tables on the driver as one; two Ray Datasets as a list of them, for
+    `by_hash`, which writes each one's pieces from its own tasks (Ray Data's union would pass
+    every block of both through the object store first)."""
     if isinstance(first, pa.Table):
         return pa.concat_tables([first, second])
-    return first.union(second)
+    return [*(first if isinstance(first, list) else [first]), *(second if isinstance(second, list) else [second])]
 
 
 def write_decisions(decisions: Any, folder: str, part_keys: list[str], n: int) -> dict[str, int]:
