@@ -209,42 +209,95 @@ def test_parquet_dataset_reads_every_file_once(ray_session, tmp_path, n):
     assert got == [(i, r) for i in range(7) if i != 3 for r in range(5 + i)]
 
 
-@pytest.mark.parametrize("n", [1, 3, 2000])
-def test_shuffle_files_bring_equal_keys_to_one_call(ray_session, tmp_path, real_docs, n):
-    """by_hash on Ray Data, through its files: real documents keyed by their first word (words of
-    one document and of dozens) in 5 blocks meet, every row once, all rows of a word in one
-    call, one call per partition that has rows (2,000 partitions: most get none); one file per
-    block while the shuffle lasts, none after."""
-    import uuid
+def _first_words(docs):
+    """Real documents' ids keyed by their first word (words of one document and of dozens), in 5
+    blocks. (This module's functions go to Ray's workers by value: they cannot import it.)"""
+    import sys
 
     import pyarrow as pa
     import pyarrow.compute as pc
+    import ray.cloudpickle
 
-    from dataprep import resolution, runtime
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-    word = pc.utf8_lower(pc.struct_field(pc.extract_regex(real_docs["text"], r"^\W*(?P<word>\w+)"), [0]))
-    rows = pa.table({"id": real_docs["id"], "word": word}).filter(pc.is_valid(word))
+    word = pc.utf8_lower(pc.struct_field(pc.extract_regex(docs["text"], r"^\W*(?P<word>\w+)"), [0]))
+    rows = pa.table({"id": docs["id"], "word": word}).filter(pc.is_valid(word))
+    sizes = Counter(rows["word"].to_pylist())
+    assert max(sizes.values()) > 50 and len(sizes) > 200
     bounds = np.linspace(0, rows.num_rows, 6).astype(int)
-    blocks = [rows.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
+    return rows, [rows.slice(a, b - a) for a, b in zip(bounds, bounds[1:])]
 
-    def tagged(group: pa.Table) -> pa.Table:  # a call's rows, with a name of its own
-        return group.append_column("call", pa.array([uuid.uuid4().hex] * group.num_rows))
 
-    folder = tmp_path / "shuffle"
-    with resolution.shuffles(str(folder)):
-        got = pa.concat_tables(resolution.by_hash(runtime.data().from_arrow(blocks), ["word"], tagged, n).iter_batches(
-            batch_format="pyarrow", batch_size=None))
-        assert len(list(folder.rglob("*.pieces"))) == 5
-    assert not folder.exists()
+def _tagged(group):
+    """A partition's rows, each with the name of the call that got them."""
+    import uuid
+
+    import pyarrow as pa
+
+    return group.append_column("call", pa.array([uuid.uuid4().hex] * group.num_rows))
+
+
+def _check_shuffled(got, rows, n) -> None:
+    """Every row once, all rows of a word in one call, one call per partition that has rows."""
+    from dataprep import resolution
+
     assert Counter(got["id"].to_pylist()) == Counter(rows["id"].to_pylist())
     calls_of_word: dict[str, set[str]] = {}
     for w, call in zip(got["word"].to_pylist(), got["call"].to_pylist()):
         calls_of_word.setdefault(w, set()).add(call)
-    sizes = Counter(rows["word"].to_pylist())
-    assert max(sizes.values()) > 50 and len(sizes) > 200
     assert all(len(calls) == 1 for calls in calls_of_word.values())
     partitions = set(resolution.bucket(rows, ["word"], n).tolist())
     assert len(set(got["call"].to_pylist())) == len(partitions) and (n < 2000 or len(partitions) < n)
+
+
+@pytest.mark.parametrize("n", [1, 3, 2000])
+def test_shuffle_files_bring_equal_keys_to_one_call(ray_session, tmp_path, real_docs, n):
+    """by_hash on Ray Data, through its files: real documents keyed by their first word meet,
+    every row once, all rows of a word in one call, one call per partition that has rows (2,000
+    partitions: most get none); one file per block while the shuffle lasts, none after."""
+    import pyarrow as pa
+
+    from dataprep import resolution, runtime
+
+    rows, blocks = _first_words(real_docs)
+    folder = tmp_path / "shuffle"
+    with resolution.shuffles(str(folder)):
+        got = pa.concat_tables(resolution.by_hash(runtime.data().from_arrow(blocks), ["word"], _tagged, n).iter_batches(
+            batch_format="pyarrow", batch_size=None))
+        assert len(list(folder.rglob("*.pieces"))) == 5
+    assert not folder.exists()
+    _check_shuffled(got, rows, n)
+
+
+@pytest.mark.parametrize("side", ["map", "partition"])
+def test_a_worker_killed_mid_shuffle_is_retried_to_the_same_groups(ray_session, tmp_path, real_docs, side):
+    """SIGKILL of the Ray worker running a shuffle's task, once, as a map task writes its pieces
+    or as a partition's task reads them: Ray Data runs the task again, and the calls get the
+    same rows, every row once (the dead attempt's half-written file is named by no one)."""
+    import os
+    import signal
+
+    import pyarrow as pa
+
+    from dataprep import resolution, runtime
+
+    rows, blocks = _first_words(real_docs)
+    marker = tmp_path / "killed"
+
+    def killed_once(table: pa.Table) -> pa.Table:
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return table
+
+    source = runtime.data().from_arrow(blocks)
+    if side == "map":
+        source = source.map_batches(killed_once, batch_format="pyarrow")
+    with resolution.shuffles(str(tmp_path / "shuffle")):
+        got = pa.concat_tables(resolution.by_hash(source, ["word"], lambda t: _tagged(killed_once(t)) if side == "partition" else _tagged(t), 3)
+                               .iter_batches(batch_format="pyarrow", batch_size=None))
+    assert marker.exists() and int(marker.read_text()) != os.getpid()
+    _check_shuffled(got, rows, 3)
 
 
 def test_key_files_are_grouped_by_rows_not_by_count():
