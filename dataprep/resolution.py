@@ -101,12 +101,10 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
         raise RuntimeError("a shuffle on Ray Data runs inside resolution.shuffles(folder)")
     folder = storage.join(_SHUFFLE_FOLDERS[-1], uuid.uuid4().hex)
     storage.make_dirs(folder)
-    # each source's tasks write their pieces (of a `union`: both at once, only the files' names
-    # going through Ray Data's union)
-    written = [source.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder})
-               for source in (ds if isinstance(ds, list) else [ds])]
-    names = written[0].union(*written[1:]) if len(written) > 1 else written[0]
-    paths = [path for batch in names.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
+    paths = []
+    for source in ds if isinstance(ds, list) else [ds]:  # a `union`: each one's tasks write their pieces
+        written = source.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder})
+        paths += [path for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
     partitions = runtime.data().from_items([{"partition": p} for p in range(n)], override_num_blocks=n)
     return partitions.map_batches(_partition_calls, batch_size=None, batch_format="pyarrow",
                                   fn_kwargs={"paths": paths, "fn": fn, "kwargs": kwargs})

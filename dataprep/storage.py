@@ -195,7 +195,7 @@ def open_input(uri: str) -> BinaryIO:
 
 
 def open_random(uri: str) -> pa.NativeFile:
-    """A file for Arrow's random-access readers (an IPC file's footer, then one record batch)."""
+    """A file for ranged reads (`read_at`): a shuffle file's index entry, then its piece."""
     fs, path = resolve(uri)
     return fs.open_input_file(path)
 

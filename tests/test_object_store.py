@@ -144,6 +144,26 @@ def test_work_dir_on_s3_with_a_local_output(s3_store, object_store_pipeline, tmp
     assert any(p.startswith(f"corpus/work/{fingerprint}/s1/") for p in s3_store.objects(f"{s3_store.bucket}/work"))
 
 
+def test_shuffles_on_ray_data_go_through_the_store(s3_store, tmp_path):
+    """MinHash's components on Ray Data (`component_task_memory: 0`: large-star / small-star
+    rounds, a dozen shuffles) with the work folder on S3: every shuffle's files are written to and
+    read from the store by Ray's workers, and the removals are the local run's; no shuffle file
+    is left after."""
+    spec = tmp_path / "minhash.yaml"
+    spec.write_text(json.dumps({"name": "shuffles", "stages": [{"minhash_dedup": {"component_task_memory": 0}}]}), encoding="utf-8")
+    local = tmp_path / "local"
+    result = dataprep(s3_store.env, "run", str(spec), "--input", str(SAMPLES / "shard-*.parquet"), "--output", str(local), "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "out"
+    result = dataprep(s3_store.env, "run", str(spec), "--input", str(SAMPLES / "shard-*.parquet"), "--output", str(out),
+                      "--work-dir", f"{s3_store.bucket}/shuffle-work", "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    removed = read_folder(local / "removed")
+    assert removed is not None and removed.num_rows > 10
+    assert rows(read_folder(out / "removed")) == rows(removed)
+    assert not [o for o in s3_store.objects(f"{s3_store.bucket}/shuffle-work") if "/shuffle/" in o]
+
+
 def test_credentials_or_options_in_a_uri_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="credentials in a URI are not accepted") as refused:
         run_pipeline([{"length": {}}], "s3://AKIDEXAMPLE:do-not-print@corpus/samples/", tmp_path / "o")
