@@ -14,8 +14,8 @@ from them, as a task would for a partition of that size; the byte bound is one a
 does not have (its partition is bounded in rows).
 
 A shuffle goes through files in the run's work folder, not through Ray's object store: each
-map task writes one Arrow IPC file holding its rows sorted by partition, one record batch per
-partition, and the task of partition p reads batch p of every file. Through the object store,
+map task writes one file holding its rows as one piece per partition (`_write_pieces`), and
+the task of partition p reads piece p of every file. Through the object store,
 each map task's piece for each partition is an object the driver owns (a few KB of bookkeeping
 each), so the driver grew with maps x partitions, the square of the corpus (~24 M objects per
 shuffle at 10 TB). With files the driver holds their names only; the pieces cost one ranged
@@ -88,9 +88,8 @@ def bucket(table: pa.Table, columns: list[str], n: int) -> np.ndarray:
 
 def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwargs: Any) -> Any:
     """`fn(table, **kwargs)` over each of `n` hash partitions of a Ray Dataset (or a `union` of
-    them) by `key`: all rows
-    with equal keys are in the same call, and a call gets about 1/n of the rows (a partition
-    with no rows gets no call). An Arrow table (keys of at most PARTITION_ROWS rows and
+    them) by `key`: all rows with equal keys are in the same call, and a call gets about 1/n of
+    the rows (a partition with no rows gets no call). An Arrow table (keys of at most PARTITION_ROWS rows and
     PARTITION_BYTES Arrow bytes, in this process) is one partition: `fn(table)`.
 
     The map side runs now (its files are written when this returns), the partitions' calls
