@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.resolution import by_hash, union
+from dataprep.resolution import by_hash, map_batches, union
 
 EDGE_SCHEMA = pa.schema([("a", pa.string()), ("a_part", pa.int32()), ("b", pa.string()), ("b_part", pa.int32())])
 DECISION_SCHEMA = pa.schema([("part", pa.int32()), ("id", pa.string()), ("cluster_id", pa.string()), ("cluster_size", pa.int64())])
@@ -123,11 +123,11 @@ def components_in_memory(edges: pa.Table) -> pa.Table:
 def components_distributed(edges: Any, n: int, max_rounds: int) -> Any:
     """Large-star / small-star rounds on Ray Data until the edges stop changing; then every
     edge links a document to its component's smallest id (a star per component)."""
-    nodes = edges.map_batches(_ends, batch_format="pyarrow")  # (id, part) of every end, joined back at the end
-    current = by_hash(edges.map_batches(_undirected, batch_format="pyarrow"), ["a", "b"], _distinct, n).materialize()
+    nodes = map_batches(edges, _ends)  # (id, part) of every end, joined back at the end
+    current = by_hash(map_batches(edges, _undirected), ["a", "b"], _distinct, n).materialize()
     previous = None
     for _ in range(max_rounds):
-        current = by_hash(current.map_batches(_both_directions, batch_format="pyarrow"), ["a"], _large_star, n)
+        current = by_hash(map_batches(current, _both_directions), ["a"], _large_star, n)
         current = by_hash(current, ["a"], _small_star, n)
         current = by_hash(current, ["a", "b"], _distinct, n).materialize()
         signature = _edge_set_signature(current)
@@ -221,5 +221,5 @@ def _edge_set_signature(edges: Any) -> tuple[int, int]:
             total = int(hashes.sum(dtype=np.uint64)) if len(hashes) else 0
         return pa.table({"n": [len(hashes)], "sum": [total]}, schema=pa.schema([("n", pa.int64()), ("sum", pa.uint64())]))
 
-    rows = edges.map_batches(partial, batch_format="pyarrow").take_all()  # one row per block: counts only
+    rows = map_batches(edges, partial).take_all()  # one row per block: counts only
     return sum(r["n"] for r in rows), sum(r["sum"] for r in rows) % (1 << 64)

@@ -77,7 +77,7 @@ def _resolution(stage: Stage, batch: TextBatch, scratch: str):
         return None
     keys = stage.keys(batch) if batch.num_rows else stage.keys(None)
     keys = keys.append_column("part", pa.array([0] * keys.num_rows, pa.int32()))  # the sample is one part
-    with resolution.shuffles(storage.join(scratch, "shuffle")):
+    with resolution.shuffles(storage.join(scratch, "shuffle"), f"{stage.name} over the sample"):
         decisions = stage.resolve(runtime.data().from_arrow(keys) if keys.num_rows else None, 2)
         tables = [t for t in decisions.iter_batches(batch_format="pyarrow")] if decisions is not None else []
     return pa.concat_tables(tables).drop_columns(["part"]) if tables else stage.DECISIONS.empty_table()

@@ -50,13 +50,20 @@ _SHUFFLE_FOLDERS: list[str] = []
 
 
 @contextlib.contextmanager
-def shuffles(folder: str) -> Iterator[None]:
+def shuffles(folder: str, what: str = "a shuffle") -> Iterator[None]:
     """Shuffles run inside write their files under `folder` (in the run's work folder, which
-    every node reaches), deleted on the way out, as are those of an attempt that died."""
+    every node reaches), deleted on the way out, as are those of an attempt that died. A Ray
+    Data task of `what` whose worker died on every retry (`runtime.DATA_TASK_ARGS`) stops the
+    run with one line (TaskCrashed), as a part's does."""
+    from dataprep.errors import TaskCrashed
+
     storage.delete_tree(folder)
     _SHUFFLE_FOLDERS.append(folder)
     try:
         yield
+    except runtime.worker_lost() as exc:
+        raise TaskCrashed(runtime.killed_its_worker(f"a task of {what}", exc) + "; give the workers more memory (a shuffle's "
+                          "task holds up to resolution.PARTITION_ROWS rows) and rerun to resume") from None
     finally:
         _SHUFFLE_FOLDERS.pop()
         storage.delete_tree(folder)
@@ -102,11 +109,12 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
     storage.make_dirs(folder)
     paths = []
     for source in ds if isinstance(ds, list) else [ds]:  # a `union`: each one's tasks write their pieces
-        written = source.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder})
+        written = source.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder},
+                                     **runtime.DATA_TASK_ARGS)
         paths += [path for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
     partitions = runtime.data().from_items([{"partition": p} for p in range(n)], override_num_blocks=n)
     return partitions.map_batches(_partition_calls, batch_size=None, batch_format="pyarrow",
-                                  fn_kwargs={"paths": paths, "fn": fn, "kwargs": kwargs})
+                                  fn_kwargs={"paths": paths, "fn": fn, "kwargs": kwargs}, **runtime.DATA_TASK_ARGS)
 
 
 def _write_pieces(batch: pa.Table, key: list[str], n: int, folder: str) -> pa.Table:
@@ -176,7 +184,7 @@ def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
         return fn(data, **kwargs)
     if isinstance(data, list):
         return [map_batches(d, fn, **kwargs) for d in data]
-    return data.map_batches(fn, batch_format="pyarrow", fn_kwargs=kwargs)
+    return data.map_batches(fn, batch_format="pyarrow", fn_kwargs=kwargs, **runtime.DATA_TASK_ARGS)
 
 
 def union(first: Any, second: Any) -> Any:

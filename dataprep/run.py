@@ -204,8 +204,9 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
     known = all(p.max_rows or p.num_rows is not None or p.bundle is not None for p in parts)
     readers = max(1, min(len(items), n) if known else len(items))
     digests = runtime.data().from_items(items, override_num_blocks=readers).map_batches(
-        _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows})
-    with resolution.shuffles(shuffle_folder):
+        _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows},
+        **runtime.DATA_TASK_ARGS)
+    with resolution.shuffles(shuffle_folder, "the id check"):
         repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
         resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
     return folder
@@ -278,7 +279,7 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
     """
     import ray
 
-    from dataprep.runtime import CRASH_RETRIES, worker_lost
+    from dataprep.runtime import CRASH_RETRIES, killed_its_worker, worker_lost
 
     task = ray.remote(num_cpus=1, max_retries=CRASH_RETRIES)(fn)
     shared = ray.put(config)
@@ -294,9 +295,8 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
             yield ray.get(done[0])
         except worker_lost() as exc:
             part = calls_of[done[0]][0]
-            cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TaskCrashed(f"part {part.key} ({storage.public(part.path)}) killed its worker {CRASH_RETRIES + 1} times "
-                              f"({type(exc).__name__}: {cause[:200]}); fix the cause (memory, or the input) and rerun to resume") from None
+            raise TaskCrashed(killed_its_worker(f"part {part.key} ({storage.public(part.path)})", exc)
+                              + "; fix the cause (memory, or the input) and rerun to resume") from None
         del calls_of[done[0]]
 
 
@@ -337,7 +337,7 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
             del footer
         rows = sum(file_rows)
         n = resolution.partitions(rows)
-        with resolution.shuffles(layout.shuffle_dir):
+        with resolution.shuffles(layout.shuffle_dir, f"{stage.name}'s resolve"):
             if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
                 # the table is one partition; n is for a step that goes to Ray Data. The keys are
                 # passed unnamed: only the stage holds them, so it can drop them when done (train_tokenizer)
@@ -369,7 +369,7 @@ def _parquet_dataset(paths: list[str], rows: list[int], n: int):
     """
     items = [{"paths": [paths[i] for i in group]} for group in row_balanced_groups(rows, n)]
     return runtime.data().from_items(items, override_num_blocks=len(items)).map_batches(
-        _read_parquet_files, batch_size=1, batch_format="pyarrow")
+        _read_parquet_files, batch_size=1, batch_format="pyarrow", **runtime.DATA_TASK_ARGS)
 
 
 def row_balanced_groups(rows: list[int], n: int) -> list[list[int]]:

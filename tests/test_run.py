@@ -300,6 +300,29 @@ def test_a_worker_killed_mid_shuffle_is_retried_to_the_same_groups(ray_session, 
     _check_shuffled(got, rows, 3)
 
 
+def test_a_shuffle_task_that_kills_its_worker_every_time_stops_with_one_line(ray_session, tmp_path, real_docs):
+    """A partition's task whose worker dies on every attempt (memory, a crash in a C library)
+    stops the run after runtime.CRASH_RETRIES retries with one line naming what it was doing,
+    where Ray Data's own default retries it forever; its files are deleted."""
+    import os
+    import signal
+
+    from dataprep import resolution, runtime
+    from dataprep.errors import TaskCrashed
+
+    _, blocks = _first_words(real_docs)
+
+    def always_killed(table):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(TaskCrashed) as stopped, resolution.shuffles(str(tmp_path / "shuffle"), "the test's shuffle"):
+        resolution.by_hash(runtime.data().from_arrow(blocks), ["word"], always_killed, 3).take_all()
+    message = str(stopped.value)
+    assert "\n" not in message and "WorkerCrashedError" in message, message
+    assert f"a task of the test's shuffle killed its worker {runtime.CRASH_RETRIES + 1} times" in message
+    assert not (tmp_path / "shuffle").exists()
+
+
 def test_key_files_are_grouped_by_rows_not_by_count():
     """Parts of short documents hold more key rows: the tasks that read a resolve's key files
     get consecutive files with about equal row totals, every file once."""

@@ -19,7 +19,6 @@ import io
 import os
 import time
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from dataprep import storage
+from dataprep import resolution, storage
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
@@ -162,7 +161,7 @@ class TrainTokenizer(Global):
         preserve, options.preserve_order = options.preserve_order, True  # same input order -> same tokenizer
         try:
             # drawn once and held (bounded by sample_bytes): training and the decisions read it, not the keys again
-            sampled = records.map_batches(partial(_sampled, probabilities=probabilities), batch_format="pyarrow").materialize()
+            sampled = resolution.map_batches(records, _sampled, probabilities=probabilities).materialize()
             self._write(sampled.select_columns(["text"]), table)
         finally:
             options.preserve_order = preserve
