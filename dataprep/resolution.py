@@ -53,7 +53,7 @@ _SHUFFLE_FOLDERS: list[str] = []
 def shuffles(folder: str, what: str = "a shuffle") -> Iterator[None]:
     """Shuffles run inside write their files under `folder` (in the run's work folder, which
     every node reaches), deleted on the way out, as are those of an attempt that died. A Ray
-    Data task of `what` whose worker died on every retry (`runtime.DATA_TASK_ARGS`) stops the
+    Data task of `what` whose worker died on every retry (`ray_map`) stops the
     run with one line (TaskCrashed), as a part's does."""
     from dataprep.errors import TaskCrashed
 
@@ -109,12 +109,10 @@ def by_hash(ds: Any, key: list[str], fn: Callable[..., pa.Table], n: int, **kwar
     storage.make_dirs(folder)
     paths = []
     for source in ds if isinstance(ds, list) else [ds]:  # a `union`: each one's tasks write their pieces
-        written = source.map_batches(_write_pieces, batch_size=None, batch_format="pyarrow", fn_kwargs={"key": key, "n": n, "folder": folder},
-                                     **runtime.DATA_TASK_ARGS)
+        written = ray_map(source, _write_pieces, key=key, n=n, folder=folder)
         paths += [path for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for path in batch["path"].to_pylist()]
     partitions = runtime.data().from_items([{"partition": p} for p in range(n)], override_num_blocks=n)
-    return partitions.map_batches(_partition_calls, batch_size=None, batch_format="pyarrow",
-                                  fn_kwargs={"paths": paths, "fn": fn, "kwargs": kwargs}, **runtime.DATA_TASK_ARGS)
+    return ray_map(partitions, _partition_calls, paths=paths, fn=fn, kwargs=kwargs)
 
 
 def _write_pieces(batch: pa.Table, key: list[str], n: int, folder: str) -> pa.Table:
@@ -176,6 +174,14 @@ def repeated(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return order[many], group[many], sizes[many]
 
 
+def ray_map(ds: Any, step: Callable[..., Any], batch_size: int | None = None, **kwargs: Any) -> Any:
+    """`step(batch, **kwargs)` over a Ray Dataset, as every map of a resolve runs: Arrow batches
+    (whole blocks by default), and a lost worker retried CRASH_RETRIES times, as a part is (Ray
+    Data's own default retries it forever: a task that kills its worker every time would never
+    stop). Every map gets these same arguments: Ray Data fuses two maps only when theirs are equal."""
+    return ds.map_batches(step, batch_size=batch_size, batch_format="pyarrow", fn_kwargs=kwargs, max_retries=runtime.CRASH_RETRIES)
+
+
 def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
     """`fn(batch, **kwargs)` over every batch of a Ray Dataset (or of each of a `union`'s), or
     over a table (the one partition of a resolve on the driver): the steps between a stage's
@@ -184,7 +190,7 @@ def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
         return fn(data, **kwargs)
     if isinstance(data, list):
         return [map_batches(d, fn, **kwargs) for d in data]
-    return data.map_batches(fn, batch_format="pyarrow", fn_kwargs=kwargs, **runtime.DATA_TASK_ARGS)
+    return ray_map(data, fn, **kwargs)
 
 
 def union(first: Any, second: Any) -> Any:
@@ -200,21 +206,19 @@ def write_decisions(decisions: Any, folder: str, part_keys: list[str], n: int) -
     """Write a Ray Dataset of decisions (with a `part` column) as one Parquet file per part
     that has any, then `_done.json` (what a resumed run checks). Returns the counts."""
     storage.delete_tree(folder)  # a half-written attempt
-    rows = files = 0
+    counts = []
     if decisions is not None:
         written = by_hash(decisions, ["part"], _write_parts, n, folder=folder, part_keys=part_keys)
-        for batch in written.iter_batches(batch_size=None, batch_format="pyarrow"):
-            rows += int(np.sum(batch["rows"].to_numpy()))
-            files += batch.num_rows
-    return _done(folder, files, rows)
+        counts = [c for batch in written.iter_batches(batch_size=None, batch_format="pyarrow") for c in batch["rows"].to_pylist()]
+    return _done(folder, counts)
 
 
 def write_decisions_table(decisions: pa.Table | None, folder: str, part_keys: list[str]) -> dict[str, int]:
     """`write_decisions` for decisions small enough to be one table in this process (at most
     PARTITION_ROWS rows): the same files, written from here."""
     storage.delete_tree(folder)  # a half-written attempt
-    written = _write_parts(decisions, folder, part_keys) if decisions is not None and decisions.num_rows else None
-    return _done(folder, 0 if written is None else written.num_rows, 0 if written is None else int(np.sum(written["rows"].to_numpy())))
+    any_rows = decisions is not None and decisions.num_rows > 0
+    return _done(folder, _write_parts(decisions, folder, part_keys)["rows"].to_pylist() if any_rows else [])
 
 
 def _write_parts(decisions: pa.Table, folder: str, part_keys: list[str]) -> pa.Table:
@@ -230,8 +234,8 @@ def _write_parts(decisions: pa.Table, folder: str, part_keys: list[str]) -> pa.T
     return pa.table({"rows": pa.array(counts, pa.int64())})
 
 
-def _done(folder: str, files: int, rows: int) -> dict[str, int]:
-    counts = {"files": files, "rows": rows}
+def _done(folder: str, rows_per_file: list[int]) -> dict[str, int]:
+    counts = {"files": len(rows_per_file), "rows": sum(rows_per_file)}
     storage.write_json(counts, storage.join(folder, DONE))
     return counts
 

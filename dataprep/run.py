@@ -203,9 +203,8 @@ def _duplicate_ids(parts: list[Part], files: list[str], text_column: str, batch_
     items = [{"part": json.dumps(asdict(p)), "index": i} for i, p in enumerate(parts)]
     known = all(p.max_rows or p.num_rows is not None or p.bundle is not None for p in parts)
     readers = max(1, min(len(items), n) if known else len(items))
-    digests = runtime.data().from_items(items, override_num_blocks=readers).map_batches(
-        _id_digests, batch_size=1, batch_format="pyarrow", fn_kwargs={"text_column": text_column, "batch_rows": batch_rows},
-        **runtime.DATA_TASK_ARGS)
+    digests = resolution.ray_map(runtime.data().from_items(items, override_num_blocks=readers), _id_digests, batch_size=1,
+                                 text_column=text_column, batch_rows=batch_rows)
     with resolution.shuffles(shuffle_folder, "the id check"):
         repeated = resolution.by_hash(digests, ["high", "low"], _repeated_ids, n, files=files) if parts else None
         resolution.write_decisions(repeated, folder, [p.key for p in parts], n)
@@ -368,8 +367,7 @@ def _parquet_dataset(paths: list[str], rows: list[int], n: int):
     recent fsspec releases no longer provide.
     """
     items = [{"paths": [paths[i] for i in group]} for group in row_balanced_groups(rows, n)]
-    return runtime.data().from_items(items, override_num_blocks=len(items)).map_batches(
-        _read_parquet_files, batch_size=1, batch_format="pyarrow", **runtime.DATA_TASK_ARGS)
+    return resolution.ray_map(runtime.data().from_items(items, override_num_blocks=len(items)), _read_parquet_files, batch_size=1)
 
 
 def row_balanced_groups(rows: list[int], n: int) -> list[list[int]]:

@@ -100,10 +100,6 @@ def data() -> Any:
 #: retries of a task whose worker or node died: enough to ride out lost nodes and a kill or two;
 #: a task that kills its worker every time (memory, a crash in a C library) stops the run instead
 CRASH_RETRIES = 4
-#: Ray Data's map tasks in a resolve retry as often as parts do (Ray Data's own default retries a
-#: lost worker forever: a shuffle task that kills its worker every time would never stop). Every
-#: map of a resolve gets the same arguments: Ray Data fuses maps only when theirs are equal.
-DATA_TASK_ARGS = {"max_retries": CRASH_RETRIES}
 
 
 def killed_its_worker(what: str, exc: BaseException) -> str:
