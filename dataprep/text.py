@@ -254,12 +254,17 @@ def ngram_starts(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndar
     if count <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
     keys = np.zeros(count, dtype=np.uint64)
-    unsigned = codes.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(n):
-            keys = keys * _NGRAM_PRIME + unsigned[j : j + count] + np.uint64(1)
+    for j in range(n):
+        keys = shift_keys(keys, codes[j : j + count])
     inside = parent[:count] == parent[n - 1 :]
     return np.flatnonzero(inside), keys[inside]
+
+
+def shift_keys(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The keys of n-grams extended by one more word each (`codes`): an n-gram's key is its
+    words' codes folded in order, so a longer n-gram's key grows from its prefix's."""
+    with np.errstate(over="ignore"):
+        return keys * _NGRAM_PRIME + codes.astype(np.uint64) + np.uint64(1)
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

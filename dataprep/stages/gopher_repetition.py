@@ -70,14 +70,14 @@ class GopherRepetition(Filter):
         line_rules = [t for t in self.threshold_rules() if t.metric in metrics]
         reaches = ~np.any([t.failed(metrics) for t in line_rules] or [np.zeros(n, bool)], axis=0)
         words, parent = textutil.flat(batch.words_of(reaches, self.word_splitter))
-        codes = textutil.element_codes(words)
         word_chars = textutil.char_lengths(words)
         m, reached_chars = int(reaches.sum()), chars[reaches]
         count = repetition.duplicate_ngram_chars if self.dup_ngram_count == "coverage" else repetition.greedy_duplicate_ngram_chars
         sizes = [("top", size, repetition.top_ngram_chars) for size in self.top_ngrams] + [("dup", size, count) for size in self.dup_ngrams]
+        repeats = repetition.repeated_ngrams(textutil.element_codes(words), parent, [size for _, size, _ in sizes])
         for kind, size, measure in sizes:
             values = np.full(n, np.nan)
-            values[reaches] = textutil.ratio(measure(codes, parent, word_chars, size, m), reached_chars)
+            values[reaches] = textutil.ratio(measure(repeats[size], parent, word_chars, size, m), reached_chars)
             metrics[f"{kind}_{size}gram_chars"] = values
         return metrics
 
