@@ -4,7 +4,16 @@ In a notebook: `import dataprep as dp`, then `dp.Pipeline`, `dp.stage` and `dp.a
 (dataprep/api.py); on the command line: `dataprep run PIPELINE.yaml`.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# No download at run time: tldextract (Presidio's e-mail check) reads this when its default
+# extractor is built, at its import; with no URLs it answers from the public-suffix snapshot in
+# its wheel. Set here, before anything can import it: spaCy imports Presidio through its entry
+# points, so a Ray worker (whose environment is its node's, not the driver's) builds that
+# extractor as soon as a filter loads spaCy's tokenizer.
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 _API = ("Pipeline", "Result", "apply", "stage")
 

@@ -854,3 +854,32 @@ def test_a_candidate_lacking_a_national_prefix_is_rejected_unparsed_only_where_t
     # it does skip valid numbers: real ones read in another country, examples without their prefix
     assert len(rejected) > 250 and ("713-853-3989", "DE") in rejected
     assert sum((nsn, r) in rejected for n in numbers for nsn in [phonenumbers.national_significant_number(n)] for r in regions) > 100
+
+
+def test_no_process_asks_the_network_for_public_suffixes(tmp_path):
+    """Presidio's e-mail check asks tldextract, whose default extractor downloads the public
+    suffix list when it is built, reading the environment then. spaCy imports Presidio through
+    its entry points, so a Ray worker that ran a spaCy-word filter before `pii` had built it
+    before the pii modules were imported; a fresh process (as on a node started by `ray start`,
+    none of the driver's environment) must still never try: tldextract's disk cache records
+    every download it attempts under `urls/`."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import dataprep.stages.gopher_repetition as g, pyarrow as pa\n"
+        "from dataprep.stages.base import TextBatch\n"
+        "from dataprep.stages.pii import Pii\n"
+        "g.GopherRepetition().setup()\n"
+        "stage = Pii(entities=['EMAIL_ADDRESS'], ner=False); stage.setup()\n"
+        "text = pa.array(['write to alice@example.com today'], pa.large_string())\n"
+        "out = stage.apply(TextBatch(pa.table({'id': ['1'], 'text': text}))).batch.table\n"
+        "print(out.column('text')[0])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TLDEXTRACT_")}
+    env["TLDEXTRACT_CACHE"] = str(tmp_path / "cache")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "write to [EMAIL_ADDRESS] today"
+    assert not (tmp_path / "cache" / "urls").exists(), done.stderr[-2000:]

@@ -21,17 +21,12 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-# tldextract (Presidio's e-mail check) reads this when an extractor is built: no URLs, so it
-# answers from the public-suffix snapshot in its wheel and never tries the network
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
-
-import yaml  # noqa: E402
-from presidio_analyzer import (  # noqa: E402
+import yaml
+from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
     Pattern,
@@ -39,11 +34,11 @@ from presidio_analyzer import (  # noqa: E402
     RecognizerRegistry,
     RecognizerResult,
 )
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer  # noqa: E402
-from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine  # noqa: E402
-from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer, SpacyRecognizer  # noqa: E402
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer, SpacyRecognizer
 
-from dataprep.pii import ner, phones, recognizers, screens, windows  # noqa: E402
+from dataprep.pii import ner, phones, recognizers, screens, windows
 
 #: Presidio analyses in one language per call; every recognizer is registered under this one, so
 #: all of them run on every document (their patterns and validators do not depend on language)
