@@ -78,12 +78,11 @@ class Rules:
 @functools.cache
 def rules(lang: str) -> Rules:
     """Read and check the language's tables (once per process)."""
-    import spacy
     from spacy.lang import char_classes
     from spacy.util import get_lang_class
 
-    tokenizer = spacy.blank(lang).tokenizer
     defaults = get_lang_class(lang).Defaults
+    tokenizer = _tokenizer(lang, defaults)
     prefixes = _affix_chars(tokenizer, defaults.prefixes, prefix=True)
     suffixes = _affix_chars(tokenizer, defaults.suffixes, prefix=False)
     dots = [p for p in defaults.suffixes if p.startswith("(?<=") and p.endswith(r")\.")]
@@ -102,6 +101,22 @@ def rules(lang: str) -> Rules:
     across = "|".join(r"\s+".join(re.escape(w) for w in words) for words in several) or None
     tokenizer.vocab.lex_attr_getters = {}  # new words' lexical attributes: unused, and most of spaCy's cost
     return Rules(tokenizer, shape, prefixes, suffixes, dot, hyphens, specials, token_match, across)
+
+
+def _tokenizer(lang: str, defaults):
+    """The tokenizer of `spacy.blank(lang)`, built from the language's tables as spaCy's own
+    tokenizer factory (`spacy.language.create_tokenizer`) builds it, without the rest of a
+    Language: a Language's constructor loads every installed package's spaCy entry points, and
+    so imports Presidio in a process that only filters (0.3 CPU s of a worker's start-up)."""
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+    from spacy.vocab import create_vocab
+
+    return Tokenizer(create_vocab(lang, defaults), rules=defaults.tokenizer_exceptions,
+                     prefix_search=compile_prefix_regex(defaults.prefixes).search if defaults.prefixes else None,
+                     suffix_search=compile_suffix_regex(defaults.suffixes).search if defaults.suffixes else None,
+                     infix_finditer=compile_infix_regex(defaults.infixes).finditer if defaults.infixes else None,
+                     token_match=defaults.token_match, url_match=defaults.url_match)
 
 
 def _affix_chars(tokenizer, entries: list[str], prefix: bool) -> str:
@@ -140,7 +155,7 @@ def split_words(text: pa.Array, lang: str = "en") -> pa.ListArray:
     whole = _matches(text, config.across_chunks) if config.across_chunks else np.zeros(len(text), bool)
     if whole.any():  # rare: spaCy on those documents, the chunks for the others
         rows, rest = np.flatnonzero(whole), np.flatnonzero(~whole)
-        words = pa.concat_arrays([split_words(text.take(pa.array(rest)), lang), _spacy_words(text.take(pa.array(rows)), config)])
+        words = pa.concat_arrays([split_words(text.take(pa.array(rest)), lang), _spacy_words(text.take(pa.array(rows)), config.tokenizer)])
         return words.take(pa.array(np.argsort(np.concatenate([rest, rows]))))
     lists = pc.utf8_split_whitespace(text)
     chunks, parent = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
@@ -310,13 +325,21 @@ def _first_byte(values: pa.Array) -> int:
 
 
 def reference_words(text: pa.Array, lang: str = "en") -> pa.ListArray:
-    """spaCy's non-whitespace tokens of each document, from spaCy itself, document by document."""
-    return _spacy_words(text, rules(lang))
+    """spaCy's non-whitespace tokens of each document, from `spacy.blank(lang)` itself (what
+    datatrove calls), document by document: the reference the fast path is tested against."""
+    return _spacy_words(text, _blank_tokenizer(lang))
 
 
-def _spacy_words(text: pa.Array, config: Rules) -> pa.ListArray:
+@functools.cache
+def _blank_tokenizer(lang: str):
+    import spacy
+
+    return spacy.blank(lang).tokenizer
+
+
+def _spacy_words(text: pa.Array, tokenizer) -> pa.ListArray:
     """spaCy's non-whitespace tokens of each document (the slow path, for a few documents)."""
-    words = [[w for w in (t.text.strip() for t in config.tokenizer(doc or "")) if w] for doc in text.to_pylist()]
+    words = [[w for w in (t.text.strip() for t in tokenizer(doc or "")) if w] for doc in text.to_pylist()]
     return pa.array(words, pa.list_(pa.large_string()))
 
 
