@@ -105,8 +105,6 @@ class MinhashDedup(Global):
         # node's memory, large-star / small-star rounds on Ray Data, whose memory is per partition
         component_task_memory: int = 2 * 2**30,
     ):
-        from datasketch import MinHashLSH
-
         if threshold is not None and not 0 < threshold < 1:
             raise ValueError(f"threshold must be within (0, 1), not {threshold}")
         if (bands is None) != (rows is None):
@@ -114,6 +112,8 @@ class MinhashDedup(Global):
         if verify is not None and not 0 < verify <= 1:
             raise ValueError(f"verify must be within (0, 1], not {verify}")
         if bands is None and threshold is not None:
+            from datasketch import MinHashLSH  # here: datasketch's import is 0.4 s of a driver that only checks the YAML
+
             lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
             bands, rows = lsh.b, lsh.r
         elif bands is None:
