@@ -86,3 +86,30 @@ def test_special_cases_and_affixes(lang, text):
 def test_nulls_and_whitespace_only_documents_have_no_words():
     words = spacy_rules.split_words(pa.array([None, " \n\t\u00a0", "a"], pa.large_string()), "en")
     assert words.to_pylist() == [[], [], ["a"]]
+
+
+def test_a_long_run_of_unseen_words_does_not_grow_spacys_memory():
+    """Chunks the fast path leaves to spaCy (URLs, numbers with units) keep coming in a long run;
+    spaCy would keep every new string in its vocabulary and cache for the life of the worker.
+    The memo of our own is bounded, and spaCy's string store stays as it was."""
+    def batch(n: int) -> pa.Array:  # unseen words of shapes spaCy splits: a URL, a number and unit
+        return pa.array([f"see https://site{n}-{i}.example.org/page?id={i} at {n}{i}km/h now" for i in range(2000)], pa.large_string())
+
+    spacy_rules.split_words(batch(0), "en")
+    strings = spacy_rules.rules("en").tokenizer.vocab.strings
+    before = len(strings)
+    words = spacy_rules.split_words(batch(1), "en")
+    assert len(strings) == before
+    assert words[0].as_py() == spacy_rules.reference_words(batch(1).slice(0, 1), "en")[0].as_py()
+
+
+def test_a_full_memo_starts_again_without_losing_the_batchs_known_chunks(monkeypatch):
+    """When the memo of chunks spaCy split is full it is emptied; a batch holding chunks it knew
+    and new ones still gets spaCy's words for all of them."""
+    monkeypatch.setattr(spacy_rules, "MEMO_SIZE", 3)
+    spacy_rules.rules("en").memo.clear()  # a cache: the other tests fill it again as they need
+    first = pa.array(["don't stop at 5km/h'1 now"], pa.large_string())
+    later = pa.array(["don't go to http://a.example.org/x or 7km/h'2 or 8km/h'3 yet"], pa.large_string())
+    spacy_rules.split_words(first, "en")
+    for text in (later, first):
+        assert spacy_rules.split_words(text, "en").to_pylist() == spacy_rules.reference_words(text, "en").to_pylist()
