@@ -101,7 +101,7 @@ def time_stage(texts: list[str], ner: bool, runs: int = 5) -> tuple[float, int]:
     stage = Pii(ner=ner)
     seconds = []
     for _ in range(runs):
-        pii_ner.load.cache_clear()  # a model loaded afresh: spaCy's vocabulary and tokenizer cache empty too
+        pii_ner._load.cache_clear()  # a model loaded afresh: spaCy's vocabulary and tokenizer cache empty too
         stage.setup()
         pii_ner.forget()  # each run starts with no piece or token vector remembered from the one before
         pii_recognizers.forget()  # nor an answer about a phone candidate or an e-mail domain

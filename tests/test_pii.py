@@ -673,6 +673,9 @@ def test_repeated_pieces_are_read_once_and_give_the_same_names(enron, monkeypatc
             read.extend(pieces)
             return nlp.pipe(pieces, **kwargs)
 
+        def memory_zone(self):
+            return nlp.memory_zone()
+
     monkeypatch.setattr(ner, "load", lambda model=ner.MODEL: Counting())
     monkeypatch.setattr(ner, "_seen", type(ner._seen)())
     first = ner.find_persons(texts, 1000, 100)
@@ -883,3 +886,16 @@ def test_no_process_asks_the_network_for_public_suffixes(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "write to [EMAIL_ADDRESS] today"
     assert not (tmp_path / "cache" / "urls").exists(), done.stderr[-2000:]
+
+
+def test_ner_over_unseen_names_does_not_grow_spacys_memory():
+    """A worker's NER never stops meeting new names and numbers; spaCy would keep each new
+    string for the life of the process. The names found are still the model's own."""
+    texts = [f"Please ask Wendell Q{i}rstrom about invoice {i * 7919} before Friday." for i in range(300)]
+    ner._names_in(texts[:100], 64)
+    nlp = ner.load(ner.MODEL)
+    assert nlp is ner.load()
+    before = len(nlp.vocab.strings)
+    found = ner._names_in(texts[100:], 64)
+    assert len(nlp.vocab.strings) == before
+    assert found[0] == [(e.start_char, e.text) for e in nlp(texts[100]).ents if e.label_ in ner.PERSON_LABELS]
