@@ -148,3 +148,21 @@ def test_short_cheap_text_goes_to_trafilatura(pages):
     assert floored["extract_engine"].to_pylist() == ["trafilatura" if s else "resiliparse" for s in short]
     for page, s, before, after in zip(html, short, cheap["text"].to_pylist(), floored["text"].to_pylist()):
         assert after == (engines.trafilatura_fast_text(page) if s else before)
+
+
+def test_pruning_that_hits_the_main_text_is_undone_however_long_the_rest(pages):
+    """Boilerplate words match class and id names by substring, so a documentation page whose
+    sections are named after widgets (Python's tkinter.tix page: `<section id="tix-widgets">`)
+    loses them to the pruning; when what is left is under half of the unpruned text, the unpruned
+    text is used, even when what is left is long (there: 6,333 of 13,208 characters)."""
+    import html as markup
+
+    paragraphs = sorted((p for page in pages[:10] for p in page["truth"].split("\n") if len(p) > 80), key=len, reverse=True)[:16]
+    named, plain = paragraphs[0::2], paragraphs[1::2]
+    body = "".join(f"<p>{markup.escape(p)}</p>" for p in plain) + "".join(
+        f'<section id="part-{i}-widgets"><h2>Part {i}</h2><p>{markup.escape(p)}</p></section>' for i, p in enumerate(named))
+    page = (f"<html><head><title>t</title></head><body><div class='related'><a href='/'>Index</a></div>"
+            f"<div role='main'><h1>The module</h1>{body}</div><div class='footer'>Copyright</div></body></html>")
+    assert sum(map(len, plain)) >= 1000 and sum(map(len, named)) > sum(map(len, plain))  # long, yet under half
+    text = extract([page], unsure_share=1.0, min_chars=0)["text"][0].as_py()
+    assert all(p in text for p in named + plain)

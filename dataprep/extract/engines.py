@@ -45,12 +45,6 @@ BOILERPLATE_SELECTOR = (":is(div,section,aside,ul):is("
 #: when skipping those containers leaves less than this share of the page's main text, a selector
 #: hit the article's own container: keep the unpruned text (trafilatura reverts over-pruning too)
 OVERPRUNED = 0.5
-#: ... and only a short pruned text is checked so: where the guard reverted (16 article pages
-#: and one Cloud SDK page of the 487 of benchmarks/extraction.py's sets) the pruned text held at
-#: most 320 characters, since a selector that hits the article's container leaves the page's
-#: chrome, which the same selectors mostly prune too. Skipping the unpruned extraction on the
-#: others (about 90% of article pages) saves a third of the cheap pass; the texts are the same.
-GUARD_CHARS = 1000
 
 def nocase(name: str) -> str:
     """An ASCII tag name as a regex matching it in any case ("div" -> "[dD][iI][vV]"): HTML's
@@ -142,8 +136,6 @@ def pruned_text(html: str) -> str:
 
     tree = HTMLTree.parse(html)
     pruned = extract_plain_text(tree, skip_elements=[BOILERPLATE_SELECTOR], **RESILIPARSE_OPTIONS)
-    if len(pruned) >= GUARD_CHARS:
-        return pruned
     whole = extract_plain_text(tree, **RESILIPARSE_OPTIONS)
     return pruned if len(pruned) >= OVERPRUNED * len(whole) else whole
 
