@@ -12,8 +12,10 @@ Sets (read at run time, never copied into the repository):
 - an independent check set of documentation pages on this machine, whose main text is known from
   the page structure (the generator's main element): Rust's mdBook books from the rustup
   toolchain (`<main>`; menu bar and page navigation around it) and Node.js's API pages from the
-  Debian package nodejs (`#apicontent`; header, table of contents and module list around it).
-  Neither kind was looked at while tuning. Missing folders are skipped with a note.
+  Debian package nodejs (`#apicontent`; header, table of contents and module list around it),
+  and since session 13 Python's documentation, Sphinx's HTML, from Debian's python3.11-doc
+  (`div[role=main]`; related-links bars, sidebar and footer around it). None of them was looked at
+  while tuning. Missing folders are skipped with a note.
 
 - `--agreement`: a held-out check of how far the hybrid strays from its reference, on pages of
   other kinds found offline on this machine (none looked at while choosing the hybrid's rules):
@@ -59,6 +61,7 @@ from dataprep.stages.extract import Extract  # noqa: E402
 SHARED = Path(os.environ.get("DATAPREP_SHARED_DATA", REPO.parent / "shared" / "data"))
 RUST_DOCS = Path.home() / ".rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html"
 NODE_DOCS = Path("/usr/share/doc/nodejs/api")
+PYTHON_DOCS = next(iter(sorted(Path("/usr/share/doc").glob("python3.*/html"))), Path("/usr/share/doc/python3/html"))
 CHECK_PAGES_PER_SOURCE = 40
 CHECK_MAX_BYTES = 400_000  # Node's biggest API pages (several MB) would make the set about them alone
 
@@ -85,7 +88,8 @@ def check_set() -> list[PageSet]:
     """Documentation pages with their generator's main element as the truth (see the docstring)."""
     sources = [("Rust mdBook", sorted(p for book in ("book", "nomicon", "reference", "rust-by-example")
                                       for p in (RUST_DOCS / book).rglob("*.html")), "//main"),
-               ("Node.js API", sorted(NODE_DOCS.glob("*.html")), "//*[@id='apicontent']")]
+               ("Node.js API", sorted(NODE_DOCS.glob("*.html")), "//*[@id='apicontent']"),
+               ("Python docs", sorted(PYTHON_DOCS.rglob("*.html")), "//div[@role='main']")]
     sets = []
     for name, paths, xpath in sources:
         pages = [p for p in paths if p.stat().st_size <= CHECK_MAX_BYTES and p.name not in ("print.html", "all.html")]
