@@ -40,8 +40,8 @@ PERSON_LABELS = ("PERSON", "PER")
 
 def load(model: str = MODEL):
     """A spaCy model (a package installed from PyPI) with its NER component only; an OntoNotes
-    model (English) also cut to its name labels. Once per process and model: `load()` and
-    `load(MODEL)` are the same model (a cache keyed by the call's arguments loaded it twice)."""
+    model (English) also cut to its name labels. Once per process and model name, however the
+    call spells it (`load()` and `load(MODEL)` are one model)."""
     return _load(model)
 
 
