@@ -14,14 +14,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dataprep.text import doc_keys, ngram_starts, per_doc, shift_keys
+from dataprep.text import doc_keys, first_occurrences, ngram_starts, per_doc, shift_keys
 
 
 class Repeats(NamedTuple):
     """The occurrences of one size's n-grams that occur twice or more in their document."""
 
     starts: np.ndarray  # position of each occurrence's first word, ascending
-    keys: np.ndarray  # its n-gram's key, scoped to its document (equal n-grams of one document: equal keys)
+    keys: np.ndarray  # its n-gram's key (equal n-grams: equal keys; `text.doc_keys` scopes them to a document)
 
 
 def repeated_ngrams(codes: np.ndarray, parent: np.ndarray, sizes: list[int]) -> dict[int, Repeats]:
@@ -49,7 +49,7 @@ def repeated_ngrams(codes: np.ndarray, parent: np.ndarray, sizes: list[int]) -> 
         repeated = pd.Series(scoped).duplicated(keep=False).to_numpy() if len(starts) else np.zeros(0, bool)
         starts, keys = starts[repeated], keys[repeated]
         if n in sizes:
-            found[n] = Repeats(starts, scoped[repeated])
+            found[n] = Repeats(starts, keys)
     return found
 
 
@@ -69,7 +69,7 @@ def top_ngram_chars(repeats: Repeats, parent: np.ndarray, word_chars: np.ndarray
     if len(starts):
         # factorize numbers groups in order of first appearance, so an element opens its group
         # exactly when its code exceeds every code before it
-        group, _ = pd.factorize(repeats.keys)
+        group, _ = pd.factorize(doc_keys(parent[starts], repeats.keys))
         opens = group > np.maximum.accumulate(np.concatenate([[-1], group[:-1]]))
         counts, first = np.bincount(group), starts[opens]
         docs = parent[first]
@@ -90,9 +90,7 @@ def duplicate_ngram_chars(repeats: Repeats, parent: np.ndarray, word_chars: np.n
     An n-gram occurrence is a repeat if the same n-gram occurred earlier in the document; every
     word under a repeat counts once (Gopher's "fraction of characters in duplicate n-grams").
     """
-    import pandas as pd
-
-    again = repeats.starts[pd.Series(repeats.keys).duplicated().to_numpy()]
+    again = repeats.starts[~first_occurrences(parent[repeats.starts], repeats.keys)]
     edges = np.zeros(len(parent) + 1, dtype=np.int64)
     np.add.at(edges, again, 1)
     np.add.at(edges, again + n, -1)
@@ -110,14 +108,14 @@ def greedy_duplicate_ngram_chars(repeats: Repeats, parent: np.ndarray, word_char
     time. The scan itself is sequential by nature.
     """
     result = np.zeros(n_docs)
-    positions, pair_keys = repeats
+    positions, keys = repeats  # the scan is per document: keys need no document scope
     if not len(positions):
         return result
     cumulative = np.concatenate([[0], np.cumsum(word_chars)])
     chars = (cumulative[positions + n] - cumulative[positions]).tolist()
     docs = parent[positions]
     bounds = np.flatnonzero(np.diff(docs)) + 1
-    positions_list, keys_list = positions.tolist(), pair_keys.tolist()
+    positions_list, keys_list = positions.tolist(), keys.tolist()
     for begin, end in zip(np.concatenate([[0], bounds]).tolist(), np.concatenate([bounds, [len(positions)]]).tolist()):
         seen: set[int] = set()
         total, free = 0, -1  # free: the first position the scan has not jumped over
