@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 from dataprep import __version__, ledger, storage
-from dataprep.errors import ConfigError, TaskCrashed, StageOverBudget
+from dataprep.errors import ConfigError, NoSpace, StageOverBudget, TaskCrashed
+
+
+#: exit status of a run stopped on purpose, resumable by the same command once the cause is fixed
+STOPPED_STATUS = {StageOverBudget: 4, TaskCrashed: 5, NoSpace: 6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,12 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dataprep: error: {exc}", file=sys.stderr)
         return 2
-    except StageOverBudget as exc:
+    except (StageOverBudget, TaskCrashed, NoSpace) as exc:
         print(f"dataprep: stopped: {exc}", file=sys.stderr)
-        return 4
-    except TaskCrashed as exc:
-        print(f"dataprep: stopped: {exc}", file=sys.stderr)
-        return 5
+        return STOPPED_STATUS[type(exc)]
     except KeyboardInterrupt:
         print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -19,3 +19,10 @@ class TaskCrashed(Exception):
     for memory, or a crash in a C library on some input): one line naming the part and the file,
     or the task and the setting to change, exit status 5; the parts done are kept, so the same
     command resumes once the cause is fixed."""
+
+
+class NoSpace(Exception):
+    """The work folder's disk has less free space than a global stage's shuffles are about to
+    write: one line naming the folder, what is free and what is needed, exit status 6, before the
+    shuffle starts (not an OSError halfway through it); the parts done are kept, so the same
+    command resumes once space is freed or --work-dir names a larger disk."""

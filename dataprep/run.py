@@ -336,8 +336,11 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
             del footer
         rows = sum(file_rows)
         n = resolution.partitions(rows)
+        on_driver = stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES
+        if not on_driver:
+            resolution.check_space(layout.shuffle_dir, size, f"{stage.name}'s resolve")
         with resolution.shuffles(layout.shuffle_dir, f"{stage.name}'s resolve"):
-            if stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES:  # on the driver, no shuffle
+            if on_driver:  # no shuffle
                 # the table is one partition; n is for a step that goes to Ray Data. The keys are
                 # passed unnamed: only the stage holds them, so it can drop them when done (train_tokenizer)
                 decided = stage.resolve(pa.concat_tables([storage.read_table(f) for f in key_files]) if rows else None, n)

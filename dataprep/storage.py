@@ -23,6 +23,7 @@ import io
 import json
 import os
 import posixpath
+import shutil
 import uuid
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -134,6 +135,17 @@ def info(uri: str) -> pafs.FileInfo:
         return fs.get_file_info(path)
     except OSError as exc:
         raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
+
+
+def free_bytes(uri: str) -> int | None:
+    """Free bytes of the local disk a path is (or would be) on: its nearest existing folder's; None
+    for an object store, which has no such limit to check."""
+    if is_remote(uri):
+        return None
+    path = normalize(uri)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return shutil.disk_usage(path).free
 
 
 def exists(uri: str) -> bool:

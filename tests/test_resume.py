@@ -9,6 +9,7 @@ import sys
 import time
 
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import read_folder, run_pipeline
 
@@ -65,3 +66,40 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs):
     assert "invariant OK" in finished.stdout
     assert contents(out) == contents(reference)
     assert not list(out.rglob("*.tmp")), "half-written files of the killed run are cleaned up"
+
+
+def test_a_resolve_that_would_fill_the_disk_stops_before_its_shuffle_and_resumes(ray_session, tmp_path, sample_docs, monkeypatch):
+    """The free space of the work folder's disk (read for real) is checked against what the
+    resolve's shuffles will write, before they start: a resolve that cannot fit stops with
+    NoSpace (the CLI's one line, exit status 6) and writes nothing; the same run then resumes to
+    the output of an undisturbed one."""
+    from dataprep import resolution, storage
+    from dataprep.cli import STOPPED_STATUS
+    from dataprep.errors import NoSpace
+
+    monkeypatch.setattr("dataprep.stages.exact_dedup.ExactDedup.resolves_tables", False)  # the shuffles on Ray Data
+    stages = [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]
+    reference = tmp_path / "reference"
+    run_pipeline(stages, sample_docs_file(sample_docs, tmp_path), reference)
+    assert storage.free_bytes(str(tmp_path / "not" / "yet")) > 0 and storage.free_bytes("s3://bucket/work") is None
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(resolution, "SHUFFLE_SPACE", 2.0**80)  # keys x 2^80 bytes: more than any disk holds
+    with pytest.raises(NoSpace) as stopped:
+        run_pipeline(stages, sample_docs_file(sample_docs, tmp_path), out)
+    message = str(stopped.value)
+    assert message.startswith("exact_dedup's resolve writes about ") and "GiB free" in message and "--work-dir" in message
+    assert STOPPED_STATUS[NoSpace] == 6 and "\n" not in message
+    assert not (out / "_work" / "shuffle").exists(), "nothing of the shuffle was written"
+    assert list((out / "_parts").glob("s0-*.json")), "normalize's parts are kept for the resume"
+    monkeypatch.setattr(resolution, "SHUFFLE_SPACE", 2.5)
+    stats = run_pipeline(stages, sample_docs_file(sample_docs, tmp_path), out)
+    assert stats["invariant_ok"] and sum(stats["stages"][1]["removed"].values()) > 0
+    assert contents(out) == contents(reference)
+
+
+def sample_docs_file(sample_docs, tmp_path):
+    path = tmp_path / "in.parquet"
+    if not path.exists():
+        pq.write_table(sample_docs, path, row_group_size=200)  # several parts
+    return path
