@@ -168,11 +168,11 @@ def _table_format(fmt: str, text_column: str) -> str:
 
 
 def _plan_warc(index: int, path: str, name: str, fmt: str, part_bytes: int, limit: int | None) -> list[Part]:
-    """Byte ranges of `part_bytes` compressed bytes (one range for an uncompressed file, or
-    under --limit, which must know how many records each part holds)."""
+    """Byte ranges of `part_bytes` compressed bytes (one range for a file that is not gzipped a
+    member per record, or under --limit, which must know how many records each part holds)."""
     size = storage.size(path)
-    if limit is not None or not warc_reader.is_gzip(path):
-        rows = warc_reader.count_records(path) if limit is not None else None
+    if limit is not None or not warc_reader.splittable(path):
+        rows = warc_reader.count_records(path, fmt == "wet") if limit is not None else None
         return [Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=fmt, byte_range=(0, size))]
     bounds = list(range(0, size, part_bytes)) + [size]
     return [Part(f"{index:05d}-{k:04d}", index, path, name, None, 0, None, fmt=fmt, byte_range=(start, end))

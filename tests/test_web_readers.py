@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import json
 from pathlib import Path
 
@@ -94,19 +95,45 @@ def test_undecodable_bytes_are_replaced_and_counted():
     assert column[0].as_py() == "<p>Grüße</p>\ufffd\ufffdaus Köln" and replaced == [2]
 
 
+def _records(path: Path) -> list[bytes]:
+    """The sample crawl's records, each as its uncompressed bytes (one gzip member each)."""
+    data = path.read_bytes()
+    offsets = [r[0] for r in warcio_records(path)] + [len(data)]
+    return [gzip.decompress(data[a:b]) for a, b in zip(offsets, offsets[1:])]
+
+
 def _broken_copies(tmp_path: Path) -> dict[str, tuple[Path, int]]:
-    """Damaged copies of the sample crawl, and how many records each lost."""
+    """Damaged copies of the sample crawl (a gzip member per record, and not compressed), and how
+    many records each lost."""
     data = WARC.read_bytes()
     offsets = [r[0] for r in warcio_records(WARC)]
     a, b = offsets[40], offsets[41]
+    records = _records(WARC)
+
+    def with_record_40(change, compress=True) -> bytes:
+        damaged = [*records[:40], change(records[40]), *records[41:]]
+        return b"".join(gzip.compress(r, mtime=0) for r in damaged) if compress else b"".join(damaged)
+
+    length = re.compile(rb"(?m)^Content-Length: (\d+)")
+    longer = lambda r: length.sub(lambda m: b"Content-Length: %d" % (int(m.group(1)) + 300), r, count=1)  # noqa: E731
     cases = {
         "truncated-member": (data[:a] + data[a:(a + b) // 2] + data[b:], 1),
         "garbage-between": (data[:b] + b"\x1f\x8b\x08 not a member" * 40 + data[b:], 0),
         "cut-off-end": (data[:offsets[-1] + 20], 1),
+        # a record whose header cannot be read: lost, and counted as lost
+        "broken-version-line": (with_record_40(lambda r: r.replace(b"WARC/1.0", b"WARX/1.0", 1)), 1),
+        "no-content-length": (with_record_40(lambda r: length.sub(b"X-Length: 0", r, count=1)), 1),
+        # a Content-Length too long: the record's block takes in the next record's header
+        "length-too-long": (with_record_40(longer), 1),
+        "uncompressed length-too-long": (with_record_40(longer, compress=False), 1),
+        # cut in the middle, the next record right after: the same, not compressed
+        "uncompressed cut-record": (with_record_40(lambda r: r[:len(r) // 2], compress=False), 1),
+        # damage that does not end in a newline, right before a good record: no record lost
+        "uncompressed garbage-before-a-record": (with_record_40(lambda r: r + b"GARBAGE", compress=False), 0),
     }
     out = {}
     for name, (content, lost) in cases.items():
-        path = tmp_path / f"{name}.warc.gz"
+        path = tmp_path / (name.replace(" ", "-") + (".warc" if name.startswith("uncompressed") else ".warc.gz"))
         path.write_bytes(content)
         out[name] = (path, lost)
     return out
@@ -121,6 +148,45 @@ def test_damaged_warc_quarantines_the_broken_record_and_reads_the_rest(tmp_path,
         assert len(errors) == 1, (name, errors)
         offset, message, records_lost = errors[0]
         assert records_lost == lost and f"byte {offset}" in message, (name, message)
+        # --limit counts a file's records as a read finds them, the lost ones included
+        assert warc_reader.count_records(str(path), wet=False) == total, name
+
+
+@pytest.mark.parametrize("parts", [1, 5])
+def test_a_warc_gzipped_as_one_stream_is_read_whole(tmp_path, parts):
+    """FastWARC gives the records inside a gzip member after its first the offset of a later
+    member, or the file's size: none may be left to a part that does not read it."""
+    path = tmp_path / "one-stream.warc.gz"
+    path.write_bytes(gzip.compress(b"".join(_records(WARC))))
+    assert not warc_reader.splittable(str(path)) and warc_reader.splittable(str(WARC))
+    table, errors = read_all(path, parts)
+    assert errors == [] and table.num_rows == len(warcio_records(WARC))
+    assert sorted(table.column("id").to_pylist()) == sorted(read_all(WARC)[0].column("id").to_pylist())
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_chunked_gzipped_and_plain_payloads_are_decoded_and_the_records_after_them_read(tmp_path, compress):
+    """A payload sent chunked and gzipped (as wget records it) is decoded, and every record after it
+    is read (FastWARC 2.0 stops after such a payload without an error); a payload that decodes
+    shorter than its Content-Length is not taken for a truncated one."""
+    records = _records(WARC)
+    page_record = next(r for r in records if b"Content-Type: text/html" in r and b" 200 " in r.split(b"\r\n\r\n")[1][:20])
+    html = page_record.split(b"\r\n\r\n", 2)[2].rstrip(b"\r\n")
+    packed = gzip.compress(html, mtime=0)
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(packed[i:i + 700]), packed[i:i + 700]) for i in range(0, len(packed), 700)) + b"0\r\n\r\n"
+    http = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Encoding: gzip\r\n\r\n" + chunked)
+    record = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-00000000c0de>\r\n"
+              b"WARC-Target-URI: http://example.com/chunked\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+              b"Content-Type: application/http; msgtype=response\r\nContent-Length: %d\r\n\r\n" % len(http) + http + b"\r\n\r\n")
+    records = [records[0], record, *records[1:]]
+    path = tmp_path / ("chunked.warc.gz" if compress else "chunked.warc")
+    path.write_bytes(b"".join(gzip.compress(r, mtime=0) for r in records) if compress else b"".join(records))
+    table, errors = read_all(path)
+    assert table.num_rows == len(records)
+    assert all(e[2] == 0 for e in errors), errors  # a note that reading went on, no record lost
+    row = table.filter(pa.compute.equal(table.column("id"), "urn:uuid:00000000-0000-0000-0000-00000000c0de")).to_pylist()[0]
+    assert row["_read_reason"] is None and row["text"] == html.decode("utf-8")
 
 
 def test_a_record_claiming_a_huge_length_is_quarantined_not_fatal(tmp_path):
@@ -149,7 +215,7 @@ def test_a_run_on_a_damaged_crawl_accounts_for_every_record(ray_session, tmp_pat
     stats = run_pipeline(STAGES, folder, out, part_bytes=200_000)
     assert stats["invariant_ok"], stats["problems"]
     total = len(warcio_records(WARC))
-    assert stats["input"]["docs"] == 3 * total  # a broken record counts once, in quarantine
+    assert stats["input"]["docs"] == len(copies) * total  # a broken record counts once, in quarantine
     assert stats["input"]["parts"] > 3, "each file is read in several byte ranges"
     removed = read_folder(out / "removed").to_pandas()
     read_removed = removed[removed.stage == "read"]
@@ -159,7 +225,7 @@ def test_a_run_on_a_damaged_crawl_accounts_for_every_record(ray_session, tmp_pat
     broken = [q for q in quarantine if "unreadable" in q["error"]]
     assert sorted(q["source"].rsplit("/", 1)[1] for q in broken) == sorted(p.name for p, _ in copies.values())
     assert all(q["row"] is not None and f"byte {q['row']}" in q["error"] for q in broken)
-    # the three copies hold the same WARC-Record-IDs: the later copies' records are duplicates
+    # the copies hold the same WARC-Record-IDs: the later copies' records are duplicates
     assert all("duplicate id" in q["error"] for q in quarantine if q not in broken)
     kept = read_folder(out / "kept")
     assert "_read_reason" not in kept.column_names and kept.num_rows == len(set(kept.column("id").to_pylist()))

@@ -5,19 +5,22 @@ writes every record as its own gzip member, so a reader can start at any member 
 starts at the first member whose start lies in its range (found by scanning for the gzip magic
 and checking that the member inflates to a WARC header) and reads every record that *starts*
 in its range, so the parts of a file together read each record exactly once and a 1 GB file is
-thirty-odd tasks, not one. A file that is one gzip stream (or not compressed) has a single
-member start, at 0: its first part reads it all and the others find nothing to read.
+thirty-odd tasks, not one. A file gzipped as one stream, or not compressed, is one part
+(`splittable`); a record FastWARC places past its part's range is left to the next part only
+if it truly starts the member there (`_Boundaries`).
 
 Every record is accounted for. Response records with status 200 and an HTML body (WET:
 conversion records) become documents; every other record is returned with a reason for the
 removed-documents ledger (`read.not_html`, `read.http_status`, `read.not_text`). A record that
-cannot be parsed (a truncated or corrupt gzip member, a broken header, a body shorter than its
-Content-Length) is quarantined with the file and its byte offset, and reading goes on from the
-next good member.
+cannot be parsed (a truncated or corrupt gzip member, a broken header or Content-Length, a body
+shorter than its Content-Length or holding the next record's header) is quarantined with the
+file and its byte offset, and reading goes on from the next good member; where FastWARC stops
+before the end of the file without an error, reading goes on from the next record too.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +37,11 @@ WET_SUFFIXES = (".wet", ".wet.gz")  # Common Crawl's "*.warc.wet.gz" end in ".we
 GZIP_MAGIC = b"\x1f\x8b\x08"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 SCAN_CHUNK = 1 << 20
+HEADER_PROBE = 1 << 14  # bytes read (and inflated) to see the WARC header at an offset
+RECORD_ID = re.compile(rb"(?im)^WARC-Record-ID:[ \t]*(\S+)")
+CONTENT_LENGTH = re.compile(rb"(?im)^Content-Length:[ \t]*(\d+)")
+GAP_PROBE = 1 << 26  # bytes of damage looked at for the records it holds
+SPLIT_PROBE = 1 << 20  # bytes of a gzipped file read to see whether its first member is one record
 
 #: columns of a document read from WARC (text is the decoded HTML) or WET (text is the page text)
 WARC_COLUMNS = {
@@ -48,6 +56,26 @@ RECORD_COLUMNS = [name for name in WARC_COLUMNS if name not in ("text", "charset
 def is_gzip(path: str) -> bool:
     with storage.open_input(path) as handle:
         return handle.read(3) == GZIP_MAGIC
+
+
+def splittable(path: str) -> bool:
+    """Whether a file can be read in byte ranges: gzipped with a member per record, as its first
+    member shows (it ends where its record does). A file gzipped as one stream, or not
+    compressed, is one part: its records' offsets say nothing of where a range could start."""
+    with storage.open_input(path) as handle:
+        head = handle.read(SPLIT_PROBE)
+    if not head.startswith(GZIP_MAGIC):
+        return False
+    inflater = zlib.decompressobj(31)
+    try:
+        first = inflater.decompress(head)
+    except zlib.error:
+        return True  # a damaged first member: the reader quarantines it, and a range may start after it
+    header_end = first.find(b"\r\n\r\n")
+    length = CONTENT_LENGTH.search(first, 0, max(header_end, 0))
+    if header_end < 0 or length is None:
+        return True  # a header longer than the probe, or broken: the reader judges it
+    return len(first) <= header_end + 4 + int(length.group(1)) + 4  # nothing of a second record in the member
 
 
 def record_start(handle: BinaryIO, position: int, end: int, compressed: bool) -> int | None:
@@ -72,8 +100,8 @@ def record_start(handle: BinaryIO, position: int, end: int, compressed: bool) ->
 
 
 def _is_record_start(chunk: bytes, found: int, position: int, compressed: bool) -> bool:
-    if not compressed:
-        return (found == 0 and position == 0 or chunk[found - 1:found] == b"\n") and chunk[found + 7:found + 10] in (b"0\r\n", b"1\r\n")
+    if not compressed:  # not only after a newline: damage can end without one, right before a good record
+        return chunk[found + 7:found + 10] in (b"0\r\n", b"1\r\n")
     try:
         return zlib.decompressobj(31).decompress(chunk[found:found + 4096], 16).startswith(b"WARC/")
     except zlib.error:
@@ -114,7 +142,8 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
     quarantines them, and reading resumes at the next record boundary after the broken one.
     """
     batch, offsets, errors = Batch(), [], []
-    after: tuple[int, Exception] | None = None  # a read error after this record, not yet placed
+    after: tuple[int, Exception, int] | None = None  # a read error after this record (and the records it cost), not yet placed
+    boundaries = _Boundaries(path, compressed)
     with storage.open_input(path) as handle:
         position = start if start == 0 else record_start(handle, start, end, compressed)
         while position is not None:
@@ -123,31 +152,40 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
             try:
                 for record in ArchiveIterator(handle, parse_http=not wet, auto_decode="all"):
                     current = record.stream_pos
-                    if current >= end:
+                    if current >= end and boundaries.starts(current, record):
                         break
                     _convert(record, path, current, wet, ids_only, batch)
                     offsets.append(current)
                     good = current
-                    if after is not None:  # the damage lay between two good records: no record lost
+                    if after is not None:  # the damage lay between two good records
                         errors.append(_gap(*after))
                         after = None
                     if len(batch.rows) >= batch_rows:
                         capacity = batch.pages.nbytes * 5 // 4  # headroom: growing past it copies the buffer
                         yield batch.table(), offsets, errors
                         batch, offsets, errors = Batch(capacity), [], []
-                else:  # the end of the file: FastWARC stops quietly at a cut-off last member
-                    if compressed:
+                else:  # FastWARC ended: at the end of the file, or quietly before it
+                    resume = None if good is None else record_start(handle, good + 1, end, compressed)
+                    if resume is not None:  # it stopped before a record it could have read (FastWARC 2.0 does after a chunked, gzipped payload)
+                        errors.append((good, f"reading stopped after the WARC record at byte {good}; went on at the next record, byte {resume}", 0))
+                        position = resume
+                        continue
+                    if compressed:  # FastWARC stops quietly at a cut-off last member
                         errors.extend(_damaged_tail(handle, position if good is None else good))
                 position = None
             except (OSError, _Truncated) as exc:
                 if (current is not None and current != good) or good is None:
                     broken = current if current is not None and current != good else position  # being read, or the first
+                    if after is not None and after[2]:  # the records lost before it, which its retry ended
+                        errors.append(_gap(*after))
                     errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1))
                     after = None
                     position = record_start(handle, broken + 1, end, compressed)
                 else:  # failed while reading past `good`: retry at the next boundary, which may be the broken one
-                    after = (good, exc)
                     position = record_start(handle, good + 1, end, compressed)
+                    # the damage is this part's up to the next readable record, in its range or past it
+                    following = position if position is not None else record_start(handle, good + 1, 1 << 62, compressed)
+                    after = (good, exc, _headers_between(handle, good, following, compressed) - 1)
         if after is not None:
             errors.append(_gap(*after))
     if len(batch) or errors:
@@ -158,9 +196,68 @@ class _Truncated(Exception):
     pass
 
 
-def _gap(good: int, exc: Exception) -> tuple[int, str, int]:
-    """Damaged bytes between the record at `good` and the next good one: a note, no record lost."""
-    return good, f"unreadable bytes after the WARC record at byte {good}: {exc}", 0
+class _Boundaries:
+    """Whether a record is the first of the gzip member at the offset FastWARC gives for it.
+
+    FastWARC gives a record the offset of the gzip member its decompressor is in when the record
+    starts. With a member per record (Common Crawl, warcio, wget) that is the record's own; in a
+    member that holds several records (a file gzipped as one stream) the records after the first
+    get a later member's offset, or the file's size. A part stops at the first record past its
+    range only when it is that member's first record (its WARC-Record-ID is the one written
+    there), so no record is left to a part that will not read it. Checked once per part, and
+    once per offset."""
+
+    def __init__(self, path: str, compressed: bool):
+        self.path, self.compressed, self._ids = path, compressed, {}
+
+    def starts(self, offset: int, record: WarcRecord) -> bool:
+        if offset not in self._ids:
+            self._ids[offset] = self._first_id(offset)
+        return self._ids[offset] == _bare_id(record.record_id)
+
+    def _first_id(self, offset: int) -> str | None:
+        with storage.open_input(self.path) as probe:
+            probe.seek(offset)
+            head = probe.read(HEADER_PROBE)
+        if self.compressed:
+            try:
+                head = zlib.decompressobj(31).decompress(head, HEADER_PROBE)
+            except zlib.error:
+                return None
+        header = head.split(b"\r\n\r\n", 1)[0]
+        found = RECORD_ID.search(header) if header.startswith(b"WARC/") else None
+        return _bare_id(found.group(1).decode("latin-1")) if found else None
+
+
+def _bare_id(record_id: str | None) -> str | None:
+    return record_id.strip().strip("<>") if record_id else None
+
+
+def _gap(good: int, exc: Exception, lost: int) -> tuple[int, str, int]:
+    """Damaged bytes between the record at `good` and the next good one, with the records whose
+    headers lie in them (lost: a header too broken to read, or a record cut before the next)."""
+    held = f", holding {lost} unreadable record(s)" if lost else ""
+    return good, f"unreadable bytes after the WARC record at byte {good}{held}: {exc}", lost
+
+
+def _headers_between(handle: BinaryIO, start: int, stop: int | None, compressed: bool) -> int:
+    """WARC-Type header lines in the file's bytes [start, stop or its end), inflated member by member (up to
+    a damaged one) when compressed; GAP_PROBE bytes at most."""
+    handle.seek(start)
+    data = handle.read(GAP_PROBE if stop is None else min(stop - start, GAP_PROBE))
+    if compressed:
+        members = []
+        while data:
+            inflater = zlib.decompressobj(31)
+            try:
+                members.append(inflater.decompress(data, GAP_PROBE))
+            except zlib.error:
+                break
+            if not inflater.eof:
+                break
+            data = inflater.unused_data
+        data = b"".join(members)
+    return data.count(b"\nWARC-Type:")
 
 
 def _damaged_tail(handle: BinaryIO, last: int) -> list[tuple[int, str, int]]:
@@ -191,8 +288,14 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
     `record_id` takes 0.6 us where a `headers.get` took 5-10 us (measured on the benchmark WARC)."""
     headers = record.headers
     body = _payload(record)
-    if len(body) < record.content_length:
+    if len(body) < record.content_length and not _decoded(record):
         raise _Truncated(f"truncated: {len(body)} of {record.content_length} bytes")
+    if record.content_length == 0 and not (headers.get("Content-Length") or "").strip().isdigit():
+        raise _Truncated(f"no valid Content-Length: {headers.get('Content-Length')!r}")
+    swallowed = body.find(NEXT_RECORD)
+    if swallowed >= 0 and body[swallowed + 7:swallowed + 10] in (b"0\r\n", b"1\r\n") and RECORD_FIELD in body[swallowed:swallowed + 4096]:
+        raise _Truncated(f"its block holds the next WARC record's header at byte {swallowed} of {len(body)}: "
+                         "its Content-Length is longer than the record")
     record_id = (record.record_id or f"{path}@{offset}").strip("<>")
     kind = record.record_type
     url, date = headers.get("WARC-Target-URI"), headers.get("WARC-Date")
@@ -218,6 +321,21 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
     batch.rows.append((record_id, url, date, str(kind), content_type or None, status, path, offset, reason))
 
 
+#: a WARC header inside a record's block: the record claimed more bytes than it has (or was cut
+#: short, and the next record follows)
+NEXT_RECORD = b"WARC/1."
+RECORD_FIELD = b"\r\nWARC-Type:"
+
+
+def _decoded(record: WarcRecord) -> bool:
+    """Whether FastWARC decoded the payload (chunked transfer, gzip, deflate, br): then its length
+    is not the Content-Length's."""
+    if not record.is_http:
+        return False
+    http = record.http_headers
+    return bool(http.get("Transfer-Encoding") or http.get("Content-Encoding"))
+
+
 #: the most bytes of a payload asked for by its length (64 MiB: far above any page)
 FIRST_READ = 1 << 26
 
@@ -236,10 +354,8 @@ def _payload(record: WarcRecord) -> bytes:
     return body + rest if rest else body
 
 
-def count_records(path: str) -> int:
-    """Records in a file (for --limit, which must know how many documents a file holds)."""
-    with storage.open_input(path) as handle:
-        try:
-            return sum(1 for _ in ArchiveIterator(handle, parse_http=False))
-        except OSError:
-            return 0
+def count_records(path: str, wet: bool) -> int:
+    """Records in a file as a read of it finds them, the ones lost to damage included (for
+    --limit, which must know how many records each file holds)."""
+    return sum(len(offsets) + sum(lost for *_, lost in errors)
+               for _, offsets, errors in read_records(path, 0, storage.size(path), wet, 1 << 16, is_gzip(path), ids_only=True))
