@@ -87,6 +87,27 @@ def test_charset_from_header_meta_and_detection_on_real_pages():
     assert all(d["charset_replaced"] == 0 for d in docs)
 
 
+def test_charset_labels_are_read_as_browsers_read_them():
+    """A quoted label in the HTTP header is the label; a label browsers do not know is ignored
+    (the page's own declaration or detection decides, never UTF-8 by default); a meta tag that
+    says UTF-16 on a page it could be read from as ASCII means UTF-8 (WHATWG)."""
+    table, _ = read_all(WARC)
+    russian = next(d["text"] for d in table.to_pylist() if d["url"] and "/ru/" in d["url"] and d["_read_reason"] is None)
+    page = russian.encode("cp1251", "ignore")
+    expected = page.decode("cp1251")
+    for header in ('"windows-1251"', " 'windows-1251' ", "WINDOWS-1251"):
+        decoded = to_utf8(page, header)
+        assert (decoded.charset, decoded.source, decoded.replaced) == ("cp1251", "http", 0), header
+        assert decoded.data.decode("utf-8") == expected
+    undeclared = re.sub(rb"(?i)<meta[^>]*charset[^>]*>", b"", page)
+    for unknown in ("latin_1", "cp932", "no-such-charset"):  # ignored: detection reads the Cyrillic
+        decoded = to_utf8(undeclared, unknown)
+        assert decoded.source == "detected" and decoded.charset == "cp1251" and "\ufffd" not in decoded.data.decode("utf-8"), unknown
+    utf8_page = re.sub(rb"(?i)<meta[^>]*charset[^>]*>", b'<meta charset="utf-16">', russian.encode("utf-8"), count=1)
+    decoded = to_utf8(utf8_page)
+    assert (decoded.charset, decoded.source) == ("utf-8", "meta") and decoded.data.decode("utf-8") == utf8_page.decode("utf-8")
+
+
 def test_undecodable_bytes_are_replaced_and_counted():
     page = to_utf8("<p>Grüße</p>".encode() + b"\xff\xfe" + "aus Köln".encode(), "utf-8")
     from dataprep.readers.charset import utf8_column

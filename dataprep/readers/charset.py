@@ -40,19 +40,16 @@ class Page(NamedTuple):
 
 @functools.lru_cache(maxsize=256)
 def browser_label(label: str | bytes | None) -> str | None:
-    """A charset label as a browser reads it, or None when no codec knows it (then it is ignored).
+    """A charset label as a browser reads it (WHATWG's table of labels; quotes around it, as in
+    `charset="windows-1251"`, dropped), or None for a label not in that table, which a browser
+    ignores: `latin_1` or `cp932`, which Python's codecs know, included.
 
     Cached: a crawl uses a few dozen labels, and the lookups cost more than the rest of a page's
     charset choice."""
-    if not label:
-        return None
     if isinstance(label, bytes):
         label = label.decode("ascii", "replace")
-    try:
-        codecs.lookup(label.strip())
-    except LookupError:
-        return None
-    return map_encoding_to_html5(label.strip())
+    label = (label or "").strip().strip("\"'").strip()
+    return map_encoding_to_html5(label, fallback_utf8=False) if label else None
 
 
 def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
@@ -65,6 +62,8 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
     if not declared:
         match = META_CHARSET.search(body, 0, PRESCAN_BYTES)
         declared, source = (browser_label(match.group(1)) if match else None), "meta"
+        if declared in ("utf-16-le", "utf-16-be"):  # WHATWG: a meta tag read as ASCII cannot be right about UTF-16
+            declared = "utf-8"
     if declared == "utf-8" or (declared and body.isascii() and _ascii_compatible(declared)):
         return Page(body, "utf-8", source, None)
     if declared:
