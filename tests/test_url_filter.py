@@ -37,6 +37,18 @@ def test_block_lists_match_parent_domains_and_paths_below(ut1):
         "url_filter.blocked_url", None, "url_filter.blocked_url", None, None]
 
 
+def test_a_listed_host_or_path_is_found_however_the_url_writes_it(tmp_path):
+    """Internationalised domains in either form (list and crawl may differ), URLs without a
+    scheme or with `//` only, and user info or a port before a listed path."""
+    listed = tmp_path / "block.txt"
+    listed.write_text("bücher.de\nxn--caf-dma.fr\nfreehost.net/users/bad\n")
+    stage = UrlFilter(block_lists=[str(listed)])
+    urls = ["http://xn--bcher-kva.de/", "https://BÜCHER.de/x", "http://café.fr/menu", "//www.café.fr/", "bücher.de:8080/a",
+            "http://freehost.net:8080/users/bad/x", "http://user@freehost.net/users/bad", "//freehost.net/users/bad/",
+            "http://freehost.net/users/badger", "http://buecher.de/", "http://cafe.fr/"]
+    assert decide(stage, urls) == ["url_filter.blocked_domain"] * 5 + ["url_filter.blocked_url"] * 3 + [None] * 3
+
+
 def test_tld_rules():
     assert decide(UrlFilter(block_tlds=[".xxx", "porn"]), ["https://a.xxx/", "https://b.porn", "https://c.com/xxx"]) == [
         "url_filter.tld", "url_filter.tld", None]

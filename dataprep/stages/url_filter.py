@@ -4,8 +4,8 @@ What a crawl pipeline checks first (datatrove's URLFilter, NeMo Curator's and Re
 block lists), in this order, each a reason code:
 - `blocked_domain`: the URL's host, or a domain above it, is on a block list (`www.a.example.com`
   is blocked by `example.com`);
-- `blocked_url`: the URL without its scheme and `www.` starts with a listed URL path
-  (`example.com/adult/` blocks everything under it);
+- `blocked_url`: the URL's host (without `www.`, user info or port) and path start with a listed
+  URL path (`example.com/adult/` blocks everything under it);
 - `tld`: the top-level domain is in `block_tlds`, or not in `allow_tlds` when that is given;
 - `banned_word` / `banned_subword`: a word of `banned_words` files is a whole word of the URL, or
   a `banned_subwords` entry appears anywhere in its letters and digits;
@@ -13,7 +13,8 @@ block lists), in this order, each a reason code:
   (dataprep/badwords, the lists `c4_badwords` uses; English by default) are whole words of the URL.
 
 Lists are files, one entry per line, `#` for comments: the UT1 blacklist format, whose category
-folders (`adult/domains`, `adult/urls`) can be given as a folder. A host on an allow list is
+folders (`adult/domains`, `adult/urls`) can be given as a folder. An internationalised domain
+matches in either form (`bücher.de`, `xn--bcher-kva.de`). A host on an allow list is
 never removed by this stage. A document without a URL has nothing to judge and is kept (its
 `url_missing` metric says so).
 
@@ -36,7 +37,9 @@ from dataprep import text as textutil
 from dataprep.stages.base import Filter, TextBatch, register
 from dataprep.stages.c4_badwords import LISTS, available
 
-HOST = r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://)?(?:[^@/?#]*@)?(?P<host>[^/:?#]+)"
+#: a URL's authority and path, with or without a scheme (`//host/...` and `host/...` too); the
+#: host without user info or port
+URL_PARTS = r"^(?:(?:[a-zA-Z][a-zA-Z0-9+.\-]*:)?//)?(?:[^@/?#]*@)?(?P<host>[^/:?#]+)(?::[0-9]*)?(?P<path>[^?#]*)"
 MAX_LEVELS = 8  # domain levels tried against the lists (a.b.c.d.e.f.example.com)
 
 
@@ -53,6 +56,22 @@ def read_list(path: str) -> frozenset[str]:
                 if line and not line.startswith("#"):
                     entries.add(line)
     return frozenset(entries)
+
+
+def with_idna_forms(entries: set[str]) -> set[str]:
+    """The entries, and for each internationalised domain its other form (`bücher.de` and
+    `xn--bcher-kva.de`): a list and a crawl may write a host either way. Done on the lists, once,
+    so no URL is converted."""
+    out = set(entries)
+    for entry in entries:
+        domain, slash, path = entry.partition("/")
+        try:
+            other = domain.encode("idna").decode("ascii") if not domain.isascii() else \
+                domain.encode("ascii").decode("idna") if "xn--" in domain else domain
+        except UnicodeError:  # not a valid IDN: matched as written
+            continue
+        out.add(other.lower() + slash + path)
+    return out
 
 
 def _strings(entries) -> pa.Array:
@@ -99,11 +118,11 @@ class UrlFilter(Filter):
         self.soft_word_languages = sorted(soft_word_languages or ["en"])
 
     def setup(self) -> None:
-        listed = set().union(*(read_list(p) for p in self.block_lists))
+        listed = with_idna_forms(set().union(*(read_list(p) for p in self.block_lists)))
         self._block_domains = _strings(e for e in listed if "/" not in e)
         self._block_urls = _strings(e.removeprefix("www.").rstrip("/") for e in listed if "/" in e)
         self._url_depth = max((e.count("/") for e in self._block_urls.to_pylist()), default=0)
-        self._allow = _strings(set().union(*(read_list(p) for p in self.allow_lists)))
+        self._allow = _strings(with_idna_forms(set().union(*(read_list(p) for p in self.allow_lists))))
         self._banned = _strings(set().union(*(read_list(p) for p in self.banned_words)))
         self._subwords = sorted(set().union(*(read_list(p) for p in self.banned_subwords)))
         soft = set().union(*(read_list(str(LISTS / f"{code}.txt")) for code in self.soft_word_languages))
@@ -115,14 +134,14 @@ class UrlFilter(Filter):
         n = batch.num_rows
         url = batch.table.column("url").combine_chunks().cast(pa.string()) if "url" in batch.table.column_names else pa.nulls(n, pa.string())
         url = pc.utf8_lower(url)
-        host = pc.struct_field(pc.extract_regex(url, HOST), "host")
-        host = pc.utf8_rtrim(host, characters=".")
+        parts = pc.extract_regex(url, URL_PARTS)
+        host = pc.utf8_rtrim(pc.struct_field(parts, "host"), characters=".")
         words, parent = textutil.flat(pc.split_pattern_regex(url, r"[^\p{L}\p{N}]+"))
         return {
             "url_missing": pc.is_null(url).to_numpy(zero_copy_only=False),
             "allowed": self._domain_listed(host, self._allow),
             "blocked_domain": self._domain_listed(host, self._block_domains),
-            "blocked_url": self._url_listed(url),
+            "blocked_url": self._url_listed(host, pc.struct_field(parts, "path")),
             "tld_blocked": self._tld_blocked(host),
             "banned_words": _count_per_doc(pc.is_in(words, self._banned), parent, n),
             "banned_subword": self._has_subword(url),
@@ -142,13 +161,13 @@ class UrlFilter(Filter):
                 break
         return found
 
-    def _url_listed(self, url: pa.Array) -> np.ndarray:
-        """Whether the URL (no scheme, no www.) is a listed path or lies under one: one `is_in` per depth."""
-        found = np.zeros(len(url), bool)
+    def _url_listed(self, host: pa.Array, path: pa.Array) -> np.ndarray:
+        """Whether host and path (no scheme, user info, port or www.) are a listed path or lie
+        under one: one `is_in` per depth."""
+        found = np.zeros(len(host), bool)
         if len(self._block_urls) == 0:
             return found
-        bare = pc.replace_substring_regex(url, r"^(?:[a-z][a-z0-9+.\-]*://)?(?:www\.)?", "")
-        bare = pc.replace_substring_regex(bare, r"[?#].*$", "")
+        bare = pc.binary_join_element_wise(pc.replace_substring_regex(host, r"^www\.", ""), path, "")
         for depth in range(1, self._url_depth + 1):
             prefix = pc.struct_field(pc.extract_regex(bare, rf"^(?P<p>[^/]+(?:/[^/]+){{{depth}}})"), "p")
             found |= pc.fill_null(pc.is_in(prefix, self._block_urls), False).to_numpy(zero_copy_only=False)
