@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from dataprep.errors import ConfigError, NoSpace, StageOverBudget, TaskCrashed
 
 
 #: exit status of a run stopped on purpose, resumable by the same command once the cause is fixed
-STOPPED_STATUS = {StageOverBudget: 4, TaskCrashed: 5, NoSpace: 6}
+STOPPED_STATUS = {StageOverBudget: 4, TaskCrashed: 5, NoSpace: 6, OSError: 7}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,14 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 (a bug: one line here, the traceback in a file)
+    except Exception as exc:  # noqa: BLE001 (one line here, the traceback in a file)
         import tempfile
         import traceback
 
         log = Path(tempfile.gettempdir()) / f"dataprep-error-{os.getpid()}.log"
         log.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"dataprep: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              f"(traceback in {log}); run the same command again to resume", file=sys.stderr)
+        cause = getattr(exc, "cause", None) or exc  # a Ray task's error: what the task raised
+        line = re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).strip().splitlines()
+        what = f"{type(cause).__name__}: {line[0] if line else ''} (traceback in {log}); run the same command again to resume"
+        if isinstance(cause, OSError):  # the disk or the object store failed (unreachable, denied, full): not a bug
+            print(f"dataprep: stopped: reading or writing failed: {what} once it is fixed", file=sys.stderr)
+            return STOPPED_STATUS[OSError]
+        print(f"dataprep: internal error: {what}", file=sys.stderr)
         return 3
 
 

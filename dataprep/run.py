@@ -46,15 +46,19 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
               f"{storage.public(passed_over[0])}): reading the tables; --input-format warc, wet or html reads the others", file=sys.stderr)
     identity = _identity(pipeline, files)
     layout = OutputLayout.of(opts.output, opts.work_dir, identity["fingerprint"])
+    _check_apart(opts.input, files, layout)
     _prepare_output(layout, identity, overwrite)
     parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
     segments = _segments(pipeline)
     committed = set(storage.name(m) for m in layout.parts(layout.markers, "*.json"))
+    resumed = committed  # the parts an interrupted run of this output had finished
     if all(layout.marker_name(index, part.key) in committed for index in range(len(segments)) for part in parts) \
             and storage.exists(layout.stats_json):  # written last: this very run has finished; keep its record
         finished = storage.read_json(layout.stats_json)
         mtime = storage.info(layout.stats_json).mtime
         finished_at = mtime.astimezone().strftime("%Y-%m-%d %H:%M:%S") if mtime else "an earlier run"
+        if not storage.exists(layout.report_html):  # stopped between stats.json and the report
+            _write_report(layout)
         return {**finished, "already_finished": True, "finished": finished_at}
     if file_quarantine:
         storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
@@ -74,6 +78,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                                batch_rows=opts.batch_rows, max_doc_bytes=opts.max_doc_bytes, ledger=policy,
                                duplicates=duplicates if index == 0 else None,
                                next_keys=following[1] if following and isinstance(following[0], Global) else None)
+            if index:  # the parts this segment has left to run must find what the last one kept
+                _check_work_kept(layout, index - 1, [p for p in parts if layout.marker_name(index, p.key) not in resumed], resumed)
             head = segment[0][0]
             if isinstance(head, Global):
                 resolution, phase_seconds[first_stage] = _global_phases(head, parts, config)
@@ -101,10 +107,51 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         entry["thresholds"] = [t._asdict() for t in stage.threshold_rules()]
     storage.write_json(stats, layout.stats_json)
     runtime.release_memory()
+    _write_report(layout)
+    return stats
+
+
+def _write_report(layout: OutputLayout) -> None:
     from dataprep import report  # here: a worker unpickling this module's tasks need not import the report (pyarrow.dataset, pandas)
 
     report.write(layout)
-    return stats
+
+
+def _check_apart(input_spec: str, files: list[str], layout: OutputLayout) -> None:
+    """The output and work folders must not hold the input, nor lie inside its folder: a run would
+    write over its input (and --overwrite delete it), or a rerun read its own output."""
+    base = storage.normalize(input_spec.split("*")[0].split("?")[0].split("[")[0]) if input_spec else ""
+    for folder, what in ((layout.root, "--output"), (layout.work, "--work-dir")):
+        held = next((f for f in files if storage.within(f, folder)), None)
+        if held is not None:
+            raise ConfigError(f"{what} {storage.public(folder)} holds the input file {storage.public(held)}; "
+                              "choose a folder apart from the input (--overwrite would delete it)")
+        if base and storage.is_dir(base) and storage.within(folder, base):
+            raise ConfigError(f"{what} {storage.public(folder)} lies inside the input folder {storage.public(base)}: "
+                              "a rerun would read the run's own output; choose a folder apart from the input")
+
+
+#: parts of a resumed segment whose previous segment's documents are looked for in the work folder
+WORK_CHECKS = 3
+
+
+def _check_work_kept(layout: OutputLayout, segment: int, parts: list[Part], resumed: set[str]) -> None:
+    """On a resume, the work folder must still hold what the interrupted run's segment kept of `parts`
+    (a cleaned scratch disk, or another --work-dir, would otherwise read as parts that kept
+    nothing). A few such parts are looked at (WORK_CHECKS): a lost folder lacks them all."""
+    done = [p for p in parts if layout.marker_name(segment, p.key) in resumed]
+    checked = 0
+    for part in done:
+        passed = storage.read_json(layout.marker(segment, part.key))["stages"][-1]["kept"]
+        if not passed:
+            continue
+        if not storage.exists(layout.segment_part(segment, part.key)):
+            raise ConfigError(f"the work folder {storage.public(layout.work)} lacks what the interrupted run kept of part {part.key} "
+                              f"({passed} documents): it was cleaned, or --work-dir is not the interrupted run's; rerun with that "
+                              "--work-dir, or with --overwrite to start again")
+        checked += 1
+        if checked == WORK_CHECKS:
+            return
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import shutil
 import uuid
 from typing import Any, BinaryIO
@@ -42,13 +43,18 @@ def is_remote(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
 
 
+#: `scheme://user:secret@`, whatever the secret holds (an AWS secret key often has a `/`, which
+#: ends a URI's host for urlsplit: the secret would read as a path)
+CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@:?#]*:[^@]*@")
+
+
 def normalize(uri: str) -> str:
     """A path or URI as the runner keeps it: local ones absolute (file:// dropped), remote ones
     checked (no credentials or query string) and without a trailing slash."""
     if not is_remote(uri):
         return os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
     parts = urlsplit(uri)
-    if "@" in parts.netloc:
+    if "@" in parts.netloc or CREDENTIALS.match(uri):
         raise ConfigError(f"{public(uri)}: credentials in a URI are not accepted; give them through the environment "
                           "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or the cloud's config files")
     if parts.query or parts.fragment:
@@ -61,12 +67,18 @@ def public(uri: str) -> str:
     """A URI as it may be written down: no user:password@, no query string or fragment."""
     if not is_remote(uri):
         return uri
-    parts = urlsplit(uri)
+    parts = urlsplit(CREDENTIALS.sub(r"\g<scheme>", uri))
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def join(uri: str, *names: str) -> str:
     return posixpath.join(uri, *names) if is_remote(uri) else os.path.join(uri, *names)
+
+
+def within(uri: str, folder: str) -> bool:
+    """Whether a path is the folder or lies below it (both as `normalize` keeps them)."""
+    uri, folder = normalize(uri), normalize(folder).rstrip("/")
+    return uri == folder or uri.startswith(folder + ("/" if is_remote(folder) else os.sep))
 
 
 def name(uri: str) -> str:

@@ -103,3 +103,50 @@ def sample_docs_file(sample_docs, tmp_path):
     if not path.exists():
         pq.write_table(sample_docs, path, row_group_size=200)  # several parts
     return path
+
+
+def test_an_output_that_holds_or_lies_in_the_input_is_refused(ray_session, tmp_path, sample_docs):
+    """Writing into the input folder would overwrite it (and --overwrite delete it); an output
+    inside it would be read as input by the rerun."""
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+    from dataprep.run import run
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(sample_docs.slice(0, 50), inputs / "shard.parquet")
+    for output, overwrite, refusal in ((inputs, True, "holds the input file"), (inputs / "out", False, "lies inside the input folder"),
+                                       (tmp_path, True, "holds the input file")):
+        spec = {"name": "apart", "input": str(inputs), "output": str(output), "stages": [{"length": {}}]}
+        with pytest.raises(ConfigError, match=refusal):
+            run(pipeline.from_dict(spec), overwrite=overwrite)
+        assert (inputs / "shard.parquet").exists()
+
+
+def test_a_resume_refuses_a_work_folder_that_lost_the_interrupted_runs_documents(ray_session, tmp_path, sample_docs):
+    """A run stopped after its first segment, whose work folder was then cleaned (or given as
+    another --work-dir), would read every part as having kept nothing: it is refused instead;
+    --overwrite starts again. A finished run that lost its report (stopped just before writing
+    it) gets it back when run again."""
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+    from dataprep.run import run
+
+    stages = [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]
+    out = tmp_path / "out"
+    spec = {"name": "work", "input": str(sample_docs_file(sample_docs, tmp_path)), "output": str(out), "stages": stages}
+    finished, before = run(pipeline.from_dict(spec)), contents(out)
+    (out / "report.html").unlink()
+    again = run(pipeline.from_dict(spec))
+    assert again["already_finished"] and (out / "report.html").exists()
+
+    # as a kill after the first segment leaves it: no stats, no later markers; then the scratch is cleaned
+    (out / "stats.json").unlink()
+    for marker in (out / "_parts").glob("s[12]-*.json"):
+        marker.unlink()
+    for kept in (out / "_work" / "s0").glob("part-*.parquet"):
+        kept.unlink()
+    with pytest.raises(ConfigError, match="lacks what the interrupted run kept of part"):
+        run(pipeline.from_dict(spec))
+    redone = run(pipeline.from_dict(spec), overwrite=True)
+    assert redone["invariant_ok"] and contents(out) == before and redone["output"] == finished["output"]
