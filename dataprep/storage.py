@@ -27,7 +27,6 @@ import re
 import shutil
 import uuid
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -43,8 +42,11 @@ def is_remote(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
 
 
+#: options in a query string (`?endpoint_override=...`): refused, never taken for part of a key.
+#: A `?` or `#` without them is part of an object's key, as S3 and GCS allow
+OPTIONS = re.compile(r"\?[^/?#]*=[^/]*$")
 #: `scheme://user:secret@`, whatever the secret holds (an AWS secret key often has a `/`, which
-#: ends a URI's host for urlsplit: the secret would read as a path)
+#: would make the rest of the secret read as a path)
 CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@:?#]*:[^@]*@")
 
 
@@ -53,22 +55,29 @@ def normalize(uri: str) -> str:
     checked (no credentials or query string) and without a trailing slash."""
     if not is_remote(uri):
         return os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
-    parts = urlsplit(uri)
-    if "@" in parts.netloc or CREDENTIALS.match(uri):
+    if "@" in _split(uri)[1] or CREDENTIALS.match(uri):
         raise ConfigError(f"{public(uri)}: credentials in a URI are not accepted; give them through the environment "
                           "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or the cloud's config files")
-    if parts.query or parts.fragment:
+    if OPTIONS.search(uri):
         raise ConfigError(f"{public(uri)}: options in a URI's query string are not accepted; set them in the environment "
                           "(AWS_ENDPOINT_URL, AWS_REGION, ...)")
     return uri.rstrip("/") if not uri.endswith("://") else uri
+
+
+def _split(uri: str) -> tuple[str, str, str]:
+    """(scheme, host or bucket, the rest from its first "/") of a URI. Not urlsplit: an object's
+    key may hold "?" and "#", which it would cut off as a query and a fragment."""
+    scheme, _, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return scheme.lower(), host, slash + path
 
 
 def public(uri: str) -> str:
     """A URI as it may be written down: no user:password@, no query string or fragment."""
     if not is_remote(uri):
         return uri
-    parts = urlsplit(CREDENTIALS.sub(r"\g<scheme>", uri))
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    scheme, host, path = _split(CREDENTIALS.sub(r"\g<scheme>", uri))
+    return f"{scheme}://{host.rpartition('@')[2]}{OPTIONS.sub('', path)}"
 
 
 def join(uri: str, *names: str) -> str:
@@ -89,23 +98,23 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     """(filesystem, path inside it) of a URI; the filesystem is made once per bucket or host."""
     if not is_remote(uri):
         return pafs.LocalFileSystem(), normalize(uri)
-    parts = urlsplit(uri)
-    root = f"{parts.scheme}://{parts.netloc}"
+    scheme, host, inside = _split(uri)
+    root = f"{scheme}://{host}"
     if root not in _FILESYSTEMS:
         try:
-            made = _s3_from_environment() if parts.scheme == "s3" else _gcs_from_environment() if parts.scheme in ("gs", "gcs") else None
+            made = _s3_from_environment() if scheme == "s3" else _gcs_from_environment() if scheme in ("gs", "gcs") else None
             _FILESYSTEMS[root] = made or pafs.FileSystem.from_uri(root)[0]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):  # a scheme pyarrow lacks: fsspec's
             import fsspec
 
             try:
-                _FILESYSTEMS[root] = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem(parts.scheme)))
+                _FILESYSTEMS[root] = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem(scheme)))
             except (ImportError, ValueError) as exc:
-                raise ConfigError(f"{public(uri)}: no filesystem for {parts.scheme}:// ({exc})") from None
+                raise ConfigError(f"{public(uri)}: no filesystem for {scheme}:// ({exc})") from None
         except OSError as exc:
             raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
     fs = _FILESYSTEMS[root]
-    path = f"{parts.netloc}{parts.path}" if parts.scheme in _BUCKETED or isinstance(fs, pafs.PyFileSystem) else parts.path
+    path = f"{host}{inside}" if scheme in _BUCKETED or isinstance(fs, pafs.PyFileSystem) else inside
     return fs, path.rstrip("/") or "/"
 
 
@@ -135,10 +144,10 @@ def _uri(base: str, path: str) -> str:
     """The URI of `path` (inside the filesystem of `base`)."""
     if not is_remote(base):
         return path
-    parts = urlsplit(base)
-    if parts.scheme in _BUCKETED or isinstance(resolve(base)[0], pafs.PyFileSystem):
-        return f"{parts.scheme}://{path.lstrip('/')}"  # fsspec lists some paths with a leading slash
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    scheme, host, _ = _split(base)
+    if scheme in _BUCKETED or isinstance(resolve(base)[0], pafs.PyFileSystem):
+        return f"{scheme}://{path.lstrip('/')}"  # fsspec lists some paths with a leading slash
+    return f"{scheme}://{host}{path}"
 
 
 def info(uri: str) -> pafs.FileInfo:

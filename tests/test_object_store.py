@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import SAMPLES, local_files, read_folder, run_pipeline, token_files
@@ -206,7 +207,8 @@ def test_a_scheme_pyarrow_lacks_goes_through_fsspec():
 
 
 def test_warc_byte_ranges_jsonl_and_html_read_the_same_from_s3(s3_store, sample_docs, monkeypatch, tmp_path):
-    """Every reader through the store: a gzipped WARC cut into byte ranges, JSONL.gz, HTML files."""
+    """Every reader through the store: a gzipped WARC cut into byte ranges, JSONL.gz, HTML files,
+    Parquet files whose keys hold "#", "?" and a space."""
     import gzip
     import shutil
 
@@ -218,8 +220,10 @@ def test_warc_byte_ranges_jsonl_and_html_read_the_same_from_s3(s3_store, sample_
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_EC2_METADATA_DISABLED"):
         monkeypatch.setenv(key, s3_store.env[key])
     local = tmp_path / "web"
-    for fmt in ("warc", "jsonl", "html"):
+    for fmt in ("warc", "jsonl", "html", "parquet"):
         (local / fmt).mkdir(parents=True)
+    for i, name in enumerate(("a#1.parquet", "b?2.parquet", "c 3.parquet")):  # keys S3 allows: not a fragment nor a query
+        pq.write_table(sample_docs.slice(10 * i, 10), local / "parquet" / name)
     shutil.copy(SAMPLES / "_web" / "debian-faq.warc.gz", local / "warc")
     docs = sample_docs.slice(0, 40).select(["id", "text"]).to_pylist()
     with gzip.open(local / "jsonl" / "docs.jsonl.gz", "wt", encoding="utf-8") as out:
@@ -237,7 +241,7 @@ def test_warc_byte_ranges_jsonl_and_html_read_the_same_from_s3(s3_store, sample_
         # the columns naming the source file hold its path or URI; everything else is the same
         return len(parts), table.drop_columns([c for c in ("warc_file", "html_file") if c in table.column_names]).to_pylist()
 
-    for fmt in ("warc", "jsonl", "html"):
+    for fmt in ("warc", "jsonl", "html", "parquet"):
         here, there = read(str(local / fmt), fmt), read(f"{s3_store.bucket}/web/{fmt}/", fmt)
         assert here == there and there[1], fmt
     assert read(f"{s3_store.bucket}/web/warc/", "warc")[0] > 5, "the WARC is read in byte ranges"
