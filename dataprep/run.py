@@ -195,7 +195,9 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     found = [storage.info(f) for f in files]
     inputs = [[storage.public(f), i.size, i.mtime_ns] for f, i in zip(files, found)]
     body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs}
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    # the files, not how --input spelled them (a trailing slash, a glob): recorded, not hashed
+    hashed = {**body, "options": {k: v for k, v in opts.items() if k != "input"}}
+    digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"fingerprint": digest, "pipeline": pipeline.options.name, "version": __version__, **body}
 
 
@@ -204,6 +206,10 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     if storage.is_file(layout.root):
         raise ConfigError(f"output {out} is a file, not a folder; choose a folder for --output")
     if overwrite:
+        if not layout.work_is_inside and storage.exists(layout.run_json):  # the replaced run's work folder too
+            replaced = storage.read_json(layout.run_json).get("fingerprint")
+            if replaced:
+                storage.delete_tree(storage.join(storage.parent(layout.work), replaced))
         storage.delete_tree(layout.root)
         if not layout.work_is_inside:
             storage.delete_tree(layout.work)

@@ -90,6 +90,10 @@ def within(uri: str, folder: str) -> bool:
     return uri == folder or uri.startswith(folder + ("/" if is_remote(folder) else os.sep))
 
 
+def parent(uri: str) -> str:
+    return posixpath.dirname(uri.rstrip("/")) if is_remote(uri) else os.path.dirname(uri.rstrip(os.sep))
+
+
 def name(uri: str) -> str:
     return posixpath.basename(uri.rstrip("/"))
 

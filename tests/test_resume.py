@@ -150,3 +150,25 @@ def test_a_resume_refuses_a_work_folder_that_lost_the_interrupted_runs_documents
         run(pipeline.from_dict(spec))
     redone = run(pipeline.from_dict(spec), overwrite=True)
     assert redone["invariant_ok"] and contents(out) == before and redone["output"] == finished["output"]
+
+
+def test_the_same_files_spelled_otherwise_are_the_same_run_and_overwrite_clears_the_old_work_folder(ray_session, tmp_path, sample_docs):
+    """A finished run is recognised whether --input names the folder with or without its slash or
+    by a glob; --overwrite with a --work-dir of its own deletes the replaced run's work folder."""
+    from dataprep import pipeline
+    from dataprep.run import run
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(sample_docs.slice(0, 300), inputs / "shard.parquet")
+    work = tmp_path / "work"
+    stages = [{"normalize": {}}, {"exact_dedup": {}}]
+    spec = {"name": "spelled", "output": str(tmp_path / "out"), "work_dir": str(work), "stages": stages}
+    first = run(pipeline.from_dict({**spec, "input": f"{inputs}/"}))
+    for spelled in (str(inputs), f"{inputs}/*.parquet"):
+        assert run(pipeline.from_dict({**spec, "input": spelled})).get("already_finished"), spelled
+    (old,) = [p.name for p in work.iterdir()]
+    replaced = run(pipeline.from_dict({**spec, "input": str(inputs), "stages": [{"normalize": {}}, {"length": {}}, {"exact_dedup": {}}]}),
+                   overwrite=True)
+    assert first["invariant_ok"] and replaced["invariant_ok"]
+    assert old not in [p.name for p in work.iterdir()], "the replaced run's work folder is deleted"
