@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -194,8 +195,13 @@ def ray_map(ds: Any, step: Callable[..., Any], batch_size: int | None = None, **
     """`step(batch, **kwargs)` over a Ray Dataset, as every map of a resolve runs: Arrow batches
     (whole blocks by default), and a lost worker retried CRASH_RETRIES times, as a part is (Ray
     Data's own default retries it forever: a task that kills its worker every time would never
-    stop). Every map gets these same arguments: Ray Data fuses two maps only when theirs are equal."""
-    return ds.map_batches(step, batch_size=batch_size, batch_format="pyarrow", fn_kwargs=kwargs, max_retries=runtime.CRASH_RETRIES)
+    stop). Every map gets these same arguments: Ray Data fuses two maps only when theirs are equal.
+
+    `max_retries` has no named parameter in Ray 2.60, so it goes as a remote argument, which Ray
+    warns is deprecated on every map: the warning is silenced here, not printed into a run's log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        return ds.map_batches(step, batch_size=batch_size, batch_format="pyarrow", fn_kwargs=kwargs, max_retries=runtime.CRASH_RETRIES)
 
 
 def map_batches(data: Any, fn: Callable[..., pa.Table], **kwargs: Any) -> Any:
