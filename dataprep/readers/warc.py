@@ -292,7 +292,7 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         raise _Truncated(f"truncated: {len(body)} of {record.content_length} bytes")
     if record.content_length == 0 and not (headers.get("Content-Length") or "").strip().isdigit():
         raise _Truncated(f"no valid Content-Length: {headers.get('Content-Length')!r}")
-    swallowed = body.find(NEXT_RECORD)
+    swallowed = body.find(NEXT_RECORD, max(0, len(body) - SWALLOWED_TAIL))
     if swallowed >= 0 and body[swallowed + 7:swallowed + 10] in (b"0\r\n", b"1\r\n") and RECORD_FIELD in body[swallowed:swallowed + 4096]:
         raise _Truncated(f"its block holds the next WARC record's header at byte {swallowed} of {len(body)}: "
                          "its Content-Length is longer than the record")
@@ -322,8 +322,11 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
 
 
 #: a WARC header inside a record's block: the record claimed more bytes than it has (or was cut
-#: short, and the next record follows)
+#: short, and the next record follows). Looked for in the block's last SWALLOWED_TAIL bytes: the
+#: whole block cost a sixth of the reader's time (5 GB/s); a header further back is not lost
+#: either: the read after the block fails, and the resync finds it
 NEXT_RECORD = b"WARC/1."
+SWALLOWED_TAIL = 1 << 14
 RECORD_FIELD = b"\r\nWARC-Type:"
 
 
