@@ -349,7 +349,9 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _records_table(records: list[dict[str, Any]]) -> pa.Table:
-    """Columns in order of first appearance; a column of mixed JSON types is kept as JSON text."""
+    """Columns in order of first appearance; a column of mixed JSON types is kept as text: its
+    strings as they are (a `url` that is once a number is still a URL where it is a string), the
+    other values as JSON."""
     names = list(dict.fromkeys(key for record in records for key in record))
     columns = {}
     for name in names:
@@ -357,7 +359,8 @@ def _records_table(records: list[dict[str, Any]]) -> pa.Table:
         try:
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
+            columns[name] = pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
+                                     pa.string())
     return pa.table(columns)
 
 

@@ -160,6 +160,21 @@ def test_broken_jsonl_lines(ray_session, folder, tmp_path, web_docs):
     assert stats["input"]["docs"] == 60 + 10 + 2
 
 
+def test_a_jsonl_field_of_mixed_types_keeps_its_strings_as_they_are(tmp_path, web_docs):
+    """A metadata field that is a string in one line and a number or an object in another is a
+    text column: the strings unchanged (a URL stays a URL the url_filter can read), the rest JSON."""
+    from dataprep import documents
+
+    texts = web_docs["text"].to_pylist()[:3]
+    urls = ["https://www.debian.org/doc/", 17, {"host": "example.org"}]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps({"id": f"m{i}", "text": t, "url": u}) + "\n" for i, (t, u) in enumerate(zip(texts, urls))))
+    parts, refused = documents.plan(documents.discover(str(path), "jsonl"), "text", 2**16, None, "jsonl")
+    assert not refused
+    (table, _, bad), = documents.read_part(parts[0], "text", 64)
+    assert not bad and table.column("url").to_pylist() == ["https://www.debian.org/doc/", "17", '{"host": "example.org"}']
+
+
 def test_output_folder_of_another_run_stops_up_front(ray_session, folder, tmp_path):
     out = tmp_path / "out"
     run_pipeline(STAGES, folder, out)
