@@ -10,7 +10,7 @@ import lxml.html
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import SHARED_DATA, read_folder, run_pipeline
+from conftest import SAMPLES, SHARED_DATA, read_folder, run_pipeline
 
 from dataprep.extract import engines
 from dataprep.extract.scoring import WORD, score
@@ -123,6 +123,73 @@ def test_too_deeply_nested_page_fails_alone(pages, engine):
     assert table["reason"].to_pylist() == [None, None, None, "extract.failed"]
     assert table["text"].to_pylist()[3] == deep
     assert table["text"].to_pylist()[:3] == extract(html, engine=engine)["text"].to_pylist()
+
+
+def test_closing_tags_in_comments_and_scripts_do_not_hide_the_nesting(pages):
+    """A page nested thousands deep whose closing tags sit in a comment (or a script) is still
+    too deep: it fails at once instead of stalling its task in resiliparse."""
+    html = pages[0]["html"]
+    deep = html + "<div><p>x</p>" * 3000
+    for hidden in (f"<!-- {'</div>' * 3000} -->", f"<script>var s = '{'</div>' * 3000}';</script>"):
+        table = extract([deep + hidden])
+        assert table["reason"].to_pylist() == ["extract.failed"], hidden[:20]
+    assert extract([deep + "</div>" * 3000])["reason"].to_pylist() == [None], "closed for real: extracted"
+
+
+def test_title_and_lang_are_the_documents_own(pages):
+    """`<title>` and `<html lang>` in a comment, a script, an SVG icon, another tag's name or
+    another attribute's value are not the page's; entities are decoded before white space is
+    collapsed (as document.title does it)."""
+    html = [p["html"] for p in pages[:20]]
+    plain = extract(html, engine="resiliparse")
+    decoy = ('<!-- <html lang="fr"><title>Commented</title> --><script>var t = "<title>From a script</title>";</script>'
+             '<titlebar>not a title</titlebar>')
+    decorated = [re.sub(r"(?i)<html", lambda m: decoy + '<html data-note="a lang=xx"', page, count=1) for page in html]
+    decorated = [re.sub(r"(?i)<body([^>]*)>", lambda m: m.group(0) + "<svg><title>Icon</title></svg>", page, count=1) for page in decorated]
+    table = extract(decorated, engine="resiliparse")
+    assert table["title"].to_pylist() == plain["title"].to_pylist() and table["html_lang"].to_pylist() == plain["html_lang"].to_pylist()
+    assert sum(t is not None for t in plain["title"].to_pylist()) >= 18
+    spaced = extract(["<html><head><title>&nbsp;Foo&nbsp;&nbsp;Bar&#10;Baz&#9;Q </title></head><body><p>x</p></body></html>"])
+    assert spaced["title"].to_pylist() == ["\xa0Foo\xa0\xa0Bar Baz Q"]
+
+
+def test_a_page_of_short_japanese_sentences_keeps_its_opening(tmp_path):
+    """Japanese has no spaces between words: each character counts as one, so a page's opening
+    sentences are body lines and the head trim keeps them (real sentences of the sample crawl's
+    Japanese Debian FAQ)."""
+    from dataprep.readers import warc as warc_reader
+
+    sentences, long = [], []
+    for table, _, _ in warc_reader.read_records(str(SAMPLES / "_web" / "debian-faq.warc.gz"), 0, 1 << 40, False, 1000, True):
+        for url, page in zip(table["url"].to_pylist(), table["text"].to_pylist()):
+            if url and "/ja/" in url and page:
+                for p in lxml.html.fromstring(page.encode("utf-8")).iter("p"):
+                    text = " ".join(p.text_content().split())
+                    if text.endswith("。") and " " not in text:
+                        (sentences if 12 <= len(text) <= 40 else long if len(text) > 60 else []).append(text)
+    assert len(sentences) >= 6 and len(long) >= 4
+    # short sentences, then long ones of several clauses (enough text that the cheap pass is sure of
+    # itself): the opening is the page's, not a site header
+    paragraphs = [*sentences[:6], *long[:4]]
+    page = "<html><body><article>" + "".join(f"<p>{s}</p>" for s in paragraphs) + "</article></body></html>"
+    table = extract([page])
+    assert table["extract_engine"].to_pylist() == ["resiliparse"] and all(p in table["text"][0].as_py() for p in paragraphs)
+
+
+def test_no_publication_date_is_read_in_an_inline_image(pages):
+    """htmldate's search reads years anywhere in a page: not in a base64 image's data."""
+    import base64
+    import random
+
+    from htmldate import find_date
+
+    paragraphs = [p for page in pages for p in page["truth"].split("\n") if len(p) > 200 and not re.search(r"\d", p)][:5]
+    undated = "<html><head><title>A page</title></head><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article>"
+    image = base64.b64encode(random.Random(0).randbytes(3_000_000)).decode()  # random data: "2018" and the like in its text
+    page = f'{undated}<img src="data:image/png;base64,{image}"></body></html>'
+    assert len(paragraphs) == 5 and find_date(undated + "</body></html>") is None
+    assert find_date(page) is not None, "the library alone reads a date in it"
+    assert extract([page], publication_date=True)["publication_date"].to_pylist() == [None]
 
 
 def test_tag_names_in_any_case(pages):

@@ -16,6 +16,7 @@ nothing is lost and `dataprep explain` shows what the engine was given.
 from __future__ import annotations
 
 import html as htmllib
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +26,19 @@ from dataprep import text as textutil
 from dataprep.extract import engines
 from dataprep.stages.base import LineFilter, TextBatch, register
 
-TITLE = rf"(?s)<{engines.nocase('title')}[^>]*>(?P<title>.*?)</{engines.nocase('title')}>"
-HTML_LANG = rf"<{engines.nocase('html')}\b[^>]*?\s{engines.nocase('lang')}\s*=\s*[\"']?\s*(?P<lang>[a-zA-Z]{{1,8}}(?:[-_][a-zA-Z0-9]{{1,8}})*)"
+#: a page's head: what comes before its `<body>` (the whole page when it has none)
+HEAD = rf"(?s)^(?P<head>.*?)<{engines.nocase('body')}[\s>/]"
+TITLE = rf"(?s)<{engines.nocase('title')}(?:\s[^>]*)?>(?P<title>.*?)</{engines.nocase('title')}\s*>"
+#: the `lang` attribute of the first `<html>` tag, the attributes before it skipped whole (so a
+#: "lang=" inside another attribute's value is not it)
+HTML_LANG = (rf"<{engines.nocase('html')}(?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*?"
+             rf"\s+{engines.nocase('lang')}\s*=\s*[\"']?\s*(?P<lang>[a-zA-Z]{{1,8}}(?:[-_][a-zA-Z0-9]{{1,8}})*)")
+FIRST_HTML_TAG = rf"<{engines.nocase('html')}(?:\s[^>]*)?>"
+SVG = rf"(?s)<{engines.nocase('svg')}\b.*?</{engines.nocase('svg')}\s*>"
+#: white space as document.title collapses it (ASCII only: a no-break space stays)
+ASCII_SPACE = re.compile(r"[ \t\n\r\f]+")
+#: inline data (base64 images): htmldate's search read years in it
+DATA_URI = re.compile(r"data:[^\s\"')]{64,}")
 
 
 @register
@@ -75,13 +87,14 @@ class Extract(LineFilter):
         # removed pages keep their HTML (the ledger then holds what the engine was given)
         text = pc.if_else(pa.array(removed), html.cast(pa.large_string()), main)
         html_bytes = textutil.byte_lengths(html)
+        head = _heads(html)
         columns = {
             "html_bytes": pa.array(html_bytes, pa.int64()),
-            "html_lang": _html_lang(html),
+            "html_lang": _html_lang(html, head),
             "extract_engine": pa.array(result.engines, pa.string()),
         }
         if self.title:
-            columns["title"] = _titles(html)
+            columns["title"] = _titles(html, head)
         if self.publication_date:
             pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
@@ -94,23 +107,47 @@ class Extract(LineFilter):
         return [("failed", m["error"] != None), ("empty", m["text_bytes"] == 0)]  # noqa: E711
 
 
-def _html_lang(html: pa.Array) -> pa.Array:
+def _heads(html: pa.Array) -> pa.Array:
+    """Each page's head (HEAD) without comments, scripts and styles, where its `<html>` tag and
+    `<title>` are (not a `<title>` in a comment or a script)."""
+    head = pc.struct_field(pc.extract_regex(html, HEAD), "head")
+    return engines.without_unrendered(pc.if_else(pc.is_null(head), html, head))
+
+
+def _first(html: pa.Array, head: pa.Array, pattern: str, name: str) -> pa.Array:
+    """A regex group's first match in each page's head or, for a page whose head has none (a
+    `<title>` after a stray `<body>`), in the whole page without comments, scripts, styles and
+    SVG (whose `<title>` is an icon's, not the page's)."""
+    found = pc.struct_field(pc.extract_regex(head, pattern), name)
+    missing = np.flatnonzero(pc.is_null(found).to_numpy(zero_copy_only=False))
+    if not missing.size:
+        return found
+    rest = pc.replace_substring_regex(engines.without_unrendered(html.take(pa.array(missing))), SVG, "")
+    again = pc.struct_field(pc.extract_regex(rest, pattern), name).to_pylist()
+    values = found.to_pylist()
+    for row, value in zip(missing.tolist(), again):
+        values[row] = value
+    return pa.array(values, pa.string())
+
+
+def _html_lang(html: pa.Array, head: pa.Array) -> pa.Array:
     """The `lang` attribute of the `<html>` element, lower case with `-` (e.g. "en-gb"), or null."""
-    lang = pc.struct_field(pc.extract_regex(html, HTML_LANG), "lang")
+    tag = _first(html, head, rf"(?P<tag>{FIRST_HTML_TAG})", "tag")
+    lang = pc.struct_field(pc.extract_regex(tag, HTML_LANG), "lang")
     return pc.replace_substring(pc.utf8_lower(lang), "_", "-").cast(pa.string())
 
 
-def _titles(html: pa.Array) -> pa.Array:
-    """The first `<title>`, entities decoded and white space collapsed, or null."""
-    raw = pc.struct_field(pc.extract_regex(html, TITLE), "title")
-    tidy = pc.utf8_trim_whitespace(pc.replace_substring_regex(raw, textutil.WHITESPACE_RUN, " "))
-    return pa.array([None if t is None else htmllib.unescape(t) or None for t in tidy.to_pylist()], pa.string())
+def _titles(html: pa.Array, head: pa.Array) -> pa.Array:
+    """The first `<title>`, entities decoded, then white space collapsed (as document.title), or null."""
+    raw = _first(html, head, TITLE, "title").to_pylist()
+    titles = [None if t is None else ASCII_SPACE.sub(" ", htmllib.unescape(t)).strip(" \t\n\r\f") for t in raw]
+    return pa.array([t or None for t in titles], pa.string())
 
 
 def _date(page: str, url: str | None) -> str | None:
     from htmldate import find_date
 
     try:
-        return find_date(page, url=url)
+        return find_date(DATA_URI.sub("data:", page), url=url)
     except Exception:  # noqa: BLE001 (no date is an answer; a date parser's error is not the page's fault)
         return None
