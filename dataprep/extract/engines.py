@@ -13,6 +13,9 @@ page: an engine error becomes that page's `error`, so one bad page costs one doc
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +59,9 @@ def nocase(name: str) -> str:
 #: elements (2,000 unclosed `<div>`: 1 s; 10,000: 30 s, one page stalling its task). Real pages
 #: stay far below: at most 35 unclosed on the article benchmark. Deeper pages fail, by name.
 MAX_UNCLOSED = 256
+#: opening tags above which the count is redone without comments, scripts and styles: below it,
+#: closing tags hidden there could let through a page nested at most this deep (~0.25 s)
+RECOUNTED = 1000
 OPEN_CONTAINER = rf"<(?:{nocase('div')}|{nocase('article')})\b"
 CLOSE_CONTAINER = rf"</(?:{nocase('div')}|{nocase('article')})\s*>"
 
@@ -98,28 +104,70 @@ def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int) -> Ext
 def unclosed_containers(html: pa.Array) -> np.ndarray:
     """Per page, `<div>`/`<article>` tags opened minus closed: a floor of the nesting left open.
 
-    Pages with more than MAX_UNCLOSED opening tags (13% of the article benchmark's pages) are
-    counted again without their comments, scripts and styles, closing tags too: tags in there are
-    no elements (closing ones in a comment made a page nested 12,000 deep pass, then stall its
-    task 39 s). The others cannot be too deep, and the second regex pass over every page was a
-    tenth of the resiliparse engine's time."""
+    Closing tags are counted only on pages with more than MAX_UNCLOSED opening ones (13% of the
+    article benchmark's pages): the others cannot be too deep, and the second regex pass over
+    every page was a tenth of the resiliparse engine's time. Pages with more than RECOUNTED
+    opening tags (none of the benchmark's or check sets' pages) are counted again without their
+    comments, scripts and styles, whose tags are no elements: closing tags in a comment made a
+    page nested 12,000 deep pass, then stall its task 39 s."""
     def count(pages: pa.Array, pattern: str) -> np.ndarray:
         return pc.fill_null(pc.count_substring_regex(pages, pattern), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    unclosed = count(html, OPEN_CONTAINER)
+    opened = count(html, OPEN_CONTAINER)
+    unclosed = opened.copy()
     many = np.flatnonzero(unclosed > MAX_UNCLOSED)
     if many.size:
-        markup = without_unrendered(html.take(pa.array(many)))
-        unclosed[many] = count(markup, OPEN_CONTAINER) - count(markup, CLOSE_CONTAINER)
+        unclosed[many] -= count(html.take(pa.array(many)), CLOSE_CONTAINER)
+    hidden = np.flatnonzero(opened > RECOUNTED)
+    if hidden.size:
+        markup = pa.array([without_unrendered(page) for page in html.take(pa.array(hidden)).to_pylist()], pa.large_string())
+        unclosed[hidden] = count(markup, OPEN_CONTAINER) - count(markup, CLOSE_CONTAINER)
     return unclosed
 
 
-#: what holds text but no elements: comments, scripts and styles
-UNRENDERED = rf"(?s)<!--.*?-->|<{nocase('script')}\b.*?</{nocase('script')}\s*>|<{nocase('style')}\b.*?</{nocase('style')}\s*>"
+#: what holds text but no elements of the page (opening -> closing, in lower case)
+UNRENDERED = {"<!--": "-->", "<script": "</script", "<style": "</style"}
+#: an SVG's elements are not the page's either (its `<title>` is an icon's)
+UNRENDERED_OR_SVG = {**UNRENDERED, "<svg": "</svg"}
 
 
-def without_unrendered(html: pa.Array) -> pa.Array:
-    """Pages without comments, scripts and styles (UNRENDERED), for regexes that look for tags."""
-    return pc.replace_substring_regex(html, UNRENDERED, "")
+def _regions(page: str, regions: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of each region of `regions` in the page, in order, found by case-blind
+    searches from one to the next (an Arrow regex over whole pages, RE2 with lazy `.*?`, took
+    0.4-0.6 ms a page; lower-casing a whole page in Python, 2 ms), so a caller that stops early
+    reads only the page's beginning."""
+    found = _search(tuple(regions)).search(page)
+    while found:
+        closing = regions[found.group().lower()]
+        ended = _search((closing,)).search(page, found.end())
+        end = len(page) if ended is None else ended.end() if closing == "-->" else (page.find(">", ended.end()) + 1 or len(page))
+        yield found.start(), end
+        found = _search(tuple(regions)).search(page, end)
+
+
+@functools.cache
+def _search(literals: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(map(re.escape, literals)), re.IGNORECASE)
+
+
+def without_unrendered(page: str) -> str:
+    """The page without its comments, scripts and styles, for the regexes that count tags."""
+    kept, at = [], 0
+    for start, end in _regions(page, UNRENDERED):
+        kept.append(page[at:start])
+        at = end
+    return "".join(kept) + page[at:]
+
+
+def first_outside(page: str, pattern: re.Pattern) -> str | None:
+    """The first match of `pattern` that lies in no comment, script, style or SVG."""
+    at = 0
+    for start, end in _regions(page, UNRENDERED_OR_SVG):
+        found = pattern.search(page, at, start)
+        if found:
+            return found.group()
+        at = end
+    found = pattern.search(page, at)
+    return found.group() if found else None
 
 
 def trafilatura_text(html: str) -> str:

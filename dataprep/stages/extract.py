@@ -26,15 +26,12 @@ from dataprep import text as textutil
 from dataprep.extract import engines
 from dataprep.stages.base import LineFilter, TextBatch, register
 
-#: a page's head: what comes before its `<body>` (the whole page when it has none)
-HEAD = rf"(?s)^(?P<head>.*?)<{engines.nocase('body')}[\s>/]"
 TITLE = rf"(?s)<{engines.nocase('title')}(?:\s[^>]*)?>(?P<title>.*?)</{engines.nocase('title')}\s*>"
-#: the `lang` attribute of the first `<html>` tag, the attributes before it skipped whole (so a
-#: "lang=" inside another attribute's value is not it)
-HTML_LANG = (rf"<{engines.nocase('html')}(?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*?"
+HTML_TAG = rf"<{engines.nocase('html')}(?:\s[^>]*)?>"
+#: the `lang` attribute of an `<html>` tag, the attributes before it skipped whole (so a "lang="
+#: inside another attribute's value is not it)
+HTML_LANG = (rf"^<{engines.nocase('html')}(?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*?"
              rf"\s+{engines.nocase('lang')}\s*=\s*[\"']?\s*(?P<lang>[a-zA-Z]{{1,8}}(?:[-_][a-zA-Z0-9]{{1,8}})*)")
-FIRST_HTML_TAG = rf"<{engines.nocase('html')}(?:\s[^>]*)?>"
-SVG = rf"(?s)<{engines.nocase('svg')}\b.*?</{engines.nocase('svg')}\s*>"
 #: white space as document.title collapses it (ASCII only: a no-break space stays)
 ASCII_SPACE = re.compile(r"[ \t\n\r\f]+")
 #: inline data (base64 images): htmldate's search read years in it
@@ -87,14 +84,13 @@ class Extract(LineFilter):
         # removed pages keep their HTML (the ledger then holds what the engine was given)
         text = pc.if_else(pa.array(removed), html.cast(pa.large_string()), main)
         html_bytes = textutil.byte_lengths(html)
-        head = _heads(html)
         columns = {
             "html_bytes": pa.array(html_bytes, pa.int64()),
-            "html_lang": _html_lang(html, head),
+            "html_lang": _html_lang(html),
             "extract_engine": pa.array(result.engines, pa.string()),
         }
         if self.title:
-            columns["title"] = _titles(html, head)
+            columns["title"] = _titles(html)
         if self.publication_date:
             pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
@@ -107,39 +103,41 @@ class Extract(LineFilter):
         return [("failed", m["error"] != None), ("empty", m["text_bytes"] == 0)]  # noqa: E711
 
 
-def _heads(html: pa.Array) -> pa.Array:
-    """Each page's head (HEAD) without comments, scripts and styles, where its `<html>` tag and
-    `<title>` are (not a `<title>` in a comment or a script)."""
-    head = pc.struct_field(pc.extract_regex(html, HEAD), "head")
-    return engines.without_unrendered(pc.if_else(pc.is_null(head), html, head))
-
-
-def _first(html: pa.Array, head: pa.Array, pattern: str, name: str) -> pa.Array:
-    """A regex group's first match in each page's head or, for a page whose head has none (a
-    `<title>` after a stray `<body>`), in the whole page without comments, scripts, styles and
-    SVG (whose `<title>` is an icon's, not the page's)."""
-    found = pc.struct_field(pc.extract_regex(head, pattern), name)
-    missing = np.flatnonzero(pc.is_null(found).to_numpy(zero_copy_only=False))
-    if not missing.size:
+def _first_element(html: pa.Array, pattern: str) -> pa.Array:
+    """The whole first match of `pattern` in each page that is an element of the page: a match
+    inside a comment, a script, a style or an SVG (more of them opened than closed before it) is
+    looked for again past those (engines.first_outside). The first match and its prefix are read
+    as they are (an Arrow regex, then counts of openings and closings in the bytes before it), so
+    only the pages whose first match lies inside one are read in Python."""
+    found = pc.struct_field(pc.extract_regex(html, f"(?P<m>{pattern})"), "m")
+    position = pc.fill_null(pc.find_substring_regex(html, pattern), -1).to_numpy(zero_copy_only=False)
+    offsets = np.frombuffer(html.buffers()[1], np.int64 if pa.types.is_large_string(html.type) else np.int32)
+    offsets = offsets[html.offset:html.offset + len(html) + 1]
+    data = memoryview(html.buffers()[2]) if len(html) else memoryview(b"")
+    inside = [row for row in np.flatnonzero(position > 0)
+              if _unclosed(bytes(data[offsets[row]:offsets[row] + position[row]]).lower())]
+    if not inside:
         return found
-    rest = pc.replace_substring_regex(engines.without_unrendered(html.take(pa.array(missing))), SVG, "")
-    again = pc.struct_field(pc.extract_regex(rest, pattern), name).to_pylist()
+    compiled = re.compile(pattern)
     values = found.to_pylist()
-    for row, value in zip(missing.tolist(), again):
-        values[row] = value
+    for row, page in zip(inside, html.take(pa.array(inside)).to_pylist()):
+        values[row] = engines.first_outside(page, compiled)
     return pa.array(values, pa.string())
 
 
-def _html_lang(html: pa.Array, head: pa.Array) -> pa.Array:
+def _unclosed(prefix: bytes) -> bool:
+    return any(prefix.count(opening.encode()) > prefix.count(closing.encode()) for opening, closing in engines.UNRENDERED_OR_SVG.items())
+
+
+def _html_lang(html: pa.Array) -> pa.Array:
     """The `lang` attribute of the `<html>` element, lower case with `-` (e.g. "en-gb"), or null."""
-    tag = _first(html, head, rf"(?P<tag>{FIRST_HTML_TAG})", "tag")
-    lang = pc.struct_field(pc.extract_regex(tag, HTML_LANG), "lang")
+    lang = pc.struct_field(pc.extract_regex(_first_element(html, HTML_TAG), HTML_LANG), "lang")
     return pc.replace_substring(pc.utf8_lower(lang), "_", "-").cast(pa.string())
 
 
-def _titles(html: pa.Array, head: pa.Array) -> pa.Array:
+def _titles(html: pa.Array) -> pa.Array:
     """The first `<title>`, entities decoded, then white space collapsed (as document.title), or null."""
-    raw = _first(html, head, TITLE, "title").to_pylist()
+    raw = pc.struct_field(pc.extract_regex(_first_element(html, TITLE), TITLE), "title").to_pylist()
     titles = [None if t is None else ASCII_SPACE.sub(" ", htmllib.unescape(t)).strip(" \t\n\r\f") for t in raw]
     return pa.array([t or None for t in titles], pa.string())
 
