@@ -120,7 +120,8 @@ def _write_report(layout: OutputLayout) -> None:
 def _check_apart(input_spec: str, files: list[str], layout: OutputLayout) -> None:
     """The output and work folders must not hold the input, nor lie inside its folder: a run would
     write over its input (and --overwrite delete it), or a rerun read its own output."""
-    base = storage.normalize(input_spec.split("*")[0].split("?")[0].split("[")[0]) if input_spec else ""
+    prefix = input_spec.split("*")[0].split("?")[0].split("[")[0] if input_spec else ""
+    base = storage.normalize(storage.parent(prefix) if prefix != input_spec else prefix) if prefix else ""  # a glob's folder
     for folder, what in ((layout.root, "--output"), (layout.work, "--work-dir")):
         held = next((f for f in files if storage.within(f, folder)), None)
         if held is not None:

@@ -52,7 +52,7 @@ CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@:?#]*:[^@
 
 def normalize(uri: str) -> str:
     """A path or URI as the runner keeps it: local ones absolute (file:// dropped), remote ones
-    checked (no credentials or query string) and without a trailing slash."""
+    checked (no credentials, no query of options) and without a trailing slash."""
     if not is_remote(uri):
         return os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
     if "@" in _split(uri)[1] or CREDENTIALS.match(uri):
@@ -73,7 +73,7 @@ def _split(uri: str) -> tuple[str, str, str]:
 
 
 def public(uri: str) -> str:
-    """A URI as it may be written down: no user:password@, no query string or fragment."""
+    """A URI as it may be written down: no user:password@, no query of options."""
     if not is_remote(uri):
         return uri
     scheme, host, path = _split(CREDENTIALS.sub(r"\g<scheme>", uri))

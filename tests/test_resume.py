@@ -115,9 +115,11 @@ def test_an_output_that_holds_or_lies_in_the_input_is_refused(ray_session, tmp_p
     inputs = tmp_path / "in"
     inputs.mkdir()
     pq.write_table(sample_docs.slice(0, 50), inputs / "shard.parquet")
-    for output, overwrite, refusal in ((inputs, True, "holds the input file"), (inputs / "out", False, "lies inside the input folder"),
-                                       (tmp_path, True, "holds the input file")):
-        spec = {"name": "apart", "input": str(inputs), "output": str(output), "stages": [{"length": {}}]}
+    for spelled, output, overwrite, refusal in ((inputs, inputs, True, "holds the input file"),
+                                                (inputs, inputs / "out", False, "lies inside the input folder"),
+                                                (f"{inputs}/*.parquet", inputs / "out", False, "lies inside the input folder"),
+                                                (inputs, tmp_path, True, "holds the input file")):
+        spec = {"name": "apart", "input": str(spelled), "output": str(output), "stages": [{"length": {}}]}
         with pytest.raises(ConfigError, match=refusal):
             run(pipeline.from_dict(spec), overwrite=overwrite)
         assert (inputs / "shard.parquet").exists()
