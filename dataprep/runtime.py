@@ -18,8 +18,10 @@ import atexit
 import inspect
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -263,10 +265,27 @@ def describe() -> dict[str, int]:
 
 @contextmanager
 def session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
-    """Ray for the duration of a run; shut down afterwards only if this session started it."""
+    """Ray for the duration of a run; shut down afterwards only if this session started it. A
+    SIGTERM (what a batch scheduler sends) stops the run as Ctrl-C does: one line, and the same
+    command resumes (Ray's own handler printed a stack dump)."""
     started = start(address, num_cpus)
+    previous = _sigterm_interrupts()
     try:
         yield
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if started:
             stop()
+
+
+def _sigterm_interrupts() -> Any:
+    """Make SIGTERM raise KeyboardInterrupt in the main thread; the handler it replaces (SIG_DFL
+    for one not set from Python), or None off the main thread, where signals cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt) or signal.SIG_DFL

@@ -32,7 +32,10 @@ def command(yaml_path, inputs, out):
     return [sys.executable, "-m", "dataprep.cli", "run", str(yaml_path), "--input", str(inputs), "--output", str(out), "--no-progress"]
 
 
-def test_kill_and_resume(ray_session, tmp_path, sample_docs):
+@pytest.mark.parametrize("sent", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_kill_and_resume(ray_session, tmp_path, sample_docs, sent):
+    """SIGKILL, or the SIGTERM a batch scheduler sends to the job's processes (which stops the
+    run with one line, as Ctrl-C does), then the same command: the output of an uninterrupted run."""
     inputs = tmp_path / "in"
     inputs.mkdir()
     per_file = -(-sample_docs.num_rows // FILES)
@@ -47,7 +50,7 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs):
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(command(yaml_path, inputs, out), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     done = 0
     while time.time() < deadline and proc.poll() is None:
@@ -55,8 +58,11 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs):
         if done >= 3:
             break
         time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    os.killpg(proc.pid, sent)
+    _, err = proc.communicate(timeout=120)
+    if sent == signal.SIGTERM:
+        assert proc.returncode == 130 and err.strip().splitlines()[-1] == "dataprep: interrupted; run the same command again to resume", err
+        assert "SIGTERM received" not in err
     done = len(list((out / "_parts").glob("*.json")))
     assert 3 <= done < FILES, f"the kill must land mid-run ({done} of {FILES} parts were done)"
     assert not (out / "stats.json").exists()
