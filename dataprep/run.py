@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -121,7 +122,8 @@ def _check_apart(input_spec: str, files: list[str], layout: OutputLayout) -> Non
     """The output and work folders must not hold the input, nor lie inside its folder: a run would
     write over its input (and --overwrite delete it), or a rerun read its own output."""
     prefix = input_spec.split("*")[0].split("?")[0].split("[")[0] if input_spec else ""
-    base = storage.normalize(storage.parent(prefix) if prefix != input_spec else prefix) if prefix else ""  # a glob's folder
+    glob_folder = prefix if prefix.endswith(("/", os.sep)) else storage.parent(prefix)  # `in/*.parquet`, `in/shard-*`
+    base = storage.normalize(glob_folder if prefix != input_spec else prefix) if prefix else ""
     for folder, what in ((layout.root, "--output"), (layout.work, "--work-dir")):
         held = next((f for f in files if storage.within(f, folder)), None)
         if held is not None:
