@@ -18,6 +18,9 @@ STOPPED_STATUS = {StageOverBudget: 4, TaskCrashed: 5, NoSpace: 6, OSError: 7}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dataprep.runtime import sigterm_interrupts
+
+    sigterm_interrupts()  # from the start: a scheduler's SIGTERM while Ray starts or the report is written is one line too
     parser = argparse.ArgumentParser(prog="dataprep", description="Raw web corpus -> clean text -> training tokens.")
     parser.add_argument("--version", action="version", version=f"dataprep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

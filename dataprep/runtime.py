@@ -50,9 +50,11 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     import ray
     from ray.exceptions import AuthenticationError
 
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_reachable(address)
     if ray.is_initialized():
         return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
     common = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
     with _stderr_captured() as captured:
         try:
@@ -263,13 +265,31 @@ def describe() -> dict[str, int]:
     return {"nodes": sum(1 for n in ray.nodes() if n["Alive"]), "cpus": int(ray.cluster_resources().get("CPU", 0))}
 
 
+#: seconds to wait for a TCP connection to --ray-address before saying nothing answers there
+CONNECT_SECONDS = 10
+
+
+def _check_reachable(address: str) -> None:
+    """One line at once when nothing answers at host:port: Ray's own retries took 14 minutes."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return  # Ray's own message says what is wrong with the address
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach Ray at {address}: nothing answers there ({exc.strerror or exc}); "
+                          "is the head started (`ray start --head`) and the port right?") from None
+
+
 @contextmanager
 def session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
     """Ray for the duration of a run; shut down afterwards only if this session started it. A
     SIGTERM (what a batch scheduler sends) stops the run as Ctrl-C does: one line, and the same
     command resumes (Ray's own handler printed a stack dump)."""
     started = start(address, num_cpus)
-    previous = _sigterm_interrupts()
+    previous = sigterm_interrupts()  # again: connecting to Ray sets Ray's own handler
     try:
         yield
     finally:
@@ -279,7 +299,7 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
             stop()
 
 
-def _sigterm_interrupts() -> Any:
+def sigterm_interrupts() -> Any:
     """Make SIGTERM raise KeyboardInterrupt in the main thread; the handler it replaces (SIG_DFL
     for one not set from Python), or None off the main thread, where signals cannot be set."""
     if threading.current_thread() is not threading.main_thread():

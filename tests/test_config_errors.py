@@ -102,3 +102,17 @@ def test_heavy_libraries_load_only_for_the_stages_that_use_them():
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     probe = "import sys; from dataprep import pipeline; pipeline.build_stage('pii', {}, 'pii'); print('presidio_analyzer' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsys):
+    """Ray's own retries took 14 minutes to give up on an address where nothing listens."""
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    message = one_line_error(capsys, ["run", str(write(tmp_path, "stages:\n  - length: {}\n")), "--input", "samples",
+                                      "--output", str(tmp_path / "o"), "--ray-address", f"127.0.0.1:{port}"])
+    assert time.monotonic() - started < 30 and f"cannot reach Ray at 127.0.0.1:{port}: nothing answers there" in message
