@@ -125,8 +125,12 @@ def _first_element(html: pa.Array, pattern: str) -> pa.Array:
     return pa.array(values, pa.string())
 
 
+#: engines.UNRENDERED_OR_SVG as bytes, for the prefix counts of every page
+_REGION_BYTES = tuple((opening.encode(), closing.encode()) for opening, closing in engines.UNRENDERED_OR_SVG.items())
+
+
 def _unclosed(prefix: bytes) -> bool:
-    return any(prefix.count(opening.encode()) > prefix.count(closing.encode()) for opening, closing in engines.UNRENDERED_OR_SVG.items())
+    return any(prefix.count(opening) > prefix.count(closing) for opening, closing in _REGION_BYTES)
 
 
 def _html_lang(html: pa.Array) -> pa.Array:
