@@ -387,7 +387,7 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
     errors[is_null] = "text is null"
     sizes = pc.fill_null(pc.binary_length(raw), 0).to_numpy(zero_copy_only=False)
     too_big = sizes > max_doc_bytes
-    errors[too_big] = [f"text is {s / 2**20:.1f} MiB, above max_doc_bytes ({max_doc_bytes / 2**20:.1f} MiB)" for s in sizes[too_big]]
+    errors[too_big] = [f"text is {s:,} bytes, above max_doc_bytes ({max_doc_bytes:,})" for s in sizes[too_big]]
     text, invalid = _decode_utf8(raw)
     for i, message in invalid.items():
         errors[i] = errors[i] or message

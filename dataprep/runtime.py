@@ -51,6 +51,7 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     from ray.exceptions import AuthenticationError
 
     address = address or os.environ.get("RAY_ADDRESS") or None
+    _check_token_file()
     if address:
         _check_reachable(address)
     if ray.is_initialized():
@@ -79,6 +80,23 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
         raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {failure}")
     _quiet_loggers()
     return True
+
+
+def _check_token_file() -> None:
+    """A RAY_AUTH_TOKEN_PATH that names no readable file is the user's typo: said as such, where
+    Ray would go on without a token and the cluster's refusal would blame the token."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if not path:
+        return
+    try:
+        with open(path, "rb") as file:
+            token = file.read().strip()
+    except OSError as exc:
+        raise ConfigError(f"RAY_AUTH_TOKEN_PATH is {path}, which cannot be read ({exc.strerror}): point it at the file "
+                          "holding the cluster's token (on the head: `ray get-auth-token`)") from None
+    if not token:
+        raise ConfigError(f"RAY_AUTH_TOKEN_PATH is {path}, which is empty: it must hold the cluster's token "
+                          "(on the head: `ray get-auth-token`)")
 
 
 def data() -> Any:

@@ -29,15 +29,31 @@ def test_cluster_run_matches_embedded_run(ray_session, cluster, tmp_path):
         assert mine == theirs
 
 
+def _driver_run(address: str, env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    """dedup.yaml on one sample shard, driven from a fresh process with this environment."""
+    return subprocess.run([sys.executable, "-m", "dataprep.cli", "run", str(REPO / "pipelines" / "dedup.yaml"),
+                           "--input", str(SAMPLES / "shard-00.parquet"), "--output", str(tmp_path / "o"), "--ray-address", address,
+                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_a_driver_without_the_token_gets_one_line(cluster, tmp_path):
     address, env = cluster
     stranger = {k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN"}
-    result = subprocess.run([sys.executable, "-m", "dataprep.cli", "run", str(REPO / "pipelines" / "dedup.yaml"),
-                             "--input", str(SAMPLES / "shard-00.parquet"), "--output", str(tmp_path / "o"), "--ray-address", address,
-                             "--no-progress"], env=stranger, capture_output=True, text=True, timeout=300)
+    result = _driver_run(address, stranger, tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "refused this process's token" in lines[0] and "RAY_AUTH_TOKEN" in lines[0], result.stderr[-2000:]
+
+
+def test_a_token_path_that_names_no_file_is_said_so(cluster, tmp_path):
+    address, env = cluster
+    missing = tmp_path / "no-such-token"
+    mistyped = {**{k: v for k, v in env.items() if k != "RAY_AUTH_TOKEN"}, "RAY_AUTH_TOKEN_PATH": str(missing)}
+    result = _driver_run(address, mistyped, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"dataprep: error: RAY_AUTH_TOKEN_PATH is {missing}, which cannot be read (No such file or directory): "
+                     "point it at the file holding the cluster's token (on the head: `ray get-auth-token`)"], result.stderr[-2000:]
 
 
 def test_cluster_s3_to_s3_matches_the_local_run(cluster, s3_store, object_store_pipeline):
