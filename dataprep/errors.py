@@ -11,7 +11,8 @@ class ConfigError(Exception):
 class StageOverBudget(Exception):
     """A stage quarantined more of its documents than the run's error budget allows: most likely a
     bug in the stage, which must not quietly quarantine a corpus. One line, exit status 4; the
-    parts done are kept, so the same command resumes once the stage or the budget is changed."""
+    parts that quarantined nothing are kept, the others done again when the same command runs
+    once the stage or the budget is changed."""
 
 
 class TaskCrashed(Exception):

@@ -147,6 +147,11 @@ class OutputLayout:
     def phases(self, segment: int) -> str:
         return storage.join(self.segment_dir(segment), "phases.json")
 
+    @property
+    def attempts(self) -> str:
+        """When each attempt at this run started (a resumed run's wall time adds the earlier ones')."""
+        return storage.join(self.work, "attempts.json")
+
     # ---- reading a folder back ----
     @staticmethod
     def parts(folder: str, pattern: str = "part-*.parquet") -> list[str]:

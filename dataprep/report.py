@@ -174,6 +174,12 @@ def _quantiles(sorted_values: np.ndarray) -> list[float]:
 
 # ---- sections -----------------------------------------------------------------------------
 
+def _attempts(stats: dict[str, Any]) -> str:
+    """A resumed run's attempts, each until its last committed part (run._attempt_seconds)."""
+    attempts = stats.get("attempts") or []
+    return f" over {len(attempts)} attempts ({', '.join(f'{a:,.1f} s' for a in attempts)})" if len(attempts) > 1 else ""
+
+
 def _summary(stats: dict[str, Any]) -> str:
     out = stats["output"]
     ok = "invariant OK" if stats.get("invariant_ok") else "invariant BROKEN: " + "; ".join(stats.get("problems", []))
@@ -448,7 +454,7 @@ def _metadata(stats: dict[str, Any], identity: dict[str, Any]) -> str:
     cluster = stats.get("ray") or {}
     return (f"<h3>Pipeline</h3><pre class=yaml>{_e(yaml.safe_dump(pipeline, sort_keys=False, allow_unicode=True))}</pre>"
             f"<h3>Versions</h3><pre>{_e(json.dumps(versions, indent=1))}</pre>"
-            f"<p>fingerprint {_e(str(identity.get('fingerprint')))}; wall time {stats.get('seconds', 0):,.1f} s; "
+            f"<p>fingerprint {_e(str(identity.get('fingerprint')))}; wall time {stats.get('seconds', 0):,.1f} s{_attempts(stats)}; "
             f"Ray: {_e(json.dumps(cluster))}</p>"
             f"<h3>Time per stage</h3><table class=timing><tr><th>stage</th><th>seconds (summed over tasks)</th><th>docs/s</th></tr>{timing}</table>")
 

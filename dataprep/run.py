@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from dataprep import __version__, documents, ledger, outputs, resolution, runtime, storage
 from dataprep.documents import Part
-from dataprep.errors import ConfigError, TaskCrashed
+from dataprep.errors import ConfigError, StageOverBudget, TaskCrashed
 from dataprep.layout import OutputLayout
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.progress import Progress
@@ -61,6 +61,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         if not storage.exists(layout.report_html):  # stopped between stats.json and the report
             _write_report(layout)
         return {**finished, "already_finished": True, "finished": finished_at}
+    attempts = _record_attempt(layout, started)
     if file_quarantine:
         storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
     for stage in pipeline.stages:
@@ -96,7 +97,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stage_outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
     schema_note = outputs.unify_parts(layout.kept, layout.removed)
-    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), time.time() - started, phase_seconds)
+    stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), attempts, phase_seconds)
     stats["ray"] = cluster
     if passed_over:
         stats["input"]["passed_over"] = len(passed_over)
@@ -356,8 +357,16 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
 
 
 def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
+    """Stop over the budget (ledger.check_error_budget), uncommitting the parts that quarantined:
+    the same command then does them again, so a fixed stage processes their documents."""
     markers = [storage.read_json(layout.marker(segment, part.key)) for part in parts]
-    ledger.check_error_budget(markers, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
+    try:
+        ledger.check_error_budget(markers, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
+    except StageOverBudget:
+        for part, marker in zip(parts, markers):
+            if any(stage["quarantined"] for stage in marker["stages"]):
+                storage.delete(layout.marker(segment, part.key))
+        raise
 
 
 def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple[str, float]:
@@ -571,7 +580,7 @@ def process_part(part: Part, index: int, config: RunConfig) -> dict[str, Any]:
     for stage in stages:
         stage.finish_part(part.key)
     stats = {"part": part.key, "docs": docs, "read_quarantined": read_quarantined, "read_removed": dict(read_removed),
-             "first_stage": config.first_stage,
+             "first_stage": config.first_stage, "committed_at": round(time.time(), 3),
              "stages": [c.to_dict() for c in counts]}
     if keys_seconds is not None:
         stats["keys_seconds"] = round(keys_seconds, 4)
@@ -588,19 +597,38 @@ def _ledger_text(removed: pa.Table, config: RunConfig) -> pa.Table:
 
 # ---- after the parts ------------------------------------------------------------------------
 
+def _record_attempt(layout: OutputLayout, started: float) -> list[float]:
+    """Add this attempt's start to the run's record; the starts of all its attempts so far."""
+    attempts = storage.read_json(layout.attempts)["started"] if storage.exists(layout.attempts) else []
+    attempts.append(round(started, 3))
+    storage.write_json({"started": attempts}, layout.attempts)
+    return attempts
+
+
+def _attempt_seconds(attempts: list[float], commits: list[float], now: float) -> list[float]:
+    """Each attempt's wall time: the last one's until now; an interrupted one's until the last
+    part it committed (what it did after that was lost, and done again), 0 if it committed none."""
+    ends = attempts[1:] + [float("inf")]
+    spent = [max((c for c in commits if start <= c < end), default=start) - start for start, end in zip(attempts, ends)]
+    spent[-1] = now - attempts[-1]
+    return spent
+
+
 def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_quarantine: list[dict[str, Any]],
-               layout: OutputLayout, segments: int, seconds: float, phase_seconds: dict[int, float] | None = None) -> dict[str, Any]:
+               layout: OutputLayout, segments: int, attempts: list[float], phase_seconds: dict[int, float] | None = None) -> dict[str, Any]:
     """The run's stats from the parts' markers. A global stage's `seconds` add its corpus-wide
     time (`corpus_seconds`) to its per-part decisions: the keys and resolve phases
     (`phase_seconds`, by stage position) and the keys the previous segment's tasks wrote for it
-    (their markers' `keys_seconds`)."""
+    (their markers' `keys_seconds`). The run's `seconds` add up its `attempts` (see _attempt_seconds)."""
     counts = [ledger.StageCounts(s.name, s.kind) for s in pipeline.stages]
     corpus: Counter = Counter(phase_seconds or {})
     docs = read_quarantined = 0
     read_removed: Counter = Counter()
+    commits: list[float] = []
     for segment in range(segments):
         for part in parts:
             marker = storage.read_json(layout.marker(segment, part.key))
+            commits.append(marker.get("committed_at", 0.0))  # a marker of an older version has none
             docs += marker["docs"]
             read_quarantined += marker["read_quarantined"]
             read_removed.update(marker.get("read_removed", {}))
@@ -610,13 +638,15 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
                 corpus[marker["first_stage"] + len(marker["stages"])] += marker["keys_seconds"]
     file_rows = sum(r["rows"] or 0 for r in file_quarantine)
     stages = [c.to_dict() for c in counts]
-    for position, spent in corpus.items():
-        stages[position]["corpus_seconds"] = round(spent, 3)
-        stages[position]["seconds"] = round(stages[position]["seconds"] + spent, 4)
+    for position, seconds in corpus.items():
+        stages[position]["corpus_seconds"] = round(seconds, 3)
+        stages[position]["seconds"] = round(stages[position]["seconds"] + seconds, 4)
+    spent = _attempt_seconds(attempts, commits, time.time())
     stats = {
         "pipeline": pipeline.options.name,
         "version": __version__,
-        "seconds": round(seconds, 3),
+        "seconds": round(sum(spent), 3),
+        "attempts": [round(x, 3) for x in spent],
         "input": {"files": len(files), "parts": len(parts), "docs": docs + file_rows, "removed": dict(sorted(read_removed.items()))},
         "quarantine": {"files": len(file_quarantine), "file_rows": file_rows, "read_rows": read_quarantined},
         "stages": stages,

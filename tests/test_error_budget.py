@@ -1,5 +1,5 @@
 """A stage that quarantines more than the error budget stops the run with one line; the run
-resumes once the budget (or the stage) is changed. A finished run, run again, says so."""
+resumes once the budget or the stage is changed. A finished run, run again, says so."""
 
 from __future__ import annotations
 
@@ -39,18 +39,24 @@ def dataprep(args: list[str], site) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-def test_stage_over_budget_stops_then_resumes_with_a_larger_budget(tmp_path):
+def over_budget(tmp_path, out_name: str = "out"):
+    """The flaky stage's run, stopped over the budget: (its arguments, the site its code is in, the output)."""
     site = tmp_path / "site"
-    site.mkdir()
+    site.mkdir(exist_ok=True)
     (site / "flaky.py").write_text(FLAKY)
     inputs = tmp_path / "in.parquet"
     pq.write_table(pq.read_table(SAMPLES / "shard-00.parquet").slice(0, 300), inputs)
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text("name: budget\nstages:\n  - normalize: {}\n  - flaky:ChokesOnDigits: {}\n")
-    out = tmp_path / "out"
+    out = tmp_path / out_name
     args = ["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--batch-rows", "16"]
     stopped = dataprep(args, site)
     assert stopped.returncode == 4, stopped.stderr[-1500:]
+    return args, site, out, stopped
+
+
+def test_stage_over_budget_stops_then_resumes_with_a_larger_budget(tmp_path):
+    args, site, out, stopped = over_budget(tmp_path)
     message = stopped.stderr.strip().splitlines()[-1]
     assert message.startswith("dataprep: stopped: stage chokes_on_digits quarantined ")
     assert "error_budget 1.0%" in message and "ValueError: cannot measure digits" in message and "Traceback" not in stopped.stderr
@@ -64,3 +70,14 @@ def test_stage_over_budget_stops_then_resumes_with_a_larger_budget(tmp_path):
     again = dataprep([*args, "--error-budget", "1"], site)
     assert again.returncode == 0 and "had already finished" in again.stdout
     assert json.loads((out / "stats.json").read_text())["seconds"] == stats["seconds"], "the recorded run time is kept"
+
+
+def test_fixing_the_stage_resumes_and_processes_what_it_had_quarantined(tmp_path):
+    args, site, out, _ = over_budget(tmp_path)
+    (site / "flaky.py").write_text(FLAKY.replace('raise ValueError("cannot measure digits")', "pass"))  # the bug fixed
+    resumed = dataprep(args, site)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["stages"][1]["quarantined"] == 0 and stats["output"]["quarantined"] == 0
+    assert not list(out.glob("quarantine/*.parquet")), "the quarantine the stopped run wrote is gone with its parts"
+    assert stats["output"]["kept"] + stats["output"]["removed"] == 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -49,6 +50,7 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs, sent):
     assert sum(stats["stages"][1]["removed"].values()) > 0
 
     out = tmp_path / "killed"
+    launched = time.time()
     proc = subprocess.Popen(command(yaml_path, inputs, out), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -59,6 +61,7 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs, sent):
             break
         time.sleep(0.01)
     os.killpg(proc.pid, sent)
+    killed = time.time()
     _, err = proc.communicate(timeout=120)
     if sent == signal.SIGTERM:
         assert proc.returncode == 130 and err.strip().splitlines()[-1] == "dataprep: interrupted; run the same command again to resume", err
@@ -72,6 +75,9 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs, sent):
     assert "invariant OK" in finished.stdout
     assert contents(out) == contents(reference)
     assert not list(out.rglob("*.tmp")), "half-written files of the killed run are cleaned up"
+    # the run's time adds the killed attempt's, until its last committed part
+    first, second = json.loads((out / "stats.json").read_text())["attempts"]
+    assert 0 < first < killed - launched and second > 0
 
 
 def test_a_resolve_that_would_fill_the_disk_stops_before_its_shuffle_and_resumes(ray_session, tmp_path, sample_docs, monkeypatch):
