@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pytest
 
@@ -87,3 +89,64 @@ def test_sample_crawl_urls_pass_without_lists():
 def test_missing_list_is_a_config_error(tmp_path):
     with pytest.raises(ValueError, match="block list not found"):
         UrlFilter(block_lists=[str(tmp_path / "nope")])
+
+
+def test_list_entries_written_as_urls_mean_their_host_or_path(tmp_path):
+    """What real lists hold besides bare domains: a trailing slash or dot, a port, a scheme, a
+    leading `.` or `*.`, an inline comment, a query (that URL only), a fragment; and hosts any
+    number of levels below a listed domain."""
+    folder = tmp_path / "adult"
+    folder.mkdir()
+    (folder / "domains").write_text("example.com/\ntrail.com.\nport.com:8080\nhttp://scheme.com\n.dotted.com\n*.wild.com\n"
+                                    "inline.com # added 2024\n")
+    (folder / "urls").write_text("http://schemed.net/x\nqs.com/page.php?id=5\nfrag.com/a#b\n")
+    stage = UrlFilter(block_lists=[str(folder)])
+    blocked = ["http://example.com/", "http://trail.com/", "http://port.com/", "http://scheme.com/a", "http://dotted.com/",
+               "http://x.wild.com", "http://inline.com", "http://a.b.c.d.e.f.g.h.i.j.example.com/"]
+    assert decide(stage, blocked) == ["url_filter.blocked_domain"] * len(blocked)
+    assert decide(stage, ["http://schemed.net/x/y", "http://qs.com/page.php?id=5", "http://frag.com/a", "http://schemed.net/xy",
+                          "http://qs.com/page.php?id=6", "http://qs.com/page.php", "http://notexample.com/"]) == \
+        ["url_filter.blocked_url"] * 3 + [None] * 4
+
+
+def test_urls_are_read_as_a_browser_reads_them(tmp_path):
+    (tmp_path / "block.txt").write_text("badsite.com\npath.org/a/b\n")
+    stage = UrlFilter(block_lists=[str(tmp_path / "block.txt")])
+    urls = [" http://badsite.com/", "http://badsite.com\\@good.com/", "http://bad\tsite.com/", "http:///badsite.com",
+            "http://badsite\u3002com/", "http://path.org//a/./b/c", "http://[::1]/badsite.com", "http://path.org/a/c"]
+    assert decide(stage, urls) == ["url_filter.blocked_domain"] * 5 + ["url_filter.blocked_url", None, None]
+
+
+def test_internationalised_domains_follow_idna_2008(tmp_path):
+    """`straße.de` is its own domain (xn--strae-oqa.de), not `strasse.de` as Python's IDNA 2003
+    codec has it; a punycode entry blocks the Unicode host, and TLD rules hold in both forms."""
+    (tmp_path / "block.txt").write_text("straße.de\nxn--fuball-cta.de\n")
+    stage = UrlFilter(block_lists=[str(tmp_path / "block.txt")])
+    assert decide(stage, ["http://xn--strae-oqa.de/", "http://straße.de/", "http://fußball.de/", "http://strasse.de/"]) == \
+        ["url_filter.blocked_domain"] * 3 + [None]
+    assert decide(UrlFilter(block_tlds=["рф", "co.uk"]), ["http://xn--e1afmkfd.xn--p1ai/", "http://пример.рф", "http://a.co.uk/",
+                                                          "http://b.uk/"]) == ["url_filter.tld"] * 3 + [None]
+    assert decide(UrlFilter(allow_tlds=["de"]), ["http://1.2.3.4/", "http://[::1]/", "http://a.com/"]) == [None, None, "url_filter.tld"]
+
+
+def test_subword_entries_lose_their_spaces_and_punctuation_as_the_url_does(tmp_path):
+    (tmp_path / "sub.txt").write_text("2 girls 1 cup\nauto-erotic\n")
+    stage = UrlFilter(banned_subwords=[str(tmp_path / "sub.txt")], soft_word_languages=[])
+    assert decide(stage, ["http://x.com/2-girls-1-cup", "http://x.com/auto_erotic", "http://x.com/girls-cup"]) == \
+        ["url_filter.banned_subword"] * 2 + [None]
+    assert decide(stage, ["https://example.com/free-porn/sex-videos"]) == [None], "soft_word_languages: [] turns soft words off"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"block_lists": ["{tmp}"]}, "is a folder without UT1's `domains` or `urls` file"),
+    ({"banned_words": ["{tmp}/adult"]}, "is a folder: give the file"),
+    ({"block_tlds": ["com", " "]}, "block_tlds holds an empty entry"),
+    ({"allow_lists": ["{tmp}/latin1.txt"]}, "is not UTF-8 (byte 3)"),
+])
+def test_a_list_that_would_match_nothing_is_a_config_error(tmp_path, options, message):
+    (tmp_path / "adult").mkdir()
+    (tmp_path / "adult" / "domains").write_text("badsite.com\n")
+    (tmp_path / "latin1.txt").write_bytes("café.fr\n".encode("latin-1"))
+    options = {k: [v.format(tmp=tmp_path) for v in values] for k, values in options.items()}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        UrlFilter(**options)

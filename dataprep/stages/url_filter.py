@@ -3,23 +3,31 @@
 What a crawl pipeline checks first (datatrove's URLFilter, NeMo Curator's and RefinedWeb's URL
 block lists), in this order, each a reason code:
 - `blocked_domain`: the URL's host, or a domain above it, is on a block list (`www.a.example.com`
-  is blocked by `example.com`);
+  is blocked by `example.com`, however many levels down);
 - `blocked_url`: the URL's host (without `www.`, user info or port) and path start with a listed
-  URL path (`example.com/adult/` blocks everything under it);
-- `tld`: the top-level domain is in `block_tlds`, or not in `allow_tlds` when that is given;
+  URL path (`example.com/adult/` blocks everything under it); a listed URL with a query
+  (`example.com/page.php?id=5`) blocks that URL only;
+- `tld`: the top-level domain (or a listed suffix of several labels, `co.uk`) is in `block_tlds`,
+  or not in `allow_tlds` when that is given; an IP address has none;
 - `banned_word` / `banned_subword`: a word of `banned_words` files is a whole word of the URL, or
-  a `banned_subwords` entry appears anywhere in its letters and digits;
+  a `banned_subwords` entry appears anywhere in its letters and digits (the entry's own
+  punctuation and spaces dropped too, as datatrove does: "2 girls 1 cup" is found in `2-girls-1-cup`);
 - `soft_words`: `soft_word_threshold` or more distinct words of the shipped bad-word lists
   (dataprep/badwords, the lists `c4_badwords` uses; English by default) are whole words of the URL.
 
 Lists are files, one entry per line, `#` for comments: the UT1 blacklist format, whose category
-folders (`adult/domains`, `adult/urls`) can be given as a folder. An internationalised domain
-matches in either form (`bücher.de`, `xn--bcher-kva.de`). A host on an allow list is
-never removed by this stage. A document without a URL has nothing to judge and is kept (its
-`url_missing` metric says so).
+folders (`adult/domains`, `adult/urls`) can be given as a folder. List entries and URLs are read
+by the same rule (`_parts`), so an entry written as a URL (`http://example.com/`,
+`example.com:8080`, `*.example.com`, `example.com.`) means its host. URLs are read as browsers
+read them (the WHATWG URL standard): tabs and newlines dropped, `\\` as `/`, any number of slashes
+after the scheme, `./` and repeated slashes in the path. An internationalised domain matches in
+either form (`bücher.de`, `xn--bcher-kva.de`, by IDNA 2008 as browsers use it: `straße.de` is not
+`strasse.de`). A host on an allow list is never removed by this stage. A document without a URL
+has nothing to judge and is kept (its `url_missing` metric says so). Percent-encoded words
+(`%D1%81%D0%B5%D0%BA%D1%81`) are not decoded, as in datatrove.
 
-Every check is a batch operation on Arrow arrays (regex extraction, `is_in` against the lists,
-one pass per domain level or URL path depth): no Python loop per URL.
+Every check is a batch operation on Arrow arrays and numpy (regex extraction, then a lookup of
+each domain level, path depth or word in the lists' sorted hashes): no Python loop per URL.
 """
 
 from __future__ import annotations
@@ -29,60 +37,144 @@ import re
 from pathlib import Path
 from typing import Any
 
+import idna
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from dataprep import text as textutil
 from dataprep.stages.base import Filter, TextBatch, register
 from dataprep.stages.c4_badwords import LISTS, available
 
-#: a URL's authority and path, with or without a scheme (`//host/...` and `host/...` too); the
-#: host without user info or port
-URL_PARTS = r"^(?:(?:[a-zA-Z][a-zA-Z0-9+.\-]*:)?//)?(?:[^@/?#]*@)?(?P<host>[^/:?#]+)(?::[0-9]*)?(?P<path>[^?#]*)"
-MAX_LEVELS = 8  # domain levels tried against the lists (a.b.c.d.e.f.example.com)
+#: a URL's host (without user info or port, an IPv6 address in brackets), path and query, with
+#: or without a scheme (`//host/...` and `host/...` too); lower case, after `_cleaned`
+URL_PARTS = (r"^(?:[a-z][a-z0-9+.\-]*:/+|//)?(?:[^@/?#]*@)?(?P<host>\[[^\]/]*\]|[^/:?#]+)(?::[0-9]*)?"
+             r"(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?")
+#: what is not a letter or a digit: word boundaries, and what subword matching ignores
+NOT_ALNUM = r"[^\p{L}\p{N}]+"
+#: an IP address: a host without a top-level domain
+IP_HOST = r"^(?:\[.*\]|[0-9]+(?:\.[0-9]+){3})$"
+#: the "ideographic" full stops IDNA reads as dots in a host
+IDEOGRAPHIC_DOTS = "[\u3002\uff0e\uff61]"
+#: UT1's files in a category folder
+UT1_FILES = ("domains", "urls")
+
+
+def _cleaned(urls: pa.Array) -> pa.Array:
+    """URLs as a browser reads what was typed: no surrounding white space, no tab or newline
+    anywhere, backslashes as slashes; lower case."""
+    urls = pc.replace_substring_regex(pc.utf8_trim_whitespace(urls), r"[\t\n\r]", "")
+    return pc.utf8_lower(pc.replace_substring(urls, "\\", "/"))
+
+
+def _parts(urls: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(host, path, query) of each URL or list entry: the host without trailing dots, a leading
+    `*.`, or `www.`-less forms (those are matched by level); the path without `./` segments and
+    repeated slashes; the query null when there is none."""
+    urls = _cleaned(urls)
+    parts = pc.extract_regex(urls, URL_PARTS)
+    host = pc.replace_substring_regex(pc.struct_field(parts, "host"), IDEOGRAPHIC_DOTS, ".")
+    host = pc.utf8_rtrim(pc.utf8_ltrim(host, characters="*."), characters=".")
+    path = pc.replace_substring_regex(pc.struct_field(parts, "path"), r"/(?:\.?/)+", "/")
+    query = pc.struct_field(parts, "query")
+    has_query = pc.match_substring_regex(urls, r"^[^#]*\?")
+    return host, path, pc.if_else(pc.fill_null(has_query, False), query, pa.scalar(None, pa.string()))
+
+
+def _bare(host: pa.Array, path: pa.Array) -> pa.Array:
+    """Host without `www.`, then the path: what URL entries and URLs are compared as."""
+    return pc.binary_join_element_wise(pc.replace_substring_regex(host, r"^www\.", ""), path, "")
 
 
 @functools.cache
-def read_list(path: str) -> frozenset[str]:
-    """Entries of a list file (lower case, no comments), or of a UT1 category folder's two files."""
+def read_list(path: str) -> pa.Array:
+    """Entries of a list file (no comments or blank lines), or of a UT1 category folder's files."""
     folder = Path(path)
-    files = [folder / "domains", folder / "urls"] if folder.is_dir() else [folder]
-    entries = set()
-    for file in files:
-        if file.is_file():
-            for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-                line = line.strip().lower()
-                if line and not line.startswith("#"):
-                    entries.add(line)
-    return frozenset(entries)
+    files = [folder / name for name in UT1_FILES] if folder.is_dir() else [folder]
+    lines = [line for file in files if file.is_file() for line in file.read_text(encoding="utf-8").splitlines()]
+    entries = pc.replace_substring_regex(pc.utf8_trim_whitespace(pa.array(lines, pa.string())), r"\s+#.*$", "")
+    return entries.filter(pc.invert(pc.or_(pc.equal(entries, ""), pc.starts_with(entries, "#"))))
 
 
-def with_idna_forms(entries: set[str]) -> set[str]:
-    """The entries, and for each internationalised domain its other form (`bücher.de` and
-    `xn--bcher-kva.de`): a list and a crawl may write a host either way. Done on the lists, once,
+def with_idna_forms(hosts: pa.Array) -> pa.Array:
+    """The hosts, and for each internationalised one its other form (`bücher.de` and
+    `xn--bcher-kva.de`, IDNA 2008 with UTS 46 mapping): a list and a crawl may write a host either
+    way. Done on the lists, once (only their few non-ASCII or punycode entries go through Python),
     so no URL is converted."""
-    out = set(entries)
-    for entry in entries:
-        domain, slash, path = entry.partition("/")
+    foreign = pc.or_(pc.invert(pc.string_is_ascii(hosts)), pc.match_substring(hosts, "xn--"))
+    others = []
+    for host in hosts.filter(foreign).to_pylist():
         try:
-            other = domain.encode("idna").decode("ascii") if not domain.isascii() else \
-                domain.encode("ascii").decode("idna") if "xn--" in domain else domain
-        except UnicodeError:  # not a valid IDN: matched as written
+            others.append(idna.decode(host) if host.isascii() else idna.encode(host, uts46=True).decode("ascii"))
+        except idna.IDNAError:  # not a valid IDN: matched as written
             continue
-        out.add(other.lower() + slash + path)
-    return out
+    return pa.concat_arrays([hosts, pa.array(others, pa.string())])
 
 
-def _strings(entries) -> pa.Array:
-    return pa.array(sorted(set(entries)), pa.string())
+class Listed:
+    """A set of strings looked up a batch at a time: their xxh3-64 hashes, sorted once, searched
+    for each value's hash, a hit confirmed against the entry itself. (Arrow's `is_in` builds its
+    hash table of the whole list on every call: 1.3 s per call for a UT1-sized list of 3 M
+    domains, called once per domain level.) Two entries with one hash (p ~ 1e-7 for 3 M) would
+    leave one of them unmatched."""
+
+    def __init__(self, entries: pa.Array):
+        entries = pc.unique(entries.drop_null())
+        hashes = _hashes(entries)
+        order = np.argsort(hashes)
+        self._hashes = hashes[order]
+        self._entries = entries.take(pa.array(order))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def contains(self, values: pa.Array) -> np.ndarray:
+        """Whether each value is an entry (null: False)."""
+        found = np.zeros(len(values), bool)
+        valid = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
+        if not len(self) or not len(valid):
+            return found
+        present = values.take(pa.array(valid))
+        hashes = _hashes(present)
+        at = np.minimum(np.searchsorted(self._hashes, hashes), len(self) - 1)
+        candidates = np.flatnonzero(self._hashes[at] == hashes)
+        same = pc.equal(present.take(pa.array(candidates)), self._entries.take(pa.array(at[candidates])))
+        found[valid[candidates]] = same.to_numpy(zero_copy_only=False)
+        return found
 
 
-def _check_paths(paths: list[str] | None, what: str) -> list[str]:
+def _hashes(strings: pa.Array) -> np.ndarray:
+    return np.fromiter(map(xxhash.xxh3_64_intdigest, textutil.utf8_bytes(strings)), np.uint64, len(strings))
+
+
+def _check_lists(paths: list[str] | None, what: str, folders: bool) -> list[str]:
+    """The list paths, resolved; a missing one, a folder where a file is needed, a folder without
+    UT1's files, or a file that is not UTF-8 is a one-line error (a list that silently matches
+    nothing would let everything through)."""
     for path in paths or []:
-        if not Path(path).exists():
+        place = Path(path)
+        if not place.exists():
             raise ValueError(f"{what} not found: {path}")
+        if place.is_dir() and not folders:
+            raise ValueError(f"{what} {path} is a folder: give the file")
+        if place.is_dir() and not any((place / name).is_file() for name in UT1_FILES):
+            raise ValueError(f"{what} {path} is a folder without UT1's `domains` or `urls` file: "
+                             "give a category folder (blacklists/adult) or a file")
+        for file in [place / name for name in UT1_FILES if (place / name).is_file()] if place.is_dir() else [place]:
+            try:
+                file.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{what} {file} is not UTF-8 (byte {exc.start}): convert it "
+                                 "(iconv -f latin1 -t utf-8)") from None
     return [str(Path(p).resolve()) for p in paths or []]
+
+
+def _check_tlds(tlds: list[str] | None, what: str) -> list[str]:
+    cleaned = sorted(t.strip().lower().strip(".") for t in tlds or [])
+    if "" in cleaned:
+        raise ValueError(f"{what} holds an empty entry")
+    return cleaned
 
 
 @register
@@ -100,92 +192,104 @@ class UrlFilter(Filter):
         banned_words: list[str] | None = None,  # files of words that remove a URL on their own (datatrove's "hard" list)
         banned_subwords: list[str] | None = None,  # files of strings matched inside the URL's letters and digits
         soft_word_threshold: int = 2,  # datatrove URLFilter's default: one bad word in a URL is too often innocent
-        soft_word_languages: list[str] | None = None,  # shipped lists used as soft words; default [en]: with all 26,
-        # 4 of 990 real news URLs of shared/data were removed (common Spanish and German words)
+        soft_word_languages: list[str] | None = None,  # shipped lists used as soft words ([] for none); default [en]:
+        # with all 26, 4 of 990 real news URLs of shared/data were removed (common Spanish and German words)
     ):
         if soft_word_threshold < 1:
             raise ValueError(f"soft_word_threshold must be >= 1, not {soft_word_threshold}")
-        unknown = sorted(set(soft_word_languages or []) - set(available()))
+        languages = ["en"] if soft_word_languages is None else soft_word_languages
+        unknown = sorted(set(languages) - set(available()))
         if unknown:
             raise ValueError(f"no bad-words list {unknown[0]!r}; shipped: {', '.join(available())}")
-        self.block_lists = _check_paths(block_lists, "block list")
-        self.allow_lists = _check_paths(allow_lists, "allow list")
-        self.block_tlds = sorted(t.lower().lstrip(".") for t in block_tlds or [])
-        self.allow_tlds = sorted(t.lower().lstrip(".") for t in allow_tlds or [])
-        self.banned_words = _check_paths(banned_words, "banned words file")
-        self.banned_subwords = _check_paths(banned_subwords, "banned subwords file")
+        self.block_lists = _check_lists(block_lists, "block list", folders=True)
+        self.allow_lists = _check_lists(allow_lists, "allow list", folders=True)
+        self.block_tlds = _check_tlds(block_tlds, "block_tlds")
+        self.allow_tlds = _check_tlds(allow_tlds, "allow_tlds")
+        self.banned_words = _check_lists(banned_words, "banned words file", folders=False)
+        self.banned_subwords = _check_lists(banned_subwords, "banned subwords file", folders=False)
         self.soft_word_threshold = soft_word_threshold
-        self.soft_word_languages = sorted(soft_word_languages or ["en"])
+        self.soft_word_languages = sorted(languages)
 
     def setup(self) -> None:
-        listed = with_idna_forms(set().union(*(read_list(p) for p in self.block_lists)))
-        self._block_domains = _strings(e for e in listed if "/" not in e)
-        self._block_urls = _strings(e.removeprefix("www.").rstrip("/") for e in listed if "/" in e)
-        self._url_depth = max((e.count("/") for e in self._block_urls.to_pylist()), default=0)
-        self._allow = _strings(with_idna_forms(set().union(*(read_list(p) for p in self.allow_lists))))
-        self._banned = _strings(set().union(*(read_list(p) for p in self.banned_words)))
-        self._subwords = sorted(set().union(*(read_list(p) for p in self.banned_subwords)))
-        soft = set().union(*(read_list(str(LISTS / f"{code}.txt")) for code in self.soft_word_languages))
-        self._soft = _strings(w for w in soft if " " not in w)
+        host, path, query = _parts(_joined(self.block_lists))
+        on_path = pc.or_(pc.is_valid(query), pc.and_(pc.is_valid(path), pc.greater(pc.utf8_length(pc.utf8_rtrim(path, characters="/")), 0)))
+        on_path = pc.fill_null(on_path, False)
+        self._block_domains = Listed(with_idna_forms(host.filter(pc.invert(on_path))))
+        bare = _bare(host, pc.utf8_rtrim(path, characters="/")).filter(on_path)
+        exact = pc.fill_null(pc.is_valid(query.filter(on_path)), False)
+        self._block_urls = Listed(bare.filter(pc.invert(exact)))
+        self._url_depth = int(pc.max(pc.count_substring(bare, "/")).as_py() or 0) if len(bare) else 0
+        self._block_queries = Listed(pc.binary_join_element_wise(bare, query.filter(on_path), "?").filter(exact))
+        allowed, _, _ = _parts(_joined(self.allow_lists))
+        self._allow = Listed(with_idna_forms(allowed))
+        self._banned = Listed(pc.utf8_lower(_joined(self.banned_words)))
+        self._subwords = sorted(set(pc.replace_substring_regex(pc.utf8_lower(_joined(self.banned_subwords)), NOT_ALNUM, "").to_pylist()) - {""})
+        soft = pc.utf8_lower(_joined([str(LISTS / f"{code}.txt") for code in self.soft_word_languages]))
+        self._soft = Listed(soft.filter(pc.invert(pc.match_substring(soft, " "))))
+        self._tlds = {what: Listed(with_idna_forms(pa.array(tlds, pa.string()))) for what, tlds in
+                      (("block", self.block_tlds), ("allow", self.allow_tlds))}
+        self._tld_labels = sorted({t.count(".") + 1 for t in self.block_tlds + self.allow_tlds})
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         if not hasattr(self, "_soft"):
             self.setup()
         n = batch.num_rows
         url = batch.table.column("url").combine_chunks().cast(pa.string()) if "url" in batch.table.column_names else pa.nulls(n, pa.string())
-        url = pc.utf8_lower(url)
-        parts = pc.extract_regex(url, URL_PARTS)
-        host = pc.utf8_rtrim(pc.struct_field(parts, "host"), characters=".")
-        words, parent = textutil.flat(pc.split_pattern_regex(url, r"[^\p{L}\p{N}]+"))
+        host, path, query = _parts(url)
+        words, parent = textutil.flat(pc.split_pattern_regex(_cleaned(url), NOT_ALNUM))
         return {
             "url_missing": pc.is_null(url).to_numpy(zero_copy_only=False),
             "allowed": self._domain_listed(host, self._allow),
             "blocked_domain": self._domain_listed(host, self._block_domains),
-            "blocked_url": self._url_listed(host, pc.struct_field(parts, "path")),
+            "blocked_url": self._url_listed(host, path, query),
             "tld_blocked": self._tld_blocked(host),
-            "banned_words": _count_per_doc(pc.is_in(words, self._banned), parent, n),
-            "banned_subword": self._has_subword(url),
-            "soft_words": _distinct_per_doc(words, pc.is_in(words, self._soft), parent, n),
+            "banned_words": _count_per_doc(self._banned.contains(words), parent, n),
+            "banned_subword": self._has_subword(_cleaned(url)),
+            "soft_words": _distinct_per_doc(words, self._soft.contains(words), parent, n),
         }
 
-    def _domain_listed(self, host: pa.Array, listed: pa.Array) -> np.ndarray:
-        """Whether the host or a domain above it is listed: one `is_in` per level."""
+    @staticmethod
+    def _domain_listed(host: pa.Array, listed: Listed) -> np.ndarray:
+        """Whether the host or a domain above it is listed: one lookup per level."""
         found = np.zeros(len(host), bool)
-        if len(listed) == 0:
-            return found
         level = host
-        for _ in range(MAX_LEVELS):
-            found |= pc.fill_null(pc.is_in(level, listed), False).to_numpy(zero_copy_only=False)
+        while len(listed) and not pc.all(pc.is_null(level)).as_py():
+            found |= listed.contains(level)
             level = pc.struct_field(pc.extract_regex(level, r"^[^.]+\.(?P<rest>.+)$"), "rest")
-            if pc.all(pc.is_null(level)).as_py():
-                break
         return found
 
-    def _url_listed(self, host: pa.Array, path: pa.Array) -> np.ndarray:
+    def _url_listed(self, host: pa.Array, path: pa.Array, query: pa.Array) -> np.ndarray:
         """Whether host and path (no scheme, user info, port or www.) are a listed path or lie
-        under one: one `is_in` per depth."""
-        found = np.zeros(len(host), bool)
-        if len(self._block_urls) == 0:
+        under one (one lookup per depth), or host, path and query are a listed URL with a query."""
+        bare = _bare(host, path)
+        found = self._block_queries.contains(pc.binary_join_element_wise(bare, query, "?"))
+        if not len(self._block_urls):
             return found
-        bare = pc.binary_join_element_wise(pc.replace_substring_regex(host, r"^www\.", ""), path, "")
         for depth in range(1, self._url_depth + 1):
             prefix = pc.struct_field(pc.extract_regex(bare, rf"^(?P<p>[^/]+(?:/[^/]+){{{depth}}})"), "p")
-            found |= pc.fill_null(pc.is_in(prefix, self._block_urls), False).to_numpy(zero_copy_only=False)
+            found |= self._block_urls.contains(prefix)
         return found
 
     def _tld_blocked(self, host: pa.Array) -> np.ndarray:
-        if not self.block_tlds and not self.allow_tlds:
-            return np.zeros(len(host), bool)
-        tld = pc.struct_field(pc.extract_regex(host, r"(?:^|\.)(?P<tld>[^.]+)$"), "tld")
-        blocked = pc.is_in(tld, pa.array(self.block_tlds, pa.string()))
+        """The host's last label, or last few for a listed suffix of several (`co.uk`), against
+        the TLD lists; an IP address has no TLD."""
+        blocked = np.zeros(len(host), bool)
+        if not self._tld_labels:
+            return blocked
+        not_ip = pc.fill_null(pc.invert(pc.match_substring_regex(host, IP_HOST)), False).to_numpy(zero_copy_only=False)
+        allowed = np.zeros(len(host), bool)
+        for labels in self._tld_labels:
+            suffix = pc.struct_field(pc.extract_regex(host, rf"(?:^|\.)(?P<s>[^.]+(?:\.[^.]+){{{labels - 1}}})$"), "s")
+            blocked |= self._tlds["block"].contains(suffix)
+            allowed |= self._tlds["allow"].contains(suffix)
         if self.allow_tlds:
-            blocked = pc.or_(blocked, pc.invert(pc.is_in(tld, pa.array(self.allow_tlds, pa.string()))))
-        return pc.fill_null(pc.and_(blocked, pc.is_valid(tld)), False).to_numpy(zero_copy_only=False)
+            blocked |= ~allowed
+        return blocked & not_ip & pc.is_valid(host).to_numpy(zero_copy_only=False)
 
     def _has_subword(self, url: pa.Array) -> np.ndarray:
         if not self._subwords:
             return np.zeros(len(url), bool)
-        letters = pc.replace_substring_regex(url, r"[^\p{L}\p{N}]+", "")
+        letters = pc.replace_substring_regex(url, NOT_ALNUM, "")
         pattern = "|".join(re.escape(w) for w in self._subwords)
         return pc.fill_null(pc.match_substring_regex(letters, pattern), False).to_numpy(zero_copy_only=False)
 
@@ -201,13 +305,16 @@ class UrlFilter(Filter):
         ]
 
 
-def _count_per_doc(hit: pa.Array, parent: np.ndarray, n: int) -> np.ndarray:
-    mask = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
-    return np.bincount(parent[mask], minlength=n)
+def _joined(paths: list[str]) -> pa.Array:
+    """The entries of all these lists, as one array."""
+    return pa.concat_arrays([read_list(p) for p in paths]) if paths else pa.array([], pa.string())
 
 
-def _distinct_per_doc(words: pa.Array, hit: pa.Array, parent: np.ndarray, n: int) -> np.ndarray:
+def _count_per_doc(hit: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(parent[hit], minlength=n)
+
+
+def _distinct_per_doc(words: pa.Array, hit: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
     """Distinct matching words per document (a URL repeating one word counts it once)."""
-    mask = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
-    mask &= textutil.first_occurrences(parent, textutil.element_codes(words))
+    mask = hit & textutil.first_occurrences(parent, textutil.element_codes(words))
     return np.bincount(parent[mask], minlength=n)
