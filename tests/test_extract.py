@@ -154,7 +154,7 @@ def test_title_and_lang_are_the_documents_own(pages):
 
 
 def test_a_page_of_short_japanese_sentences_keeps_its_opening(tmp_path):
-    """Japanese has no spaces between words: each character counts as one, so a page's opening
+    """Japanese has no spaces between words: its characters count as words (two to a word), so a page's opening
     sentences are body lines and the head trim keeps them (real sentences of the sample crawl's
     Japanese Debian FAQ)."""
     from dataprep.readers import warc as warc_reader
@@ -174,6 +174,44 @@ def test_a_page_of_short_japanese_sentences_keeps_its_opening(tmp_path):
     page = "<html><body><article>" + "".join(f"<p>{s}</p>" for s in paragraphs) + "</article></body></html>"
     table = extract([page])
     assert table["extract_engine"].to_pylist() == ["resiliparse"] and all(p in table["text"][0].as_py() for p in paragraphs)
+
+
+@pytest.fixture(scope="module")
+def unspaced_paragraphs(shared_data) -> dict[str, list[str]]:
+    """Real paragraphs of languages written without spaces between words (shared/data's OSCAR sample)."""
+    rows = pq.read_table(shared_data / "03_oscar2019_multilingual.parquet", columns=["text", "oscar_lang"]).to_pylist()
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        for line in row["text"].split("\n"):
+            if 100 <= len(line) <= 600 and line not in found.get(row["oscar_lang"], []):
+                found.setdefault(row["oscar_lang"], []).append(line.strip())
+    return found
+
+
+@pytest.mark.parametrize("language", ["th", "km", "lo"])
+def test_an_article_in_a_script_without_spaces_keeps_its_paragraphs(unspaced_paragraphs, real_docs, language):
+    """Thai, Khmer and Lao paragraphs end with no sentence mark and hold few spaces: counted a
+    word per space-separated clause, Thai ones were never body lines, and the head trim cut every
+    one before the page's first paragraph in a spaced language (a bilingual page kept only that)."""
+    paragraphs = unspaced_paragraphs[language][:4]
+    english = next(line for line in real_docs["text"][0].as_py().split("\n") if len(line) > 300 and line.endswith("."))
+    page = ("<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav><article>"
+            + "".join(f"<p>{p}</p>" for p in paragraphs) + f"<p>{english}</p></article></body></html>")
+    text = extract([page])["text"][0].as_py()
+    assert len(paragraphs) >= 3 and all(p in text for p in paragraphs) and english in text
+
+
+def test_a_chinese_menu_bar_is_not_the_start_of_the_text(unspaced_paragraphs):
+    """A menu bar of fourteen two-character links is 28 Han characters: counted a word each, it
+    was a body line, so the head trim kept it and everything after it."""
+    menu = "首页 新闻 财经 股票 基金 理财 房产 汽车 科技 专题 视频 社区 体育 娱乐".split()
+    links = " ".join(f'<a href="/c{i}">{item}</a>' for i, item in enumerate(menu))
+    paragraphs = unspaced_paragraphs["zh"][:2]
+    page = f"<html><body><div class='top'>{links}</div><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>"
+    table = extract([page])
+    text = table["text"][0].as_py()
+    assert len(paragraphs) == 2 and all(p in text for p in paragraphs) and menu[0] not in text
+    assert table["extract_engine"].to_pylist() == ["resiliparse"]
 
 
 def test_no_publication_date_is_read_in_an_inline_image(pages):
