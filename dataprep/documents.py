@@ -93,7 +93,7 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     (WARC, WET, HTML) is read for its tables: the web files are passed over, and returned so the
     run can say so (`--input-format html` reads them).
     """
-    is_glob = any(ch in spec for ch in "*?[")
+    is_glob = any(ch in spec for ch in "*?[") and not storage.exists(storage.normalize(spec))  # `page[1].html` may be a name
     if is_glob:
         candidates = storage.glob(storage.normalize(spec)) if storage.is_remote(spec) else glob.glob(spec, recursive=True)
         candidates = [storage.normalize(p) for p in candidates if not os.path.isdir(p)]
@@ -119,17 +119,20 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     return files, []
 
 
-def stems(files: list[str]) -> list[str]:
-    """Each file's path below the files' common folder, without its input suffix.
-
-    Unique by construction (unlike bare file names, which repeat across folders), so the ids
-    assigned at read time (`<stem>:<row>`) are unique too.
-    """
+def relative_names(files: list[str]) -> list[str]:
+    """Each file's path below the files' common folder: unique by construction (unlike bare
+    file names, which repeat across folders). An HTML page's id."""
     absolute = [storage.normalize(f) for f in files]
     root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
+    return [Path(os.path.relpath(path, root)).as_posix() for path in absolute]
+
+
+def stems(files: list[str]) -> list[str]:
+    """Each file's relative name without its input suffix: the ids assigned at read time
+    (`<stem>:<row>`) are unique too, as a table's rows are numbered (`a.parquet` and
+    `a.jsonl` together would collide, but a folder of tables holds one kind)."""
     out = []
-    for path in absolute:
-        name = Path(os.path.relpath(path, root)).as_posix()
+    for name in relative_names(files):
         suffix = next((s for s in INPUT_SUFFIXES if name.lower().endswith(s)), "")
         out.append(name[: len(name) - len(suffix)])
     return out
@@ -141,30 +144,30 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
     parts: list[Part] = []
     quarantined: list[dict[str, Any]] = []
     pages: list[tuple[int, str, str]] = []
-    for index, (path, name) in enumerate(zip(files, stems(files))):
+    for index, (path, name, relative) in enumerate(zip(files, stems(files), relative_names(files))):
         fmt = file_format(path, declared)
         if fmt == "parquet":
             try:
-                parts.extend(_plan_parquet(index, path, name, text_column, part_bytes))
+                parts.extend(_plan_parquet(index, path, name, text_column, part_bytes, declared))
             except _BadFile as exc:
                 quarantined.append(quarantine_record(path, str(exc), rows=exc.rows))
         elif fmt in ("warc", "wet"):
             parts.extend(_plan_warc(index, path, name, fmt, part_bytes, limit))
-        elif fmt == "html":
-            pages.append((index, path, name))
+        elif fmt == "html":  # a page's id is its name as it is (`a.html` and `a.htm` are two pages)
+            pages.append((index, path, relative))
         else:
             rows = _count_lines(path) if limit is not None else None
-            parts.append(Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=_table_format("jsonl", text_column)))
+            parts.append(Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=_table_format("jsonl", text_column, declared)))
     parts.extend(_plan_html(pages, part_bytes))
     if limit is not None:
         parts = _apply_limit(parts, limit)
     return parts, quarantined
 
 
-def _table_format(fmt: str, text_column: str) -> str:
-    """A table whose text column is `html` holds raw pages: binary ones are decoded by the
-    browser's charset rules, not refused for not being UTF-8."""
-    return "html-column" if text_column == "html" else fmt
+def _table_format(fmt: str, text_column: str, declared: str) -> str:
+    """A table whose text column is `html`, or any table read with `--input-format html`, holds
+    raw pages: binary ones are decoded by the browser's charset rules, not refused for not being UTF-8."""
+    return "html-column" if text_column == "html" or declared == "html" else fmt
 
 
 def _plan_warc(index: int, path: str, name: str, fmt: str, part_bytes: int, limit: int | None) -> list[Part]:
@@ -199,7 +202,7 @@ class _BadFile(Exception):
         self.rows = rows
 
 
-def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes: int) -> list[Part]:
+def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes: int, declared: str) -> list[Part]:
     try:
         meta = storage.parquet_file(path).metadata
         schema = meta.schema.to_arrow_schema()
@@ -219,18 +222,23 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
         size += rg.total_byte_size
         if size >= part_bytes or g == meta.num_row_groups - 1:
             rows = sum(meta.row_group(i).num_rows for i in group)
-            parts.append(Part(f"{index:05d}-{len(parts):04d}", index, path, name, tuple(group), start, rows, fmt=_table_format("parquet", text_column)))
+            parts.append(Part(f"{index:05d}-{len(parts):04d}", index, path, name, tuple(group), start, rows, fmt=_table_format("parquet", text_column, declared)))
             start += rows
             group, size = [], 0
     return parts
 
 
 def _count_lines(path: str) -> int:
+    """Non-empty lines; a damaged rest of the file (a cut gzip stream) counts as one more, so a
+    limited read reaches it and quarantines it instead of stopping short of it."""
+    count = 0
     try:
         with storage.open_text_input(path) as handle:
-            return sum(1 for line in handle if line.strip())
-    except (OSError, EOFError):
-        return 0
+            for line in handle:
+                count += bool(line.strip())
+    except Exception:  # noqa: BLE001 (any decoder error of a damaged file)
+        count += 1
+    return count
 
 
 def _apply_limit(parts: list[Part], limit: int) -> list[Part]:
@@ -310,11 +318,22 @@ def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None)
 
 
 def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
+    """Batches of records; a damaged file (a cut gzip stream) first yields the records read
+    before the damage, then raises (read_part quarantines the rest)."""
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     bad: list[dict[str, Any]] = []
     with storage.open_text_input(part.path) as handle:
-        for row, line in enumerate(handle):
+        lines = enumerate(handle)
+        while True:
+            try:
+                row, line = next(lines)
+            except StopIteration:
+                break
+            except Exception:
+                if records or bad:
+                    yield (_records_table(records) if records else None), np.array(rows, dtype=np.int64), bad
+                raise
             if not line.strip():
                 continue
             try:
@@ -334,6 +353,9 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
             value = record[text_column]
             if value is not None and not isinstance(value, str):
                 bad.append(quarantine_record(part.path, f"{text_column!r} is a JSON {type(value).__name__}, expected a string", row=row, id=_str_or_none(record.get("id"))))
+                continue
+            if text_column != "text" and "text" in record:  # as a Parquet file with both columns
+                bad.append(quarantine_record(part.path, f"has both {text_column!r} and 'text' fields; rename one", row=row, id=_str_or_none(record.get("id"))))
                 continue
             records.append(record)
             rows.append(row)
@@ -377,8 +399,10 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
     ids = _ids(table, rows, part)
     raw = table.column("text").combine_chunks()
     if part.fmt == "html-column" and (pa.types.is_binary(raw.type) or pa.types.is_large_binary(raw.type)):
-        raw, charset, replaced = html_reader.decode_column(raw)
-        table = table.append_column("charset", charset).append_column("charset_replaced", replaced)
+        raw, charsets = html_reader.decode_column(raw, table.column("charset") if "charset" in table.column_names else None)
+        for name, column in charsets.items():  # a table's own charset columns are replaced by what was found
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, column) if index >= 0 else table.append_column(name, column)
     if pa.types.is_null(raw.type):
         raw = pa.nulls(len(raw), pa.large_binary())
     raw = raw.cast(pa.large_binary()) if not pa.types.is_large_binary(raw.type) else raw

@@ -17,7 +17,8 @@ from dataprep.layout import OutputLayout
 
 
 def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
-    """(documents, records the reader set aside with a reason): WARC requests, images, 404s...
+    """(documents, records the reader set aside with a reason): WARC requests, images, 404s, a
+    file of an HTML folder that is not text...
 
     The set-aside records go to the removed-documents ledger as stage `read`, with their WARC
     metadata as details, so a student sees what a crawl held besides pages.
@@ -30,8 +31,8 @@ def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
     if not pc.any(set_aside).as_py():
         return kept, None
     removed = table.filter(set_aside)
-    details = [json.dumps({k: v for k, v in row.items() if v is not None}) for row in
-               removed.select(["warc_type", "content_type", "http_status"]).to_pylist()]
+    described = [c for c in ("warc_type", "content_type", "http_status", "html_file") if c in removed.column_names]
+    details = [json.dumps({k: v for k, v in row.items() if v is not None}) for row in removed.select(described).to_pylist()]
     ledger = removed.drop_columns(["_read_reason"])
     ledger = ledger.append_column("stage", pa.array(["read"] * removed.num_rows, pa.string()))
     ledger = ledger.append_column("reason", removed.column("_read_reason"))

@@ -268,6 +268,7 @@ def test_same_pages_as_warc_html_files_and_html_column_give_the_same_text(ray_se
     bodies = _response_bodies()
     assert len(bodies) >= 60
     names = {url: url.rsplit("debian-faq/", 1)[1].replace("/", "_").removesuffix(".html") for url in bodies}
+    files = {url: names[url] + (".html.gz" if k % 2 else ".html") for k, url in enumerate(bodies)}
     warc = tmp_path / "warc" / "pages.warc.gz"
     warc.parent.mkdir()
     with open(warc, "wb") as handle:
@@ -278,7 +279,7 @@ def test_same_pages_as_warc_html_files_and_html_column_give_the_same_text(ray_se
     html_dir = tmp_path / "html"
     html_dir.mkdir()
     for k, (url, body) in enumerate(bodies.items()):
-        (html_dir / (names[url] + (".html.gz" if k % 2 else ".html"))).write_bytes(gzip.compress(body) if k % 2 else body)
+        (html_dir / files[url]).write_bytes(gzip.compress(body) if k % 2 else body)
     column = tmp_path / "column" / "pages.parquet"
     column.parent.mkdir()
     pq.write_table(pa.table({"id": [names[u] for u in bodies], "html": pa.array(list(bodies.values()), pa.binary()),
@@ -290,7 +291,7 @@ def test_same_pages_as_warc_html_files_and_html_column_give_the_same_text(ray_se
         assert stats["invariant_ok"], stats["problems"]
         kept = read_folder(out / "kept").to_pylist()
         key = "url" if kind != "html" else "id"
-        texts[kind] = {(d[key] if kind != "html" else next(u for u, n in names.items() if n == d["id"])): d["text"] for d in kept}
+        texts[kind] = {(d[key] if kind != "html" else next(u for u, n in files.items() if n == d["id"])): d["text"] for d in kept}
     assert len(texts["warc"]) == len(bodies)
     assert texts["warc"] == texts["html"] == texts["column"]
 
@@ -337,3 +338,121 @@ def test_input_format_html_reads_a_table_of_pages(ray_session, tmp_path):
     assert stats["invariant_ok"] and stats["output"]["kept"] == len(bodies)
     kept = read_folder(tmp_path / "out" / "kept")
     assert all(t.lstrip().lower().startswith(("<!doctype", "<?xml", "<html")) for t in kept.column("text").to_pylist())
+
+
+def read_everything(spec: Path, **options) -> tuple[list[dict], list[dict], list[dict]]:
+    """(documents, records set aside for the ledger, quarantine records) as a run's first segment reads them, without Ray."""
+    from dataprep import documents
+    from dataprep.outputs import split_read_removals
+
+    text_column, limit, declared = options.get("text_column", "text"), options.get("limit"), options.get("input_format", "auto")
+    parts, quarantined = documents.plan(documents.discover(str(spec), declared), text_column, documents.PART_BYTES, limit, declared)
+    docs, aside = [], []
+    for part in parts:
+        for raw, rows, bad in documents.read_part(part, text_column, options.get("batch_rows", 512)):
+            quarantined += bad
+            if raw is not None:
+                table, rejected = documents.conform(raw, rows, part, text_column, documents.MAX_DOC_BYTES, {})
+                quarantined += rejected
+                kept, ledger = split_read_removals(table)
+                docs += kept.to_pylist()
+                aside += ledger.to_pylist() if ledger is not None else []
+    return docs, aside, quarantined
+
+
+def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
+    """A gzipped page whose deflate data is corrupt costs that page only (it cost its whole
+    bundle, blamed on the bundle's first file); an image saved as .html is set aside as
+    `read.not_html`, not kept; `a.html` and `a.htm` are two pages with ids of their own."""
+    bodies = list(_response_bodies().values())[:4]
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "p0.html").write_bytes(bodies[0])
+    broken = bytearray(gzip.compress(bodies[1]))
+    broken[len(broken) // 2] ^= 0xFF
+    (folder / "p1.html.gz").write_bytes(bytes(broken))
+    (folder / "p2.html.gz").write_bytes(gzip.compress(bodies[2]))
+    (folder / "a.html").write_bytes(bodies[2])
+    (folder / "a.htm").write_bytes(bodies[3])
+    (folder / "logo.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    docs, aside, quarantined = read_everything(folder)
+    assert sorted(d["id"] for d in docs) == ["a.htm", "a.html", "p0.html", "p2.html.gz"]
+    assert [(q["source"].rsplit("/", 1)[1], q["rows"]) for q in quarantined] == [("p1.html.gz", 1)]
+    assert "cannot read HTML file" in quarantined[0]["error"]
+    assert [(r["id"], r["reason"]) for r in aside] == [("logo.html", "read.not_html")]
+
+
+def test_east_asian_and_thai_labels_decode_as_browsers_decode_them():
+    """Browsers read Shift_JIS as windows-31j, EUC-KR as windows-949, GBK as GB18030, Big5 with
+    HKSCS, windows-874 with its quotes and euro: Python's codecs of those names lost ①, 똠, €
+    and 㗎 (U+FFFD) or turned “ ” into C1 controls (replacing nothing). ISO-2022-JP is 7-bit:
+    it was passed through as ASCII, escape sequences and all."""
+    for label, text, codec in (("shift_jis", "①②③ 髙 ㈱", "cp932"), ("euc-kr", "똠", "cp949"), ("gbk", "€ 中文", "gb18030"),
+                               ("big5", "香港 㗎", "big5hkscs"), ("windows-874", "“ทดสอบ” – €", "cp874"),
+                               ("iso-2022-jp", "こんにちは", "iso2022_jp")):
+        page = to_utf8(f'<meta charset="{label}"><p>{text}</p>'.encode(codec))
+        assert (page.data.decode("utf-8"), page.replaced) == (f'<meta charset="{label}"><p>{text}</p>', 0), label
+
+
+def test_a_cut_jsonl_gz_keeps_the_records_before_the_damage(tmp_path):
+    """The records before a gzip stream's cut were lost with it (up to a batch of them), and
+    under --limit the whole file was dropped with no word."""
+    bodies = list(_response_bodies().values())[:20]
+    lines = "".join(json.dumps({"id": f"p{i}", "html": body.decode("utf-8")}) + "\n" for i, body in enumerate(bodies)).encode()
+    packed = gzip.compress(lines)
+    (tmp_path / "pages.jsonl.gz").write_bytes(packed[: len(packed) * 7 // 10])
+    docs, _, quarantined = read_everything(tmp_path / "pages.jsonl.gz", text_column="html")
+    assert 8 <= len(docs) < 20 and [d["id"] for d in docs] == [f"p{i}" for i in range(len(docs))]
+    assert len(quarantined) == 1 and "read failed after" in quarantined[0]["error"]
+    limited, _, quarantined = read_everything(tmp_path / "pages.jsonl.gz", text_column="html", limit=19)
+    assert [d["id"] for d in limited] == [d["id"] for d in docs] and quarantined[0]["rows"] == 1  # the damaged rest, as one
+
+
+def test_a_table_of_pages_uses_its_charset_column_and_any_text_column(tmp_path):
+    """A crawl's table often holds the HTTP header's charset: it is the page's header charset
+    (it crashed the run, a duplicate column), and `--input-format html` decodes the pages of
+    any `--text-column`; a JSONL record with both `html` and `text` is quarantined, as a Parquet
+    file with both columns is (it crashed the run)."""
+    russian = next(b for u, b in _response_bodies().items() if "/ru/" in u)
+    page = re.sub(rb"(?i)<meta[^>]*charset[^>]*>", b"", russian).decode("utf-8").encode("cp1251", "ignore")
+    pq.write_table(pa.table({"id": ["r"], "html": pa.array([page], pa.binary()), "charset": ["windows-1251"]}), tmp_path / "a.parquet")
+    (doc,), _, _ = read_everything(tmp_path / "a.parquet", text_column="html")
+    assert (doc["charset"], doc["charset_source"], doc["charset_replaced"]) == ("cp1251", "http", 0)
+    assert doc["text"] == page.decode("cp1251")
+    pq.write_table(pa.table({"id": ["r"], "body": pa.array([page], pa.binary())}), tmp_path / "b.parquet")
+    (doc,), _, _ = read_everything(tmp_path / "b.parquet", text_column="body", input_format="html")
+    assert doc["charset_source"] == "detected" and doc["text"] == page.decode("cp1251")
+    (tmp_path / "c.jsonl").write_text(json.dumps({"id": "x", "html": "<p>page</p>", "text": "page"}) + "\n")
+    docs, _, (quarantined,) = read_everything(tmp_path / "c.jsonl", text_column="html")
+    assert docs == [] and quarantined["error"] == "has both 'html' and 'text' fields; rename one"
+
+
+def test_an_input_whose_name_looks_like_a_glob_is_read_as_named(tmp_path):
+    folder = tmp_path / "crawl[2024]"
+    folder.mkdir()
+    (folder / "page[1].html").write_bytes(next(iter(_response_bodies().values())))
+    for spec in (folder, folder / "page[1].html"):
+        docs, _, _ = read_everything(spec)
+        assert [d["id"] for d in docs] == ["page[1].html"]
+
+
+def test_extract_keeps_the_text_of_wet_records_as_it_is(tmp_path):
+    """A WET record is a crawl's extracted text: parsed as HTML, `a<b and c>d` lost its words and
+    `<script>` everything after it. `extract` keeps such records' text (engine "none") and
+    extracts the pages beside them."""
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.extract import Extract
+
+    path = tmp_path / "mixed.warc.wet.gz"
+    text = "A line that says a<b and c>d, which is fine.\nUse <script> tags & entities like &amp; in examples."
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        writer.write_record(writer.create_warc_record("https://example.org/t", "conversion", payload=io.BytesIO(text.encode()),
+                                                      warc_content_type="text/plain"))
+    docs, _, _ = read_everything(path)
+    page = next(iter(_response_bodies().values())).decode("utf-8")
+    html_doc = {**docs[0], "id": "page", "text": page, "warc_type": "response"}
+    decided = Extract().apply(TextBatch(pa.Table.from_pylist([docs[0], html_doc])))
+    texts, used = decided.batch.text.to_pylist(), decided.batch.table.column("extract_engine").to_pylist()
+    assert texts[0] == text and used[0] == "none" and decided.batch.table.column("title").to_pylist()[0] is None
+    assert used[1] in ("resiliparse", "trafilatura") and "<html" not in texts[1].lower() and len(texts[1]) > 200

@@ -49,7 +49,20 @@ def browser_label(label: str | bytes | None) -> str | None:
     if isinstance(label, bytes):
         label = label.decode("ascii", "replace")
     label = (label or "").strip().strip("\"'").strip()
-    return map_encoding_to_html5(label, fallback_utf8=False) if label else None
+    return _browser_codec(map_encoding_to_html5(label, fallback_utf8=False)) if label else None
+
+
+#: WHATWG's decoders that are supersets of the Python codec resiliparse names for them: the
+#: encodings Windows and browsers use under those labels (a Shift_JIS page's ① or 髙, an EUC-KR
+#: page's 똠, a GBK page's €, Big5's HKSCS characters, windows-874's quotes were lost or turned
+#: into C1 controls)
+BROWSER_CODECS = {"shift_jis": "cp932", "euc_kr": "cp949", "gbk": "gb18030", "big5": "big5hkscs", "iso8859-11": "cp874"}
+#: 7-bit encodings whose bytes are ASCII but whose text is not: escape sequences switch sets
+ESCAPED = ("iso2022",)
+
+
+def _browser_codec(name: str | None) -> str | None:
+    return BROWSER_CODECS.get(name, name) if name else None
 
 
 def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
@@ -72,11 +85,12 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
         body.decode("utf-8")
         return Page(body, "utf-8", "valid-utf8", 0)
     except UnicodeDecodeError:
-        return _recode(body, detect_encoding(body), "detected")
+        return _recode(body, _browser_codec(detect_encoding(body)), "detected")
 
 
 def _ascii_compatible(charset: str) -> bool:
-    return codecs.lookup(charset).name not in ("utf-16-le", "utf-16-be", "utf-16", "utf-32")
+    name = codecs.lookup(charset).name
+    return name not in ("utf-16-le", "utf-16-be", "utf-16", "utf-32") and not name.startswith(ESCAPED)
 
 
 def _recode(body: bytes, charset: str, source: str) -> Page:

@@ -7,7 +7,8 @@ still see lines. It adds `html_bytes` (the HTML's UTF-8 size: the report draws i
 text kept), `html_lang` (from `<html lang>`), `title` and, when asked, `publication_date`
 (htmldate). The engines are in dataprep/extract/engines.py; docs/extraction.md has the figures.
 
-Outcomes per page: main text kept; nothing left -> removed as `extract.empty`; the engine
+Rows that are text already (WET records: a crawl's own extracted text) keep it as it is, with
+`extract_engine` "none". Outcomes per page: main text kept; nothing left -> removed as `extract.empty`; the engine
 raised on the page, or the page is nested too deep for resiliparse (engines.MAX_UNCLOSED) ->
 removed as `extract.failed` with the error. Removed pages keep their HTML in the ledger, so
 nothing is lost and `dataprep explain` shows what the engine was given.
@@ -75,22 +76,24 @@ class Extract(LineFilter):
 
     def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
         html = batch.text
-        result = engines.run(self.engine, html, self.unsure_share, self.min_chars)
-        errors = np.array(result.errors, dtype=object)
+        plain = _already_text(batch)
+        result = engines.run(self.engine, html.filter(pa.array(~plain)) if plain.any() else html, self.unsure_share, self.min_chars)
+        texts, used, errors = _with_plain(result, plain, html)
         failed = errors != None  # noqa: E711 (elementwise)
-        main = pa.array([t or "" for t in result.texts], pa.large_string())
+        main = pa.array([t or "" for t in texts], pa.large_string())
         empty = ~failed & ~textutil.matches(main, engines.WORD)
         removed = failed | empty
         # removed pages keep their HTML (the ledger then holds what the engine was given)
         text = pc.if_else(pa.array(removed), html.cast(pa.large_string()), main)
         html_bytes = textutil.byte_lengths(html)
+        markup = pa.array(~plain)  # what a plain text holds is no tag
         columns = {
             "html_bytes": pa.array(html_bytes, pa.int64()),
-            "html_lang": _html_lang(html),
-            "extract_engine": pa.array(result.engines, pa.string()),
+            "html_lang": pc.if_else(markup, _html_lang(html), pa.scalar(None, pa.string())),
+            "extract_engine": pa.array(used, pa.string()),
         }
         if self.title:
-            columns["title"] = _titles(html)
+            columns["title"] = pc.if_else(markup, _titles(html), pa.scalar(None, pa.string()))
         if self.publication_date:
             pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
@@ -101,6 +104,29 @@ class Extract(LineFilter):
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         """The engine raised; else no word was left (text_bytes is 0 exactly then)."""
         return [("failed", m["error"] != None), ("empty", m["text_bytes"] == 0)]  # noqa: E711
+
+
+#: the reader's record type of a text that is already a page's text (a WET conversion record)
+PLAIN_RECORD = "conversion"
+
+
+def _already_text(batch: TextBatch) -> np.ndarray:
+    """Rows whose text is not HTML: WET records (a crawl's own extracted text). Parsed as HTML,
+    `a<b and c>d` lost its words and `<script>` the rest of the record."""
+    if "warc_type" not in batch.table.column_names:
+        return np.zeros(batch.num_rows, bool)
+    return pc.fill_null(pc.equal(batch.table.column("warc_type"), PLAIN_RECORD), False).to_numpy(zero_copy_only=False)
+
+
+def _with_plain(result: engines.Extracted, plain: np.ndarray, html: pa.Array) -> tuple[list, list, np.ndarray]:
+    """The engine's texts, engines and errors for the HTML rows, with the plain rows' own text
+    (engine "none") in their places."""
+    if not plain.any():
+        return result.texts, result.engines, np.array(result.errors, dtype=object)
+    texts, used, errors = html.to_pylist(), ["none"] * len(plain), np.full(len(plain), None, dtype=object)
+    for target, text, engine, error in zip(np.flatnonzero(~plain), result.texts, result.engines, result.errors):
+        texts[target], used[target], errors[target] = text, engine, error
+    return texts, used, errors
 
 
 def _first_element(html: pa.Array, pattern: str) -> pa.Array:
