@@ -270,18 +270,19 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
         reader = _iter_parquet(part, batch_rows, columns)
     else:
         reader = _iter_jsonl(part, text_column, batch_rows)
-    done = 0
+    done = accounted = 0  # rows read; and those plus the rows quarantined on the way (not to be counted again)
     try:
         for table, rows, bad in reader:
             if part.max_rows is not None and done + (table.num_rows if table is not None else 0) > part.max_rows:
                 keep = part.max_rows - done
                 table, rows = table.slice(0, keep), rows[:keep]
             done += table.num_rows if table is not None else 0
+            accounted += (table.num_rows if table is not None else 0) + sum(q["rows"] or 0 for q in bad)
             yield table, rows, bad
             if part.max_rows is not None and done >= part.max_rows:
                 return
     except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged file)
-        left = None if part.num_rows is None else max((part.max_rows or part.num_rows) - done, 0)
+        left = None if part.num_rows is None else max((part.max_rows or part.num_rows) - accounted, 0)
         yield None, None, [quarantine_record(part.path, f"read failed after {done} rows: {exc}", row=part.first_row + done, rows=left)]
 
 
