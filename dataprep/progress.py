@@ -11,8 +11,10 @@ class Progress:
     """Documents each stage has taken in, and docs/s, as parts finish.
 
     On a terminal: one bar per stage. Otherwise (a batch job's log): one line per stage of the
-    running segment at most every `every` seconds, with parts done/total and an estimate of the
-    time left, instead of silence until the end.
+    running segment at most every `every` seconds, with the segment, its parts done/total (those
+    an interrupted attempt finished included) and an estimate of the segment's time left, instead
+    of silence until the end. A later segment's time is not estimated: its stages differ, and a
+    global stage's resolve comes before its parts.
     """
 
     def __init__(self, names: list[str], total: int, every: float = 30.0):
@@ -27,9 +29,11 @@ class Progress:
             self.bars = [tqdm(total=total, desc=f"{n:<20}", unit="docs", position=i, leave=True, file=sys.stderr,
                               dynamic_ncols=True, smoothing=0) for i, n in enumerate(names)]
 
-    def segment(self, parts: int) -> None:
-        """A segment starts with `parts` parts left to do."""
-        self.parts_done, self.parts_total, self.started = 0, parts, time.monotonic()
+    def segment(self, index: int, segments: int, left: int, parts: int) -> None:
+        """Segment `index` (of `segments`) starts with `left` of its `parts` parts to do (fewer
+        when a resumed run finished some before)."""
+        self.label = f"segment {index + 1}/{segments}, " if segments > 1 else ""
+        self.parts_done, self.parts_left, self.parts_total, self.started = 0, left, parts, time.monotonic()
         self.current: list[int] = []
 
     def update(self, part_stats: dict[str, Any]) -> None:
@@ -41,13 +45,14 @@ class Progress:
                 self.bars[position].update(stage["in"])
         self.current = [part_stats["first_stage"] + k for k in range(len(part_stats["stages"]))]
         now = time.monotonic()
-        if not self.tty and (now - self.printed >= self.every or self.parts_done == self.parts_total):
+        if not self.tty and (now - self.printed >= self.every or self.parts_done == self.parts_left):
             self.printed = now
             elapsed = max(now - self.started, 1e-9)
-            left = elapsed / self.parts_done * (self.parts_total - self.parts_done)
+            left = elapsed / self.parts_done * (self.parts_left - self.parts_done)
+            done = self.parts_total - self.parts_left + self.parts_done
             for position in self.current:
-                print(f"dataprep: {self.names[position]}: parts {self.parts_done}/{self.parts_total}, "
-                      f"{self.docs[position]:,} docs, {self.docs[position] / elapsed:,.0f} docs/s, ETA {left:,.0f} s",
+                print(f"dataprep: {self.names[position]}: {self.label}parts {done}/{self.parts_total}, "
+                      f"{self.docs[position]:,} docs, {self.docs[position] / elapsed:,.0f} docs/s, ETA of the segment {left:,.0f} s",
                       file=sys.stderr, flush=True)
 
     def close(self) -> None:

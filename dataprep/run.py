@@ -88,7 +88,10 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                 config = replace(config, resolution=resolution)
                 runtime.release_memory()
             committed = set(storage.name(m) for m in layout.parts(layout.markers, f"s{index}-*.json"))
-            _execute([(i, p) for i, p in enumerate(parts) if layout.marker_name(index, p.key) not in committed], config, bars)
+            todo = [(i, p) for i, p in enumerate(parts) if layout.marker_name(index, p.key) not in committed]
+            if bars and todo:
+                bars.segment(index, len(segments), len(todo), len(parts))
+            _execute(todo, config, bars)
             _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
             runtime.release_memory()
             first_stage += len(segment)
@@ -312,10 +315,6 @@ def _part_duplicate_ids(folder: str | None, part: Part) -> tuple[dict[str, int],
 
 def _execute(parts: list[tuple[int, Part]], config: RunConfig, bars: Progress | None) -> None:
     """One Ray task per part (with its index in the plan); the bars move as parts finish."""
-    if not parts:
-        return
-    if bars:
-        bars.segment(len(parts))
     for stats in _on_workers(process_part, [(p, i) for i, p in parts], config):
         if bars:
             bars.update(stats)

@@ -336,3 +336,18 @@ def test_key_files_are_grouped_by_rows_not_by_count():
     many = np.random.default_rng(1).integers(1, 5000, 400).tolist()
     totals = [sum(many[i] for i in g) for g in row_balanced_groups(many, 8)]
     assert len(totals) == 8 and max(totals) - min(totals) <= 2 * max(many)
+
+
+def test_a_batch_log_counts_the_parts_an_interrupted_attempt_finished(capsys):
+    """A batch job's log line names the segment and counts the parts done before a resume: a
+    resumed segment with 3 of its 10 parts left said "parts 1/3" after its first."""
+    from dataprep.progress import Progress
+
+    bars = Progress(["normalize", "length"], total=100, every=0.0)
+    bars.segment(0, 2, left=3, parts=10)
+    for _ in range(3):
+        bars.update({"first_stage": 0, "stages": [{"in": 5}, {"in": 4}]})
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[:2] for line in lines[:2]] == [["dataprep: normalize: segment 1/2", " parts 8/10"],
+                                                           ["dataprep: length: segment 1/2", " parts 8/10"]]
+    assert lines[-1].startswith("dataprep: length: segment 1/2, parts 10/10, 12 docs, ") and lines[-1].endswith("ETA of the segment 0 s")
