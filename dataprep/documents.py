@@ -295,7 +295,8 @@ def _iter_warc(part: Part, batch_rows: int, ids_only: bool):
 
 
 def _iter_html(part: Part, batch_rows: int):
-    paths, names = zip(*part.bundle)
+    """The bundle's files, the first `max_rows` of them under --limit (a bad file past them is not read)."""
+    paths, names = zip(*part.bundle[: part.max_rows])
     for table, rows, errors in html_reader.read_bundle(list(paths), list(names), batch_rows):
         yield table, rows, [quarantine_record(paths[row], error) for row, error in errors]
 
@@ -319,11 +320,13 @@ def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None)
 
 
 def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
-    """Batches of records; a damaged file (a cut gzip stream) first yields the records read
-    before the damage, then raises (read_part quarantines the rest)."""
+    """Batches of records, of the first `max_rows` non-empty lines under --limit (a bad line past
+    them is not read: it is not in what was asked for); a damaged file (a cut gzip stream) first
+    yields the records read before the damage, then raises (read_part quarantines the rest)."""
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     bad: list[dict[str, Any]] = []
+    consumed = 0  # lines of the batches yielded
     with storage.open_text_input(part.path) as handle:
         lines = enumerate(handle)
         while True:
@@ -337,6 +340,8 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
                 raise
             if not line.strip():
                 continue
+            if part.max_rows is not None and len(records) + len(bad) + consumed >= part.max_rows:
+                break
             try:
                 record = json.loads(line)
             except UnicodeDecodeError as exc:
@@ -362,6 +367,7 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
             rows.append(row)
             if len(records) >= batch_rows:
                 yield _records_table(records), np.array(rows), bad
+                consumed += len(records) + len(bad)
                 records, rows, bad = [], [], []
     if records or bad:
         yield (_records_table(records) if records else None), np.array(rows, dtype=np.int64), bad

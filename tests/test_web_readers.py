@@ -456,3 +456,21 @@ def test_extract_keeps_the_text_of_wet_records_as_it_is(tmp_path):
     texts, used = decided.batch.text.to_pylist(), decided.batch.table.column("extract_engine").to_pylist()
     assert texts[0] == text and used[0] == "none" and decided.batch.table.column("title").to_pylist()[0] is None
     assert used[1] in ("resiliparse", "trafilatura") and "<html" not in texts[1].lower() and len(texts[1]) > 200
+
+
+def test_a_limit_reads_no_record_past_it(tmp_path):
+    """--limit N takes the first N records, bad ones counted: the bad lines and the unreadable
+    files past N were read and quarantined (3 good lines then 3 bad, --limit 2: 5 records)."""
+    bodies = list(_response_bodies().values())[:3]
+    lines = [json.dumps({"id": f"g{i}", "html": b.decode("utf-8")}) for i, b in enumerate(bodies)] + ["bad", "[1]", '{"id": "n"}']
+    (tmp_path / "pages.jsonl").write_text("\n".join(lines) + "\n")
+    for limit, good, bad in ((2, 2, 0), (4, 3, 1), (10, 3, 3)):
+        docs, _, quarantined = read_everything(tmp_path / "pages.jsonl", text_column="html", limit=limit)
+        assert (len(docs), len(quarantined)) == (good, bad), limit
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i, body in enumerate(bodies):
+        (folder / f"p{i}.html").write_bytes(body)
+    (folder / "p3.html.gz").write_bytes(gzip.compress(bodies[0])[:40])
+    docs, _, quarantined = read_everything(folder, limit=3)
+    assert [d["id"] for d in docs] == ["p0.html", "p1.html", "p2.html"] and quarantined == []
