@@ -211,15 +211,7 @@ class UrlFilter(Filter):
         self.soft_word_languages = sorted(languages)
 
     def setup(self) -> None:
-        host, path, query = _parts(_joined(self.block_lists))
-        on_path = pc.or_(pc.is_valid(query), pc.and_(pc.is_valid(path), pc.greater(pc.utf8_length(pc.utf8_rtrim(path, characters="/")), 0)))
-        on_path = pc.fill_null(on_path, False)
-        self._block_domains = Listed(with_idna_forms(host.filter(pc.invert(on_path))))
-        bare = _bare(host, pc.utf8_rtrim(path, characters="/")).filter(on_path)
-        exact = pc.fill_null(pc.is_valid(query.filter(on_path)), False)
-        self._block_urls = Listed(bare.filter(pc.invert(exact)))
-        self._url_depth = int(pc.max(pc.count_substring(bare, "/")).as_py() or 0) if len(bare) else 0
-        self._block_queries = Listed(pc.binary_join_element_wise(bare, query.filter(on_path), "?").filter(exact))
+        self._block_domains, self._block_urls, self._block_queries, self._url_depth = _block_lookups(_joined(self.block_lists))
         allowed, _, _ = _parts(_joined(self.allow_lists))
         self._allow = Listed(with_idna_forms(allowed))
         self._banned = Listed(pc.utf8_lower(_joined(self.banned_words)))
@@ -303,6 +295,19 @@ class UrlFilter(Filter):
             ("banned_subword", judged & m["banned_subword"]),
             ("soft_words", judged & (m["soft_words"] >= self.soft_word_threshold)),
         ]
+
+
+def _block_lookups(entries: pa.Array) -> tuple[Listed, Listed, Listed, int]:
+    """A block list's entries by kind: hosts (nothing past `/`), URL paths (matched as prefixes,
+    up to the depth returned), URLs with a query (matched whole)."""
+    host, path, query = _parts(entries)
+    path = pc.utf8_rtrim(path, characters="/")
+    on_path = pc.fill_null(pc.or_(pc.is_valid(query), pc.greater(pc.utf8_length(path), 0)), False)
+    bare = _bare(host, path).filter(on_path)
+    exact = pc.is_valid(query).filter(on_path)
+    depth = int(pc.max(pc.count_substring(bare, "/")).as_py() or 0) if len(bare) else 0
+    return (Listed(with_idna_forms(host.filter(pc.invert(on_path)))), Listed(bare.filter(pc.invert(exact))),
+            Listed(pc.binary_join_element_wise(bare, query.filter(on_path), "?").filter(exact)), depth)
 
 
 def _joined(paths: list[str]) -> pa.Array:
