@@ -150,15 +150,10 @@ def with_text(removed: Any, policy: dict[str, Any], redactor: Any = None) -> Any
     return removed.set_column(position, "text", pa.array(text, removed.schema.field("text").type))
 
 
-def check_error_budget(markers: list[dict[str, Any]], names: list[str], budget: float, quarantine: list[str]) -> None:
-    """Stop the run when a stage quarantined more than `budget` of what it took in (over one
-    segment's part markers), naming the stage and its most common error."""
-    taken: Counter = Counter()
-    failed: Counter = Counter()
-    for marker in markers:
-        for stage in marker["stages"]:
-            taken[stage["name"]] += stage["in"]
-            failed[stage["name"]] += stage["quarantined"]
+def check_error_budget(taken: Counter, failed: Counter, names: list[str], budget: float, quarantine: list[str]) -> None:
+    """Stop the run when a stage quarantined more than `budget` of what it took in (documents
+    taken in and quarantined by stage name, over one segment's parts), naming the stage and its
+    most common error."""
     for name in names:
         if failed[name] and failed[name] > budget * taken[name]:
             errors = Counter(message.split(" (at ")[0] for path in quarantine

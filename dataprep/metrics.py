@@ -80,15 +80,15 @@ def sample(out: OutputLayout | str | os.PathLike, index: int, name: str, rows: i
     files = layout.parts(layout.metrics_dir(index, name))
     if not files:
         return None, 0
-    sizes = [storage.parquet_file(f).metadata.num_rows for f in files]
+    sizes = storage.each(lambda f: storage.parquet_file(f).metadata.num_rows, files)
     total = sum(sizes)
     if total <= rows:
         return read(out, index, name), total
     picked = np.sort(np.random.default_rng(SAMPLE_SEED).choice(total, rows, replace=False))
     starts = np.cumsum([0, *sizes])
     bounds = np.searchsorted(picked, starts)
-    tables = [storage.read_table(f).take(picked[bounds[i]:bounds[i + 1]] - starts[i])
-              for i, f in enumerate(files) if bounds[i + 1] > bounds[i]]
+    sampled = [i for i in range(len(files)) if bounds[i + 1] > bounds[i]]
+    tables = storage.each(lambda i: storage.read_table(files[i]).take(picked[bounds[i]:bounds[i + 1]] - starts[i]), sampled)
     return pa.concat_tables(tables, promote_options="default"), total
 
 
@@ -98,4 +98,4 @@ def read(out: OutputLayout | str | os.PathLike, index: int, name: str, columns: 
     files = layout.parts(layout.metrics_dir(index, name))
     if not files:
         return None
-    return pa.concat_tables([storage.read_table(f, columns=columns) for f in files], promote_options="default")
+    return pa.concat_tables(storage.each(lambda f: storage.read_table(f, columns=columns), files), promote_options="default")

@@ -40,6 +40,8 @@ def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
 
 
 LEDGER_COLUMNS = ("stage", "reason", "details")
+#: parts rewritten at once by unify_parts: each holds a whole part in memory
+REWRITE_THREADS = 4
 
 
 def unify_parts(kept: str, removed: str) -> str | None:
@@ -52,7 +54,8 @@ def unify_parts(kept: str, removed: str) -> str | None:
     rewritten. Returns a one-line note when a column's types in different parts do not join.
     """
     files = {folder: OutputLayout.parts(folder) for folder in (kept, removed)}
-    schemas = {path: storage.read_schema(path).remove_metadata() for paths in files.values() for path in paths}
+    paths = [path for folder_files in files.values() for path in folder_files]
+    schemas = dict(zip(paths, storage.each(lambda path: storage.read_schema(path).remove_metadata(), paths)))
     if not schemas:
         return None
     try:
@@ -62,10 +65,11 @@ def unify_parts(kept: str, removed: str) -> str | None:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         return f"a column has different types in different parts ({exc}); read those parts one by one"
     for folder, target in ((kept, doc_schema), (removed, ledger_schema)):
-        for path in files[folder]:
-            if not schemas[path].equals(target):
-                table = storage.read_table(path)
-                columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-                           for f in target]
-                storage.write_parquet(pa.Table.from_arrays(columns, schema=target), path)
+        def conform(path: str, target: pa.Schema = target) -> None:
+            table = storage.read_table(path)
+            columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+                       for f in target]
+            storage.write_parquet(pa.Table.from_arrays(columns, schema=target), path)
+
+        storage.each(conform, [path for path in files[folder] if not schemas[path].equals(target)], threads=REWRITE_THREADS)
     return None

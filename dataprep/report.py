@@ -29,6 +29,7 @@ from dataprep.layout import OutputLayout
 from dataprep.stages.base import Stage, fails
 
 SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
+FILES_AT_ONCE = 256  # ledger parts read in parallel per round while sampling: their candidates are merged, then let go
 SHOWN_CHARS = 3000  # characters of a sampled document shown
 CONTEXT_CHARS = 300  # shown before the first highlight when that lies beyond the first SHOWN_CHARS
 BINS = 40  # histogram bins
@@ -85,31 +86,38 @@ def _token_count(out: OutputLayout) -> int | None:
 def _sampled_removals(out: OutputLayout) -> dict[str, list[dict[str, Any]]]:
     """Up to SAMPLES_PER_REASON ledger rows per reason, seeded (the same run gives the same page).
 
-    Read part by part: each row draws a random priority, and each reason keeps its lowest ones
-    so far, so the process holds one part's ids and a few rows per reason, whatever the ledger's size.
+    Read in rounds of FILES_AT_ONCE parts (storage.each): each row draws a random priority (seeded
+    by its part), and each reason keeps its lowest ones so far, so the process holds a round's
+    candidates and a few rows per reason, whatever the ledger's size.
     """
     files = out.parts(out.removed)
-    chosen: dict[str, list[tuple[float, int, str]]] = {}  # reason -> (priority, file, id), lowest first
-    for i, f in enumerate(files):
-        index = storage.read_table(f, columns=["id", "reason"])
+
+    def candidates(i: int) -> list[tuple[str, list[tuple[float, int, str]]]]:
+        index = storage.read_table(files[i], columns=["id", "reason"])
         priority = np.random.default_rng([0, i]).random(index.num_rows)
         reasons = index.column("reason").combine_chunks().dictionary_encode()
         codes = reasons.indices.to_numpy(zero_copy_only=False)
         ids = index.column("id").combine_chunks()
-        for code, reason in enumerate(reasons.dictionary.to_pylist()):
-            rows = np.flatnonzero(codes == code)
-            best = rows[np.argsort(priority[rows], kind="stable")[:SAMPLES_PER_REASON]]
-            candidates = chosen.get(reason, []) + [(float(priority[r]), i, ids[int(r)].as_py()) for r in best]
-            chosen[reason] = sorted(candidates)[:SAMPLES_PER_REASON]
+        best = [(reason, rows[np.argsort(priority[rows], kind="stable")[:SAMPLES_PER_REASON]])
+                for code, reason in enumerate(reasons.dictionary.to_pylist()) if (rows := np.flatnonzero(codes == code)).size]
+        return [(reason, [(float(priority[r]), i, ids[int(r)].as_py()) for r in rows]) for reason, rows in best]
+
+    chosen: dict[str, list[tuple[float, int, str]]] = {}  # reason -> (priority, file, id), lowest first
+    for start in range(0, len(files), FILES_AT_ONCE):  # a round of files read in parallel, then merged
+        for found in storage.each(candidates, range(start, min(start + FILES_AT_ONCE, len(files)))):
+            for reason, picks in found:
+                chosen[reason] = sorted(chosen.get(reason, []) + picks)[:SAMPLES_PER_REASON]
     wanted: dict[int, list[str]] = {}
     for picks in chosen.values():
         for _, i, doc_id in picks:
             wanted.setdefault(i, []).append(doc_id)
-    result: dict[str, list[dict[str, Any]]] = {}
-    for i in sorted(wanted):
+    def rows_of(i: int) -> list[dict[str, Any]]:
         table = storage.read_table(files[i], columns=["id", "reason", "details", "text"])
-        table = table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=pa.array(sorted(wanted[i]), pa.string())))
-        for row in table.to_pylist():
+        return table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=pa.array(sorted(wanted[i]), pa.string()))).to_pylist()
+
+    result: dict[str, list[dict[str, Any]]] = {}
+    for rows in storage.each(rows_of, sorted(wanted)):
+        for row in rows:
             result.setdefault(row["reason"], []).append(row)
     return result
 
@@ -431,8 +439,8 @@ def _quarantine(out: OutputLayout, shown: int = 50) -> str:
         return table.group_by(["source", "error"]).aggregate([("rows", "sum")]).rename_columns(["source", "error", "rows"])
 
     # grouped part by part, then the groups: the process holds one part and the (file, error) pairs
-    groups = by_file_and_error(pa.concat_tables([by_file_and_error(storage.read_table(f, columns=["source", "rows", "error"]))
-                                                 for f in files])).sort_by([("rows", "descending")])
+    groups = by_file_and_error(pa.concat_tables(storage.each(lambda f: by_file_and_error(storage.read_table(f, columns=["source", "rows", "error"])),
+                                                             files))).sort_by([("rows", "descending")])
     rows = "".join(f"<tr><td>{_e(r['source'])}</td><td>{_num(r['rows'] or 0)}</td><td>{_e(r['error'])}</td></tr>"
                    for r in groups.slice(0, shown).to_pylist())
     more = f"<p class=note>{groups.num_rows - shown:,} more (file, error) pairs in quarantine/</p>" if groups.num_rows > shown else ""

@@ -355,16 +355,33 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
         del calls_of[done[0]]
 
 
+#: markers the driver reads per round, in parallel (storage.each): it holds this many at a time
+MARKERS_AT_ONCE = 1024
+
+
+def _markers(layout: OutputLayout, segment: int, parts: list[Part]) -> Iterator[tuple[Part, dict[str, Any]]]:
+    """Each part's marker of the segment, read MARKERS_AT_ONCE at a time in parallel."""
+    for start in range(0, len(parts), MARKERS_AT_ONCE):
+        chunk = parts[start:start + MARKERS_AT_ONCE]
+        yield from zip(chunk, storage.each(storage.read_json, [layout.marker(segment, p.key) for p in chunk]))
+
+
 def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
     """Stop over the budget (ledger.check_error_budget), uncommitting the parts that quarantined:
     the same command then does them again, so a fixed stage processes their documents."""
-    markers = [storage.read_json(layout.marker(segment, part.key)) for part in parts]
+    taken: Counter = Counter()
+    failed: Counter = Counter()
+    quarantining = []
+    for part, marker in _markers(layout, segment, parts):
+        for stage in marker["stages"]:
+            taken[stage["name"]] += stage["in"]
+            failed[stage["name"]] += stage["quarantined"]
+        if any(stage["quarantined"] for stage in marker["stages"]):
+            quarantining.append(part)
     try:
-        ledger.check_error_budget(markers, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
+        ledger.check_error_budget(taken, failed, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
     except StageOverBudget:
-        for part, marker in zip(parts, markers):
-            if any(stage["quarantined"] for stage in marker["stages"]):
-                storage.delete(layout.marker(segment, part.key))
+        storage.each(storage.delete, [layout.marker(segment, part.key) for part in quarantining])
         raise
 
 
@@ -392,12 +409,8 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
         for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
             pass
         key_files = [layout.keys_part(segment, p.key) for p in parts]
-        file_rows, size = [], 0
-        for f in key_files:  # one footer at a time (~15 KB each: a list of them grows with the parts)
-            footer = storage.parquet_file(f).metadata
-            file_rows.append(footer.num_rows)
-            size += resolution.arrow_bytes(footer)
-            del footer
+        sizes = storage.each(_rows_and_arrow_bytes, key_files)  # footers are ~15 KB each: only their figures are kept
+        file_rows, size = [rows for rows, _ in sizes], sum(nbytes for _, nbytes in sizes)
         rows = sum(file_rows)
         n = resolution.partitions(rows)
         on_driver = stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES
@@ -625,8 +638,7 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
     read_removed: Counter = Counter()
     commits: list[float] = []
     for segment in range(segments):
-        for part in parts:
-            marker = storage.read_json(layout.marker(segment, part.key))
+        for _, marker in _markers(layout, segment, parts):
             commits.append(marker.get("committed_at", 0.0))  # a marker of an older version has none
             docs += marker["docs"]
             read_quarantined += marker["read_quarantined"]
@@ -660,13 +672,18 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
     return stats
 
 
+def _rows_and_arrow_bytes(path: str) -> tuple[int, int]:
+    footer = storage.parquet_file(path).metadata
+    return footer.num_rows, resolution.arrow_bytes(footer)
+
+
 def _rows_on_disk(folder: str, count_column: str | None = None) -> int:
     """Documents in a folder's shards, read from Parquet footers (or a count column). Called once
     every part has its marker, so every part file is whole."""
-    total = 0
-    for path in OutputLayout.parts(folder):
-        if count_column:
-            total += sum(v or 0 for v in storage.read_table(path, columns=[count_column]).column(0).to_pylist())
-        else:
-            total += storage.parquet_file(path).metadata.num_rows
-    return total
+    if count_column:
+        def rows(path: str) -> int:
+            return sum(v or 0 for v in storage.read_table(path, columns=[count_column]).column(0).to_pylist())
+    else:
+        def rows(path: str) -> int:
+            return storage.parquet_file(path).metadata.num_rows
+    return sum(storage.each(rows, OutputLayout.parts(folder)))
