@@ -92,7 +92,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             if bars and todo:
                 bars.segment(index, len(segments), len(todo), len(parts))
             _execute(todo, config, bars)
-            _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
+            if todo:  # a segment an earlier attempt finished was accepted then, whatever the budget now: its documents went on
+                _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
             runtime.release_memory()
             first_stage += len(segment)
         if bars:

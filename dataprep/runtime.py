@@ -306,15 +306,18 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
     """Ray for the duration of a run; shut down afterwards only if this session started it. A
     SIGTERM (what a batch scheduler sends) stops the run as Ctrl-C does: one line, and the same
     command resumes (Ray's own handler printed a stack dump)."""
+    before = signal.getsignal(signal.SIGTERM)  # the CLI's (or a notebook's), to be back once Ray is gone
     started = start(address, num_cpus)
-    previous = sigterm_interrupts()  # again: connecting to Ray sets Ray's own handler
+    sigterm_interrupts()  # again: connecting to Ray sets Ray's own handler
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if started:
-            stop()
+        try:
+            if started:
+                stop()
+        finally:
+            if before is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, before)  # not Ray's: a SIGTERM while the summary and report are written is one line too
 
 
 def sigterm_interrupts() -> Any:

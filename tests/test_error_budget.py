@@ -81,3 +81,43 @@ def test_fixing_the_stage_resumes_and_processes_what_it_had_quarantined(tmp_path
     assert stats["invariant_ok"] and stats["stages"][1]["quarantined"] == 0 and stats["output"]["quarantined"] == 0
     assert not list(out.glob("quarantine/*.parquet")), "the quarantine the stopped run wrote is gone with its parts"
     assert stats["output"]["kept"] + stats["output"]["removed"] == 300
+
+
+TWO_BUGS = FLAKY.replace('if pc.any(', 'if os.environ.get("CHOKE") and pc.any(').replace("import numpy as np", "import os\n\nimport numpy as np") + '''
+
+class ChokesAlways(ChokesOnDigits):
+    """A bug on every document: a later segment's stage."""
+
+    name = "chokes_always"
+
+    def measure(self, batch):
+        if os.environ.get("CHOKE"):
+            raise ValueError("cannot measure anything")
+        return {"chars": np.asarray(pc.utf8_length(batch.text))}
+'''
+
+
+def test_a_segment_an_earlier_attempt_accepted_is_not_judged_again(tmp_path, monkeypatch):
+    """Run with a loose budget until a later segment stops, then with the default budget, then
+    with the bugs fixed: the first segment (accepted under the loose budget, its documents gone
+    on) was judged again and uncommitted, and the fixed run lost its documents (invariant broken)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flaky.py").write_text(TWO_BUGS)
+    inputs = tmp_path / "in.parquet"
+    pq.write_table(pq.read_table(SAMPLES / "shard-00.parquet").slice(0, 300), inputs)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: budget\nstages:\n  - normalize: {}\n  - flaky:ChokesOnDigits: {}\n  - exact_dedup: {}\n"
+                        "  - flaky:ChokesAlways: {}\n")
+    args = ["run", str(pipeline), "--input", str(inputs), "--output", str(tmp_path / "out"), "--batch-rows", "16"]
+    monkeypatch.setenv("CHOKE", "1")
+    loose = dataprep([*args, "--error-budget", "0.6"], site)
+    assert loose.returncode == 4 and "stage chokes_always quarantined" in loose.stderr, loose.stderr[-1500:]
+    default = dataprep(args, site)
+    assert default.returncode == 4 and "stage chokes_always quarantined" in default.stderr, default.stderr[-1500:]
+    monkeypatch.delenv("CHOKE")
+    fixed = dataprep(args, site)
+    assert fixed.returncode == 0, fixed.stderr[-1500:]
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["input"]["docs"] == 300
+    assert stats["stages"][1]["quarantined"] > 100 and stats["stages"][3]["quarantined"] == 0  # the first kept as accepted

@@ -53,3 +53,19 @@ def test_embedded_ray_runs_without_the_daemons_it_does_not_need(api):
             assert daemon not in processes, daemon
     else:  # Ray's own local start, daemons and all: slower, the same run
         assert "started by dataprep: False" in processes and "log_monitor.py" in processes
+
+
+def test_the_sigterm_handler_before_a_session_is_back_after_it():
+    """After Ray stops (the summary and report still to write), SIGTERM is the CLI's one line
+    again: the session put back Ray's handler, and a SIGTERM then ended the run silently (143)."""
+    script = (
+        "import signal\n"
+        "from dataprep import runtime\n"
+        "def mine(*args): raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGTERM, mine)\n"
+        "with runtime.session(None, 1):\n"
+        "    assert signal.getsignal(signal.SIGTERM) is not mine\n"  # the session's own, raising the same
+        "print('after:', signal.getsignal(signal.SIGTERM) is mine)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "after: True" in result.stdout, result.stderr[-2000:]
