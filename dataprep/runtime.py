@@ -47,6 +47,7 @@ def quiet_environment() -> None:
 def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Start or join Ray unless it is already running in this process; True if this call started it."""
     quiet_environment()
+    _import_ray_without_its_crash_handler()
     import ray
     from ray.exceptions import AuthenticationError
 
@@ -57,7 +58,7 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     common = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
-    with _stderr_captured() as captured:
+    with _stderr_captured() as captured, _sigterm_held() as held:
         try:
             if address:
                 ray.init(address=address, **common)
@@ -78,8 +79,47 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
                               "and RAY_AUTH_TOKEN to the cluster's token (on the head: `ray get-auth-token`) here and on every "
                               "node, or RAY_AUTH_TOKEN_PATH to a file holding it (README: running on a cluster)")
         raise ConfigError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {failure}")
+    if held:  # a SIGTERM came while Ray started: stopped as Ctrl-C stops a run, once Ray can be stopped whole
+        stop()
+        raise KeyboardInterrupt
     _quiet_loggers()
     return True
+
+
+@contextmanager
+def _sigterm_held() -> Iterator[list[int]]:
+    """SIGTERM noted, not acted on, while Ray starts (the list it yields is not empty once one
+    came). Ray's own handlers, set on the way, exit from the middle of its start-up (status 1, or
+    a segmentation fault as its half-made state was torn down): they are not set meanwhile."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    import ray._private.utils as ray_utils
+
+    setter = ray_utils.set_sigterm_handler
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
+    ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield held
+    finally:
+        ray_utils.set_sigterm_handler = setter
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _import_ray_without_its_crash_handler() -> None:
+    """Import Ray with its failure-signal handler off in this process (the driver) only: that
+    handler also takes SIGTERM, and one arriving while Ray starts (before the session sets its
+    own) aborted the run with exit status 134 and nothing in the log, where it must be one line
+    and 130. Ray reads the switch once, at import; it is taken out of the environment again, so
+    the nodes and workers this process starts keep their handler (a crash's stack in their logs)."""
+    if "ray" in sys.modules:
+        return
+    os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
+    try:
+        import ray  # noqa: F401
+    finally:
+        del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
 
 
 def _check_token_file() -> None:

@@ -12,7 +12,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import read_folder, run_pipeline
+from conftest import REPO, SAMPLES, read_folder, run_pipeline
 
 # a global stage after a per-document one: normalize's tasks write exact_dedup's keys, which the
 # killed run leaves for some parts only
@@ -186,3 +186,24 @@ def test_the_same_files_spelled_otherwise_are_the_same_run_and_overwrite_clears_
                    overwrite=True)
     assert first["invariant_ok"] and replaced["invariant_ok"]
     assert old not in [p.name for p in work.iterdir()], "the replaced run's work folder is deleted"
+
+
+def test_a_sigterm_while_ray_starts_is_one_line(tmp_path):
+    """A SIGTERM that lands while Ray starts (here: right after its node is up, before the run
+    sets its own handler) aborted the process (status 134, an empty log): Ray's crash handler
+    took it. It is held until Ray has started, then stops the run as Ctrl-C does."""
+    script = (
+        "import os, signal, sys\n"
+        "from dataprep import cli, runtime\n"
+        "started = runtime._start_embedded\n"
+        "def then_terminated(*args, **kwargs):\n"
+        "    started(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "runtime._start_embedded = then_terminated\n"
+        f"sys.argv = ['dataprep', 'run', {str(REPO / 'pipelines' / 'dedup.yaml')!r}, '--input', {str(SAMPLES / 'shard-00.parquet')!r},"
+        f" '--output', {str(tmp_path / 'out')!r}, '--no-progress']\n"
+        "sys.exit(cli.main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 130, (result.returncode, result.stderr[-2000:])
+    assert result.stderr.strip().splitlines() == ["dataprep: interrupted; run the same command again to resume"]
