@@ -13,8 +13,9 @@ class Progress:
     On a terminal: one bar per stage. Otherwise (a batch job's log): one line per stage of the
     running segment at most every `every` seconds, with the segment, its parts done/total (those
     an interrupted attempt finished included) and an estimate of the segment's time left, instead
-    of silence until the end. A later segment's time is not estimated: its stages differ, and a
-    global stage's resolve comes before its parts.
+    of silence until the end; a global stage's keys and resolve say so as they go. A later
+    segment's time is not estimated: its stages differ, and a global stage's resolve comes
+    before its parts.
     """
 
     def __init__(self, names: list[str], total: int, every: float = 30.0):
@@ -33,8 +34,17 @@ class Progress:
         """Segment `index` (of `segments`) starts with `left` of its `parts` parts to do (fewer
         when a resumed run finished some before)."""
         self.label = f"segment {index + 1}/{segments}, " if segments > 1 else ""
-        self.parts_done, self.parts_left, self.parts_total, self.started = 0, left, parts, time.monotonic()
+        self.parts_done, self.parts_left, self.parts_total = 0, left, parts
+        self.started = self.printed = time.monotonic()  # the first line after `every`, not after a silent phase's
         self.current: list[int] = []
+
+    def phase(self, stage: str, what: str, last: bool) -> None:
+        """A global stage's corpus-wide phase (its keys, its resolve) in a batch job's log: a line
+        at most every `every` seconds, and its last."""
+        now = time.monotonic()
+        if not self.tty and (now - self.printed >= self.every or last):
+            self.printed = now
+            print(f"dataprep: {stage}: {what}", file=sys.stderr, flush=True)
 
     def update(self, part_stats: dict[str, Any]) -> None:
         self.parts_done += 1

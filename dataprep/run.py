@@ -84,7 +84,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                 _check_work_kept(layout, index - 1, [p for p in parts if layout.marker_name(index, p.key) not in resumed], resumed)
             head = segment[0][0]
             if isinstance(head, Global):
-                resolution, phase_seconds[first_stage] = _global_phases(head, parts, config)
+                resolution, phase_seconds[first_stage] = _global_phases(head, parts, config, bars)
                 config = replace(config, resolution=resolution)
                 runtime.release_memory()
             committed = set(storage.name(m) for m in layout.parts(layout.markers, f"s{index}-*.json"))
@@ -386,7 +386,7 @@ def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], s
         raise
 
 
-def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple[str, float]:
+def _global_phases(stage: Global, parts: list[Part], config: RunConfig, bars: Progress | None = None) -> tuple[str, float]:
     """Keys and resolve phases of a global stage; returns the folder of its per-part decisions
     and the phases' wall time (kept across a resume in the work folder, so a resumed run reports
     the whole time).
@@ -407,14 +407,17 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig) -> tuple
     if not resolution.finished(folder):
         done = set(layout.parts(layout.keys_dir(segment)))
         todo = [(i, p) for i, p in enumerate(parts) if layout.keys_part(segment, p.key) not in done]
-        for _ in _on_workers(_keys_of_part, [(p, i) for i, p in todo], config):
-            pass
+        for done_now, _ in enumerate(_on_workers(_keys_of_part, [(p, i) for i, p in todo], config), 1):
+            if bars:
+                bars.phase(stage.name, f"keys of parts {len(parts) - len(todo) + done_now}/{len(parts)}", done_now == len(todo))
         key_files = [layout.keys_part(segment, p.key) for p in parts]
         sizes = storage.each(_rows_and_arrow_bytes, key_files)  # footers are ~15 KB each: only their figures are kept
         file_rows, size = [rows for rows, _ in sizes], sum(nbytes for _, nbytes in sizes)
         rows = sum(file_rows)
         n = resolution.partitions(rows)
         on_driver = stage.resolves_tables and rows <= resolution.PARTITION_ROWS and size <= resolution.PARTITION_BYTES
+        if bars:
+            bars.phase(stage.name, f"resolving {rows:,} keys {'on the driver' if on_driver else f'in {n:,} partitions'}", True)
         if not on_driver:
             resolution.check_space(layout.shuffle_dir, size, f"{stage.name}'s resolve")
         with resolution.shuffles(layout.shuffle_dir, f"{stage.name}'s resolve"):

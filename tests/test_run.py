@@ -351,3 +351,7 @@ def test_a_batch_log_counts_the_parts_an_interrupted_attempt_finished(capsys):
     assert [line.split(",")[:2] for line in lines[:2]] == [["dataprep: normalize: segment 1/2", " parts 8/10"],
                                                            ["dataprep: length: segment 1/2", " parts 8/10"]]
     assert lines[-1].startswith("dataprep: length: segment 1/2, parts 10/10, 12 docs, ") and lines[-1].endswith("ETA of the segment 0 s")
+    quiet = Progress(["exact_dedup"], total=100, every=3600.0)
+    quiet.phase("exact_dedup", "keys of parts 1/51", False)  # a global stage's phases: silent no longer, at most every `every` s
+    quiet.phase("exact_dedup", "keys of parts 51/51", True)
+    assert capsys.readouterr().err.splitlines() == ["dataprep: exact_dedup: keys of parts 51/51"]
