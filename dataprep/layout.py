@@ -147,6 +147,10 @@ class OutputLayout:
     def phases(self, segment: int) -> str:
         return storage.join(self.segment_dir(segment), "phases.json")
 
+    def accepted(self, segment: int) -> str:
+        """Written once the segment's quarantines were judged within the error budget."""
+        return storage.join(self.segment_dir(segment), "accepted.json")
+
     @property
     def attempts(self) -> str:
         """When each attempt at this run started (a resumed run's wall time adds the earlier ones')."""

@@ -164,12 +164,16 @@ def _write_piece(piece: pa.RecordBatch, sink: pa.NativeFile) -> int:
     return sink.tell() - start
 
 
+#: a partition task's reads in flight: a node runs a task per core, each with this many threads
+PIECE_THREADS = 8
+
+
 def _partition_calls(batch: pa.Table, paths: list[str], fn: Callable[..., pa.Table], kwargs: dict[str, Any]) -> Iterator[pa.Table]:
-    """`fn` over each partition's rows: its piece of every map task's file, read in parallel
-    (storage.each: on an object store, one after another, two ranged reads for each of ~5,000
-    files was minutes a partition)."""
+    """`fn` over each partition's rows: its piece of every map task's file, read PIECE_THREADS at
+    a time (storage.each: on an object store, one after another, two ranged reads for each of
+    ~5,000 files was minutes a partition)."""
     for p in batch["partition"].to_pylist():
-        pieces = [piece for piece in storage.each(lambda path, p=p: _piece(path, p), paths) if piece is not None]
+        pieces = [piece for piece in storage.each(lambda path, p=p: _piece(path, p), paths, threads=PIECE_THREADS) if piece is not None]
         if pieces:
             yield fn(pa.concat_tables(pieces, promote_options="permissive"), **kwargs)
 

@@ -92,8 +92,9 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
             if bars and todo:
                 bars.segment(index, len(segments), len(todo), len(parts))
             _execute(todo, config, bars)
-            if todo:  # a segment an earlier attempt finished was accepted then, whatever the budget now: its documents went on
+            if not storage.exists(layout.accepted(index)):  # judged once: an accepted segment's documents went on, whatever the budget now
                 _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
+                storage.write_json({"error_budget": opts.error_budget}, layout.accepted(index))
             runtime.release_memory()
             first_stage += len(segment)
         if bars:

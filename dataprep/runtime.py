@@ -115,11 +115,15 @@ def _import_ray_without_its_crash_handler() -> None:
     the nodes and workers this process starts keep their handler (a crash's stack in their logs)."""
     if "ray" in sys.modules:
         return
+    users = os.environ.get("RAY_DISABLE_FAILURE_SIGNAL_HANDLER")
     os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
     try:
         import ray  # noqa: F401
     finally:
-        del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
+        if users is None:
+            del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
+        else:  # the user's own setting, for the processes this one starts
+            os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = users
 
 
 def _check_token_file() -> None:

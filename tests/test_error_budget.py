@@ -121,3 +121,29 @@ def test_a_segment_an_earlier_attempt_accepted_is_not_judged_again(tmp_path, mon
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["invariant_ok"] and stats["input"]["docs"] == 300
     assert stats["stages"][1]["quarantined"] > 100 and stats["stages"][3]["quarantined"] == 0  # the first kept as accepted
+
+
+def test_a_segment_whose_judgement_was_interrupted_is_judged_on_resume(tmp_path):
+    """Every part committed, then the run stopped before the budget was checked (a SIGTERM while
+    the driver read the markers): the resumed run had no part left to run, judged nothing, and
+    finished with 55% quarantined under a 1% budget."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "flaky.py").write_text(FLAKY)
+    pq.write_table(pq.read_table(SAMPLES / "shard-00.parquet").slice(0, 300), tmp_path / "in.parquet")
+    (tmp_path / "p.yaml").write_text("name: budget\nstages:\n  - normalize: {}\n  - flaky:ChokesOnDigits: {}\n")
+    args = ["run", str(tmp_path / "p.yaml"), "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out"),
+            "--batch-rows", "16", "--num-cpus", "1"]
+    stopped_before_judging = (
+        "import sys\n"
+        "from dataprep import cli, run\n"
+        "def interrupted(*args): raise KeyboardInterrupt\n"
+        "run._check_error_budget = interrupted\n"
+        f"sys.argv = ['dataprep', *{args!r}]\n"
+        "sys.exit(cli.main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    first = subprocess.run([sys.executable, "-c", stopped_before_judging], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 130 and len(list((tmp_path / "out" / "_parts").glob("*.json"))) == 1, first.stderr[-1500:]
+    resumed = dataprep(args[:-2], site)
+    assert resumed.returncode == 4 and "stage chokes_on_digits quarantined 165 of 300" in resumed.stderr, resumed.stderr[-1500:]

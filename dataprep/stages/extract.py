@@ -97,7 +97,7 @@ class Extract(LineFilter):
         if self.publication_date:
             pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
-            columns["publication_date"] = pa.array([_date(p, u) for p, u in zip(pages, urls)], pa.string())
+            columns["publication_date"] = pa.array([None if text else _date(p, u) for p, u, text in zip(pages, urls, plain)], pa.string())
         metrics = {"html_bytes": html_bytes, "text_bytes": np.where(removed, 0, textutil.byte_lengths(main)), "error": errors}
         return batch.with_text(text).with_columns(columns), metrics
 
