@@ -150,3 +150,16 @@ def test_a_list_that_would_match_nothing_is_a_config_error(tmp_path, options, me
     options = {k: [v.format(tmp=tmp_path) for v in values] for k, values in options.items()}
     with pytest.raises(ValueError, match=re.escape(message)):
         UrlFilter(**options)
+
+
+def test_every_kind_of_entry_matches_in_both_idna_forms_and_allow_lists_take_paths(tmp_path):
+    """A URL path entry of an internationalised host matched in the form written only; a listed
+    URL with a query never matched when its path ends in `/` (the form browsers send); an allow
+    list's path entry now allows that path, not its whole domain."""
+    (tmp_path / "block.txt").write_text("bücher.de/adult\nexample.com/?id=5\nexample.org/dir/?x=1\nblogspot.com\n")
+    (tmp_path / "allow.txt").write_text("blogspot.com/goodblog\n")
+    stage = UrlFilter(block_lists=[str(tmp_path / "block.txt")], allow_lists=[str(tmp_path / "allow.txt")])
+    urls = ["http://xn--bcher-kva.de/adult/x", "http://bücher.de/adult", "http://example.com/?id=5", "http://example.com?id=5",
+            "http://example.org/dir/?x=1", "http://blogspot.com/goodblog/post", "http://bücher.de/kids", "http://example.com/?id=6",
+            "http://blogspot.com/otherblog"]
+    assert decide(stage, urls) == ["url_filter.blocked_url"] * 5 + [None] * 3 + ["url_filter.blocked_domain"]

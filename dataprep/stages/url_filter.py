@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,13 @@ def _cleaned(urls: pa.Array) -> pa.Array:
 def _parts(urls: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     """(host, path, query) of each URL or list entry: the host without trailing dots, a leading
     `*.`, or `www.`-less forms (those are matched by level); the path without `./` segments and
-    repeated slashes; the query null when there is none."""
+    repeated slashes, `/` when empty; the query null when there is none."""
     urls = _cleaned(urls)
     parts = pc.extract_regex(urls, URL_PARTS)
     host = pc.replace_substring_regex(pc.struct_field(parts, "host"), IDEOGRAPHIC_DOTS, ".")
     host = pc.utf8_rtrim(pc.utf8_ltrim(host, characters="*."), characters=".")
     path = pc.replace_substring_regex(pc.struct_field(parts, "path"), r"/(?:\.?/)+", "/")
+    path = pc.if_else(pc.equal(path, ""), pa.scalar("/"), path)  # `host?q` is `host/?q`, as browsers send it
     query = pc.struct_field(parts, "query")
     has_query = pc.match_substring_regex(urls, r"^[^#]*\?")
     return host, path, pc.if_else(pc.fill_null(has_query, False), query, pa.scalar(None, pa.string()))
@@ -97,19 +99,23 @@ def read_list(path: str) -> pa.Array:
     return entries.filter(pc.invert(pc.or_(pc.equal(entries, ""), pc.starts_with(entries, "#"))))
 
 
-def with_idna_forms(hosts: pa.Array) -> pa.Array:
-    """The hosts, and for each internationalised one its other form (`bücher.de` and
-    `xn--bcher-kva.de`, IDNA 2008 with UTS 46 mapping): a list and a crawl may write a host either
-    way. Done on the lists, once (only their few non-ASCII or punycode entries go through Python),
-    so no URL is converted."""
-    foreign = pc.or_(pc.invert(pc.string_is_ascii(hosts)), pc.match_substring(hosts, "xn--"))
+def with_idna_forms(entries: pa.Array) -> pa.Array:
+    """The entries (a host, or a host then `/path` or `?query`), and for each whose host is
+    internationalised the same with the host's other form (`bücher.de/x` and
+    `xn--bcher-kva.de/x`, IDNA 2008 with UTS 46 mapping): a list and a crawl may write a host
+    either way. Done on the lists, once (only their few non-ASCII or punycode entries go through
+    Python), so no URL is converted. A host IDNA 2008 refuses (an underscore, `--` in the third
+    and fourth places) is matched as written only."""
+    foreign = pc.or_(pc.invert(pc.string_is_ascii(entries)), pc.match_substring(entries, "xn--"))
     others = []
-    for host in hosts.filter(foreign).to_pylist():
+    for entry in entries.filter(foreign).to_pylist():
+        host, rest = re.match(r"([^/?]*)(.*)", entry, re.S).groups()
         try:
-            others.append(idna.decode(host) if host.isascii() else idna.encode(host, uts46=True).decode("ascii"))
-        except idna.IDNAError:  # not a valid IDN: matched as written
+            other = idna.decode(host) if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
             continue
-    return pa.concat_arrays([hosts, pa.array(others, pa.string())])
+        others.append(other + rest)
+    return pa.concat_arrays([entries, pa.array(others, pa.string())])
 
 
 class Listed:
@@ -211,9 +217,8 @@ class UrlFilter(Filter):
         self.soft_word_languages = sorted(languages)
 
     def setup(self) -> None:
-        self._block_domains, self._block_urls, self._block_queries, self._url_depth = _block_lookups(_joined(self.block_lists))
-        allowed, _, _ = _parts(_joined(self.allow_lists))
-        self._allow = Listed(with_idna_forms(allowed))
+        self._block = Lookups.of(_joined(self.block_lists))
+        self._allow = Lookups.of(_joined(self.allow_lists))
         self._banned = Listed(pc.utf8_lower(_joined(self.banned_words)))
         self._subwords = sorted(set(pc.replace_substring_regex(pc.utf8_lower(_joined(self.banned_subwords)), NOT_ALNUM, "").to_pylist()) - {""})
         soft = pc.utf8_lower(_joined([str(LISTS / f"{code}.txt") for code in self.soft_word_languages]))
@@ -229,38 +234,17 @@ class UrlFilter(Filter):
         url = batch.table.column("url").combine_chunks().cast(pa.string()) if "url" in batch.table.column_names else pa.nulls(n, pa.string())
         host, path, query = _parts(url)
         words, parent = textutil.flat(pc.split_pattern_regex(_cleaned(url), NOT_ALNUM))
+        blocked_domain, blocked_url = self._block.contains(host, path, query)
         return {
             "url_missing": pc.is_null(url).to_numpy(zero_copy_only=False),
-            "allowed": self._domain_listed(host, self._allow),
-            "blocked_domain": self._domain_listed(host, self._block_domains),
-            "blocked_url": self._url_listed(host, path, query),
+            "allowed": np.logical_or(*self._allow.contains(host, path, query)),
+            "blocked_domain": blocked_domain,
+            "blocked_url": blocked_url,
             "tld_blocked": self._tld_blocked(host),
             "banned_words": _count_per_doc(self._banned.contains(words), parent, n),
             "banned_subword": self._has_subword(_cleaned(url)),
             "soft_words": _distinct_per_doc(words, self._soft.contains(words), parent, n),
         }
-
-    @staticmethod
-    def _domain_listed(host: pa.Array, listed: Listed) -> np.ndarray:
-        """Whether the host or a domain above it is listed: one lookup per level."""
-        found = np.zeros(len(host), bool)
-        level = host
-        while len(listed) and not pc.all(pc.is_null(level)).as_py():
-            found |= listed.contains(level)
-            level = pc.struct_field(pc.extract_regex(level, r"^[^.]+\.(?P<rest>.+)$"), "rest")
-        return found
-
-    def _url_listed(self, host: pa.Array, path: pa.Array, query: pa.Array) -> np.ndarray:
-        """Whether host and path (no scheme, user info, port or www.) are a listed path or lie
-        under one (one lookup per depth), or host, path and query are a listed URL with a query."""
-        bare = _bare(host, path)
-        found = self._block_queries.contains(pc.binary_join_element_wise(bare, query, "?"))
-        if not len(self._block_urls):
-            return found
-        for depth in range(1, self._url_depth + 1):
-            prefix = pc.struct_field(pc.extract_regex(bare, rf"^(?P<p>[^/]+(?:/[^/]+){{{depth}}})"), "p")
-            found |= self._block_urls.contains(prefix)
-        return found
 
     def _tld_blocked(self, host: pa.Array) -> np.ndarray:
         """The host's last label, or last few for a listed suffix of several (`co.uk`), against
@@ -297,17 +281,42 @@ class UrlFilter(Filter):
         ]
 
 
-def _block_lookups(entries: pa.Array) -> tuple[Listed, Listed, Listed, int]:
-    """A block list's entries by kind: hosts (nothing past `/`), URL paths (matched as prefixes,
-    up to the depth returned), URLs with a query (matched whole)."""
-    host, path, query = _parts(entries)
-    path = pc.utf8_rtrim(path, characters="/")
-    on_path = pc.fill_null(pc.or_(pc.is_valid(query), pc.greater(pc.utf8_length(path), 0)), False)
-    bare = _bare(host, path).filter(on_path)
-    exact = pc.is_valid(query).filter(on_path)
-    depth = int(pc.max(pc.count_substring(bare, "/")).as_py() or 0) if len(bare) else 0
-    return (Listed(with_idna_forms(host.filter(pc.invert(on_path)))), Listed(bare.filter(pc.invert(exact))),
-            Listed(pc.binary_join_element_wise(bare, query.filter(on_path), "?").filter(exact)), depth)
+@dataclass(frozen=True)
+class Lookups:
+    """A list's entries by kind, each looked up its own way: hosts (a URL's host or a domain above
+    it), URL paths (a URL at or under one, up to `depth` segments), URLs with a query (that URL)."""
+
+    hosts: Listed
+    paths: Listed
+    queries: Listed
+    depth: int
+
+    @classmethod
+    def of(cls, entries: pa.Array) -> Lookups:
+        host, path, query = _parts(entries)
+        trimmed = pc.utf8_rtrim(path, characters="/")
+        has_query = pc.is_valid(query)
+        on_path = pc.fill_null(pc.or_(has_query, pc.greater(pc.utf8_length(trimmed), 0)), False)
+        prefixes = _bare(host, trimmed).filter(pc.and_(on_path, pc.invert(has_query)))
+        exact = pc.binary_join_element_wise(_bare(host, path), query, "?").filter(has_query)  # the path as the URL writes it
+        depth = int(pc.max(pc.count_substring(prefixes, "/")).as_py() or 0) if len(prefixes) else 0
+        return cls(Listed(with_idna_forms(host.filter(pc.invert(on_path)))), Listed(with_idna_forms(prefixes)),
+                   Listed(with_idna_forms(exact)), depth)
+
+    def contains(self, host: pa.Array, path: pa.Array, query: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(the host or a domain above it is listed, the URL is a listed path or under one or a
+        listed URL with its query)."""
+        on_host = np.zeros(len(host), bool)
+        level = host
+        while len(self.hosts) and not pc.all(pc.is_null(level)).as_py():
+            on_host |= self.hosts.contains(level)
+            level = pc.struct_field(pc.extract_regex(level, r"^[^.]+\.(?P<rest>.+)$"), "rest")
+        bare = _bare(host, path)
+        on_path = self.queries.contains(pc.binary_join_element_wise(bare, query, "?"))
+        for depth in range(1, self.depth + 1):
+            prefix = pc.struct_field(pc.extract_regex(bare, rf"^(?P<p>[^/]+(?:/[^/]+){{{depth}}})"), "p")
+            on_path |= self.paths.contains(prefix)
+        return on_host, on_path
 
 
 def _joined(paths: list[str]) -> pa.Array:
