@@ -435,7 +435,7 @@ def _global_phases(stage: Global, parts: list[Part], config: RunConfig, bars: Pr
                 resolution.write_decisions(stage.resolve(records, n), folder, [p.key for p in parts], n)
     timing = layout.phases(segment)
     spent = time.perf_counter() - started + (storage.read_json(timing)["seconds"] if storage.exists(timing) else 0.0)
-    storage.write_json({"seconds": spent}, timing)
+    storage.write_json({"seconds": spent, "committed_at": round(time.time(), 3)}, timing)  # kept work: counts in its attempt's time
     return folder, spent
 
 
@@ -624,7 +624,10 @@ def _record_attempt(layout: OutputLayout, started: float) -> list[float]:
 
 def _attempt_seconds(attempts: list[float], commits: list[float], now: float) -> list[float]:
     """Each attempt's wall time: the last one's until now; an interrupted one's until the last
-    part it committed (what it did after that was lost, and done again), 0 if it committed none."""
+    part or global resolve it committed (what it did after that was lost, and done again, but
+    for a global stage's keys files, kept without a commit time), 0 if it committed none. The
+    times are the machines' own clocks: a worker's that is off the driver's moves a commit
+    between attempts by as much."""
     ends = attempts[1:] + [float("inf")]
     spent = [max((c for c in commits if start <= c < end), default=start) - start for start, end in zip(attempts, ends)]
     spent[-1] = now - attempts[-1]
@@ -643,6 +646,8 @@ def _summarise(pipeline: Pipeline, files: list[str], parts: list[Part], file_qua
     read_removed: Counter = Counter()
     commits: list[float] = []
     for segment in range(segments):
+        if storage.exists(layout.phases(segment)):  # a global stage's finished resolve, kept across a resume
+            commits.append(storage.read_json(layout.phases(segment)).get("committed_at", 0.0))
         for _, marker in _markers(layout, segment, parts):
             commits.append(marker.get("committed_at", 0.0))  # a marker of an older version has none
             docs += marker["docs"]

@@ -22,7 +22,8 @@ by the same rule (`_parts`), so an entry written as a URL (`http://example.com/`
 read them (the WHATWG URL standard): tabs and newlines dropped, `\\` as `/`, any number of slashes
 after the scheme, `./` and repeated slashes in the path. An internationalised domain matches in
 either form (`bücher.de`, `xn--bcher-kva.de`, by IDNA 2008 as browsers use it: `straße.de` is not
-`strasse.de`). A host on an allow list is never removed by this stage. A document without a URL
+`strasse.de`). A URL whose host, a domain above it, or path is on an allow list (entries as in
+block lists) is never removed by this stage. A document without a URL
 has nothing to judge and is kept (its `url_missing` metric says so). Percent-encoded words
 (`%D1%81%D0%B5%D0%BA%D1%81`) are not decoded, as in datatrove.
 
