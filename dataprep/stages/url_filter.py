@@ -28,7 +28,8 @@ has nothing to judge and is kept (its `url_missing` metric says so). Percent-enc
 (`%D1%81%D0%B5%D0%BA%D1%81`) are not decoded, as in datatrove.
 
 Every check is a batch operation on Arrow arrays and numpy (regex extraction, then a lookup of
-each domain level, path depth or word in the lists' sorted hashes): no Python loop per URL.
+each domain level, path depth or word in the lists' sorted hashes); the one step per value is
+its xxh3 hash, a C call mapped over the batch, as line_dedup hashes its lines.
 """
 
 from __future__ import annotations
