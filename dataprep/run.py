@@ -322,6 +322,10 @@ def _execute(parts: list[tuple[int, Part]], config: RunConfig, bars: Progress | 
             bars.update(stats)
 
 
+#: how long the driver waits inside Ray at a time for a task to finish (signals wait for Python)
+WAIT_SECONDS = 0.2
+
+
 def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: RunConfig) -> Iterator[Any]:
     """`fn(*call, config)` for every call, each a Ray task of one CPU, at most two per CPU of the
     cluster in flight; results as the tasks finish.
@@ -347,7 +351,9 @@ def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: Ru
             call = waiting.pop()
             pending.append(task.remote(*call, shared))
             calls_of[pending[-1]] = call
-        done, pending = ray.wait(pending, num_returns=1)
+        done = []
+        while not done:  # back in Python every WAIT_SECONDS: a SIGTERM is acted on at once, before Ray's own reaction to its
+            done, pending = ray.wait(pending, num_returns=1, timeout=WAIT_SECONDS)  # processes' deaths can end this one
         try:
             yield ray.get(done[0])
         except worker_lost() as exc:

@@ -129,7 +129,9 @@ def test_resume_and_overwrite_on_s3(s3_store, object_store_pipeline, s3_run):
     assert replaced.returncode == 0, replaced.stderr[-3000:]
     stats = json.loads(fs.open_input_stream(f"{root}/stats.json").read())
     assert [s["name"] for s in stats["stages"]] == ["length"] and stats["invariant_ok"]
-    assert not any("/_work/s" in p or "/metrics/00-normalize/" in p for p in s3_store.objects(out)), "the old run is gone"
+    work = {p.split("/_work/", 1)[1] for p in s3_store.objects(out) if "/_work/" in p}
+    assert work <= {"attempts.json", "ids/_done.json", "s0/accepted.json"}, f"the old run's work is gone, the new run's records only: {work}"
+    assert not any("/metrics/00-normalize/" in p for p in s3_store.objects(out)), "the old run is gone"
 
 
 def test_work_dir_on_s3_with_a_local_output(s3_store, object_store_pipeline, tmp_path):
