@@ -250,11 +250,19 @@ def hybrid(html: list[str], unsure_share: float, min_chars: int) -> Extracted:
 #: a body line: at least this many words, or BODY_SENTENCE_WORDS words ending a sentence
 BODY_WORDS = 25
 BODY_SENTENCE_WORDS = 3
-#: a line that ends a sentence: a terminal mark (or `:` `;`), closing quotes or brackets, ASCII
-#: spaces. Not a no-break space or an invisible mark after it (RE2's `\s` is ASCII only): widening
-#: it to those sent 9 fewer article pages to trafilatura, 3 of which it had improved (tuning half
-#: 0.960 -> 0.958, below trafilatura's 0.962), so such pages still count as unsure, at a speed cost
-SENTENCE_END = f"[{textutil.sentence_terminal_class()}:;][\"'\u201d\u2019\u00bb)\\]]*\\s*$"
+
+
+@functools.cache
+def sentence_end() -> str:
+    """A line that ends a sentence: a terminal mark (or `:` `;`), closing quotes or brackets,
+    ASCII spaces. Not a no-break space or an invisible mark after it (RE2's `\\s` is ASCII only):
+    widening it to those sent 9 fewer article pages to trafilatura, 3 of which it had improved
+    (tuning half 0.960 -> 0.958, below trafilatura's 0.962), so such pages still count as unsure,
+    at a speed cost. Built on first use: the Sentence_Terminal class takes 0.2 s to read, which
+    every process importing the readers paid when it was built at import."""
+    return f"[{textutil.sentence_terminal_class()}:;][\"'\u201d\u2019\u00bb)\\]]*\\s*$"
+
+
 #: a line with one of these is likely code or markup shown as text (content, however short)
 CODE_CHARS = r"[{}();=<>\[\]_$#/\\|*&@`]"
 
@@ -272,7 +280,7 @@ def head_trim(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     n_docs = len(text)
     lines, parent = textutil.flat(textutil.split_lines(text))
     words = pc.count_substring_regex(lines, WORD).to_numpy(zero_copy_only=False).astype(np.int64)
-    ends = textutil.matches(lines, SENTENCE_END)
+    ends = textutil.matches(lines, sentence_end())
     body = (words >= BODY_WORDS) | ((words >= BODY_SENTENCE_WORDS) & ends)
     index = np.arange(len(words))
     first = np.full(n_docs, len(words), np.int64)
