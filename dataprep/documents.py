@@ -127,15 +127,11 @@ def relative_names(files: list[str]) -> list[str]:
     return [Path(os.path.relpath(path, root)).as_posix() for path in absolute]
 
 
-def stems(files: list[str]) -> list[str]:
-    """Each file's relative name without its input suffix: the ids assigned at read time
-    (`<stem>:<row>`) are unique too, as a table's rows are numbered (`a.parquet` and
-    `a.jsonl` together would collide, but a folder of tables holds one kind)."""
-    out = []
-    for name in relative_names(files):
-        suffix = next((s for s in INPUT_SUFFIXES if name.lower().endswith(s)), "")
-        out.append(name[: len(name) - len(suffix)])
-    return out
+def stem(name: str) -> str:
+    """A relative name without its input suffix: what the ids assigned at read time
+    (`<stem>:<row>`) start with."""
+    suffix = next((s for s in INPUT_SUFFIXES if name.lower().endswith(s)), "")
+    return name[: len(name) - len(suffix)]
 
 
 def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
@@ -144,8 +140,8 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
     parts: list[Part] = []
     quarantined: list[dict[str, Any]] = []
     pages: list[tuple[int, str, str]] = []
-    for index, (path, name, relative) in enumerate(zip(files, stems(files), relative_names(files))):
-        fmt = file_format(path, declared)
+    for index, (path, relative) in enumerate(zip(files, relative_names(files))):
+        fmt, name = file_format(path, declared), stem(relative)
         if fmt == "parquet":
             try:
                 parts.extend(_plan_parquet(index, path, name, text_column, part_bytes, declared))
@@ -326,7 +322,7 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     bad: list[dict[str, Any]] = []
-    consumed = 0  # lines of the batches yielded
+    taken = 0  # non-empty lines read (what --limit counts)
     with storage.open_text_input(part.path) as handle:
         lines = enumerate(handle)
         while True:
@@ -340,8 +336,9 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
                 raise
             if not line.strip():
                 continue
-            if part.max_rows is not None and len(records) + len(bad) + consumed >= part.max_rows:
+            if part.max_rows is not None and taken >= part.max_rows:
                 break
+            taken += 1
             try:
                 record = json.loads(line)
             except UnicodeDecodeError as exc:
@@ -367,7 +364,6 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
             rows.append(row)
             if len(records) >= batch_rows:
                 yield _records_table(records), np.array(rows), bad
-                consumed += len(records) + len(bad)
                 records, rows, bad = [], [], []
     if records or bad:
         yield (_records_table(records) if records else None), np.array(rows, dtype=np.int64), bad

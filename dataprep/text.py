@@ -151,6 +151,13 @@ def utf8_bytes(strings: pa.Array | pa.ChunkedArray) -> list[bytes]:
     return strings.cast(pa.large_binary() if pa.types.is_large_string(strings.type) else pa.binary()).to_pylist()
 
 
+def xxh3_64(strings: pa.Array | pa.ChunkedArray, seed: int = 0) -> np.ndarray:
+    """Each string's xxh3-64 hash (of its UTF-8 bytes), one C call a value, as uint64."""
+    import xxhash
+
+    return np.fromiter((xxhash.xxh3_64_intdigest(b, seed=seed) for b in utf8_bytes(strings)), np.uint64, len(strings))
+
+
 def char_lengths(text: pa.Array) -> np.ndarray:
     """Length of each document in Unicode code points."""
     return pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False).astype(np.int64)

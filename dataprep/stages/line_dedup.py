@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 
 from dataprep import resolution
 from dataprep import text as textutil
@@ -78,7 +77,7 @@ class LineDedup(Global):
         units, parent = textutil.flat(cut)
         key = textutil.comparison_key(units)
         chars = textutil.char_lengths(key)
-        unit_hash = np.fromiter(map(xxhash.xxh3_64_intdigest, textutil.utf8_bytes(key)), np.uint64, len(key))
+        unit_hash = textutil.xxh3_64(key)
         content = np.flatnonzero(chars > 0)  # blank units are in no span, so spacing does not hide a repeat
         starts, hashes = textutil.ngram_starts(unit_hash[content], parent[content], self.span)
         cumulative = np.concatenate([[0], np.cumsum(chars[content])])

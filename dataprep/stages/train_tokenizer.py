@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 
 from dataprep import resolution, storage
 from dataprep import text as textutil
@@ -113,8 +112,7 @@ class TrainTokenizer(Global):
 
     def draws(self, ids: pa.Array) -> np.ndarray:
         """A uniform number in [0, 1) per document, from a hash of its id (one C call each)."""
-        values = np.fromiter((xxhash.xxh3_64_intdigest(i, seed=self.seed) for i in textutil.utf8_bytes(ids)),
-                             dtype=np.uint64, count=len(ids))
+        values = textutil.xxh3_64(ids, seed=self.seed)
         return (values >> np.uint64(11)).astype(np.float64) / float(2**53)
 
     def _languages(self, table: pa.Table) -> pa.Array:

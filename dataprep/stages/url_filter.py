@@ -44,7 +44,6 @@ import idna
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 
 from dataprep import text as textutil
 from dataprep.stages.base import Filter, TextBatch, register
@@ -129,7 +128,7 @@ class Listed:
 
     def __init__(self, entries: pa.Array):
         entries = pc.unique(entries.drop_null())
-        hashes = _hashes(entries)
+        hashes = textutil.xxh3_64(entries)
         order = np.argsort(hashes)
         self._hashes = hashes[order]
         self._entries = entries.take(pa.array(order))
@@ -144,16 +143,12 @@ class Listed:
         if not len(self) or not len(valid):
             return found
         present = values.take(pa.array(valid))
-        hashes = _hashes(present)
+        hashes = textutil.xxh3_64(present)
         at = np.minimum(np.searchsorted(self._hashes, hashes), len(self) - 1)
         candidates = np.flatnonzero(self._hashes[at] == hashes)
         same = pc.equal(present.take(pa.array(candidates)), self._entries.take(pa.array(at[candidates])))
         found[valid[candidates]] = same.to_numpy(zero_copy_only=False)
         return found
-
-
-def _hashes(strings: pa.Array) -> np.ndarray:
-    return np.fromiter(map(xxhash.xxh3_64_intdigest, textutil.utf8_bytes(strings)), np.uint64, len(strings))
 
 
 def _check_lists(paths: list[str] | None, what: str, folders: bool) -> list[str]:
