@@ -137,6 +137,7 @@ def _broken_copies(tmp_path: Path) -> dict[str, tuple[Path, int]]:
 
     length = re.compile(rb"(?m)^Content-Length: (\d+)")
     longer = lambda r: length.sub(lambda m: b"Content-Length: %d" % (int(m.group(1)) + 300), r, count=1)  # noqa: E731
+    shorter = lambda r: length.sub(lambda m: b"Content-Length: %d" % (int(m.group(1)) - 300), r, count=1)  # noqa: E731
     cases = {
         "truncated-member": (data[:a] + data[a:(a + b) // 2] + data[b:], 1),
         "garbage-between": (data[:b] + b"\x1f\x8b\x08 not a member" * 40 + data[b:], 0),
@@ -147,6 +148,9 @@ def _broken_copies(tmp_path: Path) -> dict[str, tuple[Path, int]]:
         # a Content-Length too long: the record's block takes in the next record's header
         "length-too-long": (with_record_40(longer), 1),
         "uncompressed length-too-long": (with_record_40(longer, compress=False), 1),
+        # a Content-Length too short: the record reads as whole, what is left of its block does not
+        "length-too-short": (with_record_40(shorter), 1),
+        "uncompressed length-too-short": (with_record_40(shorter, compress=False), 1),
         # cut in the middle, the next record right after: the same, not compressed
         "uncompressed cut-record": (with_record_40(lambda r: r[:len(r) // 2], compress=False), 1),
         # damage that does not end in a newline, right before a good record: no record lost

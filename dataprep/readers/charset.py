@@ -134,6 +134,11 @@ class PageColumn:
     def nbytes(self) -> int:
         return self._ends[-1]
 
+    def drop_last(self) -> None:
+        """Forget the last page appended (its bytes are overwritten by the next)."""
+        self._ends.pop()
+        self._pages.pop()
+
     def append(self, page: Page | None) -> None:
         end = self._ends[-1]
         if page is not None:

@@ -13,9 +13,10 @@ Every record is accounted for. Response records with status 200 and an HTML body
 conversion records) become documents; every other record is returned with a reason for the
 removed-documents ledger (`read.not_html`, `read.http_status`, `read.not_text`). A record that
 cannot be parsed (a truncated or corrupt gzip member, a broken header or Content-Length, a body
-shorter than its Content-Length or holding the next record's header) is quarantined with the
-file and its byte offset, and reading goes on from the next good member; where FastWARC stops
-before the end of the file without an error, reading goes on from the next record too.
+shorter than its Content-Length, or longer: holding the next record's header or followed by
+the rest of its block) is quarantined with the file and its byte offset, and reading goes on
+from the next good member; where FastWARC stops before the end of the file without an error,
+reading goes on from the next record too.
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ class Batch:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def drop_last(self) -> None:
+        self.rows.pop()
+        self.pages.drop_last()
+
     def table(self) -> pa.Table:
         text, replaced = self.pages.finish()
         columns = {name: pa.array(values, WARC_COLUMNS[name]) for name, values in zip(RECORD_COLUMNS, zip(*self.rows))}
@@ -154,16 +159,18 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     current = record.stream_pos
                     if current >= end and boundaries.starts(current, record):
                         break
+                    # yielded only once the next record reads: damage right after a record can
+                    # still take it back (a Content-Length too short, below)
+                    if len(batch.rows) >= batch_rows:
+                        capacity = batch.pages.nbytes * 5 // 4  # headroom: growing past it copies the buffer
+                        yield batch.table(), offsets, errors
+                        batch, offsets, errors = Batch(capacity), [], []
                     _convert(record, path, current, wet, ids_only, batch)
                     offsets.append(current)
                     good = current
                     if after is not None:  # the damage lay between two good records
                         errors.append(_gap(*after))
                         after = None
-                    if len(batch.rows) >= batch_rows:
-                        capacity = batch.pages.nbytes * 5 // 4  # headroom: growing past it copies the buffer
-                        yield batch.table(), offsets, errors
-                        batch, offsets, errors = Batch(capacity), [], []
                 else:  # FastWARC ended: at the end of the file, or quietly before it
                     resume = None if good is None else record_start(handle, good + 1, end, compressed)
                     if resume is not None:  # it stopped before a record it could have read (FastWARC 2.0 does after a chunked, gzipped payload)
@@ -186,6 +193,12 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     # the damage is this part's up to the next readable record, in its range or past it
                     following = position if position is not None else record_start(handle, good + 1, 1 << 62, compressed)
                     after = (good, exc, _headers_between(handle, good, following, compressed) - 1)
+                    overrun = _block_overrun(handle, good, batch.rows[-1][0], compressed) if offsets and offsets[-1] == good else None
+                    if overrun is not None:  # the bytes after it are its own: it was cut at its Content-Length
+                        batch.drop_last()
+                        offsets.pop()
+                        errors.append((good, f"unreadable WARC record at byte {good}: {overrun}", 1))
+                        after = after if after[2] > 0 else None
         if after is not None:
             errors.append(_gap(*after))
     if len(batch) or errors:
@@ -227,6 +240,44 @@ class _Boundaries:
         header = head.split(b"\r\n\r\n", 1)[0]
         found = RECORD_ID.search(header) if header.startswith(b"WARC/") else None
         return _bare_id(found.group(1).decode("latin-1")) if found else None
+
+
+def _block_overrun(handle: BinaryIO, offset: int, record_id: str, compressed: bool) -> str | None:
+    """Why the record at `offset` is longer than its Content-Length, or None if its block ends
+    where the format says: at Content-Length bytes, then CRLF CRLF.
+
+    Read only after damage follows a good record: a record whose Content-Length is too short
+    reads as whole (FastWARC stops at the length), and what is left of its block makes the next
+    read fail. Then the record, not the gap, is what is broken: it is quarantined, not kept cut."""
+    handle.seek(offset)
+    data = handle.read(HEADER_PROBE)
+    inflater = zlib.decompressobj(31) if compressed else None
+    if inflater is not None:
+        try:
+            data = inflater.decompress(data, HEADER_PROBE)
+        except zlib.error:
+            return None
+    header, found, _ = data.partition(b"\r\n\r\n")
+    identity, length = RECORD_ID.search(header), CONTENT_LENGTH.search(header)
+    if not (found and identity and length) or _bare_id(identity.group(1).decode("latin-1")) != _bare_id(record_id):
+        return None  # not the record's own start (a gzip stream of several records): nothing to check
+    block_end = len(header) + 4 + int(length.group(1))
+    if inflater is None:
+        handle.seek(offset + block_end)
+        tail = handle.read(4)
+    else:
+        try:
+            while len(data) < block_end + 4 and not inflater.eof:  # inflate up to the block's end
+                more = inflater.unconsumed_tail or handle.read(SCAN_CHUNK)
+                if not more:
+                    break
+                data += inflater.decompress(more, block_end + 4 - len(data))
+        except zlib.error:
+            return None
+        tail = data[block_end:block_end + 4]
+    if tail in (b"\r\n\r\n", b""):
+        return None
+    return f"its block goes on past its Content-Length ({int(length.group(1))} bytes)"
 
 
 def _bare_id(record_id: str | None) -> str | None:
