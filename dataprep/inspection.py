@@ -23,7 +23,7 @@ from dataprep.errors import ConfigError
 from dataprep.layout import OutputLayout
 from dataprep.explain import shorten
 from dataprep.pipeline import Pipeline
-from dataprep.stage_runner import apply_isolating, run_stage
+from dataprep.stage_runner import PartResolution, apply_isolating, global_keys, run_stage
 from dataprep.stages.base import Global, Stage, TextBatch
 
 DIFF_LINES = 40  # diff lines shown per changed document
@@ -70,17 +70,17 @@ def _sample(spec: str, input_format: str, text_column: str, max_doc_bytes: int, 
     return TextBatch(pa.concat_tables(tables, promote_options="default"))
 
 
-def _resolution(stage: Stage, batch: TextBatch, scratch: str):
+def _resolution(stage: Stage, batch: TextBatch, scratch: str) -> PartResolution | None:
     """A global stage's corpus-wide result over the sample (on the embedded Ray, its shuffles'
     files in `scratch`); None otherwise."""
     if not isinstance(stage, Global):
         return None
-    keys = stage.keys(batch) if batch.num_rows else stage.keys(None)
+    keys, unkeyed = global_keys(stage, [batch.table])
     keys = keys.append_column("part", pa.array([0] * keys.num_rows, pa.int32()))  # the sample is one part
     with resolution.shuffles(storage.join(scratch, "shuffle"), f"{stage.name} over the sample"):
         decisions = stage.resolve(runtime.data().from_arrow(keys) if keys.num_rows else None, 2)
         tables = [t for t in decisions.iter_batches(batch_format="pyarrow")] if decisions is not None else []
-    return pa.concat_tables(tables).drop_columns(["part"]) if tables else stage.DECISIONS.empty_table()
+    return PartResolution(pa.concat_tables(tables).drop_columns(["part"]) if tables else stage.DECISIONS.empty_table(), unkeyed)
 
 
 def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -> list[str]:

@@ -45,6 +45,8 @@ PARTITION_BYTES = 512 * 2**20
 #: a keys file's Parquet key-value metadata: the Arrow size of its table when written. Parquet's
 #: own sizes are after dictionary encoding (20,000 copies of one 7 KB text: 0.43 MB, 159 MB in Arrow)
 ARROW_BYTES = b"dataprep.arrow_bytes"
+#: a keys file's documents the stage failed on, as JSON {id: error} (quarantined when it decides)
+UNKEYED = b"dataprep.unkeyed"
 #: free space a resolve's shuffles need, as a multiple of its keys' Arrow bytes: the shuffle
 #: folder's peak, sampled every 0.2 s, was 1.07x the keys for exact_dedup (200k documents),
 #: 1.14x for minhash_dedup (200k) and 1.9x for line_dedup (100k), with 10-20 partitions

@@ -29,7 +29,7 @@ from dataprep.errors import ConfigError, StageOverBudget, TaskCrashed
 from dataprep.layout import OutputLayout
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.progress import Progress
-from dataprep.stage_runner import run_stage
+from dataprep.stage_runner import PartResolution, global_keys, run_stage
 from dataprep.stages.base import Global, Stage, TextBatch
 
 
@@ -486,11 +486,12 @@ def _write_keys(stage: Global, tables: Iterable[pa.Table], part: Part, index: in
     """A global stage's keys of a part's documents (batches in order), with the part's index ->
     WORK/sK/keys/ (segment K being the stage's); returns the row count. Keys are per document
     (or per document's line, in document order), so batches cut anywhere give the same rows."""
-    keys = [k for k in (stage.keys(TextBatch(t)) for t in tables if t.num_rows) if k is not None and k.num_rows]
-    keys = pa.concat_tables(keys) if keys else stage.keys(None)
+    keys, unkeyed = global_keys(stage, tables)
     keys = keys.append_column("part", pa.array(np.full(keys.num_rows, index, np.int32)))
-    # their size in memory, for the driver's bound (the footer's sizes are after dictionary encoding)
-    keys = keys.replace_schema_metadata({resolution.ARROW_BYTES: str(keys.nbytes)})
+    # their size in memory, for the driver's bound (the footer's sizes are after dictionary encoding);
+    # the documents without keys, for the stage's decide pass to quarantine (in the same file: one commit)
+    metadata = {resolution.ARROW_BYTES: str(keys.nbytes)} | ({resolution.UNKEYED: json.dumps(unkeyed)} if unkeyed else {})
+    keys = keys.replace_schema_metadata(metadata)
     storage.write_parquet(keys, layout.keys_part(segment, part.key))
     return keys.num_rows
 
@@ -512,9 +513,12 @@ def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], lay
     return _WORKER_STAGES[key]
 
 
-def _part_decisions(stage: Global, folder: str, part: Part) -> pa.Table:
-    """A global stage's decisions about one part (the only ones its task reads)."""
-    return resolution.part_decisions(folder, part.key, stage.DECISIONS)
+def _part_resolution(stage: Global, config: RunConfig, part: Part) -> PartResolution:
+    """A global stage's decisions about one part (the only ones its task reads), and the part's
+    documents whose keys it failed on (from its keys file's footer)."""
+    footer = storage.parquet_file(config.layout.keys_part(config.segment, part.key)).schema_arrow.metadata or {}
+    unkeyed = json.loads(footer[resolution.UNKEYED]) if resolution.UNKEYED in footer else {}
+    return PartResolution(resolution.part_decisions(config.resolution, part.key, stage.DECISIONS), unkeyed)
 
 
 def _paths(part: Part, config: RunConfig) -> dict[str, str]:
@@ -562,7 +566,7 @@ def process_part(part: Part, index: int, config: RunConfig) -> dict[str, Any]:
     storage.delete(config.layout.marker(config.segment, part.key))
     for path in [*paths.values(), *measured_paths]:
         storage.delete(path)
-    decided = _part_decisions(stages[0], config.resolution, part) if config.resolution else None
+    decided = _part_resolution(stages[0], config, part) if config.resolution else None
     for stage in stages:
         stage.start_part(part.key)
     counts = [ledger.StageCounts(s.name, s.kind) for s in stages]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +26,7 @@ PACKAGE_DIR = str(Path(__file__).parent)  # frames in here (or outside site-pack
 
 
 def run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed: list[pa.Table],
-               quarantined: list[dict[str, Any]], source: str, resolution: Any = None,
+               quarantined: list[dict[str, Any]], source: str, resolution: PartResolution | None = None,
                measured: list[pa.Table] | None = None) -> TextBatch:
     """Apply one stage to a batch, route its removals to the ledger (and every document's
     measured values to `measured`), and return what it kept."""
@@ -61,28 +63,54 @@ def _text_bytes(batch: TextBatch) -> int:
     return int(pc.sum(pc.binary_length(batch.text)).as_py() or 0) if batch.num_rows else 0
 
 
-def apply_isolating(stage: Stage, batch: TextBatch, source: str, resolution: Any = None) -> tuple[Decisions | None, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class PartResolution:
+    """What a global stage's corpus-wide phase left for one part: its decisions (rows of the
+    stage's DECISIONS), and the documents whose keys it failed on (id -> error), which the
+    resolve never saw: deciding on them would keep them unexamined, so they are quarantined."""
+
+    decisions: pa.Table
+    unkeyed: dict[str, str] = field(default_factory=dict)
+
+
+def global_keys(stage: Global, tables: Iterable[pa.Table]) -> tuple[pa.Table, dict[str, str]]:
+    """A global stage's keys of documents (batches in order), and the documents it failed on
+    (id -> error; found by bisection as `apply_isolating` finds them): one document whose keys
+    raise must not stop a run, nor leave the rest of its batch unkeyed."""
+    keys: list[pa.Table] = []
+    unkeyed: dict[str, str] = {}
+    for table in tables:
+        if table.num_rows:
+            done, failed = isolating(stage.keys, TextBatch(table), f"stage {stage.name} failed on its keys")
+            keys += [k for k in done if k is not None and k.num_rows]
+            unkeyed.update(failed)
+    return (pa.concat_tables(keys) if keys else stage.keys(None)), unkeyed
+
+
+def apply_isolating(stage: Stage, batch: TextBatch, source: str,
+                    resolution: PartResolution | None = None) -> tuple[Decisions | None, list[dict[str, Any]]]:
     """Apply a stage; if it raises, bisect the batch until the documents that break it are found.
 
     Those documents are quarantined with the error (and where it was raised); the rest of the
-    batch goes on as if nothing happened. Costs nothing unless a stage fails.
+    batch goes on as if nothing happened. Costs nothing unless a stage fails. A global stage's
+    documents without keys are quarantined with their keys' error before it decides.
     """
-    try:
-        return (stage.decide(batch, resolution) if isinstance(stage, Global) else stage.apply(batch)), []
-    except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
-        if batch.num_rows == 1:
-            frames = traceback.extract_tb(exc.__traceback__)
-            ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR) or "site-packages" not in f.filename]
-            frame = (ours or frames)[-1]  # the innermost frame of stage code, not of pyarrow
-            error = f"stage {stage.name} failed: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"
-            return None, [documents.quarantine_record(source, error, id=batch.table.column("id")[0].as_py())]
-    half = batch.num_rows // 2
-    results = [apply_isolating(stage, TextBatch(batch.table.slice(start, length)), source, resolution)
-               for start, length in ((0, half), (half, batch.num_rows - half))]
-    records = [r for _, rs in results for r in rs]
-    done = [d for d, _ in results if d is not None]
-    if not done:
-        return None, records
+    records: list[dict[str, Any]] = []
+    if resolution is not None and resolution.unkeyed:
+        ids = batch.table.column("id")
+        unkeyed = pc.is_in(ids, pa.array(list(resolution.unkeyed), ids.type))
+        records = [documents.quarantine_record(source, resolution.unkeyed[i], id=i) for i in ids.filter(unkeyed).to_pylist()]
+        batch = batch.filter(pc.invert(unkeyed).to_numpy(zero_copy_only=False))
+        if batch.num_rows == 0:
+            return None, records
+
+    def call(piece: TextBatch) -> Decisions:
+        return stage.decide(piece, resolution.decisions) if isinstance(stage, Global) else stage.apply(piece)
+
+    done, failed = isolating(call, batch, f"stage {stage.name} failed")
+    records += [documents.quarantine_record(source, error, id=i) for i, error in failed.items()]
+    if len(done) <= 1:
+        return (done[0] if done else None), records
     merged = Decisions(
         TextBatch(pa.concat_tables([d.batch.table for d in done], promote_options="default")),
         np.concatenate([d.reasons for d in done]),
@@ -90,3 +118,30 @@ def apply_isolating(stage: Stage, batch: TextBatch, source: str, resolution: Any
         {k: np.concatenate([d.metrics[k] for d in done]) for k in done[0].metrics} if all(d.metrics is not None for d in done) else None,
     )
     return merged, records
+
+
+T = TypeVar("T")
+
+
+def isolating(call: Callable[[TextBatch], T], batch: TextBatch, failed: str) -> tuple[list[T], dict[str, str]]:
+    """`call` over the batch; if it raises, over its halves, down to the single documents it
+    fails on: (its results over the pieces it worked on, in order; id -> error of each document
+    it failed on, the error naming where in stage code it was raised)."""
+    try:
+        return [call(batch)], {}
+    except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
+        if batch.num_rows == 0:  # no document to blame: the stage's own bug
+            raise
+        if batch.num_rows == 1:
+            frames = traceback.extract_tb(exc.__traceback__)
+            ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR) or "site-packages" not in f.filename]
+            frame = (ours or frames)[-1]  # the innermost frame of stage code, not of pyarrow
+            return [], {batch.table.column("id")[0].as_py(): f"{failed}: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"}
+    half = batch.num_rows // 2
+    done: list[T] = []
+    failures: dict[str, str] = {}
+    for start, length in ((0, half), (half, batch.num_rows - half)):
+        results, errors = isolating(call, TextBatch(batch.table.slice(start, length)), failed)
+        done += results
+        failures.update(errors)
+    return done, failures

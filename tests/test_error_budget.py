@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import SAMPLES, read_folder
 
@@ -147,3 +150,51 @@ def test_a_segment_whose_judgement_was_interrupted_is_judged_on_resume(tmp_path)
     assert first.returncode == 130 and len(list((tmp_path / "out" / "_parts").glob("*.json"))) == 1, first.stderr[-1500:]
     resumed = dataprep(args[:-2], site)
     assert resumed.returncode == 4 and "stage chokes_on_digits quarantined 165 of 300" in resumed.stderr, resumed.stderr[-1500:]
+
+
+UNKEYABLE = '''
+import pyarrow.compute as pc
+from dataprep.stages.exact_dedup import ExactDedup
+
+
+class KeysChokeOnDigits(ExactDedup):
+    """A global stage with a bug in its keys: it cannot key documents that hold a digit."""
+
+    name = "keys_choke_on_digits"
+
+    def keys(self, batch):
+        if batch is not None and pc.any(pc.match_substring_regex(batch.text, "[0-9]")).as_py():
+            raise ValueError("cannot key digits")
+        return super().keys(batch)
+'''
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["keys-pass", "keys-from-the-previous-segment"])
+def test_documents_a_global_stage_cannot_key_are_quarantined_and_the_rest_deduplicated(tmp_path, first):
+    """A global stage whose keys raise on some documents: those are quarantined with the error
+    (the rest of their batch keyed, deduplicated and kept), whether its keys come from its own
+    pass (the stage opens the pipeline) or from the previous segment's tasks; never exit 3."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "unkeyable.py").write_text(UNKEYABLE)
+    texts = pq.read_table(SAMPLES / "shard-00.parquet").column("text").to_pylist()[:150]
+    texts += texts[:50]  # 50 exact duplicates, some holding digits
+    inputs = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [f"d{i:03d}" for i in range(len(texts))], "text": texts}), inputs)
+    digits = {f"d{i:03d}" for i, t in enumerate(texts) if re.search("[0-9]", t)}
+    assert 10 < len(digits) < 150
+    stages = "  - unkeyable:KeysChokeOnDigits: {}\n" if first else "  - length: {min_words: 1}\n  - unkeyable:KeysChokeOnDigits: {}\n"
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: unkeyable\nstages:\n" + stages)
+    out = tmp_path / "out"
+    done = dataprep(["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--batch-rows", "16",
+                     "--error-budget", "1"], site)
+    assert done.returncode == 0, done.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["stages"][-1]["quarantined"] == len(digits)
+    quarantine = read_folder(out / "quarantine").to_pylist()
+    assert {q["id"] for q in quarantine} == digits
+    assert all("stage keys_choke_on_digits failed on its keys: ValueError: cannot key digits" in q["error"] for q in quarantine)
+    kept = set(read_folder(out / "kept").column("id").to_pylist())
+    clean = [i for i in range(150) if f"d{i:03d}" not in digits]
+    assert kept == {f"d{i:03d}" for i in clean}, "every document with keys is kept once, its later copy removed"
