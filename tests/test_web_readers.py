@@ -11,6 +11,7 @@ import gzip
 import io
 import re
 import json
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -212,6 +213,98 @@ def test_chunked_gzipped_and_plain_payloads_are_decoded_and_the_records_after_th
     assert all(e[2] == 0 for e in errors), errors  # a note that reading went on, no record lost
     row = table.filter(pa.compute.equal(table.column("id"), "urn:uuid:00000000-0000-0000-0000-00000000c0de")).to_pylist()[0]
     assert row["_read_reason"] is None and row["text"] == html.decode("utf-8")
+
+
+def _warc_record(number: int, block: bytes, uri: bytes = b"http://example.com/", kind: bytes = b"response",
+                 extra: bytes = b"", content_type: bytes = b"application/http; msgtype=response") -> bytes:
+    return (b"WARC/1.0\r\nWARC-Type: %s\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-%012d>\r\n"
+            b"WARC-Target-URI: %s\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n%s"
+            b"Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (kind, number, uri, extra, content_type, len(block))
+            + block + b"\r\n\r\n")
+
+
+def _sample_page() -> bytes:
+    records = _records(WARC)
+    page = next(r for r in records if b"Content-Type: text/html" in r and b" 200 " in r.split(b"\r\n\r\n")[1][:20])
+    return page.split(b"\r\n\r\n", 2)[2].rstrip(b"\r\n")
+
+
+def _write_records(tmp_path: Path, name: str, records: list[bytes], compress: bool) -> Path:
+    path = tmp_path / (name + (".warc.gz" if compress else ".warc"))
+    path.write_bytes(b"".join(gzip.compress(r, mtime=0) for r in records) if compress else b"".join(records))
+    return path
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_payloads_are_decoded_as_a_browser_decodes_them(tmp_path, compress):
+    """Content codings a browser reads (x-gzip, deflate with or without its zlib wrapper, br,
+    codings listed with identity) are undone; a coding it does not know (servers write `utf-8`)
+    and plain HTML labelled gzip are read as they are. FastWARC's own decoders quarantined all of
+    these as unreadable records."""
+    import brotli
+
+    html = _sample_page()
+    deflated = zlib.compress(html)
+    codings = {b"x-gzip": gzip.compress(html), b"deflate": deflated, b"deflate ": deflated[2:-4], b"br": brotli.compress(html),
+               b"gzip, identity": gzip.compress(html), b"utf-8": html, b"none": html, b"gzip": html}
+    records = [_warc_record(i, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: %s\r\n\r\n" % coding + body,
+                            b"http://example.com/%d" % i) for i, (coding, body) in enumerate(codings.items())]
+    table, errors = read_all(_write_records(tmp_path, "codings", records, compress))
+    assert errors == [] and table.num_rows == len(codings)
+    assert table.column("text").to_pylist() == [html.decode("utf-8")] * len(codings)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_payload_the_crawler_cut_is_kept_as_far_as_it_decodes_and_a_cut_one_without_notice_quarantined(tmp_path, compress):
+    """WARC-Truncated (Common Crawl cuts pages at 1 MiB) is a declared state: the decoded prefix is
+    kept, whatever the coding, and `warc_truncated` says why. Without it, a payload that ends
+    inside its coding is damage: that record is quarantined and the rest read."""
+    import brotli
+
+    html = _sample_page() * 4
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(html[i:i + 4000]), html[i:i + 4000]) for i in range(0, len(html), 4000)) + b"0\r\n\r\n"
+    cut = {b"Content-Encoding: gzip": gzip.compress(html)[:3000], b"Content-Encoding: br": brotli.compress(html)[:3000],
+           b"Transfer-Encoding: chunked": chunked[:6000]}
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%s\r\n\r\n"
+    noticed = [_warc_record(i, head % coding + body, extra=b"WARC-Truncated: length\r\n") for i, (coding, body) in enumerate(cut.items())]
+    silent = [_warc_record(10 + i, head % coding + body) for i, (coding, body) in enumerate(cut.items())]
+    whole = _warc_record(20, head % b"Content-Encoding: gzip" + gzip.compress(html))
+    table, errors = read_all(_write_records(tmp_path, "cut", [*noticed, *silent, whole], compress))
+    assert table.num_rows == len(noticed) + 1 and len(errors) == len(silent)
+    assert all(lost == 1 and "ends inside its" in message for _, message, lost in errors), errors
+    texts, truncated = table.column("text").to_pylist(), table.column("warc_truncated").to_pylist()
+    assert truncated == ["length"] * len(noticed) + [None]
+    assert all(1000 < len(t) < len(html) and html.decode("utf-8").startswith(t) for t in texts[:-1])
+    assert texts[-1] == html.decode("utf-8")
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_payload_that_quotes_warc_records_is_a_page_not_damage(tmp_path, compress):
+    """A fetched .warc file, or a page quoting a record with its CRLFs, holds the next record's
+    header in its block while its Content-Length is right: read as a record, not quarantined (and,
+    uncompressed, the records it quotes are not read as records of the file)."""
+    inner = _warc_record(99, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>inner</p>", b"http://inner.example/")
+    quoted = b"<html><body><pre>" + inner + b"</pre></body></html>"
+    records = [_warc_record(1, b"HTTP/1.1 200 OK\r\nContent-Type: application/warc\r\n\r\n" + inner, b"http://example.com/a.warc"),
+               _warc_record(2, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + quoted, b"http://example.com/quote"),
+               _warc_record(3, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>last</p>", b"http://example.com/last")]
+    table, errors = read_all(_write_records(tmp_path, "quoting", records, compress))
+    assert errors == []
+    assert table.column("url").to_pylist() == ["http://example.com/a.warc", "http://example.com/quote", "http://example.com/last"]
+    assert table.column("_read_reason").to_pylist() == ["read.not_html", None, None]
+
+
+def test_headers_are_read_as_crawlers_write_them(tmp_path):
+    """wget 1.19's `<...>` target URI, a resource record's charset in its own Content-Type, and
+    merged Content-Type values (Fetch: the last type, with its charset)."""
+    euro = "<html><body><p>25 \u20ac only</p></body></html>".encode("iso-8859-15")
+    records = [_warc_record(1, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>hi</p>", b"<http://example.com/wget>"),
+               _warc_record(2, euro, b"file:///euro.html", kind=b"resource", content_type=b"text/html; charset=iso-8859-15"),
+               _warc_record(3, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain,text/html; charset=iso-8859-15\r\n\r\n" + euro)]
+    table, errors = read_all(_write_records(tmp_path, "headers", records, True))
+    assert errors == [] and table.column("_read_reason").to_pylist() == [None, None, None]
+    assert table.column("url").to_pylist()[0] == "http://example.com/wget"
+    assert table.column("text").to_pylist()[1:] == ["<html><body><p>25 \u20ac only</p></body></html>"] * 2
 
 
 def test_a_record_claiming_a_huge_length_is_quarantined_not_fatal(tmp_path):
