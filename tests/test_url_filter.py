@@ -115,6 +115,10 @@ def test_urls_are_read_as_a_browser_reads_them(tmp_path):
     urls = [" http://badsite.com/", "http://badsite.com\\@good.com/", "http://bad\tsite.com/", "http:///badsite.com",
             "http://badsite\u3002com/", "http://path.org//a/./b/c", "http://[::1]/badsite.com", "http://path.org/a/c"]
     assert decide(stage, urls) == ["url_filter.blocked_domain"] * 5 + ["url_filter.blocked_url", None, None]
+    # `..` segments resolved and a percent-encoded host decoded, as a browser requests them
+    urls = ["http://path.org/x/../a/b", "http://path.org/a/b/../c", "http://path.org/../../a/b/.", "http://%62adsite.com/",
+            "http://path.org/a/..b/c"]
+    assert decide(stage, urls) == ["url_filter.blocked_url", None, "url_filter.blocked_url", "url_filter.blocked_domain", None]
 
 
 def test_internationalised_domains_follow_idna_2008(tmp_path):

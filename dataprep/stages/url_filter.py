@@ -20,12 +20,13 @@ folders (`adult/domains`, `adult/urls`) can be given as a folder. List entries a
 by the same rule (`_parts`), so an entry written as a URL (`http://example.com/`,
 `example.com:8080`, `*.example.com`, `example.com.`) means its host. URLs are read as browsers
 read them (the WHATWG URL standard): tabs and newlines dropped, `\\` as `/`, any number of slashes
-after the scheme, `./` and repeated slashes in the path. An internationalised domain matches in
+after the scheme, `./`, `../` and repeated slashes in the path resolved, a percent-encoded host
+decoded. An internationalised domain matches in
 either form (`bücher.de`, `xn--bcher-kva.de`, by IDNA 2008 as browsers use it: `straße.de` is not
 `strasse.de`). A URL whose host, a domain above it, or path is on an allow list (entries as in
 block lists) is never removed by this stage. A document without a URL
 has nothing to judge and is kept (its `url_missing` metric says so). Percent-encoded words
-(`%D1%81%D0%B5%D0%BA%D1%81`) are not decoded, as in datatrove.
+in the path or query (`%D1%81%D0%B5%D0%BA%D1%81`) are not decoded, as in datatrove.
 
 Every check is a batch operation on Arrow arrays and numpy (regex extraction, then a lookup of
 each domain level, path depth or word in the lists' sorted hashes); the one step per value is
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,18 +73,48 @@ def _cleaned(urls: pa.Array) -> pa.Array:
 
 
 def _parts(urls: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """(host, path, query) of each URL or list entry: the host without trailing dots, a leading
-    `*.`, or `www.`-less forms (those are matched by level); the path without `./` segments and
-    repeated slashes, `/` when empty; the query null when there is none."""
+    """(host, path, query) of each URL or list entry: the host percent-decoded, without trailing
+    dots, a leading `*.`, or `www.`-less forms (those are matched by level); the path with its
+    dot segments resolved and without repeated slashes, `/` when empty; the query null when
+    there is none."""
     urls = _cleaned(urls)
     parts = pc.extract_regex(urls, URL_PARTS)
-    host = pc.replace_substring_regex(pc.struct_field(parts, "host"), IDEOGRAPHIC_DOTS, ".")
+    host = pc.replace_substring_regex(_percent_decoded(pc.struct_field(parts, "host")), IDEOGRAPHIC_DOTS, ".")
     host = pc.utf8_rtrim(pc.utf8_ltrim(host, characters="*."), characters=".")
-    path = pc.replace_substring_regex(pc.struct_field(parts, "path"), r"/(?:\.?/)+", "/")
+    path = _dot_segments_resolved(pc.replace_substring_regex(pc.struct_field(parts, "path"), r"/(?:\.?/)+", "/"))
     path = pc.if_else(pc.equal(path, ""), pa.scalar("/"), path)  # `host?q` is `host/?q`, as browsers send it
     query = pc.struct_field(parts, "query")
     has_query = pc.match_substring_regex(urls, r"^[^#]*\?")
     return host, path, pc.if_else(pc.fill_null(has_query, False), query, pa.scalar(None, pa.string()))
+
+
+def _percent_decoded(hosts: pa.Array) -> pa.Array:
+    """Hosts with `%XX` decoded, as a browser's host parser does (`%62locked.example` is
+    `blocked.example`); the few that hold a `%` go through Python."""
+    encoded = pc.fill_null(pc.match_substring(hosts, "%"), False)
+    if not pc.any(encoded).as_py():
+        return hosts
+    decoded = [urllib.parse.unquote(h).lower() for h in hosts.filter(encoded).to_pylist()]
+    return pc.replace_with_mask(hosts, encoded, pa.array(decoded, hosts.type))
+
+
+#: a path segment and the `..` after it (or `..` right after the root), removed one at a time
+PARENT_SEGMENT = r"/[^/]+/\.\.(?:/|$)"
+ROOT_PARENT = r"^/\.\.(?:/|$)"
+#: `..` segments resolved in a path at most (a path with more keeps the rest as written)
+MAX_PARENT_SEGMENTS = 32
+
+
+def _dot_segments_resolved(paths: pa.Array) -> pa.Array:
+    """Paths with `..` segments resolved, as a browser resolves them (`/safe/../adult/x` is
+    `/adult/x`); a trailing `/.` is `/`. One `..` per pass over the batch, and only while some
+    path still holds one (most batches: one regex test)."""
+    paths = pc.replace_substring_regex(paths, r"/\.$", "/")
+    for _ in range(MAX_PARENT_SEGMENTS):
+        if not pc.any(pc.fill_null(pc.match_substring_regex(paths, r"/\.\.(?:/|$)"), False)).as_py():
+            break
+        paths = pc.replace_substring_regex(pc.replace_substring_regex(paths, ROOT_PARENT, "/"), PARENT_SEGMENT, "/", max_replacements=1)
+    return paths
 
 
 def _bare(host: pa.Array, path: pa.Array) -> pa.Array:
