@@ -83,7 +83,7 @@ def global_keys(stage: Global, tables: Iterable[pa.Table]) -> tuple[pa.Table, di
         if table.num_rows:
             done, failed = isolating(stage.keys, TextBatch(table), f"stage {stage.name} failed on its keys")
             keys += [k for k in done if k is not None and k.num_rows]
-            unkeyed.update(failed)
+            unkeyed.update(failed)  # ids are unique in a run (conform quarantines repeated ones)
     return (pa.concat_tables(keys) if keys else stage.keys(None)), unkeyed
 
 
@@ -108,7 +108,7 @@ def apply_isolating(stage: Stage, batch: TextBatch, source: str,
         return stage.decide(piece, resolution.decisions) if isinstance(stage, Global) else stage.apply(piece)
 
     done, failed = isolating(call, batch, f"stage {stage.name} failed")
-    records += [documents.quarantine_record(source, error, id=i) for i, error in failed.items()]
+    records += [documents.quarantine_record(source, error, id=i) for i, error in failed]
     if len(done) <= 1:
         return (done[0] if done else None), records
     merged = Decisions(
@@ -123,12 +123,12 @@ def apply_isolating(stage: Stage, batch: TextBatch, source: str,
 T = TypeVar("T")
 
 
-def isolating(call: Callable[[TextBatch], T], batch: TextBatch, failed: str) -> tuple[list[T], dict[str, str]]:
+def isolating(call: Callable[[TextBatch], T], batch: TextBatch, failed: str) -> tuple[list[T], list[tuple[str, str]]]:
     """`call` over the batch; if it raises, over its halves, down to the single documents it
-    fails on: (its results over the pieces it worked on, in order; id -> error of each document
+    fails on: (its results over the pieces it worked on, in order; (id, error) of each document
     it failed on, the error naming where in stage code it was raised)."""
     try:
-        return [call(batch)], {}
+        return [call(batch)], []
     except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
         if batch.num_rows == 0:  # no document to blame: the stage's own bug
             raise
@@ -136,12 +136,12 @@ def isolating(call: Callable[[TextBatch], T], batch: TextBatch, failed: str) -> 
             frames = traceback.extract_tb(exc.__traceback__)
             ours = [f for f in frames if f.filename.startswith(PACKAGE_DIR) or "site-packages" not in f.filename]
             frame = (ours or frames)[-1]  # the innermost frame of stage code, not of pyarrow
-            return [], {batch.table.column("id")[0].as_py(): f"{failed}: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})"}
+            return [], [(batch.table.column("id")[0].as_py(), f"{failed}: {type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})")]
     half = batch.num_rows // 2
     done: list[T] = []
-    failures: dict[str, str] = {}
+    failures: list[tuple[str, str]] = []
     for start, length in ((0, half), (half, batch.num_rows - half)):
         results, errors = isolating(call, TextBatch(batch.table.slice(start, length)), failed)
         done += results
-        failures.update(errors)
+        failures += errors
     return done, failures
