@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,6 +351,10 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
             if not isinstance(record, dict):
                 bad.append(quarantine_record(part.path, f"line is a JSON {type(record).__name__}, expected an object", row=row))
                 continue
+            if b"\\u" in line and _holds_lone_surrogate(record):  # an escape JSON allows and Unicode text cannot hold
+                bad.append(quarantine_record(part.path, "a string holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape): not Unicode text",
+                                             row=row, id=_str_or_none(record.get("id"))))
+                continue
             if text_column not in record:
                 bad.append(quarantine_record(part.path, f"no {text_column!r} field", row=row, id=_str_or_none(record.get("id"))))
                 continue
@@ -371,6 +376,19 @@ def _iter_jsonl(part: Part, text_column: str, batch_rows: int):
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone surrogate (`"\\ud800"` parses, and
+    then no UTF-8 column can take it: the whole batch failed, and the part's later lines with it)."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(v) for v in value.values()) or any(_holds_lone_surrogate(k) for k in value)
+    return isinstance(value, list) and any(_holds_lone_surrogate(v) for v in value)
 
 
 def _records_table(records: list[dict[str, Any]]) -> pa.Table:
