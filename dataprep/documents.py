@@ -259,6 +259,7 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
     for WARC, `["id"]` skips decoding the pages). For WARC/WET a row index is the record's byte
     offset in the file; for HTML files, the page's place in its bundle.
     """
+    lines = False  # a JSONL part, whose plan counts no rows (but under --limit)
     if part.fmt in ("warc", "wet"):
         reader = _iter_warc(part, batch_rows, ids_only=columns == ["id"])
     elif part.fmt == "html":
@@ -267,6 +268,7 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
         reader = _iter_parquet(part, batch_rows, columns)
     else:
         reader = _iter_jsonl(part, text_column, batch_rows)
+        lines = True
     done = accounted = 0  # rows read; and those plus the rows quarantined on the way (not to be counted again)
     try:
         for table, rows, bad in reader:
@@ -279,7 +281,10 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
             if part.max_rows is not None and done >= part.max_rows:
                 return
     except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged file)
-        left = None if part.num_rows is None else max((part.max_rows or part.num_rows) - accounted, 0)
+        # what the part held and no batch or record accounts for: a JSONL file's lines counted now,
+        # so a failure the line checks did not foresee is still counted, not lost unseen
+        total = _count_lines(part.path) if part.num_rows is None and lines else part.num_rows
+        left = None if total is None else max(min(total, part.max_rows or total) - accounted, 0)
         yield None, None, [quarantine_record(part.path, f"read failed after {done} rows: {exc}", row=part.first_row + done, rows=left)]
 
 

@@ -178,6 +178,29 @@ def test_a_jsonl_field_of_mixed_types_keeps_its_strings_as_they_are(tmp_path, we
     assert not bad and table.column("url").to_pylist() == ["https://www.debian.org/doc/", "17", '{"host": "example.org"}']
 
 
+def test_an_unforeseen_jsonl_read_error_counts_the_lines_it_leaves_unread(tmp_path, monkeypatch):
+    """A JSONL read that fails where no line check foresaw it quarantines the rest of the file
+    with its size (its lines counted then), so the count check sees those documents: with no size
+    a lost file passed as "invariant OK"."""
+    from dataprep import documents
+
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps({"id": f"d{i}", "text": "some text"}) + "\n" + ("\n" if i % 3 else "") for i in range(10)))
+    parts, _ = documents.plan(documents.discover(str(path), "jsonl"), "text", 2**16, None, "jsonl")
+    whole = documents._records_table
+
+    def failing(records):
+        if any(r["id"] == "d6" for r in records):
+            raise RuntimeError("unforeseen")
+        return whole(records)
+
+    monkeypatch.setattr(documents, "_records_table", failing)
+    batches = list(documents.read_part(parts[0], "text", 4))
+    assert sum(t.num_rows for t, _, _ in batches if t is not None) == 4
+    (record,) = [q for _, _, bad in batches for q in bad]
+    assert record["rows"] == 6 and "unforeseen" in record["error"]
+
+
 def test_output_folder_of_another_run_stops_up_front(ray_session, folder, tmp_path):
     out = tmp_path / "out"
     run_pipeline(STAGES, folder, out)
