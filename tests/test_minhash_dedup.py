@@ -276,6 +276,13 @@ def test_parameters():
 
     with pytest.raises(ConfigError, match="exceeds num_perm"):
         build_stage("minhash_dedup", {"bands": 20, "rows": 10, "num_perm": 112}, "stage 1")
+    # settings that silently disabled dedup (bands 0, ngram 0), merged every document into one
+    # bucket (rows 0), quarantined the corpus at its keys (seed -1) or were ignored (threshold with bands)
+    for bad, message in [({"bands": 14, "rows": 0}, "rows must be at least 1"), ({"bands": 0, "rows": 8}, "bands must be at least 1"),
+                         ({"ngram": 0}, "ngram must be at least 1"), ({"seed": -1}, "seed must be within"),
+                         ({"threshold": 0.5, "bands": 4, "rows": 4}, "not both")]:
+        with pytest.raises(ConfigError, match=message):
+            build_stage("minhash_dedup", bad, "stage 1")
 
 
 def reference_words(text: str) -> list[str]:

@@ -183,6 +183,13 @@ def test_temperature_sampling_by_hand():
     ([{"tokenize": {"tokenizer": str(SAMPLES / "NOTICE")}}], "expected a SentencePiece .model or a tokenizer.json"),
     ([{"train_tokenizer": {"model_type": "wordpiece"}}], "model_type must be one of"),
     ([{"tokenize": {"dtype": "uint32"}}], "dtype must be one of auto, uint16, int32"),
+    # settings SentencePiece refused only after the corpus was read: an internal error, again on every resume
+    ([{"train_tokenizer": {"vocab_size": 0}}], r"vocab_size \(0\) must exceed the 4 special"),
+    ([{"train_tokenizer": {"character_coverage": 2.0}}], r"character_coverage must be in \(0, 1\]"),
+    ([{"train_tokenizer": {"max_sentence_length": 0}}], "max_sentence_length must be at least 1"),
+    ([{"train_tokenizer": {"unk": "<s>"}}], "must be distinct non-empty strings"),
+    ([{"train_tokenizer": {"user_symbols": ["</s>"]}}], "must be distinct non-empty strings"),
+    ([{"train_tokenizer": {"normalization": "nfc"}}], "normalization must be one of"),
 ])
 def test_configuration_errors_are_one_line(stages, message):
     with pytest.raises(ConfigError, match=message):
@@ -261,6 +268,14 @@ def test_nothing_left_to_train_on(ray_session, tmp_path):
     assert "no documents reached train_tokenizer" in stats["outputs"]["train_tokenizer"]["error"]
     assert stats["outputs"]["tokenize"] == {"documents": 0, "tokens": 0, "dtype": None}
     assert len(TokenDataset(tmp_path / "o" / "tokens")) == 0
+
+
+def test_a_sample_too_small_to_draw_a_document_says_so(ray_session, tmp_path):
+    """sample_bytes below a document's size draws nothing: the card says that, not that no
+    document reached the stage (every one did)."""
+    stats = run_pipeline([{"train_tokenizer": {"vocab_size": 1000, "sample_bytes": 100}}], SAMPLES / "shard-00.parquet", tmp_path / "o")
+    error = stats["outputs"]["train_tokenizer"]["error"]
+    assert "the sample drew none of the 315 documents" in error and "raise sample_bytes (100)" in error
 
 
 def test_dtype_int32_holds_the_same_ids_as_uint16(ray_session, tmp_path):

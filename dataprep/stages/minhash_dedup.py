@@ -109,6 +109,14 @@ class MinhashDedup(Global):
             raise ValueError(f"threshold must be within (0, 1), not {threshold}")
         if (bands is None) != (rows is None):
             raise ValueError("give both bands and rows, or neither")
+        if bands is not None and threshold is not None:
+            raise ValueError("give a threshold or bands and rows, not both (bands and rows set the threshold)")
+        small = {name: value for name, value in (("num_perm", num_perm), ("ngram", ngram), ("bands", bands), ("rows", rows))
+                 if value is not None and value < 1}
+        if small:
+            raise ValueError(", ".join(f"{name} must be at least 1, not {value}" for name, value in small.items()))
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"seed must be within [0, 2**32) (numpy's generator of datasketch's permutations), not {seed}")
         if verify is not None and not 0 < verify <= 1:
             raise ValueError(f"verify must be within (0, 1], not {verify}")
         if bands is None and threshold is not None:

@@ -30,6 +30,8 @@ from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
 MODEL_TYPES = ("unigram", "bpe", "byte_level_bpe")
+#: SentencePiece's built-in normalization rules
+NORMALIZATIONS = ("identity", "nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf")
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("language", pa.string()), ("draw", pa.float64()),
                         ("bytes", pa.int64()), ("text", pa.large_string())])
 LANGUAGES_SCHEMA = pa.schema([("language", pa.string()), ("documents", pa.int64()), ("bytes", pa.int64()),
@@ -94,6 +96,18 @@ class TrainTokenizer(Global):
             raise ValueError(f"alpha must be in (0, 1], not {alpha}")
         if sample_bytes <= 0:
             raise ValueError(f"sample_bytes must be positive, not {sample_bytes}")
+        specials = [unk, bos, eos] + ([pad] if pad else [])
+        pieces = specials + list(user_symbols or [])
+        if any(not isinstance(p, str) or not p for p in pieces) or len(set(pieces)) < len(pieces):
+            raise ValueError(f"unk, bos, eos, pad and user_symbols must be distinct non-empty strings, not {pieces}")
+        if vocab_size <= len(pieces):
+            raise ValueError(f"vocab_size ({vocab_size}) must exceed the {len(pieces)} special and user pieces")
+        if not 0.0 < character_coverage <= 1.0:
+            raise ValueError(f"character_coverage must be in (0, 1] (SentencePiece's), not {character_coverage}")
+        if max_sentence_length < 1 or input_sentence_size < 0:
+            raise ValueError("max_sentence_length must be at least 1 and input_sentence_size at least 0 (0: every line)")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)} (SentencePiece's rules), not {normalization!r}")
         self.model_type = model_type
         self.vocab_size = vocab_size
         self.sample_bytes = sample_bytes
@@ -193,7 +207,7 @@ class TrainTokenizer(Global):
                 raise
             filename = ""
         if not filename or feed.documents == 0:
-            storage.write_json({"error": NOTHING_TO_TRAIN}, storage.join(folder, "card.json"))
+            storage.write_json({"error": self._why_nothing(feed, languages)}, storage.join(folder, "card.json"))
             return
         storage.write_bytes(model, storage.join(folder, filename))
         card = {"file": filename, "sha256": hashlib.sha256(model).hexdigest(), "model_type": self.model_type,
@@ -201,6 +215,17 @@ class TrainTokenizer(Global):
                 "sample": {"documents": feed.documents, "bytes": feed.bytes, **({"lines": feed.lines} if feed.lines else {})},
                 "corpus": languages.to_pylist()}
         storage.write_json(card, storage.join(folder, "card.json"))
+
+    def _why_nothing(self, feed: TextFeed, languages: pa.Table) -> str:
+        """Why no tokenizer was trained, in the words a user acts on."""
+        corpus = sum(languages.column("documents").to_pylist())
+        if corpus == 0:
+            return NOTHING_TO_TRAIN
+        if feed.documents == 0:
+            average = sum(languages.column("bytes").to_pylist()) // corpus
+            return (f"the sample drew none of the {corpus:,} documents (of {average:,} bytes on average): raise sample_bytes "
+                    f"({self.sample_bytes:,}); no tokenizer was trained")
+        return f"the {feed.documents:,} documents drawn hold no text to train on (blank lines only): no tokenizer was trained"
 
     def train(self, feed: TextFeed) -> tuple[str, bytes]:
         """Train from a stream of text arrays; return the model's file name and bytes."""
