@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     index.add_argument("reference", help="reference corpus or evaluation set: Parquet/JSONL (file, folder, glob) or a .txt of one text per line")
     index.add_argument("--output", required=True, help="index folder to write")
     index.add_argument("--ngram", type=int, default=13, help="words per n-gram (default: 13, as GPT-3)")
+    index.add_argument("--min-item-words", dest="min_item_words", type=int, default=8,
+                       help="a reference item shorter than --ngram but this long is looked for whole inside documents (default: 8, GPT-3's shortest n-gram)")
     index.add_argument("--text-column", dest="text_column", default="text")
 
     explain = commands.add_parser("explain", help="where one document ended and why")
@@ -166,7 +168,10 @@ def _index_build(args: argparse.Namespace) -> int:
         texts = read_texts(args.reference, args.text_column)
     if not texts:
         raise ConfigError(f"no texts in {args.reference}")
-    print(json.dumps(build_index(texts, args.output, args.ngram, source=str(Path(args.reference).resolve())), indent=2))
+    if not 1 <= args.min_item_words <= args.ngram:
+        raise ConfigError(f"--min-item-words must be within [1, --ngram ({args.ngram})], not {args.min_item_words}")
+    print(json.dumps(build_index(texts, args.output, args.ngram, source=str(Path(args.reference).resolve()),
+                                 min_item_words=args.min_item_words), indent=2))
     return 0
 
 

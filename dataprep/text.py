@@ -460,6 +460,23 @@ def word_ngram_hashes(text: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
     return keys[valid], parent[valid]  # n-grams in order of their first word: grouped by document
 
 
+def word_runs_found(text: pa.Array, lengths: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Per document, how many of its runs of consecutive folded words hash to one of `hashes`
+    (sorted), a run being as long as the entry of `lengths` beside its hash: short reference items
+    found anywhere inside a document (their hash is `word_ngram_hashes`' of the item alone). One
+    pass per distinct length."""
+    codes, parent = folded_word_hashes(text)
+    found = np.zeros(len(text), np.int64)
+    for length in np.unique(lengths):
+        if len(codes) < length:
+            continue
+        starts, keys = _mixed_ngrams(codes, parent, int(length))
+        wanted = np.sort(hashes[lengths == length])
+        position = np.minimum(np.searchsorted(wanted, keys), len(wanted) - 1)
+        found += np.bincount(parent[starts[wanted[position] == keys]], minlength=len(text))
+    return found
+
+
 def _mixed_ngrams(codes: np.ndarray, parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Start positions and avalanche-mixed 64-bit keys of the n-grams of word hashes.
 

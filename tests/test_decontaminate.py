@@ -49,6 +49,23 @@ def test_thirteen_words_contaminate_twelve_do_not(index, real_docs):
     assert decisions.details[1] == {"matched_ngrams": 1}
 
 
+def test_short_reference_items_are_found_inside_documents(tmp_path, real_docs):
+    """A benchmark's question shorter than 13 words (but of 8 or more, GPT-3's shortest n-gram)
+    is found inside a longer page, not only in a page that is the question alone; a shorter item
+    still only matches a page that is that item."""
+    host = real_docs["text"][500].as_py()
+    words = alphabetic_run(real_docs["text"][900].as_py().split(), 12)
+    items = [" ".join(words[:10]), " ".join(words[:5])]
+    (tmp_path / "eval.txt").write_text("\n".join(items) + "\n", encoding="utf-8")
+    assert cli.main(["index", "build", str(tmp_path / "eval.txt"), "--output", str(tmp_path / "idx")]) == 0
+    assert json.loads((tmp_path / "idx" / "index.json").read_text())["short_items"] == 1
+    stage = build_stage("decontaminate", {"index": str(tmp_path / "idx")}, "stage 1")
+    texts = [f"{host}\nQuiz: {items[0].upper()}? Answer below.", f"{host}\n{' '.join(words[:9])}", f"{host}\n{items[1]}", items[1],
+             f"{items[0]} {host}"]
+    decisions = stage.apply(TextBatch(pa.table({"id": list("abcde"), "text": pa.array(texts, pa.large_string())})))
+    assert decisions.reasons.tolist() == ["decontaminate.overlap", None, None, "decontaminate.overlap", "decontaminate.overlap"]
+
+
 def folded_ngrams(text: str, n: int = 13) -> set[tuple[str, ...]]:
     words = regex.sub(r"\d", "0", regex.sub(r"[\p{P}\p{S}]+", " ", text.lower())).split()
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)} if len(words) >= n else {tuple(words)}

@@ -1,7 +1,9 @@
 """`decontaminate`: set-level de-duplication against a reference corpus or an evaluation set.
 
 `dataprep index build REF --output IDX` hashes every word 13-gram (GPT-3's decontamination
-length; configurable) of the reference once, and each reference document's MinHash signature;
+length; configurable) of the reference once (a reference item shorter than that, of at least
+`MIN_ITEM_WORDS` words, whole: it is then looked for as a run of words inside every document, as
+a benchmark's short questions must be), and each reference document's MinHash signature;
 the stage then removes every document sharing at least `min_matches` of those n-grams
 (`decontaminate.overlap`, with the count in details) and, if `near_duplicate` is set, every
 document whose estimated Jaccard with a reference document reaches it (`decontaminate.near_dup`:
@@ -39,6 +41,8 @@ class Index:
     bucket_keys: np.ndarray  # sorted LSH bucket keys of the reference documents
     bucket_docs: np.ndarray  # the reference document of each bucket key
     signatures: np.ndarray  # reference documents x permutations
+    short_lengths: np.ndarray  # words of each short reference item (found whole inside documents)
+    short_hashes: np.ndarray  # its hash
 
 
 @functools.cache
@@ -52,7 +56,10 @@ def load_index(path: str) -> Index:
     keys = band_keys(signatures, card["minhash"]["bands"], card["minhash"]["rows"]).reshape(-1)
     docs = np.repeat(np.arange(len(signatures)), card["minhash"]["bands"])
     order = np.argsort(keys)
-    return Index(card, np.sort(hashes), keys[order], docs[order], signatures)
+    short = pq.read_table(Path(path) / "short.parquet") if (Path(path) / "short.parquet").is_file() else None  # older indexes: none
+    lengths = short["length"].to_numpy() if short is not None else np.zeros(0, np.int32)
+    runs = short["hash"].to_numpy().view(np.uint64) if short is not None else np.zeros(0, np.uint64)
+    return Index(card, np.sort(hashes), keys[order], docs[order], signatures, lengths, runs)
 
 
 def _minhash() -> MinhashDedup:
@@ -60,19 +67,30 @@ def _minhash() -> MinhashDedup:
                         seed=MINHASH["seed"], ngram=MINHASH["ngram"])
 
 
-def build_index(texts: list[str], output: str, ngram: int = 13, source: str = "") -> dict:
-    """Write IDX/ngrams.parquet (distinct n-gram hashes), IDX/minhash.npy (a signature per
-    reference document) and IDX/index.json; return the card."""
+#: reference items shorter than the n-gram but at least this many words are looked for whole
+#: inside documents (GPT-3's shortest decontamination n-gram: 8 words); shorter ones match only a
+#: document that is the item itself (fewer words say too little to call a page contaminated)
+MIN_ITEM_WORDS = 8
+
+
+def build_index(texts: list[str], output: str, ngram: int = 13, source: str = "", min_item_words: int = MIN_ITEM_WORDS) -> dict:
+    """Write IDX/ngrams.parquet (distinct n-gram hashes), IDX/short.parquet (the hashes of
+    reference items of `min_item_words` to `ngram` - 1 words, with their length), IDX/minhash.npy
+    (a signature per reference document) and IDX/index.json; return the card."""
     text = pa.array(texts, pa.large_string())
-    hashes, _ = textutil.word_ngram_hashes(text, ngram)
-    distinct = np.unique(hashes)
+    hashes, owner = textutil.word_ngram_hashes(text, ngram)
+    words = np.bincount(textutil.folded_word_hashes(text)[1], minlength=len(texts))[owner]
+    short = (words < ngram) & (words >= min_item_words)  # an item shorter than n is one hash of all its words
+    distinct = np.unique(hashes[~short])
+    runs = pa.table({"length": pa.array(words[short], pa.int32()), "hash": pa.array(hashes[short].view(np.int64))})
     signatures, _ = _minhash().signatures(TextBatch(pa.table({"id": pa.array(range(len(texts))).cast(pa.string()), "text": text})))
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"hash": pa.array(distinct.view(np.int64))}), folder / "ngrams.parquet")
+    pq.write_table(runs, folder / "short.parquet")
     np.save(folder / "minhash.npy", signatures)
-    card = {"ngram": ngram, "documents": len(texts), "ngrams": int(len(distinct)), "source": source,
-            "minhash": MINHASH, "hashing": HASHING,
+    card = {"ngram": ngram, "documents": len(texts), "ngrams": int(len(distinct)), "short_items": int(short.sum()),
+            "min_item_words": min_item_words, "source": source, "minhash": MINHASH, "hashing": HASHING,
             "folding": "lower case; whitespace, punctuation and symbols of any script break words; digits to 0"}
     (folder / "index.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
@@ -106,7 +124,10 @@ class Decontaminate(Filter):
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         index = load_index(self.index)
         hashes, docs = textutil.word_ngram_hashes(batch.text, index.card["ngram"])
-        metrics = {"matched_ngrams": np.bincount(docs[_members(index.ngrams, hashes)], minlength=batch.num_rows).astype(np.int64)}
+        matched = np.bincount(docs[_members(index.ngrams, hashes)], minlength=batch.num_rows).astype(np.int64)
+        if len(index.short_hashes):  # short reference items, found whole inside a document (each counts as one n-gram)
+            matched += textutil.word_runs_found(batch.text, index.short_lengths, index.short_hashes)
+        metrics = {"matched_ngrams": matched}
         if self.near_duplicate is not None:
             metrics["reference_similarity"] = self._similarity(batch, index)
         return metrics
