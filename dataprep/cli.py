@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return _stats(args.output)
     except ConfigError as exc:
-        print(f"dataprep: error: {exc}", file=sys.stderr)
+        cause = getattr(exc, "cause", None) or exc  # raised in a Ray task: its own message, not Ray's traceback
+        print(f"dataprep: error: {cause}", file=sys.stderr)
         return 2
     except (StageOverBudget, TaskCrashed, NoSpace) as exc:
         print(f"dataprep: stopped: {exc}", file=sys.stderr)

@@ -46,9 +46,10 @@ def is_remote(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
 
 
-#: options in a query string (`?endpoint_override=...`): refused, never taken for part of a key.
-#: A `?` or `#` without them is part of an object's key, as S3 and GCS allow
-OPTIONS = re.compile(r"\?[^/?#]*=[^/]*$")
+#: options in a query string (`?endpoint_override=...`, `?secret_key=a/b`): refused, never taken
+#: for part of a key (so never written down either). A `?` or `#` without `name=` after it is part
+#: of an object's key, as S3 and GCS allow
+OPTIONS = re.compile(r"\?[A-Za-z_][\w.\-]*=.*$", re.S)
 #: `scheme://user:secret@`, whatever the secret holds (an AWS secret key often has a `/`, which
 #: would make the rest of the secret read as a path)
 CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@:?#]*:[^@]*@")
@@ -59,12 +60,16 @@ def normalize(uri: str) -> str:
     checked (no credentials, no query of options) and without a trailing slash."""
     if not is_remote(uri):
         return os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
+    scheme, _, rest = uri.partition("://")
+    uri = f"{scheme.lower()}://{rest}"  # schemes are case-insensitive: S3:// is s3://
     if "@" in _split(uri)[1] or CREDENTIALS.match(uri):
         raise ConfigError(f"{public(uri)}: credentials in a URI are not accepted; give them through the environment "
                           "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or the cloud's config files")
     if OPTIONS.search(uri):
         raise ConfigError(f"{public(uri)}: options in a URI's query string are not accepted; set them in the environment "
                           "(AWS_ENDPOINT_URL, AWS_REGION, ...)")
+    if "//" in _split(uri)[2]:
+        raise ConfigError(f"{public(uri)}: an empty path component (//): object stores' filesystems refuse it")
     return uri.rstrip("/") if not uri.endswith("://") else uri
 
 
@@ -167,8 +172,8 @@ def info(uri: str) -> pafs.FileInfo:
     fs, path = resolve(uri)
     try:
         return fs.get_file_info(path)
-    except OSError as exc:
-        raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
+    except OSError as exc:  # an OSError still (mid-run: the run stops, resumable, exit 7), with the URI said once
+        raise OSError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
 
 
 def free_bytes(uri: str) -> int | None:
@@ -217,14 +222,36 @@ def files(uri: str, pattern: str = "*") -> list[str]:
 
 
 def glob(spec: str) -> list[str]:
-    """Files a remote glob names: `*` and `?` within a path segment, `**` across segments."""
+    """Files a remote glob names, as Python's recursive glob names local ones: `*`, `?` and
+    `[...]` within a path segment, `**/` any number of segments (none included)."""
     fixed = spec[: min(spec.index(c) for c in "*?[" if c in spec)]
     base = fixed.rpartition("/")[0]
-    fs, path = resolve(base)
-    wanted = resolve(spec)[1]
-    pattern = "/".join("*" if seg == "**" else seg for seg in wanted.split("/"))
-    return [_uri(base, i.path) for i in list_files(base) if fnmatch.fnmatchcase(i.path, pattern)
-            and (("**" in wanted) or i.path.count("/") == wanted.count("/"))]
+    pattern = _glob_pattern(resolve(spec)[1])
+    return [_uri(base, i.path) for i in list_files(base) if pattern.fullmatch(i.path)]
+
+
+def _glob_pattern(glob_spec: str) -> re.Pattern:
+    """A glob as a regex over a whole path (fnmatch's `*` would cross segments)."""
+    out, i = [], 0
+    while i < len(glob_spec):
+        if glob_spec.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif glob_spec.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob_spec[i] in "*?":
+            out.append("[^/]*" if glob_spec[i] == "*" else "[^/]")
+            i += 1
+        elif glob_spec[i] == "[" and "]" in glob_spec[i + 2:]:
+            end = glob_spec.index("]", i + 2)
+            inside = glob_spec[i + 1:end]
+            out.append("[" + ("^" + inside[1:] if inside.startswith("!") else inside).replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(glob_spec[i]))
+            i += 1
+    return re.compile("".join(out), re.S)
 
 
 def relative(uri: str, base: str) -> str:

@@ -116,3 +116,21 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsy
     message = one_line_error(capsys, ["run", str(write(tmp_path, "stages:\n  - length: {}\n")), "--input", "samples",
                                       "--output", str(tmp_path / "o"), "--ray-address", f"127.0.0.1:{port}"])
     assert time.monotonic() - started < 30 and f"cannot reach Ray at 127.0.0.1:{port}: nothing answers there" in message
+
+
+def test_a_config_error_raised_in_a_ray_task_is_its_own_line(tmp_path, capsys, monkeypatch):
+    """Ray re-raises a task's error as an instance of its class too: the CLI prints the task's
+    message, not Ray's traceback of it (16 lines with colour codes)."""
+    from ray.exceptions import RayTaskError
+
+    cause = ConfigError("s3://corpus/x: something a task found wrong")
+    wrapped = RayTaskError("process_part", "Traceback (most recent call last):\n  File \"run.py\"\nConfigError: ...", cause).as_instanceof_cause()
+    assert isinstance(wrapped, ConfigError) and str(cause) != str(wrapped)
+
+    def fails(*args, **kwargs):
+        raise wrapped
+
+    monkeypatch.setattr("dataprep.run.run", fails)
+    path = write(tmp_path, "stages:\n  - normalize: {}\n")
+    err = one_line_error(capsys, ["run", str(path), "--input", "samples", "--output", str(tmp_path / "o")])
+    assert err == "dataprep: error: s3://corpus/x: something a task found wrong"
