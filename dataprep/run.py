@@ -226,6 +226,11 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
         if not storage.exists(layout.run_json):
             raise ConfigError(f"output folder {out} is not empty and holds no dataprep run; choose another --output or pass --overwrite")
         previous = storage.read_json(layout.run_json)
+        if previous.get("version") != identity["version"] and not storage.exists(layout.stats_json):
+            # an unfinished run of another version: its parts and this version's may differ (ids, columns, decisions)
+            raise ConfigError(f"output folder {out} holds a run started by dataprep {previous.get('version')}, and this is "
+                              f"{identity['version']}: a resume would mix their outputs; finish it with that version, "
+                              "or pass --overwrite to start again")
         if previous.get("fingerprint") != identity["fingerprint"]:
             raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
                               f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
