@@ -294,17 +294,23 @@ def test_a_payload_that_quotes_warc_records_is_a_page_not_damage(tmp_path, compr
     assert table.column("_read_reason").to_pylist() == ["read.not_html", None, None]
 
 
-def test_headers_are_read_as_crawlers_write_them(tmp_path):
-    """wget 1.19's `<...>` target URI, a resource record's charset in its own Content-Type, and
-    merged Content-Type values (Fetch: the last type, with its charset)."""
+@pytest.mark.parametrize("compress", [True, False])
+def test_headers_are_read_as_crawlers_write_them(tmp_path, compress):
+    """wget 1.19's `<...>` target URI, a resource record's charset in its own Content-Type,
+    merged Content-Type values (Fetch: the last type, with its charset), and HTTP headers whose
+    lines end in a bare LF (FastWARC refuses them; warcio reads that record)."""
     euro = "<html><body><p>25 \u20ac only</p></body></html>".encode("iso-8859-15")
     records = [_warc_record(1, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>hi</p>", b"<http://example.com/wget>"),
                _warc_record(2, euro, b"file:///euro.html", kind=b"resource", content_type=b"text/html; charset=iso-8859-15"),
-               _warc_record(3, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain,text/html; charset=iso-8859-15\r\n\r\n" + euro)]
-    table, errors = read_all(_write_records(tmp_path, "headers", records, True))
-    assert errors == [] and table.column("_read_reason").to_pylist() == [None, None, None]
+               _warc_record(3, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain,text/html; charset=iso-8859-15\r\n\r\n" + euro),
+               _warc_record(4, b"HTTP/1.1 200 OK\nContent-Type: text/html; charset=iso-8859-15\nServer: old\n\n" + euro, b"http://lf/"),
+               _warc_record(5, b"HTTP/1.1 404 Not Found\nContent-Type: text/html\n\n<p>gone</p>", b"http://lf/404"),
+               _warc_record(6, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>last</p>", b"http://example.com/last")]
+    table, errors = read_all(_write_records(tmp_path, "headers", records, compress))
+    assert errors == [] and table.column("_read_reason").to_pylist() == [None, None, None, None, "read.http_status", None]
     assert table.column("url").to_pylist()[0] == "http://example.com/wget"
-    assert table.column("text").to_pylist()[1:] == ["<html><body><p>25 \u20ac only</p></body></html>"] * 2
+    assert table.column("text").to_pylist()[1:4] == ["<html><body><p>25 \u20ac only</p></body></html>"] * 3
+    assert table.column("warc_offset").to_pylist() == sorted(table.column("warc_offset").to_pylist())
 
 
 def test_a_record_claiming_a_huge_length_is_quarantined_not_fatal(tmp_path):

@@ -21,11 +21,12 @@ reading goes on from the next record too.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import brotli
 import pyarrow as pa
@@ -186,8 +187,12 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     broken = current if current is not None and current != good else position  # being read, or the first
                     if after is not None and after[2]:  # the records lost before it, which its retry ended
                         errors.append(_gap(*after))
-                    errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1))
                     after = None
+                    # FastWARC refused its header (current None): warcio, more lenient, may read it whole
+                    if current is None and not isinstance(exc, _Truncated) and _read_leniently(path, broken, wet, ids_only, batch, compressed):
+                        offsets.append(broken)
+                    else:
+                        errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1))
                     position = record_start(handle, broken + 1, end, compressed)
                 else:  # failed while reading past `good`: retry at the next boundary, which may be the broken one
                     position = record_start(handle, good + 1, end, compressed)
@@ -347,6 +352,9 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         raise _Truncated(f"truncated: {len(body)} of {record.content_length} bytes")
     if record.content_length == 0 and not (headers.get("Content-Length") or "").strip().isdigit():
         raise _Truncated(f"no valid Content-Length: {headers.get('Content-Length')!r}")
+    if not wet and record.content_length == 0 and record.is_http and isinstance(record, WarcRecord) and not len(record.http_headers) \
+            and _read_leniently(path, offset, wet, ids_only, batch, compressed, record.record_id):
+        return  # FastWARC took a block whose HTTP header lines end in a bare LF for headers only: no header, no payload
     swallowed = body.find(NEXT_RECORD, max(0, len(body) - SWALLOWED_TAIL))
     if swallowed >= 0 and body[swallowed + 7:swallowed + 10] in (b"0\r\n", b"1\r\n") and RECORD_FIELD in body[swallowed:swallowed + 4096] \
             and (mismatch := _block_mismatch(path, offset, record.record_id or "", compressed)):
@@ -380,6 +388,60 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         body = _decoded_payload(body, record.http_headers.get("Transfer-Encoding"), record.http_headers.get("Content-Encoding"), truncated)
     batch.pages.append(None if reason or ids_only else to_utf8(body, charset))
     batch.rows.append((record_id, url, date, str(kind), content_type or None, status, truncated, path, offset, reason))
+
+
+def _read_leniently(path: str, offset: int, wet: bool, ids_only: bool, batch: Batch, compressed: bool,
+                    record_id: str | None = None) -> bool:
+    """Read the record at `offset` with warcio and append it to the batch, as `_convert` does;
+    False if warcio cannot read it either, its block does not end where its Content-Length says
+    (damage, not leniency), or it is not the record `record_id` (`offset` is a gzip member's, and
+    the record is not its first). For records FastWARC refuses or misreads that a browser would
+    read: HTTP headers whose lines end in a bare LF ("Maximum header length exceeded", or, for a
+    short block, all of it taken for headers)."""
+    from warcio.archiveiterator import ArchiveIterator as WarcioIterator
+
+    try:
+        with storage.open_input(path) as handle:
+            handle.seek(offset)
+            record = next(iter(WarcioIterator(handle, no_record_parse=wet)))
+            lenient = _WarcioRecord(record, record.raw_stream.read())
+        declared = record.rec_headers.get_header("Content-Length") or ""
+        if record_id is not None and _bare_id(lenient.record_id) != _bare_id(record_id):
+            return False
+        if not declared.strip().isdigit() or _block_mismatch(path, offset, lenient.record_id or "", compressed):
+            return False
+        _convert(lenient, path, offset, wet, ids_only, batch, compressed)
+        return True
+    except Exception:  # noqa: BLE001 (any error of a damaged record: the caller quarantines it)
+        return False
+
+
+class _WarcioRecord:
+    """A record warcio read, seen through the FastWARC record attributes `_convert` reads."""
+
+    def __init__(self, record: Any, payload: bytes):
+        warc = record.rec_headers
+        self.headers = _Headers(warc.get_header)
+        self.record_id = warc.get_header("WARC-Record-ID")
+        self.record_type = getattr(WarcRecordType, record.rec_type, WarcRecordType.unknown)
+        self.content_length = len(payload)
+        self.reader = io.BytesIO(payload)
+        http = record.http_headers if record.rec_type in ("response", "request") else None
+        self.is_http = http is not None
+        self.http_headers = _HttpHeaders(http) if http is not None else None
+        self.http_content_type, self.http_charset = _mime(http.get_header("Content-Type") or "") if http is not None else ("", None)
+
+
+@dataclass
+class _Headers:
+    get: Any  # name -> value or None
+
+
+class _HttpHeaders:
+    def __init__(self, headers: Any):
+        self.get = headers.get_header
+        status = (headers.get_statuscode() or "").strip()
+        self.status_code = int(status) if status.isdigit() else None
 
 
 #: a WARC header inside a record's block: the record claimed more bytes than it has (or was cut
