@@ -66,29 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "train-quality":
-            return _train_quality(args)
-        if args.command == "index":
-            return _index_build(args)
-        if args.command == "explain":
-            from dataprep.explain import explain as explain_document
-
-            print(explain_document(args.output, args.doc_id))
-            return 0
-        if args.command == "report":
-            from dataprep.report import write
-
-            print(f"report: {storage.public(write(args.output))}")
-            return 0
-        if args.command == "inspect":
-            from dataprep import pipeline as pipeline_module
-            from dataprep.inspection import inspect as inspect_stage
-
-            print(inspect_stage(pipeline_module.load(args.pipeline, {"input": args.input}), args.stage, args.sample))
-            return 0
-        return _stats(args.output)
+        status = _command(args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away (`| head`) is seen below
+        return status
     except ConfigError as exc:
         cause = getattr(exc, "cause", None) or exc  # raised in a Ray task: its own message, not Ray's traceback
         print(f"dataprep: error: {cause}", file=sys.stderr)
@@ -99,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # whoever read our output stopped (`| head`): nothing failed
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
     except Exception as exc:  # noqa: BLE001 (one line here, the traceback in a file)
         import tempfile
         import traceback
@@ -113,6 +96,32 @@ def main(argv: list[str] | None = None) -> int:
             return STOPPED_STATUS[OSError]
         print(f"dataprep: internal error: {what}", file=sys.stderr)
         return 3
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "train-quality":
+        return _train_quality(args)
+    if args.command == "index":
+        return _index_build(args)
+    if args.command == "explain":
+        from dataprep.explain import explain as explain_document
+
+        print(explain_document(args.output, args.doc_id))
+        return 0
+    if args.command == "report":
+        from dataprep.report import write
+
+        print(f"report: {storage.public(write(args.output))}")
+        return 0
+    if args.command == "inspect":
+        from dataprep import pipeline as pipeline_module
+        from dataprep.inspection import inspect as inspect_stage
+
+        print(inspect_stage(pipeline_module.load(args.pipeline, {"input": args.input}), args.stage, args.sample))
+        return 0
+    return _stats(args.output)
 
 
 def option_help() -> dict[str, tuple[type, object, str]]:

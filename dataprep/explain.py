@@ -61,9 +61,12 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
                 lines.append(f"  {key}: {value}")
         other = details.get("duplicate_of")
         if other:
-            original = find(out.kept, other) or find(out.removed, other)
-            if original:
-                lines.append(f"  Jaccard similarity of word 5-grams with {other}: {ngram_jaccard(removed['text'] or '', original['text'] or ''):.3f}")
+            kept_copy = find(out.kept, other)
+            original = kept_copy or find(out.removed, other)
+            if original:  # a kept copy's text is the final one: later stages (pii, line filters) may have changed it
+                when = " (its text as kept, after the later stages)" if kept_copy else ""
+                lines.append(f"  Jaccard similarity of word 5-grams with {other}{when}: "
+                             f"{ngram_jaccard(removed['text'] or '', original['text'] or ''):.3f}")
     else:
         lines.append("kept: it passed every stage")
     lines.extend(stage_lines(out, stats["stages"], doc_id, removed))

@@ -71,7 +71,8 @@ def test_real_near_duplicates_and_no_false_positives(ray_session, tmp_path, shar
     report = explain(tmp_path / "o", "trafilatura:eval/modabot.de.serkan.html")
     assert "removed by stage minhash_dedup: minhash_dedup.near_dup" in report
     assert "duplicate_of: trafilatura:eval/archive.modabot.de.serkan.html" in report
-    similarity = float(re.search(r"Jaccard similarity of word 5-grams with \S+: ([0-9.]+)", report).group(1))
+    similarity = float(re.search(r"Jaccard similarity of word 5-grams with \S+ \(its text as kept, after the later stages\): ([0-9.]+)",
+                                 report).group(1))
     assert similarity == pytest.approx(jaccard(*(text_of.get(i) or next(r["text"] for r in removed if r["id"] == i)
                                                  for i in ("trafilatura:eval/modabot.de.serkan.html",
                                                            "trafilatura:eval/archive.modabot.de.serkan.html"))), abs=0.02)

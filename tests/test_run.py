@@ -81,6 +81,19 @@ def test_stats_command_prints_the_table_again(default_run, capsys):
     assert f"{stats['output']['kept']:,}" in printed
 
 
+def test_a_reader_that_stops_reading_is_no_failure(default_run):
+    """`dataprep stats OUT | head -1`: the pipe closing is not a failed write to resume from
+    (it said "stopped: reading or writing failed", exit 7, with a traceback file)."""
+    import subprocess
+    import sys
+
+    reading = subprocess.Popen([sys.executable, "-m", "dataprep.cli", "stats", str(default_run[1])], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    reading.stdout.close()
+    error = reading.stderr.read().decode()
+    assert reading.wait(timeout=120) == 0 and error == ""
+
+
 def test_same_command_again_resumes_to_the_same_result(default_run):
     stats, out = default_run
     spec = pipeline.load(REPO / "pipelines" / "default.yaml", {"output": str(out), "input": str(SAMPLES)})
