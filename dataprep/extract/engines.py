@@ -56,14 +56,13 @@ def nocase(name: str) -> str:
 
 
 #: resiliparse's main-content pass takes time quadratic in the nesting of `div`/`article`
-#: elements (2,000 unclosed `<div>`: 1 s; 10,000: 30 s, one page stalling its task). Real pages
-#: stay far below: at most 35 unclosed on the article benchmark. Deeper pages fail, by name.
+#: elements (2,000 unclosed `<div>`: 1 s; 10,000: 30 s; 60,000 closed ones: 90 s, one page
+#: stalling its task). Real pages stay far below (the article benchmark's deepest: see
+#: tests/test_extract.py). Deeper pages fail, by name.
 MAX_UNCLOSED = 256
-#: opening tags above which the count is redone without comments, scripts and styles: below it,
-#: closing tags hidden there could let through a page nested at most this deep (~0.25 s)
-RECOUNTED = 1000
 OPEN_CONTAINER = rf"<(?:{nocase('div')}|{nocase('article')})\b"
-CLOSE_CONTAINER = rf"</(?:{nocase('div')}|{nocase('article')})\s*>"
+#: an opening ("") or closing ("/") `<div>`/`<article>` tag, in order
+CONTAINER_TAG = re.compile(r"<(/?)(?:div|article)(?=[\s/>])", re.IGNORECASE)
 
 #: scripts written without spaces between words, counted in runs of about a word's length (a
 #: Japanese, Chinese or Thai sentence was one or two "words", never a body line: head_trim cut
@@ -95,39 +94,34 @@ def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int) -> Ext
         return _each(pages, trafilatura_text, "trafilatura")
     if engine not in ("resiliparse", "hybrid"):
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    unclosed = unclosed_containers(html)
-    deep = unclosed > MAX_UNCLOSED
+    depth = container_depth(html)
+    deep = depth > MAX_UNCLOSED
     fine = [p for p, d in zip(pages, deep) if not d]
     done = _each(fine, resiliparse_text, "resiliparse") if engine == "resiliparse" else hybrid(fine, unsure_share, min_chars)
     if not deep.any():
         return done
     results = iter(zip(done.texts, done.engines, done.errors))
-    merged = [(None, engine, f"{n} unclosed <div>/<article> tags: nested deeper than {MAX_UNCLOSED}, not extracted")
-              if d else next(results) for n, d in zip(unclosed, deep)]
+    merged = [(None, engine, f"<div>/<article> elements nested {n} deep, deeper than {MAX_UNCLOSED}: not extracted")
+              if d else next(results) for n, d in zip(depth, deep)]
     return Extracted(*(list(column) for column in zip(*merged)))
 
 
-def unclosed_containers(html: pa.Array) -> np.ndarray:
-    """Per page, `<div>`/`<article>` tags opened minus closed: a floor of the nesting left open.
+def container_depth(html: pa.Array) -> np.ndarray:
+    """Per page, how deep its `<div>`/`<article>` elements nest (a floor: 0 for pages that cannot
+    be too deep).
 
-    Closing tags are counted only on pages with more than MAX_UNCLOSED opening ones (13% of the
-    article benchmark's pages): the others cannot be too deep, and the second regex pass over
-    every page was a tenth of the resiliparse engine's time. Pages with more than RECOUNTED
-    opening tags (none of the benchmark's or check sets' pages) are counted again without their
-    comments, scripts and styles, whose tags are no elements: closing tags in a comment made a
-    page nested 12,000 deep pass, then stall its task 39 s."""
-    def count(pages: pa.Array, pattern: str) -> np.ndarray:
-        return pc.fill_null(pc.count_substring_regex(pages, pattern), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    opened = count(html, OPEN_CONTAINER)
-    unclosed = opened.copy()
-    many = np.flatnonzero(unclosed > MAX_UNCLOSED)
-    if many.size:
-        unclosed[many] -= count(html.take(pa.array(many)), CLOSE_CONTAINER)
-    hidden = np.flatnonzero(opened > RECOUNTED)
-    if hidden.size:
-        markup = pa.array([without_unrendered(page) for page in html.take(pa.array(hidden)).to_pylist()], pa.large_string())
-        unclosed[hidden] = count(markup, OPEN_CONTAINER) - count(markup, CLOSE_CONTAINER)
-    return unclosed
+    Only pages with more than MAX_UNCLOSED opening tags (13% of the article benchmark's pages) can
+    nest deeper than that; for them, the deepest point of the opening and closing tags, in order,
+    outside comments, scripts and styles, whose tags are no elements. Opened minus closed was not
+    enough: a page nested 60,000 deep with every tag closed stalled its task 3 minutes; closing
+    tags in a comment let one nested 12,000 deep through; a script's JSON menu (`<div>` opened,
+    `<\\/div>` escaped) failed an ordinary article."""
+    opened = pc.fill_null(pc.count_substring_regex(html, OPEN_CONTAINER), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    depth = np.zeros(len(html), np.int64)
+    for i in np.flatnonzero(opened > MAX_UNCLOSED):
+        closing = np.array(CONTAINER_TAG.findall(without_unrendered(html[int(i)].as_py())), dtype=object) == "/"
+        depth[i] = np.cumsum(np.where(closing, -1, 1)).max(initial=0)
+    return depth
 
 
 #: what holds text but no elements of the page (opening -> closing, in lower case)
