@@ -158,16 +158,17 @@ def without_unrendered(page: str) -> str:
     return "".join(kept) + page[at:]
 
 
-def first_outside(page: str, pattern: re.Pattern) -> str | None:
-    """The first match of `pattern` that lies in no comment, script, style or SVG."""
-    at = 0
+def first_outside(page: str, pattern: str) -> str | None:
+    """The first match of `pattern` that lies in no comment, script, style or SVG. Searched by
+    Arrow's RE2, in time linear in the page: Python's `re` took time quadratic in the number of
+    unclosed `<title>` tags (24,000 of them: 45 s) with the title pattern's lazy `.*?`."""
+    gaps, at = [], 0
     for start, end in _regions(page, UNRENDERED_OR_SVG):
-        found = pattern.search(page, at, start)
-        if found:
-            return found.group()
+        gaps.append(page[at:start])
         at = end
-    found = pattern.search(page, at)
-    return found.group() if found else None
+    gaps.append(page[at:])
+    found = pc.struct_field(pc.extract_regex(pa.array(gaps, pa.large_string()), f"(?P<match>{pattern})"), "match")
+    return next((match for match in found.to_pylist() if match is not None), None)
 
 
 def trafilatura_text(html: str) -> str:

@@ -144,10 +144,9 @@ def _first_element(html: pa.Array, pattern: str) -> pa.Array:
               if _unclosed(bytes(data[offsets[row]:offsets[row] + position[row]]).lower())]
     if not inside:
         return found
-    compiled = re.compile(pattern)
     values = found.to_pylist()
     for row, page in zip(inside, html.take(pa.array(inside)).to_pylist()):
-        values[row] = engines.first_outside(page, compiled)
+        values[row] = engines.first_outside(page, pattern)
     return pa.array(values, pa.string())
 
 
