@@ -98,6 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+#: control characters a terminal acts on (escape sequences that set its title or colours, a
+#: bell, a carriage return over the line), as documents' text and titles may hold them
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text for the terminal: its control characters written as `\\xNN`, not sent to act."""
+    return CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 def _command(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
@@ -108,7 +118,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "explain":
         from dataprep.explain import explain as explain_document
 
-        print(explain_document(args.output, args.doc_id))
+        print(printable(explain_document(args.output, args.doc_id)))
         return 0
     if args.command == "report":
         from dataprep.report import write
@@ -119,7 +129,7 @@ def _command(args: argparse.Namespace) -> int:
         from dataprep import pipeline as pipeline_module
         from dataprep.inspection import inspect as inspect_stage
 
-        print(inspect_stage(pipeline_module.load(args.pipeline, {"input": args.input}), args.stage, args.sample))
+        print(printable(inspect_stage(pipeline_module.load(args.pipeline, {"input": args.input}), args.stage, args.sample)))
         return 0
     return _stats(args.output)
 

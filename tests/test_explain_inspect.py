@@ -138,3 +138,12 @@ def test_inspect_on_another_input(sample_run, capsys):
     removed = re.findall(r"^--- REMOVED (\S+): length\.too_few_words \{\"chars\": \d+, \"words\": [0-4]\}$", text, re.M)
     assert removed and set(removed) <= ids
     assert len(removed) == text.count("--- REMOVED")
+
+
+def test_control_characters_of_a_page_do_not_reach_the_terminal():
+    """A page's text or title may hold escape sequences (one sets the terminal's title, others
+    its colours or hide text): explain and inspect write them as \\xNN."""
+    from dataprep.cli import printable
+
+    assert printable("title=\x1b]0;owned\x07 ok\x9b\r") == "title=\\x1b]0;owned\\x07 ok\\x9b\\x0d"
+    assert printable("lines\n\tstay") == "lines\n\tstay"
