@@ -99,8 +99,8 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     options = RunOptions(**settings)
     if options.input_format not in INPUT_FORMATS:
         raise ConfigError(f"{source}: input_format must be one of {', '.join(INPUT_FORMATS)}, not {options.input_format!r}")
-    if options.input_format == "html" and options.text_column == "text":
-        options.text_column = "html"  # tables of raw pages keep them in an `html` column
+    if options.input_format == "html" and "text_column" not in settings:
+        options.text_column = "html"  # tables of raw pages keep them in an `html` column, unless told otherwise
     if not 0 <= options.error_budget <= 1:
         raise ConfigError(f"{source}: error_budget must be within 0..1, not {options.error_budget}")
     if options.limit is not None and options.limit < 1:

@@ -441,6 +441,12 @@ def test_input_format_html_reads_a_table_of_pages(ray_session, tmp_path):
     assert stats["invariant_ok"] and stats["output"]["kept"] == len(bodies)
     kept = read_folder(tmp_path / "out" / "kept")
     assert all(t.lstrip().lower().startswith(("<!doctype", "<?xml", "<html")) for t in kept.column("text").to_pylist())
+    # a text_column given is the column of pages, `text` included (it was taken for the default and read as `html`)
+    named = tmp_path / "named.parquet"
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(len(bodies))], "text": pa.array(list(bodies.values()), pa.binary())}), named)
+    stats = run_pipeline(STAGES, named, tmp_path / "named-out", input_format="html", text_column="text")
+    assert stats["invariant_ok"] and stats["output"]["kept"] == len(bodies)
+    assert read_folder(tmp_path / "named-out" / "kept").column("text").to_pylist() == kept.column("text").to_pylist()
 
 
 def read_everything(spec: Path, **options) -> tuple[list[dict], list[dict], list[dict]]:
