@@ -268,6 +268,8 @@ def test_a_payload_the_crawler_cut_is_kept_as_far_as_it_decodes_and_a_cut_one_wi
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%s\r\n\r\n"
     noticed = [_warc_record(i, head % coding + body, extra=b"WARC-Truncated: length\r\n") for i, (coding, body) in enumerate(cut.items())]
     silent = [_warc_record(10 + i, head % coding + body) for i, (coding, body) in enumerate(cut.items())]
+    packed = gzip.compress(html)
+    silent.append(_warc_record(15, head % b"Content-Encoding: gzip" + packed[:20] + bytes(64) + packed[84:]))  # corrupt, not cut
     whole = _warc_record(20, head % b"Content-Encoding: gzip" + gzip.compress(html))
     table, errors = read_all(_write_records(tmp_path, "cut", [*noticed, *silent, whole], compress))
     assert table.num_rows == len(noticed) + 1 and len(errors) == len(silent)

@@ -503,19 +503,27 @@ def _undone(data: bytes, coding: str) -> tuple[bytes, bool] | None:
             return inflater.process(data), inflater.is_finished()
         except brotli.error:
             return None
-    formats = {"gzip": (31, 15), "x-gzip": (31, 15), "deflate": (15, -15)}.get(coding, ())  # zlib-wrapped deflate is sent as gzip too
-    for wbits in formats:
-        inflater, out = zlib.decompressobj(wbits), []
-        try:
-            for start in range(0, len(data), INFLATE_CHUNK):  # by pieces: what inflated before damage is kept
-                out.append(inflater.decompress(data[start:start + INFLATE_CHUNK]))
-                if inflater.eof:
-                    break
-        except zlib.error:
-            if not out:
-                continue
-        return b"".join(out), inflater.eof
-    return None
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        return None
+    zlib_wrapped = len(data) > 1 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0  # RFC 1950's header check
+    if data.startswith(GZIP_MAGIC[:2]):
+        wbits = 31
+    elif zlib_wrapped:  # deflate as RFC 9110 names it; sent as "gzip" by some servers too
+        wbits = 15
+    elif coding == "deflate":  # raw deflate, as some servers send it and browsers read it
+        wbits = -15
+    else:
+        return None  # plain bytes labelled gzip
+    inflater, out = zlib.decompressobj(wbits), []
+    try:
+        for start in range(0, len(data), INFLATE_CHUNK):  # by pieces: what inflated before damage is kept
+            out.append(inflater.decompress(data[start:start + INFLATE_CHUNK]))
+            if inflater.eof:
+                break
+    except zlib.error:
+        if wbits != 31 and not out:
+            return None  # not deflate at all (its header check passes by chance): plain bytes labelled so
+    return b"".join(out), inflater.eof
 
 
 INFLATE_CHUNK = 1 << 16
