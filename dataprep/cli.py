@@ -17,10 +17,15 @@ from dataprep.errors import ConfigError, NoSpace, StageOverBudget, TaskCrashed
 STOPPED_STATUS = {StageOverBudget: 4, TaskCrashed: 5, NoSpace: 6, OSError: 7}
 
 
+INTERRUPTED = "dataprep: interrupted; run the same command again to resume"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from dataprep import runtime
     from dataprep.runtime import sigterm_interrupts
 
     sigterm_interrupts()  # from the start: a scheduler's SIGTERM while Ray starts or the report is written is one line too
+    runtime.SIGTERM_LINE = INTERRUPTED  # and while Ray runs, before Ray's client can end the process on its own
     parser = argparse.ArgumentParser(prog="dataprep", description="Raw web corpus -> clean text -> training tokens.")
     parser.add_argument("--version", action="version", version=f"dataprep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -77,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dataprep: stopped: {exc}", file=sys.stderr)
         return STOPPED_STATUS[type(exc)]
     except KeyboardInterrupt:
-        print("dataprep: interrupted; run the same command again to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     except BrokenPipeError:  # whoever read our output stopped (`| head`): nothing failed
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit

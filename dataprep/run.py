@@ -328,7 +328,7 @@ def _execute(parts: list[tuple[int, Part]], config: RunConfig, bars: Progress | 
 
 
 #: how long the driver waits inside Ray at a time for a task to finish (signals wait for Python)
-WAIT_SECONDS = 0.2
+WAIT_SECONDS = 0.05
 
 
 def _on_workers(fn: Callable[..., Any], calls: list[tuple[Any, ...]], config: RunConfig) -> Iterator[Any]:

@@ -352,7 +352,10 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
     command resumes (Ray's own handler printed a stack dump)."""
     before = signal.getsignal(signal.SIGTERM)  # the CLI's (or a notebook's), to be back once Ray is gone
     started = start(address, num_cpus)
-    sigterm_interrupts()  # again: connecting to Ray sets Ray's own handler
+    if SIGTERM_LINE is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _end_at_once)  # again: connecting to Ray sets Ray's own handler
+    else:
+        sigterm_interrupts()
     try:
         yield
     finally:
@@ -362,6 +365,21 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
         finally:
             if before is not None and threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, before)  # not Ray's: a SIGTERM while the summary and report are written is one line too
+
+
+#: set by the CLI: the line a SIGTERM during a run prints before the process ends at once (status 130)
+SIGTERM_LINE: str | None = None
+
+
+def _end_at_once(signum: int, frame: Any) -> None:
+    """A SIGTERM while Ray runs, in the CLI: the line, then exit 130 at once, as a SIGKILL would
+    end it (committed parts stay; the reaper Ray starts ends the embedded node's processes).
+    Unwinding first lost a race: a batch scheduler's SIGTERM to the process group ends Ray's
+    raylet too, and the driver's Ray client, asked to resubmit a task whose worker died, exits the
+    process with status 1 and no word when it finds the raylet gone."""
+    sys.stderr.write(f"{SIGTERM_LINE}\n")
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def sigterm_interrupts() -> Any:
