@@ -105,12 +105,23 @@ def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -
             if len(text) > REMOVED_CHARS:
                 lines.append(f"  ... ({len(text):,} characters)")
             continue
-        diff = list(difflib.unified_diff((old[i] or "").splitlines(), (new[i] or "").splitlines(), lineterm="", n=0))[2:]
         extra = "".join(f" {c}={shorten(json.dumps(after.table.column(c)[i].as_py(), ensure_ascii=False, default=str))}" for c in added)
         lines.append(f"\n~~~ CHANGED {ids[i]}:{extra}")
-        lines.extend("  " + line for line in diff[:DIFF_LINES])
-        if len(diff) > DIFF_LINES:
-            lines.append(f"  ... ({len(diff) - DIFF_LINES} more diff lines)")
+        lines.extend(_what_changed(old[i] or "", new[i] or ""))
     for record in failures:
         lines.append(f"\n!!! QUARANTINED {record.get('id')}: {record['error']}")
     return lines
+
+
+def _what_changed(old: str, new: str) -> list[str]:
+    """A line diff of an edited text; a text made anew (most of its lines in no line before, as
+    `extract` makes text of HTML) shown as it now is, where a diff buried it among hundreds of
+    removed lines of markup."""
+    before, after = old.splitlines(), new.splitlines()
+    kept = set(before)
+    if after and sum(line in kept for line in after) < len(after) / 2:
+        shown = [f"  | {line}" for line in after[:DIFF_LINES]]
+        more = f"  ... ({len(after) - DIFF_LINES} more lines)" if len(after) > DIFF_LINES else None
+        return [f"  text made anew from {len(old):,} characters; it now reads ({len(new):,} characters):", *shown, *([more] if more else [])]
+    diff = list(difflib.unified_diff(before, after, lineterm="", n=0))[2:]
+    return ["  " + line for line in diff[:DIFF_LINES]] + ([f"  ... ({len(diff) - DIFF_LINES} more diff lines)"] if len(diff) > DIFF_LINES else [])

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import SAMPLES, read_folder, run_pipeline
+from conftest import REPO, SAMPLES, read_folder, run_pipeline
 from dataprep import cli
 
 SHARDS = str(SAMPLES / "shard-*.parquet")  # the real-text shards (samples/ holds other files too)
@@ -147,3 +147,14 @@ def test_control_characters_of_a_page_do_not_reach_the_terminal():
 
     assert printable("title=\x1b]0;owned\x07 ok\x9b\r") == "title=\\x1b]0;owned\\x07 ok\\x9b\\x0d"
     assert printable("lines\n\tstay") == "lines\n\tstay"
+
+
+def test_inspect_shows_the_text_extract_made_not_a_diff_of_markup(capsys):
+    """A page turned into text is shown as the text it now is: a line diff buried it among
+    hundreds of removed lines of markup (`-<meta ...>`)."""
+    pipeline = REPO / "pipelines" / "web.yaml"
+    assert cli.main(["inspect", str(pipeline), "--stage", "extract", "--sample", "30"]) == 0
+    text = capsys.readouterr().out
+    blocks = [b for b in re.split(r"^(?=~~~ |--- )", text, flags=re.M) if b.startswith("~~~ CHANGED")]
+    assert blocks and all("text made anew from" in b and re.search(r"^  \| \S", b, re.M) for b in blocks)
+    assert not re.search(r"^  -<", text, re.M), "no markup diff"
