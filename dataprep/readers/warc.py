@@ -236,16 +236,23 @@ class _Boundaries:
 
     def _first_id(self, offset: int) -> str | None:
         with storage.open_input(self.path) as probe:
-            probe.seek(offset)
-            head = probe.read(HEADER_PROBE)
-        if self.compressed:
             try:
-                head = zlib.decompressobj(31).decompress(head, HEADER_PROBE)
+                header, _, _ = _probe_header(probe, offset, self.compressed)
             except zlib.error:
                 return None
-        header = head.split(b"\r\n\r\n", 1)[0]
         found = RECORD_ID.search(header) if header.startswith(b"WARC/") else None
         return _bare_id(found.group(1).decode("latin-1")) if found else None
+
+
+def _probe_header(handle: BinaryIO, offset: int, compressed: bool) -> tuple[bytes, bytes, Any]:
+    """(the WARC header at `offset`, up to its blank line; the HEADER_PROBE bytes read there,
+    inflated when compressed; the inflater to read on with, or None). Raises zlib.error."""
+    handle.seek(offset)
+    data = handle.read(HEADER_PROBE)
+    inflater = zlib.decompressobj(31) if compressed else None
+    if inflater is not None:
+        data = inflater.decompress(data, HEADER_PROBE)
+    return data.partition(b"\r\n\r\n")[0], data, inflater
 
 
 def _block_mismatch(path: str, offset: int, record_id: str, compressed: bool) -> str | None:
@@ -258,15 +265,10 @@ def _block_mismatch(path: str, offset: int, record_id: str, compressed: bool) ->
     record's header inside its block (too long; or a page that quotes a WARC file: then the block
     ends as it should, and the record is kept)."""
     with storage.open_input(path) as handle:
-        handle.seek(offset)
-        data = handle.read(HEADER_PROBE)
-        inflater = zlib.decompressobj(31) if compressed else None
         try:
-            if inflater is not None:
-                data = inflater.decompress(data, HEADER_PROBE)
-            header, found, _ = data.partition(b"\r\n\r\n")
+            header, data, inflater = _probe_header(handle, offset, compressed)
             identity, length = RECORD_ID.search(header), CONTENT_LENGTH.search(header)
-            if not (found and identity and length) or _bare_id(identity.group(1).decode("latin-1")) != _bare_id(record_id):
+            if len(header) == len(data) or not (identity and length) or _bare_id(identity.group(1).decode("latin-1")) != _bare_id(record_id):
                 return None  # not the record's own start (a gzip stream of several records): nothing to check
             declared = int(length.group(1))
             block_end = len(header) + 4 + declared
@@ -527,6 +529,7 @@ def _undone(data: bytes, coding: str) -> tuple[bytes, bool] | None:
 
 
 INFLATE_CHUNK = 1 << 16
+HEX = re.compile(rb"[0-9a-fA-F]+")
 
 
 def _unchunked(data: bytes) -> tuple[bytes, bool] | None:
@@ -536,7 +539,7 @@ def _unchunked(data: bytes) -> tuple[bytes, bool] | None:
     while True:
         line_end = data.find(b"\n", position)
         size = data[position:line_end].split(b";")[0].strip() if line_end >= 0 else b""
-        if not size or any(c not in b"0123456789abcdefABCDEF" for c in size):
+        if not HEX.fullmatch(size):
             return (b"".join(chunks), False) if chunks else None
         size = int(size, 16)
         if size == 0:
