@@ -159,6 +159,18 @@ def test_title_and_lang_are_the_documents_own(pages):
     assert spaced["title"].to_pylist() == ["\xa0Foo\xa0\xa0Bar Baz Q"]
 
 
+def test_title_is_read_as_a_browser_reads_it():
+    """A `<title>` whose markup is text (a textarea's, an xmp's, an iframe's), an inert template's,
+    or a server script's (`<?php ... ?>`, a bogus comment) is not the page's; nor does a
+    self-closing `<svg/>` hide the real one. Regexes over the markup read each of these wrong."""
+    before = ['<textarea><title>Typed</title></textarea>', '<xmp><title>Shown</title></xmp>', '<iframe><title>Framed</title></iframe>',
+              '<template><title>Inert</title></template>', '<?php echo "<title>Server</title>"; ?>', '<svg/>']
+    pages = [f'<html lang=" EN_gb"><head>{decoy}<title>The  page</title></head><body><p>Text.</p></body></html>' for decoy in before]
+    table = extract(pages)
+    assert table["title"].to_pylist() == ["The page"] * len(before)
+    assert table["html_lang"].to_pylist() == ["en-gb"] * len(before)
+
+
 def test_a_page_of_short_japanese_sentences_keeps_its_opening(tmp_path):
     """Japanese has no spaces between words: its characters count as words (two to a word), so a page's opening
     sentences are body lines and the head trim keeps them (real sentences of the sample crawl's

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import text as textutil
+
+if TYPE_CHECKING:
+    from resiliparse.parse.html import HTMLTree
 
 ENGINES = ("hybrid", "trafilatura", "resiliparse")
 
@@ -79,31 +82,49 @@ WORD = rf"[{UNSPACED_PAIRS}]{{1,2}}|[{UNSPACED_FOURS}]{{1,4}}|(?:[^\P{{L}}{UNSPA
 
 @dataclass
 class Extracted:
-    """Per page: the main text (None when the engine failed), the engine that produced it and
-    the error of a failed page."""
+    """Per page: the main text (None when the engine failed), the engine that produced it, the
+    error of a failed page, and what the page's parse says of its head: `document.title` (raw,
+    before white space is collapsed) and its `<html>` element's `lang` attribute, as written."""
 
     texts: list[str | None]
     engines: list[str]
     errors: list[str | None]
+    titles: list[str | None]
+    langs: list[str | None]
 
 
 def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int) -> Extracted:
-    """Extract a batch of pages (an Arrow string array) with the named engine."""
-    pages = html.to_pylist()
-    if engine == "trafilatura":
-        return _each(pages, trafilatura_text, "trafilatura")
-    if engine not in ("resiliparse", "hybrid"):
+    """Extract a batch of pages (an Arrow string array) with the named engine.
+
+    Every page is parsed once by lexbor (resiliparse's HTML5 parser, ~0.5 ms a page): the
+    resiliparse engines extract from that tree, and the title and lang are read from it for every
+    engine, as a browser reads them (a `<title>` in a `<textarea>`, a `<template>`, an SVG or a
+    comment is not the page's; regexes over the markup kept finding new cases)."""
+    if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    depth = container_depth(html)
+    from resiliparse.parse.html import HTMLTree
+
+    pages = html.to_pylist()
+    depth = np.zeros(len(pages), np.int64) if engine == "trafilatura" else container_depth(html)
     deep = depth > MAX_UNCLOSED
-    fine = [p for p, d in zip(pages, deep) if not d]
-    done = _each(fine, resiliparse_text, "resiliparse") if engine == "resiliparse" else hybrid(fine, unsure_share, min_chars)
-    if not deep.any():
-        return done
-    results = iter(zip(done.texts, done.engines, done.errors))
-    merged = [(None, engine, f"<div>/<article> elements nested {n} deep, deeper than {MAX_UNCLOSED}: not extracted")
-              if d else next(results) for n, d in zip(depth, deep)]
-    return Extracted(*(list(column) for column in zip(*merged)))
+    first = "trafilatura" if engine == "trafilatura" else "resiliparse"
+    extract = {"trafilatura": lambda _, page: trafilatura_text(page), "resiliparse": resiliparse_text, "hybrid": pruned_text}[engine]
+    done = Extracted([], [first] * len(pages), [], [], [])
+    for page, n, too_deep in zip(pages, depth, deep):
+        text = error = title = lang = None
+        try:
+            tree = HTMLTree.parse(page)
+            root = tree.document.document_element
+            title, lang = tree.title, None if root is None else root.getattr("lang")
+            if too_deep:
+                error = f"<div>/<article> elements nested {n} deep, deeper than {MAX_UNCLOSED}: not extracted"
+            else:
+                text = extract(tree, page)
+        except Exception as exc:  # noqa: BLE001 (a page that breaks the library is that page's outcome)
+            error = f"{first}: {type(exc).__name__}: {exc}"[:500]
+        for column, value in zip((done.texts, done.errors, done.titles, done.langs), (text, error, title, lang)):
+            column.append(value)
+    return _redo_unsure(done, pages, deep, unsure_share, min_chars) if engine == "hybrid" else done
 
 
 def container_depth(html: pa.Array) -> np.ndarray:
@@ -126,49 +147,23 @@ def container_depth(html: pa.Array) -> np.ndarray:
 
 #: what holds text but no elements of the page (opening -> closing, in lower case)
 UNRENDERED = {"<!--": "-->", "<script": "</script", "<style": "</style"}
-#: an SVG's elements are not the page's either (its `<title>` is an icon's)
-UNRENDERED_OR_SVG = {**UNRENDERED, "<svg": "</svg"}
-
-
-def _regions(page: str, regions: dict[str, str]) -> Iterator[tuple[int, int]]:
-    """(start, end) of each region of `regions` in the page, in order, found by case-blind
-    searches from one to the next (an Arrow regex over whole pages, RE2 with lazy `.*?`, took
-    0.4-0.6 ms a page; lower-casing a whole page in Python, 2 ms), so a caller that stops early
-    reads only the page's beginning."""
-    found = _search(tuple(regions)).search(page)
-    while found:
-        closing = regions[found.group().lower()]
-        ended = _search((closing,)).search(page, found.end())
-        end = len(page) if ended is None else ended.end() if closing == "-->" else (page.find(">", ended.end()) + 1 or len(page))
-        yield found.start(), end
-        found = _search(tuple(regions)).search(page, end)
-
-
-@functools.cache
-def _search(literals: tuple[str, ...]) -> re.Pattern:
-    return re.compile("|".join(map(re.escape, literals)), re.IGNORECASE)
+OPENING = re.compile("|".join(map(re.escape, UNRENDERED)), re.IGNORECASE)
+CLOSING = {opening: re.compile(re.escape(closing), re.IGNORECASE) for opening, closing in UNRENDERED.items()}
 
 
 def without_unrendered(page: str) -> str:
-    """The page without its comments, scripts and styles, for the regexes that count tags."""
+    """The page without its comments, scripts and styles, for the regex that finds its tags.
+    Found by case-blind searches from one region to the next (an Arrow regex over whole pages,
+    RE2 with lazy `.*?`, took 0.4-0.6 ms a page; lower-casing a whole page in Python, 2 ms)."""
     kept, at = [], 0
-    for start, end in _regions(page, UNRENDERED):
-        kept.append(page[at:start])
-        at = end
+    found = OPENING.search(page)
+    while found:
+        kept.append(page[at:found.start()])
+        opening = found.group().lower()
+        ended = CLOSING[opening].search(page, found.end())
+        at = len(page) if ended is None else ended.end() if opening == "<!--" else (page.find(">", ended.end()) + 1 or len(page))
+        found = OPENING.search(page, at)
     return "".join(kept) + page[at:]
-
-
-def first_outside(page: str, pattern: str) -> str | None:
-    """The first match of `pattern` that lies in no comment, script, style or SVG. Searched by
-    Arrow's RE2, in time linear in the page: Python's `re` took time quadratic in the number of
-    unclosed `<title>` tags (24,000 of them: 45 s) with the title pattern's lazy `.*?`."""
-    gaps, at = [], 0
-    for start, end in _regions(page, UNRENDERED_OR_SVG):
-        gaps.append(page[at:start])
-        at = end
-    gaps.append(page[at:])
-    found = pc.struct_field(pc.extract_regex(pa.array(gaps, pa.large_string()), f"(?P<match>{pattern})"), "match")
-    return next((match for match in found.to_pylist() if match is not None), None)
 
 
 def trafilatura_text(html: str) -> str:
@@ -187,59 +182,46 @@ def trafilatura_fast_text(html: str) -> str:
     return trafilatura.extract(html, fast=True, include_comments=False) or ""
 
 
-def resiliparse_text(html: str) -> str:
+def resiliparse_text(tree: HTMLTree, _page: str) -> str:
     from resiliparse.extract.html2text import extract_plain_text
 
-    return extract_plain_text(html, **RESILIPARSE_OPTIONS)
+    return extract_plain_text(tree, **RESILIPARSE_OPTIONS)
 
 
-def pruned_text(html: str) -> str:
+def pruned_text(tree: HTMLTree, _page: str) -> str:
     """resiliparse's main text without the boilerplate containers (unless that over-prunes)."""
     from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
 
-    tree = HTMLTree.parse(html)
     pruned = extract_plain_text(tree, skip_elements=[BOILERPLATE_SELECTOR], **RESILIPARSE_OPTIONS)
     whole = extract_plain_text(tree, **RESILIPARSE_OPTIONS)
     return pruned if len(pruned) >= OVERPRUNED * len(whole) else whole
 
 
-def _each(html: list[str], extract, name: str) -> Extracted:
-    texts: list[str | None] = []
-    errors: list[str | None] = []
-    for page in html:
-        try:
-            texts.append(extract(page))
-            errors.append(None)
-        except Exception as exc:  # noqa: BLE001 (a page that breaks the library is that page's outcome)
-            texts.append(None)
-            errors.append(f"{name}: {type(exc).__name__}: {exc}"[:500])
-    return Extracted(texts, [name] * len(html), errors)
-
-
-def hybrid(html: list[str], unsure_share: float, min_chars: int) -> Extracted:
-    """resiliparse without boilerplate containers + head trim for every page; trafilatura for the
-    pages this cheap pass leaves unsure.
+def _redo_unsure(cheap: Extracted, html: list[str], deep: np.ndarray, unsure_share: float, min_chars: int) -> Extracted:
+    """The hybrid's second pass: head trim for every page the cheap pass (resiliparse without
+    boilerplate containers) read; trafilatura for the pages it leaves unsure.
 
     A page is unsure when more than `unsure_share` of its kept words sit in short lines that do
     not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing or
     fewer than `min_chars` characters (trafilatura's own rule for a text too short to trust is
     MIN_EXTRACTED_SIZE, 250 characters: below it, it runs its fallbacks).
-    trafilatura's text replaces the cheap one unless it is empty.
+    trafilatura's text replaces the cheap one unless it is empty. A page nested too deep is not
+    sent to it either.
     """
-    cheap = _each(html, pruned_text, "resiliparse")
     trimmed, weak_share = head_trim(pa.array([t or "" for t in cheap.texts], pa.large_string()))
     texts: list[str | None] = trimmed.to_pylist()
-    engines = ["resiliparse"] * len(html)
-    errors = cheap.errors
-    unsure = (weak_share > unsure_share) | (textutil.char_lengths(trimmed) < max(min_chars, 1))
+    engines, errors = cheap.engines, cheap.errors
+    unsure = ((weak_share > unsure_share) | (textutil.char_lengths(trimmed) < max(min_chars, 1))) & ~deep
     for i in np.flatnonzero(unsure):
-        second = _each([html[i]], trafilatura_fast_text, "trafilatura")
-        if second.texts[0]:
-            texts[i], engines[i], errors[i] = second.texts[0], "trafilatura", None
-        elif cheap.errors[i] is not None and second.errors[0] is not None:
-            errors[i] = f"{cheap.errors[i]}; {second.errors[0]}"
-    return Extracted([None if e is not None else t for t, e in zip(texts, errors)], engines, errors)
+        try:
+            second, failure = trafilatura_fast_text(html[i]), None
+        except Exception as exc:  # noqa: BLE001 (as in run: the page's outcome)
+            second, failure = "", f"trafilatura: {type(exc).__name__}: {exc}"[:500]
+        if second:
+            texts[i], engines[i], errors[i] = second, "trafilatura", None
+        elif errors[i] is not None and failure is not None:
+            errors[i] = f"{errors[i]}; {failure}"
+    return Extracted([None if e is not None else t for t, e in zip(texts, errors)], engines, errors, cheap.titles, cheap.langs)
 
 
 #: a body line: at least this many words, or BODY_SENTENCE_WORDS words ending a sentence

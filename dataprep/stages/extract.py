@@ -16,7 +16,6 @@ nothing is lost and `dataprep explain` shows what the engine was given.
 
 from __future__ import annotations
 
-import html as htmllib
 import re
 
 import numpy as np
@@ -27,12 +26,8 @@ from dataprep import text as textutil
 from dataprep.extract import engines
 from dataprep.stages.base import LineFilter, TextBatch, register
 
-TITLE = rf"(?s)<{engines.nocase('title')}(?:\s[^>]*)?>(?P<title>.*?)</{engines.nocase('title')}\s*>"
-HTML_TAG = rf"<{engines.nocase('html')}(?:\s[^>]*)?>"
-#: the `lang` attribute of an `<html>` tag, the attributes before it skipped whole (so a "lang="
-#: inside another attribute's value is not it)
-HTML_LANG = (rf"^<{engines.nocase('html')}(?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*?"
-             rf"\s+{engines.nocase('lang')}\s*=\s*[\"']?\s*(?P<lang>[a-zA-Z]{{1,8}}(?:[-_][a-zA-Z0-9]{{1,8}})*)")
+#: a language tag at the start of a `lang` attribute's value (BCP 47's shape, `_` allowed as written)
+LANG = r"^[ \t\n\r\f]*(?P<lang>[a-zA-Z]{1,8}(?:[-_][a-zA-Z0-9]{1,8})*)"
 #: white space as document.title collapses it (ASCII only: a no-break space stays)
 ASCII_SPACE = re.compile(r"[ \t\n\r\f]+")
 #: inline data (base64 images): htmldate's search read years in it
@@ -59,7 +54,7 @@ class Extract(LineFilter):
         # (from the article benchmark's tuning half: F1 0.962 there, as trafilatura's; 1.0 = never: ~2.2x faster, F1 -0.009)
         min_chars: int = 250,  # hybrid: also redo a page whose cheap text is shorter: trafilatura's own floor (MIN_EXTRACTED_SIZE);
         # benchmarks/extraction.py: F1 higher on both halves, no agreement source lower; 0 = only empty pages
-        title: bool = True,  # the page's <title>: cheap (one regex over the batch)
+        title: bool = True,  # the page's document.title: cheap (read from the parse the engines make anyway)
         publication_date: bool = False,  # htmldate with its defaults: a few ms per page, so only when asked
     ):
         if engine not in engines.ENGINES:
@@ -78,7 +73,8 @@ class Extract(LineFilter):
         html = batch.text
         plain = _already_text(batch)
         result = engines.run(self.engine, html.filter(pa.array(~plain)) if plain.any() else html, self.unsure_share, self.min_chars)
-        texts, used, errors = _with_plain(result, plain, html)
+        texts, used = _in_place(result.texts, plain, html), _in_place(result.engines, plain, "none")
+        errors = np.array(_in_place(result.errors, plain, None), dtype=object)
         failed = errors != None  # noqa: E711 (elementwise)
         main = pa.array([t or "" for t in texts], pa.large_string())
         empty = ~failed & ~textutil.matches(main, engines.WORD)
@@ -86,14 +82,13 @@ class Extract(LineFilter):
         # removed pages keep their HTML (the ledger then holds what the engine was given)
         text = pc.if_else(pa.array(removed), html.cast(pa.large_string()), main)
         html_bytes = textutil.byte_lengths(html)
-        markup = pa.array(~plain)  # what a plain text holds is no tag
         columns = {
             "html_bytes": pa.array(html_bytes, pa.int64()),
-            "html_lang": pc.if_else(markup, _html_lang(html), pa.scalar(None, pa.string())),
+            "html_lang": _html_lang(_in_place(result.langs, plain, None)),
             "extract_engine": pa.array(used, pa.string()),
         }
         if self.title:
-            columns["title"] = pc.if_else(markup, _titles(html), pa.scalar(None, pa.string()))
+            columns["title"] = _titles(_in_place(result.titles, plain, None))
         if self.publication_date:
             pages = html.to_pylist()
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
@@ -118,56 +113,26 @@ def _already_text(batch: TextBatch) -> np.ndarray:
     return pc.fill_null(pc.equal(batch.table.column("warc_type"), PLAIN_RECORD), False).to_numpy(zero_copy_only=False)
 
 
-def _with_plain(result: engines.Extracted, plain: np.ndarray, html: pa.Array) -> tuple[list, list, np.ndarray]:
-    """The engine's texts, engines and errors for the HTML rows, with the plain rows' own text
-    (engine "none") in their places."""
+def _in_place(values: list, plain: np.ndarray, fill: pa.Array | str | None) -> list:
+    """The HTML rows' values in their places among all rows; the plain rows get `fill` (a value,
+    or an array of every row's own value)."""
     if not plain.any():
-        return result.texts, result.engines, np.array(result.errors, dtype=object)
-    texts, used, errors = html.to_pylist(), ["none"] * len(plain), np.full(len(plain), None, dtype=object)
-    for target, text, engine, error in zip(np.flatnonzero(~plain), result.texts, result.engines, result.errors):
-        texts[target], used[target], errors[target] = text, engine, error
-    return texts, used, errors
+        return values
+    merged = fill.to_pylist() if isinstance(fill, pa.Array) else [fill] * len(plain)
+    for target, value in zip(np.flatnonzero(~plain), values):
+        merged[target] = value
+    return merged
 
 
-def _first_element(html: pa.Array, pattern: str) -> pa.Array:
-    """The whole first match of `pattern` in each page that is an element of the page: a match
-    inside a comment, a script, a style or an SVG (more of them opened than closed before it) is
-    looked for again past those (engines.first_outside). The first match and its prefix are read
-    as they are (an Arrow regex, then counts of openings and closings in the bytes before it), so
-    only the pages whose first match lies inside one are read in Python."""
-    found = pc.struct_field(pc.extract_regex(html, f"(?P<m>{pattern})"), "m")
-    position = pc.fill_null(pc.find_substring_regex(html, pattern), -1).to_numpy(zero_copy_only=False)
-    offsets = np.frombuffer(html.buffers()[1], np.int64 if pa.types.is_large_string(html.type) else np.int32)
-    offsets = offsets[html.offset:html.offset + len(html) + 1]
-    data = memoryview(html.buffers()[2]) if len(html) else memoryview(b"")
-    inside = [row for row in np.flatnonzero(position > 0)
-              if _unclosed(bytes(data[offsets[row]:offsets[row] + position[row]]).lower())]
-    if not inside:
-        return found
-    values = found.to_pylist()
-    for row, page in zip(inside, html.take(pa.array(inside)).to_pylist()):
-        values[row] = engines.first_outside(page, pattern)
-    return pa.array(values, pa.string())
+def _html_lang(langs: list[str | None]) -> pa.Array:
+    """The `<html>` element's `lang` attribute as a tag, lower case with `-` (e.g. "en-gb"), or null."""
+    lang = pc.struct_field(pc.extract_regex(pa.array(langs, pa.string()), LANG), "lang")
+    return pc.replace_substring(pc.utf8_lower(lang), "_", "-")
 
 
-#: engines.UNRENDERED_OR_SVG as bytes, for the prefix counts of every page
-_REGION_BYTES = tuple((opening.encode(), closing.encode()) for opening, closing in engines.UNRENDERED_OR_SVG.items())
-
-
-def _unclosed(prefix: bytes) -> bool:
-    return any(prefix.count(opening) > prefix.count(closing) for opening, closing in _REGION_BYTES)
-
-
-def _html_lang(html: pa.Array) -> pa.Array:
-    """The `lang` attribute of the `<html>` element, lower case with `-` (e.g. "en-gb"), or null."""
-    lang = pc.struct_field(pc.extract_regex(_first_element(html, HTML_TAG), HTML_LANG), "lang")
-    return pc.replace_substring(pc.utf8_lower(lang), "_", "-").cast(pa.string())
-
-
-def _titles(html: pa.Array) -> pa.Array:
-    """The first `<title>`, entities decoded, then white space collapsed (as document.title), or null."""
-    raw = pc.struct_field(pc.extract_regex(_first_element(html, TITLE), TITLE), "title").to_pylist()
-    titles = [None if t is None else ASCII_SPACE.sub(" ", htmllib.unescape(t)).strip(" \t\n\r\f") for t in raw]
+def _titles(raw: list[str | None]) -> pa.Array:
+    """document.title: the first `<title>` element's text, white space collapsed, or null."""
+    titles = [None if t is None else ASCII_SPACE.sub(" ", t).strip(" \t\n\r\f") for t in raw]
     return pa.array([t or None for t in titles], pa.string())
 
 
