@@ -354,9 +354,12 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         raise _Truncated(f"truncated: {len(body)} of {record.content_length} bytes")
     if record.content_length == 0 and not (headers.get("Content-Length") or "").strip().isdigit():
         raise _Truncated(f"no valid Content-Length: {headers.get('Content-Length')!r}")
-    if not wet and record.content_length == 0 and record.is_http and isinstance(record, WarcRecord) and not len(record.http_headers) \
-            and _read_leniently(path, offset, wet, ids_only, batch, compressed, record.record_id):
-        return  # FastWARC took a block whose HTTP header lines end in a bare LF for headers only: no header, no payload
+    if not wet and record.content_length == 0 and record.record_type == WarcRecordType.response and isinstance(record, WarcRecord) \
+            and not len(record.http_headers) and _read_leniently(path, offset, wet, ids_only, batch, compressed, record.record_id):
+        # FastWARC took a block whose HTTP header lines end in a bare LF for headers only: no header,
+        # no payload. Responses only: a request without headers (`GET / HTTP/1.1` alone) reads the
+        # same, and re-reading every such record took the reader from 117 to 61-81 MB/s
+        return
     swallowed = body.find(NEXT_RECORD, max(0, len(body) - SWALLOWED_TAIL))
     if swallowed >= 0 and body[swallowed + 7:swallowed + 10] in (b"0\r\n", b"1\r\n") and RECORD_FIELD in body[swallowed:swallowed + 4096] \
             and (mismatch := _block_mismatch(path, offset, record.record_id or "", compressed)):
