@@ -186,7 +186,8 @@ class TrainTokenizer(Global):
         return Decisions.keep_all(batch.with_columns({"tokenizer_sample": pa.array(sample, pa.bool_())}))
 
     def finish(self) -> dict[str, Any]:
-        """The card's headline (training runs inside resolve, so the stage's own seconds miss it)."""
+        """The card's headline: its `seconds` are the training's alone (the stage's seconds, which
+        time its keys and resolve, include them)."""
         path = storage.join(self._output.tokenizer, "card.json")
         card = storage.read_json(path) if storage.exists(path) else {"error": NOTHING_TO_TRAIN}
         return {k: card[k] for k in ("file", "sha256", "seconds", "sample", "error") if k in card}
