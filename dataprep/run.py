@@ -394,6 +394,11 @@ def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], s
     try:
         ledger.check_error_budget(taken, failed, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
     except StageOverBudget:
+        unkeyed = [path for path in (layout.keys_part(segment, p.key) for p in quarantining) if isinstance(stages[0], Global) and _unkeyed(path)]
+        if unkeyed:  # keys failed: once fixed, the stage keys those documents, which changes its resolution, so every part is redone
+            storage.each(storage.delete, unkeyed)
+            storage.delete_tree(layout.decisions_dir(segment))
+            quarantining = parts
         storage.each(storage.delete, [layout.marker(segment, part.key) for part in quarantining])
         raise
 
@@ -520,10 +525,16 @@ def _worker_stages(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]], lay
 
 def _part_resolution(stage: Global, config: RunConfig, part: Part) -> PartResolution:
     """A global stage's decisions about one part (the only ones its task reads), and the part's
-    documents whose keys it failed on (from its keys file's footer)."""
-    footer = storage.parquet_file(config.layout.keys_part(config.segment, part.key)).schema_arrow.metadata or {}
-    unkeyed = json.loads(footer[resolution.UNKEYED]) if resolution.UNKEYED in footer else {}
+    documents whose keys it failed on."""
+    unkeyed = _unkeyed(config.layout.keys_part(config.segment, part.key))
     return PartResolution(resolution.part_decisions(config.resolution, part.key, stage.DECISIONS), unkeyed)
+
+
+def _unkeyed(keys_file: str) -> dict[str, str]:
+    """The documents of a part whose keys its global stage failed on: id -> error (from the
+    part's keys file's footer)."""
+    footer = storage.parquet_file(keys_file).schema_arrow.metadata or {}
+    return json.loads(footer[resolution.UNKEYED]) if resolution.UNKEYED in footer else {}
 
 
 def _paths(part: Part, config: RunConfig) -> dict[str, str]:

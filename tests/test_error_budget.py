@@ -169,11 +169,10 @@ class KeysChokeOnDigits(ExactDedup):
 '''
 
 
-@pytest.mark.parametrize("first", [True, False], ids=["keys-pass", "keys-from-the-previous-segment"])
-def test_documents_a_global_stage_cannot_key_are_quarantined_and_the_rest_deduplicated(tmp_path, first):
-    """A global stage whose keys raise on some documents: those are quarantined with the error
-    (the rest of their batch keyed, deduplicated and kept), whether its keys come from its own
-    pass (the stage opens the pipeline) or from the previous segment's tasks; never exit 3."""
+def unkeyable_run(tmp_path, first: bool, budget: list[str]):
+    """The run of a global stage whose keys raise on documents with a digit, over 150 documents
+    and 50 exact copies of some: (its result, its arguments, the site its code is in, the output,
+    the ids with a digit)."""
     site = tmp_path / "site"
     site.mkdir()
     (site / "unkeyable.py").write_text(UNKEYABLE)
@@ -187,8 +186,16 @@ def test_documents_a_global_stage_cannot_key_are_quarantined_and_the_rest_dedupl
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text("name: unkeyable\nstages:\n" + stages)
     out = tmp_path / "out"
-    done = dataprep(["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--batch-rows", "16",
-                     "--error-budget", "1"], site)
+    args = ["run", str(pipeline), "--input", str(inputs), "--output", str(out), "--batch-rows", "16"]
+    return dataprep([*args, *budget], site), args, site, out, digits
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["keys-pass", "keys-from-the-previous-segment"])
+def test_documents_a_global_stage_cannot_key_are_quarantined_and_the_rest_deduplicated(tmp_path, first):
+    """A global stage whose keys raise on some documents: those are quarantined with the error
+    (the rest of their batch keyed, deduplicated and kept), whether its keys come from its own
+    pass (the stage opens the pipeline) or from the previous segment's tasks; never exit 3."""
+    done, _, _, out, digits = unkeyable_run(tmp_path, first, ["--error-budget", "1"])
     assert done.returncode == 0, done.stderr[-1500:]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["invariant_ok"] and stats["stages"][-1]["quarantined"] == len(digits)
@@ -198,3 +205,19 @@ def test_documents_a_global_stage_cannot_key_are_quarantined_and_the_rest_dedupl
     kept = set(read_folder(out / "kept").column("id").to_pylist())
     clean = [i for i in range(150) if f"d{i:03d}" not in digits]
     assert kept == {f"d{i:03d}" for i in clean}, "every document with keys is kept once, its later copy removed"
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["keys-pass", "keys-from-the-previous-segment"])
+def test_a_global_stage_over_the_budget_on_its_keys_resumes_fixed(tmp_path, first):
+    """Over the budget on its keys, the run stops; once the stage is fixed, the same command keys
+    the documents it had failed on and resolves again: nothing quarantined, every copy found
+    (its first keys and decisions were kept, and quarantined the same documents again)."""
+    stopped, args, site, out, digits = unkeyable_run(tmp_path, first, [])
+    assert stopped.returncode == 4 and "stage keys_choke_on_digits quarantined" in stopped.stderr, stopped.stderr[-1500:]
+    (site / "unkeyable.py").write_text(UNKEYABLE.replace("raise ValueError", "pass  #"))
+    fixed = dataprep(args, site)
+    assert fixed.returncode == 0, fixed.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["stages"][-1]["quarantined"] == 0
+    assert set(read_folder(out / "kept").column("id").to_pylist()) == {f"d{i:03d}" for i in range(150)}
+    assert len(read_folder(out / "removed")) == 50
