@@ -193,6 +193,19 @@ def _plan_html(pages: list[tuple[int, str, str]], part_bytes: int) -> list[Part]
     return parts
 
 
+#: the columns the removed-documents ledger adds to a removed document's own
+LEDGER_COLUMNS = ("stage", "reason", "details")
+
+
+def check_column_names(names: list[str], path: str) -> None:
+    """An input column with a ledger column's name would meet it in removed/ (every later write
+    of the ledger failed, on every rerun): one line before anything runs, not a corpus lost."""
+    clash = next((n for n in names if n in LEDGER_COLUMNS), None)
+    if clash is not None:
+        raise ConfigError(f"{storage.public(path)}: the input column {clash!r} has a name the removed-documents ledger gives "
+                          f"its own columns ({', '.join(LEDGER_COLUMNS)}); rename it")
+
+
 class _BadFile(Exception):
     def __init__(self, message: str, rows: int | None = 0):
         super().__init__(message)
@@ -205,6 +218,7 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
         schema = meta.schema.to_arrow_schema()
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise _BadFile(f"cannot read Parquet file: {exc}") from None
+    check_column_names(schema.names, path)
     if text_column not in schema.names:
         raise _BadFile(f"no column {text_column!r} (columns: {', '.join(schema.names)})", rows=meta.num_rows)
     if text_column != "text" and "text" in schema.names:
@@ -420,6 +434,7 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
     `duplicate_ids` maps the digest of each id seen twice to its first location;
     `duplicate_files` names the files of those locations, for the message.
     """
+    check_column_names(table.column_names, part.path)  # a JSONL record's keys are known only now
     if text_column != "text" and part.fmt not in READER_MADE_TEXT:
         table = table.rename_columns(["text" if n == text_column else n for n in table.column_names])
     ids = _ids(table, rows, part)

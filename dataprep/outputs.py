@@ -12,7 +12,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep import storage
+from dataprep import documents, storage
 from dataprep.layout import OutputLayout
 
 
@@ -39,7 +39,6 @@ def split_read_removals(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
     return kept, ledger.append_column("details", pa.array(details, pa.string()))
 
 
-LEDGER_COLUMNS = ("stage", "reason", "details")
 #: parts rewritten at once by unify_parts: each holds a whole part in memory
 REWRITE_THREADS = 4
 
@@ -59,7 +58,7 @@ def unify_parts(kept: str, removed: str) -> str | None:
     if not schemas:
         return None
     try:
-        doc_schema = pa.unify_schemas([pa.schema([f for f in s if f.name not in LEDGER_COLUMNS]) for s in schemas.values()],
+        doc_schema = pa.unify_schemas([pa.schema([f for f in s if f.name not in documents.LEDGER_COLUMNS]) for s in schemas.values()],
                                      promote_options="permissive")
         ledger_schema = pa.unify_schemas([doc_schema, *(schemas[p] for p in files[removed])], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -229,3 +229,17 @@ def test_duplicate_ids_in_parts_read_by_one_task(ray_session, folder, tmp_path, 
     assert {r["id"] for r in records} == set(sample_docs["id"].to_pylist()[10:15] + sample_docs["id"].to_pylist()[20:25])
     assert {r["source"].rsplit("/", 1)[-1] for r in records} == {"c-dups.parquet", "e-dups.parquet"}
     assert all(f"first seen in {folder / 'a-good.parquet'}, row " in r["error"] for r in records)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "jsonl"])
+def test_an_input_column_named_as_a_ledger_column_stops_up_front(ray_session, tmp_path, sample_docs, suffix):
+    """An input column `stage`, `reason` or `details` would meet the ledger's own in removed/ (the
+    run failed with an internal error on every rerun once a document was removed): one line."""
+    inputs = tmp_path / f"in.{suffix}"
+    rows = sample_docs.slice(0, 20).select(["id", "text"]).append_column("reason", pa.array(["crawled"] * 20))
+    if suffix == "parquet":
+        pq.write_table(rows, inputs)
+    else:
+        inputs.write_text("".join(json.dumps(r) + "\n" for r in rows.to_pylist()))
+    with pytest.raises(ConfigError, match="the input column 'reason' has a name the removed-documents ledger gives its own"):
+        run_pipeline(STAGES, inputs, tmp_path / "out")
