@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,6 +411,11 @@ def _holds_lone_surrogate(value: Any) -> bool:
     return isinstance(value, list) and any(_holds_lone_surrogate(v) for v in value)
 
 
+def as_text(values: list[Any]) -> pa.Array:
+    """Values of mixed types as one string column: strings as they are, the rest as JSON."""
+    return pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str) for v in values], pa.string())
+
+
 def _records_table(records: list[dict[str, Any]]) -> pa.Table:
     """Columns in order of first appearance; a column of mixed JSON types is kept as text: its
     strings as they are (a `url` that is once a number is still a URL where it is a string), the
@@ -421,8 +427,7 @@ def _records_table(records: list[dict[str, Any]]) -> pa.Table:
         try:
             columns[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            columns[name] = pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
-                                     pa.string())
+            columns[name] = as_text(values)
     return pa.table(columns)
 
 
@@ -538,16 +543,26 @@ def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], 
 
 
 def read_documents(spec: str, text_column: str = "text", limit: int | None = None, input_format: str = "auto",
-                   max_doc_bytes: int = MAX_DOC_BYTES) -> Iterator[pa.Table]:
+                   max_doc_bytes: int = MAX_DOC_BYTES, tally: Counter | None = None) -> Iterator[pa.Table]:
     """Batches of the documents of a file, folder or glob (the first `limit` records), read and
-    conformed as a run reads them; records a WARC reader sets aside are not documents."""
+    conformed as a run reads them; records a WARC reader sets aside are not documents. `tally`,
+    when given, counts the records read, and those quarantined or set aside among them."""
     from dataprep.outputs import split_read_removals
 
-    parts, _ = plan(discover(spec, input_format), text_column, PART_BYTES, limit, input_format)
+    tally = Counter() if tally is None else tally
+    parts, unreadable = plan(discover(spec, input_format), text_column, PART_BYTES, limit, input_format)
+    lost = sum(q["rows"] or 0 for q in unreadable)
+    tally.update(records=lost, quarantined=lost)
     for part in parts:
-        for raw, rows, _ in read_part(part, text_column, BATCH_ROWS):
+        for raw, rows, bad in read_part(part, text_column, BATCH_ROWS):
+            lost = sum(q["rows"] or 0 for q in bad)
+            tally.update(records=lost + (raw.num_rows if raw is not None else 0), quarantined=lost)
             if raw is not None:
-                yield split_read_removals(conform(raw, rows, part, text_column, max_doc_bytes, {})[0])[0]
+                table, quarantined = conform(raw, rows, part, text_column, max_doc_bytes, {})
+                documents, set_aside = split_read_removals(table)
+                tally["quarantined"] += len(quarantined)
+                tally["set aside"] += 0 if set_aside is None else set_aside.num_rows
+                yield documents
 
 
 def read_texts(spec: str, text_column: str = "text", limit: int | None = None) -> list[str]:

@@ -41,7 +41,8 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     opts = pipeline.options
     if not opts.input:
         raise ConfigError("no input: give --input or an 'input' key in the pipeline")
-    batch = _sample(opts.input, opts.input_format, opts.text_column, opts.max_doc_bytes, sample)
+    read: Counter = Counter()
+    batch = _sample(opts.input, opts.input_format, opts.text_column, opts.max_doc_bytes, sample, read)
     needs_ray = any(isinstance(s, Global) for s in stages)
     source = storage.public(opts.input)
     with tempfile.TemporaryDirectory(prefix="dataprep-inspect-") as scratch, \
@@ -55,19 +56,30 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
                               _resolution(stage, batch, scratch))
         stage = stages[-1]
         decisions, failures = apply_isolating(stage, batch, source, _resolution(stage, batch, scratch))
-    header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}: {sample} documents read, "
-              f"{batch.num_rows} reached it ({len(quarantined)} quarantined earlier)"]
+    set_aside = f", {read['set aside']} set aside by the reader" if read["set aside"] else ""
+    header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}: {read['records']} records read "
+              f"({read['quarantined']} quarantined{set_aside}), {batch.num_rows} reached it ({len(quarantined)} quarantined by the stages before it)"]
     if decisions is None:
         return "\n".join(header + [f"  every document failed: {failures[0]['error']}" if failures else ""])
     return "\n".join(header + _changes(stage, batch, decisions, failures))
 
 
-def _sample(spec: str, input_format: str, text_column: str, max_doc_bytes: int, limit: int) -> TextBatch:
-    """The documents among the first `limit` records of the input, read as a run reads them."""
-    tables = list(documents.read_documents(spec, text_column, limit, input_format, max_doc_bytes))
+def _sample(spec: str, input_format: str, text_column: str, max_doc_bytes: int, limit: int, tally: Counter) -> TextBatch:
+    """The documents among the first `limit` records of the input, read as a run reads them (a
+    column of different types in different files as text); `tally` counts what the read set apart."""
+    tables = list(documents.read_documents(spec, text_column, limit, input_format, max_doc_bytes, tally))
     if not tables:
         raise ConfigError(f"no readable documents in {storage.public(spec)}")
-    return TextBatch(pa.concat_tables(tables, promote_options="default"))
+    try:
+        return TextBatch(pa.concat_tables(tables, promote_options="permissive"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a column of other types in other files (a run keeps such parts apart)
+        types: dict[str, set[pa.DataType]] = {}
+        for table in tables:
+            for field in table.schema:
+                types.setdefault(field.name, set()).add(field.type)
+        tables = [pa.table({n: documents.as_text(t.column(n).to_pylist()) if len(types[n]) > 1 else t.column(n) for n in t.column_names})
+                  for t in tables]
+        return TextBatch(pa.concat_tables(tables, promote_options="permissive"))
 
 
 def _resolution(stage: Stage, batch: TextBatch, scratch: str) -> PartResolution | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -101,7 +102,7 @@ def test_inspect_shows_what_the_run_removed(sample_run, stage, capsys):
     text, removed, changed = inspect(yaml_path, stage, capsys)
     counts = stats["stages"][NAMES.index(stage)]
     assert text.startswith(f"{stage} (")
-    assert f"{SAMPLE} documents read, {counts['in']} reached it" in text.splitlines()[0]
+    assert f"{SAMPLE} records read (0 quarantined), {counts['in']} reached it" in text.splitlines()[0]
     assert removed == {r["id"]: r["reason"] for r in ledger if r["stage"] == stage}
     assert removed, f"{stage} removes something from {SAMPLE} sample documents"
     if stage != "c4_quality":
@@ -133,7 +134,7 @@ def test_inspect_on_another_input(sample_run, capsys):
     shard = SAMPLES / "shard-02.parquet"
     assert cli.main(["inspect", str(yaml_path), "--stage", "length", "--sample", "50", "--input", str(shard)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("length (filter), stage 2 of 6: 50 documents read, 50 reached it")
+    assert text.startswith("length (filter), stage 2 of 6: 50 records read (0 quarantined), 50 reached it")
     ids = set(pq.read_table(shard, columns=["id"]).column("id").to_pylist()[:50])
     removed = re.findall(r"^--- REMOVED (\S+): length\.too_few_words \{\"chars\": \d+, \"words\": [0-4]\}$", text, re.M)
     assert removed and set(removed) <= ids
@@ -158,3 +159,17 @@ def test_inspect_shows_the_text_extract_made_not_a_diff_of_markup(capsys):
     blocks = [b for b in re.split(r"^(?=~~~ |--- )", text, flags=re.M) if b.startswith("~~~ CHANGED")]
     assert blocks and all("text made anew from" in b and re.search(r"^  \| \S", b, re.M) for b in blocks)
     assert not re.search(r"^  -<", text, re.M), "no markup diff"
+
+
+def test_inspect_reads_what_a_run_reads_and_counts_it(tmp_path, capsys):
+    """Files whose column has other types (a run keeps their parts apart: it was an internal
+    error here), and rows the read quarantines, counted as records read."""
+    texts = pq.read_table(SAMPLES / "shard-00.parquet", columns=["text"]).column("text").to_pylist()[:6]
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    pq.write_table(pa.table({"text": texts[:3], "x": [1, 2, 3]}), mixed / "a.parquet")
+    pq.write_table(pa.table({"text": [None, *texts[3:]], "x": ["a", "b", "c", "d"]}), mixed / "b.parquet")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: t\nstages:\n  - length: {min_words: 1}\n")
+    assert cli.main(["inspect", str(pipeline), "--stage", "length", "--input", str(mixed)]) == 0
+    assert capsys.readouterr().out.startswith("length (filter), stage 1 of 1: 7 records read (1 quarantined), 6 reached it")
