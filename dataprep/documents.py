@@ -140,7 +140,7 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
          declared: str = "auto") -> tuple[list[Part], list[dict[str, Any]]]:
     """Cut the input into parts from file metadata only; unreadable files go to quarantine."""
     parts: list[Part] = []
-    quarantined: list[dict[str, Any]] = []
+    unreadable: list[tuple[int, dict[str, Any]]] = []  # (file index, quarantine record)
     pages: list[tuple[int, str, str]] = []
     for index, (path, relative) in enumerate(zip(files, relative_names(files))):
         fmt, name = file_format(path, declared), stem(relative)
@@ -148,7 +148,7 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
             try:
                 parts.extend(_plan_parquet(index, path, name, text_column, part_bytes, declared))
             except _BadFile as exc:
-                quarantined.append(quarantine_record(path, str(exc), rows=exc.rows))
+                unreadable.append((index, quarantine_record(path, str(exc), rows=exc.rows)))
         elif fmt in ("warc", "wet"):
             parts.extend(_plan_warc(index, path, name, fmt, part_bytes, limit))
         elif fmt == "html":  # a page's id is its name as it is (`a.html` and `a.htm` are two pages)
@@ -158,8 +158,8 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
             parts.append(Part(f"{index:05d}-0000", index, path, name, None, 0, rows, fmt=_table_format("jsonl", text_column, declared)))
     parts.extend(_plan_html(pages, part_bytes))
     if limit is not None:
-        parts = _apply_limit(parts, limit)
-    return parts, quarantined
+        return _apply_limit(parts, unreadable, limit)
+    return parts, [record for _, record in unreadable]
 
 
 def _table_format(fmt: str, text_column: str, declared: str) -> str:
@@ -253,16 +253,22 @@ def _count_lines(path: str) -> int:
     return count
 
 
-def _apply_limit(parts: list[Part], limit: int) -> list[Part]:
-    limited, remaining = [], limit
-    for part in parts:
+def _apply_limit(parts: list[Part], unreadable: list[tuple[int, dict[str, Any]]], limit: int) -> tuple[list[Part], list[dict[str, Any]]]:
+    """The parts and the unreadable files (file index, quarantine record) within the first `limit`
+    records, in file order; an unreadable file's rows count as records read, as far as the limit
+    reaches into it (a file the limit never reached was counted whole)."""
+    entries = sorted([*((p.file_index, p) for p in parts), *unreadable], key=lambda entry: entry[0])
+    limited, quarantined, remaining = [], [], limit
+    for _, entry in entries:
         if remaining <= 0:
             break
-        share = min(remaining, part.num_rows or 0)
-        if share:
-            limited.append(Part(**{**part.__dict__, "max_rows": share}))
+        share = min(remaining, (entry.num_rows if isinstance(entry, Part) else entry["rows"]) or 0)
+        if not isinstance(entry, Part):
+            quarantined.append({**entry, "rows": share})
+        elif share:
+            limited.append(Part(**{**entry.__dict__, "max_rows": share}))
         remaining -= share
-    return limited
+    return limited, quarantined
 
 
 def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] | None = None) -> Iterator[tuple[pa.Table | None, np.ndarray | None, list[dict[str, Any]]]]:

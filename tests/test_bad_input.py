@@ -75,6 +75,16 @@ def test_shard_without_text_column(ray_session, folder, tmp_path, sample_docs):
     assert stats["input"]["docs"] == 80 and stats["output"]["quarantined"] == 20
 
 
+@pytest.mark.parametrize(("limit", "docs", "unreadable"), [(50, 50, 0), (70, 70, 10)])
+def test_a_limit_counts_an_unreadable_file_as_far_as_it_reaches(ray_session, folder, tmp_path, sample_docs, limit, docs, unreadable):
+    """Under --limit, a shard without the text column counts only the rows the limit reaches
+    (it was counted whole even past the limit: `input 51` for `--limit 50`)."""
+    pq.write_table(sample_docs.slice(60, 20).rename_columns(["id", "body", "source", "lang_hint", "url"]), folder / "b.parquet")
+    stats, records = run_and_check(folder, tmp_path, good_docs=min(limit, 60), limit=limit)
+    assert stats["input"]["docs"] == docs and stats["output"]["quarantined"] == unreadable
+    assert [r["rows"] for r in records] == ([unreadable] if unreadable else [])
+
+
 def test_null_and_non_string_text(ray_session, folder, tmp_path, sample_docs):
     texts = sample_docs["text"].to_pylist()[60:70]
     texts[3] = None
