@@ -45,10 +45,12 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
         raise ConfigError(f"no stats.json in {storage.public(out.root)} (is it a finished run's output folder?)")
     lines = [f"id: {doc_id}"]
     kept, removed, quarantined = find(out.kept, doc_id), find(out.removed, doc_id), find(out.quarantine, doc_id)
+    row = kept or removed
     if quarantined:
         lines.append(f"quarantined: {quarantined['error']} (source {quarantined['source']}, row {quarantined['row']})")
-        return "\n".join(lines)
-    row = kept or removed
+        if row is None:
+            return "\n".join(lines)
+        lines.append("another record with this id (the first: a repeated id is quarantined) went on:")
     if row is None:
         raise ConfigError(f"no document with id {doc_id!r} in {storage.public(out.root)}")
     stats = storage.read_json(out.stats_json)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -151,6 +152,12 @@ def test_duplicate_ids_across_shards(ray_session, folder, tmp_path, sample_docs,
     assert {r["id"] for r in records} == set(sample_docs["id"].to_pylist()[50:60])
     assert all(r["source"].endswith("b-dups.parquet") for r in records), "the first occurrence is kept"
     assert all(f"first seen in {folder / 'a-good.parquet'}, row " in r["error"] for r in records), records[0]["error"]
+    if on_driver:  # explain names both records of a repeated id (it showed the quarantined one alone)
+        from dataprep.explain import explain
+
+        text = explain(tmp_path / "out", records[0]["id"])
+        assert text.splitlines()[1].startswith("quarantined: duplicate id") and "another record with this id" in text
+        assert re.search(r"^(kept: it passed every stage|removed by stage length)", text, re.M), text
 
 
 def test_broken_jsonl_lines(ray_session, folder, tmp_path, web_docs):
