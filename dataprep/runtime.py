@@ -42,6 +42,8 @@ def quiet_environment() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    if not sys.stdout.isatty():  # Ray's own lines (a worker died, a task retried) without colour codes in a log file
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
 
 
 def start(address: str | None = None, num_cpus: int | None = None) -> bool:

@@ -164,4 +164,5 @@ def test_a_part_that_kills_its_worker_every_time_stops_the_run_in_one_line(tmp_p
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 5 and len(lines) == 1, done.stderr[-3000:]
     assert f"killed its worker {CRASH_RETRIES + 1} times" in lines[0] and "b.parquet" in lines[0], lines[0]
+    assert "A worker died" in done.stdout and "\x1b[" not in done.stdout, "Ray's lines, as plain text in a log"
     assert list((tmp_path / "out" / "_parts").rglob("*.json")), "the part that ran is committed"
