@@ -67,6 +67,9 @@ SECRET = "<secret>"
 
 
 OPTION_TYPES = typing.get_type_hints(RunOptions)
+#: options that count something, so must be >= 1 (`part_bytes: 0` was an internal error, `-5` or
+#: `batch_rows: 0` read no record of a WARC and reported the run as fine)
+COUNTS = ("limit", "max_doc_bytes", "part_bytes", "batch_rows", "num_cpus")
 
 
 def load(path: str | Path, overrides: dict[str, Any] | None = None) -> Pipeline:
@@ -103,8 +106,9 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
         options.text_column = "html"  # tables of raw pages keep them in an `html` column, unless told otherwise
     if not 0 <= options.error_budget <= 1:
         raise ConfigError(f"{source}: error_budget must be within 0..1, not {options.error_budget}")
-    if options.limit is not None and options.limit < 1:
-        raise ConfigError(f"{source}: limit must be >= 1, not {options.limit}")
+    for key in COUNTS:
+        if getattr(options, key) is not None and getattr(options, key) < 1:
+            raise ConfigError(f"{source}: {key} must be >= 1, not {getattr(options, key)}")
     if options.ledger_text not in LEDGER_TEXT:
         raise ConfigError(f"{source}: ledger_text must be one of {', '.join(LEDGER_TEXT)}, not {options.ledger_text!r}")
     pipeline = Pipeline(options)

@@ -45,6 +45,9 @@ def test_unknown_parameter_names_the_valid_ones(tmp_path, capsys):
     ("stages: []\n", "'stages' must be a non-empty list"),
     ("stagse:\n  - normalize: {}\n", "'stages' must be a non-empty list"),
     ("limit: 0\nstages:\n  - normalize: {}\n", "limit must be >= 1"),
+    ("part_bytes: 0\nstages:\n  - normalize: {}\n", "part_bytes must be >= 1, not 0"),
+    ("part_bytes: -5\nstages:\n  - normalize: {}\n", "part_bytes must be >= 1, not -5"),
+    ("batch_rows: 0\nstages:\n  - normalize: {}\n", "batch_rows must be >= 1, not 0"),
     ("colour: red\nstages:\n  - normalize: {}\n", "unknown key 'colour'"),
 ])
 def test_bad_pipeline_files(tmp_path, capsys, yaml_text, expected):
