@@ -109,6 +109,20 @@ def test_charset_labels_are_read_as_browsers_read_them():
     assert (decoded.charset, decoded.source) == ("utf-8", "meta") and decoded.data.decode("utf-8") == utf8_page.decode("utf-8")
 
 
+def test_a_meta_charset_in_a_comment_is_not_the_pages():
+    """WHATWG's prescan skips comments: a commented-out meta naming another charset made a UTF-8
+    page mojibake (its title too); a meta after the comment, or after an empty `<!-->`, counts."""
+    text = "<p>Loja dos Materiais Educativos: fantástica, “útil”.</p>"
+    commented = '<!-- <meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"> -->'
+    for head, charset in ((commented + '<meta charset="UTF-8">', "utf-8"), (commented, "utf-8"),
+                          ('<!--> <meta charset="windows-1252">', "cp1252"), ('<!-- a --> <meta charset="koi8-r">', "koi8-r")):
+        page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
+        decoded = to_utf8(page)
+        assert decoded.charset == charset, head
+        if charset == "utf-8":
+            assert decoded.data.decode("utf-8") == page.decode("utf-8")
+
+
 def test_undecodable_bytes_are_replaced_and_counted():
     page = to_utf8("<p>Grüße</p>".encode() + b"\xff\xfe" + "aus Köln".encode(), "utf-8")
     from dataprep.readers.charset import utf8_column

@@ -31,6 +31,22 @@ PRESCAN_BYTES = 1024  # WHATWG: the meta prescan looks at the first 1024 bytes
 COUNTING_REPLACE = "dataprep-replace-and-count"
 
 
+def _meta_charset(body: bytes) -> bytes | None:
+    """The charset of the first `<meta>` naming one in the first PRESCAN_BYTES bytes that lies in
+    no comment: WHATWG's prescan skips `<!-- ... -->` (a commented-out meta naming another
+    charset turned a UTF-8 page into mojibake). A comment ends at the first `-->` after its `<!`."""
+    at = 0
+    while (match := META_CHARSET.search(body, at, PRESCAN_BYTES)) is not None:
+        opened = body.rfind(b"<!--", 0, match.start())
+        closed = body.find(b"-->", opened + 2) if opened >= 0 else -1
+        if opened < 0 or 0 <= closed < match.start():
+            return match.group(1)
+        if closed < 0:
+            return None
+        at = closed + 3
+    return None
+
+
 class Page(NamedTuple):
     data: bytes  # the page as UTF-8 (not yet validated when `charset` is utf-8 and replaced is None)
     charset: str  # Python codec name of the page's bytes
@@ -73,8 +89,8 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
     declared = browser_label(http_charset)
     source = "http"
     if not declared:
-        match = META_CHARSET.search(body, 0, PRESCAN_BYTES)
-        declared, source = (browser_label(match.group(1)) if match else None), "meta"
+        label = _meta_charset(body)
+        declared, source = (browser_label(label) if label else None), "meta"
         if declared in ("utf-16-le", "utf-16-be"):  # WHATWG: a meta tag read as ASCII cannot be right about UTF-16
             declared = "utf-8"
     if declared == "utf-8" or (declared and body.isascii() and _ascii_compatible(declared)):
