@@ -310,6 +310,14 @@ def test_a_payload_that_quotes_warc_records_is_a_page_not_damage(tmp_path, compr
     assert table.column("_read_reason").to_pylist() == ["read.not_html", None, None]
 
 
+def test_a_status_line_without_a_valid_code_is_no_200(tmp_path):
+    """`HTTP/1.1 OK`, `2OO`, `200x`: no status a page is served with (they were kept as pages)."""
+    lines = [b"HTTP/1.1 OK", b"HTTP/1.1 2OO OK", b"HTTP/1.1 200x OK", b"HTTP/1.1 200 OK"]
+    records = [_warc_record(i, line + b"\r\nContent-Type: text/html\r\n\r\n<p>page</p>") for i, line in enumerate(lines)]
+    table, errors = read_all(_write_records(tmp_path, "status", records, True))
+    assert errors == [] and table.column("_read_reason").to_pylist() == ["read.http_status"] * 3 + [None]
+
+
 @pytest.mark.parametrize("compress", [True, False])
 def test_headers_are_read_as_crawlers_write_them(tmp_path, compress):
     """wget 1.19's `<...>` target URI, a resource record's charset in its own Content-Type,

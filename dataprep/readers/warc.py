@@ -383,7 +383,7 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         content_type, charset = _mime((record.http_headers if http else headers).get("Content-Type") or "")
     if kind not in (WarcRecordType.response, WarcRecordType.resource):
         reason = "read.not_html"
-    elif status is not None and status != 200:
+    elif http and status != 200:  # a status line without a valid code (`HTTP/1.1 OK`) is no 200 either
         reason = "read.http_status"
     elif content_type not in HTML_TYPES:
         reason = "read.not_html"
