@@ -496,7 +496,8 @@ def read_everything(spec: Path, **options) -> tuple[list[dict], list[dict], list
 def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
     """A gzipped page whose deflate data is corrupt costs that page only (it cost its whole
     bundle, blamed on the bundle's first file); an image saved as .html is set aside as
-    `read.not_html`, not kept; `a.html` and `a.htm` are two pages with ids of their own."""
+    `read.not_html`, not kept, but a page starting as HTML with a control byte in its title is a
+    page, as from a WARC; `a.html` and `a.htm` are two pages with ids of their own."""
     bodies = list(_response_bodies().values())[:4]
     folder = tmp_path / "pages"
     folder.mkdir()
@@ -508,8 +509,9 @@ def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
     (folder / "a.html").write_bytes(bodies[2])
     (folder / "a.htm").write_bytes(bodies[3])
     (folder / "logo.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (folder / "stray.html").write_bytes(b"\n <!DOCTYPE html><html><head><title>A\x01B</title>" + bodies[0])  # starts as HTML: a page
     docs, aside, quarantined = read_everything(folder)
-    assert sorted(d["id"] for d in docs) == ["a.htm", "a.html", "p0.html", "p2.html.gz"]
+    assert sorted(d["id"] for d in docs) == ["a.htm", "a.html", "p0.html", "p2.html.gz", "stray.html"]
     assert [(q["source"].rsplit("/", 1)[1], q["rows"]) for q in quarantined] == [("p1.html.gz", 1)]
     assert "cannot read HTML file" in quarantined[0]["error"]
     assert [(r["id"], r["reason"]) for r in aside] == [("logo.html", "read.not_html")]

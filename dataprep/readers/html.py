@@ -18,13 +18,16 @@ import pyarrow.compute as pc
 from dataprep import storage
 from dataprep.readers.charset import BOMS, to_utf8, utf8_column
 
-UTF16_BOMS = tuple(bom for bom, name in BOMS if name.startswith("utf-16"))
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
 #: WHATWG MIME sniffing's "binary data bytes": one in a page's first bytes means it is not text
-#: (an image or an archive saved as .html), set aside as `read.not_html`, not kept as a page
+#: (an image or an archive saved as .html), set aside as `read.not_html`, not kept as a page...
 BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 SNIFFED_BYTES = 1024
+#: ...unless the file starts as HTML (the same sniffing's HTML patterns, checked first, after
+#: white space) or with a byte order mark: a stray control byte in a page's title set it aside
+#: as a file, while the same page was kept from a WARC or a table
+HTML_START = re.compile(rb"[\t\n\x0c\r ]*(?:<!--|(?i:<(?:!DOCTYPE HTML|HTML|HEAD|SCRIPT|IFRAME|H1|DIV|FONT|TABLE|A|STYLE|TITLE|B|BODY|BR|P))[ >])")
 
 
 def read_bundle(paths: list[str], stems: list[str], batch_rows: int) -> Iterator[tuple[pa.Table | None, np.ndarray, list[tuple[int, str]]]]:
@@ -34,7 +37,8 @@ def read_bundle(paths: list[str], stems: list[str], batch_rows: int) -> Iterator
         try:
             with storage.open_text_input(path) as handle:
                 body = handle.read()
-            binary = bool(BINARY_BYTES.search(body, 0, SNIFFED_BYTES)) and not body.startswith(UTF16_BOMS)
+            binary = not body.startswith(tuple(bom for bom, _ in BOMS)) and not HTML_START.match(body) \
+                and BINARY_BYTES.search(body, 0, SNIFFED_BYTES) is not None
             page = to_utf8(b"" if binary else body)
         except Exception as exc:  # noqa: BLE001 (a damaged gzip raises zlib.error, EOFError, OSError...): this file only
             errors.append((row, f"cannot read HTML file: {type(exc).__name__}: {exc}"))
