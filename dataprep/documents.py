@@ -185,7 +185,7 @@ def _plan_html(pages: list[tuple[int, str, str]], part_bytes: int) -> list[Part]
     parts, bundle, size = [], [], 0
     for position, (index, path, name) in enumerate(pages):
         bundle.append((index, path, name))
-        size += storage.size(path)
+        size += storage.size(path) or 0  # None: a link to nothing, whose read fails (quarantined)
         if size >= part_bytes or position == len(pages) - 1:
             first = bundle[0]
             parts.append(Part(f"{first[0]:05d}-0000", first[0], first[1], first[2], None, 0, len(bundle), fmt="html",

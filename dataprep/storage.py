@@ -212,8 +212,23 @@ def list_files(uri: str, recursive: bool = True) -> list[pafs.FileInfo]:
 
 
 def walk(uri: str) -> list[str]:
-    """URIs of every file below a folder, sorted."""
-    return [_uri(uri, i.path) for i in list_files(uri)]
+    """URIs of every file below a folder, sorted; locally, links to nothing too (pyarrow's listing
+    leaves them out: a broken link's page was lost without a word), for their read to fail."""
+    found = [_uri(uri, i.path) for i in list_files(uri)]
+    return sorted(found + _broken_links(uri)) if not is_remote(uri) and os.path.isdir(uri) else found
+
+
+def _broken_links(folder: str) -> list[str]:
+    """Links to nothing below a local folder (the directory entries say which are links: only
+    those cost a look at their target)."""
+    broken = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                broken += [entry.path] if not os.path.exists(entry.path) else []
+            elif entry.is_dir(follow_symlinks=False):
+                broken += _broken_links(entry.path)
+    return broken
 
 
 def files(uri: str, pattern: str = "*") -> list[str]:
