@@ -5,6 +5,7 @@ just below its published threshold are decided on the right side of it, with the
 from __future__ import annotations
 
 import functools
+import json
 import unicodedata
 from collections import Counter
 
@@ -15,7 +16,7 @@ import pytest
 import regex
 
 from dataprep import languages
-from dataprep.stages.base import TextBatch
+from dataprep.stages.base import TextBatch, details_json
 from dataprep.stages.c4 import C4Quality
 from dataprep.stages.fineweb import FinewebQuality
 from dataprep.stages.gopher_quality import GopherQuality
@@ -250,6 +251,15 @@ def test_fineweb_measures_and_thresholds(docs):
         else:
             np.testing.assert_allclose(metrics[key], values, atol=1e-12, err_msg=key)
         boundary(FinewebQuality, docs, values, threshold, key, lower, **{**off, param: threshold})
+
+
+def test_the_ledgers_details_are_json_where_a_rule_was_not_reached(docs):
+    """A page removed before fineweb's last rule has no newline_word_ratio: it was written as a
+    bare NaN, which no JSON reader takes; such a value is left out, as explain leaves it out."""
+    decisions = FinewebQuality().apply(docs)
+    dropped = [d for d, r in zip(decisions.details, decisions.reasons) if r == "fineweb_quality.dup_line_chars"]
+    assert dropped and all("newline_word_ratio" not in d for d in dropped)
+    assert all(json.loads(details_json([d])[0].as_py(), parse_constant=lambda c: 1 / 0) for d in dropped)
 
 
 # ---- c4_quality ----------------------------------------------------------------------------

@@ -383,14 +383,15 @@ class Global(Stage):
 
 def metric_details(metrics: dict[str, np.ndarray], reasons: np.ndarray) -> list[dict[str, Any] | None]:
     """Per removed row, its measured values as a plain dict (kept rows get None; a value that is
-    None, such as a word a document does not have, is left out)."""
+    None or NaN, such as a word a document does not have or a ratio a rule never measured, is
+    left out: NaN is no JSON)."""
     details: list[dict[str, Any] | None] = [None] * len(reasons)
     removed = np.flatnonzero(reasons != None)  # noqa: E711 (elementwise on an object array)
     if removed.size == 0:
         return details
     columns = {k: np.asarray(v)[removed].tolist() for k, v in metrics.items()}
     for j, row in enumerate(removed):
-        details[row] = {k: _rounded(v[j]) for k, v in columns.items() if v[j] is not None}
+        details[row] = {k: _rounded(v[j]) for k, v in columns.items() if v[j] is not None and v[j] == v[j]}
     return details
 
 

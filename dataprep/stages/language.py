@@ -66,7 +66,8 @@ class Language(Filter):
         flat = pc.replace_substring_regex(text, r"\s+", " ").to_pylist()  # fastText reads one line
         labels, scores = lid_model().predict(flat, k=1)
         language = np.array([label[0].removeprefix("__label__") if len(label) else "unknown" for label in labels], dtype=object)
-        score = np.array([s[0] if len(s) else 0.0 for s in scores], dtype=np.float32)
+        # fastText's probabilities carry its 1e-5 smoothing: a sure one read 1.00001
+        score = np.minimum(np.array([s[0] if len(s) else 0.0 for s in scores], dtype=np.float32), 1.0)
         return {"language": language, "language_score": np.round(score, 4)}
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
