@@ -52,6 +52,9 @@ class Tokenizer:
             from tokenizers import Tokenizer as HFTokenizer
 
             self._hf = HFTokenizer.from_str(data.decode("utf-8"))
+            # a document's own "</s>" (or a GPT-2 model's "<|endoftext|>") is text, not an end of
+            # document in the middle of it: special tokens are never matched in the input
+            self._hf.encode_special_tokens = True
             self.vocab_size = self._hf.get_vocab_size(with_added_tokens=True)
             found = [t for t in ([eos] if eos else EOS_CANDIDATES) if self._hf.token_to_id(t) is not None]
             self.eos_id = self._hf.token_to_id(found[0]) if found else -1

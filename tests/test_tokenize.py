@@ -56,6 +56,21 @@ def test_round_trip_every_sample_document(trained, sample_docs):
     assert 0.8 * SMALL["sample_bytes"] < card["sample"]["bytes"] < 1.25 * SMALL["sample_bytes"]
 
 
+def test_special_pieces_in_a_documents_text_are_text(trained):
+    """A document that writes `</s>` (HTML's strike-through, a tokenizer tutorial) gets no end of
+    document in its middle, nor any other special id: byte-level BPE matched them in the text.
+    SentencePiece's `\u2581` stands for its space: it comes back as one (docs/tokenization.md)."""
+    from dataprep.tokenizer import Tokenizer
+
+    card = json.loads((trained / "tokenizer" / "card.json").read_text())
+    tokenizer = Tokenizer(trained / "tokenizer" / card["file"])
+    text = "Close it with </s> as usual; <s>, <pad> and <unk> are tags too."
+    (ids,) = tokenizer.encode([text])
+    assert not {0, 1, 2, 3} & set(ids) and tokenizer.decode(ids) == text
+    (ids,) = tokenizer.encode(["trend \u2581\u2582\u2583"])
+    assert tokenizer.decode(ids) == ("trend \u2581\u2582\u2583" if card["model_type"] == "byte_level_bpe" else "trend  \u2582\u2583")
+
+
 def test_idx_read_by_an_independent_megatron_parser(trained):
     """Parse each .idx with plain numpy at the offsets of Megatron-LM's MMIDIDX spec, not with our reader."""
     card = json.loads((trained / "tokenizer" / "card.json").read_text())
