@@ -123,7 +123,7 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
 
 def _filesystem(uri: str, scheme: str, root: str) -> pafs.FileSystem:
     try:
-        made = _s3_from_environment() if scheme == "s3" else _gcs_from_environment() if scheme in ("gs", "gcs") else None
+        made = _s3(root.split("://", 1)[1]) if scheme == "s3" else _gcs_from_environment() if scheme in ("gs", "gcs") else None
         return made or pafs.FileSystem.from_uri(root)[0]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):  # a scheme pyarrow lacks: fsspec's
         import fsspec
@@ -136,15 +136,22 @@ def _filesystem(uri: str, scheme: str, root: str) -> pafs.FileSystem:
         raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
 
 
-def _s3_from_environment() -> pafs.S3FileSystem | None:
-    """S3 with the endpoint and region the environment names (an S3-compatible store, or a
-    region given), so no request goes to AWS to look up a bucket's region; None: pyarrow's own
-    lookup. Credentials stay with the AWS SDK's chain (environment, config files, instance role)."""
+#: seconds an S3 request may go without a byte before the SDK gives it up and retries: its own
+#: default, 3 s, failed a run on a store that answered a HEAD in 5 s (a batch job over billions of
+#: documents meets such a pause), after only three attempts
+S3_REQUEST_TIMEOUT = 30.0
+
+
+def _s3(bucket: str) -> pafs.S3FileSystem:
+    """S3 with the endpoint and region the environment names (an S3-compatible store, or a region
+    given: no request goes to AWS to look up the bucket's region), else the bucket's own region, as
+    pyarrow finds it for a URI. Credentials stay with the AWS SDK's chain (environment, config
+    files, instance role)."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not endpoint and not region:
-        return None
-    return pafs.S3FileSystem(endpoint_override=endpoint, region=region)
+        region = pafs.resolve_s3_region(bucket)
+    return pafs.S3FileSystem(endpoint_override=endpoint, region=region, request_timeout=S3_REQUEST_TIMEOUT)
 
 
 def _gcs_from_environment() -> pafs.GcsFileSystem | None:

@@ -217,6 +217,39 @@ def test_a_store_that_cannot_be_reached_is_a_stop_to_resume_from_not_a_config_er
     assert "do-not-print" not in result.stderr + result.stdout
 
 
+def test_a_store_that_pauses_longer_than_the_sdks_3_s_is_waited_for(monkeypatch):
+    """An endpoint that answers each request after 4 s: the AWS SDK's own timeout (3 s, three
+    attempts) failed the run; dataprep's S3 client waits up to storage.S3_REQUEST_TIMEOUT."""
+    import http.server
+    import threading
+    import time
+
+    from dataprep import storage
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            time.sleep(4)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_HEAD
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_port}", "AWS_REGION": "us-east-1",
+                        "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(storage, "_FILESYSTEMS", {})
+    try:
+        assert storage.exists("s3://slow/nothing-here") is False
+    finally:
+        server.shutdown()
+
+
 def test_a_scheme_pyarrow_lacks_goes_through_fsspec():
     """fsspec's in-memory filesystem (pyarrow has none): the same listing, writing and reading."""
     import pyarrow as pa
