@@ -15,12 +15,13 @@
     WORK/s<K>/phases.json                        the time its corpus-wide phases took
 
 WORK is OUT/_work, or a folder of its own under --work-dir (local or remote), named by the run's
-fingerprint so runs sharing a work dir never meet. Paths are URIs (see storage.py); the layout
+fingerprint and a digest of its output folder, so runs sharing a work dir never meet. Paths are URIs (see storage.py); the layout
 is plain strings, cheap to send into every Ray task.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -40,7 +41,10 @@ class OutputLayout:
         root = storage.normalize(output)
         if work_dir is None:
             return cls(root, storage.join(root, WORK))
-        return cls(root, storage.join(storage.normalize(work_dir), fingerprint or "run"))
+        # the output too: two outputs of one pipeline and input met in one folder, and the second
+        # took the first's resolutions (its tokenizer trained into the first output: none for it)
+        output_digest = hashlib.sha256(root.encode("utf-8")).hexdigest()[:12]
+        return cls(root, storage.join(storage.normalize(work_dir), f"{fingerprint or 'run'}-{output_digest}"))
 
     @classmethod
     def at(cls, out: OutputLayout | str | os.PathLike) -> OutputLayout:

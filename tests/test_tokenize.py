@@ -352,3 +352,17 @@ def test_driver_frees_the_keys_before_training(ray_session, tmp_path, monkeypatc
     monkeypatch.setattr(train_tokenizer.TrainTokenizer, "train", lambda self, feed: alive.append(refs[0]() is not None) or train(self, feed))
     run_pipeline([{"train_tokenizer": {**SMALL}}], SAMPLES / "shard-00.parquet", tmp_path / "o")
     assert alive == [False]
+
+
+def test_two_outputs_sharing_a_work_dir_each_get_their_tokenizer(ray_session, tmp_path):
+    """The same pipeline and input to two outputs with one --work-dir (the README's shared
+    scratch folder): the second found the first's finished resolve in a folder named by the
+    fingerprint alone, trained nothing into its own output, and quarantined every document."""
+    stages = [{"train_tokenizer": {"model_type": "unigram", **SMALL}}, {"tokenize": {}}]
+    shard = SAMPLES / "shard-00.parquet"
+    outputs = [tmp_path / "first", tmp_path / "second"]
+    for out in outputs:
+        stats = run_pipeline(stages, shard, out, work_dir=str(tmp_path / "scratch"))
+        assert stats["invariant_ok"] and stats["output"]["quarantined"] == 0, stats["output"]
+        assert (out / "tokenizer" / "card.json").exists()
+    assert read_folder(outputs[0] / "kept").num_rows == read_folder(outputs[1] / "kept").num_rows > 0
