@@ -218,7 +218,7 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
         if not layout.work_is_inside and storage.exists(layout.run_json):  # the replaced run's work folder too
             replaced = storage.read_json(layout.run_json).get("fingerprint")
             if replaced:
-                storage.delete_tree(storage.join(storage.parent(layout.work), replaced))
+                storage.delete_tree(OutputLayout.of(layout.root, storage.parent(layout.work), replaced).work)
         storage.delete_tree(layout.root)
         if not layout.work_is_inside:
             storage.delete_tree(layout.work)

@@ -145,7 +145,7 @@ def test_work_dir_on_s3_with_a_local_output(s3_store, object_store_pipeline, tmp
         assert rows(read_folder(out / folder)) == rows(read_folder(local / folder)), folder
     assert not (out / "_work").exists()
     fingerprint = json.loads((out / "run.json").read_text())["fingerprint"]
-    assert any(p.startswith(f"corpus/work/{fingerprint}/s1/") for p in s3_store.objects(f"{s3_store.bucket}/work"))
+    assert any(p.startswith(f"corpus/work/{fingerprint}-") and "/s1/" in p for p in s3_store.objects(f"{s3_store.bucket}/work"))
 
 
 def test_shuffles_on_ray_data_go_through_the_store(s3_store, tmp_path):
