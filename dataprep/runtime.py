@@ -204,8 +204,14 @@ def release_memory() -> None:
 
 
 def _quiet_loggers() -> None:
+    """Ray's loggers to errors only; Ray Data's not to the terminal at all (its session log file
+    keeps them): a dataset whose task failed printed 144-221 lines there (its abort, a traceback,
+    the failed transform) above the run's own one line saying why it stopped."""
     for name in ("ray", "ray.data", "ray._private"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    for handler in logging.getLogger("ray.data").handlers:
+        if handler.get_name() == "console":
+            handler.setLevel(logging.CRITICAL + 1)
 
 
 #: the embedded head node this process started (`stop` ends its processes), None otherwise

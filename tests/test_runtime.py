@@ -69,3 +69,26 @@ def test_the_sigterm_handler_before_a_session_is_back_after_it():
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "after: True" in result.stdout, result.stderr[-2000:]
+
+
+FAILING_DATASET = """
+import sys
+from dataprep import runtime
+
+runtime.quiet_environment()
+runtime.start(None, 1)
+def gone(batch):
+    raise OSError("the store went away")
+try:
+    runtime.data().range(10, override_num_blocks=2).map_batches(gone).materialize()
+except Exception as exc:
+    print("the run's own line:", type(exc).__name__, file=sys.stderr)
+runtime.stop()
+"""
+
+
+def test_ray_datas_failure_logs_stay_out_of_the_terminal():
+    """A Ray Data task that fails (a store gone during a shuffle) printed Ray Data's abort, a
+    traceback and the failed transform (144-221 lines on a cluster) above the run's one line."""
+    done = subprocess.run([sys.executable, "-c", FAILING_DATASET], capture_output=True, text=True, timeout=300)
+    assert done.stderr.strip().splitlines() == ["the run's own line: RayTaskError(UserCodeException)"], done.stderr[-2000:]
