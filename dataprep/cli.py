@@ -18,6 +18,8 @@ STOPPED_STATUS = {StageOverBudget: 4, TaskCrashed: 5, NoSpace: 6, OSError: 7}
 
 
 INTERRUPTED = "dataprep: interrupted; run the same command again to resume"
+HEAD_LOST = ("dataprep: stopped: the Ray head at {address} stopped answering (its node, or its GCS, was lost); the parts "
+             "done are kept: start the cluster again and run the same command to resume")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sigterm_interrupts()  # from the start: a scheduler's SIGTERM while Ray starts or the report is written is one line too
     runtime.SIGTERM_LINE = INTERRUPTED  # and while Ray runs, before Ray's client can end the process on its own
+    runtime.HEAD_LOST_LINE = HEAD_LOST
     parser = argparse.ArgumentParser(prog="dataprep", description="Raw web corpus -> clean text -> training tokens.")
     parser.add_argument("--version", action="version", version=f"dataprep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

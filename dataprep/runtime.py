@@ -19,9 +19,11 @@ import inspect
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -364,10 +366,13 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
         signal.signal(signal.SIGTERM, _end_at_once)  # again: connecting to Ray sets Ray's own handler
     else:
         sigterm_interrupts()
+    watching = _watch_head() if HEAD_LOST_LINE is not None else None
     try:
         yield
     finally:
         try:
+            if watching is not None:
+                watching.set()  # before the embedded head is ended on purpose
             if started:
                 stop()
         finally:
@@ -377,6 +382,39 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
 
 #: set by the CLI: the line a SIGTERM during a run prints before the process ends at once (status 130)
 SIGTERM_LINE: str | None = None
+#: set by the CLI: the line (with {address}) a run prints when its Ray head has stopped answering
+#: for HEAD_LOST_SECONDS, before it ends with HEAD_LOST_STATUS. Ray's client ends the process by
+#: itself 60 s after it loses the head's GCS, with status 1 (the status of a broken count) and only
+#: Ray's own lines. The parts done are committed: the same command resumes on a cluster up again.
+HEAD_LOST_LINE: str | None = None
+HEAD_LOST_SECONDS = 20.0
+HEAD_LOST_STATUS = 8
+
+
+def _watch_head() -> threading.Event:
+    """A thread that tries a connection to the head's GCS every 2 s and ends the process with
+    HEAD_LOST_LINE once none has succeeded for HEAD_LOST_SECONDS; setting the event it returns
+    stops it."""
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
+    host, port = address.rsplit(":", 1)
+    stopped = threading.Event()
+
+    def watch() -> None:
+        answered = time.monotonic()
+        while not stopped.wait(2.0):
+            try:
+                socket.create_connection((host, int(port)), timeout=2.0).close()
+                answered = time.monotonic()
+            except OSError:
+                if time.monotonic() - answered >= HEAD_LOST_SECONDS and not stopped.is_set():
+                    sys.stderr.write(HEAD_LOST_LINE.format(address=address) + "\n")
+                    sys.stderr.flush()
+                    os._exit(HEAD_LOST_STATUS)
+
+    threading.Thread(target=watch, name="dataprep-head-watch", daemon=True).start()
+    return stopped
 
 
 def _end_at_once(signum: int, frame: Any) -> None:

@@ -166,3 +166,48 @@ def test_a_part_that_kills_its_worker_every_time_stops_the_run_in_one_line(tmp_p
     assert f"killed its worker {CRASH_RETRIES + 1} times" in lines[0] and "b.parquet" in lines[0], lines[0]
     assert "A worker died" in done.stdout and "\x1b[" not in done.stdout, "Ray's lines, as plain text in a log"
     assert list((tmp_path / "out" / "_parts").rglob("*.json")), "the part that ran is committed"
+
+
+SLOW = '''
+import time
+
+from dataprep.stages.base import Mapper
+
+
+class Slow(Mapper):
+    """A stage that takes its time over each batch, so the run is under way when its head goes."""
+
+    name = "slow"
+
+    def transform(self, batch):
+        time.sleep(2)
+        return batch.text, {}
+'''
+
+
+def test_a_run_whose_ray_head_is_lost_stops_in_one_line(tmp_path):
+    """The head's GCS is killed mid-run (here the embedded one: the same as a cluster's head
+    going down): one dataprep line and its own status, within HEAD_LOST_SECONDS, where Ray's
+    client ended the process after 60 s with status 1 (a broken count's) and only Ray's lines."""
+    from dataprep.runtime import HEAD_LOST_STATUS
+
+    (tmp_path / "slow.py").write_text(SLOW)
+    spec = tmp_path / "p.yaml"
+    spec.write_text(yaml.safe_dump({"name": "headless", "stages": [{"slow:Slow": {}}]}))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    running = subprocess.Popen([sys.executable, "-m", "dataprep.cli", "run", str(spec), "--input", str(SAMPLES), "--output",
+                                str(tmp_path / "out"), "--no-progress", "--num-cpus", "1", "--batch-rows", "8"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(PART_TASK in " ".join(p.cmdline()) for p in psutil.Process(running.pid).children(recursive=True)):
+            assert time.monotonic() < deadline and running.poll() is None, "the run's parts never started"
+            time.sleep(0.5)
+        (gcs,) = [p for p in psutil.Process(running.pid).children(recursive=True) if p.name() == "gcs_server"]
+        gcs.kill()
+        _, stderr = running.communicate(timeout=90)
+    finally:
+        running.kill()
+    lines = stderr.strip().splitlines()
+    assert running.returncode == HEAD_LOST_STATUS and lines[-1].startswith("dataprep: stopped: the Ray head at "), stderr[-2000:]
+    assert "run the same command to resume" in lines[-1] and len(lines) == 1, stderr[-2000:]
