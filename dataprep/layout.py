@@ -15,8 +15,8 @@
     WORK/s<K>/phases.json                        the time its corpus-wide phases took
 
 WORK is OUT/_work, or a folder of its own under --work-dir (local or remote), named by the run's
-fingerprint and a digest of its output folder, so runs sharing a work dir never meet. Paths are URIs (see storage.py); the layout
-is plain strings, cheap to send into every Ray task.
+fingerprint and a digest of its output folder, so runs sharing a work dir never meet. Paths are
+URIs (see storage.py); the layout is plain strings, cheap to send into every Ray task.
 """
 
 from __future__ import annotations
