@@ -150,7 +150,10 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
             except _BadFile as exc:
                 unreadable.append((index, quarantine_record(path, str(exc), rows=exc.rows)))
         elif fmt in ("warc", "wet"):
-            parts.extend(_plan_warc(index, path, name, fmt, part_bytes, limit))
+            try:
+                parts.extend(_plan_warc(index, path, name, fmt, part_bytes, limit))
+            except OSError as exc:  # a link to nothing, a file gone since the listing: this file only
+                unreadable.append((index, quarantine_record(path, f"cannot read {fmt.upper()} file: {type(exc).__name__}: {exc}", rows=0)))
         elif fmt == "html":  # a page's id is its name as it is (`a.html` and `a.htm` are two pages)
             pages.append((index, path, relative))
         else:

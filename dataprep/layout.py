@@ -43,7 +43,9 @@ class OutputLayout:
             return cls(root, storage.join(root, WORK))
         # the output too: two outputs of one pipeline and input met in one folder, and the second
         # took the first's resolutions (its tokenizer trained into the first output: none for it)
-        output_digest = hashlib.sha256(root.encode("utf-8")).hexdigest()[:12]
+        # (the folder itself: the same one reached through a link is the same run)
+        where = root if storage.is_remote(root) else os.path.realpath(root)
+        output_digest = hashlib.sha256(where.encode("utf-8")).hexdigest()[:12]
         return cls(root, storage.join(storage.normalize(work_dir), f"{fingerprint or 'run'}-{output_digest}"))
 
     @classmethod

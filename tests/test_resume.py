@@ -228,3 +228,15 @@ def test_an_unfinished_run_of_another_version_is_not_resumed(ray_session, tmp_pa
     with pytest.raises(ConfigError, match=r"holds a run started by dataprep 0\.0\.9, and this is .*pass --overwrite"):
         run(spec)
     assert run(spec, overwrite=True)["invariant_ok"]
+
+
+def test_an_output_reached_through_a_link_has_the_same_work_folder(tmp_path):
+    """The work folder under --work-dir is named by the output folder itself: reached through a
+    link it is the same run, whose resume must find what it kept."""
+    from dataprep.layout import OutputLayout
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    work = str(tmp_path / "scratch")
+    assert OutputLayout.of(str(tmp_path / "alias" / "out"), work, "f").work == OutputLayout.of(str(tmp_path / "real" / "out"), work, "f").work
+    assert OutputLayout.of(str(tmp_path / "real" / "other"), work, "f").work != OutputLayout.of(str(tmp_path / "real" / "out"), work, "f").work

@@ -111,11 +111,13 @@ def test_charset_labels_are_read_as_browsers_read_them():
 
 def test_a_meta_charset_in_a_comment_is_not_the_pages():
     """WHATWG's prescan skips comments: a commented-out meta naming another charset made a UTF-8
-    page mojibake (its title too); a meta after the comment, or after an empty `<!-->`, counts."""
+    page mojibake (its title too); a meta after the comment, or after an empty `<!-->`, counts,
+    and a `<!--` inside an attribute's value opens no comment."""
     text = "<p>Loja dos Materiais Educativos: fantástica, “útil”.</p>"
     commented = '<!-- <meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"> -->'
     for head, charset in ((commented + '<meta charset="UTF-8">', "utf-8"), (commented, "utf-8"),
-                          ('<!--> <meta charset="windows-1252">', "cp1252"), ('<!-- a --> <meta charset="koi8-r">', "koi8-r")):
+                          ('<!--> <meta charset="windows-1252">', "cp1252"), ('<!-- a --> <meta charset="koi8-r">', "koi8-r"),
+                          ('<meta name="description" content="comments open with <!--"><meta charset="koi8-r">', "koi8-r")):
         page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
         decoded = to_utf8(page)
         assert decoded.charset == charset, head
@@ -308,6 +310,19 @@ def test_a_payload_that_quotes_warc_records_is_a_page_not_damage(tmp_path, compr
     assert errors == []
     assert table.column("url").to_pylist() == ["http://example.com/a.warc", "http://example.com/quote", "http://example.com/last"]
     assert table.column("_read_reason").to_pylist() == ["read.not_html", None, None]
+
+
+@pytest.mark.parametrize("limit", [None, 100_000])
+def test_a_warc_link_to_nothing_is_quarantined(tmp_path, limit):
+    """A `.warc.gz` link to nothing in a folder (listed since links to nothing are): opened while
+    planning, it stopped the run (exit 7, on every rerun) instead of being quarantined."""
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    (folder / "a.warc.gz").write_bytes(WARC.read_bytes())
+    (folder / "z.warc.gz").symlink_to(tmp_path / "gone.warc.gz")
+    docs, _, quarantined = read_everything(folder, limit=limit)
+    assert docs and [(Path(q["source"]).name, q["rows"]) for q in quarantined] == [("z.warc.gz", 0)]
+    assert "cannot read WARC file" in quarantined[0]["error"]
 
 
 def test_a_status_line_without_a_valid_code_is_no_200(tmp_path):
@@ -511,12 +526,13 @@ def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
     (folder / "a.htm").write_bytes(bodies[3])
     (folder / "logo.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     (folder / "stray.html").write_bytes(b"\n <!DOCTYPE html><html><head><title>A\x01B</title>" + bodies[0])  # starts as HTML: a page
+    (folder / "zip.html").write_bytes(b"<!--\x00\x01PK\x03\x04" + bytes(range(64)))  # `<!--` needs a space or `>` after it
     (folder / "moved.html").symlink_to(tmp_path / "nowhere.html")  # pyarrow's listing leaves a link to nothing out
     docs, aside, quarantined = read_everything(folder)
     assert sorted(d["id"] for d in docs) == ["a.htm", "a.html", "p0.html", "p2.html.gz", "stray.html"]
     assert sorted((q["source"].rsplit("/", 1)[1], q["rows"]) for q in quarantined) == [("moved.html", 1), ("p1.html.gz", 1)]
     assert all("cannot read HTML file" in q["error"] for q in quarantined)
-    assert [(r["id"], r["reason"]) for r in aside] == [("logo.html", "read.not_html")]
+    assert sorted((r["id"], r["reason"]) for r in aside) == [("logo.html", "read.not_html"), ("zip.html", "read.not_html")]
 
 
 def test_east_asian_and_thai_labels_decode_as_browsers_decode_them():

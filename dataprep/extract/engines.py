@@ -116,7 +116,8 @@ def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int) -> Ext
             tree = HTMLTree.parse(page)
             root = tree.document.document_element
             title, lang = tree.title, None if root is None else root.getattr("lang")
-            if too_deep:
+            if too_deep:  # not extracted: the configured engine's name, as for any page no engine read
+                done.engines[len(done.texts)] = engine
                 error = f"<div>/<article> elements nested {n} deep, deeper than {MAX_UNCLOSED}: not extracted"
             else:
                 text = extract(tree, page)

@@ -31,19 +31,20 @@ PRESCAN_BYTES = 1024  # WHATWG: the meta prescan looks at the first 1024 bytes
 COUNTING_REPLACE = "dataprep-replace-and-count"
 
 
+#: what WHATWG's prescan steps over: a comment (ended by the first `>` after two dashes, those of
+#: `<!--` included: `<!-->` is one), or a tag with its attributes (a quoted value may hold `>` or `<!--`)
+PRESCAN_TOKEN = re.compile(rb"""<!--(?:>|->|.*?-->|.*\Z)|<[a-zA-Z][^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>?""", re.DOTALL)
+
+
 def _meta_charset(body: bytes) -> bytes | None:
-    """The charset of the first `<meta>` naming one in the first PRESCAN_BYTES bytes that lies in
-    no comment: WHATWG's prescan skips `<!-- ... -->` (a commented-out meta naming another
-    charset turned a UTF-8 page into mojibake). A comment ends at the first `-->` after its `<!`."""
-    at = 0
-    while (match := META_CHARSET.search(body, at, PRESCAN_BYTES)) is not None:
-        opened = body.rfind(b"<!--", 0, match.start())
-        closed = body.find(b"-->", opened + 2) if opened >= 0 else -1
-        if opened < 0 or 0 <= closed < match.start():
-            return match.group(1)
-        if closed < 0:
-            return None
-        at = closed + 3
+    """The charset of the first `<meta>` naming one in the first PRESCAN_BYTES bytes, read tag by
+    tag as WHATWG's prescan reads them: a meta in a comment is none (a commented-out meta naming
+    another charset turned a UTF-8 page into mojibake), and a `<!--` in an attribute's value opens
+    no comment."""
+    for token in PRESCAN_TOKEN.finditer(body, 0, PRESCAN_BYTES):
+        found = None if token.group().startswith(b"<!--") else META_CHARSET.match(token.group())
+        if found:
+            return found.group(1)
     return None
 
 

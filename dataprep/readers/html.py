@@ -27,7 +27,7 @@ SNIFFED_BYTES = 1024
 #: ...unless the file starts as HTML (the same sniffing's HTML patterns, checked first, after
 #: white space) or with a byte order mark: a stray control byte in a page's title set it aside
 #: as a file, while the same page was kept from a WARC or a table
-HTML_START = re.compile(rb"[\t\n\x0c\r ]*(?:<!--|(?i:<(?:!DOCTYPE HTML|HTML|HEAD|SCRIPT|IFRAME|H1|DIV|FONT|TABLE|A|STYLE|TITLE|B|BODY|BR|P))[ >])")
+HTML_START = re.compile(rb"[\t\n\x0c\r ]*(?:<!--|(?i:<(?:!DOCTYPE HTML|HTML|HEAD|SCRIPT|IFRAME|H1|DIV|FONT|TABLE|A|STYLE|TITLE|B|BODY|BR|P)))[ >]")
 
 
 def read_bundle(paths: list[str], stems: list[str], batch_rows: int) -> Iterator[tuple[pa.Table | None, np.ndarray, list[tuple[int, str]]]]:
