@@ -394,7 +394,8 @@ def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], s
     try:
         ledger.check_error_budget(taken, failed, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
     except StageOverBudget:
-        unkeyed = [path for path in (layout.keys_part(segment, p.key) for p in quarantining) if isinstance(stages[0], Global) and _unkeyed(path)]
+        keyed = isinstance(stages[0], Global)
+        unkeyed = [path for path in (layout.keys_part(segment, p.key) for p in quarantining) if keyed and _unkeyed(path)]
         if unkeyed:  # keys failed: once fixed, the stage keys those documents, which changes its resolution, so every part is redone
             storage.each(storage.delete, unkeyed)
             storage.delete_tree(layout.decisions_dir(segment))

@@ -109,15 +109,15 @@ def run(engine: str, html: pa.Array, unsure_share: float, min_chars: int) -> Ext
     deep = depth > MAX_UNCLOSED
     first = "trafilatura" if engine == "trafilatura" else "resiliparse"
     extract = {"trafilatura": lambda _, page: trafilatura_text(page), "resiliparse": resiliparse_text, "hybrid": pruned_text}[engine]
-    done = Extracted([], [first] * len(pages), [], [], [])
+    # a page too deep is not extracted: it has the configured engine's name, as any page no engine read
+    done = Extracted([], [engine if too_deep else first for too_deep in deep], [], [], [])
     for page, n, too_deep in zip(pages, depth, deep):
         text = error = title = lang = None
         try:
             tree = HTMLTree.parse(page)
             root = tree.document.document_element
             title, lang = tree.title, None if root is None else root.getattr("lang")
-            if too_deep:  # not extracted: the configured engine's name, as for any page no engine read
-                done.engines[len(done.texts)] = engine
+            if too_deep:
                 error = f"<div>/<article> elements nested {n} deep, deeper than {MAX_UNCLOSED}: not extracted"
             else:
                 text = extract(tree, page)

@@ -27,6 +27,7 @@ SNIFFED_BYTES = 1024
 #: ...unless the file starts as HTML (the same sniffing's HTML patterns, checked first, after
 #: white space) or with a byte order mark: a stray control byte in a page's title set it aside
 #: as a file, while the same page was kept from a WARC or a table
+BOM_BYTES = tuple(bom for bom, _ in BOMS)
 HTML_START = re.compile(rb"[\t\n\x0c\r ]*(?:<!--|(?i:<(?:!DOCTYPE HTML|HTML|HEAD|SCRIPT|IFRAME|H1|DIV|FONT|TABLE|A|STYLE|TITLE|B|BODY|BR|P)))[ >]")
 
 
@@ -37,7 +38,7 @@ def read_bundle(paths: list[str], stems: list[str], batch_rows: int) -> Iterator
         try:
             with storage.open_text_input(path) as handle:
                 body = handle.read()
-            binary = not body.startswith(tuple(bom for bom, _ in BOMS)) and not HTML_START.match(body) \
+            binary = not body.startswith(BOM_BYTES) and not HTML_START.match(body) \
                 and BINARY_BYTES.search(body, 0, SNIFFED_BYTES) is not None
             page = to_utf8(b"" if binary else body)
         except Exception as exc:  # noqa: BLE001 (a damaged gzip raises zlib.error, EOFError, OSError...): this file only
