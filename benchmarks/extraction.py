@@ -256,11 +256,15 @@ EXTRACTORS = {
 }
 
 
+def load_line(when: str) -> str:
+    return f"\nload average {when}: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared: speeds are noisy)"
+
+
 def main() -> None:
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared: speeds are noisy)")
+    print(load_line("before"))
     if "--agreement" in sys.argv[1:]:
         agreement()
-        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(load_line("after"))
         return
     articles = article_benchmark()
     sets = ([articles] if articles else []) + check_set()
@@ -278,7 +282,7 @@ def main() -> None:
                 shown = f"{speed:12.1f}" if label == page_set.name else " " * 12
                 print(f"{label:<28} {name:<26} {s.precision:9.3f} {s.recall:7.3f} {s.f1:6.3f} {s.accuracy:8.3f} {shown}  "
                       f"{note if label == page_set.name else ''}", flush=True)
-    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(load_line("after"))
 
 
 if __name__ == "__main__":
