@@ -289,3 +289,20 @@ def test_pruning_that_hits_the_main_text_is_undone_however_long_the_rest(pages):
     assert sum(map(len, plain)) >= 1000 and sum(map(len, named)) > sum(map(len, plain))  # long, yet under half
     text = extract([page], unsure_share=1.0, min_chars=0)["text"][0].as_py()
     assert all(p in text for p in named + plain)
+
+
+@pytest.mark.parametrize("element", ["p", "span"])
+def test_boilerplate_is_pruned_on_the_elements_trafilatura_prunes(pages, element):
+    """The boilerplate words prune the elements trafilatura's discard XPath prunes: paragraphs and
+    spans too, not only containers (a newsletter teaser written as `<p id="newsletter-teaser">`
+    inside an article's text, as meedia.de writes it, was kept)."""
+    import html as markup
+
+    paragraphs = [p for p in pages[3]["truth"].split("\n") if len(p) > 80][:6]
+    teaser = "Sign up for our newsletter to get the latest stories about the media business in your inbox every morning."
+    wrapped = f"<{element} id='newsletter-teaser'>{teaser}</{element}>"
+    body = "".join(f"<p>{markup.escape(p)}</p>" for p in paragraphs[:3]) + wrapped + "".join(
+        f"<p>{markup.escape(p)}</p>" for p in paragraphs[3:])
+    page = f"<html><head><title>t</title></head><body><article><h1>The story</h1>{body}</article></body></html>"
+    text = extract([page], unsure_share=1.0, min_chars=0)["text"][0].as_py()
+    assert all(p in text for p in paragraphs) and "newsletter" not in text
