@@ -215,27 +215,56 @@ def list_files(uri: str, recursive: bool = True) -> list[pafs.FileInfo]:
     """Files under a folder (none when it does not exist), sorted by path."""
     fs, path = resolve(uri)
     found = fs.get_file_info(pafs.FileSelector(path, recursive=recursive, allow_not_found=True))
-    return sorted((i for i in found if i.type == pafs.FileType.File), key=lambda i: i.path)
+    return sorted((i for i in found if i.type == pafs.FileType.File and _named(i)), key=lambda i: i.path)
+
+
+def _named(info: pafs.FileInfo) -> bool:
+    """Whether pyarrow can name the file: a local name that is not UTF-8 (a wget mirror of a
+    Latin-1 site) raises on `.path` (walk lists those apart)."""
+    try:
+        return bool(info.path)
+    except UnicodeDecodeError:
+        return False
 
 
 def walk(uri: str) -> list[str]:
     """URIs of every file below a folder, sorted; locally, links to nothing too (pyarrow's listing
     leaves them out: a broken link's page was lost without a word), for their read to fail."""
     found = [_uri(uri, i.path) for i in list_files(uri)]
-    return sorted(found + _broken_links(uri)) if not is_remote(uri) and os.path.isdir(uri) else found
+    if is_remote(uri) or not os.path.isdir(uri):
+        return found
+    broken, unnamed = _unlisted(uri)
+    if unnamed:
+        shown = ", ".join(repr(os.fsencode(name))[1:] for name in unnamed[:3])
+        raise ConfigError(f"{len(unnamed)} file name(s) under {uri} are not UTF-8, which pyarrow cannot open: {shown}"
+                          f"{', ...' if len(unnamed) > 3 else ''}; rename them (e.g. convmv -f latin1 -t utf-8 -r --notest {uri})")
+    return sorted(found + broken)
 
 
-def _broken_links(folder: str) -> list[str]:
-    """Links to nothing below a local folder (the directory entries say which are links: only
-    those cost a look at their target)."""
-    broken = []
+def _unlisted(folder: str) -> tuple[list[str], list[str]]:
+    """What pyarrow's listing of a local folder leaves out: links to nothing, for their read to
+    fail (a broken link's page was lost without a word), and names that are not UTF-8 (the
+    listing raised: an internal error on every rerun). The directory entries say which are links:
+    only those cost a look at their target."""
+    broken, unnamed = [], []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.is_symlink():
+            if not entry.name.isprintable() and _not_utf8(entry.name):
+                unnamed.append(entry.path)
+            elif entry.is_symlink():
                 broken += [entry.path] if not os.path.exists(entry.path) else []
             elif entry.is_dir(follow_symlinks=False):
-                broken += _broken_links(entry.path)
-    return broken
+                below = _unlisted(entry.path)
+                broken, unnamed = broken + below[0], unnamed + below[1]
+    return broken, unnamed
+
+
+def _not_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return False
+    except UnicodeEncodeError:  # os.scandir names undecodable bytes with lone surrogates
+        return True
 
 
 def files(uri: str, pattern: str = "*") -> list[str]:

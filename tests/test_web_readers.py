@@ -11,6 +11,7 @@ import gzip
 import io
 import re
 import json
+import os
 import zlib
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from warcio.warcwriter import WARCWriter
 
 from conftest import REPO, SAMPLES, read_folder, run_pipeline
 from dataprep import pipeline
+from dataprep.errors import ConfigError
 from dataprep.readers import warc as warc_reader
 from dataprep.readers.charset import to_utf8
 from dataprep.run import run
@@ -123,6 +125,35 @@ def test_a_meta_charset_in_a_comment_is_not_the_pages():
         assert decoded.charset == charset, head
         if charset == "utf-8":
             assert decoded.data.decode("utf-8") == page.decode("utf-8")
+
+
+def test_a_meta_is_read_as_the_prescan_reads_it():
+    """WHATWG's prescan: a `content` attribute names the charset only beside
+    `http-equiv="content-type"` (a `<meta name=... content="...charset=iso-8859-1">` made a UTF-8
+    page mojibake), a meta naming a label no browser knows is passed over for the next, and
+    `<metadata>` is no meta."""
+    text = "<p>Loja dos Materiais Educativos: fantástica, “útil”.</p>"
+    for head, charset in (('<meta name="Content-Type" content="text/html; charset=iso-8859-1">', "utf-8"),
+                          ('<meta content="text/html; charset=iso-8859-1">', "utf-8"),
+                          ('<meta http-equiv="refresh" content="5; charset=iso-8859-1">', "utf-8"),
+                          ('<metadata charset="iso-8859-1">', "utf-8"),
+                          ('<META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=koi8-r">', "koi8-r"),
+                          ('<meta charset="no-such-label"><meta charset=koi8-r>', "koi8-r"),
+                          ('<meta name="description" content="' + "x" * 300 + '" charset="koi8-r">', "koi8-r")):
+        page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
+        assert to_utf8(page).charset == charset, head
+
+
+def test_windows_1252_reads_every_byte_as_browsers_do():
+    """Python's cp1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined; WHATWG's windows-1252
+    (what iso-8859-1 means) reads them as U+0081 ...: a UTF-8 page served as iso-8859-1 keeps
+    every byte of its mojibake (” is E2 80 9D), so ftfy can undo it."""
+    page = "<p>Korean thriller “Parasite” won ÁÍÏÐÝ</p>".encode()
+    decoded = to_utf8(page, "iso-8859-1")
+    assert decoded.replaced == 0 and "\ufffd" not in decoded.data.decode("utf-8")
+    import ftfy
+
+    assert ftfy.fix_encoding(decoded.data.decode("utf-8")) == page.decode()
 
 
 def test_undecodable_bytes_are_replaced_and_counted():
@@ -349,6 +380,10 @@ def test_headers_are_read_as_crawlers_write_them(tmp_path, compress):
     assert errors == [] and table.column("_read_reason").to_pylist() == [None, None, None, None, "read.http_status", None]
     assert table.column("url").to_pylist()[0] == "http://example.com/wget"
     assert table.column("text").to_pylist()[1:4] == ["<html><body><p>25 \u20ac only</p></body></html>"] * 3
+    # merged values after a parameter: FastWARC's charset field holds "iso-8859-15, text/html"
+    merged = [_warc_record(7, b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=iso-8859-15, text/html\r\n\r\n" + euro)]
+    table, errors = read_all(_write_records(tmp_path, "merged", merged, compress))
+    assert errors == [] and table.column("text").to_pylist() == ["<html><body><p>25 \u20ac only</p></body></html>"]
     assert table.column("warc_offset").to_pylist() == sorted(table.column("warc_offset").to_pylist())
 
 
@@ -533,6 +568,18 @@ def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
     assert sorted((q["source"].rsplit("/", 1)[1], q["rows"]) for q in quarantined) == [("moved.html", 1), ("p1.html.gz", 1)]
     assert all("cannot read HTML file" in q["error"] for q in quarantined)
     assert sorted((r["id"], r["reason"]) for r in aside) == [("logo.html", "read.not_html"), ("zip.html", "read.not_html")]
+
+
+def test_a_file_name_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
+    """pyarrow can neither list nor open a local file whose name is not UTF-8 (a wget mirror of a
+    Latin-1 site): it was an internal error on every rerun; it is a config error naming it."""
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "good.html").write_bytes(list(_response_bodies().values())[0])
+    with open(os.fsencode(folder) + b"/caf\xe9.html", "wb") as page:
+        page.write(b"<p>caf\xe9</p>")
+    with pytest.raises(ConfigError, match=r"1 file name\(s\) under .* are not UTF-8.*caf\\xe9\.html.*rename them"):
+        read_everything(folder)
 
 
 def test_east_asian_and_thai_labels_decode_as_browsers_decode_them():

@@ -25,7 +25,11 @@ import numpy as np
 import pyarrow as pa
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 
-META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_:.\-]{2,40})""", re.IGNORECASE)
+#: a `<meta>` tag, and each of its attributes (name, then a quoted or bare value)
+META_TAG = re.compile(rb"<meta[\s/]", re.IGNORECASE)
+ATTRIBUTE = re.compile(rb"""([^\s/>"'=][^\s/>=]*)(?:\s*=\s*(?:"([^"]*)"?|'([^']*)'?|([^\s>]*)))?""")
+#: the charset in a `content` attribute's value (WHATWG: "extracting a character encoding from a meta element")
+CONTENT_CHARSET = re.compile(rb"""charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;"']+))""", re.IGNORECASE)
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 PRESCAN_BYTES = 1024  # WHATWG: the meta prescan looks at the first 1024 bytes
 COUNTING_REPLACE = "dataprep-replace-and-count"
@@ -36,15 +40,26 @@ COUNTING_REPLACE = "dataprep-replace-and-count"
 PRESCAN_TOKEN = re.compile(rb"""<!--(?:>|->|.*?-->|.*\Z)|<[a-zA-Z][^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>?""", re.DOTALL)
 
 
-def _meta_charset(body: bytes) -> bytes | None:
-    """The charset of the first `<meta>` naming one in the first PRESCAN_BYTES bytes, read tag by
-    tag as WHATWG's prescan reads them: a meta in a comment is none (a commented-out meta naming
-    another charset turned a UTF-8 page into mojibake), and a `<!--` in an attribute's value opens
-    no comment."""
+def _meta_charset(body: bytes) -> str | None:
+    """The encoding of the first `<meta>` declaring one that a browser knows, in the first
+    PRESCAN_BYTES bytes, read tag by tag as WHATWG's prescan reads them: a meta in a comment is
+    none (a commented-out meta naming another charset turned a UTF-8 page into mojibake), a `<!--`
+    in an attribute's value opens no comment, a `content` attribute counts only beside
+    `http-equiv="content-type"` (`<meta name="description" content="...charset=...">` made a
+    UTF-8 page mojibake), and a meta naming an unknown label is passed over for the next."""
     for token in PRESCAN_TOKEN.finditer(body, 0, PRESCAN_BYTES):
-        found = None if token.group().startswith(b"<!--") else META_CHARSET.match(token.group())
-        if found:
-            return found.group(1)
+        tag = token.group()
+        if not META_TAG.match(tag):
+            continue
+        attributes: dict[bytes, bytes] = {}
+        for found in ATTRIBUTE.finditer(tag, 5):
+            attributes.setdefault(found.group(1).lower(), next((v for v in found.groups()[1:] if v is not None), b""))
+        label = attributes.get(b"charset")
+        if label is None and attributes.get(b"http-equiv", b"").strip().lower() == b"content-type":
+            content = CONTENT_CHARSET.search(attributes.get(b"content", b""))
+            label = next((v for v in content.groups() if v is not None), None) if content else None
+        if label is not None and (declared := browser_label(label)):
+            return declared
     return None
 
 
@@ -90,8 +105,7 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
     declared = browser_label(http_charset)
     source = "http"
     if not declared:
-        label = _meta_charset(body)
-        declared, source = (browser_label(label) if label else None), "meta"
+        declared, source = _meta_charset(body), "meta"
         if declared in ("utf-16-le", "utf-16-be"):  # WHATWG: a meta tag read as ASCII cannot be right about UTF-16
             declared = "utf-8"
     if declared == "utf-8" or (declared and body.isascii() and _ascii_compatible(declared)):
@@ -115,8 +129,16 @@ def _recode(body: bytes, charset: str, source: str) -> Page:
     return Page(text.encode("utf-8"), charset, source, replaced)
 
 
+#: WHATWG's windows-1252 (also what `iso-8859-1` and `ascii` mean): Python's cp1252 leaves 0x81,
+#: 0x8D, 0x8F, 0x90 and 0x9D undefined, browsers read them as U+0081 ... (a UTF-8 page served as
+#: iso-8859-1 lost ", Á, Í, Ï, Ð and Ý to U+FFFD, which normalize's mojibake repair then could not undo)
+WINDOWS_1252 = "".join(bytes([byte]).decode("cp1252", "ignore") or chr(byte) for byte in range(256))
+
+
 def decode_counting(data: bytes, charset: str) -> tuple[str, int]:
     """Decode; invalid sequences become U+FFFD, and how many there were is returned."""
+    if codecs.lookup(charset).name == "cp1252":
+        return codecs.charmap_decode(data, "strict", WINDOWS_1252)[0], 0
     try:
         return str(data, charset), 0
     except UnicodeDecodeError:
