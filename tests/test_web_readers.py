@@ -594,6 +594,17 @@ def test_east_asian_and_thai_labels_decode_as_browsers_decode_them():
         assert (page.data.decode("utf-8"), page.replaced) == (f'<meta charset="{label}"><p>{text}</p>', 0), label
 
 
+def test_euc_jp_reads_necs_characters_as_browsers_do():
+    """WHATWG's EUC-JP decoder reads index-jis0208, which holds NEC's row 13 (①, ㈱, Ⅰ) and the
+    NEC-selected IBM kanji; Python's euc_jp lost them to U+FFFD and misread the bytes after.
+    (The EUC-JP bytes of row 13, cell 1 are AD A1: row and cell plus 0xA0.)"""
+    nec = {"①": b"\xad\xa1", "②": b"\xad\xa2", "㈱": b"\xad\xea", "Ⅰ": b"\xad\xb5", "纊": b"\xf9\xa1"}
+    body = "第①回の会議は②月、㈱テスト Ⅰ 纊"
+    encoded = b"".join(nec[ch] if ch in nec else ch.encode("euc_jp") for ch in body)
+    page = to_utf8(b'<meta charset="EUC-JP"><p>' + encoded + b"\xff</p>")
+    assert (page.data.decode("utf-8"), page.replaced) == (f'<meta charset="EUC-JP"><p>{body}\ufffd</p>', 1)
+
+
 def test_a_cut_jsonl_gz_keeps_the_records_before_the_damage(tmp_path):
     """The records before a gzip stream's cut were lost with it (up to a batch of them), and
     under --limit the whole file was dropped with no word."""

@@ -233,9 +233,29 @@ def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
 
 
 def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:
-    """errors="replace", counting each replaced sequence (a decode runs on one thread)."""
+    """errors="replace", counting each replaced sequence (a decode runs on one thread); in EUC-JP,
+    first the characters of WHATWG's index that Python's euc_jp lacks."""
+    if isinstance(exc, UnicodeDecodeError) and exc.encoding == "euc_jp" and (found := _jis0208(exc.object, exc.start)):
+        return found, exc.start + 2
     _replaced[0] += 1
     return "\ufffd", exc.end
+
+
+def _jis0208(data: bytes, at: int) -> str | None:
+    """The two-byte EUC-JP character at `at` as WHATWG's decoder reads it, when Python's euc_jp
+    has none: NEC's row 13 (①, №, ㈱, Ⅰ) and the NEC-selected IBM kanji, which browsers read (an
+    EUC-JP page lost them to U+FFFD, and the bytes after them were misread). Read through cp932,
+    whose table is the same index-jis0208, at the Shift_JIS bytes of the same row and cell."""
+    pair = data[at:at + 2]
+    if len(pair) < 2 or not (0xA1 <= pair[0] <= 0xFE and 0xA1 <= pair[1] <= 0xFE):
+        return None
+    row, cell = pair[0] - 0xA0, pair[1] - 0xA0
+    lead = ((row - 1) >> 1) + (0x81 if row <= 62 else 0xC1)
+    trail = cell + 0x9E if row % 2 == 0 else cell + (0x3F if cell <= 63 else 0x40)
+    try:
+        return bytes([lead, trail]).decode("cp932")
+    except UnicodeDecodeError:
+        return None
 
 
 _replaced = [0]
