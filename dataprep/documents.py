@@ -86,14 +86,17 @@ def discover(spec: str, declared: str = "auto") -> list[str]:
     return discover_all(spec, declared)[0]
 
 
-def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str]]:
-    """(input files, files passed over) for a file, a folder (searched recursively) or a glob,
-    local or on any filesystem storage.py opens (files as absolute paths or URIs).
+def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str], list[str]]:
+    """(input files, web files passed over, other files passed over) for a file, a folder
+    (searched recursively) or a glob, local or on any filesystem storage.py opens (files as
+    absolute paths or URIs).
 
     A declared format takes the files with its suffixes (any file a glob names). "auto" takes
     every known suffix, but a folder that holds tables (Parquet, JSONL) besides raw web files
     (WARC, WET, HTML) is read for its tables: the web files are passed over, and returned so the
-    run can say so (`--input-format html` reads them).
+    run can say so (`--input-format html` reads them). So are a folder's files of no format read
+    (a `notes.txt`, a page saved as `.php`): counted in stats.json, and named when a format was
+    declared.
     """
     is_glob = any(ch in spec for ch in "*?[") and not storage.exists(storage.normalize(spec))  # `page[1].html` may be a name
     if is_glob:
@@ -104,21 +107,23 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
         candidates = [uri for uri in storage.walk(root)
                       if not any(part.startswith(("_", ".")) for part in storage.relative(uri, root).split("/")[:-1])]
     elif storage.is_file(storage.normalize(spec)):
-        return [storage.normalize(spec)], []
+        return [storage.normalize(spec)], [], []
     else:
         raise ConfigError(f"input not found: {storage.public(spec)}")
     wanted = INPUT_SUFFIXES if declared == "auto" else ("",) if is_glob else FORMAT_SUFFIXES[declared]
     if declared == "html":  # pages as files, or as a column of tables
         wanted = wanted + TABLE_SUFFIXES
-    files = sorted(p for p in candidates if storage.name(p).lower().endswith(wanted) and not storage.name(p).startswith((".", "_")))
+    shown = [p for p in candidates if not storage.name(p).startswith((".", "_"))]
+    files = sorted(p for p in shown if storage.name(p).lower().endswith(wanted))
     if not files:
         raise ConfigError(f"no input files in {storage.public(spec)} (looked for {', '.join('*' + s for s in wanted if s) or 'any file'})")
+    others = sorted(set(shown) - set(files))
     if declared != "auto":
-        return files, []
+        return files, [], others
     tables = [f for f in files if file_format(f) in ("parquet", "jsonl")]
     if tables and len(tables) < len(files):
-        return tables, [f for f in files if f not in set(tables)]
-    return files, []
+        return tables, [f for f in files if f not in set(tables)], others
+    return files, [], others
 
 
 def relative_names(files: list[str]) -> list[str]:
@@ -324,7 +329,8 @@ def _iter_html(part: Part, batch_rows: int):
     """The bundle's files, the first `max_rows` of them under --limit (a bad file past them is not read)."""
     paths, names = zip(*part.bundle[: part.max_rows])
     for table, rows, errors in html_reader.read_bundle(list(paths), list(names), batch_rows):
-        yield table, rows, [quarantine_record(paths[row], error) for row, error in errors]
+        # the page's id (its path below the folder), as it would have had: `explain --id` finds it
+        yield table, rows, [quarantine_record(paths[row], error, id=names[row]) for row, error in errors]
 
 
 def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None):

@@ -41,10 +41,13 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if not opts.output:
         raise ConfigError("no output folder: give --output or an 'output' key in the pipeline")
     started = time.time()
-    files, passed_over = documents.discover_all(opts.input, opts.input_format)
+    files, passed_over, unread = documents.discover_all(opts.input, opts.input_format)
     if passed_over:
         print(f"dataprep: {storage.public(opts.input)} holds tables and {len(passed_over)} raw web files (e.g. "
               f"{storage.public(passed_over[0])}): reading the tables; --input-format warc, wet or html reads the others", file=sys.stderr)
+    if unread and opts.input_format != "auto":  # said when a format is declared: the folder was meant to be of it
+        print(f"dataprep: passed over {len(unread)} file(s) in {storage.public(opts.input)} whose names end in no suffix of "
+              f"--input-format {opts.input_format} (e.g. {storage.public(unread[0])})", file=sys.stderr)
     identity = _identity(pipeline, files)
     layout = OutputLayout.of(opts.output, opts.work_dir, identity["fingerprint"])
     _check_apart(opts.input, files, layout)
@@ -104,8 +107,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     schema_note = outputs.unify_parts(layout.kept, layout.removed)
     stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), attempts, phase_seconds)
     stats["ray"] = cluster
-    if passed_over:
-        stats["input"]["passed_over"] = len(passed_over)
+    if passed_over or unread:
+        stats["input"]["passed_over"] = len(passed_over) + len(unread)
     if schema_note:
         stats["schema_note"] = schema_note
     if stage_outputs:

@@ -548,7 +548,8 @@ def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
     bundle, blamed on the bundle's first file); an image saved as .html is set aside as
     `read.not_html`, not kept, but a page starting as HTML with a control byte in its title is a
     page, as from a WARC; a link to nothing is quarantined; `a.html` and `a.htm` are two pages
-    with ids of their own."""
+    with ids of their own, and a quarantined file keeps the id its page would have had (`explain`
+    finds it)."""
     bodies = list(_response_bodies().values())[:4]
     folder = tmp_path / "pages"
     folder.mkdir()
@@ -565,7 +566,8 @@ def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
     (folder / "moved.html").symlink_to(tmp_path / "nowhere.html")  # pyarrow's listing leaves a link to nothing out
     docs, aside, quarantined = read_everything(folder)
     assert sorted(d["id"] for d in docs) == ["a.htm", "a.html", "p0.html", "p2.html.gz", "stray.html"]
-    assert sorted((q["source"].rsplit("/", 1)[1], q["rows"]) for q in quarantined) == [("moved.html", 1), ("p1.html.gz", 1)]
+    assert sorted((q["source"].rsplit("/", 1)[1], q["rows"], q["id"]) for q in quarantined) == [("moved.html", 1, "moved.html"),
+                                                                                               ("p1.html.gz", 1, "p1.html.gz")]
     assert all("cannot read HTML file" in q["error"] for q in quarantined)
     assert sorted((r["id"], r["reason"]) for r in aside) == [("logo.html", "read.not_html"), ("zip.html", "read.not_html")]
 
@@ -685,3 +687,17 @@ def test_a_limit_reads_no_record_past_it(tmp_path):
     (folder / "p3.html.gz").write_bytes(gzip.compress(bodies[0])[:40])
     docs, _, quarantined = read_everything(folder, limit=3)
     assert [d["id"] for d in docs] == ["p0.html", "p1.html", "p2.html"] and quarantined == []
+
+
+def test_files_of_no_input_format_in_a_folder_are_counted_not_silently_skipped(tmp_path):
+    """A folder read as HTML holds files that are no HTML by name (a wget mirror's `page.php`, a
+    `notes.txt`): they are not read, and discovery returns them, for the run to name and count."""
+    from dataprep import documents
+
+    folder = tmp_path / "mirror"
+    (folder / "_logs").mkdir(parents=True)
+    for name in ("a.html", "page.php", "notes.txt", "_logs/x.txt", ".hidden"):
+        (folder / name).write_bytes(list(_response_bodies().values())[0])
+    files, web, unread = documents.discover_all(str(folder), "html")
+    assert [Path(f).name for f in files] == ["a.html"] and web == []
+    assert sorted(Path(f).name for f in unread) == ["notes.txt", "page.php"]
