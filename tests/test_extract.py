@@ -306,30 +306,3 @@ def test_boilerplate_is_pruned_on_the_elements_trafilatura_prunes(pages, element
     page = f"<html><head><title>t</title></head><body><article><h1>The story</h1>{body}</article></body></html>"
     text = extract([page], unsure_share=1.0, min_chars=0)["text"][0].as_py()
     assert all(p in text for p in paragraphs) and "newsletter" not in text
-
-
-def test_trafilatura_reads_the_page_cut_down_as_it_would_read_it_whole(pages):
-    """The hybrid's second pass hands trafilatura the page without what trafilatura deletes
-    anyway, and only the main container when one holds a fair share of the text: on real
-    articles its text is the one it gives for the whole page."""
-    import trafilatura
-
-    sample = pages[::12]
-    whole = [trafilatura.extract(p["html"], fast=True, include_comments=False) or "" for p in sample]
-    cut = [engines.trafilatura_fast_text(p["html"]) for p in sample]
-    assert score(cut, whole).f1 >= 0.99
-    reduced = engines.for_trafilatura(sample[0]["html"])
-    assert len(reduced) < len(sample[0]["html"]) / 2 and not re.search(r"(?i)<(nav|style|noscript)\b", reduced)
-
-
-def test_a_teaser_article_is_not_taken_for_the_pages_text(pages):
-    """An `<article>` teaser in a sidebar is the first `article`, but holds little of the body's
-    text: trafilatura reads the whole page, not the teaser."""
-    import html as markup
-
-    paragraphs = [p for p in pages[5]["truth"].split("\n") if len(p) > 80][:8]
-    teaser = "<article class='teaser'><h3>Also read</h3><p>A short teaser for another story on this site.</p></article>"
-    page = (f"<html><head><title>t</title></head><body><div class='side'>{teaser}</div>"
-            f"<div class='story'>{''.join(f'<p>{markup.escape(p)}</p>' for p in paragraphs)}</div></body></html>")
-    text = engines.trafilatura_fast_text(page)
-    assert all(p in text for p in paragraphs)

@@ -178,48 +178,10 @@ def trafilatura_fast_text(html: str) -> str:
     """trafilatura for the hybrid's unsure pages: without its fallback extractors (readability,
     jusText; the same F1 on the article benchmark at 1.4x the speed) and without comment
     sections, which the stage leaves out on every engine (resiliparse's `comments=False`): alone,
-    F1 0.955 -> 0.962 on the article benchmark (0.969 on its even half, 0.956 on the odd one).
-    It reads the page as `for_trafilatura` cuts it down."""
+    F1 0.955 -> 0.962 on the article benchmark (0.969 on its even half, 0.956 on the odd one)."""
     import trafilatura
 
-    return trafilatura.extract(for_trafilatura(html), fast=True, include_comments=False) or ""
-
-
-#: elements trafilatura's tree cleaning deletes whatever the page (its MANUALLY_CLEANED list, the
-#: members that are common), cut by lexbor before trafilatura's lxml pass, whose time grows with
-#: the number of elements; JSON-LD scripts stay (trafilatura reads them). The same text on all 53
-#: article pages the hybrid sends to trafilatura.
-TRAFILATURA_DELETES = ('script:not([type="application/ld+json"]),style,noscript,svg,iframe,nav,footer,aside,link,'
-                       "embed,object,canvas,video,audio,picture,select,textarea,button")
-#: the page's main container, the first of these that holds MAIN_SHARE of the body's text
-#: (trafilatura's own first guesses: schema.org's articleBody, then `article`, `main`)
-MAIN_CONTAINERS = ("[itemprop=articleBody]", "article", "main", "[role=main]")
-#: under this share, the container is a teaser or a box, not the page's text (on three article
-#: pages the first `article` is a teaser: text lost); 0.1 to 0.3 give the same article F1
-MAIN_SHARE = 0.2
-
-
-def for_trafilatura(page: str) -> str:
-    """The page as trafilatura's second pass reads it: without what trafilatura would delete
-    anyway, and only the head and the main container when there is one (trafilatura looks for it
-    first itself). 4.8-5.6 ms a page in trafilatura instead of 7.6-8.6, counting the lexbor parse
-    and serialization (0.9 ms). lexbor serializes the tree as HTML5 parses it, which libxml2 does
-    not always do (`<p/>` is an open `<p>`): trafilatura's text changes on some documentation pages."""
-    from resiliparse.parse.html import HTMLTree
-
-    tree = HTMLTree.parse(page)
-    # .values(): one query (indexing the collection re-runs it per item: 8-10 ms a page); detached,
-    # not decomposed: a match inside an earlier match would be freed twice
-    for node in tree.document.query_selector_all(TRAFILATURA_DELETES).values():
-        if node.parent is not None:
-            node.parent.remove_child(node)
-    body, head = tree.body, tree.head
-    body_chars = len(body.text) if body is not None else 0
-    for selector in MAIN_CONTAINERS:
-        main = tree.document.query_selector(selector)
-        if main is not None and len(main.text) >= MAIN_SHARE * body_chars:
-            return f"<html>{head.html if head is not None else ''}<body>{main.html}</body></html>"
-    return tree.document.html
+    return trafilatura.extract(html, fast=True, include_comments=False) or ""
 
 
 def resiliparse_text(tree: HTMLTree, _page: str) -> str:
