@@ -306,3 +306,26 @@ def test_boilerplate_is_pruned_on_the_elements_trafilatura_prunes(pages, element
     page = f"<html><head><title>t</title></head><body><article><h1>The story</h1>{body}</article></body></html>"
     text = extract([page], unsure_share=1.0, min_chars=0)["text"][0].as_py()
     assert all(p in text for p in paragraphs) and "newsletter" not in text
+
+
+@pytest.mark.parametrize("engine", ["trafilatura", "resiliparse"])
+def test_mojibake_is_repaired_or_left_visible_never_turned_into_other_letters(pages, engine):
+    """A UTF-8 page served as iso-8859-1 decodes as browsers decode it: ” (E2 80 9D) is `â€` and
+    the C1 control U+009D. normalize's ftfy repairs that; but trafilatura drops C1 controls, and
+    `â€` alone was "repaired" into †, and `Ã` + a dropped control into Ã: wrong letters, with no
+    sign. trafilatura now reads U+FFFD in their place, so its damage stays visible."""
+    import html as markup
+
+    import ftfy
+
+    from dataprep.readers.charset import to_utf8
+
+    paragraphs = [p for p in pages[7]["truth"].split("\n") if len(p) > 80][:4]
+    quoted = [f"„{p}” — Ádám, Íris" for p in paragraphs]
+    page = ("<html><head><title>t</title></head><body><article>"
+            + "".join(f"<p>{markup.escape(p)}</p>" for p in quoted) + "</article></body></html>").encode()
+    text = ftfy.fix_encoding(engines.run(engine, pa.array([to_utf8(page, "iso-8859-1").data.decode()]), 0.04, 250).texts[0])
+    if engine == "resiliparse":
+        assert all(p in text for p in quoted)
+    else:
+        assert "\ufffd" in text and not re.search("[†Ã]", text) and all(p.split("”")[0] in text for p in quoted)

@@ -168,10 +168,22 @@ def without_unrendered(page: str) -> str:
     return "".join(kept) + page[at:]
 
 
+#: C1 control characters: in a decoded page, only the mojibake of UTF-8 read as windows-1252
+#: (the last byte of ” is 0x9D, read as U+009D), which `normalize` repairs
+C1_CONTROL = re.compile("[\x80-\x9f]")
+
+
+def for_trafilatura(html: str) -> str:
+    """The page with its C1 controls as U+FFFD: trafilatura drops them from its text, and the
+    mojibake left without them was "repaired" by `normalize` into other characters, silently
+    (`â€` + U+009D is ”; `â€` alone became †); as U+FFFD the damage stays visible."""
+    return C1_CONTROL.sub("\ufffd", html) if C1_CONTROL.search(html) else html
+
+
 def trafilatura_text(html: str) -> str:
     import trafilatura
 
-    return trafilatura.extract(html) or ""
+    return trafilatura.extract(for_trafilatura(html)) or ""
 
 
 def trafilatura_fast_text(html: str) -> str:
@@ -181,7 +193,7 @@ def trafilatura_fast_text(html: str) -> str:
     F1 0.955 -> 0.962 on the article benchmark (0.969 on its even half, 0.956 on the odd one)."""
     import trafilatura
 
-    return trafilatura.extract(html, fast=True, include_comments=False) or ""
+    return trafilatura.extract(for_trafilatura(html), fast=True, include_comments=False) or ""
 
 
 def resiliparse_text(tree: HTMLTree, _page: str) -> str:
