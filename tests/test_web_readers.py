@@ -605,6 +605,10 @@ def test_euc_jp_reads_necs_characters_as_browsers_do():
     encoded = b"".join(nec[ch] if ch in nec else ch.encode("euc_jp") for ch in body)
     page = to_utf8(b'<meta charset="EUC-JP"><p>' + encoded + b"\xff</p>")
     assert (page.data.decode("utf-8"), page.replaced) == (f'<meta charset="EUC-JP"><p>{body}\ufffd</p>', 1)
+    # no character there: one error per pair or 0x8F triple, and the next character read right
+    for bad in (b"\xa9\xa1", b"\xfe\xfe", b"\xad\xff", b"\x8f\xad\xa1", b"\x8f\xf9\xa1"):
+        page = to_utf8(b'<meta charset="EUC-JP"><p>' + bad + "あ".encode("euc_jp") + b"</p>")
+        assert (page.data.decode("utf-8"), page.replaced) == ('<meta charset="EUC-JP"><p>\ufffdあ</p>', 1), bad
 
 
 def test_a_cut_jsonl_gz_keeps_the_records_before_the_damage(tmp_path):

@@ -235,27 +235,38 @@ def utf8_column(pages: list[Page | None]) -> tuple[pa.Array, list[int | None]]:
 def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:
     """errors="replace", counting each replaced sequence (a decode runs on one thread); in EUC-JP,
     first the characters of WHATWG's index that Python's euc_jp lacks."""
-    if isinstance(exc, UnicodeDecodeError) and exc.encoding == "euc_jp" and (found := _jis0208(exc.object, exc.start)):
-        return found, exc.start + 2
+    end = exc.end
+    if isinstance(exc, UnicodeDecodeError) and exc.encoding == "euc_jp":
+        found, end = _euc_jp(exc.object, exc.start, exc.end)
+        if found is not None:
+            return found, end
     _replaced[0] += 1
-    return "\ufffd", exc.end
+    return "\ufffd", end
 
 
-def _jis0208(data: bytes, at: int) -> str | None:
-    """The two-byte EUC-JP character at `at` as WHATWG's decoder reads it, when Python's euc_jp
-    has none: NEC's row 13 (①, №, ㈱, Ⅰ) and the NEC-selected IBM kanji, which browsers read (an
-    EUC-JP page lost them to U+FFFD, and the bytes after them were misread). Read through cp932,
-    whose table is the same index-jis0208, at the Shift_JIS bytes of the same row and cell."""
-    pair = data[at:at + 2]
-    if len(pair) < 2 or not (0xA1 <= pair[0] <= 0xFE and 0xA1 <= pair[1] <= 0xFE):
-        return None
-    row, cell = pair[0] - 0xA0, pair[1] - 0xA0
+def _euc_jp(data: bytes, at: int, end: int) -> tuple[str | None, int]:
+    """What WHATWG's EUC-JP decoder reads at a sequence Python's euc_jp refuses, and where it
+    goes on: a two-byte character of index-jis0208 that Python lacks (NEC's row 13: ①, ㈱, Ⅰ;
+    the NEC-selected IBM kanji), read through cp932, whose table is the same index, at the
+    Shift_JIS bytes of the same row and cell (an EUC-JP page lost them to U+FFFD, and the bytes
+    after them were misread); a pair (a lead and any non-ASCII byte), or a 0x8F triple (JIS X
+    0212), with no character is one error, not one per byte. A lead byte before an ASCII byte is
+    an error alone (Python's end)."""
+    def in_range(offset: int) -> bool:
+        return at + offset < len(data) and 0xA1 <= data[at + offset] <= 0xFE
+
+    if data[at] == 0x8F and in_range(1) and in_range(2):
+        return None, at + 3
+    if not (in_range(0) and in_range(1)):
+        lead = in_range(0) or data[at] == 0x8E
+        return None, at + 2 if lead and at + 1 < len(data) and data[at + 1] >= 0x80 else end
+    row, cell = data[at] - 0xA0, data[at + 1] - 0xA0
     lead = ((row - 1) >> 1) + (0x81 if row <= 62 else 0xC1)
     trail = cell + 0x9E if row % 2 == 0 else cell + (0x3F if cell <= 63 else 0x40)
     try:
-        return bytes([lead, trail]).decode("cp932")
+        return bytes([lead, trail]).decode("cp932"), at + 2
     except UnicodeDecodeError:
-        return None
+        return None, at + 2
 
 
 _replaced = [0]
