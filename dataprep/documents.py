@@ -101,6 +101,7 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     is_glob = any(ch in spec for ch in "*?[") and not storage.exists(storage.normalize(spec))  # `page[1].html` may be a name
     if is_glob:
         candidates = storage.glob(storage.normalize(spec)) if storage.is_remote(spec) else glob.glob(spec, recursive=True)
+        storage.refuse_unnamed(candidates, spec)
         candidates = [storage.normalize(p) for p in candidates if not os.path.isdir(p)]
     elif storage.is_dir(storage.normalize(spec)):  # below it, names starting with "_" or "." are skipped (Hadoop's convention)
         root = storage.normalize(spec)

@@ -233,37 +233,48 @@ def walk(uri: str) -> list[str]:
     found = [_uri(uri, i.path) for i in list_files(uri)]
     if is_remote(uri) or not os.path.isdir(uri):
         return found
-    broken, unnamed = _unlisted(uri)
-    if unnamed:
-        shown = ", ".join(repr(os.fsencode(name))[1:] for name in unnamed[:3])
-        raise ConfigError(f"{len(unnamed)} file name(s) under {uri} are not UTF-8, which pyarrow cannot open: {shown}"
-                          f"{', ...' if len(unnamed) > 3 else ''}; rename them (e.g. convmv -f latin1 -t utf-8 -r --notest {uri})")
+    broken, unnamed = _unlisted(uri, set())
+    refuse_unnamed(unnamed, uri)
     return sorted(found + broken)
 
 
-def _unlisted(folder: str) -> tuple[list[str], list[str]]:
+def refuse_unnamed(paths: Sequence[str], where: str) -> None:
+    """A one-line error for local paths whose names are not UTF-8 (os names their bytes with lone
+    surrogates): pyarrow can neither list nor open them (its listing raised, an internal error
+    on every rerun; a glob's match failed at its size)."""
+    unnamed = [path for path in paths if _not_utf8(path)]
+    if unnamed:
+        shown = ", ".join(repr(os.fsencode(name))[1:] for name in unnamed[:3])
+        raise ConfigError(f"{len(unnamed)} file name(s) under {where} are not UTF-8, which pyarrow cannot open: {shown}"
+                          f"{', ...' if len(unnamed) > 3 else ''}; rename them (e.g. convmv -f latin1 -t utf-8 -r --notest {where})")
+
+
+def _unlisted(folder: str, seen: set[str]) -> tuple[list[str], list[str]]:
     """What pyarrow's listing of a local folder leaves out: links to nothing, for their read to
-    fail (a broken link's page was lost without a word), and names that are not UTF-8 (the
-    listing raised: an internal error on every rerun). The directory entries say which are links:
-    only those cost a look at their target."""
+    fail (a broken link's page was lost without a word), and names that are not UTF-8. Linked
+    folders are followed, as pyarrow follows them (each real folder once). The directory entries
+    say which are links: only those cost a look at their target."""
+    seen.add(os.path.realpath(folder))
     broken, unnamed = [], []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if not entry.name.isprintable() and _not_utf8(entry.name):
+            if _not_utf8(entry.name):
                 unnamed.append(entry.path)
-            elif entry.is_symlink():
-                broken += [entry.path] if not os.path.exists(entry.path) else []
-            elif entry.is_dir(follow_symlinks=False):
-                below = _unlisted(entry.path)
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                broken.append(entry.path)
+            elif entry.is_dir() and os.path.realpath(entry.path) not in seen:
+                below = _unlisted(entry.path, seen)
                 broken, unnamed = broken + below[0], unnamed + below[1]
     return broken, unnamed
 
 
 def _not_utf8(name: str) -> bool:
+    if name.isprintable():  # a lone surrogate is not printable: most names stop here
+        return False
     try:
         name.encode("utf-8")
         return False
-    except UnicodeEncodeError:  # os.scandir names undecodable bytes with lone surrogates
+    except UnicodeEncodeError:
         return True
 
 

@@ -574,7 +574,8 @@ def test_odd_files_in_a_folder_of_pages_are_each_accounted_for(tmp_path):
 
 def test_a_file_name_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
     """pyarrow can neither list nor open a local file whose name is not UTF-8 (a wget mirror of a
-    Latin-1 site): it was an internal error on every rerun; it is a config error naming it."""
+    Latin-1 site): it was an internal error on every rerun; it is a config error naming it, in a
+    folder, through a linked folder and from a glob."""
     folder = tmp_path / "pages"
     folder.mkdir()
     (folder / "good.html").write_bytes(list(_response_bodies().values())[0])
@@ -582,6 +583,14 @@ def test_a_file_name_that_is_not_utf8_is_a_one_line_error(tmp_path, capsys):
         page.write(b"<p>caf\xe9</p>")
     with pytest.raises(ConfigError, match=r"1 file name\(s\) under .* are not UTF-8.*caf\\xe9\.html.*rename them"):
         read_everything(folder)
+    with pytest.raises(ConfigError, match=r"not UTF-8.*caf\\xe9\.html"):  # named by a glob
+        read_everything(Path(f"{folder}/*.html"), input_format="html")
+    linking = tmp_path / "linking"
+    linking.mkdir()
+    (linking / "good.html").write_bytes(list(_response_bodies().values())[0])
+    (linking / "linked").symlink_to(folder)  # pyarrow's listing follows the link, and passed the name over
+    with pytest.raises(ConfigError, match=r"not UTF-8.*linked/caf\\xe9\.html"):
+        read_everything(linking)
 
 
 def test_east_asian_and_thai_labels_decode_as_browsers_decode_them():
