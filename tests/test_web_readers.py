@@ -130,8 +130,9 @@ def test_a_meta_charset_in_a_comment_is_not_the_pages():
 def test_a_meta_is_read_as_the_prescan_reads_it():
     """WHATWG's prescan: a `content` attribute names the charset only beside
     `http-equiv="content-type"` (a `<meta name=... content="...charset=iso-8859-1">` made a UTF-8
-    page mojibake), a meta naming a label no browser knows is passed over for the next, and
-    `<metadata>` is no meta."""
+    page mojibake), a meta naming a label no browser knows is passed over for the next,
+    `<metadata>` is no meta, a DOCTYPE or end tag quoting a meta holds none, and a meta cut by
+    the 1024th byte is not read."""
     text = "<p>Loja dos Materiais Educativos: fantástica, “útil”.</p>"
     for head, charset in (('<meta name="Content-Type" content="text/html; charset=iso-8859-1">', "utf-8"),
                           ('<meta content="text/html; charset=iso-8859-1">', "utf-8"),
@@ -139,9 +140,14 @@ def test_a_meta_is_read_as_the_prescan_reads_it():
                           ('<metadata charset="iso-8859-1">', "utf-8"),
                           ('<META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=koi8-r">', "koi8-r"),
                           ('<meta charset="no-such-label"><meta charset=koi8-r>', "koi8-r"),
-                          ('<meta name="description" content="' + "x" * 300 + '" charset="koi8-r">', "koi8-r")):
+                          ('<meta name="description" content="' + "x" * 300 + '" charset="koi8-r">', "koi8-r"),
+                          ('<!DOCTYPE html "<meta charset=windows-1251>"><meta charset=koi8-r>', "koi8-r"),
+                          ('</a title="<meta charset=windows-1251>"><meta charset=koi8-r>', "koi8-r")):
         page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
         assert to_utf8(page).charset == charset, head
+    # a meta the 1024th byte cuts is not read: here `iso-8859-1` of `iso-8859-15`
+    cut = b"<html><head><!--" + b"x" * (1024 - 16 - 3 - 24) + b'--><meta charset=iso-8859-15></head><body>' + text.encode() + b"</body>"
+    assert cut.index(b"iso-8859-15") + 10 == 1024 and to_utf8(cut).charset == "utf-8"
 
 
 def test_windows_1252_reads_every_byte_as_browsers_do():

@@ -36,20 +36,23 @@ COUNTING_REPLACE = "dataprep-replace-and-count"
 
 
 #: what WHATWG's prescan steps over: a comment (ended by the first `>` after two dashes, those of
-#: `<!--` included: `<!-->` is one), or a tag with its attributes (a quoted value may hold `>` or `<!--`)
-PRESCAN_TOKEN = re.compile(rb"""<!--(?:>|->|.*?-->|.*\Z)|<[a-zA-Z][^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>?""", re.DOTALL)
+#: `<!--` included: `<!-->` is one), a `<!DOCTYPE ...>` or `<?...>` (to the first `>`, quotes or
+#: not), or a tag or end tag with its attributes (a quoted value may hold `>` or `<!--`)
+PRESCAN_TOKEN = re.compile(rb"""<!--(?:>|->|.*?-->|.*\Z)|<[!?][^>]*>?|</?[a-zA-Z][^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>?""",
+                           re.DOTALL)
 
 
 def _meta_charset(body: bytes) -> str | None:
     """The encoding of the first `<meta>` declaring one that a browser knows, in the first
     PRESCAN_BYTES bytes, read tag by tag as WHATWG's prescan reads them: a meta in a comment is
     none (a commented-out meta naming another charset turned a UTF-8 page into mojibake), a `<!--`
-    in an attribute's value opens no comment, a `content` attribute counts only beside
+    in an attribute's value opens no comment, nor does a meta quoted in a DOCTYPE, a meta cut by
+    the 1024th byte is not read (`iso-8859-1` of `iso-8859-15`), a `content` attribute counts only beside
     `http-equiv="content-type"` (`<meta name="description" content="...charset=...">` made a
     UTF-8 page mojibake), and a meta naming an unknown label is passed over for the next."""
     for token in PRESCAN_TOKEN.finditer(body, 0, PRESCAN_BYTES):
         tag = token.group()
-        if not META_TAG.match(tag):
+        if not META_TAG.match(tag) or not tag.endswith(b">"):  # a tag the first 1024 bytes cut is not read
             continue
         attributes: dict[bytes, bytes] = {}
         for found in ATTRIBUTE.finditer(tag, 5):
