@@ -329,3 +329,21 @@ def test_mojibake_is_repaired_or_left_visible_never_turned_into_other_letters(pa
         assert all(p in text for p in quoted)
     else:
         assert "\ufffd" in text and not re.search("[†Ã]", text) and all(p.split("”")[0] in text for p in quoted)
+
+
+def test_a_fast_pass_that_keeps_a_fragment_is_read_again_with_trafilaturas_defaults(pages, monkeypatch):
+    """trafilatura's fast pass (no fallbacks) can keep a fragment of a long article (a French
+    essay: 413 of 38,000 characters); under a tenth of the cheap pass's text, trafilatura reads the
+    page again with its defaults, whose fallbacks compare texts. A fast text above that is kept."""
+    import trafilatura
+
+    html = [p["html"] for p in pages[:40]]
+    sent = engines.run("hybrid", pa.array(html, pa.large_string()), 0.04, 250)
+    unsure = [i for i, e in enumerate(sent.engines) if e == "trafilatura"][:3]
+    assert unsure
+    monkeypatch.setattr(engines, "trafilatura_fast_text", lambda page: "Subscribe to our newsletter.")
+    fragment = engines.run("hybrid", pa.array([html[i] for i in unsure], pa.large_string()), 0.04, 250)
+    assert fragment.texts == [trafilatura.extract(html[i]) for i in unsure]
+    kept = "A long enough text. " * 300
+    monkeypatch.setattr(engines, "trafilatura_fast_text", lambda page: kept)
+    assert engines.run("hybrid", pa.array([html[i] for i in unsure], pa.large_string()), 0.04, 250).texts == [kept] * len(unsure)
