@@ -720,3 +720,15 @@ def test_files_of_no_input_format_in_a_folder_are_counted_not_silently_skipped(t
     files, web, unread = documents.discover_all(str(folder), "html")
     assert [Path(f).name for f in files] == ["a.html"] and web == []
     assert sorted(Path(f).name for f in unread) == ["notes.txt", "page.php"]
+
+
+def test_the_web_pipeline_keeps_text_that_looks_like_a_tag():
+    """After `extract`, a page's text holds no markup: `<path>` in "poetry env use <path>" or
+    `x <y und z> w` is the page's own text, which keywords' HTML stripping deleted in web.yaml."""
+    from dataprep.stages.base import TextBatch
+
+    web = pipeline.load(REPO / "pipelines" / "web.yaml", {})
+    keywords = next(stage for stage in web.stages if stage.name == "keywords")
+    text = "Run poetry env use <path> to pick the interpreter for this project.\nDer Vertrag gilt, wenn x <y und z> w ist."
+    decided = keywords.apply(TextBatch(pa.table({"id": ["a"], "text": [text]})))
+    assert decided.batch.table["text"][0].as_py() == text
