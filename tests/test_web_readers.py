@@ -506,6 +506,10 @@ def test_web_pipeline_runs_from_warc_to_tokens(ray_session, tmp_path):
     assert kept.num_rows >= 10 and "<html" not in "".join(kept.column("text").to_pylist()).lower()
     assert all(h > len(t.encode()) for h, t in zip(kept.column("html_bytes").to_pylist(), kept.column("text").to_pylist()))
     assert "Sizes, html_bytes against text_bytes kept" in (out / "report.html").read_text()
+    from dataprep.explain import explain
+
+    record_id = kept.column("id")[0].as_py()  # kept bare; explain takes it as the WARC writes it too
+    assert explain(out, f"<{record_id}>").splitlines()[:2] == [f"id: {record_id}", "kept: it passed every stage"]
     manifest = json.loads((out / "tokens" / "manifest.json").read_text())
     assert manifest["documents"] == kept.num_rows
     tokens = TokenDataset(out / "tokens")
