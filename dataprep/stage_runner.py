@@ -46,7 +46,7 @@ def run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed
         measured.append(record)
     is_removed = decisions.reasons != None  # noqa: E711 (elementwise)
     if is_removed.any():
-        gone = decisions.batch.table.filter(pa.array(is_removed))
+        gone = _as_given(decisions.batch.table.filter(pa.array(is_removed)), batch.table)
         reasons = decisions.reasons[is_removed]
         details = [d for d, r in zip(decisions.details, is_removed) if r]
         gone = gone.append_column("stage", pa.array([stage.name] * len(reasons), pa.string()))
@@ -57,6 +57,16 @@ def run_stage(stage: Stage, batch: TextBatch, count: ledger.StageCounts, removed
     count.kept += survivors.num_rows
     count.bytes_out += _text_bytes(survivors)
     return survivors
+
+
+def _as_given(gone: pa.Table, given: pa.Table) -> pa.Table:
+    """The removed documents with the text the stage was given, not the text it rewrote: a line
+    filter that drops every line of a page (C4's rules on a page of menus) left an empty text in
+    the ledger, the page lost; `extract` leaves the page's HTML there the same way."""
+    if gone.num_rows == 0 or "text" not in gone.column_names:
+        return gone
+    rows = pc.index_in(gone["id"], value_set=given["id"])
+    return gone.set_column(gone.column_names.index("text"), "text", given["text"].take(rows).cast(gone["text"].type))
 
 
 def _text_bytes(batch: TextBatch) -> int:

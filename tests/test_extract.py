@@ -116,12 +116,13 @@ def test_empty_pages_removed_with_their_html(pages, tmp_path, ray_session):
 @pytest.mark.parametrize("engine", ["hybrid", "resiliparse"])
 def test_too_deeply_nested_page_fails_alone(pages, engine):
     """A page left with thousands of open <div>s (resiliparse's main-content pass is quadratic in
-    nesting) is removed as extract.failed, HTML kept, and its batch-mates are extracted as usual."""
+    nesting) is removed as extract.failed (the ledger keeps its HTML: the runner keeps the text a
+    stage was given for what it removes), and its batch-mates are extracted as usual."""
     html = [p["html"] for p in pages[:3]]
     deep = html[0] + "<div>" * 3000 + "tail"
     table = extract(html + [deep], engine=engine)
     assert table["reason"].to_pylist() == [None, None, None, "extract.failed"]
-    assert table["text"].to_pylist()[3] == deep and table["extract_engine"][3].as_py() == engine, "no engine read it"
+    assert table["extract_engine"][3].as_py() == engine, "no engine read it"
     assert table["text"].to_pylist()[:3] == extract(html, engine=engine)["text"].to_pylist()
 
 

@@ -45,3 +45,22 @@ def test_a_stage_failing_everywhere_quarantines_everything():
     table = pa.table({"id": ["a", "b", "c"], "text": pa.array(["x y z", "one two", "w"], pa.large_string())})
     decisions, records = apply_isolating(Broken(), TextBatch(table), "f")
     assert decisions is None and len(records) == 3
+
+
+def test_the_ledger_keeps_the_text_a_stage_was_given(sample_docs):
+    """A line filter that drops every line of a document removes it; the ledger holds the text
+    the stage was given, not the empty text it left (C4's rules on a page of menu lines: the
+    page was lost, and `explain` showed 0 characters)."""
+    from dataprep import ledger
+    from dataprep.stage_runner import run_stage
+    from dataprep.stages.c4 import C4Quality
+
+    table = sample_docs.select(["id", "text"]).slice(0, 32)
+    menu = "Home\nWorld\nPolitics\nBusiness\nTech\nScience"  # no line ends a sentence: C4 drops them all
+    table = pa.concat_tables([table, pa.table({"id": ["menu"], "text": [menu]}, schema=table.schema)])
+    removed: list[pa.Table] = []
+    run_stage(C4Quality(), TextBatch(table), ledger.StageCounts("c4_quality", "line_filter"), removed, [], "test")
+    ledger_rows = pa.concat_tables(removed).to_pylist()
+    given = dict(zip(table["id"].to_pylist(), table["text"].to_pylist()))
+    assert any(r["id"] == "menu" for r in ledger_rows)
+    assert all(r["text"] == given[r["id"]] for r in ledger_rows)

@@ -79,8 +79,6 @@ class Extract(LineFilter):
         main = pa.array([t or "" for t in texts], pa.large_string())
         empty = ~failed & ~textutil.matches(main, engines.WORD)
         removed = failed | empty
-        # removed pages keep their HTML (the ledger then holds what the engine was given)
-        text = pc.if_else(pa.array(removed), html.cast(pa.large_string()), main)
         html_bytes = textutil.byte_lengths(html)
         columns = {
             "html_bytes": pa.array(html_bytes, pa.int64()),
@@ -94,7 +92,7 @@ class Extract(LineFilter):
             urls = batch.table.column("url").to_pylist() if "url" in batch.table.column_names else [None] * len(pages)
             columns["publication_date"] = pa.array([None if text else _date(p, u) for p, u, text in zip(pages, urls, plain)], pa.string())
         metrics = {"html_bytes": html_bytes, "text_bytes": np.where(removed, 0, textutil.byte_lengths(main)), "error": errors}
-        return batch.with_text(text).with_columns(columns), metrics
+        return batch.with_text(main).with_columns(columns), metrics
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
         """The engine raised; else no word was left (text_bytes is 0 exactly then)."""
