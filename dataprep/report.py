@@ -134,10 +134,21 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
     """
     reasons = np.array(table.column("reason").to_pylist(), dtype=object)
     removed = reasons != None  # noqa: E711 (elementwise)
-    usable = [t for t in thresholds if t["metric"] in table.column_names and t["bound"] is not None]  # None: per document
+    usable, values = [], {}
+    for t in thresholds:
+        if t["metric"] not in table.column_names:
+            continue
+        if t["bound"] is not None:
+            usable.append(t)
+            values[t["metric"]] = _floats(table.column(t["metric"]))
+        elif t["param"] in table.column_names:  # each document's own bound (per language), recorded as `param`:
+            # tuned as a factor on it, the metric read as its share of the document's bound
+            relative = {**t, "bound": 1.0, "metric": f"{t['metric']} / own {t['param']}"}
+            usable.append(relative)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values[relative["metric"]] = _floats(table.column(t["metric"])) / _floats(table.column(t["param"]))
     codes = {f"{stage_name}.{t['code']}" for t in usable}
     not_by_threshold = removed & ~np.isin(reasons, list(codes))
-    values = {t["metric"]: _floats(table.column(t["metric"])) for t in usable}
     failing_now = [fails(values[t["metric"]], t["bound"], t["side"]) for t in usable]
     rows = []
     for i, t in enumerate(usable):

@@ -262,3 +262,33 @@ def test_metrics_survive_a_resume(ray_session, tmp_path):
         ids = metrics.read(out, index, stage["name"]).column("id").to_pylist()
         assert len(ids) == len(set(ids)) == stage["in"]
     assert (out / "report.html").is_file()
+
+
+def test_per_language_bounds_are_tuned_as_a_factor_on_each_documents_own(sample_docs):
+    """With `language: auto` a gopher bound is each document's own (its language's profile): the
+    tuning table left those rules out, the rule that removed most web pages among them. They are
+    tuned as a factor on each document's bound: at x1 the stage's removals, fewer at a looser
+    factor, more at a stricter one."""
+    import pyarrow as pa
+
+    batch = Normalize().apply(TextBatch(sample_docs.select(["id", "text"]))).batch
+    language = REGISTRY["language"](languages=["en", "de", "fr", "es", "ru", "zh"], min_score=0.0)
+    language.setup()
+    batch = language.apply(batch).batch
+    stage = REGISTRY["gopher_quality"](language="auto")
+    stage.setup()
+    decisions = stage.apply(batch)
+    table = pa.table({"reason": pa.array(decisions.reasons.tolist(), pa.string()),
+                      **{k: pa.array(np.asarray(v, dtype=float)) for k, v in decisions.metrics.items()}})
+    thresholds = [t._asdict() for t in stage.threshold_rules()]
+    per_document = [t for t in thresholds if t["bound"] is None]
+    assert per_document
+    rows = {r["param"]: r for r in report._tuning(table, stage.name, thresholds)}
+    removed = int((decisions.reasons != None).sum())  # noqa: E711
+    for t in per_document:
+        row = rows[t["param"]]
+        assert row["bound"] == 1.0 and row["metric"].endswith(f"/ own {t['param']}") and row["now"] == removed
+        looser, stricter = (0.5, 2.0) if t["side"] == "min" else (2.0, 0.5)
+        assert dict(row["alternatives"])[looser] <= removed <= dict(row["alternatives"])[stricter]
+    assert rows["min_alpha_words_ratio"]["by_rule"] > 0
+    assert dict(rows["min_alpha_words_ratio"]["alternatives"])[2.0] > removed  # twice each language's ratio: more fail
