@@ -117,13 +117,13 @@ LEDGER_TEXT = ("full", "redacted", "none")
 
 
 def text_policy(mode: str, names: list[str], specs: list[dict[str, Any]]) -> dict[str, Any]:
-    """How process_part writes the ledger's text: under `redacted`, documents removed before the
-    first `pii` stage (whose text still holds PII) are redacted by that stage's configuration,
-    or by a default `pii` stage when the pipeline has none; documents removed by `pii` or after
-    it already hold the redacted text."""
+    """How process_part writes the ledger's text: under `redacted`, documents removed up to and
+    by the first `pii` stage (the ledger holds the text a removing stage was given: PII still in
+    it) are redacted by that stage's configuration, or by a default `pii` stage when the pipeline
+    has none; documents removed after it already hold the redacted text."""
     first = names.index("pii") if "pii" in names else None
     return {"mode": mode, "redactor": specs[first] if first is not None else {"pii": {}},
-            "unredacted": sorted(set(names if first is None else names[:first]))}
+            "unredacted": sorted(set(names if first is None else names[:first + 1]))}
 
 
 def with_text(removed: Any, policy: dict[str, Any], redactor: Any = None) -> Any:

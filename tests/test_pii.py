@@ -547,6 +547,24 @@ def test_pipeline_run_accounts_for_every_document_redacts_the_ledger_and_keeps_t
     assert "<secret>" in (out / "run.json").read_text()
 
 
+def test_a_document_pii_empties_is_redacted_in_the_ledger():
+    """The ledger keeps the text a removing stage was given; for `pii.emptied` (operator redact on
+    a document of PII alone) that is the text before redaction, so `ledger_text: redacted`
+    redacts it too (it was written as given: the address in the ledger)."""
+    from dataprep import ledger
+    from dataprep.stage_runner import run_stage
+
+    stage = Pii(operator="redact", ner=False)
+    stage.setup()
+    batch = TextBatch(pa.table({"id": ["a", "b"], "text": ["jane.doe@example.com", "Write to jane.doe@example.com today."]}))
+    removed: list[pa.Table] = []
+    run_stage(stage, batch, ledger.StageCounts("pii", "mapper"), removed, [], "test")
+    gone = pa.concat_tables(removed)
+    assert gone.column("reason").to_pylist() == ["pii.emptied"]
+    policy = ledger.text_policy("redacted", ["length", "pii"], [{"length": {}}, {"pii": {"operator": "redact", "ner": False}}])
+    assert "jane.doe" not in (ledger.with_text(gone, policy, stage).column("text")[0].as_py() or "")
+
+
 def test_ledger_keeps_no_text_when_told():
     from dataprep import ledger
 

@@ -299,7 +299,8 @@ class LineFilter(Filter):
     Subclasses implement `rewrite`, returning the rewritten batch (new text, columns recording
     the change) and the values measured on the way; the rules are a Filter's (`checks`,
     `threshold_rules`), and a document the rewrite empties that no rule removed is removed (see
-    `emptied`). Removed documents keep the text the rewrite gave them.
+    `emptied`). The ledger keeps a removed document's text as the stage was given it (the runner's
+    `_as_given`), not what the rewrite left of it.
     """
 
     kind = "line_filter"

@@ -40,7 +40,7 @@ class C4Quality(LineFilter):
     def __init__(
         self,
         min_words_per_line: int | None = 3,  # shorter lines are menu items, buttons, captions
-        require_terminal_punct: bool = True,  # C4 keeps only lines ending in . ? ! " '
+        require_terminal_punct: bool = True,  # C4 keeps only lines ending in . ? ! " (TFDS); ' too, as datatrove
         max_word_length: int | None = 1000,  # a 1,000-char "word" is base64, minified code, a URL blob
         remove_citations: bool = True,  # "[1]", "[edit]", "[citation needed]" are Wikipedia chrome
         drop_javascript_lines: bool = True,  # "please enable JavaScript" and script leftovers
