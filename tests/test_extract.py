@@ -335,7 +335,8 @@ def test_mojibake_is_repaired_or_left_visible_never_turned_into_other_letters(pa
 def test_a_fast_pass_that_keeps_a_fragment_is_read_again_with_trafilaturas_defaults(pages, monkeypatch):
     """trafilatura's fast pass (no fallbacks) can keep a fragment of a long article (a French
     essay: 413 of 38,000 characters); under a tenth of the cheap pass's text, trafilatura reads the
-    page again with its defaults, whose fallbacks compare texts. A fast text above that is kept."""
+    page again with its fallbacks, which compare texts (comments still left out), and the longer
+    text is taken. A fast text above that is kept; an empty one leaves the cheap text, as before."""
     import trafilatura
 
     html = [p["html"] for p in pages[:40]]
@@ -344,7 +345,10 @@ def test_a_fast_pass_that_keeps_a_fragment_is_read_again_with_trafilaturas_defau
     assert unsure
     monkeypatch.setattr(engines, "trafilatura_fast_text", lambda page: "Subscribe to our newsletter.")
     fragment = engines.run("hybrid", pa.array([html[i] for i in unsure], pa.large_string()), 0.04, 250)
-    assert fragment.texts == [trafilatura.extract(html[i]) for i in unsure]
+    assert fragment.texts == [trafilatura.extract(html[i], include_comments=False) for i in unsure]
     kept = "A long enough text. " * 300
     monkeypatch.setattr(engines, "trafilatura_fast_text", lambda page: kept)
     assert engines.run("hybrid", pa.array([html[i] for i in unsure], pa.large_string()), 0.04, 250).texts == [kept] * len(unsure)
+    monkeypatch.setattr(engines, "trafilatura_fast_text", lambda page: "")
+    cheap = engines.run("hybrid", pa.array([html[i] for i in unsure], pa.large_string()), 0.04, 250)
+    assert cheap.engines == ["resiliparse"] * len(unsure) and all(len(t) > 250 for t in cheap.texts)

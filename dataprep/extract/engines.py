@@ -211,12 +211,24 @@ def pruned_text(tree: HTMLTree, _page: str) -> str:
     return pruned if len(pruned) >= OVERPRUNED * len(whole) else whole
 
 
-#: when trafilatura's fast pass keeps less than this share of what the cheap pass read, the page
-#: is read again by trafilatura with its defaults, whose fallbacks (readability, jusText) compare
-#: texts: on a French essay the fast pass kept 413 characters of a 38,000-character article (its
-#: defaults: 36,393). At a quarter, an article whose fast text was right (F1 0.99, 894 of the
-#: cheap pass's 4,255 characters) took the fallback's wrong one (0.33).
+#: when trafilatura's fast pass keeps less than this share of the cheap pass's (head-trimmed)
+#: text, the page is read again by trafilatura with its fallbacks (readability, jusText), which
+#: compare texts, and the longer of the two texts is taken: on a French essay the fast pass kept
+#: 413 characters of a 38,000-character article (with fallbacks: 36,393). At a quarter, an article
+#: whose fast text was right (F1 0.99, 894 of the cheap pass's 4,255 characters) took the
+#: fallbacks' wrong one (0.33).
 FAST_SHORT = 0.1
+
+
+def _trafilatura_with_fallbacks(html: str) -> str:
+    """trafilatura's defaults but for comments (left out on every engine); "" if it raises: the
+    fast text it would have replaced stays."""
+    import trafilatura
+
+    try:
+        return trafilatura.extract(for_trafilatura(html), include_comments=False) or ""
+    except Exception:  # noqa: BLE001 (a second opinion: its failure costs nothing)
+        return ""
 
 
 def _redo_unsure(cheap: Extracted, html: list[str], deep: np.ndarray, unsure_share: float, min_chars: int) -> Extracted:
@@ -227,8 +239,9 @@ def _redo_unsure(cheap: Extracted, html: list[str], deep: np.ndarray, unsure_sha
     not end a sentence nor look like code (see head_trim), or when the cheap pass kept nothing or
     fewer than `min_chars` characters (trafilatura's own rule for a text too short to trust is
     MIN_EXTRACTED_SIZE, 250 characters: below it, it runs its fallbacks).
-    trafilatura's text replaces the cheap one unless it is empty (or, far shorter, is read again
-    with trafilatura's defaults: FAST_SHORT). A page nested too deep is not sent to it either.
+    trafilatura's text replaces the cheap one unless it is empty (when it is far shorter, the
+    page is read again with trafilatura's fallbacks: FAST_SHORT). A page nested too deep is not
+    sent to it either.
     """
     trimmed, weak_share = head_trim(pa.array([t or "" for t in cheap.texts], pa.large_string()))
     texts: list[str | None] = trimmed.to_pylist()
@@ -237,10 +250,10 @@ def _redo_unsure(cheap: Extracted, html: list[str], deep: np.ndarray, unsure_sha
     for i in np.flatnonzero(unsure):
         try:
             second, failure = trafilatura_fast_text(html[i]), None
-            if len(second) < FAST_SHORT * len(texts[i] or ""):
-                second = trafilatura_text(html[i]) or second
         except Exception as exc:  # noqa: BLE001 (as in run: the page's outcome)
             second, failure = "", f"trafilatura: {type(exc).__name__}: {exc}"[:500]
+        if second and len(second) < FAST_SHORT * len(texts[i] or ""):
+            second = max(second, _trafilatura_with_fallbacks(html[i]), key=len)
         if second:
             texts[i], engines[i], errors[i] = second, "trafilatura", None
         elif errors[i] is not None and failure is not None:
