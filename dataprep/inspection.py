@@ -98,8 +98,10 @@ def _resolution(stage: Stage, batch: TextBatch, scratch: str) -> PartResolution 
 def _changes(stage: Stage, before: TextBatch, decisions, failures: list[dict]) -> list[str]:
     after = decisions.batch
     reasons = decisions.reasons
-    old, new = before.text.to_pylist(), after.text.to_pylist()
     ids = after.table.column("id").to_pylist()
+    given = dict(zip(before.table.column("id").to_pylist(), before.text.to_pylist()))
+    # by id: the stage's batch lacks the documents it failed on (quarantined), so positions differ
+    old, new = [given[i] for i in ids], after.text.to_pylist()
     removed = reasons != None  # noqa: E711 (elementwise)
     changed = np.array([a != b for a, b in zip(old, new)]) & ~removed
     counts = Counter(reasons[removed].tolist())

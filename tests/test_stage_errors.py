@@ -64,3 +64,18 @@ def test_the_ledger_keeps_the_text_a_stage_was_given(sample_docs):
     given = dict(zip(table["id"].to_pylist(), table["text"].to_pylist()))
     assert any(r["id"] == "menu" for r in ledger_rows)
     assert all(r["text"] == given[r["id"]] for r in ledger_rows)
+
+
+def test_inspect_shows_each_documents_own_text_when_a_batch_quarantines_one():
+    """The stage's batch lacks the documents it failed on: `inspect` lined the texts up by
+    position and showed the next document's text under a removed one's id."""
+    from dataprep.inspection import _changes
+    from dataprep.stage_runner import apply_isolating
+
+    texts = {"a": "a long enough text of several words", "b": "a text with the digit 7 in it",
+             "c": "tiny", "d": "another long enough text of words"}
+    batch = TextBatch(pa.table({"id": list(texts), "text": list(texts.values())}))
+    decisions, failures = apply_isolating(ChokesOnDigits(), batch, "test")
+    shown = "\n".join(_changes(ChokesOnDigits(), batch, decisions, failures))
+    assert "--- REMOVED c: chokes_on_digits.short" in shown and "  - tiny" in shown
+    assert "CHANGED" not in shown and "QUARANTINED b" in shown
