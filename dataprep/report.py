@@ -163,7 +163,7 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
             return (np.rint((np.asarray(n) - now) * scale).astype(int) + exact_now).tolist()
 
         v = values[t["metric"]]
-        free = np.sort(v[~other & ~np.isnan(v)])
+        free = np.sort(v[~other & np.isfinite(v)])  # a ratio to a bound of 0 is no slider stop (JSON has no Infinity)
         alternatives = []
         for factor in TUNING_FACTORS:
             bound = t["bound"] * factor
