@@ -34,6 +34,8 @@ SHOWN_CHARS = 3000  # characters of a sampled document shown
 CONTEXT_CHARS = 300  # shown before the first highlight when that lies beyond the first SHOWN_CHARS
 BINS = 40  # histogram bins
 SLIDER_VALUES = 2000  # values per threshold embedded for the slider (quantiles beyond that)
+#: what names a document beside its id in the report's samples, the first one a ledger row has
+NAMING_COLUMNS = ("url", "title")
 TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)  # alternative thresholds, relative to the configured one
 #: documents' measured values read per stage; beyond, a uniform sample of this many: the process
 #: writing the report holds this (~100 MB for a stage of a few metrics), never the corpus
@@ -112,7 +114,9 @@ def _sampled_removals(out: OutputLayout) -> dict[str, list[dict[str, Any]]]:
         for _, i, doc_id in picks:
             wanted.setdefault(i, []).append(doc_id)
     def rows_of(i: int) -> list[dict[str, Any]]:
-        table = storage.read_table(files[i], columns=["id", "reason", "details", "text"])
+        # with a web page's url or title when the ledger has them: a WARC record's id says nothing
+        named = [c for c in NAMING_COLUMNS if c in storage.read_schema(files[i]).names]
+        table = storage.read_table(files[i], columns=["id", "reason", "details", "text", *named])
         return table.filter(pc.is_in(table.column("id").cast(pa.string()), value_set=pa.array(sorted(wanted[i]), pa.string()))).to_pylist()
 
     result: dict[str, list[dict[str, Any]]] = {}
@@ -426,7 +430,9 @@ def _samples(out: OutputLayout, reason: str, rows: list[dict[str, Any]], remover
             marked = f"[… {start:,} characters before the first highlight]\n{marked}"
         more = f" … ({len(text):,} characters)" if start + SHOWN_CHARS < len(text) else ""
         facts = ", ".join(f"{k}={_e(json.dumps(v, ensure_ascii=False))}" for k, v in details.items())
-        items.append(f"<div class=sample><p><b>{_e(row['id'])}</b> {facts}</p><pre class=doc>{marked}{more}</pre>{extra}</div>")
+        named = next((row[c] for c in NAMING_COLUMNS if row.get(c)), None)
+        naming = f" <small>{_e(named)}</small>" if named else ""
+        items.append(f"<div class=sample><p><b>{_e(row['id'])}</b>{naming} {facts}</p><pre class=doc>{marked}{more}</pre>{extra}</div>")
     return f"<details class=samples><summary>{_e(reason)}: {len(rows)} sampled</summary>{''.join(items)}</details>"
 
 

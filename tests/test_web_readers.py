@@ -505,7 +505,10 @@ def test_web_pipeline_runs_from_warc_to_tokens(ray_session, tmp_path):
     kept = read_folder(out / "kept")
     assert kept.num_rows >= 10 and "<html" not in "".join(kept.column("text").to_pylist()).lower()
     assert all(h > len(t.encode()) for h, t in zip(kept.column("html_bytes").to_pylist(), kept.column("text").to_pylist()))
-    assert "Sizes, html_bytes against text_bytes kept" in (out / "report.html").read_text()
+    report_html = (out / "report.html").read_text()
+    assert "Sizes, html_bytes against text_bytes kept" in report_html
+    removed_urls = [u for u in read_folder(out / "removed").column("url").to_pylist() if u]
+    assert any(f"<small>{u}</small>" in report_html for u in removed_urls), "samples name their page"
     from dataprep.explain import explain
 
     record_id = kept.column("id")[0].as_py()  # kept bare; explain takes it as the WARC writes it too
