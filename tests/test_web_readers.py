@@ -142,7 +142,10 @@ def test_a_meta_is_read_as_the_prescan_reads_it():
                           ('<meta charset="no-such-label"><meta charset=koi8-r>', "koi8-r"),
                           ('<meta name="description" content="' + "x" * 300 + '" charset="koi8-r">', "koi8-r"),
                           ('<!DOCTYPE html "<meta charset=windows-1251>"><meta charset=koi8-r>', "koi8-r"),
-                          ('</a title="<meta charset=windows-1251>"><meta charset=koi8-r>', "koi8-r")):
+                          ('</a title="<meta charset=windows-1251>"><meta charset=koi8-r>', "koi8-r"),
+                          ('<meta =charset=windows-1251>', "utf-8"), ('<meta\x0bcharset=windows-1251>', "utf-8"),
+                          ('<meta http-equiv=" content-type" content="text/html; charset=windows-1251">', "utf-8"),
+                          ('<meta name="x"charset="koi8-r">', "koi8-r")):
         page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
         assert to_utf8(page).charset == charset, head
     # a meta the 1024th byte cuts is not read: here `iso-8859-1` of `iso-8859-15`

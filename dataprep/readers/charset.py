@@ -25,9 +25,10 @@ import numpy as np
 import pyarrow as pa
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 
-#: a `<meta>` tag, and each of its attributes (name, then a quoted or bare value)
-META_TAG = re.compile(rb"<meta[\s/]", re.IGNORECASE)
-ATTRIBUTE = re.compile(rb"""([^\s/>"'=][^\s/>=]*)(?:\s*=\s*(?:"([^"]*)"?|'([^']*)'?|([^\s>]*)))?""")
+#: a `<meta>` tag, and each of its attributes (name, then a quoted or bare value), as WHATWG's
+#: prescan reads them: its white space is ASCII's but \v, and a name may start with `=`
+META_TAG = re.compile(rb"<meta[\t\n\f\r /]", re.IGNORECASE)
+ATTRIBUTE = re.compile(rb"""([^\t\n\f\r />][^\t\n\f\r />=]*)(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"([^"]*)"?|'([^']*)'?|([^\t\n\f\r >]*)))?""")
 #: the charset in a `content` attribute's value (WHATWG: "extracting a character encoding from a meta element")
 CONTENT_CHARSET = re.compile(rb"""charset\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s;"']+))""", re.IGNORECASE)
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
@@ -58,7 +59,7 @@ def _meta_charset(body: bytes) -> str | None:
         for found in ATTRIBUTE.finditer(tag, 5):
             attributes.setdefault(found.group(1).lower(), next((v for v in found.groups()[1:] if v is not None), b""))
         label = attributes.get(b"charset")
-        if label is None and attributes.get(b"http-equiv", b"").strip().lower() == b"content-type":
+        if label is None and attributes.get(b"http-equiv", b"").lower() == b"content-type":
             content = CONTENT_CHARSET.search(attributes.get(b"content", b""))
             label = next((v for v in content.groups() if v is not None), None) if content else None
         if label is not None and (declared := browser_label(label)):
