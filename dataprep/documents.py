@@ -159,6 +159,8 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
             try:
                 parts.extend(_plan_warc(index, path, name, fmt, part_bytes, limit))
             except OSError as exc:  # a link to nothing, a file gone since the listing: this file only
+                if storage.store_failed(exc):
+                    raise
                 unreadable.append((index, quarantine_record(path, f"cannot read {fmt.upper()} file: {type(exc).__name__}: {exc}", rows=0)))
         elif fmt == "html":  # a page's id is its name as it is (`a.html` and `a.htm` are two pages)
             pages.append((index, path, relative))
@@ -227,6 +229,8 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
         meta = storage.parquet_file(path).metadata
         schema = meta.schema.to_arrow_schema()
     except Exception as exc:  # pyarrow raises several types for damaged files
+        if storage.store_failed(exc):
+            raise
         raise _BadFile(f"cannot read Parquet file: {exc}") from None
     check_column_names(schema.names, path)
     if text_column not in schema.names:
@@ -257,7 +261,9 @@ def _count_lines(path: str) -> int:
         with storage.open_text_input(path) as handle:
             for line in handle:
                 count += bool(line.strip())
-    except Exception:  # noqa: BLE001 (any decoder error of a damaged file)
+    except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged file)
+        if storage.store_failed(exc):
+            raise
         count += 1
     return count
 
@@ -311,6 +317,8 @@ def read_part(part: Part, text_column: str, batch_rows: int, columns: list[str] 
             if part.max_rows is not None and done >= part.max_rows:
                 return
     except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged file)
+        if storage.store_failed(exc):
+            raise
         # what the part held and no batch or record accounts for: a JSONL file's lines counted now,
         # so a failure the line checks did not foresee is still counted, not lost unseen
         total = _count_lines(part.path) if part.num_rows is None and lines else part.num_rows
@@ -347,6 +355,8 @@ def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None)
                 yield table, np.arange(row + done, row + done + table.num_rows), []
                 done += table.num_rows
         except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged page)
+            if storage.store_failed(exc):
+                raise
             message = f"row group {group} unreadable after {done} of its rows: {exc}"
             yield None, None, [quarantine_record(part.path, message, row=row + done, rows=group_rows - done)]
         row += group_rows

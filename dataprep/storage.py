@@ -175,6 +175,24 @@ def _uri(base: str, path: str) -> str:
     return f"{scheme}://{host}{path}"
 
 
+#: what a store's failure says through pyarrow's S3 and GCS clients (denied, throttled, gone away,
+#: timed out), as against the errors of a damaged file
+STORE_FAILURE = re.compile(r"AWS Error|google::cloud|curlCode|Couldn't connect|Connection (?:refused|reset)|timed out", re.IGNORECASE)
+
+
+def store_failed(exc: BaseException) -> bool:
+    """Whether an error reading an input is the store's, not the file's: such a read stops the run
+    (exit 7, resumable). Quarantined as a damaged file, it lost the file's records from a run that
+    said it had finished, and the same command did not read them again. A local file gone since
+    the listing (a link to nothing) stays the file's."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, TimeoutError)) or (isinstance(seen, OSError) and STORE_FAILURE.search(str(seen))):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def info(uri: str) -> pafs.FileInfo:
     fs, path = resolve(uri)
     try:

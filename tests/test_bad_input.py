@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import output_ids, read_folder, run_pipeline
+from conftest import SAMPLES, output_ids, read_folder, run_pipeline
 from dataprep import pipeline
 from dataprep.errors import ConfigError
 from dataprep.run import run
@@ -260,3 +260,118 @@ def test_an_input_column_named_as_a_ledger_column_stops_up_front(ray_session, tm
         inputs.write_text("".join(json.dumps(r) + "\n" for r in rows.to_pylist()))
     with pytest.raises(ConfigError, match="the input column 'reason' has a name the removed-documents ledger gives its own"):
         run_pipeline(STAGES, inputs, tmp_path / "out")
+
+
+class _StoreRefusing:
+    """A file whose store refuses a read part-way, as pyarrow's S3 client raises it."""
+
+    def __init__(self, data: bytes, fail_at: int):
+        self.data, self.fail_at, self.at = data, fail_at, 0
+
+    def read(self, n: int = -1) -> bytes:
+        n = len(self.data) - self.at if n is None or n < 0 else n
+        if self.at + n > self.fail_at:
+            raise OSError("AWS Error ACCESS_DENIED during GetObject operation: Access Denied")
+        chunk = self.data[self.at:self.at + n]
+        self.at += len(chunk)
+        return chunk
+
+    def readinto(self, buffer) -> int:
+        chunk = self.read(len(buffer))
+        buffer[:len(chunk)] = chunk
+        return len(chunk)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def __iter__(self):
+        while True:
+            line = b""
+            while not line.endswith(b"\n"):
+                byte = self.read(1)
+                if not byte:
+                    break
+                line += byte
+            if not line:
+                return
+            yield line
+
+
+@pytest.mark.parametrize("form", ["jsonl", "html", "parquet", "warc"])
+def test_a_store_that_refuses_a_read_stops_the_run_not_quarantines_the_file(tmp_path, monkeypatch, form):
+    """A store that refuses or throttles a read part-way (S3's AccessDenied, SlowDown after the
+    SDK's retries) is no damaged file: quarantined, the file's records were lost from a run that
+    exited 0 and said "invariant OK", and the same command did not read them again. The read
+    raises (the run stops, exit 7, resumable); a damaged file is still quarantined."""
+    from dataprep import documents, storage
+
+    texts = [f"document {i} " + "with enough words to be a document " * 20 for i in range(200)]
+    if form == "parquet":
+        path = tmp_path / "docs.parquet"
+        pq.write_table(pa.table({"id": [str(i) for i in range(200)], "text": texts}), path, row_group_size=50)
+        real = storage.parquet_file
+
+        def refusing(uri: str):
+            data = open(uri, "rb").read()
+            return pq.ParquetFile(pa.BufferReader(data)) if "plan" in refusing.phase else _refused_parquet(real(uri))
+        refusing.phase = "plan"
+        monkeypatch.setattr(storage, "parquet_file", refusing)
+        parts, quarantined = documents.plan([str(path)], "text", 2**30, None)
+        refusing.phase = "read"
+    elif form == "warc":
+        path = tmp_path / "crawl.warc.gz"
+        body = (SAMPLES / "_web" / "debian-faq.warc.gz").read_bytes()
+        path.write_bytes(body)
+        parts, quarantined = documents.plan([str(path)], "text", 2**30, None)
+        real_open = storage.open_input
+        monkeypatch.setattr(storage, "open_input", lambda uri: _Seekable(real_open(uri), len(body) // 2))
+    else:
+        path = tmp_path / ("docs.jsonl" if form == "jsonl" else "page.html")
+        body = ("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)) if form == "jsonl"
+                else "<html><body>" + "".join(f"<p>{t}</p>" for t in texts) + "</body></html>").encode()
+        path.write_bytes(body)
+        parts, quarantined = documents.plan([str(path)], "text", 2**30, None)
+        monkeypatch.setattr(storage, "open_input", lambda uri: _StoreRefusing(body, len(body) // 2))
+    assert parts and not quarantined
+    with pytest.raises(OSError, match="AWS Error (ACCESS_DENIED|SLOW_DOWN)"):
+        for _ in documents.read_part(parts[0], "text", 64):
+            pass
+
+
+class _Seekable:
+    """A real file whose store refuses reads past a byte, as pyarrow's S3 client raises it."""
+
+    def __init__(self, handle, fail_at: int):
+        self.handle, self.fail_at = handle, fail_at
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0 or self.handle.tell() + n > self.fail_at:
+            raise OSError("AWS Error ACCESS_DENIED during GetObject operation: Access Denied")
+        return self.handle.read(n)
+
+    def __getattr__(self, name: str):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.close()
+
+
+def _refused_parquet(handle):
+    class Refused:
+        metadata = handle.metadata
+
+        def iter_batches(self, **kwargs):
+            raise OSError("AWS Error SLOW_DOWN during GetObject operation: Please reduce your request rate")
+    return Refused()

@@ -42,6 +42,8 @@ def read_bundle(paths: list[str], stems: list[str], batch_rows: int) -> Iterator
                 and BINARY_BYTES.search(body, 0, SNIFFED_BYTES) is not None
             page = to_utf8(b"" if binary else body)
         except Exception as exc:  # noqa: BLE001 (a damaged gzip raises zlib.error, EOFError, OSError...): this file only
+            if storage.store_failed(exc):
+                raise
             errors.append((row, f"cannot read HTML file: {type(exc).__name__}: {exc}"))
             continue
         pages.append(page)

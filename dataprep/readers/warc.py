@@ -183,6 +183,8 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                         errors.extend(_damaged_tail(handle, position if good is None else good))
                 position = None
             except (OSError, _Truncated) as exc:
+                if storage.store_failed(exc):
+                    raise
                 if (current is not None and current != good) or good is None:
                     broken = current if current is not None and current != good else position  # being read, or the first
                     if after is not None and after[2]:  # the records lost before it, which its retry ended
