@@ -365,3 +365,25 @@ def test_the_drivers_reads_of_many_small_files_overlap_and_keep_their_order():
 
     with pytest.raises(OSError, match="refused"):
         storage.each(fails, list(range(20)))
+
+
+def test_a_key_with_a_query_like_name_is_a_page_not_a_refused_uri(s3_store, monkeypatch, tmp_path):
+    """A wget mirror's `index.php?p=2.html` is an object's key: listing found it, and checking it
+    as a URI a user types read `?p=2.html` as options and refused the whole run."""
+    import pyarrow.fs as pafs
+
+    from dataprep import documents
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_EC2_METADATA_DISABLED"):
+        monkeypatch.setenv(key, s3_store.env[key])
+    local = tmp_path / "mirror"
+    local.mkdir()
+    for name in ("a.html", "index.php?p=2.html"):
+        (local / name).write_text(f"<html><body><p>The page {name} with a sentence of text.</p></body></html>")
+    pafs.copy_files(str(local), "corpus/mirror", destination_filesystem=s3_store.fs)
+    files = documents.discover(f"{s3_store.bucket}/mirror", "html")
+    assert sorted(documents.relative_names(files)) == ["a.html", "index.php?p=2.html"]
+    parts, quarantined = documents.plan(files, "text", 2**20, None, "html")
+    assert not quarantined and sum(p.num_rows for p in parts) == 2
+    read = [t for part in parts for t, _, bad in documents.read_part(part, "text", 64) if t is not None and not bad]
+    assert sorted(x for t in read for x in t.column("id").to_pylist()) == ["a.html", "index.php?p=2.html"]
