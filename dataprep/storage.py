@@ -154,15 +154,23 @@ def _s3(bucket: str) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(endpoint_override=endpoint, region=region, request_timeout=S3_REQUEST_TIMEOUT)
 
 
-def _gcs_from_environment() -> pafs.GcsFileSystem | None:
+#: seconds the GCS client may retry a request before it gives up: its own default, 15 minutes,
+#: held a run whose store stopped answering that long, deaf to Ctrl-C and SIGTERM
+GCS_RETRY_SECONDS = 60.0
+
+
+def _gcs_from_environment() -> pafs.GcsFileSystem:
     """GCS at the emulator STORAGE_EMULATOR_HOST names (the variable Google's own clients and
-    gcsfs read; anonymous, as emulators take); None: pyarrow's own GCS with Google's usual
-    credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's config, the instance's account)."""
+    gcsfs read; anonymous, as emulators take), else with Google's usual credentials
+    (GOOGLE_APPLICATION_CREDENTIALS, gcloud's config, the instance's account)."""
+    import datetime
+
+    limit = datetime.timedelta(seconds=GCS_RETRY_SECONDS)
     host = os.environ.get("STORAGE_EMULATOR_HOST")
     if not host:
-        return None
+        return pafs.GcsFileSystem(retry_time_limit=limit)
     scheme, _, address = host.rstrip("/").rpartition("://")
-    return pafs.GcsFileSystem(anonymous=True, endpoint_override=address, scheme=scheme or "http")
+    return pafs.GcsFileSystem(anonymous=True, endpoint_override=address, scheme=scheme or "http", retry_time_limit=limit)
 
 
 def _uri(base: str, path: str) -> str:

@@ -387,3 +387,17 @@ def test_a_key_with_a_query_like_name_is_a_page_not_a_refused_uri(s3_store, monk
     assert not quarantined and sum(p.num_rows for p in parts) == 2
     read = [t for part in parts for t, _, bad in documents.read_part(part, "text", 64) if t is not None and not bad]
     assert sorted(x for t in read for x in t.column("id").to_pylist()) == ["a.html", "index.php?p=2.html"]
+
+
+def test_a_gcs_store_that_stops_answering_fails_within_the_retry_limit(tmp_path):
+    """GCS's client retried for 15 minutes by default, the run deaf to Ctrl-C meanwhile; its retry
+    time is GCS_RETRY_SECONDS (here shortened), then the store's error stops the run."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from dataprep import storage; storage.GCS_RETRY_SECONDS = 2.0\n"
+              "try:\n    storage.info('gs://bucket/x.parquet')\n"
+              "except (OSError, Exception) as exc:\n    print('failed:', str(exc)[:80]); sys.exit(0)\n")
+    env = {**os.environ, "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9"}  # nothing listens on port 9
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and "failed:" in done.stdout, done.stderr[-500:]
