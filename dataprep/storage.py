@@ -194,7 +194,9 @@ def store_failed(exc: BaseException) -> bool:
     said it had finished, and the same command did not read them again. A local file gone since
     the listing (a link to nothing) stays the file's."""
     seen: BaseException | None = exc
-    while seen is not None:
+    for _ in range(8):  # the error and what it was raised from (a chain is short; never followed round a loop)
+        if seen is None:
+            break
         if isinstance(seen, (ConnectionError, TimeoutError)) or (isinstance(seen, OSError) and STORE_FAILURE.search(str(seen))):
             return True
         seen = seen.__cause__ or seen.__context__
