@@ -43,10 +43,11 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
     out = OutputLayout.at(out)
     if not storage.is_file(out.stats_json):
         raise ConfigError(f"no stats.json in {storage.public(out.root)} (is it a finished run's output folder?)")
-    if doc_id.startswith("<") and doc_id.endswith(">") and not any(find(folder, doc_id) for folder in (out.kept, out.removed)):
+    kept, removed, quarantined = (find(folder, doc_id) for folder in (out.kept, out.removed, out.quarantine))
+    if not (kept or removed or quarantined) and doc_id.startswith("<") and doc_id.endswith(">"):
         doc_id = doc_id[1:-1]  # a WARC-Record-ID as the WARC writes it, `<urn:uuid:...>`: the reader keeps it bare
+        kept, removed, quarantined = (find(folder, doc_id) for folder in (out.kept, out.removed, out.quarantine))
     lines = [f"id: {doc_id}"]
-    kept, removed, quarantined = find(out.kept, doc_id), find(out.removed, doc_id), find(out.quarantine, doc_id)
     row = kept or removed
     if quarantined:
         lines.append(f"quarantined: {quarantined['error']} (source {quarantined['source']}, row {quarantined['row']})")
