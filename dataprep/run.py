@@ -218,10 +218,8 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     if storage.is_file(layout.root):
         raise ConfigError(f"output {out} is a file, not a folder; choose a folder for --output")
     if overwrite:
-        if not layout.work_is_inside and storage.exists(layout.run_json):  # the replaced run's work folder too
-            replaced = storage.read_json(layout.run_json).get("fingerprint")
-            if replaced:
-                storage.delete_tree(OutputLayout.of(layout.root, storage.parent(layout.work), replaced).work)
+        if storage.exists(layout.run_json) and (replaced := storage.read_json(layout.run_json)).get("fingerprint"):
+            storage.delete_tree(_replaced_work(layout, replaced))
         storage.delete_tree(layout.root)
         if not layout.work_is_inside:
             storage.delete_tree(layout.work)
@@ -240,7 +238,18 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
         for folder in {layout.root, layout.work}:
             storage.delete_leftovers(folder)  # half-written by a killed attempt
         return  # the same run: resume it
-    storage.write_json(identity, layout.run_json)
+    storage.write_json({**identity, "work_dir": None if layout.work_is_inside else storage.parent(storage.public(layout.work))},
+                       layout.run_json)
+
+
+def _replaced_work(layout: OutputLayout, replaced: dict[str, Any]) -> str:
+    """The work folder of the run --overwrite replaces: the one named by its fingerprint and this
+    output, under the --work-dir its run.json records when that is not this run's (the folder a
+    run with another --work-dir, or none, left), else under this run's."""
+    current = None if layout.work_is_inside else storage.parent(layout.work)
+    recorded = replaced.get("work_dir", current and storage.public(current))  # (run.json of 0.2.1 and before: no record)
+    work_dir = current if recorded == (current and storage.public(current)) else recorded
+    return OutputLayout.of(layout.root, work_dir, replaced["fingerprint"]).work
 
 
 #: an input of at most this many rows, all in Parquet files or HTML files, has its ids checked on

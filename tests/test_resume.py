@@ -168,7 +168,7 @@ def test_a_resume_refuses_a_work_folder_that_lost_the_interrupted_runs_documents
 
 def test_the_same_files_spelled_otherwise_are_the_same_run_and_overwrite_clears_the_old_work_folder(ray_session, tmp_path, sample_docs):
     """A finished run is recognised whether --input names the folder with or without its slash or
-    by a glob; --overwrite with a --work-dir of its own deletes the replaced run's work folder."""
+    by a glob; --overwrite deletes the replaced run's work folder, under whichever --work-dir it had."""
     from dataprep import pipeline
     from dataprep.run import run
 
@@ -186,6 +186,13 @@ def test_the_same_files_spelled_otherwise_are_the_same_run_and_overwrite_clears_
                    overwrite=True)
     assert first["invariant_ok"] and replaced["invariant_ok"]
     assert old not in [p.name for p in work.iterdir()], "the replaced run's work folder is deleted"
+    (kept,) = list(work.iterdir())
+    elsewhere = tmp_path / "other_work"
+    again = run(pipeline.from_dict({**spec, "input": str(inputs), "work_dir": str(elsewhere)}), overwrite=True)
+    assert again["invariant_ok"] and not kept.exists(), "the work folder under the replaced run's own --work-dir is deleted"
+    (moved,) = list(elsewhere.iterdir())
+    inside = run(pipeline.from_dict({k: v for k, v in spec.items() if k != "work_dir"} | {"input": str(inputs)}), overwrite=True)
+    assert inside["invariant_ok"] and not moved.exists() and (tmp_path / "out" / "_work").is_dir()
 
 
 def test_a_sigterm_while_ray_starts_is_one_line(tmp_path):
