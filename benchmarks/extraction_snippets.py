@@ -24,19 +24,15 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-import subprocess
-import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from extraction import EXTRACTORS, REPO, Extractor, fresh_pages, load_line
+from extraction import EXTRACTORS, Extractor, fresh_pages, load_line, sdist_tests
 
 from dataprep.extract.scoring import score
 from dataprep.readers.charset import to_utf8
 
 SDIST = "trafilatura==1.1.0"  # the last release whose sdist ships tests/cache (1.2.0 dropped it)
-PEERS = REPO / "benchmarks" / ".peers"
 SPACE = re.compile(r"\s+")
 
 
@@ -50,15 +46,7 @@ class Page:
 
 def tests_folder() -> Path:
     """trafilatura 1.1.0's tests/ folder, unpacked from its sdist (downloaded once)."""
-    folder = PEERS / "trafilatura-1.1.0" / "tests"
-    if not folder.exists():
-        PEERS.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", str(PEERS), SDIST],
-                       check=True)
-        with tarfile.open(PEERS / "trafilatura-1.1.0.tar.gz") as sdist:
-            sdist.extractall(PEERS, members=[m for m in sdist.getmembers() if m.name.startswith("trafilatura-1.1.0/tests/")],
-                             filter="data")
-    return folder
+    return sdist_tests(SDIST)
 
 
 def assertions(tests: Path) -> tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]:
