@@ -57,6 +57,11 @@ class OutputLayout:
     def work_is_inside(self) -> bool:
         return self.work == storage.join(self.root, WORK)
 
+    @property
+    def work_dir(self) -> str | None:
+        """The --work-dir the work folder lies under, as run.json records it (None: inside the output)."""
+        return None if self.work_is_inside else storage.parent(self.work)
+
     def _at(self, *names: str) -> str:
         return storage.join(self.root, *names)
 

@@ -235,20 +235,33 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
         if previous.get("fingerprint") != identity["fingerprint"]:
             raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
                               f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
+        if "work_dir" in previous and not _same_folder(previous["work_dir"], layout.work_dir) and not storage.exists(layout.stats_json):
+            # before any part runs: a resume that wrote its parts' documents to another work folder lost them to the next segment
+            raise ConfigError(f"output folder {out} holds an unfinished run that kept its work under {_named(previous['work_dir'])}, "
+                              f"and this command gives {_named(layout.work_dir)}; run it with the interrupted run's, or pass "
+                              "--overwrite to start again")
         for folder in {layout.root, layout.work}:
             storage.delete_leftovers(folder)  # half-written by a killed attempt
         return  # the same run: resume it
-    storage.write_json({**identity, "work_dir": None if layout.work_is_inside else storage.parent(storage.public(layout.work))},
-                       layout.run_json)
+    storage.write_json({**identity, "work_dir": layout.work_dir}, layout.run_json)
+
+
+def _named(work_dir: str | None) -> str:
+    return f"--work-dir {storage.public(work_dir)}" if work_dir else "no --work-dir (inside the output)"
+
+
+def _same_folder(a: str | None, b: str | None) -> bool:
+    """Whether two --work-dir values (None: inside the output) name one folder (a local one
+    reached through a link is the same folder)."""
+    if a is None or b is None or storage.is_remote(a) or storage.is_remote(b):
+        return a == b
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _replaced_work(layout: OutputLayout, replaced: dict[str, Any]) -> str:
     """The work folder of the run --overwrite replaces: the one named by its fingerprint and this
-    output, under the --work-dir its run.json records when that is not this run's (the folder a
-    run with another --work-dir, or none, left), else under this run's."""
-    current = None if layout.work_is_inside else storage.parent(layout.work)
-    recorded = replaced.get("work_dir", current and storage.public(current))  # (run.json of 0.2.1 and before: no record)
-    work_dir = current if recorded == (current and storage.public(current)) else recorded
+    output, under the --work-dir its run.json records (that run may have had another, or none)."""
+    work_dir = replaced.get("work_dir", layout.work_dir)  # (run.json of 0.2.1 and before: no record)
     return OutputLayout.of(layout.root, work_dir, replaced["fingerprint"]).work
 
 

@@ -195,6 +195,37 @@ def test_the_same_files_spelled_otherwise_are_the_same_run_and_overwrite_clears_
     assert inside["invariant_ok"] and not moved.exists() and (tmp_path / "out" / "_work").is_dir()
 
 
+def test_a_resume_with_another_work_dir_is_refused_before_any_part_runs(ray_session, tmp_path, sample_docs):
+    """An interrupted run resumed with another --work-dir ran the first segment's remaining parts
+    into the new folder before its check refused; resumed then with the right one, the global
+    stage missed those parts' documents (the invariant broke: 442 documents lost). It is refused
+    before any part runs, and the right --work-dir then finishes the run as if never stopped."""
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+    from dataprep.run import run
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(4):
+        pq.write_table(sample_docs.slice(i * 100, 100), inputs / f"shard-{i}.parquet")
+    out = tmp_path / "out"
+    spec = {"name": "moved", "input": str(inputs), "output": str(out), "work_dir": str(tmp_path / "a"),
+            "stages": [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]}
+    finished = run(pipeline.from_dict(spec))
+    before = contents(out)
+    (out / "stats.json").unlink()  # as if stopped in the first segment: two of its parts done, nothing after
+    markers = sorted((out / "_parts").glob("*.json"))
+    for marker in [m for m in markers if not m.name.startswith("s0-")] + [m for m in markers if m.name.startswith("s0-")][2:]:
+        marker.unlink()
+    left = sorted(p.name for p in (out / "_parts").glob("*.json"))
+    for elsewhere in ({**spec, "work_dir": str(tmp_path / "b")}, {k: v for k, v in spec.items() if k != "work_dir"}):
+        with pytest.raises(ConfigError, match="holds an unfinished run that kept its work under --work-dir"):
+            run(pipeline.from_dict(elsewhere))
+        assert sorted(p.name for p in (out / "_parts").glob("*.json")) == left, "no part ran"
+    resumed = run(pipeline.from_dict(spec))
+    assert resumed["invariant_ok"] and contents(out) == before and resumed["output"] == finished["output"]
+
+
 def test_a_sigterm_while_ray_starts_is_one_line(tmp_path):
     """A SIGTERM that lands while Ray starts (here: right after its node is up, before the run
     sets its own handler) aborted the process (status 134, an empty log): Ray's crash handler
