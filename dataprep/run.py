@@ -64,12 +64,12 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         if not storage.exists(layout.report_html):  # stopped between stats.json and the report
             _write_report(layout)
         return {**finished, "already_finished": True, "finished": finished_at}
-    attempts = _record_attempt(layout, started)
     if file_quarantine:
         storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
     for stage in pipeline.stages:
         stage.bind(layout)
     with runtime.session(opts.ray_address, opts.num_cpus):
+        attempts = _record_attempt(layout, started)  # once Ray is up: a command that never reached it attempted nothing
         duplicates = _duplicate_ids(parts, files, opts.text_column, opts.batch_rows, layout.ids_dir, layout.shuffle_dir)
         runtime.release_memory()  # after each phase: what the allocators kept of it (see there)
         bars = Progress([s.name for s in pipeline.stages], sum(p.max_rows or p.num_rows or 0 for p in parts)) if progress else None

@@ -226,6 +226,21 @@ def test_a_resume_with_another_work_dir_is_refused_before_any_part_runs(ray_sess
     assert resumed["invariant_ok"] and contents(out) == before and resumed["output"] == finished["output"]
 
 
+def test_a_command_that_never_reached_ray_is_no_attempt(ray_session, tmp_path, sample_docs):
+    """A run whose Ray address answered nothing was counted as an attempt of 0 s in stats.json."""
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+    from dataprep.run import run
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(sample_docs.slice(0, 50), inputs / "shard.parquet")
+    spec = {"name": "unreached", "input": str(inputs), "output": str(tmp_path / "out"), "stages": [{"length": {}}]}
+    with pytest.raises(ConfigError, match="nothing answers there"):
+        run(pipeline.from_dict({**spec, "ray_address": "127.0.0.1:9"}))
+    assert len(run(pipeline.from_dict(spec))["attempts"]) == 1
+
+
 def test_a_sigterm_while_ray_starts_is_one_line(tmp_path):
     """A SIGTERM that lands while Ray starts (here: right after its node is up, before the run
     sets its own handler) aborted the process (status 134, an empty log): Ray's crash handler
