@@ -119,6 +119,9 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsy
     message = one_line_error(capsys, ["run", str(write(tmp_path, "stages:\n  - length: {}\n")), "--input", "samples",
                                       "--output", str(tmp_path / "o"), "--ray-address", f"127.0.0.1:{port}"])
     assert time.monotonic() - started < 30 and f"cannot reach Ray at 127.0.0.1:{port}: nothing answers there" in message
+    without_port = one_line_error(capsys, ["run", str(write(tmp_path, "stages:\n  - length: {}\n")), "--input", "samples",
+                                           "--output", str(tmp_path / "o2"), "--ray-address", "127.0.0.1"])
+    assert "--ray-address 127.0.0.1: give the head's host:port" in without_port  # Ray's own: "Invalid address format"
 
 
 def test_a_config_error_raised_in_a_ray_task_is_its_own_line(tmp_path, capsys, monkeypatch):
