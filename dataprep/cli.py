@@ -100,10 +100,30 @@ def main(argv: list[str] | None = None) -> int:
         line = re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).strip().splitlines()
         what = f"{type(cause).__name__}: {line[0] if line else ''} (traceback in {log}); run the same command again to resume"
         if isinstance(cause, OSError):  # the disk or the object store failed (unreachable, denied, full): not a bug
-            print(f"dataprep: stopped: reading or writing failed: {what} once it is fixed", file=sys.stderr)
+            print(f"dataprep: stopped: reading or writing failed: {what} once it is fixed{_on_a_node(exc)}", file=sys.stderr)
             return STOPPED_STATUS[OSError]
         print(f"dataprep: internal error: {what}", file=sys.stderr)
         return 3
+
+
+#: environment variables that configure an object store (their names are said, never their values)
+STORE_VARIABLES = ("AWS_", "GOOGLE_", "GCS_", "CLOUDSDK_", "STORAGE_EMULATOR_HOST")
+TASK_NODE = re.compile(r"\(pid=\d+, ip=([^,)\s]+)")
+
+
+def _on_a_node(exc: BaseException) -> str:
+    """For a store's failure in a Ray task on a joined cluster: the node, and the store settings
+    this driver has, which that node's environment needs too (README: a node started in a shell
+    without them reached for AWS's own endpoint instead of the store's)."""
+    from dataprep import runtime
+
+    from ray.exceptions import RayTaskError
+
+    names = sorted(name for name in os.environ if name.startswith(STORE_VARIABLES))
+    if not isinstance(exc, RayTaskError) or runtime.joined is None or not names:
+        return ""
+    node = TASK_NODE.search(str(exc))  # Ray's task traceback opens "ray::fn() (pid=..., ip=...)"
+    return f" (on the node at {node.group(1) if node else 'a worker'}: every node needs the store settings this driver has: {', '.join(names)})"
 
 
 #: control characters a terminal acts on (escape sequences that set its title or colours, a

@@ -55,10 +55,12 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     import ray
     from ray.exceptions import AuthenticationError
 
+    global joined
     address = address or os.environ.get("RAY_ADDRESS") or None
     _check_token_file()
     if address:
         _check_reachable(address)
+        joined = address
     if ray.is_initialized():
         return False
     common = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}
@@ -383,6 +385,8 @@ def session(address: str | None = None, num_cpus: int | None = None) -> Iterator
                 signal.signal(signal.SIGTERM, before)  # not Ray's: a SIGTERM while the summary and report are written is one line too
 
 
+#: the address of the cluster this process joined (None: embedded Ray, whose workers share its environment)
+joined: str | None = None
 #: set by the CLI: the line a SIGTERM during a run prints before the process ends at once (status 130)
 SIGTERM_LINE: str | None = None
 #: set by the CLI: the line (with {address}) a run prints when its Ray head has stopped answering

@@ -132,8 +132,8 @@ def _filesystem(uri: str, scheme: str, root: str) -> pafs.FileSystem:
             return pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem(scheme)))
         except (ImportError, ValueError) as exc:
             raise ConfigError(f"{public(uri)}: no filesystem for {scheme}:// ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
+    except OSError as exc:  # mid-run, on a node whose environment lacks the store's settings, too: exit 7, resumable
+        raise store_error(uri, exc) from None
 
 
 #: seconds an S3 request may go without a byte before the SDK gives it up and retries: its own
@@ -208,7 +208,20 @@ def info(uri: str) -> pafs.FileInfo:
     try:
         return fs.get_file_info(path)
     except OSError as exc:  # an OSError still (mid-run: the run stops, resumable, exit 7), with the URI said once
-        raise OSError(f"{public(uri)}: cannot reach the store: {' '.join(str(exc).split())}") from None
+        raise store_error(uri, exc) from None
+
+
+#: a store's answer that it refuses the request (S3's, GCS's, HTTP's words for it)
+REFUSED = re.compile(r"ACCESS_DENIED|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|PERMISSION_DENIED|UNAUTHENTICATED|"
+                     r"\b40[13]\b|Forbidden")
+
+
+def store_error(uri: str, exc: OSError) -> OSError:
+    """The store's error in one line, with the URI once, saying whether the store refused (the
+    credentials) or could not be reached (the endpoint, the network)."""
+    message = " ".join(str(exc).split())
+    what = "the store refused access (check the credentials in the environment)" if REFUSED.search(message) else "cannot reach the store"
+    return OSError(f"{public(uri)}: {what}: {message}")
 
 
 def free_bytes(uri: str) -> int | None:

@@ -237,10 +237,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(args: list[str], port: int, log: Path) -> subprocess.Popen:
+def serve(args: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A server subprocess on loopback, once its port takes connections (a one-line failure with its log otherwise)."""
     with log.open("wb") as sink:
-        server = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.time() + 60
     while True:
         try:

@@ -217,6 +217,51 @@ def test_a_store_that_cannot_be_reached_is_a_stop_to_resume_from_not_a_config_er
     assert "do-not-print" not in result.stderr + result.stdout
 
 
+def test_a_store_that_refuses_the_credentials_says_so(tmp_path):
+    """A store that answers but refuses the credentials (moto enforcing IAM) was reported as
+    "cannot reach the store": the line now says the store refused, and to check the credentials."""
+    from conftest import free_port, serve
+
+    port = free_port()
+    server = serve([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, tmp_path / "moto.log",
+                   env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        spec = tmp_path / "p.yaml"
+        spec.write_text('{"name": "refused", "stages": [{"length": {}}]}', encoding="utf-8")
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "unknown",
+               "AWS_SECRET_ACCESS_KEY": "do-not-print", "AWS_EC2_METADATA_DISABLED": "true"}
+        result = dataprep(env, "run", str(spec), "--input", "s3://corpus/in/", "--output", str(tmp_path / "o"), "--no-progress", timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 7 and len(lines) == 1, result.stderr[-2000:]
+    assert "s3://corpus/in: the store refused access (check the credentials in the environment)" in lines[0]
+    assert "do-not-print" not in result.stderr + result.stdout
+
+
+def test_a_store_failure_on_a_node_of_a_joined_cluster_names_the_settings_every_node_needs(ray_session, monkeypatch):
+    """A node started in a shell without the store's variables reached for AWS's own endpoint; the
+    run's line named an internal marker and amazonaws.com. It now names the node and the
+    variables (never their values) that the driver has and every node needs."""
+    import ray
+
+    from dataprep import cli, runtime, storage
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-print")
+    with pytest.raises(OSError) as raised:  # an OSError raised in a Ray task, as a part's store failure is
+        ray.get(ray.remote(storage.read_json).remote("/nonexistent/_parts/s0-00000-0000.json"))
+    failure = raised.value
+    monkeypatch.setattr(runtime, "joined", None)
+    assert cli._on_a_node(failure) == "", "embedded Ray: the workers share the driver's environment"
+    monkeypatch.setattr(runtime, "joined", "10.0.0.1:6379")
+    hint = cli._on_a_node(failure)
+    assert hint.startswith(f" (on the node at {ray.util.get_node_ip_address()}: every node needs the store settings this driver has: ")
+    assert "AWS_ENDPOINT_URL" in hint and "AWS_SECRET_ACCESS_KEY" in hint and "do-not-print" not in hint and "127.0.0.1:1" not in hint
+    assert cli._on_a_node(OSError("a local disk")) == ""
+
+
 def test_a_store_that_pauses_longer_than_the_sdks_3_s_is_waited_for(monkeypatch):
     """An endpoint that answers each request after 4 s: the AWS SDK's own timeout (3 s, three
     attempts) failed the run; dataprep's S3 client waits up to storage.S3_REQUEST_TIMEOUT."""
