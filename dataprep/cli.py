@@ -115,9 +115,9 @@ def _on_a_node(exc: BaseException) -> str:
     """For a store's failure in a Ray task on a joined cluster: the node, and the store settings
     this driver has, which that node's environment needs too (README: a node started in a shell
     without them reached for AWS's own endpoint instead of the store's)."""
-    from dataprep import runtime
-
     from ray.exceptions import RayTaskError
+
+    from dataprep import runtime
 
     names = sorted(name for name in os.environ if name.startswith(STORE_VARIABLES))
     if not isinstance(exc, RayTaskError) or runtime.joined is None or not names:

@@ -348,7 +348,7 @@ def _check_reachable(address: str) -> None:
     import socket
 
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host and address not in ("auto", "local") and not address.startswith("ray://"):  # Ray's own message ("Invalid address format") said not what to give
+    if not host and address not in ("auto", "local") and not address.startswith("ray://"):  # Ray's: "Invalid address format"
         raise ConfigError(f"--ray-address {address}: give the head's host:port (`ray start --head` prints it; port 6379 by "
                           "default), or auto for a cluster started on this machine")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
