@@ -81,12 +81,20 @@ def _split(uri: str) -> tuple[str, str, str]:
     return scheme.lower(), host, slash + path
 
 
+#: the names of a query of options that `public` leaves out (what may hold a secret or an endpoint:
+#: pyarrow's filesystem options, and anything named like a credential); a key listed in a store,
+#: such as a wget mirror's `index.php?p=2.html`, keeps its name
+SECRET_OPTION = re.compile(r"[?&](?:[\w.\-]*(?:key|token|secret|password|credential|auth|session)[\w.\-]*|endpoint_override|"
+                           r"region|scheme|role_arn|external_id|project_id|proxy_options|tls_ca_file_path)=", re.IGNORECASE)
+
+
 def public(uri: str) -> str:
     """A URI as it may be written down: no user:password@, no query of options."""
     if not is_remote(uri):
         return uri
     scheme, host, path = _split(CREDENTIALS.sub(r"\g<scheme>", uri))
-    return f"{scheme}://{host.rpartition('@')[2]}{OPTIONS.sub('', path)}"
+    query = OPTIONS.search(path)
+    return f"{scheme}://{host.rpartition('@')[2]}{path[:query.start()] if query and SECRET_OPTION.search(query.group()) else path}"
 
 
 def join(uri: str, *names: str) -> str:

@@ -184,6 +184,9 @@ def test_credentials_or_options_in_a_uri_are_refused(tmp_path):
         with pytest.raises(ConfigError, match="query string are not accepted") as refused:
             storage.normalize(uri)
         assert "do-not-print" not in str(refused.value) and "evil" not in str(refused.value)
+    for uri in ("s3://corpus/a?AWS_SESSION_TOKEN=do-not-print", "gs://corpus/a?access_token=do-not-print&x=1",
+                "s3://corpus/a?x=1&secret_key=do-not-print", "s3://corpus/a?endpoint_override=do-not-print"):
+        assert "do-not-print" not in storage.public(uri), uri
     with pytest.raises(ConfigError, match="empty path component"):  # pyarrow's ArrowInvalid, an internal error before
         storage.normalize("s3://corpus//med")
     assert storage.normalize("S3://corpus/med/") == "s3://corpus/med" and storage.normalize("s3://b/page?x#y") == "s3://b/page?x#y"
@@ -417,7 +420,7 @@ def test_a_key_with_a_query_like_name_is_a_page_not_a_refused_uri(s3_store, monk
     as a URI a user types read `?p=2.html` as options and refused the whole run."""
     import pyarrow.fs as pafs
 
-    from dataprep import documents
+    from dataprep import documents, storage
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_EC2_METADATA_DISABLED"):
         monkeypatch.setenv(key, s3_store.env[key])
@@ -428,6 +431,8 @@ def test_a_key_with_a_query_like_name_is_a_page_not_a_refused_uri(s3_store, monk
     pafs.copy_files(str(local), "corpus/mirror", destination_filesystem=s3_store.fs)
     files = documents.discover(f"{s3_store.bucket}/mirror", "html")
     assert sorted(documents.relative_names(files)) == ["a.html", "index.php?p=2.html"]
+    assert sorted(map(storage.public, files)) == [f"{s3_store.bucket}/mirror/a.html", f"{s3_store.bucket}/mirror/index.php?p=2.html"], \
+        "named as listed in run.json and messages (public() took `?p=2.html` for options and cut it)"
     parts, quarantined = documents.plan(files, "text", 2**20, None, "html")
     assert not quarantined and sum(p.num_rows for p in parts) == 2
     read = [t for part in parts for t, _, bad in documents.read_part(part, "text", 64) if t is not None and not bad]
