@@ -26,7 +26,7 @@ from conftest import REPO, SAMPLES, read_folder, run_pipeline
 from dataprep import pipeline
 from dataprep.errors import ConfigError
 from dataprep.readers import warc as warc_reader
-from dataprep.readers.charset import to_utf8
+from dataprep.readers.charset import _meta_charset, to_utf8
 from dataprep.run import run
 from dataprep.tokens import TokenDataset
 
@@ -121,10 +121,9 @@ def test_a_meta_charset_in_a_comment_is_not_the_pages():
                           ('<!--> <meta charset="windows-1252">', "cp1252"), ('<!-- a --> <meta charset="koi8-r">', "koi8-r"),
                           ('<meta name="description" content="comments open with <!--"><meta charset="koi8-r">', "koi8-r")):
         page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
-        decoded = to_utf8(page)
-        assert decoded.charset == charset, head
+        assert (_meta_charset(page) or "utf-8") == charset, head  # the declaration the prescan finds
         if charset == "utf-8":
-            assert decoded.data.decode("utf-8") == page.decode("utf-8")
+            assert to_utf8(page).data.decode("utf-8") == page.decode("utf-8")
 
 
 def test_a_meta_is_read_as_the_prescan_reads_it():
@@ -147,22 +146,41 @@ def test_a_meta_is_read_as_the_prescan_reads_it():
                           ('<meta http-equiv=" content-type" content="text/html; charset=windows-1251">', "utf-8"),
                           ('<meta name="x"charset="koi8-r">', "koi8-r")):
         page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
-        assert to_utf8(page).charset == charset, head
+        assert (_meta_charset(page) or "utf-8") == charset, head
     # a meta the 1024th byte cuts is not read: here `iso-8859-1` of `iso-8859-15`
     cut = b"<html><head><!--" + b"x" * (1024 - 16 - 3 - 24) + b'--><meta charset=iso-8859-15></head><body>' + text.encode() + b"</body>"
-    assert cut.index(b"iso-8859-15") + 10 == 1024 and to_utf8(cut).charset == "utf-8"
+    assert cut.index(b"iso-8859-15") + 10 == 1024 and _meta_charset(cut) is None
+
+
+def test_a_declaration_the_bytes_contradict_gives_way_to_valid_utf8():
+    """A UTF-8 page under a stale `<meta charset=gb2312>` (4 of gne's 62 Chinese news pages) or a
+    server's iso-8859-1 was decoded in the declared charset: mojibake in every engine's text and
+    title. Bytes valid as UTF-8 are read as UTF-8, as trafilatura reads them; a page really in the
+    declared charset (not valid UTF-8) is still read in it."""
+    text = "<title>新华社北京电 国务院常务会议</title><p>会议指出，要坚持稳中求进。Grüße aus Köln, “quoted”.</p>"
+    for head, http in (('<meta charset="gb2312">', None), ('<meta http-equiv="Content-Type" content="text/html; charset=gbk">', None),
+                       ("", "iso-8859-1"), ('<meta charset="shift_jis">', "windows-1251")):
+        page = f"<html><head>{head}</head><body>{text}</body></html>".encode()
+        decoded = to_utf8(page, http)
+        assert (decoded.charset, decoded.source, decoded.replaced) == ("utf-8", "valid-utf8", 0) and decoded.data == page, (head, http)
+    chinese = '<html><head><meta charset="gb2312"></head><body><p>会议指出，要坚持稳中求进。</p></body></html>'
+    decoded = to_utf8(chinese.encode("gb18030"))
+    assert (decoded.source, decoded.replaced) == ("meta", 0) and decoded.data.decode("utf-8") == chinese
+    russian = "<p>Привет, мир</p>"
+    decoded = to_utf8(russian.encode("cp1251"), "windows-1251")
+    assert (decoded.charset, decoded.source) == ("cp1251", "http") and decoded.data.decode("utf-8") == russian
 
 
 def test_windows_1252_reads_every_byte_as_browsers_do():
     """Python's cp1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined; WHATWG's windows-1252
     (what iso-8859-1 means) reads them as U+0081 ...: a UTF-8 page served as iso-8859-1 keeps
     every byte of its mojibake (” is E2 80 9D), so ftfy can undo it."""
-    page = "<p>Korean thriller “Parasite” won ÁÍÏÐÝ</p>".encode()
+    page = "<p>Korean thriller “Parasite” won ÁÍÏÐÝ</p>".encode() + b" \xa9 2019"  # (one byte of iso-8859-1: not valid UTF-8)
     decoded = to_utf8(page, "iso-8859-1")
     assert decoded.replaced == 0 and "\ufffd" not in decoded.data.decode("utf-8")
     import ftfy
 
-    assert ftfy.fix_encoding(decoded.data.decode("utf-8")) == page.decode()
+    assert ftfy.fix_encoding(decoded.data.decode("utf-8")) == page[:-7].decode() + " © 2019"
 
 
 def test_undecodable_bytes_are_replaced_and_counted():

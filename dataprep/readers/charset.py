@@ -114,13 +114,21 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
             declared = "utf-8"
     if declared == "utf-8" or (declared and body.isascii() and _ascii_compatible(declared)):
         return Page(body, "utf-8", source, None)
+    if (not declared or _ascii_compatible(declared)) and _valid_utf8(body):
+        # a declaration the bytes contradict (a stale meta gb2312 or a server's iso-8859-1 on a
+        # UTF-8 page: text in a legacy charset is hardly ever valid UTF-8), as trafilatura reads it
+        return Page(body, "utf-8", "valid-utf8", 0)
     if declared:
         return _recode(body, declared, source)
+    return _recode(body, _browser_codec(detect_encoding(body)), "detected")
+
+
+def _valid_utf8(body: bytes) -> bool:
     try:
         body.decode("utf-8")
-        return Page(body, "utf-8", "valid-utf8", 0)
     except UnicodeDecodeError:
-        return _recode(body, _browser_codec(detect_encoding(body)), "detected")
+        return False
+    return True
 
 
 def _ascii_compatible(charset: str) -> bool:
