@@ -195,6 +195,27 @@ def test_a_page_of_short_japanese_sentences_keeps_its_opening(tmp_path):
     assert table["extract_engine"].to_pylist() == ["resiliparse"] and all(p in table["text"][0].as_py() for p in paragraphs)
 
 
+def test_a_chinese_line_ending_in_a_full_width_colon_ends_a_sentence(unspaced_paragraphs):
+    """"：" and "；" are CJK text's ":" and ";", which end a sentence for the head trim: an opening
+    line such as a speech's "女士们、先生们：" was no body line, and the head trim cut it (gne's
+    cmse.cn page). Real lines of the sample crawl's Chinese Debian FAQ that introduce a list."""
+    from dataprep.readers import warc as warc_reader
+
+    openings = []
+    for table, _, _ in warc_reader.read_records(str(SAMPLES / "_web" / "debian-faq.warc.gz"), 0, 1 << 40, False, 1000, True):
+        for url, page in zip(table["url"].to_pylist(), table["text"].to_pylist()):
+            if url and "/zh-cn/" in url and page:
+                openings += [t for p in lxml.html.fromstring(page.encode("utf-8")).iter("p")
+                             if (t := " ".join(p.text_content().split())).endswith("：") and " " not in t and 8 <= len(t) <= 30]
+    paragraphs = unspaced_paragraphs["zh"][:3]
+    assert len(openings) >= 3
+    for opening in openings[:3]:
+        page = ("<html><body><nav><a href='/'>首页</a> <a href='/faq'>常见问题</a></nav><article>"
+                + f"<p>{opening}</p>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>")
+        text = extract([page])["text"][0].as_py()
+        assert text.startswith(opening) and all(p in text for p in paragraphs), opening
+
+
 @pytest.fixture(scope="module")
 def unspaced_paragraphs(shared_data) -> dict[str, list[str]]:
     """Real paragraphs of languages written without spaces between words (shared/data's OSCAR sample)."""
