@@ -218,15 +218,15 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     if storage.is_file(layout.root):
         raise ConfigError(f"output {out} is a file, not a folder; choose a folder for --output")
     if overwrite:
-        if storage.exists(layout.run_json) and (replaced := storage.read_json(layout.run_json)).get("fingerprint"):
-            storage.delete_tree(_replaced_work(layout, replaced))
+        if (replaced := _recorded_run(layout)).get("fingerprint"):
+            _delete_replaced_work(_replaced_work(layout, replaced))
         storage.delete_tree(layout.root)
-        if not layout.work_is_inside:
-            storage.delete_tree(layout.work)
     elif storage.list_files(layout.root):
         if not storage.exists(layout.run_json):
             raise ConfigError(f"output folder {out} is not empty and holds no dataprep run; choose another --output or pass --overwrite")
-        previous = storage.read_json(layout.run_json)
+        previous = _recorded_run(layout)
+        if not previous:
+            raise ConfigError(f"output folder {out} holds a damaged run.json; pass --overwrite to start again")
         if previous.get("version") != identity["version"] and not storage.exists(layout.stats_json):
             # an unfinished run of another version: its parts and this version's may differ (ids, columns, decisions)
             raise ConfigError(f"output folder {out} holds a run started by dataprep {previous.get('version')}, and this is "
@@ -235,33 +235,44 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
         if previous.get("fingerprint") != identity["fingerprint"]:
             raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
                               f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
-        if "work_dir" in previous and not _same_folder(previous["work_dir"], layout.work_dir) and not storage.exists(layout.stats_json):
+        if previous.get("work_dir") != layout.work_dir and not storage.exists(layout.stats_json):
             # before any part runs: a resume that wrote its parts' documents to another work folder lost them to the next segment
-            raise ConfigError(f"output folder {out} holds an unfinished run that kept its work under {_named(previous['work_dir'])}, "
+            raise ConfigError(f"output folder {out} holds an unfinished run that kept its work under {_named(previous.get('work_dir'))}, "
                               f"and this command gives {_named(layout.work_dir)}; run it with the interrupted run's, or pass "
                               "--overwrite to start again")
         for folder in {layout.root, layout.work}:
             storage.delete_leftovers(folder)  # half-written by a killed attempt
         return  # the same run: resume it
+    if not layout.work_is_inside:  # left by a run of this output deleted by hand: another run's, stale (its tokenizer gone)
+        storage.delete_tree(layout.work)
     storage.write_json({**identity, "work_dir": layout.work_dir}, layout.run_json)
+
+
+def _recorded_run(layout: OutputLayout) -> dict[str, Any]:
+    """The output's run.json, or {} when there is none or it is damaged (cut short, not an object)."""
+    try:
+        recorded = storage.read_json(layout.run_json) if storage.exists(layout.run_json) else {}
+    except ValueError:
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _delete_replaced_work(work: str) -> None:
+    try:
+        storage.delete_tree(work)
+    except OSError as exc:
+        raise OSError(f"--overwrite could not delete the replaced run's work folder {storage.public(work)} (run.json's "
+                      f"work_dir): {exc}") from None
 
 
 def _named(work_dir: str | None) -> str:
     return f"--work-dir {storage.public(work_dir)}" if work_dir else "no --work-dir (inside the output)"
 
 
-def _same_folder(a: str | None, b: str | None) -> bool:
-    """Whether two --work-dir values (None: inside the output) name one folder (a local one
-    reached through a link is the same folder)."""
-    if a is None or b is None or storage.is_remote(a) or storage.is_remote(b):
-        return a == b
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def _replaced_work(layout: OutputLayout, replaced: dict[str, Any]) -> str:
     """The work folder of the run --overwrite replaces: the one named by its fingerprint and this
     output, under the --work-dir its run.json records (that run may have had another, or none)."""
-    work_dir = replaced.get("work_dir", layout.work_dir)  # (run.json of 0.2.1 and before: no record)
+    work_dir = replaced.get("work_dir", layout.work_dir)  # (run.json of 0.2.1 and before: no record; unfinished, refused)
     return OutputLayout.of(layout.root, work_dir, replaced["fingerprint"]).work
 
 

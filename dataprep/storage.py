@@ -43,7 +43,7 @@ _BUCKETED = ("s3", "gs", "gcs")  # schemes whose host is a bucket, part of the p
 
 
 def is_remote(uri: str) -> bool:
-    return "://" in uri and not uri.startswith("file://")
+    return "://" in uri and not uri[:7].lower() == "file://"
 
 
 #: options in a query string (`?endpoint_override=...`, `?secret_key=a/b`): refused, never taken
@@ -58,8 +58,9 @@ CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@:?#]*:[^@
 def normalize(uri: str) -> str:
     """A path or URI as the runner keeps it: local ones absolute (file:// dropped), remote ones
     checked (no credentials, no query of options) and without a trailing slash."""
-    if not is_remote(uri):
-        return os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
+    if not is_remote(uri):  # file:///x, FILE:///x and file://localhost/x are /x; ~ is the home folder (`--work-dir=~/x`)
+        path = re.sub(r"^file://(?:localhost(?=/))?", "", uri, flags=re.IGNORECASE)
+        return os.path.abspath(os.path.expanduser(path))
     scheme, _, rest = uri.partition("://")
     uri = f"{scheme.lower()}://{rest}"  # schemes are case-insensitive: S3:// is s3://
     if "@" in _split(uri)[1] or CREDENTIALS.match(uri):

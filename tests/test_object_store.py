@@ -190,6 +190,10 @@ def test_credentials_or_options_in_a_uri_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="empty path component"):  # pyarrow's ArrowInvalid, an internal error before
         storage.normalize("s3://corpus//med")
     assert storage.normalize("S3://corpus/med/") == "s3://corpus/med" and storage.normalize("s3://b/page?x#y") == "s3://b/page?x#y"
+    # local spellings: FILE:// (was taken for a remote scheme), file://localhost/ (was ./localhost/), ~ (was ./~)
+    for spelled in ("FILE:///tmp/w/", "file://localhost/tmp/w", "file:///tmp/w"):
+        assert storage.normalize(spelled) == "/tmp/w", spelled
+    assert storage.normalize("~/w") == os.path.join(os.path.expanduser("~"), "w")
 
 
 def test_a_store_that_refuses_a_write_stops_the_run_with_one_line(s3_store, tmp_path):

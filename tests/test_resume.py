@@ -226,6 +226,74 @@ def test_a_resume_with_another_work_dir_is_refused_before_any_part_runs(ray_sess
     assert resumed["invariant_ok"] and contents(out) == before and resumed["output"] == finished["output"]
 
 
+def test_work_folders_and_outputs_reached_through_links_are_the_folders_behind_them(ray_session, tmp_path, sample_docs):
+    """A --work-dir link pointed elsewhere since the run began is another folder (run.json records
+    where it led: the resume ran parts into the new target, and 816 documents were lost); the
+    folder it led to is the same one. --overwrite of an output given as a link replaces the run
+    behind it and keeps the link (it replaced the link, and the new run's resume was refused)."""
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+    from dataprep.run import run
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(3):
+        pq.write_table(sample_docs.slice(i * 100, 100), inputs / f"shard-{i}.parquet")
+    (tmp_path / "scratch_a").mkdir()
+    (tmp_path / "scratch_b").mkdir()
+    link = tmp_path / "scratch"
+    link.symlink_to(tmp_path / "scratch_a")
+    real = tmp_path / "real_out"
+    real.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(real)
+    spec = {"name": "linked", "input": str(inputs), "output": str(out), "work_dir": str(link),
+            "stages": [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]}
+    run(pipeline.from_dict(spec))
+    before = contents(out)
+    (out / "stats.json").unlink()  # stopped in the first segment, one part done
+    for marker in sorted((out / "_parts").glob("*.json"))[1:]:
+        marker.unlink()
+    link.unlink()
+    link.symlink_to(tmp_path / "scratch_b")
+    with pytest.raises(ConfigError, match="holds an unfinished run that kept its work under"):
+        run(pipeline.from_dict(spec))
+    assert run(pipeline.from_dict({**spec, "work_dir": str(tmp_path / "scratch_a")}))["invariant_ok"] and contents(out) == before
+    replaced = run(pipeline.from_dict({**spec, "work_dir": str(tmp_path / "scratch_a"), "stages": spec["stages"][:2]}), overwrite=True)
+    assert replaced["invariant_ok"] and out.is_symlink() and (real / "run.json").is_file()
+    (work,) = [p.name for p in (tmp_path / "scratch_a").iterdir()]  # the replaced run's is gone
+    assert work.startswith(json.loads((real / "run.json").read_text())["fingerprint"] + "-")
+
+
+def test_a_run_whose_output_was_deleted_by_hand_starts_afresh_and_a_damaged_record_is_overwritten(ray_session, tmp_path, sample_docs):
+    """An output deleted by hand, its work folder elsewhere kept: the next run reused that stale
+    work (its tokenizer gone with the output), quarantined every kept document and exited 0. A
+    fresh run clears its work folder. A damaged run.json is a one-line refusal, and --overwrite
+    replaces it (it raised an internal error)."""
+    import shutil
+
+    from dataprep import pipeline
+    from dataprep.errors import ConfigError
+    from dataprep.run import run
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(sample_docs.slice(0, 200), inputs / "shard.parquet")
+    out = tmp_path / "out"
+    spec = {"name": "deleted", "input": str(inputs), "output": str(out), "work_dir": str(tmp_path / "work"),
+            "stages": [{"normalize": {}}, {"length": {"min_words": 8}}, {"train_tokenizer": {"model_type": "byte_level_bpe", "vocab_size": 300}},
+                       {"tokenize": {}}]}
+    first = run(pipeline.from_dict(spec))
+    before = contents(out)
+    shutil.rmtree(out)
+    again = run(pipeline.from_dict(spec))
+    assert again["invariant_ok"] and again["output"] == first["output"] and first["output"]["quarantined"] == 0 and contents(out) == before
+    (out / "run.json").write_text('{"fingerprint": "77fd', encoding="utf-8")
+    with pytest.raises(ConfigError, match="holds a damaged run.json; pass --overwrite"):
+        run(pipeline.from_dict(spec))
+    assert run(pipeline.from_dict(spec), overwrite=True)["invariant_ok"] and contents(out) == before
+
+
 def test_a_command_that_never_reached_ray_is_no_attempt(ray_session, tmp_path, sample_docs):
     """A run whose Ray address answered nothing was counted as an attempt of 0 s in stats.json."""
     from dataprep import pipeline
