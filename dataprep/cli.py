@@ -120,7 +120,7 @@ def _on_a_node(exc: BaseException) -> str:
     from dataprep import runtime
 
     names = sorted(name for name in os.environ if name.startswith(STORE_VARIABLES))
-    if not isinstance(exc, RayTaskError) or runtime.joined is None or not names:
+    if not isinstance(exc, RayTaskError) or runtime.joined is None or not names or not storage.store_failed(exc.cause):
         return ""
     node = TASK_NODE.search(str(exc))  # Ray's task traceback opens "ray::fn() (pid=..., ip=...)"
     return f" (on the node at {node.group(1) if node else 'a worker'}: every node needs the store settings this driver has: {', '.join(names)})"

@@ -31,10 +31,6 @@ MARKERS = "_parts"
 WORK = "_work"
 
 
-def _real(path: str) -> str:
-    return path if storage.is_remote(path) else os.path.realpath(path)
-
-
 @dataclass(frozen=True)
 class OutputLayout:
     root: str  # the output folder (absolute path or URI)
@@ -45,13 +41,13 @@ class OutputLayout:
         # local folders as the links they are reached through lead (--overwrite of an output given
         # as a link replaces the run behind it, not the link; a work dir's link pointed elsewhere
         # since the run began is another folder)
-        root = _real(storage.normalize(output))
+        root = storage.real(storage.normalize(output))
         if work_dir is None:
             return cls(root, storage.join(root, WORK))
         # the output too: two outputs of one pipeline and input met in one folder, and the second
         # took the first's resolutions (its tokenizer trained into the first output: none for it)
         output_digest = hashlib.sha256(root.encode("utf-8")).hexdigest()[:12]
-        return cls(root, storage.join(_real(storage.normalize(work_dir)), f"{fingerprint or 'run'}-{output_digest}"))
+        return cls(root, storage.join(storage.real(storage.normalize(work_dir)), f"{fingerprint or 'run'}-{output_digest}"))
 
     @classmethod
     def at(cls, out: OutputLayout | str | os.PathLike) -> OutputLayout:

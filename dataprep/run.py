@@ -132,9 +132,10 @@ def _check_apart(input_spec: str, files: list[str], layout: OutputLayout) -> Non
     write over its input (and --overwrite delete it), or a rerun read its own output."""
     prefix = input_spec.split("*")[0].split("?")[0].split("[")[0] if input_spec else ""
     glob_folder = prefix if prefix.endswith(("/", os.sep)) else storage.parent(prefix)  # `in/*.parquet`, `in/shard-*`
-    base = storage.normalize(glob_folder if prefix != input_spec else prefix) if prefix else ""
+    base = storage.real(storage.normalize(glob_folder if prefix != input_spec else prefix)) if prefix else ""
+    resolved = storage.real_files(files)  # as the layout's folders are: where their links lead
     for folder, what in ((layout.root, "--output"), (layout.work, "--work-dir")):
-        held = next((f for f in files if storage.within(f, folder)), None)
+        held = next((f for f, r in zip(files, resolved) if storage.within(r, folder)), None)
         if held is not None:
             raise ConfigError(f"{what} {storage.public(folder)} holds the input file {storage.public(held)}; "
                               "choose a folder apart from the input (--overwrite would delete it)")
@@ -149,8 +150,8 @@ WORK_CHECKS = 3
 
 def _check_work_kept(layout: OutputLayout, segment: int, parts: list[Part], resumed: set[str]) -> None:
     """On a resume, the work folder must still hold what the interrupted run's segment kept of `parts`
-    (a cleaned scratch disk, or another --work-dir, would otherwise read as parts that kept
-    nothing). A few such parts are looked at (WORK_CHECKS): a lost folder lacks them all."""
+    (a cleaned scratch disk would otherwise read as parts that kept nothing; another --work-dir is
+    refused before, by run.json's record). A few such parts are looked at (WORK_CHECKS): a lost folder lacks them all."""
     done = [p for p in parts if layout.marker_name(segment, p.key) in resumed]
     checked = 0
     for part in done:
@@ -159,8 +160,7 @@ def _check_work_kept(layout: OutputLayout, segment: int, parts: list[Part], resu
             continue
         if not storage.exists(layout.segment_part(segment, part.key)):
             raise ConfigError(f"the work folder {storage.public(layout.work)} lacks what the interrupted run kept of part {part.key} "
-                              f"({passed} documents): it was cleaned, or --work-dir is not the interrupted run's; rerun with that "
-                              "--work-dir, or with --overwrite to start again")
+                              f"({passed} documents): it was cleaned since; rerun with --overwrite to start again")
         checked += 1
         if checked == WORK_CHECKS:
             return

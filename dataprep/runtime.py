@@ -58,9 +58,9 @@ def start(address: str | None = None, num_cpus: int | None = None) -> bool:
     global joined
     address = address or os.environ.get("RAY_ADDRESS") or None
     _check_token_file()
+    joined = address if address != "local" else None  # ("local" starts a cluster of this machine's own)
     if address:
         _check_reachable(address)
-        joined = address
     if ray.is_initialized():
         return False
     common = {"logging_level": logging.ERROR, "log_to_driver": False, "configure_logging": True}

@@ -46,9 +46,9 @@ def is_remote(uri: str) -> bool:
     return "://" in uri and not uri[:7].lower() == "file://"
 
 
-#: options in a query string (`?endpoint_override=...`, `?secret_key=a/b`): refused, never taken
-#: for part of a key (so never written down either). A `?` or `#` without `name=` after it is part
-#: of an object's key, as S3 and GCS allow
+#: options in a query string (`?endpoint_override=...`, `?secret_key=a/b`): a URI a user gives with
+#: them is refused, and its message leaves the query out. A `?` or `#` without `name=` after it is
+#: part of an object's key, as S3 and GCS allow
 OPTIONS = re.compile(r"\?[A-Za-z_][\w.\-]*=.*$", re.S)
 #: `scheme://user:secret@`, whatever the secret holds (an AWS secret key often has a `/`, which
 #: would make the rest of the secret read as a path)
@@ -60,15 +60,17 @@ def normalize(uri: str) -> str:
     checked (no credentials, no query of options) and without a trailing slash."""
     if not is_remote(uri):  # file:///x, FILE:///x and file://localhost/x are /x; ~ is the home folder (`--work-dir=~/x`)
         path = re.sub(r"^file://(?:localhost(?=/))?", "", uri, flags=re.IGNORECASE)
+        if path != uri and not path.startswith("/"):
+            raise ConfigError(f"{uri}: a file:// URI names a path on this machine (file:///path); another host's is not reachable")
         return os.path.abspath(os.path.expanduser(path))
     scheme, _, rest = uri.partition("://")
     uri = f"{scheme.lower()}://{rest}"  # schemes are case-insensitive: S3:// is s3://
     if "@" in _split(uri)[1] or CREDENTIALS.match(uri):
         raise ConfigError(f"{public(uri)}: credentials in a URI are not accepted; give them through the environment "
                           "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) or the cloud's config files")
-    if OPTIONS.search(uri):
-        raise ConfigError(f"{public(uri)}: options in a URI's query string are not accepted; set them in the environment "
-                          "(AWS_ENDPOINT_URL, AWS_REGION, ...)")
+    if options := OPTIONS.search(uri):  # refused unread: the message names the URI without its query, whatever it holds
+        raise ConfigError(f"{public(uri[:options.start()])}: options in a URI's query string are not accepted; set them in the "
+                          "environment (AWS_ENDPOINT_URL, AWS_REGION, ...)")
     if "//" in _split(uri)[2]:
         raise ConfigError(f"{public(uri)}: an empty path component (//): object stores' filesystems refuse it")
     return uri.rstrip("/") if not uri.endswith("://") else uri
@@ -85,12 +87,14 @@ def _split(uri: str) -> tuple[str, str, str]:
 #: the names of a query of options that `public` leaves out (what may hold a secret or an endpoint:
 #: pyarrow's filesystem options, and anything named like a credential); a key listed in a store,
 #: such as a wget mirror's `index.php?p=2.html`, keeps its name
-SECRET_OPTION = re.compile(r"[?&](?:[\w.\-]*(?:key|token|secret|password|credential|auth|session)[\w.\-]*|endpoint_override|"
-                           r"region|scheme|role_arn|external_id|project_id|proxy_options|tls_ca_file_path)=", re.IGNORECASE)
+SECRET_OPTION = re.compile(r"[?&](?:[\w.\-]*(?:key|token|secret|pass|pwd|credential|auth|session|sig|sas|jwt|amz|goog)[\w.\-]*|"
+                           r"endpoint_override|region|scheme|role_arn|external_id|project_id|proxy_options|tls_ca_file_path)=",
+                           re.IGNORECASE)
 
 
 def public(uri: str) -> str:
-    """A URI as it may be written down: no user:password@, no query of options."""
+    """A URI as it may be written down: no user:password@, no query naming an option or a
+    credential (a URI a user gives with options is refused by `normalize`, its query unsaid)."""
     if not is_remote(uri):
         return uri
     scheme, host, path = _split(CREDENTIALS.sub(r"\g<scheme>", uri))
@@ -100,6 +104,27 @@ def public(uri: str) -> str:
 
 def join(uri: str, *names: str) -> str:
     return posixpath.join(uri, *names) if is_remote(uri) else os.path.join(uri, *names)
+
+
+def real(path: str) -> str:
+    """A local path as its links lead (a remote URI as it is)."""
+    return path if is_remote(path) else os.path.realpath(path)
+
+
+def real_files(paths: list[str]) -> list[str]:
+    """Local files as their folders' links lead (each folder resolved once: a corpus of a
+    million files in a few folders costs a few lookups)."""
+    folders: dict[str, str] = {}
+    resolved = []
+    for path in paths:
+        if is_remote(path):
+            resolved.append(path)
+            continue
+        folder, name = os.path.split(path)
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        resolved.append(os.path.join(folders[folder], name))
+    return resolved
 
 
 def within(uri: str, folder: str) -> bool:
@@ -222,7 +247,7 @@ def info(uri: str) -> pafs.FileInfo:
 
 #: a store's answer that it refuses the request (S3's, GCS's, HTTP's words for it)
 REFUSED = re.compile(r"ACCESS_DENIED|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|PERMISSION_DENIED|UNAUTHENTICATED|"
-                     r"\b40[13]\b|Forbidden")
+                     r"(?:HTTP|status|response|code)\D{0,20}\b40[13]\b|\bForbidden\b")  # (a key may hold 403: not alone)
 
 
 def store_error(uri: str, exc: OSError) -> OSError:

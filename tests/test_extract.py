@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import SAMPLES, SHARED_DATA, read_folder, run_pipeline
 
+from dataprep import text as textutil
 from dataprep.extract import engines
 from dataprep.extract.scoring import WORD, score
 from dataprep.stages.base import TextBatch
@@ -214,6 +215,9 @@ def test_a_chinese_line_ending_in_a_full_width_colon_ends_a_sentence(unspaced_pa
                 + f"<p>{opening}</p>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>")
         text = extract([page])["text"][0].as_py()
         assert text.startswith(opening) and all(p in text for p in paragraphs), opening
+    # a sentence closed by CJK brackets ends a sentence too (the Japanese FAQ's quoted ones)
+    quoted = [opening.replace("：", "。」") for opening in openings[:3]] + [opening.replace("：", "。）") for opening in openings[:3]]
+    assert textutil.matches(pa.array(quoted), engines.sentence_end()).all()
 
 
 @pytest.fixture(scope="module")

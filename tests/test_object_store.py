@@ -185,8 +185,16 @@ def test_credentials_or_options_in_a_uri_are_refused(tmp_path):
             storage.normalize(uri)
         assert "do-not-print" not in str(refused.value) and "evil" not in str(refused.value)
     for uri in ("s3://corpus/a?AWS_SESSION_TOKEN=do-not-print", "gs://corpus/a?access_token=do-not-print&x=1",
-                "s3://corpus/a?x=1&secret_key=do-not-print", "s3://corpus/a?endpoint_override=do-not-print"):
+                "s3://corpus/a?x=1&secret_key=do-not-print", "s3://corpus/a?endpoint_override=do-not-print",
+                "s3://corpus/a?sv=2022-11-02&sig=do-not-print", "s3://corpus/a?X-Amz-Signature=do-not-print"):
         assert "do-not-print" not in storage.public(uri), uri
+        with pytest.raises(ConfigError, match="query string are not accepted") as refused:  # given: refused, its query unsaid
+            storage.normalize(uri.replace("corpus/a?", "corpus/a?z=1&"))
+        assert "do-not-print" not in str(refused.value) and "z=1" not in str(refused.value), uri
+    assert storage.store_error("s3://corpus/in", OSError("key 'in/part-403.parquet': AWS Error NETWORK_CONNECTION")).args[0] \
+        .startswith("s3://corpus/in: cannot reach the store"), "a key holding 403 is no refusal"
+    with pytest.raises(ConfigError, match="another host's is not reachable"):
+        storage.normalize("file://server/share/x")  # (was ./server/share/x)
     with pytest.raises(ConfigError, match="empty path component"):  # pyarrow's ArrowInvalid, an internal error before
         storage.normalize("s3://corpus//med")
     assert storage.normalize("S3://corpus/med/") == "s3://corpus/med" and storage.normalize("s3://b/page?x#y") == "s3://b/page?x#y"
@@ -257,16 +265,22 @@ def test_a_store_failure_on_a_node_of_a_joined_cluster_names_the_settings_every_
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-print")
-    with pytest.raises(OSError) as raised:  # an OSError raised in a Ray task, as a part's store failure is
+    from ray.exceptions import RayTaskError
+
+    with pytest.raises(OSError) as raised:  # an OSError raised in a Ray task: a local file's, not the store's
         ray.get(ray.remote(storage.read_json).remote("/nonexistent/_parts/s0-00000-0000.json"))
-    failure = raised.value
+    local = raised.value
+    # the store's failure as a node without its settings meets it (the helper's cluster), in the same task's traceback
+    unreached = OSError("s3://corpus/out/_parts/s0.json: cannot reach the store: When resolving region for bucket 'corpus': "
+                        "AWS Error NETWORK_CONNECTION during HeadBucket operation: curlCode: 6, Couldn't resolve host name")
+    failure = RayTaskError("process_part", str(local), unreached).as_instanceof_cause()
     monkeypatch.setattr(runtime, "joined", None)
     assert cli._on_a_node(failure) == "", "embedded Ray: the workers share the driver's environment"
     monkeypatch.setattr(runtime, "joined", "10.0.0.1:6379")
     hint = cli._on_a_node(failure)
     assert hint.startswith(f" (on the node at {ray.util.get_node_ip_address()}: every node needs the store settings this driver has: ")
     assert "AWS_ENDPOINT_URL" in hint and "AWS_SECRET_ACCESS_KEY" in hint and "do-not-print" not in hint and "127.0.0.1:1" not in hint
-    assert cli._on_a_node(OSError("a local disk")) == ""
+    assert cli._on_a_node(local) == "", "a local file's error in a task is no store's: no hint"
 
 
 def test_a_store_that_pauses_longer_than_the_sdks_3_s_is_waited_for(monkeypatch):

@@ -119,7 +119,9 @@ def sample_docs_file(sample_docs, tmp_path):
 
 def test_an_output_that_holds_or_lies_in_the_input_is_refused(ray_session, tmp_path, sample_docs):
     """Writing into the input folder would overwrite it (and --overwrite delete it); an output
-    inside it would be read as input by the rerun."""
+    inside it would be read as input by the rerun. The same through a link to the input's folder
+    (once outputs were resolved through links, the input as typed no longer matched them, and
+    --overwrite deleted the input)."""
     from dataprep import pipeline
     from dataprep.errors import ConfigError
     from dataprep.run import run
@@ -127,10 +129,14 @@ def test_an_output_that_holds_or_lies_in_the_input_is_refused(ray_session, tmp_p
     inputs = tmp_path / "in"
     inputs.mkdir()
     pq.write_table(sample_docs.slice(0, 50), inputs / "shard.parquet")
+    link = tmp_path / "link"
+    link.symlink_to(inputs)
     for spelled, output, overwrite, refusal in ((inputs, inputs, True, "holds the input file"),
                                                 (inputs, inputs / "out", False, "lies inside the input folder"),
                                                 (f"{inputs}/*.parquet", inputs / "out", False, "lies inside the input folder"),
-                                                (inputs, tmp_path, True, "holds the input file")):
+                                                (inputs, tmp_path, True, "holds the input file"),
+                                                (link, link, True, "holds the input file"), (inputs, link, True, "holds the input file"),
+                                                (link, inputs / "out", False, "lies inside the input folder")):
         spec = {"name": "apart", "input": str(spelled), "output": str(output), "stages": [{"length": {}}]}
         with pytest.raises(ConfigError, match=refusal):
             run(pipeline.from_dict(spec), overwrite=overwrite)
