@@ -166,6 +166,11 @@ def test_a_declaration_the_bytes_contradict_gives_way_to_valid_utf8():
     chinese = '<html><head><meta charset="gb2312"></head><body><p>会议指出，要坚持稳中求进。</p></body></html>'
     decoded = to_utf8(chinese.encode("gb18030"))
     assert (decoded.source, decoded.replaced) == ("meta", 0) and decoded.data.decode("utf-8") == chinese
+    # a nearly ASCII page in GB2312 whose few characters happen to be valid UTF-8 (目录 is C4BF C2BC: "Ŀ¼") stays GB2312
+    contents = '<html><head><meta charset="gb2312"></head><body><h2>目录</h2><p>Debian GNU/Linux FAQ</p></body></html>'
+    assert contents.encode("gb18030").decode("utf-8")  # valid UTF-8 indeed
+    decoded = to_utf8(contents.encode("gb18030"))
+    assert (decoded.charset, decoded.source) == ("gb18030", "meta") and decoded.data.decode("utf-8") == contents
     russian = "<p>Привет, мир</p>"
     decoded = to_utf8(russian.encode("cp1251"), "windows-1251")
     assert (decoded.charset, decoded.source) == ("cp1251", "http") and decoded.data.decode("utf-8") == russian
