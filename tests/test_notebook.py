@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from conftest import REPO
@@ -14,7 +18,13 @@ def test_worked_notebook_executes():
     from nbclient import NotebookClient
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob("quality-*"))
+    try:
+        NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    finally:  # the notebook leaves its output for its reader; every run of this test left one in /tmp
+        for made in set(temp.glob("quality-*")) - before:
+            shutil.rmtree(made, ignore_errors=True)
     outputs = ["".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", []))
                for cell in notebook.cells if cell.cell_type == "code"]
     assert "gopher_quality" in outputs[1] and "kept" in outputs[1]
