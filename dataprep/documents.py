@@ -102,7 +102,7 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     if is_glob:
         candidates = storage.glob(storage.normalize(spec)) if storage.is_remote(spec) else glob.glob(spec, recursive=True)
         storage.refuse_unnamed(candidates, spec)
-        candidates = [p if storage.is_remote(p) else storage.normalize(p) for p in candidates if not os.path.isdir(p)]
+        candidates = [storage.listed(p) for p in candidates if not os.path.isdir(p)]
     elif storage.is_dir(storage.normalize(spec)):  # below it, names starting with "_" or "." are skipped (Hadoop's convention)
         root = storage.normalize(spec)
         candidates = [uri for uri in storage.walk(root)
@@ -130,9 +130,7 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
 def relative_names(files: list[str]) -> list[str]:
     """Each file's path below the files' common folder: unique by construction (unlike bare
     file names, which repeat across folders). An HTML page's id."""
-    # a store's keys as listed: checked as a URI a user types, a key `index.php?p=2.html` (a wget
-    # mirror's) read as a query of options and refused the run
-    absolute = [f if storage.is_remote(f) else storage.normalize(f) for f in files]
+    absolute = [storage.listed(f) for f in files]
     root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
     return [Path(os.path.relpath(path, root)).as_posix() for path in absolute]
 

@@ -106,6 +106,12 @@ def join(uri: str, *names: str) -> str:
     return posixpath.join(uri, *names) if is_remote(uri) else os.path.join(uri, *names)
 
 
+def listed(path: str) -> str:
+    """A path a listing or glob gave: a store's key as it is (checked as a URI a user types, a wget
+    mirror's `index.php?p=2.html` read as a query of options), a local path normalized."""
+    return path if is_remote(path) else normalize(path)
+
+
 def real(path: str) -> str:
     """A local path as its links lead (a remote URI as it is)."""
     return path if is_remote(path) else os.path.realpath(path)
