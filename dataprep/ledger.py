@@ -9,6 +9,7 @@ while the list is not empty.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,17 +151,39 @@ def with_text(removed: Any, policy: dict[str, Any], redactor: Any = None) -> Any
     return removed.set_column(position, "text", pa.array(text, removed.schema.field("text").type))
 
 
+#: what the one line of a run stopped over its error budget says to do, by who quarantined
+STAGE_REMEDY = "fix the stage or raise --error-budget, then run the same command to resume"
+READ_REMEDY = ("fix the input or the reading options (--text-column, --input-format) and run again with --overwrite, "
+               "or raise --error-budget and run the same command to resume")
+
+
+def check_budget(what: str, failed: int, taken: int, unit: str, budget: float, errors: Callable[[], Iterable[str]],
+                 remedy: str) -> None:
+    """Stop the run (StageOverBudget) when `what` quarantined more than `budget` of the `taken`
+    it was given, naming its most common error (`errors` is read only then): the one rule for
+    stages and for reading the input."""
+    if failed and failed > budget * taken:
+        found = Counter(errors()).most_common(1)
+        common, times = found[0] if found else ("(no message)", 0)
+        common = common.rstrip(".")
+        raise StageOverBudget(f"{what} quarantined {failed:,} of {taken:,} {unit} ({failed / max(taken, 1):.1%}, "
+                              f"error_budget {budget:.1%}); most common error ({times:,}x): {common}; {remedy}")
+
+
+def quarantine_errors(quarantine: list[str], stage: str | None) -> Iterator[str]:
+    """The errors of quarantine files: a stage's (without where in the batch it failed), or with
+    `stage` None those of reading (every error not raised by a stage)."""
+    for path in quarantine:
+        for message in storage.read_table(path, columns=["error"]).column("error").to_pylist():
+            if stage is None and not message.startswith("stage "):
+                yield message
+            elif stage is not None and message.startswith(f"stage {stage} failed"):
+                yield message.split(" (at ")[0]
+
+
 def check_error_budget(taken: Counter, failed: Counter, names: list[str], budget: float, quarantine: list[str]) -> None:
     """Stop the run when a stage quarantined more than `budget` of what it took in (documents
-    taken in and quarantined by stage name, over one segment's parts), naming the stage and its
-    most common error."""
+    taken in and quarantined by stage name, over one segment's parts)."""
     for name in names:
-        if failed[name] and failed[name] > budget * taken[name]:
-            errors = Counter(message.split(" (at ")[0] for path in quarantine
-                             for message in storage.read_table(path, columns=["error"]).column("error").to_pylist()
-                             if message.startswith(f"stage {name} failed"))
-            common, times = errors.most_common(1)[0] if errors else ("(no message)", 0)
-            raise StageOverBudget(
-                f"stage {name} quarantined {failed[name]:,} of {taken[name]:,} documents "
-                f"({failed[name] / max(taken[name], 1):.1%}, error_budget {budget:.1%}); most common error ({times:,}x): "
-                f"{common}; fix the stage or raise --error-budget, then run the same command to resume")
+        check_budget(f"stage {name}", failed[name], taken[name], "documents", budget,
+                     lambda name=name: quarantine_errors(quarantine, name), STAGE_REMEDY)

@@ -66,6 +66,9 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         return {**finished, "already_finished": True, "finished": finished_at}
     if file_quarantine:
         storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
+    if not storage.exists(layout.accepted(0)):  # reading is judged with segment 0, once (its files here, before any part runs)
+        ledger.check_budget("reading the input", len(file_quarantine), len(files), "files", opts.error_budget,
+                            lambda: (q["error"] for q in file_quarantine), ledger.READ_REMEDY)
     for stage in pipeline.stages:
         stage.bind(layout)
     with runtime.session(opts.ray_address, opts.num_cpus):
@@ -96,7 +99,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                 bars.segment(index, len(segments), len(todo), len(parts))
             _execute(todo, config, bars)
             if not storage.exists(layout.accepted(index)):  # judged once: an accepted segment's documents went on, whatever the budget now
-                _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget)
+                _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget, file_quarantine)
                 storage.write_json({"error_budget": opts.error_budget}, layout.accepted(index))
             runtime.release_memory()
             first_stage += len(segment)
@@ -415,20 +418,32 @@ def _markers(layout: OutputLayout, segment: int, parts: list[Part]) -> Iterator[
         yield from zip(chunk, storage.each(storage.read_json, [layout.marker(segment, p.key) for p in chunk]))
 
 
-def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float) -> None:
-    """Stop over the budget (ledger.check_error_budget), uncommitting the parts that quarantined:
-    the same command then does them again, so a fixed stage processes their documents."""
+def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float,
+                       file_quarantine: list[dict[str, Any]]) -> None:
+    """Stop over the budget (ledger.check_error_budget; in segment 0, reading the input first:
+    the documents of the files quarantined whole at planning count as read and quarantined),
+    uncommitting the parts that quarantined: the same command then does them again, so a fixed
+    stage processes their documents."""
     taken: Counter = Counter()
     failed: Counter = Counter()
     quarantining = []
+    file_rows = sum(q["rows"] or 0 for q in file_quarantine)
+    read, read_failed = file_rows, file_rows
     for part, marker in _markers(layout, segment, parts):
+        read += marker["docs"]
+        read_failed += marker["read_quarantined"]
         for stage in marker["stages"]:
             taken[stage["name"]] += stage["in"]
             failed[stage["name"]] += stage["quarantined"]
-        if any(stage["quarantined"] for stage in marker["stages"]):
+        if marker["read_quarantined"] or any(stage["quarantined"] for stage in marker["stages"]):
             quarantining.append(part)
+    quarantine = layout.parts(layout.quarantine, f"part-*-s{segment}.parquet")
     try:
-        ledger.check_error_budget(taken, failed, [s.name for s in stages], budget, layout.parts(layout.quarantine, f"part-*-s{segment}.parquet"))
+        if segment == 0:
+            plan = [layout.plan_quarantine] if file_quarantine else []
+            ledger.check_budget("reading the input", read_failed, read, "documents", budget,
+                                lambda: ledger.quarantine_errors(plan + quarantine, None), ledger.READ_REMEDY)
+        ledger.check_error_budget(taken, failed, [s.name for s in stages], budget, quarantine)
     except StageOverBudget:
         keyed = isinstance(stages[0], Global)
         unkeyed = [path for path in (layout.keys_part(segment, p.key) for p in quarantining) if keyed and _unkeyed(path)]

@@ -28,8 +28,10 @@ def folder(tmp_path, sample_docs):
 
 
 def run_and_check(folder, tmp_path, good_docs: int = 60, **options):
+    """Run on the folder with an error budget of 100% (these tests show what is quarantined and
+    how: tests/test_error_budget.py shows the budget) and check the invariant."""
     out = tmp_path / "out"
-    stats = run_pipeline(STAGES, folder, out, **options)
+    stats = run_pipeline(STAGES, folder, out, **{"error_budget": 1.0, **options})
     assert stats["invariant_ok"], stats["problems"]
     ids = output_ids(out)
     assert len(ids["kept"]) + len(ids["removed"]) >= good_docs, "the good shard was processed"

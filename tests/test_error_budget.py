@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -221,3 +222,54 @@ def test_a_global_stage_over_the_budget_on_its_keys_resumes_fixed(tmp_path, firs
     assert stats["invariant_ok"] and stats["stages"][-1]["quarantined"] == 0
     assert set(read_folder(out / "kept").column("id").to_pylist()) == {f"d{i:03d}" for i in range(150)}
     assert len(read_folder(out / "removed")) == 50
+
+
+def _with_nulls(tmp_path, nulls: int) -> tuple[list[str], Path]:
+    """A CLI run's arguments over a folder of 300 real documents, `nulls` of them without text."""
+    table = pq.read_table(SAMPLES / "shard-00.parquet").slice(0, 300).select(["id", "text"])
+    texts = table.column("text").to_pylist()
+    texts[:nulls] = [None] * nulls
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(table.set_column(1, "text", pa.array(texts, pa.string())), inputs / "a.parquet")
+    (tmp_path / "p.yaml").write_text("name: budget\nstages:\n  - normalize: {}\n")
+    out = tmp_path / "out"
+    return ["run", str(tmp_path / "p.yaml"), "--input", str(inputs), "--output", str(out)], out
+
+
+def test_reading_that_quarantines_over_the_budget_stops_then_resumes_with_a_larger_budget(tmp_path):
+    """Reading is judged as a stage is: a text column that is mostly null (the wrong column, a
+    broken export) must not quietly quarantine a corpus and exit 0."""
+    args, out = _with_nulls(tmp_path, 30)
+    stopped = dataprep(args, tmp_path)
+    assert stopped.returncode == 4, stopped.stderr[-1500:]
+    message = stopped.stderr.strip().splitlines()[-1]
+    assert message.startswith("dataprep: stopped: reading the input quarantined 30 of 300 documents (10.0%, error_budget 1.0%)")
+    assert "most common error (30x): text is null" in message and "--text-column" in message, message
+    assert not (out / "stats.json").exists() and not list((out / "_parts").glob("s0-*.json")), "the part is done again"
+    resumed = dataprep([*args, "--error-budget", "0.1"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["quarantine"]["read_rows"] == 30 and stats["stages"][0]["in"] == 270
+
+
+def test_reading_within_the_budget_goes_on(tmp_path):
+    args, out = _with_nulls(tmp_path, 3)
+    done = dataprep(args, tmp_path)  # 1.0% of 300 documents: not more than the budget
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert json.loads((out / "stats.json").read_text())["quarantine"]["read_rows"] == 3
+
+
+def test_input_files_unreadable_over_the_budget_stop_before_any_part_runs(tmp_path):
+    args, out = _with_nulls(tmp_path, 0)
+    (tmp_path / "in" / "b.parquet").write_bytes(b"not a parquet file, by a broken export")
+    stopped = dataprep(args, tmp_path)
+    assert stopped.returncode == 4, stopped.stderr[-1500:]
+    message = stopped.stderr.strip().splitlines()[-1]
+    assert message.startswith("dataprep: stopped: reading the input quarantined 1 of 2 files (50.0%"), message
+    assert "cannot read Parquet file" in message and "Traceback" not in stopped.stderr
+    assert not list(out.glob("_parts/*.json")), "no part ran"
+    resumed = dataprep([*args, "--error-budget", "0.5"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["quarantine"]["files"] == 1 and stats["output"]["kept"] + stats["output"]["removed"] == 300

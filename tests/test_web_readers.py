@@ -442,7 +442,8 @@ def test_a_run_on_a_damaged_crawl_accounts_for_every_record(ray_session, tmp_pat
     for path, _ in copies.values():
         path.rename(folder / path.name)
     out = tmp_path / "out"
-    stats = run_pipeline(STAGES, folder, out, part_bytes=200_000)
+    # copies of one crawl: most of their records are quarantined as duplicate ids, far over the error budget
+    stats = run_pipeline(STAGES, folder, out, part_bytes=200_000, error_budget=1.0)
     assert stats["invariant_ok"], stats["problems"]
     total = len(warcio_records(WARC))
     assert stats["input"]["docs"] == len(copies) * total  # a broken record counts once, in quarantine
