@@ -37,7 +37,7 @@ INPUT_SUFFIXES = tuple(sorted({s for suffixes in FORMAT_SUFFIXES.values() for s 
 QUARANTINE_SCHEMA = pa.schema(
     [("source", pa.string()), ("row", pa.int64()), ("rows", pa.int64()), ("id", pa.string()), ("error", pa.string())]
 )
-TEXT_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary(), pa.null())
+TEXT_TYPES = (pa.string(), pa.large_string(), pa.string_view(), pa.binary(), pa.large_binary(), pa.binary_view(), pa.null())
 #: defaults of the run options that shape reading (pipeline.RunOptions uses them; so does read_texts)
 PART_BYTES = 32 * 2**20  # target uncompressed size of one unit of work (a Ray task)
 BATCH_ROWS = 512  # documents per Arrow batch inside a task
@@ -52,7 +52,7 @@ class Part:
     key: str  # "<file index>-<chunk>", names the part's output shards
     file_index: int
     path: str
-    stem: str  # path below the input root without suffix: assigned ids are "<stem>:<row>"
+    stem: str  # what assigned ids ("<stem>:<row>") start with: documents.id_prefixes
     row_groups: tuple[int, ...] | None  # None: the whole file (JSONL)
     first_row: int  # index in the file of the part's first row
     num_rows: int | None  # None when unknown before reading (JSONL)
@@ -136,10 +136,18 @@ def relative_names(files: list[str]) -> list[str]:
 
 
 def stem(name: str) -> str:
-    """A relative name without its input suffix: what the ids assigned at read time
-    (`<stem>:<row>`) start with."""
+    """A relative name without its input suffix."""
     suffix = next((s for s in INPUT_SUFFIXES if name.lower().endswith(s)), "")
     return name[: len(name) - len(suffix)]
+
+
+def id_prefixes(relatives: list[str]) -> list[str]:
+    """What the ids assigned at read time (`<prefix>:<row>`) start with, per file: its relative
+    name without its suffix, unless another input file has the same one (`a.parquet` and
+    `a.jsonl`, `a.jsonl` and `a.jsonl.gz`): then its whole relative name, so no two files' ids meet."""
+    stems = [stem(name) for name in relatives]
+    shared = {name for name, count in Counter(stems).items() if count > 1}
+    return [relative if name in shared else name for name, relative in zip(stems, relatives)]
 
 
 def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
@@ -148,8 +156,9 @@ def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
     parts: list[Part] = []
     unreadable: list[tuple[int, dict[str, Any]]] = []  # (file index, quarantine record)
     pages: list[tuple[int, str, str]] = []
-    for index, (path, relative) in enumerate(zip(files, relative_names(files))):
-        fmt, name = file_format(path, declared), stem(relative)
+    relatives = relative_names(files)
+    for index, (path, relative, name) in enumerate(zip(files, relatives, id_prefixes(relatives))):
+        fmt = file_format(path, declared)
         if fmt == "parquet":
             try:
                 parts.extend(_plan_parquet(index, path, name, text_column, part_bytes, declared))
@@ -238,7 +247,7 @@ def _plan_parquet(index: int, path: str, name: str, text_column: str, part_bytes
     if text_column != "text" and "text" in schema.names:
         raise _BadFile(f"has both {text_column!r} and 'text' columns; rename one", rows=meta.num_rows)
     text_type = schema.field(text_column).type
-    if text_type not in TEXT_TYPES:
+    if (text_type.value_type if pa.types.is_dictionary(text_type) else text_type) not in TEXT_TYPES:  # pandas' Categorical: dictionary<string>
         raise _BadFile(f"column {text_column!r} has type {text_type}, expected string", rows=meta.num_rows)
     parts, group, size, start = [], [], 0, 0
     for g in range(meta.num_row_groups):

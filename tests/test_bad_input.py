@@ -377,3 +377,33 @@ def _refused_parquet(handle):
         def iter_batches(self, **kwargs):
             raise OSError("AWS Error SLOW_DOWN during GetObject operation: Please reduce your request rate")
     return Refused()
+
+
+def test_files_of_one_name_in_two_formats_get_ids_of_their_own(ray_session, tmp_path, sample_docs):
+    """`a.parquet` and `a.jsonl` without ids: both had `a:<row>`, so the second file's documents
+    were quarantined as duplicates of the first's. Ids keep the short form where it is unique."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    texts = sample_docs.column("text").to_pylist()
+    pq.write_table(pa.table({"text": texts[:50]}), inputs / "a.parquet")
+    (inputs / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[50:80]))
+    pq.write_table(pa.table({"text": texts[80:90]}), inputs / "b.parquet")
+    stats = run_pipeline(STAGES, inputs, tmp_path / "out")
+    assert stats["invariant_ok"] and stats["output"]["quarantined"] == 0
+    ids = output_ids(tmp_path / "out")
+    found = set(ids["kept"] + ids["removed"])
+    assert {"a.parquet:0", "a.jsonl:0", "b:0"} <= found and len(found) == 90
+
+
+@pytest.mark.parametrize("form", ["dictionary", "string_view"])
+def test_a_text_column_of_any_string_encoding_is_read(ray_session, folder, tmp_path, sample_docs, form):
+    """pandas' Categorical writes a dictionary-encoded column, pyarrow can write string_view:
+    both are strings, and a file of them was quarantined whole as of the wrong type."""
+    chunk = sample_docs.slice(60, 20).select(["id", "text"])
+    text = chunk.column("text").combine_chunks()
+    text = text.dictionary_encode() if form == "dictionary" else text.cast(pa.string_view())
+    pq.write_table(chunk.set_column(1, "text", text), folder / "b.parquet")
+    stats, records = run_and_check(folder, tmp_path, error_budget=0.0)
+    assert records == [] and stats["input"]["docs"] == 80
+    ids = output_ids(tmp_path / "out")
+    assert set(chunk.column("id").to_pylist()) <= set(ids["kept"] + ids["removed"])
