@@ -8,6 +8,7 @@ while the list is not empty.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -157,28 +158,52 @@ READ_REMEDY = ("fix the input or the reading options (--text-column, --input-for
                "or raise --error-budget and run the same command to resume")
 
 
-def check_budget(what: str, failed: int, taken: int, unit: str, budget: float, errors: Callable[[], Iterable[str]],
-                 remedy: str) -> None:
+def check_budget(what: str, failed: int, taken: int, unit: str, budget: float,
+                 errors: Callable[[], Iterable[tuple[str, int]]], remedy: str) -> None:
     """Stop the run (StageOverBudget) when `what` quarantined more than `budget` of the `taken`
-    it was given, naming its most common error (`errors` is read only then): the one rule for
-    stages and for reading the input."""
-    if failed and failed > budget * taken:
-        found = Counter(errors()).most_common(1)
-        common, times = found[0] if found else ("(no message)", 0)
-        common = common.rstrip(".")
-        raise StageOverBudget(f"{what} quarantined {failed:,} of {taken:,} {unit} ({failed / max(taken, 1):.1%}, "
-                              f"error_budget {budget:.1%}); most common error ({times:,}x): {common}; {remedy}")
+    it was given, naming its most common error: `errors` gives (kind of error, how many of the
+    `unit` it cost) and is read only then. The one rule for stages and for reading the input."""
+    if taken and failed / taken > budget:  # a share, as the budget is written: 29 of 100 is not above 0.29
+        kinds: Counter = Counter()
+        for kind, count in errors():
+            kinds[kind] += count
+        common, times = kinds.most_common(1)[0] if kinds else ("(no message)", 0)
+        share, allowed = _percents(failed / taken, budget)
+        raise StageOverBudget(f"{what} quarantined {failed:,} of {taken:,} {unit} ({share}, error_budget {allowed}); "
+                              f"most common error, in {times:,} of them: {common.rstrip('.')}; {remedy}")
 
 
-def quarantine_errors(quarantine: list[str], stage: str | None) -> Iterator[str]:
-    """The errors of quarantine files: a stage's (without where in the batch it failed), or with
-    `stage` None those of reading (every error not raised by a stage)."""
+def _percents(share: float, budget: float) -> tuple[str, str]:
+    """The share and the budget as percentages with the fewest decimals (1 to 4) that write the
+    budget exactly and the share visibly above it (2 of 199 is 1.01%, not 1.0%)."""
+    for places in range(1, 5):
+        shown = f"{share * 100:.{places}f}", f"{budget * 100:.{places}f}"
+        if float(shown[1]) == round(budget * 100, 9) and float(shown[0]) > float(shown[1]):
+            break
+    return f"{shown[0]}%", f"{shown[1]}%"
+
+
+#: the figures in a reading error (a byte offset, a column, a size): errors of one kind differ by them
+FIGURES = re.compile(r"\d[\d,.]*")
+
+
+def error_kind(message: str, stage: str | None) -> str:
+    """What errors of one kind share: a stage's message without where in the batch it failed; a
+    reading error's without its parenthesised detail (where a duplicate id was first seen) and
+    with its figures as N."""
+    if stage is not None:
+        return message.split(" (at ")[0]
+    return FIGURES.sub("N", message.split(" (")[0])
+
+
+def quarantine_errors(quarantine: list[str], stage: str | None) -> Iterator[tuple[str, int]]:
+    """(kind, documents) of each record of the quarantine files: a stage's, or with `stage` None
+    those of reading (every error not raised by a stage)."""
     for path in quarantine:
-        for message in storage.read_table(path, columns=["error"]).column("error").to_pylist():
-            if stage is None and not message.startswith("stage "):
-                yield message
-            elif stage is not None and message.startswith(f"stage {stage} failed"):
-                yield message.split(" (at ")[0]
+        table = storage.read_table(path, columns=["error", "rows"])
+        for message, rows in zip(*(table.column(c).to_pylist() for c in ("error", "rows"))):
+            if (stage is None and not message.startswith("stage ")) or (stage is not None and message.startswith(f"stage {stage} failed")):
+                yield error_kind(message, stage), rows or 0 if stage is None else 1
 
 
 def check_error_budget(taken: Counter, failed: Counter, names: list[str], budget: float, quarantine: list[str]) -> None:

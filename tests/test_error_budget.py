@@ -14,7 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SAMPLES, read_folder
+from conftest import SAMPLES, read_folder, run_pipeline
+
+from dataprep.errors import StageOverBudget
 
 FLAKY = '''
 import numpy as np
@@ -245,7 +247,7 @@ def test_reading_that_quarantines_over_the_budget_stops_then_resumes_with_a_larg
     assert stopped.returncode == 4, stopped.stderr[-1500:]
     message = stopped.stderr.strip().splitlines()[-1]
     assert message.startswith("dataprep: stopped: reading the input quarantined 30 of 300 documents (10.0%, error_budget 1.0%)")
-    assert "most common error (30x): text is null" in message and "--text-column" in message, message
+    assert "most common error, in 30 of them: text is null" in message and "--text-column" in message, message
     assert not (out / "stats.json").exists() and not list((out / "_parts").glob("s0-*.json")), "the part is done again"
     resumed = dataprep([*args, "--error-budget", "0.1"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-1500:]
@@ -254,10 +256,46 @@ def test_reading_that_quarantines_over_the_budget_stops_then_resumes_with_a_larg
 
 
 def test_reading_within_the_budget_goes_on(tmp_path):
-    args, out = _with_nulls(tmp_path, 3)
-    done = dataprep(args, tmp_path)  # 1.0% of 300 documents: not more than the budget
+    args, out = _with_nulls(tmp_path, 87)
+    done = dataprep([*args, "--error-budget", "0.29"], tmp_path)  # 29% of 300 documents: not more than the budget (0.29 * 300 < 87 in floats)
     assert done.returncode == 0, done.stderr[-1500:]
-    assert json.loads((out / "stats.json").read_text())["quarantine"]["read_rows"] == 3
+    assert json.loads((out / "stats.json").read_text())["quarantine"]["read_rows"] == 87
+
+
+def test_the_stop_names_the_error_that_cost_the_most_documents(ray_session, tmp_path):
+    """Errors of one kind grouped however their details differ (where each duplicate was first
+    seen), and counted in documents: a file without the text column is 300 documents, not one."""
+    table = pq.read_table(SAMPLES / "shard-00.parquet").slice(0, 300).select(["id", "text"])
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pq.write_table(table, inputs / "a.parquet")
+    copies = pa.concat_tables([table.slice(0, 40), table.slice(40, 60).set_column(0, "id", pa.array([f"b{i}" for i in range(60)]))])
+    pq.write_table(copies, inputs / "b-copies.parquet")  # 40 duplicate ids, each first seen at another row
+    pq.write_table(table.rename_columns(["id", "body"]).slice(0, 250).set_column(0, "id", pa.array([f"n{i}" for i in range(250)])),
+                   inputs / "c-no-text.parquet")
+    with pytest.raises(StageOverBudget) as stopped:
+        run_pipeline([{"normalize": {}}], inputs, tmp_path / "out", error_budget=0.4)
+    assert "quarantined 290 of 650 documents (44.6%, error_budget 40.0%)" in str(stopped.value), str(stopped.value)
+    assert "most common error, in 250 of them: no column 'text'" in str(stopped.value), str(stopped.value)
+    (inputs / "c-no-text.parquet").unlink()
+    with pytest.raises(StageOverBudget) as stopped:
+        run_pipeline([{"normalize": {}}], inputs, tmp_path / "out2")
+    assert "most common error, in 40 of them: duplicate id;" in str(stopped.value), str(stopped.value)
+
+
+def test_a_crawl_file_of_garbage_counts_as_an_unreadable_file(ray_session, tmp_path):
+    """Files read only in the parts (WARC, JSONL) that yield nothing but quarantine are
+    unreadable files, as a Parquet file without a footer is at planning: three of four files of
+    garbage had passed as 3 quarantined records among 369 (the budget on records is left at 5% here)."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.warc.gz").write_bytes((SAMPLES / "_web" / "debian-faq.warc.gz").read_bytes())
+    (inputs / "b.warc.gz").write_bytes(bytes(range(256)) * 200)
+    (inputs / "c.warc").write_text("this is not a warc file\n" * 500)
+    with pytest.raises(StageOverBudget) as stopped:
+        run_pipeline([{"extract": {}}], inputs, tmp_path / "out", error_budget=0.05)
+    assert "reading the input quarantined 2 of 3 files (66.7%" in str(stopped.value), str(stopped.value)
+    assert "most common error, in 2 of them: unreadable WARC record at byte N" in str(stopped.value), str(stopped.value)
 
 
 def test_input_files_unreadable_over_the_budget_stop_before_any_part_runs(tmp_path):
