@@ -394,7 +394,10 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
     else:
         reason = None
     if reason is None and not ids_only and http:
-        body = _decoded_payload(body, record.http_headers.get("Transfer-Encoding"), record.http_headers.get("Content-Encoding"), truncated)
+        transfer = record.http_headers.get("Transfer-Encoding")
+        short = _shorter_than_declared(body, transfer, record.http_headers.get("Content-Length"))
+        body, whole = _decoded_payload(body, transfer, record.http_headers.get("Content-Encoding"))
+        truncated = truncated or (CUT if short or not whole else None)
     batch.pages.append(None if reason or ids_only else to_utf8(body, charset))
     batch.rows.append((record_id, url, date, str(kind), content_type or None, status, truncated, path, offset, reason))
 
@@ -482,23 +485,36 @@ def _mime(value: str) -> tuple[str, str | None]:
     return essence, charset
 
 
-def _decoded_payload(raw: bytes, transfer: str | None, content: str | None, truncated: str | None) -> bytes:
-    """The payload as a browser reads it: chunked transfer coding, then each content coding
-    (gzip and its alias x-gzip, deflate with or without the zlib wrapper, br) undone, the last
-    applied first. A coding a browser does not know (`utf-8`, `none`: servers' mistakes) and a payload
-    not in the coding it names at all (plain HTML labelled gzip) are read as they are. A payload
-    that ends inside its coding is kept as far as it decodes when the crawler says it cut it
-    (WARC-Truncated), and quarantined otherwise (raised). Decoded here, not by FastWARC: its
-    decoders refused those mistakes (quarantining real pages) and raised on a cut payload."""
+#: `warc_truncated` of a payload cut with no WARC-Truncated header: it ends inside its coding or
+#: short of its HTTP Content-Length (wget stores a transfer whose connection dropped as it came)
+CUT = "cut"
+
+
+def _decoded_payload(raw: bytes, transfer: str | None, content: str | None) -> tuple[bytes, bool]:
+    """The payload as a browser reads it, and whether every coding's stream ended: chunked
+    transfer coding, then each content coding (gzip and its alias x-gzip, deflate with or
+    without the zlib wrapper, br) undone, the last applied first. A coding a browser does not know
+    (`utf-8`, `none`: servers' mistakes) and a payload not in the coding it names at all (plain
+    HTML labelled gzip) are read as they are. A payload that ends inside its coding (the crawler
+    cut it, or its connection dropped) is kept as far as it decodes, as a browser shows what it
+    received. Decoded here, not by FastWARC: its decoders refused those mistakes (quarantining
+    real pages) and raised on a cut payload."""
     chunked = ["chunked"] if "chunked" in (transfer or "").lower() else []  # the outer coding: undone first
+    whole = True
     for coding in chunked + [c.strip().lower() for c in reversed((content or "").split(",")) if c.strip()]:
         undone = _undone(raw, coding)
         if undone is None:
             continue
         raw, complete = undone
-        if not complete and not truncated:
-            raise _Truncated(f"the payload ends inside its {coding} coding ({len(raw):,} bytes decoded)")
-    return raw
+        whole = whole and complete
+    return raw, whole
+
+
+def _shorter_than_declared(raw: bytes, transfer: str | None, length: str | None) -> bool:
+    """Whether a payload not sent chunked holds fewer bytes than its HTTP Content-Length says."""
+    if "chunked" in (transfer or "").lower() or not (length or "").strip().isdigit():
+        return False
+    return len(raw) < int(length.strip())
 
 
 def _undone(data: bytes, coding: str) -> tuple[bytes, bool] | None:
