@@ -351,13 +351,18 @@ def test_a_cut_payload_is_kept_as_far_as_it_decodes_and_says_so(tmp_path, compre
     noticed = [_warc_record(i, head % coding + body, extra=b"WARC-Truncated: length\r\n") for i, (coding, body) in enumerate(cut.items())]
     silent = [_warc_record(10 + i, head % coding + body) for i, (coding, body) in enumerate(cut.items())]
     whole = [_warc_record(20, head % b"Content-Encoding: gzip" + gzip.compress(html)),
-             _warc_record(21, head % (b"Content-Length: %d" % len(html)) + html)]
-    table, errors = read_all(_write_records(tmp_path, "cut", [*noticed, *silent, *whole], compress))
-    assert errors == [] and table.num_rows == len(noticed) + len(silent) + len(whole)
+             _warc_record(21, head % (b"Content-Length: %d" % len(html)) + html),
+             _warc_record(22, head % b"Content-Length: 4\xb2" + html)]  # a latin-1 '²' is no digit: it had failed the whole part
+    packed = gzip.compress(html)
+    damaged = [_warc_record(30, head % b"Content-Encoding: gzip" + packed[:20] + bytes(64) + packed[84:]),
+               _warc_record(31, head % b"Transfer-Encoding: chunked" + chunked[:5000] + b"\r\nZZZ\r\n" + chunked[5000:])]
+    table, errors = read_all(_write_records(tmp_path, "cut", [*noticed, *silent, *damaged, *whole], compress))
+    assert table.num_rows == len(noticed) + len(silent) + len(whole) and len(errors) == len(damaged)
+    assert all(lost == 1 and "coding is damaged" in message for _, message, lost in errors), errors
     texts, truncated = table.column("text").to_pylist(), table.column("warc_truncated").to_pylist()
-    assert truncated == ["length"] * len(noticed) + ["cut"] * len(silent) + [None, None]
-    assert all(1000 < len(t) < len(html) and html.decode("utf-8").startswith(t) for t in texts[:-2])
-    assert texts[-2:] == [html.decode("utf-8")] * 2
+    assert truncated == ["length"] * len(noticed) + ["cut"] * len(silent) + [None] * len(whole)
+    assert all(1000 < len(t) < len(html) and html.decode("utf-8").startswith(t) for t in texts[:-len(whole)])
+    assert texts[-len(whole):] == [html.decode("utf-8")] * len(whole)
 
 
 @pytest.mark.parametrize("compress", [True, False])

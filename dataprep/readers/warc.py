@@ -485,6 +485,8 @@ def _mime(value: str) -> tuple[str, str | None]:
     return essence, charset
 
 
+#: an HTTP Content-Length (ASCII digits: a header byte read as latin-1 may be another digit, `4²`)
+DECIMAL = re.compile(r"\s*[0-9]+\s*")
 #: `warc_truncated` of a payload cut with no WARC-Truncated header: it ends inside its coding or
 #: short of its HTTP Content-Length (wget stores a transfer whose connection dropped as it came)
 CUT = "cut"
@@ -497,8 +499,10 @@ def _decoded_payload(raw: bytes, transfer: str | None, content: str | None) -> t
     (`utf-8`, `none`: servers' mistakes) and a payload not in the coding it names at all (plain
     HTML labelled gzip) are read as they are. A payload that ends inside its coding (the crawler
     cut it, or its connection dropped) is kept as far as it decodes, as a browser shows what it
-    received. Decoded here, not by FastWARC: its decoders refused those mistakes (quarantining
+    received; a damaged one (a deflate error, a line that is no chunk size) is quarantined. Decoded here, not by FastWARC: its decoders refused those mistakes (quarantining
     real pages) and raised on a cut payload."""
+    if not raw:  # nothing sent: nothing to decode (a dropped connection shows in its Content-Length)
+        return raw, True
     chunked = ["chunked"] if "chunked" in (transfer or "").lower() else []  # the outer coding: undone first
     whole = True
     for coding in chunked + [c.strip().lower() for c in reversed((content or "").split(",")) if c.strip()]:
@@ -512,9 +516,9 @@ def _decoded_payload(raw: bytes, transfer: str | None, content: str | None) -> t
 
 def _shorter_than_declared(raw: bytes, transfer: str | None, length: str | None) -> bool:
     """Whether a payload not sent chunked holds fewer bytes than its HTTP Content-Length says."""
-    if "chunked" in (transfer or "").lower() or not (length or "").strip().isdigit():
+    if "chunked" in (transfer or "").lower() or not DECIMAL.fullmatch(length or ""):
         return False
-    return len(raw) < int(length.strip())
+    return len(raw) < int(length)
 
 
 def _undone(data: bytes, coding: str) -> tuple[bytes, bool] | None:
@@ -545,9 +549,10 @@ def _undone(data: bytes, coding: str) -> tuple[bytes, bool] | None:
             out.append(inflater.decompress(data[start:start + INFLATE_CHUNK]))
             if inflater.eof:
                 break
-    except zlib.error:
+    except zlib.error as exc:
         if wbits != 31 and not out:
             return None  # not deflate at all (its header check passes by chance): plain bytes labelled so
+        raise _Truncated(f"the payload's {coding} coding is damaged after {sum(map(len, out)):,} bytes: {exc}") from None
     return b"".join(out), inflater.eof
 
 
@@ -563,6 +568,8 @@ def _unchunked(data: bytes) -> tuple[bytes, bool] | None:
         line_end = data.find(b"\n", position)
         size = data[position:line_end].split(b";")[0].strip() if line_end >= 0 else b""
         if not HEX.fullmatch(size):
+            if chunks and line_end >= 0:  # a line where a chunk size should be: damage, not a payload that ended early
+                raise _Truncated(f"the payload's chunked coding is damaged after {sum(map(len, chunks)):,} bytes")
             return (b"".join(chunks), False) if chunks else None
         size = int(size, 16)
         if size == 0:
