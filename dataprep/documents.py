@@ -1,6 +1,6 @@
 """Documents in and out: find input files, cut them into parts, read parts, write shards.
 
-Bad input never stops a run and never disappears: a file that cannot be opened, lacks the text
+Bad input never crashes a run (more of it than the error budget stops it: run.py) and never disappears: a file that cannot be opened, lacks the text
 column or has a text column of the wrong type is quarantined whole at planning time; a row with
 null, non-UTF-8, non-string or oversized text, or a duplicate id, is quarantined at read time.
 Each quarantine record says which file, which row, how many documents and why.
@@ -145,9 +145,10 @@ def id_prefixes(relatives: list[str]) -> list[str]:
     """What the ids assigned at read time (`<prefix>:<row>`) start with, per file: its relative
     name without its suffix, unless another input file has the same one (`a.parquet` and
     `a.jsonl`, `a.jsonl` and `a.jsonl.gz`): then its whole relative name, so no two files' ids meet."""
-    stems = [stem(name) for name in relatives]
-    shared = {name for name, count in Counter(stems).items() if count > 1}
-    return [relative if name in shared else name for name, relative in zip(stems, relatives)]
+    prefixes = [stem(name) for name in relatives]
+    while shared := {name for name, count in Counter(prefixes).items() if count > 1}:  # relative names are unique: it ends
+        prefixes = [relative if name in shared else name for name, relative in zip(prefixes, relatives)]
+    return prefixes
 
 
 def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
@@ -479,6 +480,10 @@ def conform(table: pa.Table, rows: np.ndarray, part: Part, text_column: str, max
         table = table.rename_columns(["text" if n == text_column else n for n in table.column_names])
     ids = _ids(table, rows, part)
     raw = table.column("text").combine_chunks()
+    if pa.types.is_dictionary(raw.type):  # pandas' Categorical
+        raw = raw.dictionary_decode()
+    if raw.type in (pa.string_view(), pa.binary_view()):
+        raw = raw.cast(pa.large_string() if raw.type == pa.string_view() else pa.large_binary())
     if part.fmt == "html-column" and (pa.types.is_binary(raw.type) or pa.types.is_large_binary(raw.type)):
         raw, charsets = html_reader.decode_column(raw, table.column("charset") if "charset" in table.column_names else None)
         for name, column in charsets.items():  # a table's own charset columns are replaced by what was found

@@ -184,7 +184,7 @@ def _percents(share: float, budget: float) -> tuple[str, str]:
 
 
 #: the figures in a reading error (a byte offset, a column, a size): errors of one kind differ by them
-FIGURES = re.compile(r"\d[\d,.]*")
+FIGURES = re.compile(r"(?<![\w-])\d+(?:[,.]\d+)*")
 
 
 def error_kind(message: str, stage: str | None) -> str:
@@ -203,7 +203,7 @@ def quarantine_errors(quarantine: list[str], stage: str | None) -> Iterator[tupl
         table = storage.read_table(path, columns=["error", "rows"])
         for message, rows in zip(*(table.column(c).to_pylist() for c in ("error", "rows"))):
             if (stage is None and not message.startswith("stage ")) or (stage is not None and message.startswith(f"stage {stage} failed")):
-                yield error_kind(message, stage), rows or 0 if stage is None else 1
+                yield error_kind(message, stage), (rows or 0) if stage is None else 1
 
 
 def check_error_budget(taken: Counter, failed: Counter, names: list[str], budget: float, quarantine: list[str]) -> None:

@@ -67,7 +67,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if file_quarantine:
         storage.write_parquet(pa.Table.from_pylist(file_quarantine, documents.QUARANTINE_SCHEMA), layout.plan_quarantine)
     if not storage.exists(layout.accepted(0)):  # reading is judged with segment 0, once (its files here, before any part runs)
-        _check_files_read(file_quarantine, set(), len(files), opts.error_budget, [])
+        _check_files_read(file_quarantine, len(files), opts.error_budget)
     for stage in pipeline.stages:
         stage.bind(layout)
     with runtime.session(opts.ray_address, opts.num_cpus):
@@ -98,7 +98,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                 bars.segment(index, len(segments), len(todo), len(parts))
             _execute(todo, config, bars)
             if not storage.exists(layout.accepted(index)):  # judged once: an accepted segment's documents went on, whatever the budget now
-                _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget, file_quarantine, len(files))
+                _check_error_budget(layout, index, parts, [s for s, _ in segment], opts.error_budget, file_quarantine)
                 storage.write_json({"error_budget": opts.error_budget}, layout.accepted(index))
             runtime.release_memory()
             first_stage += len(segment)
@@ -417,44 +417,28 @@ def _markers(layout: OutputLayout, segment: int, parts: list[Part]) -> Iterator[
         yield from zip(chunk, storage.each(storage.read_json, [layout.marker(segment, p.key) for p in chunk]))
 
 
-def _check_files_read(file_quarantine: list[dict[str, Any]], unread: set[str], files: int, budget: float,
-                      quarantine: list[str]) -> None:
-    """Stop when more than the budget's share of the input files could not be read: those
-    quarantined whole at planning (an unreadable Parquet footer) and, once read, the `unread`
-    ones whose every record was quarantined (a WARC or JSONL file of garbage); each counted
-    under its own most common error."""
-    kinds = [ledger.error_kind(q["error"], None) for q in file_quarantine]
-    def errors() -> Iterator[tuple[str, int]]:
-        yield from ((kind, 1) for kind in kinds)
-        per_file: dict[str, Counter] = {}
-        for path in quarantine:
-            table = storage.read_table(path, columns=["source", "error", "rows"])
-            for source, message, rows in zip(*(table.column(c).to_pylist() for c in ("source", "error", "rows"))):
-                if source in unread:
-                    per_file.setdefault(source, Counter())[ledger.error_kind(message, None)] += rows or 0
-        yield from ((found.most_common(1)[0][0], 1) for found in per_file.values())
-    ledger.check_budget("reading the input", len(file_quarantine) + len(unread), files, "files", budget, errors, ledger.READ_REMEDY)
+def _check_files_read(file_quarantine: list[dict[str, Any]], files: int, budget: float) -> None:
+    """Stop when more than the budget's share of the input files were quarantined whole at
+    planning (no Parquet footer, no text column), before any part runs."""
+    ledger.check_budget("reading the input", len(file_quarantine), files, "files", budget,
+                        lambda: ((ledger.error_kind(q["error"], None), 1) for q in file_quarantine), ledger.READ_REMEDY)
 
 
 def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float,
-                       file_quarantine: list[dict[str, Any]], files: int) -> None:
-    """Stop over the budget (ledger.check_error_budget; in segment 0, reading the input first, its
-    files then its documents: those of the files quarantined whole at planning count as read and
-    quarantined), uncommitting the parts that quarantined: the same command then does them
-    again, so a fixed stage processes their documents."""
+                       file_quarantine: list[dict[str, Any]]) -> None:
+    """Stop over the budget (ledger.check_error_budget; in segment 0, reading the input first: the
+    documents quarantined among those read, with the rows of the files quarantined whole at
+    planning, and without the WARC records set aside as no page, which are not read as
+    documents), uncommitting the parts that quarantined: the same command then does them again,
+    so a fixed stage processes their documents."""
     taken: Counter = Counter()
     failed: Counter = Counter()
     quarantining = []
     file_rows = sum(q["rows"] or 0 for q in file_quarantine)
     read, read_failed = file_rows, file_rows
-    per_file: dict[str, list[int]] = {}  # a table or crawl file: [records read, quarantined] over its parts
     for part, marker in _markers(layout, segment, parts):
-        read += marker["docs"]
+        read += marker["docs"] - sum(marker.get("read_removed", {}).values())
         read_failed += marker["read_quarantined"]
-        if part.bundle is None:  # a bundle's pages are files and documents at once: the documents' rule judges them
-            counts = per_file.setdefault(part.path, [0, 0])
-            counts[0] += marker["docs"]
-            counts[1] += marker["read_quarantined"]
         for stage in marker["stages"]:
             taken[stage["name"]] += stage["in"]
             failed[stage["name"]] += stage["quarantined"]
@@ -463,8 +447,6 @@ def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], s
     quarantine = layout.parts(layout.quarantine, f"part-*-s{segment}.parquet")
     try:
         if segment == 0:
-            unread = {path for path, (docs, bad) in per_file.items() if docs and bad == docs}
-            _check_files_read(file_quarantine, unread, files, budget, quarantine)
             plan = [layout.plan_quarantine] if file_quarantine else []
             ledger.check_budget("reading the input", read_failed, read, "documents", budget,
                                 lambda: ledger.quarantine_errors(plan + quarantine, None), ledger.READ_REMEDY)

@@ -407,3 +407,11 @@ def test_a_text_column_of_any_string_encoding_is_read(ray_session, folder, tmp_p
     assert records == [] and stats["input"]["docs"] == 80
     ids = output_ids(tmp_path / "out")
     assert set(chunk.column("id").to_pylist()) <= set(ids["kept"] + ids["removed"])
+
+
+def test_id_prefixes_never_meet():
+    from dataprep.documents import id_prefixes
+
+    names = ["a.parquet", "a.jsonl", "a.parquet.jsonl", "b.parquet", "x/a.jsonl.gz", "a.parquet.jsonl.gz"]
+    prefixes = id_prefixes(names)
+    assert len(set(prefixes)) == len(names) and prefixes[3:5] == ["b", "x/a"], prefixes
