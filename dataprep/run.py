@@ -421,7 +421,8 @@ def _check_files_read(file_quarantine: list[dict[str, Any]], files: int, budget:
     """Stop when more than the budget's share of the input files were quarantined whole at
     planning (no Parquet footer, no text column), before any part runs."""
     ledger.check_budget("reading the input", len(file_quarantine), files, "files", budget,
-                        lambda: ((ledger.error_kind(q["error"], None), 1) for q in file_quarantine), ledger.READ_REMEDY)
+                        lambda: ((ledger.error_kind(q["error"].replace(q["source"], "<file>"), None), 1) for q in file_quarantine),
+                        ledger.READ_REMEDY)
 
 
 def _check_error_budget(layout: OutputLayout, segment: int, parts: list[Part], stages: list[Stage], budget: float,

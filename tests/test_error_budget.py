@@ -297,3 +297,18 @@ def test_crawl_files_of_garbage_count_against_the_pages_read(ray_session, tmp_pa
         run_pipeline([{"extract": {}}], inputs, tmp_path / "out")
     assert "reading the input quarantined 2 of 121 documents (1.7%" in str(stopped.value), str(stopped.value)
     assert "most common error, in 2 of them: unreadable WARC record at byte N" in str(stopped.value), str(stopped.value)
+
+
+def test_input_files_unreadable_over_the_budget_stop_before_any_part_runs(tmp_path):
+    args, out = _with_nulls(tmp_path, 0)
+    (tmp_path / "in" / "b.parquet").write_bytes(b"not a parquet file, by a broken export")
+    stopped = dataprep(args, tmp_path)
+    assert stopped.returncode == 4, stopped.stderr[-1500:]
+    message = stopped.stderr.strip().splitlines()[-1]
+    assert message.startswith("dataprep: stopped: reading the input quarantined 1 of 2 files (50.0%"), message
+    assert "cannot read Parquet file" in message and "Traceback" not in stopped.stderr
+    assert not list(out.glob("_parts/*.json")), "no part ran"
+    resumed = dataprep([*args, "--error-budget", "0.5"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["invariant_ok"] and stats["quarantine"]["files"] == 1 and stats["output"]["kept"] + stats["output"]["removed"] == 300
