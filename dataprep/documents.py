@@ -340,7 +340,7 @@ def _iter_warc(part: Part, batch_rows: int, ids_only: bool):
     start, end = part.byte_range
     compressed = warc_reader.is_gzip(part.path)
     for table, offsets, errors in warc_reader.read_records(part.path, start, end, part.fmt == "wet", batch_rows, compressed, ids_only):
-        bad = [quarantine_record(part.path, error, row=offset, rows=lost) for offset, error, lost in errors]
+        bad = [quarantine_record(part.path, error, row=offset, rows=lost, id=record_id) for offset, error, lost, record_id in errors]
         yield table, np.array(offsets, dtype=np.int64), bad
 
 

@@ -251,7 +251,7 @@ def test_damaged_warc_quarantines_the_broken_record_and_reads_the_rest(tmp_path,
         table, errors = read_all(path, parts)
         assert table.num_rows == total - lost, name
         assert len(errors) == 1, (name, errors)
-        offset, message, records_lost = errors[0]
+        offset, message, records_lost, _ = errors[0]
         assert records_lost == lost and f"byte {offset}" in message, (name, message)
         # --limit counts a file's records as a read finds them, the lost ones included
         assert warc_reader.count_records(str(path), wet=False) == total, name
@@ -358,7 +358,8 @@ def test_a_cut_payload_is_kept_as_far_as_it_decodes_and_says_so(tmp_path, compre
                _warc_record(31, head % b"Transfer-Encoding: chunked" + chunked[:5000] + b"\r\nZZZ\r\n" + chunked[5000:])]
     table, errors = read_all(_write_records(tmp_path, "cut", [*noticed, *silent, *damaged, *whole], compress))
     assert table.num_rows == len(noticed) + len(silent) + len(whole) and len(errors) == len(damaged)
-    assert all(lost == 1 and "coding is damaged" in message for _, message, lost in errors), errors
+    assert all(lost == 1 and "coding is damaged" in message for _, message, lost, _ in errors), errors
+    assert [record_id for *_, record_id in errors] == [f"urn:uuid:00000000-0000-0000-0000-{30 + i:012d}" for i in range(len(damaged))], errors
     texts, truncated = table.column("text").to_pylist(), table.column("warc_truncated").to_pylist()
     assert truncated == ["length"] * len(noticed) + ["cut"] * len(silent) + [None] * len(whole)
     assert all(1000 < len(t) < len(html) and html.decode("utf-8").startswith(t) for t in texts[:-len(whole)])

@@ -141,9 +141,14 @@ class Batch:
         return pa.table({"id": columns.pop("id"), "text": text, **columns}).select(list(WARC_COLUMNS))
 
 
+#: what a byte range could not read: (offset, error, records lost, the broken record's WARC-Record-ID if its header was read)
+Damage = tuple[int, str, int, str | None]
+
+
 def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, compressed: bool,
-                 ids_only: bool = False) -> Iterator[tuple[pa.Table | None, list[int], list[tuple[int, str, int]]]]:
-    """Yield (records as a table, their byte offsets, [(offset, error, records lost)]) for a byte range.
+                 ids_only: bool = False) -> Iterator[tuple[pa.Table | None, list[int], list[Damage]]]:
+    """Yield (records as a table, their byte offsets, [(offset, error, records lost, WARC-Record-ID
+    of the broken record when its header was read)]) for a byte range.
 
     Records that start in [start, end) are read. Errors are returned, never raised: the caller
     quarantines them, and reading resumes at the next record boundary after the broken one.
@@ -176,7 +181,7 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                 else:  # FastWARC ended: at the end of the file, or quietly before it
                     resume = None if good is None else record_start(handle, good + 1, end, compressed)
                     if resume is not None:  # it stopped before a record it could have read (FastWARC 2.0 does after a chunked, gzipped payload)
-                        errors.append((good, f"reading stopped after the WARC record at byte {good}; went on at the next record, byte {resume}", 0))
+                        errors.append((good, f"reading stopped after the WARC record at byte {good}; went on at the next record, byte {resume}", 0, None))
                         position = resume
                         continue
                     if compressed:  # FastWARC stops quietly at a cut-off last member
@@ -194,7 +199,8 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     if current is None and not isinstance(exc, _Truncated) and _read_leniently(path, broken, wet, ids_only, batch, compressed):
                         offsets.append(broken)
                     else:
-                        errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1))
+                        known = document_id(record, path, broken) if current is not None and current == record.stream_pos else None
+                        errors.append((broken, f"unreadable WARC record at byte {broken}: {exc}", 1, known))
                     position = record_start(handle, broken + 1, end, compressed)
                 else:  # failed while reading past `good`: retry at the next boundary, which may be the broken one
                     position = record_start(handle, good + 1, end, compressed)
@@ -203,9 +209,9 @@ def read_records(path: str, start: int, end: int, wet: bool, batch_rows: int, co
                     after = (good, exc, _headers_between(handle, good, following, compressed) - 1)
                     overrun = _block_mismatch(path, good, batch.rows[-1][0], compressed) if offsets and offsets[-1] == good else None
                     if overrun is not None:  # the bytes after it are its own: it was cut at its Content-Length
+                        errors.append((good, f"unreadable WARC record at byte {good}: {overrun}", 1, batch.rows[-1][0]))
                         batch.drop_last()
                         offsets.pop()
-                        errors.append((good, f"unreadable WARC record at byte {good}: {overrun}", 1))
                         after = after if after[2] > 0 else None
         if after is not None:
             errors.append(_gap(*after))
@@ -293,15 +299,21 @@ def _block_mismatch(path: str, offset: int, record_id: str, compressed: bool) ->
     return f"its block does not end at its Content-Length ({declared:,} bytes)"
 
 
+def document_id(record: WarcRecord, path: str, offset: int) -> str:
+    """A record's document id: its WARC-Record-ID without the angle brackets (its file and offset
+    when it has none); a quarantined record whose header was read carries it too."""
+    return (record.record_id or f"{path}@{offset}").strip("<>")
+
+
 def _bare_id(record_id: str | None) -> str | None:
     return record_id.strip().strip("<>") if record_id else None
 
 
-def _gap(good: int, exc: Exception, lost: int) -> tuple[int, str, int]:
+def _gap(good: int, exc: Exception, lost: int) -> Damage:
     """Damaged bytes between the record at `good` and the next good one, with the records whose
     headers lie in them (lost: a header too broken to read, or a record cut before the next)."""
     held = f", holding {lost} unreadable record(s)" if lost else ""
-    return good, f"unreadable bytes after the WARC record at byte {good}{held}: {exc}", lost
+    return good, f"unreadable bytes after the WARC record at byte {good}{held}: {exc}", lost, None
 
 
 def _headers_between(handle: BinaryIO, start: int, stop: int | None, compressed: bool) -> int:
@@ -324,7 +336,7 @@ def _headers_between(handle: BinaryIO, start: int, stop: int | None, compressed:
     return data.count(b"\nWARC-Type:")
 
 
-def _damaged_tail(handle: BinaryIO, last: int) -> list[tuple[int, str, int]]:
+def _damaged_tail(handle: BinaryIO, last: int) -> list[Damage]:
     """What follows the last record read, if it is not whole gzip members: a cut-off file
     (one record lost) or trailing bytes that are no member at all (none lost)."""
     handle.seek(last)
@@ -340,7 +352,7 @@ def _damaged_tail(handle: BinaryIO, last: int) -> list[tuple[int, str, int]]:
         if not complete:
             lost = int(member > 0 and data.startswith(GZIP_MAGIC, member))
             what = "the file ends inside this gzip member" if lost else "bytes that are not a gzip member"
-            return [(last + member, f"unreadable WARC record at byte {last + member}: {what}", lost)]
+            return [(last + member, f"unreadable WARC record at byte {last + member}: {what}", lost, None)]
         member = len(data) - len(inflater.unused_data)
     return []
 
@@ -366,7 +378,7 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
     if swallowed >= 0 and body[swallowed + 7:swallowed + 10] in (b"0\r\n", b"1\r\n") and RECORD_FIELD in body[swallowed:swallowed + 4096] \
             and (mismatch := _block_mismatch(path, offset, record.record_id or "", compressed)):
         raise _Truncated(f"its block holds the next WARC record's header at byte {swallowed} of {len(body)}: {mismatch}")
-    record_id = (record.record_id or f"{path}@{offset}").strip("<>")
+    record_id = document_id(record, path, offset)
     kind = record.record_type
     # wget 1.19 wrote the target URI in angle brackets (warcio drops them too)
     url, date = (headers.get("WARC-Target-URI") or "").strip().strip("<>") or None, headers.get("WARC-Date")
@@ -603,5 +615,5 @@ def _payload(record: WarcRecord) -> bytes:
 def count_records(path: str, wet: bool) -> int:
     """Records in a file as a read of it finds them, the ones lost to damage included (for
     --limit, which must know how many records each file holds)."""
-    return sum(len(offsets) + sum(lost for *_, lost in errors)
+    return sum(len(offsets) + sum(lost for _, _, lost, _ in errors)
                for _, offsets, errors in read_records(path, 0, storage.size(path), wet, 1 << 16, is_gzip(path), ids_only=True))
