@@ -1,8 +1,9 @@
 """Documents in and out: find input files, cut them into parts, read parts, write shards.
 
-Bad input never crashes a run (more of it than the error budget stops it: run.py) and never disappears: a file that cannot be opened, lacks the text
-column or has a text column of the wrong type is quarantined whole at planning time; a row with
-null, non-UTF-8, non-string or oversized text, or a duplicate id, is quarantined at read time.
+Bad input never crashes a run (more of it than the error budget stops it: run.py) and never
+disappears: a file that cannot be opened, lacks the text column or has a text column of the
+wrong type is quarantined whole at planning time; a row with null, non-UTF-8, non-string or
+oversized text, or a duplicate id, is quarantined at read time.
 Each quarantine record says which file, which row, how many documents and why.
 """
 
