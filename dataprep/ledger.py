@@ -202,8 +202,10 @@ def quarantine_errors(quarantine: list[str], stage: str | None) -> Iterator[tupl
     for path in quarantine:
         table = storage.read_table(path, columns=["error", "rows"])
         for message, rows in zip(*(table.column(c).to_pylist() for c in ("error", "rows"))):
-            if (stage is None and not message.startswith("stage ")) or (stage is not None and message.startswith(f"stage {stage} failed")):
-                yield error_kind(message, stage), (rows or 0) if stage is None else 1
+            if stage is None and not message.startswith("stage "):
+                yield error_kind(message, None), rows or 0  # a file quarantined whole counts its documents
+            elif stage is not None and message.startswith(f"stage {stage} failed"):
+                yield error_kind(message, stage), 1
 
 
 def check_error_budget(taken: Counter, failed: Counter, names: list[str], budget: float, quarantine: list[str]) -> None:
