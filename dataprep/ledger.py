@@ -188,12 +188,11 @@ FIGURES = re.compile(r"(?<![\w-])\d+(?:[,.]\d+)*")
 
 
 def error_kind(message: str, stage: str | None) -> str:
-    """What errors of one kind share: a stage's message without where in the batch it failed; a
-    reading error's without its parenthesised detail (where a duplicate id was first seen) and
-    with its figures as N."""
-    if stage is not None:
-        return message.split(" (at ")[0]
-    return FIGURES.sub("N", message.split(" (")[0])
+    """What errors of one kind share: the message with its figures as N (a byte offset, a
+    document's length: one bug raises "index 4711 out of range" and "index 12 out of range"),
+    without where in stage code it was raised (a stage's) or its parenthesised detail (a reading
+    error's: where a duplicate id was first seen)."""
+    return FIGURES.sub("N", message.split(" (at " if stage is not None else " (")[0])
 
 
 def quarantine_errors(quarantine: list[str], stage: str | None) -> Iterator[tuple[str, int]]:

@@ -79,3 +79,14 @@ def test_inspect_shows_each_documents_own_text_when_a_batch_quarantines_one():
     shown = "\n".join(_changes(ChokesOnDigits(), batch, decisions, failures))
     assert "--- REMOVED c: chokes_on_digits.short" in shown and "  - tiny" in shown
     assert "CHANGED" not in shown and "QUARANTINED b" in shown
+
+
+def test_stage_errors_that_differ_only_in_their_figures_are_one_kind():
+    """The error budget's stop names the most common kind of error: one bug whose message quotes
+    each document's own figures is one kind, not one kind per document."""
+    from dataprep.ledger import error_kind
+
+    first = error_kind("stage s1 failed: IndexError: index 4711 out of range for 1,024 items (at s1.py:7)", "s1")
+    other = error_kind("stage s1 failed: IndexError: index 12 out of range for 9 items (at s1.py:7)", "s1")
+    assert first == other == "stage s1 failed: IndexError: index N out of range for N items"
+    assert error_kind("stage s1 failed: KeyError: 'x' (at s1.py:9)", "s1") != first
