@@ -3,6 +3,7 @@
     python benchmarks/extraction.py               # the article benchmark and the check sets
     python benchmarks/extraction.py --agreement   # the held-out agreement check (below)
     python benchmarks/extraction.py --repeat 3    # speed: the best of 3 passes (a shared machine)
+    python benchmarks/extraction.py --unsure 0.1,0.2   # also the hybrid at other unsure_share values
 
 Sets (read at run time, never copied into the repository):
 - the article benchmark: $DATAPREP_SHARED_DATA/extraction (default ../shared/data/extraction),
@@ -242,6 +243,7 @@ class Extractor:
 
 
 REPEAT = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 1
+UNSURE = [float(u) for u in sys.argv[sys.argv.index("--unsure") + 1].split(",")] if "--unsure" in sys.argv else []
 WARM_UP = "<html><head><title>t</title></head><body><p>" + "A sentence of a warm-up page. " * 20 + "</p></body></html>"
 
 
@@ -290,6 +292,8 @@ EXTRACTORS = {
     "extract hybrid min=0": through_stage("hybrid", min_chars=0),
     "extract hybrid unsure=1": through_stage("hybrid", unsure_share=1.0),
     "extract hybrid u=1,min=0": through_stage("hybrid", unsure_share=1.0, min_chars=0),
+    # the dial between them: `--unsure 0.1,0.15` adds the hybrid at those unsure_share values
+    **{f"extract hybrid unsure={u:g}": through_stage("hybrid", unsure_share=u) for u in UNSURE},
     "extract resiliparse": through_stage("resiliparse"),
     "extract trafilatura": through_stage("trafilatura"),
     "trafilatura (direct)": Extractor(fresh_pages, trafilatura_direct),

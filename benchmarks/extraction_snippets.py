@@ -1,6 +1,6 @@
 """Main-text extraction on pages of every kind, scored by trafilatura's own test assertions.
 
-    python benchmarks/extraction_snippets.py [--repeat 3]
+    python benchmarks/extraction_snippets.py [--repeat 3] [--unsure 0.1,0.2]
 
 The article benchmark (benchmarks/extraction.py) is news and blogs in English. This set is the
 "real pages of every kind" check: the 110 pages of trafilatura 1.1.0's `tests/cache` (shops,
@@ -110,6 +110,7 @@ def main() -> None:
     reference = [flat(t) for t in trafilatura_without_comments(fresh_pages([p.html for p in every]))[0]]
     extractors = {name: EXTRACTORS[name] for name in ("extract hybrid (default)", "extract hybrid unsure=1", "extract resiliparse",
                                                          "trafilatura (direct)")}
+    extractors |= {name: extractor for name, extractor in EXTRACTORS.items() if name.startswith("extract hybrid unsure=0")}
     extractors["trafilatura, no comments"] = Extractor(fresh_pages, trafilatura_without_comments)
     print(f"{len(every)} pages; {sum(bool(p.must or p.must_not) for p in every)} with assertions: "
           f"{sum(len(p.must) for p in every)} must-have, {sum(len(p.must_not) for p in every)} must-not strings\n")
