@@ -202,17 +202,27 @@ def _build(specs: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[Sta
 
 
 def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
-    """What makes two runs the same run: stages, options that change output, input files
-    (written to run.json: URIs as storage.public gives them)."""
+    """What makes two runs the same run: stages, options that change output, input files and
+    the files stages read (written to run.json: URIs as storage.public gives them)."""
     opts = {k: storage.public(v) if k == "input" and v else v for k, v in asdict(pipeline.options).items()
             if k not in ("ray_address", "num_cpus", "output", "work_dir", "error_budget")}
     found = [storage.info(f) for f in files]
     inputs = [[storage.public(f), i.size, i.mtime_ns] for f, i in zip(files, found)]
-    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs}
+    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs, "stage_files": _stage_files(pipeline)}
     # the files, not how --input spelled them (a trailing slash, a glob): recorded, not hashed
     hashed = {**body, "options": {k: v for k, v in opts.items() if k != "input"}}
     digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"fingerprint": digest, "pipeline": pipeline.options.name, "version": __version__, **body}
+
+
+def _stage_files(pipeline: Pipeline) -> list[list[Any]]:
+    """[stage, file, size, mtime_ns] of every file the stages read (each file of a folder)."""
+    found = []
+    for stage in pipeline.stages:
+        for path in stage.read_files():
+            infos = storage.list_files(path) if storage.is_dir(path) else [storage.info(path)]
+            found += [[stage.name, i.path, i.size, i.mtime_ns] for i in infos]
+    return found
 
 
 def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: bool) -> None:

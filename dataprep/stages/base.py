@@ -208,6 +208,13 @@ class Stage:
         secrets never (a stage keeps them in private attributes)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in self.secrets}
 
+    def read_files(self) -> list[str]:
+        """The files (or folders of them) the stage's decisions depend on: block lists, a model, an
+        index, a tokenizer. Their sizes and modification times go into the run's fingerprint, as
+        the input files' do, so a run whose list or model changed is another run: never resumed
+        into a mix of parts decided with the old file and parts decided with the new one."""
+        return []
+
     def threshold_rules(self) -> list[Threshold]:
         """The numeric rules this stage removes by, as configured (for reports, explain, tuning)."""
         return []

@@ -52,6 +52,9 @@ class C4Badwords(Filter):
         self.language = language
         self.extra_files = [str(Path(p).resolve()) for p in extra_files or []]
 
+    def read_files(self) -> list[str]:
+        return self.extra_files
+
     def requires(self) -> set[str]:
         return {"language"} if self.language == "auto" else set()
 

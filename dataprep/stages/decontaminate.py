@@ -118,6 +118,9 @@ class Decontaminate(Filter):
         self.min_matches = min_matches
         self.near_duplicate = near_duplicate
 
+    def read_files(self) -> list[str]:
+        return [self.index]
+
     def setup(self) -> None:
         load_index(self.index)
 

@@ -73,6 +73,9 @@ class Keywords(LineFilter):
         self.strip_html, self.strip_links = strip_html, strip_links
         self.drop_boilerplate_lines = drop_boilerplate_lines
 
+    def read_files(self) -> list[str]:
+        return self.block_files
+
     def _blocked_terms(self) -> str | None:
         """One case-insensitive alternation of every blocked word (whole) and phrase."""
         parts = [rf"\b{re.escape(w)}\b" for w in self.block_words] + [re.escape(p) for p in self.block_phrases]

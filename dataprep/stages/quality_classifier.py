@@ -59,6 +59,9 @@ class QualityClassifier(Filter):
         self.threshold = threshold
         self.max_chars = max_chars
 
+    def read_files(self) -> list[str]:
+        return [self.model]
+
     def setup(self) -> None:
         load_model(self.model)
 

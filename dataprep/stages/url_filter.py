@@ -245,6 +245,9 @@ class UrlFilter(Filter):
         self.soft_word_threshold = soft_word_threshold
         self.soft_word_languages = sorted(languages)
 
+    def read_files(self) -> list[str]:
+        return self.block_lists + self.allow_lists + self.banned_words + self.banned_subwords
+
     def setup(self) -> None:
         self._block = Lookups.of(_joined(self.block_lists))
         self._allow = Lookups.of(_joined(self.allow_lists))
