@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import documents, ledger, metrics
+from dataprep.errors import ConfigError
 from dataprep.stages.base import Decisions, Global, Stage, TextBatch, details_json
 
 PACKAGE_DIR = str(Path(__file__).parent)  # frames in here (or outside site-packages) name a stage error's place
@@ -139,6 +140,8 @@ def isolating(call: Callable[[TextBatch], T], batch: TextBatch, failed: str) -> 
     it failed on, the error naming where in stage code it was raised)."""
     try:
         return [call(batch)], []
+    except ConfigError:  # the run's configuration (a tokenizer that cannot be used), no document's fault: stop, one line
+        raise
     except Exception as exc:  # noqa: BLE001 (a stage bug must not stop the run)
         if batch.num_rows == 0:  # no document to blame: the stage's own bug
             raise

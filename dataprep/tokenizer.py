@@ -40,6 +40,16 @@ class Tokenizer:
         self.family = family_of(path)
         data = storage.read_bytes(path)
         self.sha256 = hashlib.sha256(data).hexdigest()
+        try:
+            self._load(data, eos)
+        except Exception as exc:  # noqa: BLE001 (the libraries raise RuntimeError, Exception, UnicodeDecodeError...)
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            what = "SentencePiece model" if self.family == SENTENCEPIECE else "tokenizer.json"
+            raise ValueError(f"tokenizer {storage.public(path)} is not a readable {what} ({reason[:200]})") from None
+
+    def _load(self, data: bytes, eos: str | None) -> None:
+        """The model; `vocab_size` (one more than its largest id: what the token shards must hold),
+        `eos_id` (-1 when it has none) and `eos` (that token as text)."""
         if self.family == SENTENCEPIECE:
             import sentencepiece as spm
 
@@ -48,6 +58,7 @@ class Tokenizer:
             self.eos_id = self._sp.piece_to_id(eos) if eos else self._sp.eos_id()
             if eos and self._sp.id_to_piece(self.eos_id) != eos:
                 self.eos_id = -1
+            self.eos = self._sp.id_to_piece(self.eos_id) if self.eos_id >= 0 else None
         else:
             from tokenizers import Tokenizer as HFTokenizer
 
@@ -55,9 +66,12 @@ class Tokenizer:
             # a document's own "</s>" (or a GPT-2 model's "<|endoftext|>") is text, not an end of
             # document in the middle of it: special tokens are never matched in the input
             self._hf.encode_special_tokens = True
-            self.vocab_size = self._hf.get_vocab_size(with_added_tokens=True)
+            # not the number of entries: a tokenizer.json's ids may skip some (a WordLevel
+            # vocabulary of 4 words had id 70,000, which uint16 cannot hold)
+            self.vocab_size = max(self._hf.get_vocab(with_added_tokens=True).values(), default=-1) + 1
             found = [t for t in ([eos] if eos else EOS_CANDIDATES) if self._hf.token_to_id(t) is not None]
             self.eos_id = self._hf.token_to_id(found[0]) if found else -1
+            self.eos = found[0] if found else None
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         if self.family == SENTENCEPIECE:

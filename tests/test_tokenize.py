@@ -3,6 +3,7 @@ an independent Megatron-spec parser, windows, an existing tokenizer by path, res
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -366,3 +367,95 @@ def test_two_outputs_sharing_a_work_dir_each_get_their_tokenizer(ray_session, tm
         assert stats["invariant_ok"] and stats["output"]["quarantined"] == 0, stats["output"]
         assert (out / "tokenizer" / "card.json").exists()
     assert read_folder(outputs[0] / "kept").num_rows == read_folder(outputs[1] / "kept").num_rows > 0
+
+
+def test_a_run_whose_tokenizer_file_changed_is_not_resumed(ray_session, tmp_path):
+    """A run interrupted, its tokenizer file then replaced: the same command must not resume it
+    (the parts done hold the old tokenizer's ids, the rest would hold the new one's, and the
+    manifest names one); the files stages read are part of the run's fingerprint."""
+    import sentencepiece as spm
+
+    model = tmp_path / "tok.model"
+    shutil.copy(REPO / "dataprep" / "models" / "en.sp.model", model)
+    shard, out = SAMPLES / "shard-00.parquet", tmp_path / "o"
+    stages = [{"tokenize": {"tokenizer": str(model)}}]
+    run_pipeline(stages, shard, out, part_bytes=200_000)
+    assert len(list(out.glob("_parts/s0-*.json"))) > 1
+    next(out.glob("_parts/s0-*.json")).unlink()  # an interrupted run: one part still to do
+    (out / "stats.json").unlink()
+    other = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(read_folder(out / "kept")["text"].to_pylist()), model_writer=other,
+                                   vocab_size=2000, hard_vocab_limit=False, character_coverage=0.99, minloglevel=2)
+    model.write_bytes(other.getvalue())
+    with pytest.raises(ConfigError, match="holds a different run"):
+        run_pipeline(stages, shard, out, part_bytes=200_000)
+
+
+def _word_level(path: Path, vocab: dict[str, int], special: bool = True) -> Path:
+    """A tokenizer.json of whole words (the tokenizers library's WordLevel model), whose `</s>`
+    is an added token, special or not."""
+    from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.add_tokens([AddedToken("</s>", special=special)])
+    tokenizer.save(str(path))
+    return path
+
+
+def test_the_shards_dtype_follows_the_largest_id_not_the_number_of_entries(tmp_path):
+    """A vocabulary may skip ids: 4 entries, the largest id 70,000, which uint16 cannot hold."""
+    from dataprep.stages.tokenize import Tokenize
+
+    path = _word_level(tmp_path / "tokenizer.json", {"[UNK]": 0, "hello": 1, "</s>": 2, "big": 70_000})
+    stage = Tokenize(tokenizer=str(path))
+    assert stage._dtype(stage._tokenizer()) == np.int32
+    with pytest.raises(ValueError, match="dtype uint16 holds ids below 65,536"):
+        Tokenize(tokenizer=str(path), dtype="uint16")
+
+
+@pytest.mark.parametrize("case", ["eos matched in text", "not a tokenizer", "not a model"])
+def test_tokenizers_that_cannot_be_used_are_one_line_errors(tmp_path, case):
+    """An end of document the encoder also makes from text (an added token not marked special: a
+    document quoting "</s>" would be cut there), or a file the library cannot read: a
+    configuration error naming the file, before any document is read."""
+    if case == "eos matched in text":
+        path, message = _word_level(tmp_path / "tokenizer.json", {"[UNK]": 0, "a": 1, "b": 3}, special=False), "also matched in text"
+    else:
+        path = tmp_path / ("tokenizer.json" if case == "not a tokenizer" else "tokenizer.model")
+        path.write_text('{"not": "a tokenizer"}' if case == "not a tokenizer" else "plain text\n")
+        message = "is not a readable " + ("tokenizer.json" if case == "not a tokenizer" else "SentencePiece model")
+    with pytest.raises(ConfigError, match=message):
+        pipeline.from_dict({"input": "samples/", "output": "out/x", "stages": [{"tokenize": {"tokenizer": str(path)}}]})
+
+
+def test_byte_level_user_symbols_are_pieces_of_text(tmp_path):
+    """A user symbol is never split, in every family: byte-level BPE too (they were trained as
+    special tokens, which tokenize never matches in text, so "<|im_start|>" came out in 8 pieces)."""
+    import pyarrow as pa
+
+    from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer
+    from dataprep.tokenizer import Tokenizer
+
+    texts = pq.read_table(SAMPLES / "shard-00.parquet", columns=["text"])["text"].combine_chunks()
+    stage = TrainTokenizer(model_type="byte_level_bpe", vocab_size=600, user_symbols=["<|im_start|>"])
+    name, model = stage.train(TextFeed(iter([texts.cast(pa.large_string())])))
+    (tmp_path / name).write_bytes(model)
+    tokenizer = Tokenizer(tmp_path / name)
+    ids = tokenizer.encode(["<|im_start|>user hi </s>"])[0]
+    assert ids[0] == 4 and tokenizer.decode(ids[:1]) == "<|im_start|>"  # after unk, bos, eos, pad
+    assert EOS not in ids, "the end of document in a document's text is still text"
+
+
+@pytest.mark.parametrize("stages, message", [
+    ([{"train_tokenizer": {"vocab_size": 100}}], "SentencePiece cannot train on the sample: Vocabulary size is smaller"),
+    ([{"train_tokenizer": SMALL}, {"tokenize": {"eos": "<nope>"}}], "tokenize: .* has no end-of-document token '<nope>'"),
+    ([{"train_tokenizer": {**SMALL, "user_symbols": ["<|endoftext|>"]}}, {"tokenize": {"eos": "<|endoftext|>"}}],
+     "also matched in text"),
+])
+def test_a_tokenizer_the_run_cannot_train_or_use_stops_it_with_one_line(ray_session, tmp_path, stages, message):
+    """Known only once the sample is drawn or the tokenizer trained: the run stops with one line
+    (it quarantined every document one by one, or ended in an internal error that a rerun repeats)."""
+    with pytest.raises(ConfigError, match=message):
+        run_pipeline(stages, SAMPLES / "shard-00.parquet", tmp_path / "o")
+    assert not (tmp_path / "o" / "quarantine").exists() or not list((tmp_path / "o" / "quarantine").glob("*.parquet"))

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep import storage, tokens
+from dataprep.errors import ConfigError
 from dataprep.stages.base import TextBatch, Writer, register
 from dataprep.tokenizer import Tokenizer, trained_tokenizer
 
@@ -53,6 +54,9 @@ class Tokenize(Writer):
         # a file given by path is checked now (a bad one is a configuration error, before Ray starts)
         self._loaded = self._check(Tokenizer(tokenizer, eos)) if tokenizer is not None else None
 
+    def read_files(self) -> list[str]:
+        return [self.tokenizer] if self.tokenizer else []  # a trained one is this run's own
+
     def requires(self) -> set[str]:
         return set() if self.tokenizer else {"tokenizer_sample"}
 
@@ -67,6 +71,11 @@ class Tokenize(Writer):
         if self.append_eos and loaded.eos_id < 0:
             raise ValueError(f"tokenizer {loaded.path} has no end-of-document token{f' {self.eos!r}' if self.eos else ''}; "
                              "name one with eos, or set append_eos: false")
+        if self.append_eos and loaded.eos_id in loaded.encode([f"a {loaded.eos} b"])[0]:
+            # a user symbol, or an added token not marked special: a document quoting it would hold an end of document
+            raise ValueError(f"tokenizer {loaded.path}: its end-of-document token {loaded.eos!r} is also matched in text, so a "
+                             "document that contains it would be cut there; name another with eos, or remove it from the "
+                             "tokenizer's user symbols")
         return loaded
 
     def _dtype(self, tokenizer: Tokenizer) -> np.dtype:
@@ -75,7 +84,10 @@ class Tokenize(Writer):
     def _tokenizer(self) -> Tokenizer:
         """Loaded on first use: a trained tokenizer only exists once train_tokenizer has run."""
         if self._loaded is None:
-            self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(self._output.tokenizer), self.eos))
+            try:
+                self._loaded = self._check(Tokenizer(self.tokenizer or trained_tokenizer(self._output.tokenizer), self.eos))
+            except ValueError as exc:  # the run's configuration, not a document's fault: stops the run with one line
+                raise ConfigError(f"tokenize: {exc}") from None
         return self._loaded
 
     def _shard(self, key: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataprep import resolution, storage
+from dataprep.errors import ConfigError
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
@@ -203,9 +205,10 @@ class TrainTokenizer(Global):
             started = time.perf_counter()
             filename, model = self.train(feed)
             seconds = time.perf_counter() - started
-        except RuntimeError:
-            if feed.lines:  # SentencePiece refuses an empty input; anything else is a real failure
-                raise
+        except RuntimeError as exc:
+            if feed.lines:  # SentencePiece refuses an empty input; anything else is this configuration on this sample
+                raise ConfigError(f"train_tokenizer: SentencePiece cannot train on the sample: {refusal(exc)}; change the "
+                                  "stage's parameters (or what reaches it) and rerun with --overwrite") from None
             filename = ""
         if not filename or feed.documents == 0:
             storage.write_json({"error": self._why_nothing(feed, languages)}, storage.join(folder, "card.json"))
@@ -255,7 +258,7 @@ class TrainTokenizer(Global):
         return model.getvalue()
 
     def _train_byte_level(self, feed: TextFeed) -> bytes:
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+        from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tokenizer = Tokenizer(models.BPE())
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -264,7 +267,21 @@ class TrainTokenizer(Global):
                                       special_tokens=self._specials() + self.user_symbols,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
         tokenizer.train_from_iterator(feed.documents_of_text(), trainer=trainer)
+        # trained as special tokens (their ids follow the specials, as SentencePiece's user symbols do),
+        # then made ordinary added tokens: tokenize never matches special ones in text, and a user
+        # symbol is a piece a document's text is meant to hold ("<|im_start|>" in a chat transcript)
+        tokenizer.add_tokens([AddedToken(s, special=False, normalized=False) for s in self.user_symbols])
         return tokenizer.to_str().encode("utf-8")
+
+
+def refusal(exc: RuntimeError) -> str:
+    """SentencePiece's reason, without its source location ("INTERNAL: src/trainer_interface.cc(638)
+    [a C++ condition] Vocabulary size is smaller than required_chars. 100 vs 1490. ...")."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = re.sub(r"^(?:INTERNAL: )?(?:src/\S+\(\d+\) (?:\[.*?\] )?)?", "", reason)
+    if "!sentences_.empty()" in str(exc):
+        return "no line of the sample is within max_sentence_length (its lines are longer, or blank)"
+    return reason.rstrip(". ")
 
 
 def probability_of(languages: pa.Array, probabilities: dict[str, float]) -> np.ndarray:
