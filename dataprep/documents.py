@@ -128,12 +128,22 @@ def discover_all(spec: str, declared: str = "auto") -> tuple[list[str], list[str
     return files, [], others
 
 
-def relative_names(files: list[str]) -> list[str]:
-    """Each file's path below the files' common folder: unique by construction (unlike bare
-    file names, which repeat across folders). An HTML page's id."""
+def relative_names(files: list[str], folder: str | None = None) -> list[str]:
+    """Each file's path below the input folder (`folder`, when --input names one and every file
+    lies below it), else below the files' common folder: unique by construction (unlike bare
+    file names, which repeat across folders). An HTML page's id. Below the input folder, not the
+    files' common folder: a crawl's pages `2024/a.html` were `a.html` until a `2025/` came."""
     absolute = [storage.listed(f) for f in files]
-    root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
+    root = storage.listed(folder) if folder is not None else None
+    if root is None or any(os.path.commonpath([root, path]) != root for path in absolute):
+        root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
     return [Path(os.path.relpath(path, root)).as_posix() for path in absolute]
+
+
+def input_folder(spec: str) -> str | None:
+    """The folder --input names (its files' ids are their paths below it), or None for a file or a glob."""
+    uri = storage.normalize(spec)
+    return uri if storage.is_dir(uri) else None  # a glob names no folder, but a folder may be named `x[1]`
 
 
 def stem(name: str) -> str:
@@ -153,12 +163,13 @@ def id_prefixes(relatives: list[str]) -> list[str]:
 
 
 def plan(files: list[str], text_column: str, part_bytes: int, limit: int | None,
-         declared: str = "auto") -> tuple[list[Part], list[dict[str, Any]]]:
-    """Cut the input into parts from file metadata only; unreadable files go to quarantine."""
+         declared: str = "auto", folder: str | None = None) -> tuple[list[Part], list[dict[str, Any]]]:
+    """Cut the input into parts from file metadata only; unreadable files go to quarantine.
+    `folder`: the folder --input names, if it names one (relative_names)."""
     parts: list[Part] = []
     unreadable: list[tuple[int, dict[str, Any]]] = []  # (file index, quarantine record)
     pages: list[tuple[int, str, str]] = []
-    relatives = relative_names(files)
+    relatives = relative_names(files, folder)
     for index, (path, relative, name) in enumerate(zip(files, relatives, id_prefixes(relatives))):
         fmt = file_format(path, declared)
         if fmt == "parquet":
@@ -591,7 +602,7 @@ def read_documents(spec: str, text_column: str = "text", limit: int | None = Non
     from dataprep.outputs import split_read_removals
 
     tally = Counter() if tally is None else tally
-    parts, unreadable = plan(discover(spec, input_format), text_column, PART_BYTES, limit, input_format)
+    parts, unreadable = plan(discover(spec, input_format), text_column, PART_BYTES, limit, input_format, input_folder(spec))
     lost = sum(q["rows"] or 0 for q in unreadable)
     tally.update(records=lost, quarantined=lost)
     for part in parts:

@@ -52,7 +52,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     layout = OutputLayout.of(opts.output, opts.work_dir, identity["fingerprint"])
     _check_apart(opts.input, files, layout)
     _prepare_output(layout, identity, overwrite)
-    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format)
+    parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format,
+                                            documents.input_folder(opts.input))
     segments = _segments(pipeline)
     committed = set(storage.name(m) for m in layout.parts(layout.markers, "*.json"))
     resumed = committed  # the parts an interrupted run of this output had finished

@@ -309,14 +309,15 @@ def _named(info: pafs.FileInfo) -> bool:
 
 
 def walk(uri: str) -> list[str]:
-    """URIs of every file below a folder, sorted; locally, links to nothing too (pyarrow's listing
-    leaves them out: a broken link's page was lost without a word), for their read to fail."""
-    found = [_uri(uri, i.path) for i in list_files(uri)]
+    """URIs of every file below a folder, sorted. Locally through os.scandir, not pyarrow's
+    listing, which follows linked folders without end: a link to `.` made a run list files for
+    ever, growing to GBs, deaf to SIGTERM (inside C++), and one link to `..` read every page of
+    the folder 40 times over."""
     if is_remote(uri) or not os.path.isdir(uri):
-        return found
-    broken, unnamed = _unlisted(uri, set())
+        return [_uri(uri, i.path) for i in list_files(uri)]
+    found, unnamed = _local_files(uri)
     refuse_unnamed(unnamed, uri)
-    return sorted(found + broken)
+    return sorted(found)
 
 
 def refuse_unnamed(paths: Sequence[str], where: str) -> None:
@@ -330,23 +331,35 @@ def refuse_unnamed(paths: Sequence[str], where: str) -> None:
                           f"{', ...' if len(unnamed) > 3 else ''}; rename them (e.g. convmv -f latin1 -t utf-8 -r --notest {where})")
 
 
-def _unlisted(folder: str, seen: set[str]) -> tuple[list[str], list[str]]:
-    """What pyarrow's listing of a local folder leaves out: links to nothing, for their read to
-    fail (a broken link's page was lost without a word), and names that are not UTF-8. Linked
-    folders are followed, as pyarrow follows them (each real folder once). The directory entries
-    say which are links: only those cost a look at their target."""
-    seen.add(os.path.realpath(folder))
-    broken, unnamed = [], []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if _not_utf8(entry.name):
-                unnamed.append(entry.path)
-            elif entry.is_symlink() and not os.path.exists(entry.path):
-                broken.append(entry.path)
-            elif entry.is_dir() and os.path.realpath(entry.path) not in seen:
-                below = _unlisted(entry.path, seen)
-                broken, unnamed = broken + below[0], unnamed + below[1]
-    return broken, unnamed
+def _local_files(folder: str) -> tuple[list[str], list[str]]:
+    """The files below a local folder, and the names there that are not UTF-8. Linked folders are
+    followed, each real folder once (a link loop ends), after the folders below it that are no
+    links (a folder reached both ways is listed by its own path, whatever order the directory
+    gives); links to files are files, and links to nothing too, for their read to fail (a broken
+    link's page was lost without a word); what is neither a file nor a folder (a FIFO, a socket:
+    a read would block or fail) is no input."""
+    seen, files, unnamed, todo, links = {os.path.realpath(folder)}, [], [], [folder], []
+    while todo or links:
+        if not todo:  # every folder reached without a link is listed: now those only a link reaches
+            link = links.pop(0)
+            if (real := os.path.realpath(link)) not in seen:
+                seen.add(real)
+                todo.append(link)
+            continue
+        with os.scandir(todo.pop()) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if _not_utf8(entry.name):
+                    unnamed.append(entry.path)
+                elif entry.is_dir():
+                    if entry.is_symlink():
+                        links.append(entry.path)
+                    elif (real := os.path.realpath(entry.path)) not in seen:
+                        seen.add(real)
+                        todo.append(entry.path)
+                elif entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path)):
+                    files.append(entry.path)
+        links.sort()
+    return files, unnamed
 
 
 def _not_utf8(name: str) -> bool:
@@ -432,7 +445,7 @@ def make_dirs(uri: str) -> None:
 def open_text_input(uri: str) -> BinaryIO:
     """A file's bytes, gunzipped when its name ends in .gz (closing it closes the file)."""
     handle = open_input(uri)
-    if not uri.endswith(".gz"):
+    if not uri.lower().endswith(".gz"):  # as the suffixes that found the file: PAGE.HTML.GZ too
         return handle
     unzipped = gzip.GzipFile(fileobj=handle, mode="rb")
     unzipped.myfileobj = handle  # GzipFile closes the file it was given only as this

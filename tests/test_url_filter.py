@@ -167,3 +167,13 @@ def test_every_kind_of_entry_matches_in_both_idna_forms_and_allow_lists_take_pat
             "http://example.org/dir/?x=1", "http://blogspot.com/goodblog/post", "http://bücher.de/kids", "http://example.com/?id=6",
             "http://blogspot.com/otherblog"]
     assert decide(stage, urls) == ["url_filter.blocked_url"] * 5 + [None] * 3 + ["url_filter.blocked_domain"]
+
+
+def test_hosts_are_mapped_as_browsers_map_them_before_the_lookup(tmp_path):
+    """UTS 46, as a browser applies it before resolving: full-width letters are ASCII ones, a
+    soft hyphen or a zero-width space is nothing; those hosts were kept past `blocked.com`."""
+    listed = tmp_path / "block.txt"
+    listed.write_text("blocked.com\n")
+    urls = ["http://ｂｌｏｃｋｅｄ.com/", "http://bl\u00adocked.com/x", "http://blocked\u200b.com/", "http://BLOCKED.com/",
+            "http://unblocked.com/", "http://blöcked.com/"]
+    assert decide(UrlFilter(block_lists=[str(listed)]), urls) == ["url_filter.blocked_domain"] * 4 + [None, None]

@@ -773,3 +773,63 @@ def test_the_web_pipeline_keeps_text_that_looks_like_a_tag():
     text = "Run poetry env use <path> to pick the interpreter for this project.\nDer Vertrag gilt, wenn x <y und z> w ist."
     decided = keywords.apply(TextBatch(pa.table({"id": ["a"], "text": [text]})))
     assert decided.batch.table["text"][0].as_py() == text
+
+
+def test_linked_folders_are_read_once_and_a_link_loop_ends(tmp_path):
+    """pyarrow's listing followed a link to `.` for ever (the run grew to GBs, deaf to SIGTERM),
+    and a link to `..` read each page 40 times; each real folder is listed once, by its own path."""
+    body = list(_response_bodies().values())[0]
+    folder = tmp_path / "pages"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "deep" / "data").mkdir(parents=True)
+    (folder / "p.html").write_bytes(body)
+    (folder / "sub" / "q.html").write_bytes(body)
+    (folder / "deep" / "data" / "z.html").write_bytes(body)
+    (folder / "a").symlink_to(".")
+    (folder / "sub" / "up").symlink_to("..")
+    (folder / "alias").symlink_to(folder / "deep" / "data")  # before `deep` in name order: the folder's own path wins
+    docs, _, quarantined = read_everything(folder)
+    assert sorted(d["id"] for d in docs) == ["deep/data/z.html", "p.html", "sub/q.html"] and not quarantined
+
+
+def test_ids_are_paths_below_the_input_folder(tmp_path):
+    """A crawl's pages keep their ids when a sibling folder appears: `2024/a.html` was `a.html`
+    while 2024/ was the folder's only one (ids were paths below the files' common folder)."""
+    from dataprep import documents
+
+    folder = tmp_path / "crawl"
+    (folder / "2024").mkdir(parents=True)
+    (folder / "2024" / "a.html").write_bytes(list(_response_bodies().values())[0])
+    files = documents.discover(str(folder))
+    assert documents.relative_names(files, documents.input_folder(str(folder))) == ["2024/a.html"]
+    assert documents.relative_names(files, documents.input_folder(f"{folder}/*/*.html")) == ["a.html"]  # a glob: their common folder
+
+
+def test_upper_case_and_xhtml_gz_suffixes_are_gunzipped(tmp_path):
+    """`.GZ` was found (suffixes match in any case) but not gunzipped: the page went to the ledger
+    as not HTML, and a JSONL.GZ's one record became three quarantined "lines"; `.xhtml.gz` was
+    passed over."""
+    body = list(_response_bodies().values())[0]
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "PAGE.HTML.GZ").write_bytes(gzip.compress(body))
+    (folder / "page.xhtml.gz").write_bytes(gzip.compress(body))
+    docs, aside, quarantined = read_everything(folder)
+    assert sorted(d["id"] for d in docs) == ["PAGE.HTML.GZ", "page.xhtml.gz"] and not aside and not quarantined
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "PAGES.JSONL.GZ").write_bytes(gzip.compress(json.dumps({"text": "one record, gzipped"}).encode() + b"\n"))
+    docs, _, quarantined = read_everything(tables)
+    assert [d["text"] for d in docs] == ["one record, gzipped"] and not quarantined
+
+
+def test_undeclared_bytes_that_are_not_utf8_are_read_as_windows_1252():
+    """uchardet says UTF-8 for a short page it cannot place, though the bytes are not UTF-8: a
+    cp1252 page's ’, — and ï came out as U+FFFD; a browser's fallback is windows-1252. And the
+    WHATWG label x-mac-cyrillic, which resiliparse's table lacks, is read as a browser reads it."""
+    text = "<p>It’s a test, isn’t it—yes. Naïve Ørsted, Français.</p>"
+    page = to_utf8(text.encode("cp1252"))
+    assert (page.data.decode("utf-8"), page.replaced, page.source) == (text, 0, "detected")
+    cyrillic = "<p>Привет, мир! Это страница.</p>"
+    page = to_utf8(cyrillic.encode("mac_cyrillic"), "x-mac-cyrillic")
+    assert (page.data.decode("utf-8"), page.replaced, page.source) == (cyrillic, 0, "http")

@@ -85,7 +85,13 @@ def browser_label(label: str | bytes | None) -> str | None:
     if isinstance(label, bytes):
         label = label.decode("ascii", "replace")
     label = (label or "").strip().strip("\"'").strip()
+    if label.lower() in MISSING_LABELS:
+        return MISSING_LABELS[label.lower()]
     return _browser_codec(map_encoding_to_html5(label, fallback_utf8=False)) if label else None
+
+
+#: WHATWG labels resiliparse's table lacks, with the Python codec of their encoding
+MISSING_LABELS = {"x-mac-cyrillic": "mac_cyrillic", "x-mac-ukrainian": "mac_cyrillic"}
 
 
 #: WHATWG's decoders that are supersets of the Python codec resiliparse names for them: the
@@ -121,7 +127,10 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
         return Page(body, "utf-8", "valid-utf8", 0)
     if declared:
         return _recode(body, declared, source)
-    return _recode(body, _browser_codec(detect_encoding(body)), "detected")
+    detected = _browser_codec(detect_encoding(body))
+    # uchardet answers UTF-8 for text it cannot place, though these bytes are not UTF-8 (checked
+    # above): a cp1252 page's one ’ or ï came out as U+FFFD; a browser's fallback is windows-1252
+    return _recode(body, "cp1252" if detected in (None, "utf-8") else detected, "detected")
 
 
 #: charsets of scripts whose every letter takes three bytes in UTF-8: a page declared in one is

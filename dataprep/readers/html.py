@@ -19,7 +19,7 @@ from dataprep import storage
 from dataprep.readers.charset import BOMS, to_utf8, utf8_column
 
 
-HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 #: WHATWG MIME sniffing's "binary data bytes": one in a page's first bytes means it is not text
 #: (an image or an archive saved as .html), set aside as `read.not_html`, not kept as a page...
 BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")

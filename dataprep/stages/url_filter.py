@@ -79,7 +79,7 @@ def _parts(urls: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
     there is none."""
     urls = _cleaned(urls)
     parts = pc.extract_regex(urls, URL_PARTS)
-    host = pc.replace_substring_regex(_percent_decoded(pc.struct_field(parts, "host")), IDEOGRAPHIC_DOTS, ".")
+    host = _uts46_mapped(pc.replace_substring_regex(_percent_decoded(pc.struct_field(parts, "host")), IDEOGRAPHIC_DOTS, "."))
     host = pc.utf8_rtrim(pc.utf8_ltrim(host, characters="*."), characters=".")
     path = _dot_segments_resolved(pc.replace_substring_regex(pc.struct_field(parts, "path"), r"/(?:\.?/)+", "/"))
     path = pc.if_else(pc.equal(path, ""), pa.scalar("/"), path)  # `host?q` is `host/?q`, as browsers send it
@@ -96,6 +96,23 @@ def _percent_decoded(hosts: pa.Array) -> pa.Array:
         return hosts
     decoded = [urllib.parse.unquote(h).lower() for h in hosts.filter(encoded).to_pylist()]
     return pc.replace_with_mask(hosts, encoded, pa.array(decoded, hosts.type))
+
+
+def _uts46_mapped(hosts: pa.Array) -> pa.Array:
+    """Hosts as a browser maps them before resolving (UTS 46: full-width letters to ASCII, soft
+    hyphens and zero-width joiners dropped): `ｂｌｏｃｋｅｄ.com` and `bl\u00adocked.com` are
+    `blocked.com`. Only hosts that are not ASCII go through Python; one the mapping refuses
+    stays as written."""
+    wide = pc.invert(pc.fill_null(pc.string_is_ascii(hosts), True))
+    if not pc.any(wide).as_py():
+        return hosts
+    mapped = []
+    for host in hosts.filter(wide).to_pylist():
+        try:
+            mapped.append(idna.uts46_remap(host, std3_rules=False, transitional=False))
+        except (idna.IDNAError, UnicodeError):
+            mapped.append(host)
+    return pc.replace_with_mask(hosts, wide, pa.array(mapped, hosts.type))
 
 
 #: a path segment and the `..` after it (or `..` right after the root), removed one at a time
