@@ -443,9 +443,11 @@ def make_dirs(uri: str) -> None:
 
 
 def open_text_input(uri: str) -> BinaryIO:
-    """A file's bytes, gunzipped when its name ends in .gz (closing it closes the file)."""
+    """A file's bytes, gunzipped when its name ends in .gz and its bytes start as gzip does
+    (closing it closes the file): a page saved as `.html.gz` but never compressed is read as it
+    is, as a WARC payload labelled gzip but plain is."""
     handle = open_input(uri)
-    if not uri.lower().endswith(".gz"):  # as the suffixes that found the file: PAGE.HTML.GZ too
+    if not uri.lower().endswith(".gz") or handle.peek(2)[:2] != b"\x1f\x8b":  # any case: PAGE.HTML.GZ too
         return handle
     unzipped = gzip.GzipFile(fileobj=handle, mode="rb")
     unzipped.myfileobj = handle  # GzipFile closes the file it was given only as this

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -202,7 +203,8 @@ def test_temperature_sampling_by_hand():
     # settings SentencePiece refused only after the corpus was read: an internal error, again on every resume
     ([{"train_tokenizer": {"vocab_size": 0}}], r"vocab_size \(0\) must exceed the 4 special"),
     ([{"train_tokenizer": {"character_coverage": 2.0}}], r"character_coverage must be in \(0, 1\]"),
-    ([{"train_tokenizer": {"max_sentence_length": 0}}], "max_sentence_length must be at least 1"),
+    ([{"train_tokenizer": {"max_sentence_length": 0}}], r"max_sentence_length must be within \[10, 2\^30\]"),
+    ([{"train_tokenizer": {"max_sentence_length": 9}}], r"max_sentence_length must be within \[10, 2\^30\]"),
     ([{"train_tokenizer": {"unk": "<s>"}}], "must be distinct non-empty strings"),
     ([{"train_tokenizer": {"user_symbols": ["</s>"]}}], "must be distinct non-empty strings"),
     ([{"train_tokenizer": {"normalization": "nfc"}}], "normalization must be one of"),
@@ -432,8 +434,6 @@ def test_tokenizers_that_cannot_be_used_are_one_line_errors(tmp_path, case):
 def test_byte_level_user_symbols_are_pieces_of_text(tmp_path):
     """A user symbol is never split, in every family: byte-level BPE too (they were trained as
     special tokens, which tokenize never matches in text, so "<|im_start|>" came out in 8 pieces)."""
-    import pyarrow as pa
-
     from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer
     from dataprep.tokenizer import Tokenizer
 
@@ -459,3 +459,22 @@ def test_a_tokenizer_the_run_cannot_train_or_use_stops_it_with_one_line(ray_sess
     with pytest.raises(ConfigError, match=message):
         run_pipeline(stages, SAMPLES / "shard-00.parquet", tmp_path / "o")
     assert not (tmp_path / "o" / "quarantine").exists() or not list((tmp_path / "o" / "quarantine").glob("*.parquet"))
+
+
+def test_lines_sentencepiece_would_skip_are_left_out_and_counted():
+    """SentencePiece skips lines longer than max_sentence_length without a word; the card counted
+    them as trained on. The feed leaves them out and counts them."""
+    from dataprep.stages.train_tokenizer import TextFeed
+
+    feed = TextFeed(iter([pa.array(["short line\n" + "x" * 40 + "\n\nanother", "é" * 6], pa.large_string())]), max_line_bytes=11)
+    assert list(feed.lines_of_text()) == ["short line", "another"] and (feed.lines, feed.long_lines) == (2, 2)  # é is 2 bytes
+
+
+def test_a_sample_of_lines_all_too_long_says_so(ray_session, tmp_path):
+    """Documents of one long line each (pages whose newlines were lost): nothing to train on, said
+    as such (it was an internal error, `!sentences_.empty()`, on every rerun)."""
+    texts = pq.read_table(SAMPLES / "shard-00.parquet", columns=["text"])["text"].to_pylist()
+    one_line = tmp_path / "one_line.parquet"
+    pq.write_table(pa.table({"text": [" ".join(t.split()) for t in texts if len(t) > 200]}), one_line)
+    stats = run_pipeline([{"train_tokenizer": {**SMALL, "max_sentence_length": 100}}], one_line, tmp_path / "o")
+    assert "longer than max_sentence_length (100 bytes" in stats["outputs"]["train_tokenizer"]["error"]

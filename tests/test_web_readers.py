@@ -403,6 +403,17 @@ def test_a_status_line_without_a_valid_code_is_no_200(tmp_path):
     assert errors == [] and table.column("_read_reason").to_pylist() == ["read.http_status"] * 3 + [None]
 
 
+def test_a_response_without_a_content_type_is_sniffed_as_a_browser_sniffs_it(tmp_path):
+    """No Content-Type header: a body that starts as HTML is a page (it was set aside as not
+    HTML), an image or text that does not is not; a labelled type is taken as it says."""
+    bodies = [b"<!DOCTYPE html><html><body><p>page</p></body></html>", b"\xef\xbb\xbf\n <html><p>bom</p></html>",
+              b"\x89PNG\r\n\x1a\n\x00\x00", b"just some text <p>", b"<p>labelled text/plain</p>"]
+    headers = [b""] * 4 + [b"Content-Type: text/plain\r\n"]
+    records = [_warc_record(i, b"HTTP/1.1 200 OK\r\n" + header + b"\r\n" + body) for i, (header, body) in enumerate(zip(headers, bodies))]
+    table, errors = read_all(_write_records(tmp_path, "untyped", records, True))
+    assert errors == [] and table.column("_read_reason").to_pylist() == [None, None, "read.not_html", "read.not_html", "read.not_html"]
+
+
 @pytest.mark.parametrize("compress", [True, False])
 def test_headers_are_read_as_crawlers_write_them(tmp_path, compress):
     """wget 1.19's `<...>` target URI, a resource record's charset in its own Content-Type,
@@ -808,14 +819,15 @@ def test_ids_are_paths_below_the_input_folder(tmp_path):
 def test_upper_case_and_xhtml_gz_suffixes_are_gunzipped(tmp_path):
     """`.GZ` was found (suffixes match in any case) but not gunzipped: the page went to the ledger
     as not HTML, and a JSONL.GZ's one record became three quarantined "lines"; `.xhtml.gz` was
-    passed over."""
+    passed over; a plain page named `.html.gz` was quarantined (BadGzipFile)."""
     body = list(_response_bodies().values())[0]
     folder = tmp_path / "pages"
     folder.mkdir()
     (folder / "PAGE.HTML.GZ").write_bytes(gzip.compress(body))
     (folder / "page.xhtml.gz").write_bytes(gzip.compress(body))
+    (folder / "never-zipped.html.gz").write_bytes(body)  # saved with the suffix, never compressed: read as it is
     docs, aside, quarantined = read_everything(folder)
-    assert sorted(d["id"] for d in docs) == ["PAGE.HTML.GZ", "page.xhtml.gz"] and not aside and not quarantined
+    assert sorted(d["id"] for d in docs) == ["PAGE.HTML.GZ", "never-zipped.html.gz", "page.xhtml.gz"] and not aside and not quarantined
     tables = tmp_path / "tables"
     tables.mkdir()
     (tables / "PAGES.JSONL.GZ").write_bytes(gzip.compress(json.dumps({"text": "one record, gzipped"}).encode() + b"\n"))

@@ -34,11 +34,13 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from dataprep import storage
 from dataprep.readers.charset import Page, PageColumn, to_utf8
+from dataprep.readers.html import HTML_START
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 WET_SUFFIXES = (".wet", ".wet.gz")  # Common Crawl's "*.warc.wet.gz" end in ".wet.gz"
 GZIP_MAGIC = b"\x1f\x8b\x08"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+UTF8_BOM = b"\xef\xbb\xbf"
 SCAN_CHUNK = 1 << 20
 HEADER_PROBE = 1 << 14  # bytes read (and inflated) to see the WARC header at an offset
 RECORD_ID = re.compile(rb"(?im)^WARC-Record-ID:[ \t]*(\S+)")
@@ -401,8 +403,8 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         reason = "read.not_html"
     elif http and status != 200:  # a status line without a valid code (`HTTP/1.1 OK`) is no 200 either
         reason = "read.http_status"
-    elif content_type not in HTML_TYPES:
-        reason = "read.not_html"
+    elif content_type not in HTML_TYPES and (content_type or not HTML_START.match(body, 3 if body.startswith(UTF8_BOM) else 0)):
+        reason = "read.not_html"  # no Content-Type at all: a browser sniffs the body, and so do we
     else:
         reason = None
     if reason is None and not ids_only and http:
