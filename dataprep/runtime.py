@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from dataprep.errors import ConfigError
@@ -432,7 +433,33 @@ def _end_at_once(signum: int, frame: Any) -> None:
     process with status 1 and no word when it finds the raylet gone."""
     sys.stderr.write(f"{SIGTERM_LINE}\n")
     sys.stderr.flush()
+    if _head is not None:  # the embedded node's processes: a joined cluster's are not this run's
+        _kill_descendants()
     os._exit(130)
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every process below this one (the embedded node: its GCS, raylet, workers and the
+    raylet's agents), as read from /proc. The reaper Ray starts ends the node's own processes
+    when this one is gone, but the raylet's DashboardAgent and RuntimeEnvAgent outlived it for a
+    minute or more, reparented to init, retrying a GCS that was gone."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+            children.setdefault(int(rest.rsplit(") ", 1)[1].split()[1]), []).append(int(pid))
+        except (OSError, IndexError, ValueError):  # gone since the listing, or not Linux's /proc
+            continue
+    found, todo = [], [os.getpid()]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def sigterm_interrupts() -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -29,6 +30,18 @@ def contents(out):
     return result
 
 
+def working_in(folder: Path) -> list[str]:
+    """The command lines of the processes whose working folder is `folder` (from /proc)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if os.readlink(proc / "cwd") == str(folder):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
 def command(yaml_path, inputs, out):
     return [sys.executable, "-m", "dataprep.cli", "run", str(yaml_path), "--input", str(inputs), "--output", str(out), "--no-progress"]
 
@@ -50,8 +63,10 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs, sent):
     assert sum(stats["stages"][1]["removed"].values()) > 0
 
     out = tmp_path / "killed"
+    here = tmp_path / "cwd"  # the killed run's processes are those working here
+    here.mkdir()
     launched = time.time()
-    proc = subprocess.Popen(command(yaml_path, inputs, out), start_new_session=True,
+    proc = subprocess.Popen(command(yaml_path, inputs, out), start_new_session=True, cwd=here,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     done = 0
@@ -66,6 +81,9 @@ def test_kill_and_resume(ray_session, tmp_path, sample_docs, sent):
     if sent == signal.SIGTERM:
         assert proc.returncode == 130 and err.strip().splitlines()[-1] == "dataprep: interrupted; run the same command again to resume", err
         assert "SIGTERM received" not in err
+        # the embedded node's processes end with the run (the raylet's agents outlived it a minute or more)
+        time.sleep(1)
+        assert not working_in(here), working_in(here)
     done = len(list((out / "_parts").glob("*.json")))
     assert 3 <= done < FILES, f"the kill must land mid-run ({done} of {FILES} parts were done)"
     assert not (out / "stats.json").exists()
