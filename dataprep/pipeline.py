@@ -40,7 +40,7 @@ class RunOptions:
     work_dir: str | None = _option(None, "where the intermediate files between segments go (a path or a URI); default: OUTPUT/_work")
     input_format: str = _option("auto", "auto (by file suffix), parquet, jsonl, warc, wet or html (files of pages, or tables with an html column)")
     text_column: str = _option("text", "the input column that holds the document text ('html': raw pages, decoded by their charset)")
-    limit: int | None = _option(None, "process only the first N documents (in file order)")
+    limit: int | None = _option(None, "read only the first N records (in file order): rows, JSONL lines, HTML files, WARC records, those set aside as no page included")
     max_doc_bytes: int = _option(MAX_DOC_BYTES, "quarantine larger documents: no web page is 8 MiB of text")
     part_bytes: int = _option(PART_BYTES, "target uncompressed size of one unit of work (a Ray task)")
     batch_rows: int = _option(BATCH_ROWS, "documents per Arrow batch inside a task")

@@ -218,12 +218,10 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
 
 def _stage_files(pipeline: Pipeline) -> list[list[Any]]:
     """[stage, file, size, mtime_ns] of every file the stages read (each file of a folder)."""
-    found = []
-    for stage in pipeline.stages:
-        for path in stage.read_files():
-            infos = storage.list_files(path) if storage.is_dir(path) else [storage.info(path)]
-            found += [[stage.name, i.path, i.size, i.mtime_ns] for i in infos]
-    return found
+    named = [(stage.name, file) for stage in pipeline.stages for path in stage.read_files()
+             for file in (storage.walk(path) if storage.is_dir(path) else [path])]
+    infos = storage.each(storage.info, [file for _, file in named])
+    return [[name, storage.public(file), info.size, info.mtime_ns] for (name, file), info in zip(named, infos)]
 
 
 def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: bool) -> None:
