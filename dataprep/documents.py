@@ -135,7 +135,7 @@ def relative_names(files: list[str], folder: str | None = None) -> list[str]:
     files' common folder: a crawl's pages `2024/a.html` were `a.html` until a `2025/` came."""
     absolute = [storage.listed(f) for f in files]
     root = storage.listed(folder) if folder is not None else None
-    if root is None or any(os.path.commonpath([root, path]) != root for path in absolute):
+    if root is None or not all(path.startswith(root.rstrip("/") + "/") for path in absolute):  # (URIs too: commonpath makes s3:// s3:/)
         root = os.path.dirname(absolute[0]) if len(files) == 1 else os.path.commonpath(absolute)
     return [Path(os.path.relpath(path, root)).as_posix() for path in absolute]
 

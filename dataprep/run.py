@@ -209,7 +209,9 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
             if k not in ("ray_address", "num_cpus", "output", "work_dir", "error_budget")}
     found = [storage.info(f) for f in files]
     inputs = [[storage.public(f), i.size, i.mtime_ns] for f, i in zip(files, found)]
-    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs, "stage_files": _stage_files(pipeline)}
+    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs}
+    if stage_files := _stage_files(pipeline):  # only then: a run whose stages read no file keeps its fingerprint of 0.2.3
+        body["stage_files"] = stage_files
     # the files, not how --input spelled them (a trailing slash, a glob): recorded, not hashed
     hashed = {**body, "options": {k: v for k, v in opts.items() if k != "input"}}
     digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()[:16]

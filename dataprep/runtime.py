@@ -433,8 +433,7 @@ def _end_at_once(signum: int, frame: Any) -> None:
     process with status 1 and no word when it finds the raylet gone."""
     sys.stderr.write(f"{SIGTERM_LINE}\n")
     sys.stderr.flush()
-    if _head is not None:  # the embedded node's processes: a joined cluster's are not this run's
-        _kill_descendants()
+    _kill_descendants()  # this process's own: the embedded node's (a joined cluster's processes are no children of it)
     os._exit(130)
 
 

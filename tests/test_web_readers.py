@@ -406,12 +406,13 @@ def test_a_status_line_without_a_valid_code_is_no_200(tmp_path):
 def test_a_response_without_a_content_type_is_sniffed_as_a_browser_sniffs_it(tmp_path):
     """No Content-Type header: a body that starts as HTML is a page (it was set aside as not
     HTML), an image or text that does not is not; a labelled type is taken as it says."""
-    bodies = [b"<!DOCTYPE html><html><body><p>page</p></body></html>", b"\xef\xbb\xbf\n <html><p>bom</p></html>",
-              b"\x89PNG\r\n\x1a\n\x00\x00", b"just some text <p>", b"<p>labelled text/plain</p>"]
-    headers = [b""] * 4 + [b"Content-Type: text/plain\r\n"]
+    page = b"<!DOCTYPE html><html><body><p>page</p></body></html>"
+    bodies = [page, b"\xef\xbb\xbf\n <html><p>bom</p></html>", b"\x89PNG\r\n\x1a\n\x00\x00", b"just some text <p>",
+              b"<p>labelled text/plain</p>", gzip.compress(page), b"%x\r\n%s\r\n0\r\n\r\n" % (len(page), page)]
+    headers = [b""] * 4 + [b"Content-Type: text/plain\r\n", b"Content-Encoding: gzip\r\n", b"Transfer-Encoding: chunked\r\n"]
     records = [_warc_record(i, b"HTTP/1.1 200 OK\r\n" + header + b"\r\n" + body) for i, (header, body) in enumerate(zip(headers, bodies))]
     table, errors = read_all(_write_records(tmp_path, "untyped", records, True))
-    assert errors == [] and table.column("_read_reason").to_pylist() == [None, None, "read.not_html", "read.not_html", "read.not_html"]
+    assert errors == [] and table.column("_read_reason").to_pylist() == [None, None] + ["read.not_html"] * 3 + [None, None]
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -814,6 +815,7 @@ def test_ids_are_paths_below_the_input_folder(tmp_path):
     files = documents.discover(str(folder))
     assert documents.relative_names(files, documents.input_folder(str(folder))) == ["2024/a.html"]
     assert documents.relative_names(files, documents.input_folder(f"{folder}/*/*.html")) == ["a.html"]  # a glob: their common folder
+    assert documents.relative_names(["s3://bucket/crawl/2024/a.html"], "s3://bucket/crawl") == ["2024/a.html"]  # on a store too
 
 
 def test_upper_case_and_xhtml_gz_suffixes_are_gunzipped(tmp_path):
@@ -845,3 +847,7 @@ def test_undeclared_bytes_that_are_not_utf8_are_read_as_windows_1252():
     cyrillic = "<p>Привет, мир! Это страница.</p>"
     page = to_utf8(cyrillic.encode("mac_cyrillic"), "x-mac-cyrillic")
     assert (page.data.decode("utf-8"), page.replaced, page.source) == (cyrillic, 0, "http")
+    # but UTF-8 cut inside its last character, or with a stray byte, is still UTF-8 (not mojibake whole)
+    for damaged, kept in ((cyrillic.encode()[:-6], cyrillic[:-6] + "\ufffd"), ("<p>中文页面的内容。</p>".encode() + b"\xff", "<p>中文页面的内容。</p>\ufffd")):
+        page = to_utf8(damaged)
+        assert (page.data.decode("utf-8"), page.replaced, page.charset) == (kept, 1, "utf-8")

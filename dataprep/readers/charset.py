@@ -128,9 +128,12 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
     if declared:
         return _recode(body, declared, source)
     detected = _browser_codec(detect_encoding(body))
-    # uchardet answers UTF-8 for text it cannot place, though these bytes are not UTF-8 (checked
-    # above): a cp1252 page's one ’ or ï came out as U+FFFD; a browser's fallback is windows-1252
-    return _recode(body, "cp1252" if detected in (None, "utf-8") else detected, "detected")
+    if detected in (None, "utf-8") and not _damaged_utf8(body):
+        # uchardet answers UTF-8 for text it cannot place: a cp1252 page's ’ or ï came out as
+        # U+FFFD; bytes with no UTF-8 sequence in them are a legacy charset, and a browser's
+        # fallback for those is windows-1252
+        detected = "cp1252"
+    return _recode(body, detected, "detected")
 
 
 #: charsets of scripts whose every letter takes three bytes in UTF-8: a page declared in one is
@@ -139,6 +142,19 @@ def to_utf8(body: bytes, http_charset: str | None = None) -> Page:
 #: them were misread; a real UTF-8 page of these scripts always has a lead byte E0-F4
 THREE_BYTE_SCRIPTS = frozenset({"gb18030", "big5hkscs", "cp949", "euc_jp", "cp932", "cp874"})
 WIDE_UTF8 = re.compile(rb"[\xe0-\xf4]")
+
+
+#: a well-formed UTF-8 sequence of two to four bytes
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _damaged_utf8(body: bytes) -> bool:
+    """Bytes that are not valid UTF-8 but mostly UTF-8 all the same: at least as many well-formed
+    multi-byte sequences as stray bytes (a page cut inside its last character, a stray byte in a
+    Cyrillic page), read as UTF-8 with the strays replaced, not as windows-1252 whole."""
+    sequences = UTF8_SEQUENCE.findall(body)
+    stray = int(np.count_nonzero(np.frombuffer(body, np.uint8) >= 0x80)) - sum(map(len, sequences))
+    return len(sequences) >= max(stray, 1)
 
 
 def _valid_utf8(body: bytes) -> bool:

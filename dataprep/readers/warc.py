@@ -403,15 +403,17 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         reason = "read.not_html"
     elif http and status != 200:  # a status line without a valid code (`HTTP/1.1 OK`) is no 200 either
         reason = "read.http_status"
-    elif content_type not in HTML_TYPES and (content_type or not HTML_START.match(body, 3 if body.startswith(UTF8_BOM) else 0)):
-        reason = "read.not_html"  # no Content-Type at all: a browser sniffs the body, and so do we
+    elif content_type not in HTML_TYPES and content_type:
+        reason = "read.not_html"
     else:
         reason = None
-    if reason is None and not ids_only and http:
+    if reason is None and http and (not ids_only or not content_type):  # (an untyped body is sniffed decoded, in both modes)
         transfer = record.http_headers.get("Transfer-Encoding")
         short = _shorter_than_declared(body, transfer, record.http_headers.get("Content-Length"))
         body, whole = _decoded_payload(body, transfer, record.http_headers.get("Content-Encoding"))
         truncated = truncated or (CUT if short or not whole else None)
+    if reason is None and not content_type and not HTML_START.match(body, len(UTF8_BOM) if body.startswith(UTF8_BOM) else 0):
+        reason = "read.not_html"  # no Content-Type at all: a browser sniffs the body, and so do we
     batch.pages.append(None if reason or ids_only else to_utf8(body, charset))
     batch.rows.append((record_id, url, date, str(kind), content_type or None, status, truncated, path, offset, reason))
 

@@ -135,6 +135,9 @@ class Pii(Mapper):
         recs = [*engine.predefined(entities, screened=screens), *users, *(recognizers.PresidioWrapper(r, i) for i, r in enumerate(ours))]
         return [windows.windowed(r) if screens else r for r in recs], {e for r in users for e in r.supported_entities}
 
+    def read_files(self) -> list[str]:
+        return [self.recognizers_yaml] if self.recognizers_yaml else []
+
     def setup(self) -> None:
         if self.ner:
             for model in self.ner_models.values():

@@ -139,12 +139,16 @@ def _bare(host: pa.Array, path: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(pc.replace_substring_regex(host, r"^www\.", ""), path, "")
 
 
+def list_files(path: str) -> list[Path]:
+    """The files of a list: itself, or a UT1 category folder's `domains` and `urls` (of those, the ones there)."""
+    folder = Path(path)
+    return [folder / name for name in UT1_FILES if (folder / name).is_file()] if folder.is_dir() else [folder]
+
+
 @functools.cache
 def read_list(path: str) -> pa.Array:
     """Entries of a list file (no comments or blank lines), or of a UT1 category folder's files."""
-    folder = Path(path)
-    files = [folder / name for name in UT1_FILES] if folder.is_dir() else [folder]
-    lines = [line for file in files if file.is_file() for line in file.read_text(encoding="utf-8").splitlines()]
+    lines = [line for file in list_files(path) for line in file.read_text(encoding="utf-8").splitlines()]
     entries = pc.replace_substring_regex(pc.utf8_trim_whitespace(pa.array(lines, pa.string())), r"\s+#.*$", "")
     return entries.filter(pc.invert(pc.or_(pc.equal(entries, ""), pc.starts_with(entries, "#"))))
 
@@ -210,10 +214,10 @@ def _check_lists(paths: list[str] | None, what: str, folders: bool) -> list[str]
             raise ValueError(f"{what} not found: {path}")
         if place.is_dir() and not folders:
             raise ValueError(f"{what} {path} is a folder: give the file")
-        if place.is_dir() and not any((place / name).is_file() for name in UT1_FILES):
+        if not list_files(path):
             raise ValueError(f"{what} {path} is a folder without UT1's `domains` or `urls` file: "
                              "give a category folder (blacklists/adult) or a file")
-        for file in [place / name for name in UT1_FILES if (place / name).is_file()] if place.is_dir() else [place]:
+        for file in list_files(path):
             try:
                 file.read_bytes().decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -263,7 +267,8 @@ class UrlFilter(Filter):
         self.soft_word_languages = sorted(languages)
 
     def read_files(self) -> list[str]:
-        return self.block_lists + self.allow_lists + self.banned_words + self.banned_subwords
+        return [str(f) for path in self.block_lists + self.allow_lists + self.banned_words + self.banned_subwords
+                for f in list_files(path)]
 
     def setup(self) -> None:
         self._block = Lookups.of(_joined(self.block_lists))
