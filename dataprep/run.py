@@ -207,9 +207,7 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     the files stages read (written to run.json: URIs as storage.public gives them)."""
     opts = {k: storage.public(v) if k == "input" and v else v for k, v in asdict(pipeline.options).items()
             if k not in ("ray_address", "num_cpus", "output", "work_dir", "error_budget")}
-    found = [storage.info(f) for f in files]
-    inputs = [[storage.public(f), i.size, i.mtime_ns] for f, i in zip(files, found)]
-    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": inputs}
+    body = {"stages": pipeline.public_specs(), "options": opts, "inputs": _versions(files)}
     if stage_files := _stage_files(pipeline):  # only then: a run whose stages read no file keeps its fingerprint of 0.2.3
         body["stage_files"] = stage_files
     # the files, not how --input spelled them (a trailing slash, a glob): recorded, not hashed
@@ -218,12 +216,16 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     return {"fingerprint": digest, "pipeline": pipeline.options.name, "version": __version__, **body}
 
 
+def _versions(files: list[str]) -> list[list[Any]]:
+    """[file, size, mtime_ns] of each file: which version of it a run read."""
+    return [[storage.public(f), i.size, i.mtime_ns] for f, i in zip(files, storage.each(storage.info, files))]
+
+
 def _stage_files(pipeline: Pipeline) -> list[list[Any]]:
     """[stage, file, size, mtime_ns] of every file the stages read (each file of a folder)."""
     named = [(stage.name, file) for stage in pipeline.stages for path in stage.read_files()
              for file in (storage.walk(path) if storage.is_dir(path) else [path])]
-    infos = storage.each(storage.info, [file for _, file in named])
-    return [[name, storage.public(file), info.size, info.mtime_ns] for (name, file), info in zip(named, infos)]
+    return [[name, *version] for (name, _), version in zip(named, _versions([file for _, file in named]))]
 
 
 def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: bool) -> None:

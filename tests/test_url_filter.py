@@ -174,6 +174,6 @@ def test_hosts_are_mapped_as_browsers_map_them_before_the_lookup(tmp_path):
     soft hyphen or a zero-width space is nothing; those hosts were kept past `blocked.com`."""
     listed = tmp_path / "block.txt"
     listed.write_text("blocked.com\n")
-    urls = ["http://ｂｌｏｃｋｅｄ.com/", "http://bl\u00adocked.com/x", "http://blocked\u200b.com/", "http://BLOCKED.com/",
+    urls = ["http://ｂｌｏｃｋｅｄ.com／x", "http://bl\u00adocked.com/x", "http://blocked\u200b.com/", "http://BLOCKED.com/",
             "http://unblocked.com/", "http://blöcked.com/"]
     assert decide(UrlFilter(block_lists=[str(listed)]), urls) == ["url_filter.blocked_domain"] * 4 + [None, None]

@@ -21,6 +21,7 @@ reading goes on from the next record too.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zlib
@@ -40,7 +41,6 @@ WARC_SUFFIXES = (".warc", ".warc.gz")
 WET_SUFFIXES = (".wet", ".wet.gz")  # Common Crawl's "*.warc.wet.gz" end in ".wet.gz"
 GZIP_MAGIC = b"\x1f\x8b\x08"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-UTF8_BOM = b"\xef\xbb\xbf"
 SCAN_CHUNK = 1 << 20
 HEADER_PROBE = 1 << 14  # bytes read (and inflated) to see the WARC header at an offset
 RECORD_ID = re.compile(rb"(?im)^WARC-Record-ID:[ \t]*(\S+)")
@@ -412,7 +412,7 @@ def _convert(record: WarcRecord, path: str, offset: int, wet: bool, ids_only: bo
         short = _shorter_than_declared(body, transfer, record.http_headers.get("Content-Length"))
         body, whole = _decoded_payload(body, transfer, record.http_headers.get("Content-Encoding"))
         truncated = truncated or (CUT if short or not whole else None)
-    if reason is None and not content_type and not HTML_START.match(body, len(UTF8_BOM) if body.startswith(UTF8_BOM) else 0):
+    if reason is None and not content_type and not HTML_START.match(body.removeprefix(codecs.BOM_UTF8)):
         reason = "read.not_html"  # no Content-Type at all: a browser sniffs the body, and so do we
     batch.pages.append(None if reason or ids_only else to_utf8(body, charset))
     batch.rows.append((record_id, url, date, str(kind), content_type or None, status, truncated, path, offset, reason))

@@ -109,7 +109,8 @@ def _uts46_mapped(hosts: pa.Array) -> pa.Array:
     mapped = []
     for host in hosts.filter(wide).to_pylist():
         try:
-            mapped.append(idna.uts46_remap(host, std3_rules=False, transitional=False))
+            # cut where the mapping made a delimiter (a full-width `／`, `：`): what follows is no host
+            mapped.append(re.split(r"[/?#:]", idna.uts46_remap(host, std3_rules=False, transitional=False), maxsplit=1)[0])
         except (idna.IDNAError, UnicodeError):
             mapped.append(host)
     return pc.replace_with_mask(hosts, wide, pa.array(mapped, hosts.type))
