@@ -295,8 +295,17 @@ def sentence_terminal_class() -> str:
     return "".join("\\" + ch if ch in "\\]^-[" else ch for ch in chars)
 
 
-#: a noncharacter: marks cut points inside the text for one split (it never occurs in real text)
-_CUT = "\uffff"
+#: noncharacters, to mark cut points inside the text for one split: the first the batch does not
+#: hold (U+FFFF alone was lost from a document that held it, split away as a cut)
+CUT_MARKS = ("\uffff", "\ufffe", *map(chr, range(0xFDD0, 0xFDF0)))
+
+
+def cut_mark(text: pa.Array) -> str:
+    """A character `text` does not hold, to mark cut points in it."""
+    for mark in CUT_MARKS:
+        if not pc.any(pc.fill_null(pc.match_substring(text, mark), False)).as_py():
+            return mark
+    raise ValueError(f"every one of the {len(CUT_MARKS)} noncharacters is in this batch: none is left to mark sentence cuts")
 
 
 def split_sentences(text: pa.Array) -> pa.ListArray:
@@ -307,9 +316,10 @@ def split_sentences(text: pa.Array) -> pa.ListArray:
     """
     terminal = sentence_terminal_class()
     closing = "\"'\u201d\u2019\u00bb)\\]\u300d\u300f\uff09"
-    marked = pc.replace_substring_regex(text, f"([{terminal}][{terminal}{closing}]*\\s+|\n)", f"\\1{_CUT}")
-    marked = pc.replace_substring_regex(marked, f"([\u3002\uff01\uff1f\uff61][{closing}]*)([^\\s{_CUT}])", f"\\1{_CUT}\\2")
-    return drop_empty(pc.split_pattern(marked, _CUT))
+    cut = cut_mark(text)
+    marked = pc.replace_substring_regex(text, f"([{terminal}][{terminal}{closing}]*\\s+|\n)", f"\\1{cut}")
+    marked = pc.replace_substring_regex(marked, f"([\u3002\uff01\uff1f\uff61][{closing}]*)([^\\s{cut}])", f"\\1{cut}\\2")
+    return drop_empty(pc.split_pattern(marked, cut))
 
 
 def join_kept(lines: pa.Array, parent: np.ndarray, keep: np.ndarray, n_docs: int) -> pa.Array:
@@ -439,16 +449,18 @@ def _fold_digits(packed: np.ndarray) -> np.ndarray:
     return packed
 
 
-def word_ngram_hashes(text: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
+def word_ngram_hashes(text: pa.Array, n: int, short: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash, document index) of every word n-gram of folded text, grouped by document.
 
     Words are those of `folded_word_hashes`; n-gram keys are combined in numpy. A document
-    shorter than n words is one n-gram of all its words; a document without words has none.
+    shorter than n words is one n-gram of all its words (with `short`; without, it has none); a
+    document without words has none.
     """
     codes, parent = folded_word_hashes(text)
     if len(codes) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    per_doc_size = np.minimum(np.bincount(parent), n)  # the n-gram length of each document
+    words = np.bincount(parent)
+    per_doc_size = np.minimum(words, n) if short else np.where(words >= n, n, 0)  # the n-gram length of each document
     size = per_doc_size[parent]
     keys = np.zeros(len(codes), np.uint64)
     valid = np.zeros(len(codes), bool)

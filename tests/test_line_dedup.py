@@ -49,6 +49,37 @@ def test_repeated_lines_kept_once_in_the_smallest_id(ray_session, tmp_path, web_
     removed = read_folder(tmp_path / "o" / "removed")
     assert set(removed["reason"].to_pylist()) == {"line_dedup.too_little_left"}
     assert sum(kept["line_dedup_removed"].to_pylist()) > 1000
+    for text in kept["text"].to_pylist():  # within a document too, a line is kept once (C4's local duplicates)
+        lines = [key(line) for line in text.split("\n") if len(key(line)) >= 20]
+        assert len(lines) == len(set(lines)), text[:200]
+
+
+def test_a_line_repeated_within_one_document_is_kept_once_there():
+    """C4 keeps the first of a page's repeated lines ("local duplicate"): a page of one footer
+    line 30 times kept all 30. `within_document: false` keeps them, as before. In sentence mode,
+    a repeated 3-sentence passage is kept once."""
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.line_dedup import LineDedup
+
+    footer = "All rights reserved by the example company"
+    table = pa.table({"id": ["a", "b"], "text": pa.array([f"{footer}\n" * 30 + "A line of its own, long enough to count",
+                                                      "First sentence here. Second one follows. Third one ends. " * 2], pa.large_string())})
+    decided = LineDedup().decide(TextBatch(table), LineDedup.DECISIONS.empty_table())
+    assert decided.batch.table["text"][0].as_py() == f"{footer}\nA line of its own, long enough to count"
+    assert decided.batch.table["line_dedup_removed"].to_pylist() == [29, 0]
+    kept = LineDedup(within_document=False).decide(TextBatch(table), LineDedup.DECISIONS.empty_table())
+    assert kept.batch.table["text"].to_pylist() == table["text"].to_pylist()
+    sentences = LineDedup(unit="sentence", span=3).decide(TextBatch(table), LineDedup.DECISIONS.empty_table())
+    assert sentences.batch.table["text"][1].as_py() == "First sentence here. Second one follows. Third one ends. "
+    assert sentences.batch.table["text"][0].as_py() == f"{footer}\nA line of its own, long enough to count"  # 3 footers: a passage
+
+
+def test_sentence_cuts_lose_no_character_of_the_text():
+    """Sentences were cut at a noncharacter, U+FFFF, dropped from a document that held it."""
+    from dataprep import text as textutil
+
+    texts = pa.array(["Weird \uffffchar here. Next one! And \ufffe more.", "Plain. Text."], pa.large_string())
+    assert ["".join(s) for s in textutil.split_sentences(texts).to_pylist()] == texts.to_pylist()
 
 
 def test_same_result_with_one_or_four_shards(ray_session, tmp_path, sample_docs):
@@ -61,8 +92,9 @@ def test_same_result_with_one_or_four_shards(ray_session, tmp_path, sample_docs)
 
 def test_three_sentence_spans(ray_session, tmp_path, shared_data):
     """Sentence mode (datatrove style): a passage of 3 sentences that several documents share is
-    kept only in the smallest id; a shared sentence alone is not a duplicate; nothing else of
-    the documents changes, and a document's sentences join back to its text exactly."""
+    kept only in the smallest id, and once within a document; a shared sentence alone is not a
+    duplicate; nothing else of the documents changes, and a document's sentences join back to
+    its text exactly."""
     import json
 
     from dataprep.text import split_sentences
@@ -100,6 +132,10 @@ def test_three_sentence_spans(ray_session, tmp_path, shared_data):
     for doc_id, text, removed in zip(kept["id"].to_pylist(), kept["text"].to_pylist(), kept["line_dedup_removed"].to_pylist()):
         units = before[doc_id]
         dropped = {i for positions, span in spans(units) if span in repeated and doc_id != min(repeated[span]) for i in positions}
+        seen: set[tuple[str, ...]] = set()
+        for positions, span in spans(units):  # and a passage repeated within the document, after its first
+            dropped |= set(positions) if span in seen else set()
+            seen.add(span)
         assert text == "".join(u for i, u in enumerate(units) if i not in dropped), doc_id
         assert removed == len(dropped)
         changed += bool(dropped)

@@ -314,3 +314,14 @@ def test_folded_words_match_a_character_by_character_reading(web_docs):
             owners += [i] * len(found)
         assert docs.tolist() == owners
         assert np.array_equal(pd.factorize(pd.Series(words))[0], pd.factorize(hashes)[0])
+
+
+def test_documents_shorter_than_a_shingle_have_no_signature():
+    """datatrove signs no document without a word 5-gram: with digits folded (as its
+    simplify_text does), "Chapter 1" and "Chapter 2" were one shingle each, the same one, and
+    minhash removed one as a near duplicate of the other. Five words or more are signed."""
+    texts = ["Chapter 1", "Chapter 2", "Room 101 is free", "Room 237 is free", "one two three four five"]
+    batch = TextBatch(pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.large_string())}))
+    _, has = MinhashDedup().signatures(batch)
+    assert has.tolist() == [False, False, False, False, True]
+    assert MinhashDedup().keys(batch)["id"].unique().to_pylist() == ["4"]

@@ -79,3 +79,14 @@ def test_length_counts_code_points_not_bytes(sample_docs):
     snippet = chinese[:100]
     assert len(snippet.encode()) > 100
     assert Length(min_chars=100, min_words=None).apply(batch_of([snippet])).reasons.tolist() == [None]
+
+
+def test_mojibake_in_decomposed_text_is_repaired_as_in_composed_text():
+    """NFD splits mojibake's "Ã" into "A" and a combining tilde, which the mojibake hint did not
+    match: the NFD copy of a page kept "MÃ¤scot" while the NFC one was repaired, so they were no
+    longer copies. A decomposed page without mojibake gets only its NFC fix."""
+    damaged = "Die MÃ¤scot im HauptmenÃ¼ ist schÃ¶n."
+    texts = [damaged, unicodedata.normalize("NFD", damaged), unicodedata.normalize("NFD", "Café crème, à la carte.")]
+    out = Normalize().apply(TextBatch(pa.table({"id": ["a", "b", "c"], "text": pa.array(texts, pa.large_string())}))).batch
+    assert out.text.to_pylist() == ["Die Mäscot im Hauptmenü ist schön."] * 2 + ["Café crème, à la carte."]
+    assert out.table["normalize_fixes"].to_pylist()[2] == ["nfc"]

@@ -7,7 +7,9 @@ common sentence alone is not a duplicate but a repeated passage is). Each span o
 `min_line_chars` characters is hashed (lower-cased, whitespace collapsed); Ray Data counts,
 corpus-wide (hash-partitioned by span), how many documents hold each span; the units of a span
 held by more than `max_count` documents are removed from every document but the one with the
-smallest id (deterministic, independent of sharding): a decision per (document, span) to drop. A document left with fewer than `min_words_left`
+smallest id (deterministic, independent of sharding): a decision per (document, span) to drop.
+Within a document, a span's repeats after its first are removed too (C4's "local duplicate"
+lines; `within_document: false` keeps them). A document left with fewer than `min_words_left`
 words is removed as `line_dedup.too_little_left`.
 """
 
@@ -59,6 +61,7 @@ class LineDedup(Global):
         min_words_left: int = 5,  # a document reduced below this is no longer a document
         unit: str = "line",  # "line" (C4) or "sentence" (datatrove's sentence dedup)
         span: int = 1,  # units per span: 3 sentences as datatrove does; 1 line as C4 does
+        within_document: bool = True,  # a span repeated inside one document is kept once there, as C4 does
     ):
         if max_count < 1:
             raise ValueError(f"max_count must be >= 1, not {max_count}")
@@ -71,6 +74,7 @@ class LineDedup(Global):
         self.min_words_left = min_words_left
         self.unit = unit
         self.span = span
+        self.within_document = within_document
 
     def _spans(self, batch: TextBatch) -> Spans:
         cut = batch.lines if self.unit == "line" else textutil.split_sentences(batch.text)
@@ -105,6 +109,8 @@ class LineDedup(Global):
             ids = batch.table["id"].combine_chunks().take(pa.array(spans.docs()))
             found = pa.table({"id": ids, "line": spans.hashes, "span": np.arange(len(spans.starts))})
             repeat[found.join(decisions, ["id", "line"], join_type="left semi")["span"].to_numpy()] = True
+        if self.within_document:
+            repeat |= _repeated_in_document(spans)
         drop = self._covered(spans.starts[repeat], spans)
         joiner = "\n" if self.unit == "line" else ""
         kept_lists = pa.ListArray.from_arrays(
@@ -127,6 +133,17 @@ class LineDedup(Global):
         drop = np.zeros(len(spans.units), dtype=bool)
         drop[spans.content[np.cumsum(edges[:-1]) > 0]] = True
         return drop
+
+
+def _repeated_in_document(spans: Spans) -> np.ndarray:
+    """Mask of the spans whose hash an earlier span of the same document has."""
+    docs = spans.docs()
+    order = np.lexsort((spans.starts, spans.hashes, docs))  # by document, then hash, then position
+    later = np.zeros(len(order), dtype=bool)
+    later[1:] = (docs[order][1:] == docs[order][:-1]) & (spans.hashes[order][1:] == spans.hashes[order][:-1])
+    repeated = np.zeros(len(order), dtype=bool)
+    repeated[order] = later
+    return repeated
 
 
 def _repeats(keys: pa.Table, max_count: int) -> pa.Table:

@@ -52,8 +52,10 @@ def fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def shingle_hashes(text: pa.Array, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """(32-bit shingle hash, document index) of every word n-gram (the low bits of the 64-bit ones)."""
-    hashes, docs = textutil.word_ngram_hashes(text, ngram)
+    """(32-bit shingle hash, document index) of every word n-gram (the low bits of the 64-bit
+    ones). A document shorter than `ngram` words has none, so no signature, as in datatrove: with
+    digits folded, "Chapter 1" and "Chapter 2" were one shingle, hence duplicates."""
+    hashes, docs = textutil.word_ngram_hashes(text, ngram, short=False)
     return (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32), docs
 
 

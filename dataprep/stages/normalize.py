@@ -8,6 +8,9 @@ collapsed without losing line structure (line-based rules need the newlines).
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import ftfy
 import numpy as np
 import pyarrow as pa
@@ -21,6 +24,9 @@ from dataprep.stages.base import Mapper, TextBatch, register
 # documents that match go through ftfy (which is Python, and decides whether it really is).
 _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
 MOJIBAKE_HINT = f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_HIGH}]"
+MOJIBAKE_SEARCH = re.compile(MOJIBAKE_HINT).search
+#: a combining diacritical mark: the text may be decomposed (NFD), hiding the hint until composed
+COMBINING_MARK = "[\u0300-\u036f]"
 
 
 #: a terminal escape sequence whole (colour codes "\x1b[31m", titles "\x1b]0;...\x07"): removing only
@@ -71,12 +77,19 @@ class Normalize(Mapper):
 
 
 def _fix_mojibake(text: pa.Array) -> pa.Array:
-    suspects = np.flatnonzero(pc.fill_null(pc.match_substring_regex(text, MOJIBAKE_HINT), False).to_numpy(zero_copy_only=False))
+    """Mojibake repaired by ftfy in the documents the hint finds, composed (NFC) first: in a
+    decomposed (NFD) text, mojibake's "Ã" is "A" and a combining tilde, which no hint matches
+    (such a copy kept its "MÃ¤scot" and escaped dedup against the repaired one). A document
+    ftfy leaves as it is stays as written."""
+    suspects = pc.or_(pc.match_substring_regex(text, MOJIBAKE_HINT), pc.match_substring_regex(text, COMBINING_MARK))
+    suspects = np.flatnonzero(pc.fill_null(suspects, False).to_numpy(zero_copy_only=False))
     if suspects.size == 0:
         return text
     values = text.to_pylist()
     for i in suspects:
-        values[i] = ftfy.fix_encoding(values[i])
+        composed = unicodedata.normalize("NFC", values[i])
+        if MOJIBAKE_SEARCH(composed) and (repaired := ftfy.fix_encoding(composed)) != composed:
+            values[i] = repaired
     return pa.array(values, text.type)
 
 
