@@ -68,10 +68,14 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
         if other:
             kept_copy = find(out.kept, other)
             original = kept_copy or find(out.removed, other)
-            if original:  # a kept copy's text is the final one: later stages (pii, line filters) may have changed it
+            if original and (removed["text"] is None or original["text"] is None):
+                lines.append("  (similarity not measured: the ledger holds no text, ledger_text: none)")
+            elif original:  # a kept copy's text is the final one: later stages (pii, line filters) may have changed it
                 when = " (its text as kept, after the later stages)" if kept_copy else ""
                 lines.append(f"  Jaccard similarity of word 5-grams with {other}{when}: "
-                             f"{ngram_jaccard(removed['text'] or '', original['text'] or ''):.3f}")
+                             f"{ngram_jaccard(removed['text'], original['text']):.3f}")
+            if not kept_copy:
+                lines.extend(_surviving_copy(out, other))
     else:
         lines.append("kept: it passed every stage")
     lines.extend(stage_lines(out, stats["stages"], doc_id, removed))
@@ -81,6 +85,22 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
     text = row["text"] or ""
     lines.append(f"text ({len(text):,} chars): {text[:SHOWN_LIMIT]!r}{' ...' if len(text) > SHOWN_LIMIT else ''}")
     return "\n".join(lines)
+
+
+def _surviving_copy(out: OutputLayout, doc_id: str) -> list[str]:
+    """What became of a duplicate's original when it is not in kept/ (a later stage removed it:
+    an exact copy's original found a near duplicate itself): each removal along the chain of
+    `duplicate_of`, to the copy that was kept."""
+    lines, seen = [], {doc_id}
+    while (row := find(out.removed, doc_id)) is not None:
+        after = (json.loads(row["details"]) if row.get("details") else {}).get("duplicate_of")
+        lines.append(f"  {doc_id} was removed too, by stage {row['stage']}: {row['reason']}"
+                     + (f" (a duplicate of {after})" if after else ""))
+        if not after or after in seen:
+            return lines
+        seen.add(after)
+        doc_id = after
+    return lines + ([f"  the copy kept: {doc_id}"] if find(out.kept, doc_id) else [])
 
 
 def _shown(value) -> bool:

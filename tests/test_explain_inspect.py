@@ -173,3 +173,23 @@ def test_inspect_reads_what_a_run_reads_and_counts_it(tmp_path, capsys):
     pipeline.write_text("name: t\nstages:\n  - length: {min_words: 1}\n")
     assert cli.main(["inspect", str(pipeline), "--stage", "length", "--input", str(mixed)]) == 0
     assert capsys.readouterr().out.startswith("length (filter), stage 1 of 1: 7 records read (1 quarantined), 6 reached it")
+
+
+@pytest.mark.parametrize("ledger_text", ["full", "none"])
+def test_explain_follows_a_duplicate_whose_original_was_removed_later(ray_session, tmp_path, capsys, ledger_text):
+    """An exact copy of a page that minhash then removed as a near duplicate of a third: explain
+    named only the page it copied; it follows the chain to the copy kept. Without ledger text it
+    printed a similarity of 0.000 for an identical copy: it says nothing was measured."""
+    text = max(pq.read_table(SAMPLES / "shard-00.parquet", columns=["text"])["text"].to_pylist(), key=len)
+    near = text + "\nOne more line, added at the end of the near copy of the page."
+    inputs = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["g1a", "g1b", "zcopy"], "text": [text, near, near]}), inputs)
+    out = tmp_path / "out"
+    run_pipeline([{"exact_dedup": {}}, {"minhash_dedup": {}}], inputs, out, ledger_text=ledger_text)
+    shown = explain(out, "zcopy", capsys)
+    assert "duplicate_of: g1b" in shown and "g1b was removed too, by stage minhash_dedup" in shown, shown
+    assert "(a duplicate of g1a)" in shown and "the copy kept: g1a" in shown, shown
+    if ledger_text == "none":
+        assert "Jaccard" not in shown and "similarity not measured" in shown, shown
+    else:
+        assert "Jaccard similarity of word 5-grams with g1b: 1.000" in shown, shown
