@@ -215,7 +215,10 @@ def _index_build(args: argparse.Namespace) -> int:
     else:
         texts = read_texts(args.reference, args.text_column)
     if not texts:
-        raise ConfigError(f"no texts in {args.reference}")
+        where = "" if args.reference.endswith(".txt") else f" (no non-empty `{args.text_column}` column: --text-column names another)"
+        raise ConfigError(f"no texts in {args.reference}{where}")
+    if args.ngram < 1:
+        raise ConfigError(f"--ngram must be at least 1, not {args.ngram}")
     if not 1 <= args.min_item_words <= args.ngram:
         raise ConfigError(f"--min-item-words must be within [1, --ngram ({args.ngram})], not {args.min_item_words}")
     print(json.dumps(build_index(texts, args.output, args.ngram, source=str(Path(args.reference).resolve()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import regex
 
@@ -110,3 +111,15 @@ def test_near_duplicates_of_reference_documents(index, real_docs):
     assert all(r is None for r in reasons[len(edited):])
     for i, page in enumerate(long_pages):
         assert decisions.details[i]["reference_similarity"] == pytest.approx(ngram_jaccard(edited[i], page), abs=0.12)
+
+
+def test_index_build_errors_name_what_to_change(tmp_path, capsys):
+    """`--ngram 0` was reported as a bad --min-item-words; a Parquet file without the text
+    column said only "no texts"."""
+    (tmp_path / "eval.txt").write_text("What is the capital of France and why is it Paris?\n")
+    pq.write_table(pa.table({"question": ["What is the capital of France?"]}), tmp_path / "eval.parquet")
+    assert cli.main(["index", "build", str(tmp_path / "eval.txt"), "--output", str(tmp_path / "a"), "--ngram", "0"]) == 2
+    assert "--ngram must be at least 1, not 0" in capsys.readouterr().err
+    assert cli.main(["index", "build", str(tmp_path / "eval.parquet"), "--output", str(tmp_path / "b")]) == 2
+    assert "no non-empty `text` column: --text-column names another" in capsys.readouterr().err
+    assert cli.main(["index", "build", str(tmp_path / "eval.parquet"), "--output", str(tmp_path / "c"), "--text-column", "question"]) == 0
