@@ -87,3 +87,18 @@ def test_bad_parameters_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="scope"):
         build_stage("keywords", {"scope": "page"}, "stage 1")
     assert isinstance(build_stage("keywords", {}, "stage 1"), Keywords)
+
+
+def test_block_words_are_whole_words_in_every_script():
+    """RE2's \\b knows ASCII letters only: "über" was not found in "über die" but was in
+    "darüber", "русский" never matched, "c++" and "$usd" never matched, "café" matched "cafés".
+    Words are now bounded by any non-letter, as c4_badwords bounds them; an empty entry, which
+    blocked every document, is refused."""
+    texts = ["Ich gehe über die Brücke heute.", "Wir reden darüber nicht.", "Русский язык", "I program in C++ every day.",
+             "Pay with $USD here.", "The café is open", "A cafés list", "buy Viagra Online now"]
+    batch = TextBatch(pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.large_string())}))
+    decided = Keywords(block_words=["über", "русский", "c++", "$usd", "café"], block_phrases=["viagra online"]).apply(batch)
+    assert [d and d["term"] for d in decided.details] == ["über", None, "Русский", "C++", "$USD", "café", None, "Viagra Online"]
+    for empty in ([""], [" "]):
+        with pytest.raises(ConfigError, match="empty entry"):
+            build_stage("keywords", {"block_words": empty}, "stage 1")

@@ -447,3 +447,32 @@ def test_a_given_value_wins_over_the_profile_even_when_it_equals_the_english_def
     rules = {t.param: t.bound for t in given.threshold_rules()}
     assert rules["max_mean_word_length"] == 10
     assert given.apply(TextBatch(pa.table({"id": ["a"], "text": pa.array([german], pa.large_string())}))).reasons[0] is not None
+
+
+@pytest.mark.parametrize("name, params", [
+    ("gopher_repetition", {"dup_ngrams": {0: 0.2}}), ("gopher_repetition", {"top_ngrams": {-3: 0.2}}),
+    ("c4_quality", {"max_word_length": -1}), ("gopher_quality", {"min_words": -5}), ("gopher_quality", {"max_symbol_word_ratio": -1}),
+    ("fineweb_quality", {"max_dup_line_chars": -0.5}),
+])
+def test_negative_thresholds_are_one_line_errors(name, params):
+    """datatrove turns a rule off with -1 or 0; here -1 removed every document, and an n-gram size
+    of 0 failed on every batch, reported as a stage bug over the error budget. Null turns a rule off."""
+    from dataprep.errors import ConfigError
+    from dataprep.pipeline import build_stage
+
+    with pytest.raises(ConfigError, match=r"must be >= 0|n >= 1"):
+        build_stage(name, params, "stage 1")
+
+
+def test_a_trailing_newline_is_no_line_for_gopher_quality():
+    """Lines counted as datatrove counts them (str.splitlines): a page whose last line a line
+    filter dropped kept a trailing newline, so one line more, and passed the ellipsis rule it
+    failed without it."""
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.gopher_quality import GopherQuality
+
+    prose = "This is a line of ordinary prose with enough words to count here and there.\n" * 9
+    trailing = "And then the story trails off into nothing at all ...\n" * 4
+    texts = [prose + trailing, prose + trailing[:-1]]
+    decided = GopherQuality().apply(TextBatch(pa.table({"id": ["a", "b"], "text": pa.array(texts, pa.large_string())})))
+    assert list(decided.reasons) == ["gopher_quality.too_many_ellipsis_lines"] * 2

@@ -154,6 +154,15 @@ class Threshold(NamedTuple):
         return fails(metrics[self.metric], metrics[self.param] if self.bound is None else self.bound, self.side)
 
 
+def non_negative(**thresholds: Any) -> None:
+    """A one-line error for a negative threshold, when the pipeline is read: null turns a rule
+    off (datatrove's -1 or 0 for that removed every document here, and a negative n-gram size
+    failed on every batch as a stage bug). Values that are not numbers (a profile's) pass."""
+    for key, value in thresholds.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"{key} must be >= 0, not {value} (null turns the rule off)")
+
+
 def fails(values: Any, bound: Any, side: str) -> np.ndarray:
     """Where `values` fail a bound on `side` (a NaN value or bound never fails): the one statement
     of the comparison, for the stages, the report's tuning and `explain`."""

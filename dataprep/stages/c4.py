@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dataprep import text as textutil
 from dataprep import spans
 from dataprep.spans import Span
-from dataprep.stages.base import LineFilter, TextBatch, Threshold, register
+from dataprep.stages.base import LineFilter, TextBatch, Threshold, non_negative, register
 
 POLICY_PHRASES = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
@@ -54,6 +54,7 @@ class C4Quality(LineFilter):
     ):
         if sentence_count not in SENTENCE_COUNTS:
             raise ValueError(f"sentence_count must be one of {', '.join(SENTENCE_COUNTS)}, not {sentence_count!r}")
+        non_negative(min_words_per_line=min_words_per_line, max_word_length=max_word_length, min_sentences=min_sentences)
         self.sentence_count = sentence_count
         self.min_words_per_line = min_words_per_line
         self.require_terminal_punct = require_terminal_punct

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dataprep import languages, spans
 from dataprep import text as textutil
 from dataprep.spans import Span
-from dataprep.stages.base import Filter, TextBatch, Threshold, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
 
 
 class Profile:
@@ -76,6 +76,10 @@ class GopherQuality(Filter):
             raise ValueError(f"no language profile {language!r}; available: {', '.join(languages.available())}, or auto")
         if word_splitter is not PROFILE:
             textutil.check_word_splitter(word_splitter)
+        non_negative(min_words=min_words, max_words=max_words, min_mean_word_length=min_mean_word_length,
+                     max_mean_word_length=max_mean_word_length, max_symbol_word_ratio=max_symbol_word_ratio,
+                     max_bullet_lines_ratio=max_bullet_lines_ratio, max_ellipsis_lines_ratio=max_ellipsis_lines_ratio,
+                     min_alpha_words_ratio=min_alpha_words_ratio, min_stop_words=min_stop_words)
         self.min_words, self.max_words = min_words, max_words
         self.min_mean_word_length, self.max_mean_word_length = min_mean_word_length, max_mean_word_length
         self.max_symbol_word_ratio = max_symbol_word_ratio
@@ -133,7 +137,10 @@ class GopherQuality(Filter):
         hashes = pc.count_substring(batch.text, "#").to_numpy(zero_copy_only=False)
         ellipses = pc.count_substring_regex(batch.text, ELLIPSIS).to_numpy(zero_copy_only=False)
         lines, line_parent = textutil.flat(batch.lines)
-        n_lines = textutil.per_doc(line_parent, None, n)
+        # lines as datatrove counts them (str.splitlines): a text's trailing newline ends its last
+        # line and starts none (a line filter that drops a last line leaves one: the same page
+        # then had a line more, and passed the ellipsis rule it failed without it)
+        n_lines = textutil.per_doc(line_parent, None, n) - pc.ends_with(batch.text, "\n").to_numpy(zero_copy_only=False)
         bullets = textutil.per_doc(line_parent, textutil.matches(lines, BULLET_LINE).astype(float), n)
         ellipsis_lines = textutil.per_doc(line_parent, textutil.matches(lines, ELLIPSIS_LINE).astype(float), n)
 

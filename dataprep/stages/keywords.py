@@ -65,6 +65,8 @@ class Keywords(LineFilter):
                 raise ValueError(f"block file not found: {path}")
             lines = Path(path).read_text(encoding="utf-8").splitlines()
             terms += [t.strip() for t in lines if t.strip() and not t.startswith("#")]
+        if any(not str(t).strip() for t in list(block_words or []) + terms):
+            raise ValueError("block_words and block_phrases hold an empty entry, which would block every document")
         self.block_words = list(block_words or [])
         self.block_phrases = terms
         self.block_files = list(block_files or [])
@@ -77,8 +79,14 @@ class Keywords(LineFilter):
         return self.block_files
 
     def _blocked_terms(self) -> str | None:
-        """One case-insensitive alternation of every blocked word (whole) and phrase."""
-        parts = [rf"\b{re.escape(w)}\b" for w in self.block_words] + [re.escape(p) for p in self.block_phrases]
+        """One alternation of every blocked word (whole: between non-letters of any script, as
+        c4_badwords reads words; RE2's `\\b` knows ASCII letters only, so "über" was not found in
+        "über die" but was in "darüber") and phrase, each in a group of its own."""
+        def alternation(terms: list[str]) -> str:
+            return "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+
+        parts = ([rf"(?:^|[^\p{{L}}\p{{N}}_])(?P<word>{alternation(self.block_words)})(?:$|[^\p{{L}}\p{{N}}_])"] if self.block_words else []) \
+            + ([f"(?P<phrase>{alternation(self.block_phrases)})"] if self.block_phrases else [])
         return "|".join(parts) or None
 
     def rewrite(self, batch: TextBatch) -> tuple[TextBatch, dict[str, np.ndarray]]:
@@ -100,12 +108,14 @@ class Keywords(LineFilter):
         term, host = np.full(n, None, dtype=object), np.full(n, None, dtype=object)  # what blocks a document
         blocked = self._blocked_terms()
         if blocked:
-            hits = textutil.matches(lines, f"(?i)({blocked})")
+            hits = textutil.matches(lines, f"(?i){blocked}")
             if self.scope == "line":
                 keep &= ~hits
                 flags["blocked_lines"] = textutil.per_doc(parent, hits.astype(float), n) > 0
             else:
-                terms = pc.struct_field(pc.extract_regex(lines, f"(?i)(?P<term>{blocked})"), "term").to_pylist()
+                found = pc.extract_regex(lines, f"(?i){blocked}")
+                groups = [pc.struct_field(found, field.name).to_pylist() for field in found.type]  # word, phrase
+                terms = [next((g for g in matched if g), None) for matched in zip(*groups)]
                 for i in np.flatnonzero(hits)[::-1]:  # the first hit of each document wins
                     term[parent[i]] = terms[i]
         if self.block_domains and "url" in batch.table.column_names:

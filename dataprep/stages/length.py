@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataprep.stages.base import Filter, TextBatch, Threshold, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
 
 
 @register
@@ -20,9 +20,7 @@ class Length(Filter):
         min_words: int | None = 5,  # fewer words than a sentence carries no context to learn from
         max_words: int | None = None,  # Gopher uses 100,000 (gopher_quality); off here
     ):
-        for key, value in (("min_chars", min_chars), ("max_chars", max_chars), ("min_words", min_words), ("max_words", max_words)):
-            if value is not None and value < 0:
-                raise ValueError(f"{key} must be >= 0, not {value}")
+        non_negative(min_chars=min_chars, max_chars=max_chars, min_words=min_words, max_words=max_words)
         self.min_chars, self.max_chars = min_chars, max_chars
         self.min_words, self.max_words = min_words, max_words
 
