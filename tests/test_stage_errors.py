@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from dataprep.stage_runner import apply_isolating
 from dataprep.stages.base import Filter, TextBatch
@@ -90,3 +91,16 @@ def test_stage_errors_that_differ_only_in_their_figures_are_one_kind():
     other = error_kind("stage s1 failed: IndexError: index 12 out of range for 9 items (at s1.py:7)", "s1")
     assert first == other == "stage s1 failed: IndexError: index N out of range for N items"
     assert error_kind("stage s1 failed: KeyError: 'x' (at s1.py:9)", "s1") != first
+
+
+def test_the_ledgers_details_are_strict_json():
+    """An infinite value (the perplexity of a text without words) was written as Infinity, which
+    strict JSON readers refuse."""
+    import json
+
+    from dataprep.stages.base import details_json, metric_details
+
+    details = metric_details({"perplexity": np.array([np.inf, 12.345678])}, np.array(["perplexity.high", "perplexity.high"], dtype=object))
+    written = details_json(details).to_pylist()
+    assert [json.loads(d, parse_constant=lambda c: pytest.fail(f"{c} is not JSON")) for d in written] == [
+        {"perplexity": "inf"}, {"perplexity": 12.3457}]

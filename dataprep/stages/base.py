@@ -413,6 +413,10 @@ def metric_details(metrics: dict[str, np.ndarray], reasons: np.ndarray) -> list[
 
 
 def _rounded(value: Any) -> Any:
+    """A measured value as the ledger's JSON holds it: floats to 4 decimals, an infinite one (the
+    perplexity of a text without words) as "inf", which strict JSON readers accept (Infinity is not JSON)."""
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
     return round(value, 4) if isinstance(value, float) else value
 
 
