@@ -108,12 +108,13 @@ class Keywords(LineFilter):
         term, host = np.full(n, None, dtype=object), np.full(n, None, dtype=object)  # what blocks a document
         blocked = self._blocked_terms()
         if blocked:
-            hits = textutil.matches(lines, f"(?i){blocked}")
             if self.scope == "line":
+                hits = textutil.matches(lines, f"(?i){blocked}")
                 keep &= ~hits
                 flags["blocked_lines"] = textutil.per_doc(parent, hits.astype(float), n) > 0
-            else:
+            else:  # one pass: the lines that match are those with a match extracted
                 found = pc.extract_regex(lines, f"(?i){blocked}")
+                hits = pc.is_valid(found).to_numpy(zero_copy_only=False)
                 groups = [pc.struct_field(found, field.name).to_pylist() for field in found.type]  # word, phrase
                 terms = [next((g for g in matched if g), None) for matched in zip(*groups)]
                 for i in np.flatnonzero(hits)[::-1]:  # the first hit of each document wins
