@@ -152,7 +152,7 @@ def _check(value, rule: dict, record: dict) -> str:
     bound = record.get(rule["param"]) if rule["bound"] is None else rule["bound"]
     if bound is None or (isinstance(bound, float) and np.isnan(bound)):
         return f"{rule['param']}: off for this document"
-    sign = {"min": ">=", "max": "<=", "below": "<"}[rule["side"]]
+    sign = {"min": ">=", "max": "<=", "below": "<", "above": ">"}[rule["side"]]
     return f"{rule['param']}: needs {sign} {_number(bound)}: {'FAILS' if fails(value, bound, rule['side']) else 'ok'}"
 
 

@@ -174,14 +174,20 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
             bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
             alternatives.append((bound, count((other | fails(v, bound, t["side"])).sum())))
         stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)
-        failing = (np.searchsorted(free, stops, "left") if t["side"] == "min"  # fails below the stop, above it, at or above it
-                   else free.size - np.searchsorted(free, stops, "right" if t["side"] == "max" else "left"))
+        failing = _failing_at(free, stops, t["side"])
         code = f"{stage_name}.{t['code']}"
         by_rule = int((reasons == code).sum()) if by_reason is None else by_reason.get(code, 0)
         rows.append({**t, "now": exact_now, "by_rule": by_rule,
                      "other": count(other.sum()), "alternatives": alternatives,
                      "stops": stops.tolist(), "counts": count(other.sum() + failing)})
     return rows
+
+
+def _failing_at(free: np.ndarray, stops: np.ndarray, side: str) -> np.ndarray:
+    """How many of the sorted values fail each stop as the bound (stages.base.fails, counted)."""
+    if side in ("min", "above"):  # fails below the stop (min), or at or below it (above)
+        return np.searchsorted(free, stops, "left" if side == "min" else "right")
+    return free.size - np.searchsorted(free, stops, "right" if side == "max" else "left")  # above it, at or above it
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:

@@ -44,11 +44,27 @@ def test_language_keeps_only_wanted_above_score(labelled):
     for language, score, reason in zip(table["language"].to_pylist(), table["language_score"].to_pylist(), decisions.reasons):
         if language not in ("de", "fr"):
             assert reason == "language.not_wanted"
-        elif score < 0.65:
+        elif score <= 0.65:
             assert reason == "language.low_score"
         else:
             assert reason is None
     assert sum(r is None for r in decisions.reasons) > 50
+
+
+def test_a_score_must_exceed_min_score_as_in_datatrove(labelled):
+    """datatrove's LanguageFilter keeps `score > threshold` on fastText's own score: a document
+    scored exactly at the bound is removed, one a hair above it kept. (The score was rounded to 4
+    decimals first, which kept the one and removed the other whenever rounding went their way.)"""
+    tagged = Language().apply(labelled).batch.table
+    scores, languages = tagged["language_score"].to_numpy(), tagged["language"].to_pylist()
+    picked = [i for i in np.flatnonzero((scores > 0.5) & (scores < 1)) if languages[i] in ("de", "fr")][:6]
+    assert len(picked) == 6
+    for i in picked:
+        one = TextBatch(labelled.table.slice(int(i), 1))
+        score = float(scores[i])
+        at = Language(languages=[languages[i]], min_score=score).apply(one)
+        below = Language(languages=[languages[i]], min_score=float(np.nextafter(score, 0))).apply(one)
+        assert (at.reasons[0], below.reasons[0]) == ("language.low_score", None), (score, labelled.table["id"][i])
 
 
 def test_language_codes_are_validated_up_front():

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SAMPLES, read_folder, run_pipeline
 from dataprep import cli, highlight, metrics, report
-from dataprep.stages.base import REGISTRY, TextBatch
+from dataprep.stages.base import REGISTRY, TextBatch, fails
 from dataprep.stages.normalize import Normalize
 
 SHARDS = str(SAMPLES / "shard-*.parquet")  # the real-text shards (samples/ holds other files too)
@@ -118,10 +118,20 @@ def test_thresholds_reproduce_each_filters_decisions(sample_docs):
         for rule in rules:
             values = np.asarray(decisions.metrics[rule.metric], dtype=float)
             with np.errstate(invalid="ignore"):
-                fails = values < rule.bound if rule.side == "min" else values > rule.bound
+                fails = {"min": values < rule.bound, "max": values > rule.bound, "above": values <= rule.bound}[rule.side]
             assert not np.any((reasons == f"{stage.name}.{rule.code}") & ~fails), f"{stage.name}.{rule.code}"
             kept = reasons == None  # noqa: E711
             assert not np.any(kept & fails), f"{stage.name}: a kept document fails {rule.param}"
+
+
+def test_the_tuning_counts_fail_as_the_stages_do():
+    """The slider's counts (sorted values, counted by bisection) are what `fails` decides at each
+    stop, on every side, ties included."""
+    values = np.sort(np.random.default_rng(0).integers(0, 20, 500).astype(float))
+    stops = np.arange(-1.0, 22.0, 0.5)
+    for side in ("min", "max", "below", "above"):
+        expected = [int(fails(values, stop, side).sum()) for stop in stops]
+        assert report._failing_at(values, stops, side).tolist() == expected, side
 
 
 def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):

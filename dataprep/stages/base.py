@@ -136,8 +136,8 @@ class Decisions:
 
 class Threshold(NamedTuple):
     """One numeric rule of a stage: a document fails it when its `metric` is below `bound` (`side`
-    "min"), above it ("max"), or not below it ("below": a count or similarity that must stay under
-    the bound), and is then removed with reason `<stage>.<code>`; `param` is the YAML key.
+    "min"), above it ("max"), not below it ("below": a count or similarity that must stay under
+    the bound), or not above it ("above": a score that must exceed the bound), and is then removed with reason `<stage>.<code>`; `param` is the YAML key.
 
     `bound` None: the bound varies per document (per-language settings); the stage records each
     document's bound as the metric named `param` (NaN: the rule is off for that document).
@@ -172,6 +172,8 @@ def fails(values: Any, bound: Any, side: str) -> np.ndarray:
             return values < bound
         if side == "max":
             return values > bound
+        if side == "above":
+            return values <= bound
         return values >= bound
 
 

@@ -68,7 +68,7 @@ class QualityClassifier(Filter):
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         labels, probs = load_model(self.model).predict(model_lines(batch.text, self.max_chars), k=2)
         score = np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float32)
-        return {"quality_score": np.round(score, 4)}
+        return {"quality_score": score}
 
     def threshold_rules(self) -> list[Threshold]:
         return [Threshold("threshold", "quality_score", self.threshold, "min", "low_score")]
