@@ -170,6 +170,8 @@ def build_stage(name: str, params: dict[str, Any], where: str) -> Stage:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if key in cls.moved:
+                hint = f" ({cls.moved[key]})"
             raise ConfigError(f"{where}: unknown parameter {key!r}{hint}; valid: {', '.join(valid) or 'none'}")
         _check_type(value, hints.get(key, Any), f"{where}: {key}")
     try:

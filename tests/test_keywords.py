@@ -61,14 +61,11 @@ def test_line_scope_and_block_files(pages, tmp_path):
     assert sum("in den warenkorb" in t.lower() for t in pages.text.to_pylist()) > 0
 
 
-def test_block_domains_match_subdomains_only(pages):
-    urls = [u for u in pages.table["url"].to_pylist() if u]
-    host = re.match(r"https?://([^/]+)", urls[0]).group(1)
-    domain = ".".join(host.split(".")[-2:])
-    out = Keywords(block_domains=[domain]).apply(pages)
-    for url, reason in zip(pages.table["url"].to_pylist(), out.reasons):
-        on = bool(url) and re.match(rf"https?://([^/@]*\.)?{re.escape(domain)}([/:?#]|$)", url) is not None
-        assert (reason == "keywords.blocked_domain") == on
+def test_domains_are_url_filters_not_keywords():
+    """Blocking by domain is url_filter's rule alone (UTS 46 hosts, `www.`, ports, IDNA forms);
+    keywords' weaker copy did nothing at all without a `url` column, and said nothing."""
+    with pytest.raises(ConfigError, match="block_domains.*url_filter's block_domains"):
+        build_stage("keywords", {"block_domains": ["example.com"]}, "stage 1")
 
 
 def test_html_and_links_are_stripped():

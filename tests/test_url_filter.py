@@ -51,6 +51,17 @@ def test_a_listed_host_or_path_is_found_however_the_url_writes_it(tmp_path):
     assert decide(stage, urls) == ["url_filter.blocked_domain"] * 5 + ["url_filter.blocked_url"] * 3 + [None] * 3
 
 
+def test_entries_written_in_the_pipeline_block_as_a_list_file_does(ut1):
+    """`block_domains` (the entries in the YAML) decide as the same lines in a block-list file."""
+    folder, _ = ut1
+    urls = ["https://www.badsite.com/page", "http://a.b.badsite.com:8080/x", "https://notbadsite.com/", "https://evil.example.org/",
+            "http://freehost.net/users/bad/pics?p=2", "http://freehost.net/users/badger", "https://example.org/", None]
+    lines = [line for name in ("domains", "urls") for line in (folder / name).read_text().splitlines()]
+    assert decide(UrlFilter(block_domains=lines), urls) == decide(UrlFilter(block_lists=[str(folder)]), urls) == [
+        "url_filter.blocked_domain", "url_filter.blocked_domain", None, "url_filter.blocked_domain",
+        "url_filter.blocked_url", None, None, None]
+
+
 def test_tld_rules():
     assert decide(UrlFilter(block_tlds=[".xxx", "porn"]), ["https://a.xxx/", "https://b.porn", "https://c.com/xxx"]) == [
         "url_filter.tld", "url_filter.tld", None]

@@ -188,6 +188,8 @@ class Stage:
     last: ClassVar[bool] = False
     #: parameters that are secrets (a hash salt): never written to run.json, stats or reports
     secrets: ClassVar[tuple[str, ...]] = ()
+    #: parameters this stage no longer takes, with where they went (the pipeline loader's error says so)
+    moved: ClassVar[dict[str, str]] = {}
 
     def requires(self) -> set[str]:
         """Columns an earlier stage must add (checked when the pipeline is loaded)."""

@@ -1,7 +1,7 @@
 """`keywords`: the survey's keyword filtering: block lists, leftover HTML, links, boilerplate lines.
 
 Documents are removed on a blocked word or phrase (or only the lines holding it, with
-`scope: line`) or a blocked URL domain; leftover HTML tags and bare links are stripped; lines
+`scope: line`); blocked URL domains are `url_filter`'s (`block_domains`); leftover HTML tags and bare links are stripped; lines
 that are web-page chrome rather than content (cookie banners, "Read more", "Sign in", cart and
 comment counters, in English, German, French and Spanish) are dropped. Each document records
 what was stripped in `keywords_fixes` and how many lines went in `keywords_lines_removed`.
@@ -41,17 +41,17 @@ COOKIE_BANNER = (r"(?i)((we|this (web)?site|our (web)?site) (use|uses)|wir (verw
 
 @register
 class Keywords(LineFilter):
-    """Block lists (words, phrases, files, URL domains), HTML tags, links and boilerplate lines."""
+    """Block lists (words, phrases, files), HTML tags, links and boilerplate lines (domains: `url_filter`)."""
 
     name = "keywords"
     adds = {"keywords_fixes": pa.list_(pa.string()), "keywords_lines_removed": pa.int32()}
+    moved = {"block_domains": "domains are blocked by url_filter's block_domains since 0.2.5"}
 
     def __init__(
         self,
         block_words: list[str] | None = None,  # whole words, case-insensitive (e.g. a brand, a slur)
         block_phrases: list[str] | None = None,  # substrings, case-insensitive ("buy viagra online")
         block_files: list[str] | None = None,  # files of one word or phrase per line (# comments)
-        block_domains: list[str] | None = None,  # documents whose `url` is on these domains or subdomains
         scope: str = "document",  # "document": a block-list hit removes the page; "line": only the line
         strip_html: bool = True,  # tags left by a careless extractor carry no text
         strip_links: bool = True,  # bare URLs are noise for a language model and can leak PII
@@ -70,7 +70,6 @@ class Keywords(LineFilter):
         self.block_words = list(block_words or [])
         self.block_phrases = terms
         self.block_files = list(block_files or [])
-        self.block_domains = [d.lower().lstrip(".") for d in block_domains or []]
         self.scope = scope
         self.strip_html, self.strip_links = strip_html, strip_links
         self.drop_boilerplate_lines = drop_boilerplate_lines
@@ -105,7 +104,7 @@ class Keywords(LineFilter):
                 textutil.matches(lines, COOKIE_BANNER) & (textutil.char_lengths(lines) < 400))
             keep &= ~chrome
             flags["boilerplate"] = textutil.per_doc(parent, chrome.astype(float), n) > 0
-        term, host = np.full(n, None, dtype=object), np.full(n, None, dtype=object)  # what blocks a document
+        term = np.full(n, None, dtype=object)  # what blocks a document
         blocked = self._blocked_terms()
         if blocked:
             if self.scope == "line":
@@ -119,20 +118,13 @@ class Keywords(LineFilter):
                 terms = [next((g for g in matched if g), None) for matched in zip(*groups)]
                 for i in np.flatnonzero(hits)[::-1]:  # the first hit of each document wins
                     term[parent[i]] = terms[i]
-        if self.block_domains and "url" in batch.table.column_names:
-            hosts = pc.utf8_lower(pc.struct_field(pc.extract_regex(batch.table["url"].combine_chunks().cast(pa.string()),
-                                                                   r"^[A-Za-z][\w+.-]*://(?:[^@/]*@)?(?P<host>[^/:?#]+)"), "host"))
-            domains = "|".join(re.escape(d) for d in self.block_domains)
-            on_domain = textutil.matches(hosts, rf"(^|\.)({domains})$")
-            host[on_domain] = np.array(hosts.to_pylist(), dtype=object)[on_domain]
         new_text = textutil.join_kept(lines, parent, keep, n)
         removed_lines = textutil.per_doc(parent, (~keep).astype(float), n).astype(np.int32)
         out = batch.with_text(new_text).with_columns({
             "keywords_fixes": textutil.tags_column(flags),
             "keywords_lines_removed": pa.array(removed_lines, pa.int32()),
         })
-        return out, {"term": term, "host": host, "lines_removed": removed_lines}
+        return out, {"term": term, "lines_removed": removed_lines}
 
     def checks(self, m: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        """A blocked domain names the reason before a blocked term."""
-        return [("blocked_domain", m["host"] != None), ("blocked_term", m["term"] != None)]  # noqa: E711
+        return [("blocked_term", m["term"] != None)]  # noqa: E711

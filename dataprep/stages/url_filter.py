@@ -16,7 +16,8 @@ block lists), in this order, each a reason code:
   (dataprep/badwords, the lists `c4_badwords` uses; English by default) are whole words of the URL.
 
 Lists are files, one entry per line, `#` for comments: the UT1 blacklist format, whose category
-folders (`adult/domains`, `adult/urls`) can be given as a folder. List entries and URLs are read
+folders (`adult/domains`, `adult/urls`) can be given as a folder; `block_domains` takes entries
+written in the pipeline itself. List entries and URLs are read
 by the same rule (`_parts`), so an entry written as a URL (`http://example.com/`,
 `example.com:8080`, `*.example.com`, `example.com.`) means its host. URLs are read as browsers
 read them (the WHATWG URL standard): tabs and newlines dropped, `\\` as `/`, any number of slashes
@@ -148,10 +149,14 @@ def list_files(path: str) -> list[Path]:
 
 @functools.cache
 def read_list(path: str) -> pa.Array:
-    """Entries of a list file (no comments or blank lines), or of a UT1 category folder's files."""
-    lines = [line for file in list_files(path) for line in file.read_text(encoding="utf-8").splitlines()]
-    entries = pc.replace_substring_regex(pc.utf8_trim_whitespace(pa.array(lines, pa.string())), r"\s+#.*$", "")
-    return entries.filter(pc.invert(pc.or_(pc.equal(entries, ""), pc.starts_with(entries, "#"))))
+    """Entries of a list file, or of a UT1 category folder's files."""
+    return entries([line for file in list_files(path) for line in file.read_text(encoding="utf-8").splitlines()])
+
+
+def entries(lines: list[str]) -> pa.Array:
+    """A list's lines as entries: no comments or blank lines."""
+    found = pc.replace_substring_regex(pc.utf8_trim_whitespace(pa.array(lines, pa.string())), r"\s+#.*$", "")
+    return found.filter(pc.invert(pc.or_(pc.equal(found, ""), pc.starts_with(found, "#"))))
 
 
 def with_idna_forms(entries: pa.Array) -> pa.Array:
@@ -243,6 +248,7 @@ class UrlFilter(Filter):
     def __init__(
         self,
         block_lists: list[str] | None = None,  # files or UT1 folders: domains ("example.com") and URL paths ("example.com/x/")
+        block_domains: list[str] | None = None,  # entries written in the pipeline, read as a block list's lines
         allow_lists: list[str] | None = None,  # domains never removed here (an allow list wins over every check)
         block_tlds: list[str] | None = None,  # e.g. [xxx, adult, porn, sex]; none by default, as datatrove
         allow_tlds: list[str] | None = None,  # when given, every other TLD is removed
@@ -259,6 +265,7 @@ class UrlFilter(Filter):
         if unknown:
             raise ValueError(f"no bad-words list {unknown[0]!r}; shipped: {', '.join(available())}")
         self.block_lists = _check_lists(block_lists, "block list", folders=True)
+        self.block_domains = list(block_domains or [])
         self.allow_lists = _check_lists(allow_lists, "allow list", folders=True)
         self.block_tlds = _check_tlds(block_tlds, "block_tlds")
         self.allow_tlds = _check_tlds(allow_tlds, "allow_tlds")
@@ -272,7 +279,7 @@ class UrlFilter(Filter):
                 for f in list_files(path)]
 
     def setup(self) -> None:
-        self._block = Lookups.of(_joined(self.block_lists))
+        self._block = Lookups.of(pa.concat_arrays([_joined(self.block_lists), entries(self.block_domains)]))
         self._allow = Lookups.of(_joined(self.allow_lists))
         self._banned = Listed(pc.utf8_lower(_joined(self.banned_words)))
         self._subwords = sorted(set(pc.replace_substring_regex(pc.utf8_lower(_joined(self.banned_subwords)), NOT_ALNUM, "").to_pylist()) - {""})
