@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,7 @@ from dataprep import metrics, storage
 from dataprep import text as textutil
 from dataprep.errors import ConfigError
 from dataprep.layout import OutputLayout
-from dataprep.stages.base import fails
+from dataprep.stages.base import fails, side_of
 
 SHOWN_LIMIT = 300  # characters of text shown
 
@@ -131,8 +132,10 @@ def stage_lines(out: OutputLayout, stages: list[dict], doc_id: str, removed: dic
         for key, value in (record or {}).items():
             if key in metrics.KEYS or not _shown(value):
                 continue
-            checks = [_check(value, rule, record) for rule in rules if rule["metric"] == key]
-            lines.append(f"       {key} = {_number(value)}" + (f"   [{'; '.join(checks)}]" if checks else ""))
+            own = [rule for rule in rules if rule["metric"] == key]
+            checks = [_check(value, rule, record) for rule in own]
+            lines.append(f"       {key} = {_number(value, [_bound(rule, record) for rule in own])}"
+                         + (f"   [{'; '.join(checks)}]" if checks else ""))
     return lines
 
 
@@ -146,17 +149,27 @@ def _measured_by_remover(out: OutputLayout, stages: list[dict], removed: dict) -
     return set()
 
 
-def _check(value, rule: dict, record: dict) -> str:
-    """A value against one threshold of its stage (a bound that varies per document is the
-    document's own, recorded beside the value)."""
+def _bound(rule: dict, record: dict) -> Any:
+    """A threshold's bound for a document (one that varies per document is the document's own,
+    recorded beside the value); None when the rule is off for it."""
     bound = record.get(rule["param"]) if rule["bound"] is None else rule["bound"]
-    if bound is None or (isinstance(bound, float) and np.isnan(bound)):
+    return None if bound is None or (isinstance(bound, float) and np.isnan(bound)) else bound
+
+
+def _check(value, rule: dict, record: dict) -> str:
+    """A value against one threshold of its stage."""
+    bound = _bound(rule, record)
+    if bound is None:
         return f"{rule['param']}: off for this document"
-    sign = {"min": ">=", "max": "<=", "below": "<", "above": ">"}[rule["side"]]
+    sign = side_of(rule["side"]).keeps
     return f"{rule['param']}: needs {sign} {_number(bound)}: {'FAILS' if fails(value, bound, rule['side']) else 'ok'}"
 
 
-def _number(value) -> str:
+def _number(value, bounds: list = ()) -> str:
+    """A value as read by a person; with all the digits it takes to tell it from a bound it is
+    compared with (a score of 0.6500001 against 0.65 is not "0.65 ... FAILS")."""
+    if isinstance(value, float) and any(b is not None and b != value and _number(b) == _number(value) for b in bounds):
+        return repr(value)
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)

@@ -23,6 +23,7 @@ from dataprep.documents import BATCH_ROWS, INPUT_FORMATS, MAX_DOC_BYTES, PART_BY
 from dataprep.errors import ConfigError
 from dataprep.ledger import LEDGER_TEXT
 from dataprep.stages import REGISTRY, Stage
+from dataprep.stages.base import side_of
 
 
 def _option(default: Any, why: str) -> Any:
@@ -168,16 +169,19 @@ def build_stage(name: str, params: dict[str, Any], where: str) -> Stage:
     valid = [p for p in signature.parameters if p != "self"]
     for key, value in params.items():
         if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
+            close = difflib.get_close_matches(key, valid + list(cls.moved), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            if key in cls.moved:
-                hint = f" ({cls.moved[key]})"
+            if close and close[0] in cls.moved:
+                hint = f" ({close[0]}: {cls.moved[close[0]]})"
             raise ConfigError(f"{where}: unknown parameter {key!r}{hint}; valid: {', '.join(valid) or 'none'}")
         _check_type(value, hints.get(key, Any), f"{where}: {key}")
     try:
-        return cls(**params)
+        stage = cls(**params)
+        for rule in getattr(stage, "threshold_rules", list)():
+            side_of(rule.side)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    return stage
 
 
 def _split_entry(entry: Any, where: str) -> tuple[str, dict[str, Any]]:

@@ -26,7 +26,7 @@ from dataprep import metrics as recorded
 from dataprep.errors import ConfigError
 from dataprep.explain import find
 from dataprep.layout import OutputLayout
-from dataprep.stages.base import Stage, fails
+from dataprep.stages.base import Stage, fails, side_of
 
 SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
 FILES_AT_ONCE = 256  # ledger parts read in parallel per round while sampling: their candidates are merged, then let go
@@ -185,9 +185,10 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
 
 def _failing_at(free: np.ndarray, stops: np.ndarray, side: str) -> np.ndarray:
     """How many of the sorted values fail each stop as the bound (stages.base.fails, counted)."""
-    if side in ("min", "above"):  # fails below the stop (min), or at or below it (above)
-        return np.searchsorted(free, stops, "left" if side == "min" else "right")
-    return free.size - np.searchsorted(free, stops, "right" if side == "max" else "left")  # above it, at or above it
+    rule = side_of(side)
+    if rule.low:  # the values under the stop fail, and the stop itself when inclusive
+        return np.searchsorted(free, stops, "right" if rule.inclusive else "left")
+    return free.size - np.searchsorted(free, stops, "left" if rule.inclusive else "right")
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:

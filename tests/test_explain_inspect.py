@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -139,6 +140,19 @@ def test_inspect_on_another_input(sample_run, capsys):
     removed = re.findall(r"^--- REMOVED (\S+): length\.too_few_words \{\"chars\": \d+, \"words\": [0-4]\}$", text, re.M)
     assert removed and set(removed) <= ids
     assert len(removed) == text.count("--- REMOVED")
+
+
+def test_a_value_is_shown_apart_from_the_bound_it_passes_or_fails():
+    """A language score of 0.6500000357627869 passes `min_score: 0.65` (it must exceed it) and
+    0.6499999761581421 (0.65 as float32) fails it: four digits showed both as 0.65."""
+    from dataprep.explain import _check, _number
+
+    rule = {"param": "min_score", "metric": "language_score", "bound": 0.65, "side": "above"}
+    above, at = float(np.float32(0.65000004)), float(np.float32(0.65))
+    shown = {value: (_number(value, [0.65]), _check(value, rule, {})) for value in (above, at)}
+    assert shown[above][0] != "0.65" and shown[above][1].endswith("ok")
+    assert shown[at][0] != "0.65" and shown[at][1].endswith("FAILS")
+    assert _number(0.8, [0.65]) == "0.8" and _number(0.6500000357627869) == "0.65"
 
 
 def test_control_characters_of_a_page_do_not_reach_the_terminal():

@@ -64,8 +64,10 @@ def test_line_scope_and_block_files(pages, tmp_path):
 def test_domains_are_url_filters_not_keywords():
     """Blocking by domain is url_filter's rule alone (UTS 46 hosts, `www.`, ports, IDNA forms);
     keywords' weaker copy did nothing at all without a `url` column, and said nothing."""
-    with pytest.raises(ConfigError, match="block_domains.*url_filter's block_domains"):
+    with pytest.raises(ConfigError, match="block_domains.*url_filter stage's block_domains"):
         build_stage("keywords", {"block_domains": ["example.com"]}, "stage 1")
+    with pytest.raises(ConfigError, match="'block_domain' \\(block_domains: since 0.2.5, a url_filter stage's"):
+        build_stage("keywords", {"block_domain": ["example.com"]}, "stage 1")  # a typo of it says so too
 
 
 def test_html_and_links_are_stripped():

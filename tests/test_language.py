@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,7 +13,7 @@ import pytest
 from dataprep.errors import ConfigError
 from dataprep.pipeline import build_stage
 from dataprep.stages.base import TextBatch
-from dataprep.stages.language import Language
+from dataprep.stages.language import Language, lid_model
 
 # samples/ label each manual page and fortune with the language of the package it came from
 HINT_TO_LID = {"zh-cn": "zh", "zh-tw": "zh"}
@@ -53,18 +55,20 @@ def test_language_keeps_only_wanted_above_score(labelled):
 
 def test_a_score_must_exceed_min_score_as_in_datatrove(labelled):
     """datatrove's LanguageFilter keeps `score > threshold` on fastText's own score: a document
-    scored exactly at the bound is removed, one a hair above it kept. (The score was rounded to 4
-    decimals first, which kept the one and removed the other whenever rounding went their way.)"""
-    tagged = Language().apply(labelled).batch.table
-    scores, languages = tagged["language_score"].to_numpy(), tagged["language"].to_pylist()
-    picked = [i for i in np.flatnonzero((scores > 0.5) & (scores < 1)) if languages[i] in ("de", "fr")][:6]
+    scored exactly at the bound is removed, one a hair above it kept, and a bound between the
+    score and its 4-decimal rounding decides by the score (it was rounded first, which turned
+    such decisions round)."""
+    texts = [re.sub(r"\s+", " ", t) for t in labelled.text.to_pylist()]  # fastText reads one line
+    labels, scores = lid_model().predict(texts, k=1)
+    picked = [i for i, (label, score) in enumerate(zip(labels, scores))
+              if label[0] in ("__label__de", "__label__fr") and 0.5 < score[0] < 1 and round(float(score[0]), 4) != float(score[0])][:6]
     assert len(picked) == 6
     for i in picked:
-        one = TextBatch(labelled.table.slice(int(i), 1))
-        score = float(scores[i])
-        at = Language(languages=[languages[i]], min_score=score).apply(one)
-        below = Language(languages=[languages[i]], min_score=float(np.nextafter(score, 0))).apply(one)
-        assert (at.reasons[0], below.reasons[0]) == ("language.low_score", None), (score, labelled.table["id"][i])
+        one, language = TextBatch(labelled.table.slice(i, 1)), labels[i][0].removeprefix("__label__")
+        score = float(np.float32(scores[i][0]))
+        decide = {bound: Language(languages=[language], min_score=bound).apply(one).reasons[0]
+                  for bound in (score, float(np.nextafter(score, 0)), (score + round(score, 4)) / 2)}
+        assert list(decide.values()) == ["language.low_score", None, None if score > round(score, 4) else "language.low_score"], score
 
 
 def test_language_codes_are_validated_up_front():
@@ -72,6 +76,8 @@ def test_language_codes_are_validated_up_front():
         build_stage("language", {"languages": ["en", "english"]}, "stage 2")
     with pytest.raises(ConfigError, match="min_score"):
         build_stage("language", {"min_score": 1.5}, "stage 2")
+    with pytest.raises(ConfigError, match="below 1"):  # no score exceeds 1: every document would go
+        build_stage("language", {"languages": ["en"], "min_score": 1.0}, "stage 2")
 
 
 def test_language_score_is_a_probability_on_sure_pages(shared_data):

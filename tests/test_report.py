@@ -11,11 +11,12 @@ import subprocess
 from collections import Counter
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from conftest import SAMPLES, read_folder, run_pipeline
 from dataprep import cli, highlight, metrics, report
-from dataprep.stages.base import REGISTRY, TextBatch, fails
+from dataprep.stages.base import REGISTRY, SIDES, TextBatch, fails
 from dataprep.stages.normalize import Normalize
 
 SHARDS = str(SAMPLES / "shard-*.parquet")  # the real-text shards (samples/ holds other files too)
@@ -116,12 +117,10 @@ def test_thresholds_reproduce_each_filters_decisions(sample_docs):
         assert rules, stage.name
         reasons = decisions.reasons
         for rule in rules:
-            values = np.asarray(decisions.metrics[rule.metric], dtype=float)
-            with np.errstate(invalid="ignore"):
-                fails = {"min": values < rule.bound, "max": values > rule.bound, "above": values <= rule.bound}[rule.side]
-            assert not np.any((reasons == f"{stage.name}.{rule.code}") & ~fails), f"{stage.name}.{rule.code}"
+            failing = fails(decisions.metrics[rule.metric], rule.bound, rule.side)
+            assert not np.any((reasons == f"{stage.name}.{rule.code}") & ~failing), f"{stage.name}.{rule.code}"
             kept = reasons == None  # noqa: E711
-            assert not np.any(kept & fails), f"{stage.name}: a kept document fails {rule.param}"
+            assert not np.any(kept & failing), f"{stage.name}: a kept document fails {rule.param}"
 
 
 def test_the_tuning_counts_fail_as_the_stages_do():
@@ -129,9 +128,27 @@ def test_the_tuning_counts_fail_as_the_stages_do():
     stop, on every side, ties included."""
     values = np.sort(np.random.default_rng(0).integers(0, 20, 500).astype(float))
     stops = np.arange(-1.0, 22.0, 0.5)
-    for side in ("min", "max", "below", "above"):
+    for side in SIDES:
         expected = [int(fails(values, stop, side).sum()) for stop in stops]
         assert report._failing_at(values, stops, side).tolist() == expected, side
+
+
+def test_tuning_a_score_that_must_exceed_its_bound_agrees_with_the_stage(sample_docs):
+    """language's min_score (side "above"): every slider stop and alternative of the tuning table
+    counts what the stage decides at that value, also when the bound equals a document's score."""
+    batch = Normalize().apply(TextBatch(sample_docs.select(["id", "text"]))).batch
+    measured = REGISTRY["language"](languages=["en"]).measure(batch)
+    scores = np.unique(measured["language_score"][measured["language"] == "en"])
+    for min_score in (0.65, float(scores[len(scores) // 2])):  # the second: a tie with a document's score
+        language = REGISTRY["language"](languages=["en"], min_score=min_score)
+        reasons = language.reasons(measured, batch.num_rows)
+        recorded = pa.table({"reason": reasons.tolist(), **measured})
+        (row,) = report._tuning(recorded, "language", [t._asdict() for t in language.threshold_rules()])
+        assert min_score in row["stops"]
+        for bound, count in [*zip(row["stops"], row["counts"]), *row["alternatives"]]:
+            if 0 <= bound < 1:
+                again = REGISTRY["language"](languages=["en"], min_score=bound).reasons(measured, batch.num_rows)
+                assert count == int((again != None).sum()), (min_score, bound)  # noqa: E711
 
 
 def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):

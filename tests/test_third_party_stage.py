@@ -84,3 +84,17 @@ def test_a_class_that_is_not_a_stage_is_a_config_error(tmp_path):
         build_stage("json:JSONDecoder", {}, "stage 1")
     with pytest.raises(ConfigError, match="cannot import stage"):
         build_stage("no_such_pkg.mod:Thing", {}, "stage 1")
+
+
+def test_a_threshold_on_an_unknown_side_is_a_config_error(package, monkeypatch):
+    """A third-party rule's side is checked when the pipeline is read: an unknown one failed
+    nothing (it read as "below"), or raised a KeyError in explain."""
+    from dataprep.errors import ConfigError
+    from dataprep.pipeline import build_stage
+
+    code = (package / "mypkg" / "filters.py").read_text()
+    assert '"max", ' in code
+    (package / "sided_digits.py").write_text(code.replace('"max", ', '"maximum", '))
+    monkeypatch.syspath_prepend(str(package))
+    with pytest.raises(ConfigError, match="side is one of min, max, below, above, not 'maximum'"):
+        build_stage("sided_digits:DigitRatio", {"max_ratio": 0.3}, "stage 1")

@@ -8,6 +8,8 @@ import pyarrow as pa
 import pytest
 
 from conftest import SAMPLES
+from dataprep.errors import ConfigError
+from dataprep.pipeline import build_stage
 from dataprep.stages.base import TextBatch
 from dataprep.stages.url_filter import UrlFilter
 
@@ -60,6 +62,13 @@ def test_entries_written_in_the_pipeline_block_as_a_list_file_does(ut1):
     assert decide(UrlFilter(block_domains=lines), urls) == decide(UrlFilter(block_lists=[str(folder)]), urls) == [
         "url_filter.blocked_domain", "url_filter.blocked_domain", None, "url_filter.blocked_domain",
         "url_filter.blocked_url", None, None, None]
+
+
+@pytest.mark.parametrize("entry", ["https://", "*", ".", "exa mple.com", "example.com:abc", "evil.net\nexample.com"])
+def test_an_entry_written_in_the_pipeline_that_names_no_domain_is_refused(entry):
+    """Each of these was accepted and blocked nothing, without a word."""
+    with pytest.raises(ConfigError, match="block_domains entry .*(names no domain|line break)"):
+        build_stage("url_filter", {"block_domains": ["example.org", entry]}, "stage 1")
 
 
 def test_tld_rules():

@@ -135,9 +135,9 @@ class Decisions:
 
 
 class Threshold(NamedTuple):
-    """One numeric rule of a stage: a document fails it when its `metric` is below `bound` (`side`
-    "min"), above it ("max"), not below it ("below": a count or similarity that must stay under
-    the bound), or not above it ("above": a score that must exceed the bound), and is then removed with reason `<stage>.<code>`; `param` is the YAML key.
+    """One numeric rule of a stage: a document fails it when its `metric` is on the failing `side`
+    of `bound` (one of SIDES), and is then removed with reason `<stage>.<code>`; `param` is the
+    YAML key.
 
     `bound` None: the bound varies per document (per-language settings); the stage records each
     document's bound as the metric named `param` (NaN: the rule is off for that document).
@@ -163,18 +163,35 @@ def non_negative(**thresholds: Any) -> None:
             raise ValueError(f"{key} must be >= 0, not {value} (null turns the rule off)")
 
 
+class Side(NamedTuple):
+    """Which values fail a bound: those under it (`low`) or over it, and whether the bound itself
+    fails (`inclusive`); `keeps` is the comparison a kept value passes, as `explain` prints it."""
+
+    low: bool
+    inclusive: bool
+    keeps: str
+
+
+#: a threshold's sides, the one statement of each comparison for the stages, the report's tuning
+#: and `explain`: "min" and "max" keep the bound itself; "below" is a count or similarity that
+#: must stay under the bound, "above" a score that must exceed it (datatrove's LanguageFilter)
+SIDES = {"min": Side(low=True, inclusive=False, keeps=">="), "max": Side(low=False, inclusive=False, keeps="<="),
+         "below": Side(low=False, inclusive=True, keeps="<"), "above": Side(low=True, inclusive=True, keeps=">")}
+
+
+def side_of(name: str) -> Side:
+    if name not in SIDES:
+        raise ValueError(f"a threshold's side is one of {', '.join(SIDES)}, not {name!r}")
+    return SIDES[name]
+
+
 def fails(values: Any, bound: Any, side: str) -> np.ndarray:
-    """Where `values` fail a bound on `side` (a NaN value or bound never fails): the one statement
-    of the comparison, for the stages, the report's tuning and `explain`."""
-    values = np.asarray(values, dtype=float)
+    """Where `values` fail a bound on `side` (a NaN value or bound never fails)."""
+    values, rule = np.asarray(values, dtype=float), side_of(side)
+    compare = {(True, False): np.less, (True, True): np.less_equal, (False, False): np.greater,
+               (False, True): np.greater_equal}[rule.low, rule.inclusive]
     with np.errstate(invalid="ignore"):
-        if side == "min":
-            return values < bound
-        if side == "max":
-            return values > bound
-        if side == "above":
-            return values <= bound
-        return values >= bound
+        return compare(values, bound)
 
 
 class Stage:

@@ -1,8 +1,8 @@
 """`keywords`: the survey's keyword filtering: block lists, leftover HTML, links, boilerplate lines.
 
 Documents are removed on a blocked word or phrase (or only the lines holding it, with
-`scope: line`); blocked URL domains are `url_filter`'s (`block_domains`); leftover HTML tags and bare links are stripped; lines
-that are web-page chrome rather than content (cookie banners, "Read more", "Sign in", cart and
+`scope: line`); blocked URL domains are `url_filter`'s (`block_domains`); leftover HTML tags and
+bare links are stripped; lines that are web-page chrome rather than content (cookie banners, "Read more", "Sign in", cart and
 comment counters, in English, German, French and Spanish) are dropped. Each document records
 what was stripped in `keywords_fixes` and how many lines went in `keywords_lines_removed`.
 """
@@ -45,7 +45,7 @@ class Keywords(LineFilter):
 
     name = "keywords"
     adds = {"keywords_fixes": pa.list_(pa.string()), "keywords_lines_removed": pa.int32()}
-    moved = {"block_domains": "domains are blocked by url_filter's block_domains since 0.2.5"}
+    moved = {"block_domains": "since 0.2.5, a url_filter stage's block_domains blocks domains (reason url_filter.blocked_domain)"}
 
     def __init__(
         self,

@@ -232,6 +232,27 @@ def _check_lists(paths: list[str] | None, what: str, folders: bool) -> list[str]
     return [str(Path(p).resolve()) for p in paths or []]
 
 
+#: what a written entry's host must look like: a name with a dot inside, or an IPv6 address
+NAMED_HOST = r"^(?:\[[^\]]+\]|\S*[^\s.]\.[^\s.]\S*)$"
+
+
+def _check_entries(written: list[str], what: str) -> list[str]:
+    """Entries written in the pipeline, each read as one line of a list; one that names no domain
+    (`https://`, `*`, `exa mple.com`, `example.com:abc`, two lines in one) is a one-line error:
+    it would block nothing, silently. (A list file's odd lines are left to the file's author:
+    UT1's lists hold a few.)"""
+    for entry in written:
+        if "\n" in entry or "\r" in entry:
+            raise ValueError(f"{what} entry {entry!r} holds a line break: give one entry per item")
+    found = entries(written)
+    host, path, _ = _parts(found)
+    named = pc.and_(pc.match_substring_regex(host, NAMED_HOST), pc.starts_with(path, "/"))
+    unnamed = found.filter(pc.invert(pc.fill_null(named, False)))
+    if len(unnamed):
+        raise ValueError(f"{what} entry {unnamed[0].as_py()!r} names no domain (write example.com or example.com/path/)")
+    return list(written)
+
+
 def _check_tlds(tlds: list[str] | None, what: str) -> list[str]:
     cleaned = sorted(t.strip().lower().strip(".") for t in tlds or [])
     if "" in cleaned:
@@ -249,6 +270,7 @@ class UrlFilter(Filter):
         self,
         block_lists: list[str] | None = None,  # files or UT1 folders: domains ("example.com") and URL paths ("example.com/x/")
         block_domains: list[str] | None = None,  # entries written in the pipeline, read as a block list's lines
+        # (so a URL path too: "example.com/x/" blocks what is under it, as url_filter.blocked_url)
         allow_lists: list[str] | None = None,  # domains never removed here (an allow list wins over every check)
         block_tlds: list[str] | None = None,  # e.g. [xxx, adult, porn, sex]; none by default, as datatrove
         allow_tlds: list[str] | None = None,  # when given, every other TLD is removed
@@ -265,7 +287,7 @@ class UrlFilter(Filter):
         if unknown:
             raise ValueError(f"no bad-words list {unknown[0]!r}; shipped: {', '.join(available())}")
         self.block_lists = _check_lists(block_lists, "block list", folders=True)
-        self.block_domains = list(block_domains or [])
+        self.block_domains = _check_entries(block_domains or [], "block_domains")
         self.allow_lists = _check_lists(allow_lists, "allow list", folders=True)
         self.block_tlds = _check_tlds(block_tlds, "block_tlds")
         self.allow_tlds = _check_tlds(allow_tlds, "allow_tlds")
