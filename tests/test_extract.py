@@ -334,6 +334,23 @@ def test_boilerplate_is_pruned_on_the_elements_trafilatura_prunes(pages, element
     assert all(p in text for p in paragraphs) and "newsletter" not in text
 
 
+def test_a_name_that_negates_a_boilerplate_word_is_not_pruned_and_pop_ups_are(pages):
+    """"no-caption" names a lead without a caption, not a caption (BuzzFeed's lead paragraph,
+    `<div class="subbuzz subbuzz-text no-caption">`, was cut); a pop-up named "modal" or
+    "overlay" (trafilatura's discard words "modal-content", "overlay") is boilerplate."""
+    import html as markup
+
+    paragraphs = [p for p in pages[5]["truth"].split("\n") if len(p) > 80][:6]
+    lead = f"<div class='subbuzz no-caption'><p>{markup.escape(paragraphs[0])}</p></div>"
+    popups = ("<div class='modal-dialog'>Create an account to keep reading every story we publish, free.</div>"
+              "<div id='paywall-overlay'>You have reached your limit of free articles for this month.</div>")
+    body = lead + "".join(f"<p>{markup.escape(p)}</p>" for p in paragraphs[1:]) + popups
+    page = f"<html><head><title>t</title></head><body><article><h1>The story</h1>{body}</article></body></html>"
+    text = extract([page], unsure_share=1.0, min_chars=0)["text"][0].as_py()
+    assert all(p in text for p in paragraphs)
+    assert "account" not in text and "limit" not in text
+
+
 @pytest.mark.parametrize("engine", ["trafilatura", "resiliparse"])
 def test_mojibake_is_repaired_or_left_visible_never_turned_into_other_letters(pages, engine):
     """A UTF-8 page served as iso-8859-1 decodes as browsers decode it: ” (E2 80 9D) is `â€` and
