@@ -62,6 +62,21 @@ class Pipeline:
         return [{name: {k: SECRET if k in stage.secrets else v for k, v in params.items()} for name, params in spec.items()}
                 for stage, spec in zip(self.stages, self.specs)]
 
+    def accepts(self, position: int, param: str, value: Any) -> bool:
+        """Whether the stage at `position` takes `value` for `param`, the rest as given: its
+        constructor is the one statement of what a parameter may be. `param` may name one entry of a
+        mapping parameter (gopher_repetition's `top_ngrams.2`)."""
+        (params,) = self.specs[position].values()
+        stage = self.stages[position]
+        name, _, key = param.partition(".")
+        if key:
+            value = {**{str(k): v for k, v in getattr(stage, name).items()}, key: value}
+        try:
+            type(stage)(**{**params, name: value})
+        except (ValueError, TypeError):
+            return False
+        return True
+
 
 #: what a secret parameter's value reads as in run.json and reports
 SECRET = "<secret>"

@@ -26,7 +26,7 @@ from dataprep import metrics as recorded
 from dataprep.errors import ConfigError
 from dataprep.explain import find
 from dataprep.layout import OutputLayout
-from dataprep.stages.base import Stage, fails, side_of
+from dataprep.stages.base import TUNING_FACTORS, Stage, fails, side_of, tuning_bounds
 
 SAMPLES_PER_REASON = 3  # removed documents shown per reason: enough to see a pattern
 FILES_AT_ONCE = 256  # ledger parts read in parallel per round while sampling: their candidates are merged, then let go
@@ -36,7 +36,6 @@ BINS = 40  # histogram bins
 SLIDER_VALUES = 2000  # values per threshold embedded for the slider (quantiles beyond that)
 #: what names a document beside its id in the report's samples, the first one a ledger row has
 NAMING_COLUMNS = ("url", "title")
-TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)  # alternative thresholds, relative to the configured one
 #: documents' measured values read per stage; beyond, a uniform sample of this many: the process
 #: writing the report holds this (~100 MB for a stage of a few metrics), never the corpus
 REPORT_ROWS = 1_000_000
@@ -168,11 +167,10 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
 
         v = values[t["metric"]]
         free = np.sort(v[~other & np.isfinite(v)])  # a ratio to a bound of 0 is no slider stop (JSON has no Infinity)
-        alternatives = []
-        for factor in TUNING_FACTORS:
-            bound = t["bound"] * factor
-            bound = round(bound) if isinstance(t["bound"], int) else round(bound, 4)
-            alternatives.append((bound, count((other | fails(v, bound, t["side"])).sum())))
+        # the run recorded which of them the stage accepts (language's min_score stays below 1)
+        bounds = t.get("alternatives") or tuning_bounds(t["bound"])
+        alternatives = [(None, None) if bound is None else (bound, count((other | fails(v, bound, t["side"])).sum()))
+                        for bound in bounds]
         stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)
         failing = _failing_at(free, stops, t["side"])
         code = f"{stage_name}.{t['code']}"
@@ -401,7 +399,8 @@ def _tuning_table(rows: list[dict[str, Any]], sampled: str) -> str:
         f"<th>×{f:g}</th>" for f in TUNING_FACTORS) + "<th>try a value</th></tr>"
     body = []
     for r in rows:
-        cells = "".join(f"<td>{b:g}: {n:,} <small>({n - r['now']:+,})</small></td>" for b, n in r["alternatives"])
+        cells = "".join("<td title='a value the stage refuses'>—</td>" if b is None else
+                        f"<td>{b:g}: {n:,} <small>({n - r['now']:+,})</small></td>" for b, n in r["alternatives"])
         stops = r["stops"]  # the slider moves over the recorded values (quantiles), each with its count
         data = json.dumps({"stops": stops, "counts": r["counts"], "now": r["now"]})
         slider = (f"<input type=range min=0 max={len(stops) - 1} step=1 value={stops.index(r['bound'])} data-tune='{_e(data)}'>"

@@ -460,8 +460,26 @@ def test_negative_thresholds_are_one_line_errors(name, params):
     from dataprep.errors import ConfigError
     from dataprep.pipeline import build_stage
 
-    with pytest.raises(ConfigError, match=r"must be >= 0|n >= 1"):
+    with pytest.raises(ConfigError, match=r"must be >= 0|n >= 1|is a share, within \[0, 1\]"):
         build_stage(name, params, "stage 1")
+
+
+@pytest.mark.parametrize("name, param, most", [
+    ("fineweb_quality", "max_short_line_ratio", 1), ("fineweb_quality", "min_line_punct_ratio", 1),
+    ("gopher_quality", "min_alpha_words_ratio", 1), ("gopher_quality", "max_bullet_lines_ratio", 1),
+    ("gopher_repetition", "max_dup_line_chars", 1), ("gopher_repetition", "top_ngrams", {2: 1}),
+])
+def test_a_share_above_one_is_a_one_line_error_and_one_is_taken(name, param, most):
+    """A share of lines, words or characters is at most 1, so a bound above it decides as 1 does
+    (a minimum removes every document, a maximum none): a typo for 0.15, or a rule meant off,
+    which null says. The report's tuning table leaves such values out the same way."""
+    from dataprep.errors import ConfigError
+    from dataprep.pipeline import build_stage
+
+    build_stage(name, {param: most}, "stage 1")
+    over = {2: 1.5} if isinstance(most, dict) else 1.5
+    with pytest.raises(ConfigError, match=r"is a share, within \[0, 1\], not 1.5 \(null turns the rule off\)"):
+        build_stage(name, {param: over}, "stage 1")
 
 
 def test_a_trailing_newline_is_no_line_for_gopher_quality():

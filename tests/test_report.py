@@ -16,7 +16,9 @@ import pytest
 
 from conftest import SAMPLES, read_folder, run_pipeline
 from dataprep import cli, highlight, metrics, report
-from dataprep.stages.base import REGISTRY, SIDES, TextBatch, fails
+from dataprep.errors import ConfigError
+from dataprep.pipeline import build_stage
+from dataprep.stages.base import REGISTRY, SIDES, TextBatch, fails, tuning_bounds
 from dataprep.stages.normalize import Normalize
 
 SHARDS = str(SAMPLES / "shard-*.parquet")  # the real-text shards (samples/ holds other files too)
@@ -166,6 +168,36 @@ def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):
     assert sum(rerun["stages"][index]["removed"].values()) == predicted
 
 
+def test_the_tuning_table_offers_only_values_the_stages_accept(sample_run):
+    """Each alternative bound the run records is one its stage takes, and one it refuses is
+    recorded as None and shown as a dash: twice language's min_score 0.65 would be 1.3, a score no
+    document can exceed (the stage refuses any bound from 1 up)."""
+    stats, out = sample_run
+    checked = 0
+    for position, stage in enumerate(stats["stages"]):
+        params = next(iter(STAGES[position].values()))
+        for t in stage["thresholds"]:
+            if t["bound"] is None:  # each document's own bound (per language): tuned as a factor on it
+                assert "alternatives" not in t
+                continue
+            if "." in t["param"]:  # one entry of a mapping (gopher_repetition's top_ngrams.2), each at most 0.4 here
+                assert t["alternatives"] == tuning_bounds(t["bound"]), t["param"]
+                continue
+            for tried, bound in zip(tuning_bounds(t["bound"]), t["alternatives"]):
+                if bound is None:
+                    with pytest.raises(ConfigError):
+                        build_stage(stage["name"], {**params, t["param"]: tried}, "tuning")
+                else:
+                    assert bound == tried
+                    build_stage(stage["name"], {**params, t["param"]: bound}, "tuning")
+                checked += 1
+    assert checked > 60
+    (language,) = stats["stages"][2]["thresholds"]
+    assert language["alternatives"] == [0.325, 0.4875, 0.8125, 0.975, None]
+    row = re.search(r"<tr class=tune><td>min_score \(above\).*?</tr>", (out / "report.html").read_text(), re.S).group(0)
+    assert "0.975: " in row and "1.3" not in row and "<td title='a value the stage refuses'>—</td>" in row
+
+
 def test_above_report_rows_the_report_reads_a_seeded_sample(sample_run, monkeypatch):
     """The process writing the report holds at most REPORT_ROWS records per stage whatever the
     corpus size: a uniform sample over all parts, the same for the same output, whose tuning
@@ -194,7 +226,8 @@ def test_above_report_rows_the_report_reads_a_seeded_sample(sample_run, monkeypa
     assert exact and len(estimated) == len(exact)
     for e, x in zip(estimated, exact):
         assert (e["now"], e["by_rule"]) == (x["now"], x["by_rule"]), "the configured values' counts are the run's own"
-        assert all(abs(a[1] - b[1]) <= 0.1 * b[1] + 10 for a, b in zip(e["alternatives"], x["alternatives"])), e["param"]
+        assert [a[0] for a in e["alternatives"]] == [b[0] for b in x["alternatives"]]  # the same bounds offered
+        assert all(abs(a[1] - b[1]) <= 0.1 * b[1] + 10 for a, b in zip(e["alternatives"], x["alternatives"]) if b[1] is not None), e["param"]
     monkeypatch.setattr(report, "REPORT_ROWS", rows)
     page = report.render(out)
     assert f"a sample of {rows:,} of {total:,} documents" in page and "estimated from the recorded values of" in page

@@ -12,6 +12,7 @@ errors, so a stage only says *what* and *why*.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -154,13 +155,33 @@ class Threshold(NamedTuple):
         return fails(metrics[self.metric], metrics[self.param] if self.bound is None else self.bound, self.side)
 
 
+#: the other bounds the report's tuning table tries, relative to a threshold's configured one
+TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)
+
+
+def tuning_bounds(bound: float) -> list[float]:
+    """A threshold's bound times each of TUNING_FACTORS, rounded as a user would write it (an
+    integer stays one)."""
+    return [round(bound * f) if isinstance(bound, int) else round(bound * f, 4) for f in TUNING_FACTORS]
+
+
 def non_negative(**thresholds: Any) -> None:
     """A one-line error for a negative threshold, when the pipeline is read: null turns a rule
     off (datatrove's -1 or 0 for that removed every document here, and a negative n-gram size
     failed on every batch as a stage bug). Values that are not numbers (a profile's) pass."""
+    _refuse(lambda value: value < 0, "must be >= 0", thresholds)
+
+
+def shares(**thresholds: Any) -> None:
+    """As non_negative, for bounds on a share (of lines, words or characters), which is at most 1:
+    a bound above 1 decides as 1 does (a minimum removes every document, a maximum none)."""
+    _refuse(lambda value: not 0 <= value <= 1, "is a share, within [0, 1],", thresholds)
+
+
+def _refuse(wrong: Callable[[float], bool], rule: str, thresholds: dict[str, Any]) -> None:
     for key, value in thresholds.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            raise ValueError(f"{key} must be >= 0, not {value} (null turns the rule off)")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and wrong(value):
+            raise ValueError(f"{key} {rule} not {value} (null turns the rule off)")
 
 
 class Side(NamedTuple):

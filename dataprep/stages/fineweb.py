@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from dataprep import spans
 from dataprep import text as textutil
 from dataprep.spans import Span
-from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register, shares
 
 
 #: a line with text (blank lines are not lines for these rules)
@@ -38,8 +38,8 @@ class FinewebQuality(Filter):
         word_splitter: str = "spacy_rules",  # spaCy's English words, as datatrove counts them; "whitespace": faster, not theirs
     ):
         self.word_splitter = textutil.check_word_splitter(word_splitter)
-        non_negative(min_line_punct_ratio=min_line_punct_ratio, max_short_line_ratio=max_short_line_ratio,
-                     short_line_chars=short_line_chars, max_dup_line_chars=max_dup_line_chars, max_newline_word_ratio=max_newline_word_ratio)
+        non_negative(short_line_chars=short_line_chars, max_newline_word_ratio=max_newline_word_ratio)
+        shares(min_line_punct_ratio=min_line_punct_ratio, max_short_line_ratio=max_short_line_ratio, max_dup_line_chars=max_dup_line_chars)
         self.min_line_punct_ratio, self.max_short_line_ratio = min_line_punct_ratio, max_short_line_ratio
         self.short_line_chars = short_line_chars
         self.max_dup_line_chars, self.max_newline_word_ratio = max_dup_line_chars, max_newline_word_ratio

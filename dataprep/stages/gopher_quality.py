@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dataprep import languages, spans
 from dataprep import text as textutil
 from dataprep.spans import Span
-from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register, shares
 
 
 class Profile:
@@ -78,8 +78,9 @@ class GopherQuality(Filter):
             textutil.check_word_splitter(word_splitter)
         non_negative(min_words=min_words, max_words=max_words, min_mean_word_length=min_mean_word_length,
                      max_mean_word_length=max_mean_word_length, max_symbol_word_ratio=max_symbol_word_ratio,
-                     max_bullet_lines_ratio=max_bullet_lines_ratio, max_ellipsis_lines_ratio=max_ellipsis_lines_ratio,
-                     min_alpha_words_ratio=min_alpha_words_ratio, min_stop_words=min_stop_words)
+                     min_stop_words=min_stop_words)
+        shares(max_bullet_lines_ratio=max_bullet_lines_ratio, max_ellipsis_lines_ratio=max_ellipsis_lines_ratio,
+               min_alpha_words_ratio=min_alpha_words_ratio)
         self.min_words, self.max_words = min_words, max_words
         self.min_mean_word_length, self.max_mean_word_length = min_mean_word_length, max_mean_word_length
         self.max_symbol_word_ratio = max_symbol_word_ratio

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from dataprep import repetition, spans
 from dataprep import text as textutil
 from dataprep.spans import Span
-from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, register, shares
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
 DUPLICATE_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
@@ -53,7 +53,7 @@ class GopherRepetition(Filter):
         self.dup_ngrams = {int(k): float(v) for k, v in (DUPLICATE_NGRAMS if dup_ngrams is None else dup_ngrams).items()}
         if any(k < 1 for k in [*self.top_ngrams, *self.dup_ngrams]):
             raise ValueError(f"top_ngrams and dup_ngrams are n -> fraction with n >= 1, not {self.top_ngrams} and {self.dup_ngrams}")
-        non_negative(max_dup_line_fraction=max_dup_line_fraction, max_dup_para_fraction=max_dup_para_fraction,
+        shares(max_dup_line_fraction=max_dup_line_fraction, max_dup_para_fraction=max_dup_para_fraction,
                      max_dup_line_chars=max_dup_line_chars, max_dup_para_chars=max_dup_para_chars,
                      **{f"top_ngrams[{k}]": v for k, v in self.top_ngrams.items()}, **{f"dup_ngrams[{k}]": v for k, v in self.dup_ngrams.items()})
 
