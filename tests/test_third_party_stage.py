@@ -68,7 +68,7 @@ def test_doc_example_runs_by_entry_point_through_the_cli(tmp_path, package, corp
     assert {r["id"] for r in removed} == {"d30", "d31"}
     assert all(r["reason"] == "digit_ratio.too_many_digits" and json.loads(r["details"])["digit_ratio"] > 0.3 for r in removed)
     assert stats["stages"][1]["thresholds"] == [{"param": "max_ratio", "metric": "digit_ratio", "bound": 0.3, "side": "max",
-                                                 "code": "too_many_digits"}]
+                                                 "code": "too_many_digits", "alternatives": [0.15, 0.225, 0.375, 0.45, 0.6]}]
     explained = subprocess.run([sys.executable, "-m", "dataprep.cli", "explain", str(out), "--id", "d30"], env=env,
                                capture_output=True, text=True, timeout=120)
     assert "digit_ratio = " in explained.stdout and "max_ratio: needs <= 0.3: FAILS" in explained.stdout
