@@ -134,10 +134,15 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
     sample of the records (`scale` = records / sampled), the counts at the configured values are
     the run's own (`by_reason`, from stats.json) and every other count adds the sample's
     difference from them, scaled: an estimate.
+
+    A stage may leave a rule unmeasured (NaN) on documents an earlier rule removed, as datatrove
+    does (gopher_repetition's n-grams, fineweb's words): a looser bound lets such a document
+    through to rules nobody measured, so `unmeasured` counts them beside each count, which is
+    then the least the stage would remove, and the count plus them the most.
     """
     reasons = np.array(table.column("reason").to_pylist(), dtype=object)
     removed = reasons != None  # noqa: E711 (elementwise)
-    usable, values = [], {}
+    usable, values, unmeasured = [], {}, []
     for t in thresholds:
         if t["metric"] not in table.column_names:
             continue
@@ -150,6 +155,9 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
             usable.append(relative)
             with np.errstate(divide="ignore", invalid="ignore"):
                 values[relative["metric"]] = _floats(table.column(t["metric"])) / _floats(table.column(t["param"]))
+        else:
+            continue
+        unmeasured.append(removed & np.isnan(_floats(table.column(t["metric"]))))
     codes = {f"{stage_name}.{t['code']}" for t in usable}
     not_by_threshold = removed & ~np.isin(reasons, list(codes))
     failing_now = [fails(values[t["metric"]], t["bound"], t["side"]) for t in usable]
@@ -167,6 +175,10 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
 
         v = values[t["metric"]]
         free = np.sort(v[~other & np.isfinite(v)])  # a ratio to a bound of 0 is no slider stop (JSON has no Infinity)
+        # removed by this rule alone as far as measured: their fate is unknown wherever it lets them through
+        elsewhere = np.any([m for j, m in enumerate(unmeasured) if j != i] or [np.zeros_like(removed)], axis=0)
+        unsure = np.sort(v[~other & elsewhere & ~np.isnan(v)])
+
         # the run recorded which of them the stage accepts (language's min_score stays below 1)
         bounds = t.get("alternatives") or tuning_bounds(t["bound"])
         alternatives = [(None, None) if bound is None else (bound, count((other | fails(v, bound, t["side"])).sum()))
@@ -177,8 +189,19 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
         by_rule = int((reasons == code).sum()) if by_reason is None else by_reason.get(code, 0)
         rows.append({**t, "now": exact_now, "by_rule": by_rule,
                      "other": count(other.sum()), "alternatives": alternatives,
-                     "stops": stops.tolist(), "counts": count(other.sum() + failing)})
+                     "unmeasured": [0 if b is None else u for b, u in zip(bounds, _passing(unsure, [b or 0 for b in bounds], t["side"], scale))],
+                     "stops": stops.tolist(), "counts": count(other.sum() + failing), "stop_unmeasured": _passing(unsure, stops, t["side"], scale)})
     return rows
+
+
+def _passing(values: np.ndarray, bounds: Any, side: str, scale: float) -> list[int]:
+    """How many of the sorted values pass each bound, scaled."""
+    return np.rint((len(values) - _failing_at(values, np.asarray(bounds, dtype=float), side)) * scale).astype(int).tolist()
+
+
+def _between(least: int, unsure: int) -> str:
+    """A count, or the range it lies in when `unsure` documents' fate was not measured."""
+    return f"{least:,}" if not unsure else f"{least:,}–{least + unsure:,}"
 
 
 def _failing_at(free: np.ndarray, stops: np.ndarray, side: str) -> np.ndarray:
@@ -400,16 +423,19 @@ def _tuning_table(rows: list[dict[str, Any]], sampled: str) -> str:
     body = []
     for r in rows:
         cells = "".join("<td title='a value the stage refuses'>—</td>" if b is None else
-                        f"<td>{b:g}: {n:,} <small>({n - r['now']:+,})</small></td>" for b, n in r["alternatives"])
+                        f"<td>{b:g}: {_between(n, u)} <small>({n - r['now']:+,})</small></td>"
+                        for (b, n), u in zip(r["alternatives"], r["unmeasured"]))
         stops = r["stops"]  # the slider moves over the recorded values (quantiles), each with its count
-        data = json.dumps({"stops": stops, "counts": r["counts"], "now": r["now"]})
+        data = json.dumps({"stops": stops, "counts": r["counts"], "unmeasured": r["stop_unmeasured"], "now": r["now"]})
         slider = (f"<input type=range min=0 max={len(stops) - 1} step=1 value={stops.index(r['bound'])} data-tune='{_e(data)}'>"
                   f"<output class=tuned></output>")
         body.append(f"<tr class=tune><td>{_e(r['param'])} ({r['side']})</td><td>{_e(r['metric'])}</td><td>{r['bound']:g}</td>"
                     f"<td>{r['now']:,} <small>({r['by_rule']:,} by this rule)</small></td>{cells}<td>{slider}</td></tr>")
     source = (f"estimated from the recorded values of {sampled}" if sampled else "computed from every document's recorded value")
     return ("<h4>Threshold tuning</h4><p class=note>Documents this stage would remove with one threshold changed "
-            f"({source}, no rerun).</p>"
+            f"({source}, no rerun). A range: the stage did not measure its later rules on some documents a "
+            "looser bound lets through (an earlier rule had removed them, as in datatrove), so it would remove "
+            "at least the first figure and at most the second.</p>"
             f"<table class=tuning>{head}{''.join(body)}</table>")
 
 
@@ -515,8 +541,8 @@ document.querySelectorAll('tr.tune').forEach(function(row){
   var input=row.querySelector('input'), out=row.querySelector('output');
   var data=JSON.parse(input.dataset.tune);
   function update(){
-    var i=parseInt(input.value), b=data.stops[i], total=data.counts[i], d=total-data.now;
-    out.textContent=(+b.toPrecision(4))+': '+total.toLocaleString()+' ('+(d>=0?'+':'')+d+')';
+    var i=parseInt(input.value), b=data.stops[i], total=data.counts[i], d=total-data.now, u=data.unmeasured[i];
+    out.textContent=(+b.toPrecision(4))+': '+total.toLocaleString()+(u?'–'+(total+u).toLocaleString():'')+' ('+(d>=0?'+':'')+d+')';
   }
   input.addEventListener('input',update); update();
 });

@@ -168,6 +168,24 @@ def test_tuning_table_agrees_with_a_rerun(sample_run, ray_session, tmp_path):
     assert sum(rerun["stages"][index]["removed"].values()) == predicted
 
 
+def test_a_looser_bound_on_a_stage_that_skips_removed_documents_gives_a_range_the_rerun_falls_in(sample_run, tmp_path):
+    """gopher_repetition measures its n-gram rules only on documents its line and paragraph rules
+    keep (as datatrove does): a looser line bound lets some documents through to n-gram rules
+    never measured on them. The table gave the least count as exact; the rerun removed more."""
+    stats, out = sample_run
+    index = 4
+    stage = stats["stages"][index]
+    assert stage["name"] == "gopher_repetition"
+    rows = report._tuning(metrics.read(out, index, stage["name"]), stage["name"], stage["thresholds"])
+    row, (bound, least), unsure = max(((r, a, u) for r in rows for a, u in zip(r["alternatives"], r["unmeasured"])),
+                                      key=lambda found: found[2])
+    assert unsure > 0, "some document a looser bound lets through was never measured by the n-gram rules"
+    assert row["param"].startswith("max_dup_") and bound > row["bound"]
+    rerun = run_pipeline([*STAGES[:index], {"gopher_repetition": {row["param"]: bound}}], SHARDS, tmp_path / "rerun")
+    assert least <= sum(rerun["stages"][index]["removed"].values()) <= least + unsure
+    assert f"{bound:g}: {least:,}–{least + unsure:,}" in (out / "report.html").read_text()
+
+
 def test_the_tuning_table_offers_only_values_the_stages_accept(sample_run):
     """Each alternative bound the run records is one its stage takes, and one it refuses is
     recorded as None and shown as a dash: twice language's min_score 0.65 would be 1.3, a score no
