@@ -59,8 +59,8 @@ def render(out: OutputLayout | str | os.PathLike) -> str:
     specs = identity.get("stages") or []  # each stage's parameters as given: what its highlight() reads
     sections = [
         _section("waterfall", "Waterfall", _waterfall(stats, _token_count(out))),
-        _section("stages", "Stages", "".join(_stage(out, i, s, samples, specs[i] if i < len(specs) else None)
-                                             for i, s in enumerate(stats["stages"]))),
+        _section("stages", "Stages", _reading(out, stats, samples) + "".join(
+            _stage(out, i, s, samples, specs[i] if i < len(specs) else None) for i, s in enumerate(stats["stages"]))),
         _section("quarantine", "Quarantine", _quarantine(out)),
         _section("metadata", "Run", _metadata(stats, identity)),
     ]
@@ -240,6 +240,8 @@ def _summary(stats: dict[str, Any]) -> str:
 
 def _contents(stats: dict[str, Any]) -> str:
     links = [f"<a href='#stage-{i}'>{_e(s['name'])}</a>" for i, s in enumerate(stats["stages"])]
+    if any(_before_stages(stats)):
+        links.insert(0, "<a href='#reading'>reading</a>")
     return f"<nav><a href='#waterfall'>waterfall</a> · {' · '.join(links)} · <a href='#quarantine'>quarantine</a> · <a href='#metadata'>run</a></nav>"
 
 
@@ -310,6 +312,30 @@ def _stage(out: OutputLayout, index: int, stage: dict[str, Any], samples: dict[s
     for reason in sorted(stage["removed"]):
         body.append(_samples(out, reason, samples.get(reason, []), remover))
     return f"<div class=stage>{head}{''.join(body)}</div>"
+
+
+def _before_stages(stats: dict[str, Any]) -> tuple[dict[str, int], int, int]:
+    """Records set aside by reason and quarantined while reading, and input files passed over."""
+    q = stats["quarantine"]
+    return stats["input"].get("removed", {}), q["read_rows"] + q["file_rows"], stats["input"].get("passed_over", 0)
+
+
+def _reading(out: OutputLayout, stats: dict[str, Any], samples: dict[str, list[dict[str, Any]]]) -> str:
+    """What happened before the first stage: records the reader set aside (WARC requests, images,
+    404s: `read.*` in the ledger), records it quarantined, files it passed over; nothing when the
+    first stage took in every record."""
+    read = stats["input"]
+    set_aside, quarantined, passed_over = _before_stages(stats)
+    if not (set_aside or quarantined or passed_over):
+        return ""
+    body = [f"<p>{read['docs']:,} records in {read['files']:,} file{'s' if read['files'] != 1 else ''}; {ledger.entering(stats):,} went on to the first stage, "
+            f"{sum(set_aside.values()):,} set aside (in removed/ with stage <code>read</code>), {quarantined:,} quarantined "
+            f"(see <a href='#quarantine'>Quarantine</a>)"
+            + (f"; {passed_over:,} files in the input passed over (not of the input format)" if passed_over else "") + "</p>"]
+    if set_aside:
+        body.append(_reasons({"removed": set_aside}))
+    body += [_samples(out, reason, samples.get(reason, []), (None, {})) for reason in sorted(set_aside)]
+    return f"<div class=stage><h3 id='reading'>Reading</h3>{''.join(body)}</div>"
 
 
 def _sizes(table: pa.Table, documents: str, shown: int = 12) -> str:

@@ -479,6 +479,13 @@ def test_a_run_on_a_damaged_crawl_accounts_for_every_record(ray_session, tmp_pat
     assert all("duplicate id" in q["error"] for q in quarantine if q not in broken)
     kept = read_folder(out / "kept")
     assert "_read_reason" not in kept.column_names and kept.num_rows == len(set(kept.column("id").to_pylist()))
+    # the report says where the records that never reached a stage went (it said nothing of them)
+    page = (out / "report.html").read_text()
+    reading = page[page.index("<h3 id='reading'>"):page.index("<h3 id='stage-0'>")]
+    assert f"{len(read_removed):,} set aside" in reading
+    assert f"{stats['quarantine']['read_rows'] + stats['quarantine']['file_rows']:,} quarantined" in reading
+    for reason, count in read_removed.reason.value_counts().items():
+        assert f">{reason}</text>" in reading and f">{count:,}</text>" in reading
 
 
 def _response_bodies() -> dict[str, bytes]:
