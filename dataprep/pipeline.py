@@ -23,7 +23,7 @@ from dataprep.documents import BATCH_ROWS, INPUT_FORMATS, MAX_DOC_BYTES, PART_BY
 from dataprep.errors import ConfigError
 from dataprep.ledger import LEDGER_TEXT
 from dataprep.stages import REGISTRY, Stage
-from dataprep.stages.base import side_of
+from dataprep.stages.base import Threshold, side_of, tuning_bounds
 
 
 def _option(default: Any, why: str) -> Any:
@@ -61,6 +61,17 @@ class Pipeline:
         """The specs with every secret parameter's value replaced: what may be written down."""
         return [{name: {k: SECRET if k in stage.secrets else v for k, v in params.items()} for name, params in spec.items()}
                 for stage, spec in zip(self.stages, self.specs)]
+
+    def alternatives(self, position: int, rule: Threshold) -> list[float | None] | None:
+        """The other bounds the report's tuning table tries for a rule of the stage at `position`,
+        each None where the stage refuses it (language's min_score stays below 1, a share at most
+        1), whole numbers for a count; None for a rule without one bound (per language), or when
+        the stage refuses its own bound here (its parameters name a file elsewhere: no probe)."""
+        if rule.bound is None or not self.accepts(position, rule.param, rule.bound):
+            return None
+        hint = typing.get_type_hints(type(self.stages[position]).__init__).get(rule.param.partition(".")[0], float)
+        whole = float not in _within(hint)  # int | None: a count; float, or a dict[int, float]'s entry: a fraction
+        return [bound if self.accepts(position, rule.param, bound) else None for bound in tuning_bounds(rule.bound, whole)]
 
     def accepts(self, position: int, param: str, value: Any) -> bool:
         """Whether the stage at `position` takes `value` for `param`, the rest as given: its
@@ -197,6 +208,11 @@ def build_stage(name: str, params: dict[str, Any], where: str) -> Stage:
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return stage
+
+
+def _within(hint: Any) -> set[Any]:
+    """A type hint and every type it is made of (int | None, dict[int, float]: their parts)."""
+    return {hint, *(inner for arg in typing.get_args(hint) for inner in _within(arg))}
 
 
 def _split_entry(entry: Any, where: str) -> tuple[str, dict[str, Any]]:

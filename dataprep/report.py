@@ -180,7 +180,7 @@ def _tuning(table: pa.Table, stage_name: str, thresholds: list[dict[str, Any]], 
         unsure = np.sort(v[~other & elsewhere & ~np.isnan(v)])
 
         # the run recorded which of them the stage accepts (language's min_score stays below 1)
-        bounds = t.get("alternatives") or tuning_bounds(t["bound"])
+        bounds = t.get("alternatives") or tuning_bounds(t["bound"], isinstance(t["bound"], int))
         alternatives = [(None, None) if bound is None else (bound, count((other | fails(v, bound, t["side"])).sum()))
                         for bound in bounds]
         stops = np.array(sorted(set(_quantiles(free)) | {t["bound"]}), dtype=float)

@@ -30,7 +30,7 @@ from dataprep.layout import OutputLayout
 from dataprep.pipeline import Pipeline, build_stage
 from dataprep.progress import Progress
 from dataprep.stage_runner import PartResolution, global_keys, run_stage
-from dataprep.stages.base import Global, Stage, TextBatch, Threshold, tuning_bounds
+from dataprep.stages.base import Global, Stage, TextBatch
 
 
 def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
@@ -117,20 +117,13 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     if stage_outputs:
         stats["outputs"] = stage_outputs
     for position, (entry, stage) in enumerate(zip(stats["stages"], pipeline.stages)):
-        entry["thresholds"] = [_recorded(pipeline, position, t) for t in stage.threshold_rules()]
+        # with the other bounds the report's tuning table tries, each None where the stage refuses it
+        entry["thresholds"] = [{**t._asdict(), **({} if (tried := pipeline.alternatives(position, t)) is None else {"alternatives": tried})}
+                               for t in stage.threshold_rules()]
     storage.write_json(stats, layout.stats_json)
     runtime.release_memory()
     _write_report(layout)
     return stats
-
-
-def _recorded(pipeline: Pipeline, position: int, rule: Threshold) -> dict[str, Any]:
-    """A threshold as stats.json holds it for the report, with the other bounds its tuning table
-    tries, each None where the stage refuses it (tuning never offers a setting the run would refuse)."""
-    if rule.bound is None or not pipeline.accepts(position, rule.param, rule.bound):
-        return rule._asdict()  # a factor on each document's own bound (per language); or a probe that cannot tell
-    return {**rule._asdict(), "alternatives": [bound if pipeline.accepts(position, rule.param, bound) else None
-                                               for bound in tuning_bounds(rule.bound)]}
 
 
 def _write_report(layout: OutputLayout) -> None:

@@ -199,9 +199,10 @@ def test_the_tuning_table_offers_only_values_the_stages_accept(sample_run):
                 assert "alternatives" not in t
                 continue
             if "." in t["param"]:  # one entry of a mapping (gopher_repetition's top_ngrams.2), each at most 0.4 here
-                assert t["alternatives"] == tuning_bounds(t["bound"]), t["param"]
+                assert t["alternatives"] == tuning_bounds(t["bound"], False), t["param"]
                 continue
-            for tried, bound in zip(tuning_bounds(t["bound"]), t["alternatives"]):
+            whole = t["param"] in ("min_chars", "min_words", "max_words", "min_stop_words", "min_sentences")  # counts
+            for tried, bound in zip(tuning_bounds(t["bound"], whole), t["alternatives"]):
                 if bound is None:
                     with pytest.raises(ConfigError):
                         build_stage(stage["name"], {**params, t["param"]: tried}, "tuning")
@@ -212,6 +213,10 @@ def test_the_tuning_table_offers_only_values_the_stages_accept(sample_run):
     assert checked > 60
     (language,) = stats["stages"][2]["thresholds"]
     assert language["alternatives"] == [0.325, 0.4875, 0.8125, 0.975, None]
+    # a parameter that takes fractions is tuned in fractions even where its bound is a whole number
+    # (the English profile's min_mean_word_length 3 read 2, 2, 4, 4, 6)
+    (mean,) = [t for t in stats["stages"][3]["thresholds"] if t["param"] == "min_mean_word_length"]
+    assert mean["bound"] == 3 and mean["alternatives"] == [1.5, 2.25, 3.75, 4.5, 6]
     row = re.search(r"<tr class=tune><td>min_score \(above\).*?</tr>", (out / "report.html").read_text(), re.S).group(0)
     assert "0.975: " in row and "1.3" not in row and "<td title='a value the stage refuses'>—</td>" in row
 

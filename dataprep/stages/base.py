@@ -159,10 +159,10 @@ class Threshold(NamedTuple):
 TUNING_FACTORS = (0.5, 0.75, 1.25, 1.5, 2.0)
 
 
-def tuning_bounds(bound: float) -> list[float]:
-    """A threshold's bound times each of TUNING_FACTORS, rounded as a user would write it (an
-    integer stays one)."""
-    return [round(bound * f) if isinstance(bound, int) else round(bound * f, 4) for f in TUNING_FACTORS]
+def tuning_bounds(bound: float, whole: bool) -> list[float]:
+    """A threshold's bound times each of TUNING_FACTORS, rounded as a user would write it: to a
+    whole number for a parameter that takes only those (a count)."""
+    return [round(bound * f) if whole else round(bound * f, 4) for f in TUNING_FACTORS]
 
 
 def non_negative(**thresholds: Any) -> None:
