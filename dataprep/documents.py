@@ -594,6 +594,24 @@ def part_ids(part: Part, text_column: str, batch_rows: int) -> tuple[list[str], 
     return keys, (np.concatenate(locations) if locations else np.zeros(0, np.int64))
 
 
+def repeated_ids(parts: list[Part], text_column: str) -> tuple[dict[str, int], dict[int, str]]:
+    """The ids that occur more than once in the parts -> their first location, and the files of
+    those locations: a run's id check (run._duplicate_ids) in this process, for the samples that
+    `inspect` and training read, where a repeated id made one document stand for another."""
+    first: dict[str, int] = {}
+    repeated: set[str] = set()
+    for part in parts:
+        keys, locations = part_ids(part, text_column, BATCH_ROWS)
+        for key, place in zip(keys, locations.tolist()):
+            if key in first:
+                repeated.add(key)
+                first[key] = min(first[key], place)
+            else:
+                first[key] = place
+    paths = {part.file_index: part.path for part in parts}
+    return {key: first[key] for key in repeated}, {first[key] >> 40: paths[first[key] >> 40] for key in repeated}
+
+
 def read_documents(spec: str, text_column: str = "text", limit: int | None = None, input_format: str = "auto",
                    max_doc_bytes: int = MAX_DOC_BYTES, tally: Counter | None = None) -> Iterator[pa.Table]:
     """Batches of the documents of a file, folder or glob (the first `limit` records), read and
@@ -603,6 +621,7 @@ def read_documents(spec: str, text_column: str = "text", limit: int | None = Non
 
     tally = Counter() if tally is None else tally
     parts, unreadable = plan(discover(spec, input_format), text_column, PART_BYTES, limit, input_format, input_folder(spec))
+    repeated, files = repeated_ids(parts, text_column)
     lost = sum(q["rows"] or 0 for q in unreadable)
     tally.update(records=lost, quarantined=lost)
     for part in parts:
@@ -610,7 +629,7 @@ def read_documents(spec: str, text_column: str = "text", limit: int | None = Non
             lost = sum(q["rows"] or 0 for q in bad)
             tally.update(records=lost + (raw.num_rows if raw is not None else 0), quarantined=lost)
             if raw is not None:
-                table, quarantined = conform(raw, rows, part, text_column, max_doc_bytes, {})
+                table, quarantined = conform(raw, rows, part, text_column, max_doc_bytes, repeated, files)
                 documents, set_aside = split_read_removals(table)
                 tally["quarantined"] += len(quarantined)
                 tally["set aside"] += 0 if set_aside is None else set_aside.num_rows

@@ -189,6 +189,27 @@ def test_inspect_reads_what_a_run_reads_and_counts_it(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("length (filter), stage 1 of 1: 7 records read (1 quarantined), 6 reached it")
 
 
+def test_inspect_quarantines_a_repeated_id_as_a_run_does(ray_session, tmp_path, capsys):
+    """Ids repeated within and across files: inspect read them all, a filter then showed one as
+    text "made anew" (the other record's text under the same id) and exact_dedup removed a
+    document twice, with the wrong text. It quarantines the later records of an id, as a run."""
+    texts = pq.read_table(SAMPLES / "shard-00.parquet", columns=["text"]).column("text").to_pylist()[:4]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["d1", "d1", "d2"], "text": [texts[0], texts[1], texts[2]]}), folder / "a.parquet")
+    pq.write_table(pa.table({"id": ["d2", "d3"], "text": [texts[3], texts[2]]}), folder / "b.parquet")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: t\nstages:\n  - length: {min_words: 1}\n  - exact_dedup: {}\n")
+    assert cli.main(["inspect", str(pipeline), "--stage", "length", "--input", str(folder)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("length (filter), stage 1 of 2: 5 records read (2 quarantined), 3 reached it") and "CHANGED" not in shown
+    assert cli.main(["inspect", str(pipeline), "--stage", "exact_dedup", "--input", str(folder)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("--- REMOVED") == 1 and "--- REMOVED d3: exact_dedup.exact_dup" in shown and '"duplicate_of": "d2"' in shown
+    stats = run_pipeline([{"length": {"min_words": 1}}, {"exact_dedup": {}}], folder, tmp_path / "out", error_budget=1.0)
+    assert stats["quarantine"]["read_rows"] == 2 and stats["stages"][1]["removed"] == {"exact_dedup.exact_dup": 1}
+
+
 @pytest.mark.parametrize("ledger_text", ["full", "none"])
 def test_explain_follows_a_duplicate_whose_original_was_removed_later(ray_session, tmp_path, capsys, ledger_text):
     """An exact copy of a page that minhash then removed as a near duplicate of a third: explain
