@@ -98,7 +98,7 @@ class Result:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return storage.read_json(self.layout.stats_json)
+        return self.layout.finished_stats()
 
     @property
     def stats(self) -> pd.DataFrame:

@@ -229,10 +229,7 @@ def _index_build(args: argparse.Namespace) -> int:
 def _stats(output: str) -> int:
     from dataprep.layout import OutputLayout
 
-    path = OutputLayout.of(output).stats_json
-    if not storage.is_file(path):
-        raise ConfigError(f"no stats.json in {storage.public(output)} (is it a finished run's output folder?)")
-    print(ledger.table(storage.read_json(path)))
+    print(ledger.table(OutputLayout.of(output).finished_stats()))
     return 0
 
 

@@ -42,8 +42,7 @@ def ngram_jaccard(a: str, b: str, n: int = 5) -> float:
 
 def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
     out = OutputLayout.at(out)
-    if not storage.is_file(out.stats_json):
-        raise ConfigError(f"no stats.json in {storage.public(out.root)} (is it a finished run's output folder?)")
+    stats = out.finished_stats()
     kept, removed, quarantined = (find(folder, doc_id) for folder in (out.kept, out.removed, out.quarantine))
     if not (kept or removed or quarantined) and doc_id.startswith("<") and doc_id.endswith(">"):
         doc_id = doc_id[1:-1]  # a WARC-Record-ID as the WARC writes it, `<urn:uuid:...>`: the reader keeps it bare
@@ -57,7 +56,6 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
         lines.append("another record with this id (the first: a repeated id is quarantined) went on:")
     if row is None:
         raise ConfigError(f"no document with id {doc_id!r} in {storage.public(out.root)}")
-    stats = storage.read_json(out.stats_json)
     if removed:
         lines.append(f"removed by stage {removed['stage']}: {removed['reason']}")
         details = json.loads(removed["details"]) if removed.get("details") else {}

@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from dataprep import storage
+from dataprep.errors import ConfigError
 
 MARKERS = "_parts"
 WORK = "_work"
@@ -90,6 +92,20 @@ class OutputLayout:
     @property
     def stats_json(self) -> str:
         return self._at("stats.json")
+
+    def finished_stats(self) -> dict[str, Any]:
+        """stats.json, which a run writes last: a one-line error where there is none or it is
+        damaged (a folder that is no finished run's output, a file cut short or edited)."""
+        if not storage.is_file(self.stats_json):
+            raise ConfigError(f"no stats.json in {storage.public(self.root)} (is it a finished run's output folder?)")
+        try:
+            stats = storage.read_json(self.stats_json)
+        except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+            raise ConfigError(f"{storage.public(self.stats_json)} is damaged ({exc}): run the pipeline again with --overwrite") from None
+        missing = [key for key in ("input", "output", "quarantine", "stages") if not isinstance(stats, dict) or key not in stats]
+        if missing:
+            raise ConfigError(f"{storage.public(self.stats_json)} is damaged (no {', '.join(missing)}): run the pipeline again with --overwrite")
+        return stats
 
     @property
     def report_html(self) -> str:

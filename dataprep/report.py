@@ -23,7 +23,6 @@ import yaml
 
 from dataprep import highlight, ledger, storage, tokens
 from dataprep import metrics as recorded
-from dataprep.errors import ConfigError
 from dataprep.explain import find
 from dataprep.layout import OutputLayout
 from dataprep.stages.base import TUNING_FACTORS, Stage, fails, side_of, tuning_bounds
@@ -51,9 +50,7 @@ def write(out: OutputLayout | str | os.PathLike) -> str:
 
 def render(out: OutputLayout | str | os.PathLike) -> str:
     out = OutputLayout.at(out)
-    if not storage.is_file(out.stats_json):
-        raise ConfigError(f"no stats.json in {storage.public(out.root)} (is it a finished run's output folder?)")
-    stats = storage.read_json(out.stats_json)
+    stats = out.finished_stats()
     identity = storage.read_json(out.run_json) if storage.is_file(out.run_json) else {}
     samples = _sampled_removals(out)
     specs = identity.get("stages") or []  # each stage's parameters as given: what its highlight() reads

@@ -59,7 +59,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     resumed = committed  # the parts an interrupted run of this output had finished
     if all(layout.marker_name(index, part.key) in committed for index in range(len(segments)) for part in parts) \
             and storage.exists(layout.stats_json):  # written last: this very run has finished; keep its record
-        finished = storage.read_json(layout.stats_json)
+        finished = layout.finished_stats()
         mtime = storage.info(layout.stats_json).mtime
         finished_at = mtime.astimezone().strftime("%Y-%m-%d %H:%M:%S") if mtime else "an earlier run"
         if not storage.exists(layout.report_html):  # stopped between stats.json and the report

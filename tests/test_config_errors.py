@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import SAMPLES, run_pipeline
 from dataprep import cli, pipeline
 from dataprep.errors import ConfigError
 from dataprep.stages import REGISTRY
@@ -140,3 +141,19 @@ def test_a_config_error_raised_in_a_ray_task_is_its_own_line(tmp_path, capsys, m
     path = write(tmp_path, "stages:\n  - normalize: {}\n")
     err = one_line_error(capsys, ["run", str(path), "--input", "samples", "--output", str(tmp_path / "o")])
     assert err == "dataprep: error: s3://corpus/x: something a task found wrong"
+
+
+
+def test_a_damaged_stats_json_is_a_one_line_error_for_every_command_that_reads_it(ray_session, tmp_path, capsys):
+    """stats.json cut short or edited: `stats` and `report` printed an internal error that said
+    to rerun them to resume, and `{}` a KeyError; a rerun of the finished run read it too."""
+    out = tmp_path / "out"
+    stats = run_pipeline([{"length": {"min_words": 5}}], SAMPLES / "shard-00.parquet", out, limit=20)
+    assert stats["invariant_ok"]
+    for damage in (b'{"input":', b"{}", b"[1, 2]", b"\xff\xfe"):
+        (out / "stats.json").write_bytes(damage)
+        for argv in (["stats", str(out)], ["report", str(out)], ["explain", str(out), "--id", "any"]):
+            err = one_line_error(capsys, argv)
+            assert "stats.json is damaged" in err and "--overwrite" in err, (argv, damage, err)
+        with pytest.raises(ConfigError, match="stats.json is damaged"):
+            run_pipeline([{"length": {"min_words": 5}}], SAMPLES / "shard-00.parquet", out, limit=20)
