@@ -123,21 +123,27 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None, sour
     unknown = set(raw) - set(OPTION_TYPES)
     if unknown:
         raise ConfigError(f"{source}: unknown key {sorted(unknown)[0]!r}; valid keys: stages, {', '.join(OPTION_TYPES)}")
-    settings = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings = {**raw, **given}
+
+    def named(key: str) -> str:
+        """Where a user wrote an option: the command-line flag, or the pipeline file's key."""
+        return f"--{key.replace('_', '-')}" if key in given else f"{source}: {key}"
+
     for key, value in settings.items():
-        _check_type(value, OPTION_TYPES[key], f"{source}: {key}")
+        _check_type(value, OPTION_TYPES[key], named(key))
     options = RunOptions(**settings)
     if options.input_format not in INPUT_FORMATS:
-        raise ConfigError(f"{source}: input_format must be one of {', '.join(INPUT_FORMATS)}, not {options.input_format!r}")
+        raise ConfigError(f"{named('input_format')} must be one of {', '.join(INPUT_FORMATS)}, not {options.input_format!r}")
     if options.input_format == "html" and "text_column" not in settings:
         options.text_column = "html"  # tables of raw pages keep them in an `html` column, unless told otherwise
     if not 0 <= options.error_budget <= 1:
-        raise ConfigError(f"{source}: error_budget must be within 0..1, not {options.error_budget}")
+        raise ConfigError(f"{named('error_budget')} must be within 0..1, not {options.error_budget}")
     for key in COUNTS:
         if getattr(options, key) is not None and getattr(options, key) < 1:
-            raise ConfigError(f"{source}: {key} must be >= 1, not {getattr(options, key)}")
+            raise ConfigError(f"{named(key)} must be >= 1, not {getattr(options, key)}")
     if options.ledger_text not in LEDGER_TEXT:
-        raise ConfigError(f"{source}: ledger_text must be one of {', '.join(LEDGER_TEXT)}, not {options.ledger_text!r}")
+        raise ConfigError(f"{named('ledger_text')} must be one of {', '.join(LEDGER_TEXT)}, not {options.ledger_text!r}")
     pipeline = Pipeline(options)
     added: set[str] = set()
     for position, entry in enumerate(stages_raw, start=1):

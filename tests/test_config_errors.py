@@ -56,6 +56,19 @@ def test_bad_pipeline_files(tmp_path, capsys, yaml_text, expected):
     assert expected in err
 
 
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--error-budget", "2", "--error-budget must be within 0..1, not 2.0"),
+    ("--num-cpus", "0", "--num-cpus must be >= 1, not 0"),
+    ("--input-format", "jsnol", "--input-format must be one of"),
+    ("--ledger-text", "redact", "--ledger-text must be one of"),
+])
+def test_a_bad_flag_is_named_as_the_flag_not_as_the_pipeline_file(tmp_path, capsys, flag, value, expected):
+    """A student looked in the YAML for a value given on the command line."""
+    path = write(tmp_path, "stages:\n  - normalize: {}\n")
+    err = one_line_error(capsys, ["run", str(path), "--input", "samples", "--output", str(tmp_path / "o"), flag, value])
+    assert expected in err and str(path) not in err, err
+
+
 def test_missing_pipeline_file_and_missing_input(tmp_path, capsys):
     assert "pipeline file not found" in one_line_error(capsys, ["run", str(tmp_path / "nope.yaml")])
     path = write(tmp_path, "stages:\n  - normalize: {}\n")
