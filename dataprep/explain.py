@@ -81,8 +81,12 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
     added = {k: v for k, v in row.items() if k not in ("id", "text", "stage", "reason", "details") and _shown(v)}
     if added:
         lines.append("columns: " + ", ".join(f"{k}={shorten(v)}" for k, v in added.items()))
-    text = row["text"] or ""
-    lines.append(f"text ({len(text):,} chars): {text[:SHOWN_LIMIT]!r}{' ...' if len(text) > SHOWN_LIMIT else ''}")
+    text = row["text"]
+    if text is None and removed:  # a document's text is never null (read-time check): the ledger did not keep it
+        lines.append("text: not recorded (the run's ledger_text: none)")
+    else:
+        text = text or ""
+        lines.append(f"text ({len(text):,} chars): {text[:SHOWN_LIMIT]!r}{' ...' if len(text) > SHOWN_LIMIT else ''}")
     return "\n".join(lines)
 
 

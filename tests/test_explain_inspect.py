@@ -224,7 +224,8 @@ def test_explain_follows_a_duplicate_whose_original_was_removed_later(ray_sessio
     shown = explain(out, "zcopy", capsys)
     assert "duplicate_of: g1b" in shown and "g1b was removed too, by stage minhash_dedup" in shown, shown
     assert "(a duplicate of g1a)" in shown and "the copy kept: g1a" in shown, shown
-    if ledger_text == "none":
+    if ledger_text == "none":  # it printed `text (0 chars): ''`, as for an empty document
         assert "Jaccard" not in shown and "similarity not measured" in shown, shown
+        assert "text: not recorded (the run's ledger_text: none)" in shown and "0 chars" not in shown, shown
     else:
         assert "Jaccard similarity of word 5-grams with g1b: 1.000" in shown, shown
