@@ -111,6 +111,7 @@ def table(stats: dict[str, Any]) -> str:
     for r in rows:
         cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells + [r[-1]]).rstrip())
+    lines += [f"{name}: {figures[key]}" for name, figures in stats.get("outputs", {}).items() for key in ("error", "note") if figures.get(key)]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, SAMPLES, read_folder, run_pipeline
-from dataprep import pipeline
+from dataprep import ledger, pipeline
 from dataprep.errors import ConfigError
 from dataprep.stages.train_tokenizer import temperature_probabilities
 from dataprep.tokens import TokenDataset
@@ -294,6 +294,20 @@ def test_a_sample_too_small_to_draw_a_document_says_so(ray_session, tmp_path):
     stats = run_pipeline([{"train_tokenizer": {"vocab_size": 1000, "sample_bytes": 100}}], SAMPLES / "shard-00.parquet", tmp_path / "o")
     error = stats["outputs"]["train_tokenizer"]["error"]
     assert "the sample drew none of the 315 documents" in error and "raise sample_bytes (100)" in error
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "byte_level_bpe"])
+def test_a_vocabulary_smaller_than_asked_is_said(ray_session, tmp_path, model_type):
+    """Eleven documents cannot hold 2,000 pieces: the card recorded vocab_size 2000 while the
+    tokens' manifest held 318; the card records what was learned and the run says why."""
+    out = tmp_path / "o"
+    stats = run_pipeline([{"train_tokenizer": {"model_type": model_type, "vocab_size": 2000}}, {"tokenize": {}}],
+                         SAMPLES / "shard-00.parquet", out, limit=11)
+    card = json.loads((out / "tokenizer" / "card.json").read_text())
+    manifest = json.loads((out / "tokens" / "manifest.json").read_text())
+    assert card["vocab_size"] == manifest["tokenizer"]["vocab_size"] < 2000 == card["parameters"]["vocab_size"], (card, manifest)
+    assert f"a vocabulary of {card['vocab_size']:,} pieces, not vocab_size 2,000" in card["note"]
+    assert f"train_tokenizer: {card['note']}" in ledger.table(stats)
 
 
 def test_dtype_int32_holds_the_same_ids_as_uint16(ray_session, tmp_path):

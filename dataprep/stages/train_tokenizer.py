@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from dataprep import resolution, storage
 from dataprep.errors import ConfigError
+from dataprep.tokenizer import Tokenizer
 from dataprep import text as textutil
 from dataprep.stages.base import Decisions, Global, TextBatch, register
 
@@ -193,7 +194,7 @@ class TrainTokenizer(Global):
         time its keys and resolve, include them)."""
         path = storage.join(self._output.tokenizer, "card.json")
         card = storage.read_json(path) if storage.exists(path) else {"error": NOTHING_TO_TRAIN}
-        return {k: card[k] for k in ("file", "sha256", "seconds", "sample", "error") if k in card}
+        return {k: card[k] for k in ("file", "sha256", "vocab_size", "seconds", "sample", "error", "note") if k in card}
 
     # ---- training -------------------------------------------------------------------------
 
@@ -215,8 +216,13 @@ class TrainTokenizer(Global):
             storage.write_json({"error": self._why_nothing(feed, languages)}, storage.join(folder, "card.json"))
             return
         storage.write_bytes(model, storage.join(folder, filename))
+        learned = Tokenizer(storage.join(folder, filename)).vocab_size
+        # SentencePiece (hard_vocab_limit off) and BPE stop early on a sample too small for vocab_size
+        short = {} if learned >= self.vocab_size else {"note": f"a vocabulary of {learned:,} pieces, not vocab_size "
+                                                               f"{self.vocab_size:,}: the sample held no more to learn "
+                                                               f"(raise sample_bytes, or give a larger corpus)"}
         card = {"file": filename, "sha256": hashlib.sha256(model).hexdigest(), "model_type": self.model_type,
-                "parameters": self.params(), "seconds": round(seconds, 2),
+                "vocab_size": learned, **short, "parameters": self.params(), "seconds": round(seconds, 2),
                 "sample": {"documents": feed.documents, "bytes": feed.bytes, **({"lines": feed.lines} if feed.lines else {}),
                            **({"long_lines_skipped": feed.long_lines} if feed.long_lines else {})},
                 "corpus": languages.to_pylist()}
