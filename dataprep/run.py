@@ -108,6 +108,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
         stage_outputs = {s.name: figures for s in pipeline.stages if (figures := s.finish()) is not None}
         cluster = runtime.describe()
     schema_note = outputs.unify_parts(layout.kept, layout.removed)
+    for folder in (layout.kept, layout.removed, layout.quarantine):  # each read as a (maybe empty) dataset, as README shows
+        storage.make_dirs(folder)
     stats = _summarise(pipeline, files, parts, file_quarantine, layout, len(segments), attempts, phase_seconds)
     stats["ray"] = cluster
     if passed_over or unread:

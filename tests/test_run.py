@@ -109,6 +109,16 @@ def test_limit_takes_the_first_documents_in_file_order(ray_session, tmp_path, sa
     assert kept == set((first + second)[:400])
 
 
+def test_every_output_folder_is_there_to_read_when_it_holds_nothing(ray_session, tmp_path):
+    """A run that keeps nothing and quarantines nothing: kept/ and quarantine/ were missing, so
+    reading them as README shows raised FileNotFoundError."""
+    out = tmp_path / "o"
+    stats = run_pipeline([{"length": {"min_words": 10**9}}], SAMPLES / "shard-00.parquet", out, limit=20)
+    assert stats["output"] == {**stats["output"], "kept": 0, "removed": 20, "quarantined": 0}
+    assert pq.read_table(out / "kept").num_rows == 0 and pq.read_table(out / "quarantine").num_rows == 0
+    assert pq.read_table(out / "removed").num_rows == 20
+
+
 def test_jsonl_input_with_other_text_column(ray_session, tmp_path, real_docs):
     import gzip
 
