@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     inspect = commands.add_parser("inspect", help="run one stage (after the stages before it) on a sample; print what it changed or removed")
     inspect.add_argument("pipeline", help="pipeline YAML file")
-    inspect.add_argument("--stage", required=True, help="the stage's name in the pipeline")
+    inspect.add_argument("--stage", required=True, help="the stage's name in the pipeline, or its position (1 = the first "
+                         "stage), for a stage the pipeline holds twice")
     inspect.add_argument("--sample", type=int, default=100, help="documents read from the input (default: 100)")
     inspect.add_argument("--input", help="input instead of the YAML's (file, folder or glob)")
 

@@ -32,11 +32,15 @@ REMOVED_CHARS = 400  # characters of a removed document shown
 
 def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
     names = [s.name for s in pipeline.stages]
-    if stage_name not in names:
-        raise ConfigError(f"no stage {stage_name!r} in the pipeline; its stages: {', '.join(names)}")
+    if stage_name.isdigit() and 1 <= int(stage_name) <= len(names):
+        target = int(stage_name) - 1
+    elif stage_name in names:
+        target = names.index(stage_name)
+    else:
+        raise ConfigError(f"no stage {stage_name!r} in the pipeline; its stages: "
+                          f"{', '.join(f'{i}. {n}' for i, n in enumerate(names, start=1))} (a name or a position)")
     if sample < 1:
         raise ConfigError(f"--sample must be at least 1, not {sample}")
-    target = names.index(stage_name)
     stages = pipeline.stages[:target + 1]
     opts = pipeline.options
     if not opts.input:
@@ -57,7 +61,9 @@ def inspect(pipeline: Pipeline, stage_name: str, sample: int) -> str:
         stage = stages[-1]
         decisions, failures = apply_isolating(stage, batch, source, _resolution(stage, batch, scratch))
     set_aside = f", {read['set aside']} set aside by the reader" if read["set aside"] else ""
-    header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}: {read['records']} records read "
+    again = names.count(stage.name) > 1 and not stage_name.isdigit()
+    header = [f"{stage.name} ({stage.kind}), stage {target + 1} of {len(names)}"
+              + (f" (the first {stage.name}: --stage with a position names another)" if again else "") + f": {read['records']} records read "
               f"({read['quarantined']} quarantined{set_aside}), {batch.num_rows} reached it ({len(quarantined)} quarantined by the stages before it)"]
     if decisions is None:
         return "\n".join(header + [f"  every document failed: {failures[0]['error']}" if failures else ""])

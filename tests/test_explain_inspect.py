@@ -130,6 +130,22 @@ def test_inspect_errors_are_one_line(sample_run, capsys):
     assert err.count("\n") == 1 and "no stage 'no_such_stage'" in err and "gopher_repetition" in err
 
 
+def test_inspect_reaches_a_stage_the_pipeline_holds_twice_by_its_position(tmp_path, capsys):
+    """`--stage length` could only reach the first of two length stages."""
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: t\nstages:\n  - length: {min_words: 1}\n  - normalize: {}\n  - length: {min_words: 200}\n")
+    shard = str(SAMPLES / "shard-00.parquet")
+    assert cli.main(["inspect", str(pipeline), "--stage", "length", "--input", shard, "--sample", "40"]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("length (filter), stage 1 of 3 (the first length: --stage with a position names another)")
+    assert cli.main(["inspect", str(pipeline), "--stage", "3", "--input", shard, "--sample", "40"]) == 0
+    second = capsys.readouterr().out
+    assert second.startswith("length (filter), stage 3 of 3: 40 records read") and "length.too_few_words" in second
+    assert "length.too_few_words" not in first.split("\n")[1]
+    assert cli.main(["inspect", str(pipeline), "--stage", "4", "--input", shard]) == 2
+    assert "no stage '4' in the pipeline; its stages: 1. length, 2. normalize, 3. length" in capsys.readouterr().err
+
+
 def test_inspect_on_another_input(sample_run, capsys):
     _, _, yaml_path, _ = sample_run
     shard = SAMPLES / "shard-02.parquet"
