@@ -6,7 +6,7 @@ In a notebook: `import dataprep as dp`, then `dp.Pipeline`, `dp.stage` and `dp.a
 
 import os
 
-__version__ = "0.2.6"
+__version__ = "0.2.7"
 
 # No download at run time: tldextract (Presidio's e-mail check) reads this when its default
 # extractor is built, at its import; with no URLs it answers from the public-suffix snapshot in

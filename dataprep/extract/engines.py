@@ -50,8 +50,13 @@ BOILERPLATE_WORDS = ("share", "social", "newsletter", "subscribe", "tags", "side
 #: for the 176 selectors `div[class*=share]`, ... (same text on every page of the article benchmark)
 #: A name that negates the word ("no-caption", "no_sidebar": a lead image without a caption, a
 #: layout without a sidebar) marks no boilerplate: BuzzFeed's lead paragraph was cut as a caption.
+#: names that mark boilerplate only as a whole class word or id: a page's own table of contents
+#: (Wikipedia's and Sphinx's `toc`, DocBook's `div.toc`, Node.js's `#toc`), a list of links that
+#: trafilatura drops by their density; as a substring "toc" is in "protocol" and "stock"
+BOILERPLATE_NAMES = ("toc",)
 BOILERPLATE_SELECTOR = (":is(div,section,aside,ul,ol,dl,li,p,span):is("
-                        + ",".join(f"[{attr}*={word}]" for word in BOILERPLATE_WORDS for attr in ("class", "id")) + "):not("
+                        + ",".join([*(f"[{attr}*={word}]" for word in BOILERPLATE_WORDS for attr in ("class", "id")),
+                                    *(f"[class~={name}],[id={name}]" for name in BOILERPLATE_NAMES)]) + "):not("
                         + ",".join(f"[{attr}*={no}{word}]" for word in BOILERPLATE_WORDS for no in ("no-", "no_")
                                    for attr in ("class", "id")) + ")")
 #: when skipping those containers leaves less than this share of the page's main text, a selector
