@@ -71,8 +71,14 @@ def normalize(uri: str) -> str:
     if options := OPTIONS.search(uri):  # refused unread: the message names the URI without its query, whatever it holds
         raise ConfigError(f"{public(uri[:options.start()])}: options in a URI's query string are not accepted; set them in the "
                           "environment (AWS_ENDPOINT_URL, AWS_REGION, ...)")
-    if "//" in _split(uri)[2]:
+    scheme, host, path = _split(uri)
+    if scheme in _BUCKETED and not host:  # s3:///x read as a path from the root: an internal error; s3:// every bucket
+        raise ConfigError(f"{public(uri)}: names no bucket ({scheme}://BUCKET/path)")
+    if "//" in path:
         raise ConfigError(f"{public(uri)}: an empty path component (//): object stores' filesystems refuse it")
+    if {".", ".."} & set(path.split("/")):  # the store's client folds them for a GET or PUT but lists the key as
+        # written: a run into s3://b/t/zz/../r2 found no run at t/r2 to refuse, and wrote over it
+        raise ConfigError(f"{public(uri)}: a '.' or '..' path component; object stores take keys literally: write the path without it")
     return uri.rstrip("/") if not uri.endswith("://") else uri
 
 
@@ -546,10 +552,12 @@ def delete(uri: str) -> None:
 
 
 def delete_tree(uri: str) -> None:
-    """Delete a folder and everything below it, if it is there."""
+    """Delete a folder and everything below it, if it is there; a bucket's objects, not the
+    bucket (an output at a bucket's root: pyarrow refuses to delete a bucket)."""
     fs, path = resolve(uri)
     if fs.get_file_info(path).type == pafs.FileType.Directory:
-        fs.delete_dir(path)
+        at_root = is_remote(uri) and _split(uri)[0] in _BUCKETED and _split(uri)[2].strip("/") == ""
+        fs.delete_dir_contents(path) if at_root else fs.delete_dir(path)
 
 
 def delete_leftovers(uri: str) -> None:

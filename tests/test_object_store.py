@@ -135,6 +135,28 @@ def test_resume_and_overwrite_on_s3(s3_store, object_store_pipeline, s3_run):
     assert not any("/metrics/00-normalize/" in p for p in s3_store.objects(out)), "the old run is gone"
 
 
+def test_a_run_into_another_through_a_dot_segment_is_refused_and_one_at_a_buckets_root_is_overwritten(s3_store, tmp_path):
+    """`--output s3://b/t/zz/../r2` listed the literal prefix (empty), found no run to refuse and
+    wrote over the run at t/r2; `--overwrite` of an output at a bucket's root asked pyarrow to
+    delete the bucket, and failed on every try."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("name: a\nstages:\n  - length: {min_words: 5}\n")
+    second.write_text("name: b\nstages:\n  - length: {min_words: 50}\n")
+    source = f"{s3_store.bucket}/samples/shard-00.parquet"
+    done = dataprep(s3_store.env, "run", str(first), "--input", source, "--output", "s3://corpus/dots/r2", "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    refused = dataprep(s3_store.env, "run", str(second), "--input", source, "--output", "s3://corpus/dots/zz/../r2", "--no-progress")
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("a '.' or '..' path component; object stores take keys "
+                                                                      "literally: write the path without it"), refused.stderr[-2000:]
+    assert json.loads(s3_store.fs.open_input_stream("corpus/dots/r2/run.json").read())["pipeline"] == "a"
+    s3_store.fs.create_dir("rootbucket")
+    for spec in (first, second):
+        ran = dataprep(s3_store.env, "run", str(spec), "--input", source, "--output", "s3://rootbucket", "--no-progress", "--overwrite")
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    stats = json.loads(s3_store.fs.open_input_stream("rootbucket/stats.json").read())
+    assert stats["pipeline"] == "b" and stats["invariant_ok"] and s3_store.fs.get_file_info("rootbucket").type.name == "Directory"
+
+
 def test_work_dir_on_s3_with_a_local_output(s3_store, object_store_pipeline, tmp_path):
     spec, local = object_store_pipeline
     out = tmp_path / "out"
@@ -198,6 +220,15 @@ def test_credentials_or_options_in_a_uri_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="empty path component"):  # pyarrow's ArrowInvalid, an internal error before
         storage.normalize("s3://corpus//med")
     assert storage.normalize("S3://corpus/med/") == "s3://corpus/med" and storage.normalize("s3://b/page?x#y") == "s3://b/page?x#y"
+    # s3:///x was an internal error (pyarrow's "Path cannot start with a separator"), s3:// every bucket
+    for uri in ("s3:///x", "s3://", "gs:///runs/a"):
+        with pytest.raises(ConfigError, match=r"names no bucket \((s3|gs)://BUCKET/path\)"):
+            storage.normalize(uri)
+    # the store's client folds "." and ".." for a GET or PUT, and lists the key as written
+    for uri in ("s3://corpus/t/zz/../r2", "s3://corpus/runs/p/./q", "s3://corpus/.."):
+        with pytest.raises(ConfigError, match="a '.' or '..' path component"):
+            storage.normalize(uri)
+    assert storage.normalize("s3://corpus/a..b/.c/d.") == "s3://corpus/a..b/.c/d."  # dots inside a name are a key's
     # local spellings: FILE:// (was taken for a remote scheme), file://localhost/ (was ./localhost/), ~ (was ./~)
     for spelled in ("FILE:///tmp/w/", "file://localhost/tmp/w", "file:///tmp/w"):
         assert storage.normalize(spelled) == "/tmp/w", spelled
