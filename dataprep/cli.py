@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a pipeline YAML (resumes an interrupted run of the same pipeline)")
     run.add_argument("pipeline", help="pipeline YAML file")
     for option, (kind, default, why) in option_help().items():
-        run.add_argument(f"--{option.replace('_', '-')}", dest=option, type=kind, help=f"{why} (YAML key {option}; default: {default})")
+        flag, about = f"--{option.replace('_', '-')}", f"{why} (YAML key {option}; default: {default})"
+        if kind is bool:  # a switch: given, it is true; not given, the YAML's (or the default) holds
+            run.add_argument(flag, dest=option, action="store_const", const=True, default=None, help=about)
+        else:
+            run.add_argument(flag, dest=option, type=kind, help=about)
     run.add_argument("--overwrite", action="store_true", help="delete the output folder first if it holds another run")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
@@ -173,7 +177,7 @@ def option_help() -> dict[str, tuple[type, object, str]]:
     hints = typing.get_type_hints(RunOptions)
     result = {}
     for field in dataclasses.fields(RunOptions):
-        kind = next(t for t in (int, float, str) if t in (hints[field.name], *typing.get_args(hints[field.name])))
+        kind = next(t for t in (bool, int, float, str) if t in (hints[field.name], *typing.get_args(hints[field.name])))
         result[field.name] = (kind, field.default, field.metadata["help"])
     return result
 

@@ -49,6 +49,8 @@ class RunOptions:
     ray_address: str | None = _option(None, "join a running Ray cluster ('auto', 'host:port', or RAY_ADDRESS); default: embedded Ray")
     num_cpus: int | None = _option(None, "CPUs (worker processes) of the embedded Ray; default: all of this machine's")
     ledger_text: str = _option("full", "text of removed documents in the ledger: full, redacted (PII replaced as by the pii stage) or none")
+    keep_work: bool = _option(False, "keep the work folder once the run has finished (what each segment kept: a copy of the corpus "
+                                     "per segment; the global stages' keys and decisions); by default it is deleted")
 
 
 @dataclass

@@ -125,6 +125,8 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     storage.write_json(stats, layout.stats_json)
     runtime.release_memory()
     _write_report(layout)
+    if not opts.keep_work:  # a rerun finds the run finished from its markers and stats.json alone; left in
+        storage.delete_tree(layout.work)  # place, each segment's copy of a 10 TB corpus stayed in the store
     return stats
 
 
@@ -210,7 +212,7 @@ def _identity(pipeline: Pipeline, files: list[str]) -> dict[str, Any]:
     """What makes two runs the same run: stages, options that change output, input files and
     the files stages read (written to run.json: URIs as storage.public gives them)."""
     opts = {k: storage.public(v) if k == "input" and v else v for k, v in asdict(pipeline.options).items()
-            if k not in ("ray_address", "num_cpus", "output", "work_dir", "error_budget")}
+            if k not in ("ray_address", "num_cpus", "output", "work_dir", "error_budget", "keep_work")}
     body = {"stages": pipeline.public_specs(), "options": opts, "inputs": _versions(files)}
     if stage_files := _stage_files(pipeline):  # only then: a run whose stages read no file keeps its fingerprint of 0.2.3
         body["stage_files"] = stage_files

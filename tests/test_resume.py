@@ -172,7 +172,8 @@ def test_a_resume_refuses_a_work_folder_that_lost_the_interrupted_runs_documents
 
     stages = [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]
     out = tmp_path / "out"
-    spec = {"name": "work", "input": str(sample_docs_file(sample_docs, tmp_path)), "output": str(out), "stages": stages}
+    spec = {"name": "work", "input": str(sample_docs_file(sample_docs, tmp_path)), "output": str(out), "stages": stages,
+            "keep_work": True}  # kept, as a run stopped before its end leaves it
     finished, before = run(pipeline.from_dict(spec)), contents(out)
     (out / "report.html").unlink()
     again = run(pipeline.from_dict(spec))
@@ -201,7 +202,8 @@ def test_the_same_files_spelled_otherwise_are_the_same_run_and_overwrite_clears_
     pq.write_table(sample_docs.slice(0, 300), inputs / "shard.parquet")
     work = tmp_path / "work"
     stages = [{"normalize": {}}, {"exact_dedup": {}}]
-    spec = {"name": "spelled", "output": str(tmp_path / "out"), "work_dir": str(work), "stages": stages}
+    spec = {"name": "spelled", "output": str(tmp_path / "out"), "work_dir": str(work), "stages": stages,
+            "keep_work": True}  # kept, as a run stopped before its end leaves it
     first = run(pipeline.from_dict({**spec, "input": f"{inputs}/"}))
     for spelled in (str(inputs), f"{inputs}/*.parquet"):
         assert run(pipeline.from_dict({**spec, "input": spelled})).get("already_finished"), spelled
@@ -233,7 +235,7 @@ def test_a_resume_with_another_work_dir_is_refused_before_any_part_runs(ray_sess
     for i in range(4):
         pq.write_table(sample_docs.slice(i * 100, 100), inputs / f"shard-{i}.parquet")
     out = tmp_path / "out"
-    spec = {"name": "moved", "input": str(inputs), "output": str(out), "work_dir": str(tmp_path / "a"),
+    spec = {"name": "moved", "input": str(inputs), "output": str(out), "work_dir": str(tmp_path / "a"), "keep_work": True,
             "stages": [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]}
     finished = run(pipeline.from_dict(spec))
     before = contents(out)
@@ -271,7 +273,7 @@ def test_work_folders_and_outputs_reached_through_links_are_the_folders_behind_t
     real.mkdir()
     out = tmp_path / "out"
     out.symlink_to(real)
-    spec = {"name": "linked", "input": str(inputs), "output": str(out), "work_dir": str(link),
+    spec = {"name": "linked", "input": str(inputs), "output": str(out), "work_dir": str(link), "keep_work": True,
             "stages": [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]}
     run(pipeline.from_dict(spec))
     before = contents(out)
@@ -385,3 +387,26 @@ def test_an_output_reached_through_a_link_has_the_same_work_folder(tmp_path):
     work = str(tmp_path / "scratch")
     assert OutputLayout.of(str(tmp_path / "alias" / "out"), work, "f").work == OutputLayout.of(str(tmp_path / "real" / "out"), work, "f").work
     assert OutputLayout.of(str(tmp_path / "real" / "other"), work, "f").work != OutputLayout.of(str(tmp_path / "real" / "out"), work, "f").work
+
+
+def test_a_finished_run_deletes_its_work_folder_unless_told_to_keep_it(ray_session, tmp_path, sample_docs):
+    """A finished run left what each segment kept (a copy of the corpus per segment) and the global
+    stages' keys in its work folder, on a store for good under --work-dir: it deletes them, and a
+    rerun still finds the run finished; keep_work keeps them."""
+    from dataprep import pipeline
+    from dataprep.run import run
+
+    stages = [{"normalize": {}}, {"exact_dedup": {}}, {"length": {"min_words": 8}}]
+    scratch = tmp_path / "scratch"
+    for work_dir in (None, str(scratch)):
+        spec = {"name": "clean", "input": str(sample_docs_file(sample_docs, tmp_path)), "work_dir": work_dir, "stages": stages}
+        cleaned, kept = (tmp_path / f"{name}-{bool(work_dir)}" for name in ("cleaned", "kept"))
+        finished = run(pipeline.from_dict({**spec, "output": str(cleaned)}))
+        kept_run = run(pipeline.from_dict({**spec, "output": str(kept), "keep_work": True}))
+        assert finished["invariant_ok"] and finished["output"] == kept_run["output"] and contents(cleaned) == contents(kept)
+        if work_dir is None:
+            assert not (cleaned / "_work").exists() and list((kept / "_work").glob("s0/part-*.parquet"))
+        else:  # one folder per output under the shared --work-dir: the kept run's alone is left
+            (left,) = scratch.iterdir()
+            assert list(left.glob("s0/part-*.parquet")), "keep_work keeps each segment's documents"
+        assert run(pipeline.from_dict({**spec, "output": str(cleaned)}))["already_finished"]

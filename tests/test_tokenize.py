@@ -167,7 +167,7 @@ def test_existing_tokenizer_by_path(ray_session, tmp_path, source, tmp_path_fact
 def test_resume_rebuilds_a_lost_shard_identically(ray_session, tmp_path):
     stages = [{"train_tokenizer": {"model_type": "unigram", **SMALL}}, {"tokenize": {}}]
     out = tmp_path / "o"
-    run_pipeline(stages, SAMPLES, out)
+    run_pipeline(stages, SAMPLES, out, keep_work=True)  # kept, as a run stopped before its end leaves it
     name = shard_names(out)[1]
     before = (out / "tokens" / f"{name}.bin").read_bytes()
     manifest = (out / "tokens" / "manifest.json").read_text()
