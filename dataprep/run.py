@@ -151,6 +151,11 @@ def _check_apart(input_spec: str, files: list[str], layout: OutputLayout) -> Non
         if base and storage.is_dir(base) and storage.within(folder, base):
             raise ConfigError(f"{what} {storage.public(folder)} lies inside the input folder {storage.public(base)}: "
                               "a rerun would read the run's own output; choose a folder apart from the input")
+    # inside another run's output: its kept/ or removed/ read as a dataset would take in this run's files
+    outer = next((folder for folder in storage.ancestors(layout.root) if storage.is_file(OutputLayout.at(folder).run_json)), None)
+    if outer is not None:
+        raise ConfigError(f"--output {storage.public(layout.root)} lies inside the output of another run, {storage.public(outer)}: "
+                          "reading that run's folders would read this one's files; choose a folder apart from it")
 
 
 #: parts of a resumed segment whose previous segment's documents are looked for in the work folder

@@ -149,6 +149,17 @@ def parent(uri: str) -> str:
     return posixpath.dirname(uri.rstrip("/")) if is_remote(uri) else os.path.dirname(uri.rstrip(os.sep))
 
 
+def ancestors(uri: str) -> list[str]:
+    """The folders a path lies in, nearest first, up to the filesystem's root or the bucket's."""
+    found, here = [], normalize(uri)
+    while True:
+        above = parent(here)
+        if not above or above == here or (is_remote(here) and not _split(here)[2].strip("/")):  # past "/", or at s3://bucket
+            return found
+        found.append(above)
+        here = above
+
+
 def name(uri: str) -> str:
     return posixpath.basename(uri.rstrip("/"))
 

@@ -160,6 +160,14 @@ def test_an_output_that_holds_or_lies_in_the_input_is_refused(ray_session, tmp_p
             run(pipeline.from_dict(spec), overwrite=overwrite)
         assert (inputs / "shard.parquet").exists()
 
+    # inside another run's output: reading that run's kept/ as a dataset read this run's report.html
+    first = run(pipeline.from_dict({"name": "outer", "input": str(inputs), "output": str(tmp_path / "outer"), "stages": [{"length": {}}]}))
+    assert first["invariant_ok"]
+    for inner in (tmp_path / "outer" / "kept" / "nested", tmp_path / "outer" / "again"):
+        with pytest.raises(ConfigError, match=f"lies inside the output of another run, {tmp_path / 'outer'}:"):
+            run(pipeline.from_dict({"name": "inner", "input": str(inputs), "output": str(inner), "stages": [{"length": {}}]}))
+        assert not inner.exists()
+
 
 def test_a_resume_refuses_a_work_folder_that_lost_the_interrupted_runs_documents(ray_session, tmp_path, sample_docs):
     """A run stopped after its first segment, whose work folder was then cleaned (or given as
