@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from dataprep import __version__, documents, ledger, outputs, resolution, runtime, storage
 from dataprep.documents import Part
@@ -85,6 +86,7 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                                first_stage=first_stage, layout=layout, text_column=opts.text_column,
                                batch_rows=opts.batch_rows, max_doc_bytes=opts.max_doc_bytes, ledger=policy,
                                duplicates=duplicates if index == 0 else None,
+                               inputs=tuple((size, mtime) for _, size, mtime in identity["inputs"]) if index == 0 else (),
                                next_keys=following[1] if following and isinstance(following[0], Global) else None)
             if index:  # the parts this segment has left to run must find what the last one kept
                 _check_work_kept(layout, index - 1, [p for p in parts if layout.marker_name(index, p.key) not in resumed], resumed)
@@ -196,6 +198,7 @@ class RunConfig:
     duplicates: str | None = None  # segment 0: the folder of each part's repeated ids (_duplicate_ids)
     resolution: str | None = None  # a global stage's folder of per-part decisions
     next_keys: dict[str, Any] | None = None  # the next segment's global stage: its keys of what this segment keeps
+    inputs: tuple[tuple[int, int], ...] = ()  # segment 0: (size, mtime_ns) of each input file as planned (run.json's record)
 
 
 def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
@@ -629,6 +632,17 @@ def _paths(part: Part, config: RunConfig) -> dict[str, str]:
             "quarantine": layout.quarantine_part(part.key, segment)}
 
 
+def _check_unchanged(part: Part, planned: tuple[int, int]) -> None:
+    """A part's file must be the version the run planned and fingerprinted: one replaced midway
+    (the same shape, other records) gave a run of two files' records that ended "invariant OK"."""
+    now = storage.info(part.path)
+    if (now.size, now.mtime_ns) != tuple(planned):
+        size = "gone" if now.type == pafs.FileType.NotFound else f"{now.size:,} bytes"
+        raise ConfigError(f"the input file {storage.public(part.path)} changed during the run ({planned[0]:,} bytes -> {size}, "
+                          "or its modification time): the parts read from it so far are of its earlier version; run again with "
+                          "--overwrite to read the new one")
+
+
 def _source_batches(part: Part, config: RunConfig):
     """(documents, quarantine records, rows read, records set aside by the reader) batches of a
     part as its segment sees them.
@@ -638,6 +652,8 @@ def _source_batches(part: Part, config: RunConfig):
     (already documents).
     """
     if config.segment == 0:
+        if part.bundle is None and config.inputs:
+            _check_unchanged(part, config.inputs[part.file_index])
         duplicates = _part_duplicate_ids(config.duplicates, part)
         for raw, rows, bad in documents.read_part(part, config.text_column, config.batch_rows):
             read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)

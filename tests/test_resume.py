@@ -418,3 +418,27 @@ def test_a_finished_run_deletes_its_work_folder_unless_told_to_keep_it(ray_sessi
             (left,) = scratch.iterdir()
             assert list(left.glob("s0/part-*.parquet")), "keep_work keeps each segment's documents"
         assert run(pipeline.from_dict({**spec, "output": str(cleaned)}))["already_finished"]
+
+
+def test_an_input_file_replaced_during_the_run_stops_it(tmp_path, sample_docs):
+    """An input object overwritten midway by one of the same shape gave a run of two files'
+    records that ended "invariant OK": each part's file is checked against the version planned
+    (and fingerprinted in run.json) before it is read."""
+    from dataprep import documents
+    from dataprep.errors import ConfigError
+    from dataprep.run import _check_unchanged, _versions
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(sample_docs.slice(0, 50), path)
+    (part,), _ = documents.plan([str(path)], "text", documents.PART_BYTES, None)
+    planned = tuple(_versions([str(path)])[0][1:])
+    _check_unchanged(part, planned)  # as planned: read
+    os.utime(path, ns=(planned[1], planned[1] + 10**9))  # the same bytes, written again
+    with pytest.raises(ConfigError, match=f"the input file {path} changed during the run .* run again with --overwrite"):
+        _check_unchanged(part, planned)
+    pq.write_table(sample_docs.slice(50, 60), path)
+    with pytest.raises(ConfigError, match=rf"\({planned[0]:,} bytes -> {path.stat().st_size:,} bytes"):
+        _check_unchanged(part, planned)
+    path.unlink()
+    with pytest.raises(ConfigError, match=rf"\({planned[0]:,} bytes -> gone"):
+        _check_unchanged(part, planned)
