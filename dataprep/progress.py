@@ -59,13 +59,18 @@ class Progress:
             self.printed = now
             elapsed = max(now - self.started, 1e-9)
             left = elapsed / self.parts_done * (self.parts_left - self.parts_done)
-            done = self.parts_total - self.parts_left + self.parts_done
+            before = self.parts_total - self.parts_left  # finished by an interrupted attempt: their documents are not counted here
+            earlier, attempt = (f" ({before} by an earlier attempt)", " in this attempt") if before else ("", "")
             for position in self.current:
-                print(f"dataprep: {self.names[position]}: {self.label}parts {done}/{self.parts_total}, "
-                      f"{self.docs[position]:,} docs, {self.docs[position] / elapsed:,.0f} docs/s, ETA of the segment {left:,.0f} s",
+                print(f"dataprep: {self.names[position]}: {self.label}parts {before + self.parts_done}/{self.parts_total}{earlier}, "
+                      f"{self.docs[position]:,} docs{attempt}, {self.docs[position] / elapsed:,.0f} docs/s, ETA of the segment {left:,.0f} s",
                       file=sys.stderr, flush=True)
 
     def close(self) -> None:
+        """The run finished: each bar ends full at what reached its stage (its total was the
+        input's count, which a stage after a filter never reaches)."""
         if self.tty:
             for bar in self.bars:
+                bar.total = bar.n
+                bar.refresh()
                 bar.close()

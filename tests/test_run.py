@@ -371,10 +371,34 @@ def test_a_batch_log_counts_the_parts_an_interrupted_attempt_finished(capsys):
     for _ in range(3):
         bars.update({"first_stage": 0, "stages": [{"in": 5}, {"in": 4}]})
     lines = capsys.readouterr().err.splitlines()
-    assert [line.split(",")[:2] for line in lines[:2]] == [["dataprep: normalize: segment 1/2", " parts 8/10"],
-                                                           ["dataprep: length: segment 1/2", " parts 8/10"]]
-    assert lines[-1].startswith("dataprep: length: segment 1/2, parts 10/10, 12 docs, ") and lines[-1].endswith("ETA of the segment 0 s")
+    assert [line.split(",")[:2] for line in lines[:2]] == [["dataprep: normalize: segment 1/2", " parts 8/10 (7 by an earlier attempt)"],
+                                                           ["dataprep: length: segment 1/2", " parts 8/10 (7 by an earlier attempt)"]]
+    # the documents are this attempt's (parts 457/1100 beside 636 docs, two a part, read as a miscount)
+    assert lines[-1].startswith("dataprep: length: segment 1/2, parts 10/10 (7 by an earlier attempt), 12 docs in this attempt, ")
+    assert lines[-1].endswith("ETA of the segment 0 s")
+    fresh = Progress(["normalize"], total=100, every=0.0)
+    fresh.segment(0, 1, left=2, parts=2)
+    fresh.update({"first_stage": 0, "stages": [{"in": 5}]})
+    assert capsys.readouterr().err.startswith("dataprep: normalize: parts 1/2, 5 docs, ")
     quiet = Progress(["exact_dedup"], total=100, every=3600.0)
     quiet.phase("exact_dedup", "keys of parts 1/51", False)  # a global stage's phases: silent no longer, at most every `every` s
     quiet.phase("exact_dedup", "keys of parts 51/51", True)
     assert capsys.readouterr().err.splitlines() == ["dataprep: exact_dedup: keys of parts 51/51"]
+
+
+def test_a_terminals_bars_end_full_at_what_reached_each_stage(monkeypatch, capsys):
+    """Every bar's total was the input's count, so a stage after a filter ended at 75%, 60%, 54%
+    with an ETA, though the run had finished."""
+    import sys
+
+    from dataprep.progress import Progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    bars = Progress(["normalize", "length"], total=10, every=0.0)
+    bars.segment(0, 1, left=2, parts=2)
+    for _ in range(2):
+        bars.update({"first_stage": 0, "stages": [{"in": 5}, {"in": 3}]})
+    assert [(b.n, b.total) for b in bars.bars] == [(10, 10), (6, 10)]
+    bars.close()
+    assert [(b.n, b.total) for b in bars.bars] == [(10, 10), (6, 6)]
+    assert "6/6" in capsys.readouterr().err
