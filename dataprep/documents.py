@@ -377,8 +377,8 @@ def _iter_parquet(part: Part, batch_rows: int, columns: list[str] | None = None)
                 yield table, np.arange(row + done, row + done + table.num_rows), []
                 done += table.num_rows
         except Exception as exc:  # noqa: BLE001 (any decoder error of a damaged page)
-            if storage.store_failed(exc):
-                raise
+            if storage.store_failed(exc):  # the file named: a worker's "AWS Error NETWORK_CONNECTION during GetObject" named none
+                raise storage.store_error(part.path, exc) if isinstance(exc, OSError) else exc from None
             message = f"row group {group} unreadable after {done} of its rows: {exc}"
             yield None, None, [quarantine_record(part.path, message, row=row + done, rows=group_rows - done)]
         row += group_rows

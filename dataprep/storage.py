@@ -519,8 +519,11 @@ def write_bytes(data: bytes, uri: str) -> None:
     """Write a whole file: locally to a temporary name, then renamed; remotely in one PUT."""
     if is_remote(uri):
         fs, path = resolve(uri)
-        with fs.open_output_stream(path) as handle:
-            handle.write(data)
+        try:
+            with fs.open_output_stream(path) as handle:
+                handle.write(data)
+        except OSError as exc:  # in a worker too: the object's URI and what the store said, in one line
+            raise store_error(uri, exc) from None
         return
     path = normalize(uri)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -534,7 +537,10 @@ def write_parquet(table: pa.Table, uri: str) -> None:
     """Write a Parquet file whole (a reader, or a resumed run, never sees half of it)."""
     if is_remote(uri):
         fs, path = resolve(uri)
-        pq.write_table(table, path, compression="zstd", filesystem=fs)
+        try:
+            pq.write_table(table, path, compression="zstd", filesystem=fs)
+        except OSError as exc:
+            raise store_error(uri, exc) from None
         return
     path = normalize(uri)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -252,6 +253,12 @@ def test_a_store_that_refuses_a_write_stops_the_run_with_one_line(s3_store, tmp_
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("dataprep: stopped: reading or writing failed: OSError: ") and "Traceback" not in result.stderr
     assert "\x1b[" not in last and "run the same command again to resume once it is fixed" in last
+    # the object the store refused is named (a worker's write named none: "When initiating multiple part upload ...")
+    assert "OSError: s3://no-such-bucket/out/" in last, last
+    from dataprep import storage
+
+    with pytest.raises(OSError, match=r"^s3://no-such-bucket/kept/part-1.parquet: (cannot reach the store|the store refused access)"):
+        storage.write_parquet(pa.table({"id": ["a"]}), "s3://no-such-bucket/kept/part-1.parquet")
 
 
 def test_a_store_that_cannot_be_reached_is_a_stop_to_resume_from_not_a_config_error(tmp_path):
