@@ -154,10 +154,19 @@ def _check_apart(input_spec: str, files: list[str], layout: OutputLayout) -> Non
             raise ConfigError(f"{what} {storage.public(folder)} lies inside the input folder {storage.public(base)}: "
                               "a rerun would read the run's own output; choose a folder apart from the input")
     # inside another run's output: its kept/ or removed/ read as a dataset would take in this run's files
-    outer = next((folder for folder in storage.ancestors(layout.root) if storage.is_file(OutputLayout.at(folder).run_json)), None)
+    outer = next((folder for folder in storage.ancestors(layout.root) if _holds_a_run(folder)), None)
     if outer is not None:
         raise ConfigError(f"--output {storage.public(layout.root)} lies inside the output of another run, {storage.public(outer)}: "
                           "reading that run's folders would read this one's files; choose a folder apart from it")
+
+
+def _holds_a_run(folder: str) -> bool:
+    """Whether a folder is a run's output. One the store will not let us look into (access granted
+    only to a prefix below it) counts as none: this check must not stop a run the store allows."""
+    try:
+        return storage.is_file(OutputLayout.at(folder).run_json)
+    except OSError:
+        return False
 
 
 #: parts of a resumed segment whose previous segment's documents are looked for in the work folder
