@@ -272,7 +272,8 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
                               "or pass --overwrite to start again")
         if previous.get("fingerprint") != identity["fingerprint"]:
             raise ConfigError(f"output folder {out} holds a different run (pipeline {previous.get('pipeline')!r}, "
-                              f"fingerprint {previous.get('fingerprint')}); choose another --output or pass --overwrite")
+                              f"fingerprint {previous.get('fingerprint')}{_what_differs(previous, identity)}); choose another "
+                              "--output or pass --overwrite")
         if previous.get("work_dir") != layout.work_dir and not storage.exists(layout.stats_json):
             # before any part runs: a resume that wrote its parts' documents to another work folder lost them to the next segment
             raise ConfigError(f"output folder {out} holds an unfinished run that kept its work under {_named(previous.get('work_dir'))}, "
@@ -284,6 +285,24 @@ def _prepare_output(layout: OutputLayout, identity: dict[str, Any], overwrite: b
     if not layout.work_is_inside:  # left by a run of this output deleted by hand: another run's, stale (its tokenizer gone)
         storage.delete_tree(layout.work)
     storage.write_json({**identity, "work_dir": layout.work_dir}, layout.run_json)
+
+
+def _what_differs(previous: dict[str, Any], identity: dict[str, Any]) -> str:
+    """What sets a recorded run apart from this one (`_identity`'s parts), said first where it is
+    a file: the same pipeline over a changed input read as a mystery ("a different run")."""
+    def versions(record: dict[str, Any], key: str) -> dict[str, list[Any]]:
+        return {entry[-3]: entry[-2:] for entry in record.get(key) or []}  # file -> [size, mtime_ns]
+
+    for key, what in (("inputs", "input file"), ("stage_files", "file a stage reads")):
+        before, now = versions(previous, key), versions(identity, key)
+        changed = sorted(f for f in before.keys() | now.keys() if before.get(f) != now.get(f))
+        if changed:
+            more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+            return f": {what} {changed[0]}{more} changed, came or went since"
+    if previous.get("stages") != identity["stages"]:
+        return ": other stages or parameters"
+    options = [k for k in identity["options"] if k != "input" and (previous.get("options") or {}).get(k) != identity["options"][k]]
+    return f": other {', '.join(options)}" if options else ""
 
 
 def _recorded_run(layout: OutputLayout) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 
 import pyarrow as pa
@@ -224,8 +225,15 @@ def test_output_folder_of_another_run_stops_up_front(ray_session, folder, tmp_pa
     out = tmp_path / "out"
     run_pipeline(STAGES, folder, out)
     other = pipeline.from_dict({"input": str(folder), "output": str(out), "stages": [{"length": {"min_words": 50}}]})
-    with pytest.raises(ConfigError, match="holds a different run"):
+    with pytest.raises(ConfigError, match="holds a different run .*: other stages or parameters\\)"):
         run(other)
+    with pytest.raises(ConfigError, match="holds a different run .*: other limit\\)"):
+        run(pipeline.from_dict({"name": "test", "input": str(folder), "output": str(out), "stages": STAGES, "limit": 3}))
+    # the same pipeline over an input changed since: it said "a different run", and no more
+    changed = sorted(p for p in folder.iterdir() if p.is_file())[0]
+    os.utime(changed, ns=(changed.stat().st_mtime_ns, changed.stat().st_mtime_ns + 10**9))
+    with pytest.raises(ConfigError, match=f"holds a different run .*: input file {changed} changed, came or went since\\)"):
+        run(pipeline.from_dict({"name": "test", "input": str(folder), "output": str(out), "stages": STAGES}))
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     (stranger / "notes.txt").write_text("mine")
