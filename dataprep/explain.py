@@ -19,6 +19,7 @@ from dataprep import metrics, storage
 from dataprep import text as textutil
 from dataprep.errors import ConfigError
 from dataprep.layout import OutputLayout
+from dataprep.stages import REGISTRY
 from dataprep.stages.base import fails, side_of
 
 SHOWN_LIMIT = 300  # characters of text shown
@@ -71,8 +72,13 @@ def explain(out: OutputLayout | str | os.PathLike, doc_id: str) -> str:
                 lines.append("  (similarity not measured: the ledger holds no text, ledger_text: none)")
             elif original:  # a kept copy's text is the final one: later stages (pii, line filters) may have changed it
                 when = " (its text as kept, after the later stages)" if kept_copy else ""
-                lines.append(f"  Jaccard similarity of word 5-grams with {other}{when}: "
-                             f"{ngram_jaccard(removed['text'], original['text']):.3f}")
+                similarity = ngram_jaccard(removed["text"], original["text"])
+                if getattr(REGISTRY.get(removed["stage"]), "exact_copies", False):
+                    lines.append(f"  the same normalized text as {other} when {removed['stage']} compared them"
+                                 + (f"; a later stage changed the kept copy since (Jaccard of word 5-grams now {similarity:.3f})"
+                                    if similarity < 1 else ""))
+                else:
+                    lines.append(f"  Jaccard similarity of word 5-grams with {other}{when}: {similarity:.3f}")
             if not kept_copy:
                 lines.extend(_surviving_copy(out, other))
     else:

@@ -43,6 +43,7 @@ class ExactDedup(Global):
 
     name = "exact_dedup"
     resolves_tables = True
+    exact_copies = True
 
     def __init__(
         self,
