@@ -61,6 +61,9 @@ class Part:
     fmt: str = "parquet"  # parquet, jsonl, warc, wet, html (files), html-column (a table with an html column)
     byte_range: tuple[int, int] | None = None  # WARC/WET: records starting in [start, end) of the file
     bundle: tuple[tuple[str, str], ...] | None = None  # HTML files: (path, stem) of each page
+    #: (size, mtime_ns) of the file as the run planned and fingerprinted it, or of each bundled page
+    #: (run.py sets it): a part whose file changed since stops the run rather than mix two versions
+    versions: tuple[tuple[int, int], ...] = ()
 
 
 READER_MADE_TEXT = ("warc", "wet", "html")  # formats whose reader makes the `text` column itself

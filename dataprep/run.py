@@ -55,6 +55,9 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
     _prepare_output(layout, identity, overwrite)
     parts, file_quarantine = documents.plan(files, opts.text_column, opts.part_bytes, opts.limit, opts.input_format,
                                             documents.input_folder(opts.input))
+    planned = {file: (size, mtime) for file, (_, size, mtime) in zip(files, identity["inputs"])}
+    parts = [replace(p, versions=tuple(planned[path] for path in ([q for q, _ in p.bundle] if p.bundle else [p.path])))
+             for p in parts]
     segments = _segments(pipeline)
     committed = set(storage.name(m) for m in layout.parts(layout.markers, "*.json"))
     resumed = committed  # the parts an interrupted run of this output had finished
@@ -86,7 +89,6 @@ def run(pipeline: Pipeline, overwrite: bool = False, progress: bool = False) -> 
                                first_stage=first_stage, layout=layout, text_column=opts.text_column,
                                batch_rows=opts.batch_rows, max_doc_bytes=opts.max_doc_bytes, ledger=policy,
                                duplicates=duplicates if index == 0 else None,
-                               inputs=tuple((size, mtime) for _, size, mtime in identity["inputs"]) if index == 0 else (),
                                next_keys=following[1] if following and isinstance(following[0], Global) else None)
             if index:  # the parts this segment has left to run must find what the last one kept
                 _check_work_kept(layout, index - 1, [p for p in parts if layout.marker_name(index, p.key) not in resumed], resumed)
@@ -207,7 +209,6 @@ class RunConfig:
     duplicates: str | None = None  # segment 0: the folder of each part's repeated ids (_duplicate_ids)
     resolution: str | None = None  # a global stage's folder of per-part decisions
     next_keys: dict[str, Any] | None = None  # the next segment's global stage: its keys of what this segment keeps
-    inputs: tuple[tuple[int, int], ...] = ()  # segment 0: (size, mtime_ns) of each input file as planned (run.json's record)
 
 
 def _segments(pipeline: Pipeline) -> list[list[tuple[Stage, dict[str, Any]]]]:
@@ -660,15 +661,16 @@ def _paths(part: Part, config: RunConfig) -> dict[str, str]:
             "quarantine": layout.quarantine_part(part.key, segment)}
 
 
-def _check_unchanged(part: Part, planned: tuple[int, int]) -> None:
-    """A part's file must be the version the run planned and fingerprinted: one replaced midway
+def _check_unchanged(part: Part) -> None:
+    """A part's files must be the versions the run planned and fingerprinted: one replaced midway
     (the same shape, other records) gave a run of two files' records that ended "invariant OK"."""
-    now = storage.info(part.path)
-    if (now.size, now.mtime_ns) != tuple(planned):
-        size = "gone" if now.type == pafs.FileType.NotFound else f"{now.size:,} bytes"
-        raise ConfigError(f"the input file {storage.public(part.path)} changed during the run ({planned[0]:,} bytes -> {size}, "
-                          "or its modification time): the parts read from it so far are of its earlier version; run again with "
-                          "--overwrite to read the new one")
+    paths = [path for path, _ in part.bundle] if part.bundle else [part.path]
+    for path, planned, now in zip(paths, part.versions, storage.each(storage.info, paths) if part.versions else []):
+        if (now.size, now.mtime_ns) != tuple(planned):
+            size = "gone" if now.type == pafs.FileType.NotFound else f"{now.size:,} bytes"
+            raise ConfigError(f"the input file {storage.public(path)} changed during the run ({planned[0]:,} bytes -> {size}, "
+                              "or its modification time): the parts read from it so far are of its earlier version; run again "
+                              "with --overwrite to read the new one")
 
 
 def _source_batches(part: Part, config: RunConfig):
@@ -680,8 +682,7 @@ def _source_batches(part: Part, config: RunConfig):
     (already documents).
     """
     if config.segment == 0:
-        if part.bundle is None and config.inputs:
-            _check_unchanged(part, config.inputs[part.file_index])
+        _check_unchanged(part)
         duplicates = _part_duplicate_ids(config.duplicates, part)
         for raw, rows, bad in documents.read_part(part, config.text_column, config.batch_rows):
             read = sum(r["rows"] or 0 for r in bad) + (raw.num_rows if raw is not None else 0)

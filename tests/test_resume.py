@@ -420,10 +420,12 @@ def test_a_finished_run_deletes_its_work_folder_unless_told_to_keep_it(ray_sessi
         assert run(pipeline.from_dict({**spec, "output": str(cleaned)}))["already_finished"]
 
 
-def test_an_input_file_replaced_during_the_run_stops_it(tmp_path, sample_docs):
+def test_an_input_file_replaced_during_the_run_stops_it(ray_session, tmp_path, sample_docs):
     """An input object overwritten midway by one of the same shape gave a run of two files'
-    records that ended "invariant OK": each part's file is checked against the version planned
-    (and fingerprinted in run.json) before it is read."""
+    records that ended "invariant OK": each part's files (a bundle's pages each) are checked
+    against the versions planned (and fingerprinted in run.json) before they are read."""
+    from dataclasses import replace
+
     from dataprep import documents
     from dataprep.errors import ConfigError
     from dataprep.run import _check_unchanged, _versions
@@ -431,14 +433,30 @@ def test_an_input_file_replaced_during_the_run_stops_it(tmp_path, sample_docs):
     path = tmp_path / "in.parquet"
     pq.write_table(sample_docs.slice(0, 50), path)
     (part,), _ = documents.plan([str(path)], "text", documents.PART_BYTES, None)
-    planned = tuple(_versions([str(path)])[0][1:])
-    _check_unchanged(part, planned)  # as planned: read
-    os.utime(path, ns=(planned[1], planned[1] + 10**9))  # the same bytes, written again
+    part = replace(part, versions=(tuple(_versions([str(path)])[0][1:]),))
+    size, mtime = part.versions[0]
+    _check_unchanged(part)  # as planned: read
+    os.utime(path, ns=(mtime, mtime + 10**9))  # the same bytes, written again
     with pytest.raises(ConfigError, match=f"the input file {path} changed during the run .* run again with --overwrite"):
-        _check_unchanged(part, planned)
+        _check_unchanged(part)
     pq.write_table(sample_docs.slice(50, 60), path)
-    with pytest.raises(ConfigError, match=rf"\({planned[0]:,} bytes -> {path.stat().st_size:,} bytes"):
-        _check_unchanged(part, planned)
+    with pytest.raises(ConfigError, match=rf"\({size:,} bytes -> {path.stat().st_size:,} bytes"):
+        _check_unchanged(part)
     path.unlink()
-    with pytest.raises(ConfigError, match=rf"\({planned[0]:,} bytes -> gone"):
-        _check_unchanged(part, planned)
+    with pytest.raises(ConfigError, match=rf"\({size:,} bytes -> gone"):
+        _check_unchanged(part)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name in ("a.html", "b.html"):
+        (pages / name).write_text(f"<html><body><p>{sample_docs['text'][0].as_py()}</p></body></html>")
+    files = sorted(str(p) for p in pages.iterdir())
+    (bundle,), _ = documents.plan(files, "text", documents.PART_BYTES, None)
+    bundle = replace(bundle, versions=tuple(tuple(v[1:]) for v in _versions(files)))
+    _check_unchanged(bundle)
+    (pages / "b.html").write_text("<html><body><p>another page</p></body></html>")
+    with pytest.raises(ConfigError, match=f"the input file {pages / 'b.html'} changed during the run"):
+        _check_unchanged(bundle)
+    # a real run sets each part's versions, and reads an unchanged input through
+    out = tmp_path / "out"
+    stats = run_pipeline([{"extract": {}}], pages, out, input_format="html")
+    assert stats["invariant_ok"] and stats["input"]["docs"] == 2
