@@ -66,7 +66,7 @@ def test_exact_duplicates_across_all_shards(ray_session, tmp_path, web_docs, mon
 
 def test_same_result_with_one_or_four_shards_and_any_part_size(ray_session, tmp_path, sample_docs):
     one, four = one_and_four_shards(sample_docs, tmp_path)
-    a = run_pipeline(STAGES, one, tmp_path / "a", part_bytes=1)  # one part per row group
+    a = run_pipeline(STAGES, one, tmp_path / "a", part_bytes=1, keep_work=True)  # one part per row group; its work folder kept to look at
     b = run_pipeline(STAGES, four, tmp_path / "b")
     assert a["invariant_ok"] and b["invariant_ok"] and a["input"]["parts"] > 10
     assert ledger(tmp_path / "a") == ledger(tmp_path / "b") and len(ledger(tmp_path / "a")) > 20
