@@ -56,6 +56,23 @@ def test_the_engine_is_presidios_and_works_as_its_batch_analyzer(stage):
     assert [sorted(r.entity_type for r in rs) for rs in results] == [["EMAIL_ADDRESS", "PERSON"], []]
 
 
+def test_an_allow_list_keeps_what_ner_reads_as_a_name_and_nothing_else(stage, sample_docs):
+    """Debian's Git chapter: spaCy's model reads "Git" and "git config" as persons ("$ [PERSON]
+    --global user.name"). allow_list, as Presidio's analyze(allow_list=...), keeps those exact
+    texts and replaces every other name as before."""
+    (doc,) = [t for i, t in zip(sample_docs["id"].to_pylist(), sample_docs["text"].to_pylist()) if i == "debian-reference:ch10.en.html#5"]
+    batch = TextBatch(pa.table({"id": ["git"], "text": [doc]}))
+    (default,) = stage.detect(batch)
+    names = Counter(doc[s.start:s.end] for s in default if s.label == "PERSON")
+    assert names["Git"] and names["git config"] and names["Tom Lord"], names
+    allowing = Pii(allow_list=["Git", "git config"])
+    (allowed,) = allowing.detect(batch)
+    kept = Counter(doc[s.start:s.end] for s in allowed if s.label == "PERSON")
+    assert kept == Counter({n: c for n, c in names.items() if n not in ("Git", "git config")})
+    text = allowing.replace(batch.text, [allowed])[0].as_py()
+    assert "$ git config --global user.name" in text and "Tom Lord" not in text
+
+
 def test_overlaps_resolved_by_score_then_length_and_adjacent_spans_kept():
     spans = [Span(0, 7, "IP_ADDRESS", 0.95), Span(0, 12, "PHONE_NUMBER", 0.7),  # higher score wins
              Span(20, 30, "PERSON", 0.85), Span(20, 25, "PERSON", 0.85),  # same score: longer wins

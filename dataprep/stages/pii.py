@@ -67,6 +67,7 @@ class Pii(Mapper):
         public_ips_only: bool = True,  # our IP recognizer: 10.0.0.1, 127.0.0.1 identify no person (Presidio's still reports them)
         patterns: dict[str, str] | None = None,  # extra {LABEL: regex} Presidio PatternRecognizers, always on (score 1.0)
         screens: bool = True,  # off: every recognizer reads all of every document, NER too (the reference benchmarks check the speed path against)
+        allow_list: list[str] = [],  # noqa: B006 (found text never replaced, as Presidio's analyze(allow_list=...): exact match; e.g. [Git, git config] where NER reads a tool as a name)
     ):
         if operator not in OPERATORS:
             raise ValueError(f"operator must be one of {', '.join(OPERATORS)}, not {operator!r}")
@@ -111,6 +112,8 @@ class Pii(Mapper):
         self.public_ips_only = public_ips_only
         self.patterns = dict(patterns or {})
         self.screens = screens
+        self.allow_list = list(allow_list)
+        self._allowed = frozenset(allow_list)
         self._nlp = engine.RegionNlpEngine(ner_chunk_chars, ner_overlap_chars, ner_context_chars, ner_whole_chars)
         self._analyzer = engine.build_analyzer(recs, self._nlp)
         by_screen: dict[str | None, set[str]] = {}
@@ -174,7 +177,8 @@ class Pii(Mapper):
         for row, doc in zip(rows, text.take(rows).to_pylist()):
             results = engine.results_of(self._analyzer, doc, sorted(wanted[row]), self._nlp.artifacts(persons.get(row, [])))
             out[row] = [Span(r.start, r.end, r.entity_type, r.score) for r in results
-                        if r.entity_type in self.entities and r.score >= self.thresholds.get(r.entity_type, 0.0)]
+                        if r.entity_type in self.entities and r.score >= self.thresholds.get(r.entity_type, 0.0)
+                        and doc[r.start:r.end] not in self._allowed]
         return out
 
     def detect(self, batch: TextBatch) -> list[list[Span]]:
