@@ -601,18 +601,16 @@ def repeated_ids(parts: list[Part], text_column: str) -> tuple[dict[str, int], d
     """The ids that occur more than once in the parts -> their first location, and the files of
     those locations: a run's id check (run._duplicate_ids) in this process, for the samples that
     `inspect` and training read, where a repeated id made one document stand for another."""
-    first: dict[str, int] = {}
-    repeated: set[str] = set()
-    for part in parts:
-        keys, locations = part_ids(part, text_column, BATCH_ROWS)
-        for key, place in zip(keys, locations.tolist()):
-            if key in first:
-                repeated.add(key)
-                first[key] = min(first[key], place)
-            else:
-                first[key] = place
+    found = [part_ids(part, text_column, BATCH_ROWS) for part in parts]
+    keys = np.array([key for part_keys, _ in found for key in part_keys])
+    if not len(keys):
+        return {}, {}
+    unique, group, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    first = np.full(len(unique), np.iinfo(np.int64).max)
+    np.minimum.at(first, group, np.concatenate([places for _, places in found]))
+    repeated = {str(unique[i]): int(first[i]) for i in np.flatnonzero(counts > 1)}
     paths = {part.file_index: part.path for part in parts}
-    return {key: first[key] for key in repeated}, {first[key] >> 40: paths[first[key] >> 40] for key in repeated}
+    return repeated, {place >> 40: paths[place >> 40] for place in repeated.values()}
 
 
 def read_documents(spec: str, text_column: str = "text", limit: int | None = None, input_format: str = "auto",

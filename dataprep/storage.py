@@ -573,7 +573,8 @@ def delete_tree(uri: str) -> None:
     bucket (an output at a bucket's root: pyarrow refuses to delete a bucket)."""
     fs, path = resolve(uri)
     if fs.get_file_info(path).type == pafs.FileType.Directory:
-        at_root = is_remote(uri) and _split(uri)[0] in _BUCKETED and _split(uri)[2].strip("/") == ""
+        scheme, _, inside = _split(uri)
+        at_root = is_remote(uri) and scheme in _BUCKETED and not inside.strip("/")
         fs.delete_dir_contents(path) if at_root else fs.delete_dir(path)
 
 
