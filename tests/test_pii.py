@@ -196,8 +196,10 @@ def test_validators_reject_lookalikes(stage):
     assert [doc[s["start"]:s["end"]] for s in spans[0]] == ["4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00", "078-05-1121", "ops@example.com"]
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     # what Presidio's card pattern misses and ours adds: 12-digit Maestro, 15-digit JCB; never an IBAN's digits
-    doc = "Maestro 675977224863, JCB 213166224997363, IBAN IT70 R329 4571 4374 4776 9675 878"
-    assert ours("CREDIT_CARD", doc) == ["675977224863", "213166224997363"]
+    doc = "Maestro 675977224863 (printed 6759 7722 4863), JCB 213166224997363, IBAN IT70 R329 4571 4374 4776 9675 878"
+    assert ours("CREDIT_CARD", doc) == ["675977224863", "6759 7722 4863", "213166224997363"]
+    # twelve digits are a card only with Maestro's prefix: not a Luhn-valid 12 digits of Visa's
+    assert ours("CREDIT_CARD", "ref 4111 1111 1117 and 6759 7722 4863") == ["6759 7722 4863"]
 
 
 
@@ -328,6 +330,19 @@ def test_ner_reads_only_the_text_around_name_like_words():
     start = text.index("Margaret Thompson")
     assert ner.name_regions(text, 50).tolist() == [[start - 50, start + len("Margaret Thompson") + 50]]
     assert [(s.start, s.end) for s in ner.find_persons([text], 400, 100)[0]] == [(start, start + len("Margaret Thompson"))]
+
+
+def test_names_in_scripts_without_capitals_are_hints_and_names():
+    """Georgian, Arabic, Hebrew, CJK write names without capitals: a word of theirs is a name hint
+    in a long document (else the model never read it there, where Presidio reads all), and the
+    model's entity keeps its name (it ran "ნინო ბერიძე" into the next word, and the capitalised
+    "Pick" of "Pick-up" was all that was kept: a false alarm for a missed name)."""
+    filler = "we looked at the logs again this morning and nothing new turned up, so the plan stays as it was. " * 6
+    doc = filler + "the parcel is for ლევან გელაშვილი. delivery on monday. " + filler
+    assert [doc[s.start:s.end] for s in ner.find_persons([doc], 1000, 100, 30, whole=500)[0]] == ["გელაშვილი"]
+    assert ner.name_regions("abc " * 200 + "שלום דניאלה " + "abc " * 200, 30).tolist() == [[770, 841]]
+    short = "Signed: ნინო ბერიძე. Pick-up at noon."
+    assert [short[s.start:s.end] for s in ner.find_persons([short], 1000, 100, 30, whole=500)[0]] == ["ნინო ბერიძე"]
 
 
 def test_bad_parameters_are_configuration_errors():

@@ -268,6 +268,12 @@ def _capitalised_stop_words() -> frozenset[str]:
     return frozenset(w.capitalize() for w in STOP_WORDS if w.isalpha())
 
 
+#: a letter of a script that writes names without capitals (Arabic, Hebrew, CJK, Indic, Thai, ...:
+#: Unicode's "other letters"; and Georgian, whose everyday letters Unicode files as lower case)
+_UNCASED_LETTERS = r"\p{Lo}\p{Georgian}"
+#: a word in such a script: a name hint, as a capitalised word is in Latin script
+_UNCASED_WORD = regex.compile(rf"[{_UNCASED_LETTERS}][{_UNCASED_LETTERS}\p{{M}}]*")
+
 #: the local part of an e-mail address and its "@": the display name before an address may be
 #: in any case ("rachel duncan <rachel@...>", "subscribe tt-esco lcampbel@..."; read whole,
 #: Presidio reports both)
@@ -276,12 +282,14 @@ _LOCAL_PART = regex.compile(r"[^\s<>@]{1,64}@")
 
 def hints(text: str) -> np.ndarray:
     """(start, end, in_capitals) rows, by start: capitalised words and words in capitals
-    (in_capitals 1) that are no stop words ("The", "THE"), and the local parts of e-mail
+    (in_capitals 1) that are no stop words ("The", "THE"), words in scripts without capitals
+    (a name there has no other hint: "שלום דניאלה כהן"), and the local parts of e-mail
     addresses (found from each "@": a regex for them tried at every character costs more than
     the model saves)."""
     stops = _capitalised_stop_words()
     spans = [(*m.span(), m.group(1) is None) for m in _CAPITALISED.finditer(text)  # "The" is no hint, "Theo" and "The2" are
              if m.group().capitalize() not in stops or m.end() < len(text) and _WORD_CHAR.match(text, m.end())]
+    spans += [(*m.span(), False) for m in _UNCASED_WORD.finditer(text)]
     at, after = text.find("@"), 0
     while at >= 0:
         local = _LOCAL_PART.search(text, max(after, at - 64), at + 1)
@@ -292,7 +300,7 @@ def hints(text: str) -> np.ndarray:
 
 
 #: RE2 screen of documents that hold a name hint at all
-HINT_SCREEN = r"\p{Lu}[\p{Ll}\p{Lu}]|[^\s<>@]@"
+HINT_SCREEN = rf"\p{{Lu}}[\p{{Ll}}\p{{Lu}}]|[^\s<>@]@|[{_UNCASED_LETTERS}]"
 
 
 #: the name inside a PERSON span: capitalised words (and the particles of names), so that what
@@ -301,6 +309,8 @@ HINT_SCREEN = r"\p{Lu}[\p{Ll}\p{Lu}]|[^\s<>@]@"
 _NAME = regex.compile(r"\p{Lu}[\p{L}\p{M}'’.\-]*(?:[ \t]+(?:\p{Lu}[\p{L}\p{M}'’.\-]*|van|von|de|da|di|du|del|der|den|la|le|bin|ibn|al))*")
 #: a name the model found written all in lower case ("stacey hall", "markus b."): letters only
 _LOWER_NAME = regex.compile(r"\p{Ll}[\p{Ll}\p{M}'’\-]*(?:[ \t]+\p{Ll}[\p{Ll}\p{M}'’\-]*)*\.?")
+#: a name in a script without capitals ("بهار عبدالعلی", "ნინო ბერიძე"): its words, as the model found them
+_UNCASED_NAME = regex.compile(rf"{_UNCASED_WORD.pattern}(?:[ \t]+{_UNCASED_WORD.pattern}|['’\-]{_UNCASED_WORD.pattern})*")
 
 
 def chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
@@ -414,7 +424,7 @@ NOT_NAMES = {"tel", "fax", "phone", "mobile", "email", "e-mail", "mail", "contac
 _FIELD_LABEL = regex.compile(r"(?:^|\n)[ \t]*$")
 
 #: the precision guards on the model's PERSON entities, by the name reports give them
-NO_NAME = "no name in it"  # no capitalised word, nor letters only in lower case ("SMTP", a URL, "a37c2fc2")
+NO_NAME = "no name in it"  # no capitalised word, no word of a script without capitals, nor letters only in lower case ("SMTP", a URL, "a37c2fc2")
 ANNOUNCES = "a word announcing another entity"  # all that is left once NOT_NAMES are cut ("Tel", "Visa")
 TOO_SHORT = "shorter than 2 characters"
 FIELD_LABEL = "field label"  # one word alone at a line's start before a colon: score 0.4, under PERSON's 0.5 threshold
@@ -434,7 +444,9 @@ def _person_span(name: str, start: int, text: str) -> Span | Rejected:
     that rejects it. A field label comes back as a span scored FIELD_LABEL_SCORE (a transcript's
     speakers are found with `thresholds: {PERSON: 0.4}`)."""
     end = start + len(name)
-    match = _NAME.search(name) or _LOWER_NAME.fullmatch(name)
+    # the first name-like run: "ნინო ბერიძე. Pick" is a Georgian name the model ran into the next word
+    cased, uncased = _NAME.search(name), _UNCASED_NAME.search(name)
+    match = min((m for m in (cased, uncased) if m), key=lambda m: m.start(), default=None) or _LOWER_NAME.fullmatch(name)
     if match is None:
         return Rejected(start, end, NO_NAME)
     found = match.group().removesuffix("'s").removesuffix("’s").rstrip(" .-")

@@ -316,8 +316,9 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-#: how card numbers are printed in groups: 4-4-4-4 (most), 4-6-5 (Amex), 4-6-4 (Diners), 4-4-4-4-3 (19 digits)
-_CARD_LAYOUTS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1), (4, 4, 4, 3)}
+#: how card numbers are printed in groups: 4-4-4-4 (most), 4-6-5 (Amex), 4-6-4 (Diners), 4-4-4-4-3 (19 digits),
+#: 4-4-4 (12-digit Maestro: _check_card lets 12 digits through for Maestro's prefixes only)
+_CARD_LAYOUTS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4), (4, 4, 4, 1), (4, 4, 4, 3)}
 
 
 def _check_card(match: re.Match, text: str) -> list[tuple[int, int, float]]:
