@@ -42,6 +42,8 @@ def test_unknown_parameter_names_the_valid_ones(tmp_path, capsys):
     ("stages:\n  - length: {min_words: three}\n", "min_words: expected"),
     ("stages:\n  - length: {min_words: -1}\n", "min_words must be >= 0"),
     ("stages:\n  - normalize: {form: NFX}\n", "form must be one of"),
+    ("stages:\n  - minhash_dedup: {threshold: 0.8, num_perm: 4}\n", "threshold 0.8 with num_perm 4: datasketch finds no bands x rows"),
+    ("stages:\n  - line_dedup: {min_words_left: -1}\n", "min_words_left must be >= 0, not -1"),
     ("stages: [normalize\n", "not valid YAML"),
     ("stages: []\n", "'stages' must be a non-empty list"),
     ("stagse:\n  - normalize: {}\n", "'stages' must be a non-empty list"),

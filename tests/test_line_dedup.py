@@ -74,6 +74,35 @@ def test_a_line_repeated_within_one_document_is_kept_once_there():
     assert sentences.batch.table["text"][0].as_py() == f"{footer}\nA line of its own, long enough to count"  # 3 footers: a passage
 
 
+def test_a_document_left_without_text_is_removed_whatever_min_words_left():
+    """The one rule of rewriting stages (`emptied`): with `min_words_left: 0` a document all of
+    whose lines another document holds was kept with no text at all."""
+    import pytest
+
+    from dataprep.stages.base import TextBatch
+    from dataprep.stages.line_dedup import LineDedup
+
+    lines = ["All rights reserved by the example company", "Sign up for our weekly newsletter today"]
+    table = pa.table({"id": ["a", "b"], "text": pa.array(["A page of its own.\n" + "\n".join(lines), "\n".join(lines)], pa.large_string())})
+    stage = LineDedup(min_words_left=0)
+    decided = stage.decide(TextBatch(table), pa.table({"id": ["b", "b"], "line": stage.keys(TextBatch(table))["line"].to_numpy()[-2:]}))
+    assert decided.reasons.tolist() == [None, "line_dedup.emptied"]
+    assert decided.details[1] == {"units_removed": 2, "words_left": 0}
+    with pytest.raises(ValueError, match="min_words_left must be >= 0"):
+        LineDedup(min_words_left=-1)
+
+
+def test_max_count_documents_keep_a_span_the_smallest_ids():
+    """`max_count: 2` kept a line held by two documents in both, and one held by three only in the
+    first: a third copy took it from the second."""
+    from dataprep.stages.line_dedup import _repeats
+
+    keys = pa.table({"part": [0, 1, 2, 0, 1], "id": ["m2", "m3", "m1", "x1", "x2"], "line": [7, 7, 7, 9, 9]})
+    assert _repeats(keys, 2).to_pylist() == [{"part": 1, "id": "m3", "line": 7}]
+    assert sorted(r["id"] for r in _repeats(keys, 1).to_pylist()) == ["m2", "m3", "x2"]
+    assert _repeats(keys.slice(0, 0), 1).num_rows == 0
+
+
 def test_sentence_cuts_lose_no_character_of_the_text():
     """Sentences were cut at a noncharacter, U+FFFF, dropped from a document that held it."""
     from dataprep import text as textutil

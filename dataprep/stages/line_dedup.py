@@ -6,8 +6,9 @@ is `span` consecutive units of a document (datatrove's sentence dedup uses 3 sen
 common sentence alone is not a duplicate but a repeated passage is). Each span of at least
 `min_line_chars` characters is hashed (lower-cased, whitespace collapsed); Ray Data counts,
 corpus-wide (hash-partitioned by span), how many documents hold each span; the units of a span
-held by more than `max_count` documents are removed from every document but the one with the
-smallest id (deterministic, independent of sharding): a decision per (document, span) to drop.
+held by more than `max_count` documents are removed from every document but the `max_count`
+with the smallest ids (deterministic, independent of sharding): a decision per (document, span)
+to drop.
 Within a document, a span's repeats after its first are removed too (C4's "local duplicate"
 lines; `within_document: false` keeps them). A document left with fewer than `min_words_left`
 words is removed as `line_dedup.too_little_left`.
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 
 from dataprep import resolution
 from dataprep import text as textutil
-from dataprep.stages.base import Decisions, Global, TextBatch, register
+from dataprep.stages.base import Decisions, Global, TextBatch, emptied, register
 
 # span hashes travel as int64 (the 64 hash bits reinterpreted): Ray Data sorts uint64 as objects
 KEY_SCHEMA = pa.schema([("id", pa.string()), ("line", pa.int64())])
@@ -56,7 +57,7 @@ class LineDedup(Global):
 
     def __init__(
         self,
-        max_count: int = 1,  # documents that may hold the same span (C4 keeps one occurrence)
+        max_count: int = 1,  # documents that may hold the same span, the smallest ids (C4 keeps one occurrence)
         min_line_chars: int = 20,  # shorter spans ("Yes.", "Home") are too generic to call duplicates
         min_words_left: int = 5,  # a document reduced below this is no longer a document
         unit: str = "line",  # "line" (C4) or "sentence" (datatrove's sentence dedup)
@@ -69,6 +70,8 @@ class LineDedup(Global):
             raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
         if span < 1:
             raise ValueError(f"span must be >= 1, not {span}")
+        if min_words_left < 0:
+            raise ValueError(f"min_words_left must be >= 0, not {min_words_left}")
         self.max_count = max_count
         self.min_line_chars = min_line_chars
         self.min_words_left = min_words_left
@@ -120,6 +123,7 @@ class LineDedup(Global):
         removed = textutil.per_doc(spans.parent, drop.astype(float), n).astype(np.int32)
         words_left = textutil.list_lengths(textutil.split_words(new_text))
         reasons = np.where((removed > 0) & (words_left < self.min_words_left), f"{self.name}.too_little_left", None).astype(object)
+        reasons = emptied(self.name, batch, new_text, reasons)  # with min_words_left 0
         details = [{"units_removed": int(r), "words_left": int(w)} if reason else None
                    for r, w, reason in zip(removed, words_left, reasons)]
         out = batch.with_text(new_text).with_columns({"line_dedup_removed": pa.array(removed, pa.int32())})
@@ -148,9 +152,10 @@ def _repeated_in_document(spans: Spans) -> np.ndarray:
 
 def _repeats(keys: pa.Table, max_count: int) -> pa.Table:
     """The spans of one hash partition that more than `max_count` documents hold: one decision
-    per document holding one, but the document with the smallest id."""
-    groups = keys.group_by("line").aggregate([("id", "min"), ("id", "count")])
-    groups = groups.filter(pc.greater(groups["id_count"], max_count))
-    repeats = keys.join(groups, "line", join_type="inner")
-    repeats = repeats.filter(pc.not_equal(repeats["id"], repeats["id_min"]))
+    per document holding one, but the `max_count` documents with the smallest ids (C4: one)."""
+    keys = keys.sort_by([("line", "ascending"), ("id", "ascending")])
+    line = keys["line"].to_numpy()
+    first = np.flatnonzero(np.concatenate([[True], line[1:] != line[:-1]])) if len(line) else np.zeros(0, np.int64)
+    rank = np.arange(len(line)) - np.repeat(first, np.diff(np.append(first, len(line))))  # place among the span's holders
+    repeats = keys.filter(pa.array(rank >= max_count))
     return pa.table({"part": repeats["part"], "id": repeats["id"], "line": repeats["line"]})

@@ -124,7 +124,11 @@ class MinhashDedup(Global):
         if bands is None and threshold is not None:
             from datasketch import MinHashLSH  # here: datasketch's import is 0.4 s of a driver that only checks the YAML
 
-            lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+            try:
+                lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+            except ValueError as exc:  # datasketch's words name neither parameter ("The number of bands are too small (b < 2)")
+                raise ValueError(f"threshold {threshold} with num_perm {num_perm}: datasketch finds no bands x rows ({exc}); "
+                                 "raise num_perm or give bands and rows") from None
             bands, rows = lsh.b, lsh.r
         elif bands is None:
             bands, rows = FINEWEB_BANDS
