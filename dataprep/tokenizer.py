@@ -73,6 +73,15 @@ class Tokenizer:
             self.eos_id = self._hf.token_to_id(found[0]) if found else -1
             self.eos = found[0] if found else None
 
+    def eos_is_special(self) -> bool:
+        """Whether the end-of-document token is of a kind no text is encoded into: a SentencePiece
+        control symbol, or a tokenizer.json added token marked special (never matched in the input:
+        see _load). A user symbol, a byte piece or a plain piece of the vocabulary is made from text."""
+        if self.family == SENTENCEPIECE:
+            return self._sp.is_control(self.eos_id)
+        added = self._hf.get_added_tokens_decoder().get(self.eos_id)
+        return added is not None and added.special
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         if self.family == SENTENCEPIECE:
             return self._sp.encode(texts, out_type=int, num_threads=1)  # Ray already runs one task per core

@@ -284,6 +284,8 @@ def test_nothing_left_to_train_on(ray_session, tmp_path):
     stats = run_pipeline(stages, SAMPLES / "shard-00.parquet", tmp_path / "o")
     assert stats["invariant_ok"] and stats["output"]["removed"] == 315
     assert "no documents reached train_tokenizer" in stats["outputs"]["train_tokenizer"]["error"]
+    # the card says it too (docs/tokenization.md lists it as an output; there was no tokenizer/ folder)
+    assert json.loads((tmp_path / "o" / "tokenizer" / "card.json").read_text()) == {"error": stats["outputs"]["train_tokenizer"]["error"]}
     assert stats["outputs"]["tokenize"] == {"documents": 0, "tokens": 0, "dtype": None}
     assert len(TokenDataset(tmp_path / "o" / "tokens")) == 0
 
@@ -434,19 +436,43 @@ def test_the_shards_dtype_follows_the_largest_id_not_the_number_of_entries(tmp_p
         Tokenize(tokenizer=str(path), dtype="uint16")
 
 
-@pytest.mark.parametrize("case", ["eos matched in text", "not a tokenizer", "not a model"])
+@pytest.mark.parametrize("case", ["eos matched in text", "cannot encode", "not a tokenizer", "not a model"])
 def test_tokenizers_that_cannot_be_used_are_one_line_errors(tmp_path, case):
     """An end of document the encoder also makes from text (an added token not marked special: a
-    document quoting "</s>" would be cut there), or a file the library cannot read: a
-    configuration error naming the file, before any document is read."""
+    document quoting "</s>" would be cut there), a tokenizer that raises on text (a WordLevel
+    vocabulary without its unknown token: it was an internal error that said to resume), or a file
+    the library cannot read: a configuration error naming the file, before any document is read."""
     if case == "eos matched in text":
         path, message = _word_level(tmp_path / "tokenizer.json", {"[UNK]": 0, "a": 1, "b": 3}, special=False), "also matched in text"
+    elif case == "cannot encode":
+        path, message = _word_level(tmp_path / "tokenizer.json", {"a": 1, "b": 3}), "cannot encode text .*Missing \\[UNK\\]"
     else:
         path = tmp_path / ("tokenizer.json" if case == "not a tokenizer" else "tokenizer.model")
         path.write_text('{"not": "a tokenizer"}' if case == "not a tokenizer" else "plain text\n")
         message = "is not a readable " + ("tokenizer.json" if case == "not a tokenizer" else "SentencePiece model")
     with pytest.raises(ConfigError, match=message):
         pipeline.from_dict({"input": "samples/", "output": "out/x", "stages": [{"tokenize": {"tokenizer": str(path)}}]})
+
+
+def test_an_end_of_document_made_from_text_anywhere_is_refused(tmp_path):
+    """Only a special token ends documents: a plain piece of a byte-level BPE is made from text
+    after a bracket or a newline but not between words ("tion" vs "Ġ..."), and the check, which
+    tried it between words only, let 24 of 166 documents hold an end of document inside them."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from dataprep.stages.tokenize import Tokenize
+    from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer
+    from dataprep.tokenizer import Tokenizer
+
+    texts = pq.read_table(SAMPLES / "shard-00.parquet", columns=["text"])["text"].combine_chunks()
+    name, model = TrainTokenizer(model_type="byte_level_bpe", vocab_size=600).train(TextFeed(iter([texts.cast(pa.large_string())])))
+    path = tmp_path / name
+    path.write_bytes(model)
+    plain = (t for t in HFTokenizer.from_file(str(path)).get_vocab() if t.isalpha() and len(t) >= 3)
+    hidden = [t for t in plain if (tok := Tokenizer(path, t)).eos_id not in tok.encode([f"a {t} b"])[0] and tok.eos_id in tok.encode([f"({t})"])[0]]
+    assert hidden
+    with pytest.raises(ValueError, match="also matched in text"):
+        Tokenize(tokenizer=str(path), eos=hidden[0])
 
 
 def test_byte_level_user_symbols_are_pieces_of_text(tmp_path):
@@ -496,3 +522,19 @@ def test_a_sample_of_lines_all_too_long_says_so(ray_session, tmp_path):
     pq.write_table(pa.table({"text": [" ".join(t.split()) for t in texts if len(t) > 200]}), one_line)
     stats = run_pipeline([{"train_tokenizer": {**SMALL, "max_sentence_length": 100}}], one_line, tmp_path / "o")
     assert "longer than max_sentence_length (100 bytes" in stats["outputs"]["train_tokenizer"]["error"]
+
+
+def test_the_same_sample_trains_the_same_sentencepiece_model_on_any_machine(monkeypatch):
+    """SentencePiece's model depends on its thread count, which was the machine's core count: the
+    same data, pipeline and seed gave another vocabulary on a machine with more cores."""
+    import os
+
+    from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer
+
+    texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks().cast(pa.large_string())
+                              for f in sorted(SAMPLES.glob("shard-0[01].parquet"))])
+    models = set()
+    for cores in (1, 2):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        models.add(TrainTokenizer(vocab_size=2000).train(TextFeed(iter([texts])))[1])
+    assert len(models) == 1

@@ -71,11 +71,15 @@ class Tokenize(Writer):
         if self.append_eos and loaded.eos_id < 0:
             raise ValueError(f"tokenizer {loaded.path} has no end-of-document token{f' {self.eos!r}' if self.eos else ''}; "
                              "name one with eos, or set append_eos: false")
-        if self.append_eos and loaded.eos_id in loaded.encode([f"a {loaded.eos} b"])[0]:
-            # a user symbol, or an added token not marked special: a document quoting it would hold an end of document
+        try:  # a special token the model's vocabulary also holds could still be made from text: tried once
+            encoded = loaded.encode([f"a {loaded.eos} b" if self.append_eos else "a b"])
+        except Exception as exc:  # noqa: BLE001 (the libraries' own: "WordLevel error: Missing [UNK] token from the vocabulary")
+            raise ValueError(f"tokenizer {loaded.path} cannot encode text ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if self.append_eos and (not loaded.eos_is_special() or any(loaded.eos_id in ids for ids in encoded)):
+            # a user symbol, a piece of the vocabulary, an added token not marked special: a document holding it would hold an end of document
             raise ValueError(f"tokenizer {loaded.path}: its end-of-document token {loaded.eos!r} is also matched in text, so a "
-                             "document that contains it would be cut there; name another with eos, or remove it from the "
-                             "tokenizer's user symbols")
+                             "document that contains it would be cut there; name a special token with eos, or remove it from "
+                             "the tokenizer's user symbols")
         return loaded
 
     def _dtype(self, tokenizer: Tokenizer) -> np.dtype:
