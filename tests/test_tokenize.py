@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -153,12 +154,14 @@ def test_existing_tokenizer_by_path(ray_session, tmp_path, source, tmp_path_fact
 
         hf = Tokenizer.from_file(str(model))
         encode = lambda text: hf.encode(text, add_special_tokens=False).ids  # noqa: E731
-    stats = run_pipeline([{"tokenize": {"tokenizer": str(model)}}], shard, tmp_path / "o")
+    # given relative to where dataprep runs: the manifest names it whole, so it is found from anywhere
+    stats = run_pipeline([{"tokenize": {"tokenizer": os.path.relpath(model)}}], shard, tmp_path / "o")
     assert stats["invariant_ok"] and stats["outputs"]["tokenize"]["documents"] == 315
     manifest = json.loads((tmp_path / "o" / "tokens" / "manifest.json").read_text())
     import hashlib
 
     assert manifest["tokenizer"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert manifest["tokenizer"]["path"] == str(model)
     ds = TokenDataset(tmp_path / "o" / "tokens")
     texts = read_folder(tmp_path / "o" / "kept")["text"].to_pylist()
     assert [ds[i].tolist() for i in range(len(ds))] == [encode(t) + [manifest["tokenizer"]["eos_id"]] for t in texts]
@@ -527,8 +530,6 @@ def test_a_sample_of_lines_all_too_long_says_so(ray_session, tmp_path):
 def test_the_same_sample_trains_the_same_sentencepiece_model_on_any_machine(monkeypatch):
     """SentencePiece's model depends on its thread count, which was the machine's core count: the
     same data, pipeline and seed gave another vocabulary on a machine with more cores."""
-    import os
-
     from dataprep.stages.train_tokenizer import TextFeed, TrainTokenizer
 
     texts = pa.concat_arrays([pq.read_table(f, columns=["text"])["text"].combine_chunks().cast(pa.large_string())

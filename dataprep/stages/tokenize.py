@@ -136,7 +136,7 @@ class Tokenize(Writer):
             "dtype": self._dtype(tokenizer).name if tokenizer else None,
             "append_eos": self.append_eos,
             "tokenizer": None if tokenizer is None else {
-                "path": str(tokenizer.path), "family": tokenizer.family, "sha256": tokenizer.sha256,
+                "path": storage.normalize(tokenizer.path), "family": tokenizer.family, "sha256": tokenizer.sha256,
                 "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id},
             "shards": shards,
         }
