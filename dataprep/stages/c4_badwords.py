@@ -1,9 +1,13 @@
 """`c4_badwords`: C4's bad-words filter (Raffel et al. 2020): drop pages holding a listed word.
 
 The lists are LDNOOBW's, 26 languages, shipped in dataprep/badwords (CC BY 4.0, see the NOTICE
-there); `extra_files` adds your own (one word or phrase per line). Words match whole (a letter
-or digit on either side means no match, in any script), case-insensitive; for languages written
-without spaces (zh, ja, th, ko) any occurrence matches, as in C4/mC4.
+there); `extra_files` adds your own (one word or phrase per line). As in C4/mC4 (TFDS c4_utils;
+datatrove's C4BadWordsFilter does the same): the page's text is lower-cased and the entries are
+matched as written (so an entry with a capital, as 61 of the Spanish list's, never matches: write
+your own lists in lower case); words match whole (a letter or digit on either side means no
+match, in any script), except in Japanese, Thai and Chinese, written without spaces, where any
+occurrence matches; mC4's allowlist leaves out the entries that are common parts of words there
+("性" in 可能性, "sm"), each of which removed over a tenth of its language's pages.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ import pyarrow.compute as pc
 from dataprep.stages.base import Filter, TextBatch, register
 
 LISTS = Path(__file__).resolve().parents[1] / "badwords"
-UNSPACED = {"zh", "ja", "th", "ko"}
+#: languages whose lists match inside words (TFDS c4_utils: ja, th, zh; Korean is written with spaces)
+UNSPACED = {"zh", "ja", "th"}
+#: mC4's entries left out, by language (TFDS c4_utils _BADWORDS_ALLOWLIST)
+ALLOWED = {"ja": {"sm", "グロ", "女の子"}, "zh": {"性"}}
+#: fastText's codes for languages whose lists are filed under another (Filipino is Tagalog: `tl`)
+LIST_OF = {"tl": "fil"}
 
 
 def available() -> list[str]:
@@ -30,7 +39,7 @@ def available() -> list[str]:
 @functools.cache
 def _words(path: str) -> tuple[str, ...]:
     lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return tuple(w.strip().lower() for w in lines if w.strip() and not w.startswith("#"))
+    return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
 @register
@@ -59,12 +68,13 @@ class C4Badwords(Filter):
         return {"language"} if self.language == "auto" else set()
 
     def _pattern(self, language: str) -> str | None:
-        words = list(_words(str(LISTS / f"{language}.txt"))) if language in available() else []
+        language = LIST_OF.get(language, language)
+        words = set(_words(str(LISTS / f"{language}.txt"))) - ALLOWED.get(language, set()) if language in available() else set()
         for path in self.extra_files:
-            words += _words(path)
+            words.update(_words(path))
         if not words:
             return None
-        alternation = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+        alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
         if language in UNSPACED:
             return f"(?P<word>{alternation})"
         return rf"(?:^|[^\p{{L}}\p{{N}}_])(?P<word>{alternation})(?:$|[^\p{{L}}\p{{N}}_])"
