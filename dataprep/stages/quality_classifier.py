@@ -10,7 +10,9 @@ LLaMA data recipes filter the same way, with Wikipedia/books as the positive sid
 from __future__ import annotations
 
 import functools
+import mmap
 import random
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,51 @@ from dataprep.documents import read_texts
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 POSITIVE, NEGATIVE = "__label__reference", "__label__crawl"
+
+
+#: the first four bytes of a fastText model file (fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32)
+FASTTEXT_MAGIC = 793712314
+
+
+def model_problem(path: str) -> str | None:
+    """Why `path` is no model this stage can use, or None; read from the file's layout, because
+    fastText's loader loops for ever on a file cut short in its dictionary (it reads each word up
+    to a NUL that never comes) and raises a bare ValueError on any other file."""
+    stat = Path(path).stat()
+    return _model_problem(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache  # once per process and version of the file: every task builds the stage
+def _model_problem(path: str, size: int, mtime: int) -> str | None:
+    cut = "cut short: not a whole fastText model"
+    with open(path, "rb") as handle:
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    # the header (magic, version, 12 int32 arguments and a double), then the dictionary's counts
+    if len(data) < 92 or struct.unpack_from("<i", data, 0)[0] != FASTTEXT_MAGIC:
+        return "not a fastText model"
+    entries, _, _, _, pruned = struct.unpack_from("<iiiqq", data, 64)
+    at, labels = 92, []
+    for _ in range(entries):  # each: the word, NUL, its int64 count, its int8 type (1: a label)
+        end = data.find(b"\0", at)
+        if end < 0 or end + 10 > len(data):
+            return cut
+        if data[end + 9] == 1:
+            labels.append(bytes(data[at:end]).decode("utf-8", "replace"))
+        at = end + 10
+    if sorted(labels) != sorted([POSITIVE, NEGATIVE]):
+        shown = ", ".join(labels[:3]) + (f", ... ({len(labels)} labels)" if len(labels) > 3 else "")
+        return f"its labels are {shown or 'none'}, not {POSITIVE} and {NEGATIVE}: train it with `dataprep train-quality`"
+    at += 8 * max(pruned, 0)
+    for _ in ("input", "output"):  # each: quantized or not, then a dense matrix's rows, columns and floats
+        if at + 1 > len(data):
+            return cut
+        if data[at]:
+            return None  # a quantized model (.ftz): the rest of its layout is not followed
+        if at + 17 > len(data):
+            return cut
+        rows, columns = struct.unpack_from("<qq", data, at + 1)
+        at += 17 + 4 * rows * columns
+    return None if at == len(data) else cut
 
 
 @functools.cache
@@ -53,8 +100,12 @@ class QualityClassifier(Filter):
     ):
         if not Path(model).is_file():
             raise ValueError(f"model file not found: {model} (train one with `dataprep train-quality`)")
+        if problem := model_problem(model):
+            raise ValueError(f"model {model}: {problem}")
         if not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be within 0..1, not {threshold}")
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1, not {max_chars}")
         self.model = str(Path(model).resolve())
         self.threshold = threshold
         self.max_chars = max_chars
@@ -68,6 +119,7 @@ class QualityClassifier(Filter):
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         labels, probs = load_model(self.model).predict(model_lines(batch.text, self.max_chars), k=2)
         score = np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float32)
+        np.clip(score, 0.0, 1.0, out=score)  # fastText's softmax adds 1e-5 to each probability: 1.00001
         return {"quality_score": score}
 
     def threshold_rules(self) -> list[Threshold]:
@@ -99,6 +151,8 @@ def train(positive: str, negative: str, output: str, epoch: int = 10, seed: int 
         handle.flush()
         model = fasttext.train_supervised(input=handle.name, epoch=epoch, lr=0.5, wordNgrams=2, dim=50,
                                           minCount=2, thread=1, seed=seed, verbose=0)
+    if sorted(model.get_labels()) != sorted([POSITIVE, NEGATIVE]):  # one document a side: the held-out split took one
+        raise ValueError(f"too few documents to learn both classes ({size} a side; the model learned {model.get_labels()})")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     model.save_model(output)
     predicted, _ = model.predict(model_lines(pa.array([t for _, t in test], pa.large_string()), max_chars), k=1)
