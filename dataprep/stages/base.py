@@ -172,6 +172,15 @@ def non_negative(**thresholds: Any) -> None:
     _refuse(lambda value: value < 0, "must be >= 0", thresholds)
 
 
+def in_order(**bounds: Any) -> None:
+    """A one-line error for a minimum above its maximum (given as min_X=..., max_X=..., in pairs):
+    no document could pass both rules. Values that are not numbers (a profile's) pass."""
+    for name, low in bounds.items():
+        high = bounds.get("max_" + name.removeprefix("min_")) if name.startswith("min_") else None
+        if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+            raise ValueError(f"{name} ({low}) is above max_{name.removeprefix('min_')} ({high}): no document could pass both")
+
+
 def shares(**thresholds: Any) -> None:
     """As non_negative, for bounds on a share (of lines, words or characters), which is at most 1:
     a bound above 1 decides as 1 does (a minimum removes every document, a maximum none)."""

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dataprep import languages, spans
 from dataprep import text as textutil
 from dataprep.spans import Span
-from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register, shares
+from dataprep.stages.base import Filter, TextBatch, Threshold, in_order, non_negative, register, shares
 
 
 class Profile:
@@ -79,6 +79,8 @@ class GopherQuality(Filter):
         non_negative(min_words=min_words, max_words=max_words, min_mean_word_length=min_mean_word_length,
                      max_mean_word_length=max_mean_word_length, max_symbol_word_ratio=max_symbol_word_ratio,
                      min_stop_words=min_stop_words)
+        in_order(min_words=min_words, max_words=max_words, min_mean_word_length=min_mean_word_length,
+                 max_mean_word_length=max_mean_word_length)
         shares(max_bullet_lines_ratio=max_bullet_lines_ratio, max_ellipsis_lines_ratio=max_ellipsis_lines_ratio,
                min_alpha_words_ratio=min_alpha_words_ratio)
         self.min_words, self.max_words = min_words, max_words

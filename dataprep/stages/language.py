@@ -50,6 +50,10 @@ class Language(Filter):
     ):
         if not 0 <= min_score < 1:  # scores are at most 1 (see measure): a bound of 1 would remove every document
             raise ValueError(f"min_score must be at least 0 and below 1 (a score must exceed it), not {min_score}")
+        if languages == []:
+            raise ValueError("languages is empty, which would remove every document: name the codes to keep, or null to tag only")
+        if max_chars is not None and max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1, or null for the whole text, not {max_chars}")
         if languages is not None:
             known = set(model_languages())
             unknown = [code for code in languages if code not in known]

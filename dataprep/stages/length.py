@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, in_order, non_negative, register
 
 
 @register
@@ -21,6 +21,7 @@ class Length(Filter):
         max_words: int | None = None,  # Gopher uses 100,000 (gopher_quality); off here
     ):
         non_negative(min_chars=min_chars, max_chars=max_chars, min_words=min_words, max_words=max_words)
+        in_order(min_chars=min_chars, max_chars=max_chars, min_words=min_words, max_words=max_words)
         self.min_chars, self.max_chars = min_chars, max_chars
         self.min_words, self.max_words = min_words, max_words
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.stages.base import Filter, TextBatch, Threshold, register
+from dataprep.stages.base import Filter, TextBatch, Threshold, non_negative, register
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 BUCKETS = ("head", "middle", "tail")
@@ -67,8 +67,9 @@ class Perplexity(Filter):
             raise ValueError(f"no perplexity model {model!r}; shipped: {', '.join(available()) or 'none'}")
         if keep_buckets is not None and set(keep_buckets) - set(BUCKETS):
             raise ValueError(f"keep_buckets must be among {', '.join(BUCKETS)}, not {keep_buckets}")
-        if cutoffs is not None and (len(cutoffs) != 2 or cutoffs[0] > cutoffs[1]):
-            raise ValueError(f"cutoffs must be two increasing numbers, not {cutoffs}")
+        if cutoffs is not None and (len(cutoffs) != 2 or not 0 <= cutoffs[0] <= cutoffs[1]):
+            raise ValueError(f"cutoffs must be two increasing perplexities (>= 0), not {cutoffs}")
+        non_negative(max_perplexity=max_perplexity)
         self.model = model
         self.max_perplexity = max_perplexity
         self.keep_buckets = keep_buckets
