@@ -3,8 +3,12 @@
 `dataprep train-quality --positive REF --negative RAW --output model.bin` trains a supervised
 fastText classifier offline: REF is text you want more of (edited prose: manuals, books,
 encyclopaedias), RAW is the crawl. The stage scores every document with the probability of the
-"reference" label (`quality_score`) and keeps those at or above `threshold` (GPT-3 and the
-LLaMA data recipes filter the same way, with Wikipedia/books as the positive side).
+"reference" label (`quality_score`) and keeps those at or above `threshold`, as LLaMA's recipe
+filters with its Wikipedia-references classifier. GPT-3 scored the same way (WebText, Wikipedia
+and books as the positive side) but kept a document when a Pareto draw (alpha 9) exceeded 1 -
+score, so some low scores pass; a fixed threshold keeps the decision reproducible and explainable.
+The model is fastText's supervised one at its default 2 M hash buckets x 50 dimensions: ~400 MB,
+loaded once per worker process.
 """
 
 from __future__ import annotations
