@@ -10,7 +10,7 @@ import pytest
 from dataprep.errors import ConfigError
 from dataprep.pipeline import build_stage
 from dataprep.stages.base import TextBatch
-from dataprep.stages.keywords import BOILERPLATE, COOKIE_BANNER, Keywords
+from dataprep.stages.keywords import BOILERPLATE, COOKIE_BANNER, HTML_ELEMENTS, Keywords
 from dataprep.stages.normalize import Normalize
 
 
@@ -78,6 +78,24 @@ def test_html_and_links_are_stripped():
     assert "<" not in result and "http" not in result and "www." not in result and "tracking" not in result
     assert "Die Bibliothek öffnet um 9 Uhr." in result and "Ende" in result
     assert set(out.batch.table["keywords_fixes"][0].as_py()) == {"html", "links"}
+
+
+def test_only_html_elements_are_tags(sample_docs):
+    """Angle brackets around a word are text in manuals: "apt-get install <package>" lost its
+    argument (36 documents of samples/ lost `<package>`, `<stdin>`, `<COPYRIGHT HOLDER>`, ...)."""
+    texts = ["Run apt-get install <package> as root, then read <stdin>.\n<B>Bold</B> and <Div Class='x'>boxed</div>.",
+             "Copyright <COPYRIGHT HOLDER>; press <Tab> or <leader> to go on."]
+    out = Keywords(drop_boilerplate_lines=False).apply(TextBatch(pa.table({"id": ["a", "b"], "text": pa.array(texts, pa.large_string())})))
+    assert out.batch.text.to_pylist() == ["Run apt-get install <package> as root, then read <stdin>.\nBold and boxed.", texts[1]]
+    # samples/: e-mail addresses written "<thomas at apestaart dot org>", vim's "<C-W>", "<package>"
+    bracketed = re.compile(r"<([A-Za-z][A-Za-z0-9 _-]*)>")
+
+    def words(texts: list[str]) -> list[str]:
+        return [m for t in texts for m in bracketed.findall(t) if m.split()[0].lower() not in HTML_ELEMENTS]
+
+    before = words(sample_docs.column("text").to_pylist())
+    out = Keywords(drop_boilerplate_lines=False).apply(TextBatch(sample_docs.select(["id", "text"]))).batch.text.to_pylist()
+    assert len(before) > 50 and words(out) == before
 
 
 def test_bad_parameters_are_config_errors(tmp_path):

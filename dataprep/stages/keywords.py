@@ -19,7 +19,17 @@ import pyarrow.compute as pc
 from dataprep import text as textutil
 from dataprep.stages.base import LineFilter, TextBatch, register
 
-HTML_TAG = r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]{0,500})?/?>|<!--(?s:.*?)-->"
+#: the elements of HTML (WHATWG's, the obsolete ones still met in pages, and svg/math): only their
+#: tags are markup; "<package>", "<stdin>" and "<COPYRIGHT HOLDER>" are text (a manual's argument)
+HTML_ELEMENTS = (
+    "a abbr acronym address applet area article aside audio b base basefont bdi bdo big blink blockquote body br button "
+    "canvas caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl dt em embed fieldset "
+    "figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins "
+    "kbd label legend li link main map mark marquee math menu meta meter nav nobr noframes noscript object ol optgroup option "
+    "output p param picture pre progress q rp rt ruby s samp script search section select slot small source span strike "
+    "strong style sub summary sup svg table tbody td template textarea tfoot th thead time title tr track tt u ul var video wbr"
+).split()
+HTML_TAG = rf"</?(?i:{'|'.join(HTML_ELEMENTS)})(\s[^<>]{{0,500}})?/?>|<!--(?s:.*?)-->"
 LINK = r"\b(https?://|www\.)[^\s<>\"')\]]+"
 # Whole lines that are page chrome. Short by construction: a sentence that mentions "cookies"
 # is content; a line that *is* a cookie button is not.
