@@ -90,3 +90,12 @@ def test_mojibake_in_decomposed_text_is_repaired_as_in_composed_text():
     out = Normalize().apply(TextBatch(pa.table({"id": ["a", "b", "c"], "text": pa.array(texts, pa.large_string())}))).batch
     assert out.text.to_pylist() == ["Die Mäscot im Hauptmenü ist schön."] * 2 + ["Café crème, à la carte."]
     assert out.table["normalize_fixes"].to_pylist()[2] == ["nfc"]
+
+
+def test_utf8_read_in_another_code_page_is_repaired_not_cut():
+    """A dash's UTF-8 bytes read as Windows-1257 ("ā" and two C1 controls) matched no hint, and
+    stripping the controls left "airāhere's" (hellogiggles.com, trafilatura's test pages); a C1
+    control, which no text writes, sends the document to ftfy too. A NEL stays a line break."""
+    texts = ["It was in the air\u0101\x80\x94here's what happened next.", "First line\u0085second line"]
+    out = Normalize().apply(TextBatch(pa.table({"id": ["a", "b"], "text": pa.array(texts, pa.large_string())}))).batch
+    assert out.text.to_pylist() == ["It was in the air\u2014here's what happened next.", "First line\nsecond line"]

@@ -20,10 +20,12 @@ from dataprep import text as textutil
 from dataprep.stages.base import Mapper, TextBatch, register
 
 # A UTF-8 lead byte shown as a Latin-1 character followed by a continuation byte shown as
-# Latin-1 or cp1252: the fingerprint of mojibake. Cheap to test for over the whole batch; only
-# documents that match go through ftfy (which is Python, and decides whether it really is).
+# Latin-1 or cp1252: the fingerprint of mojibake; or a C1 control character anywhere, which no
+# text writes, and which is what is left of UTF-8 read in another single-byte code page ("ā\x80\x94"
+# for "—" read as Windows-1257: stripping the controls left "ā"). Cheap to test for over the whole
+# batch; only documents that match go through ftfy (which is Python, and decides whether it really is).
 _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
-MOJIBAKE_HINT = f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_HIGH}]"
+MOJIBAKE_HINT = f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_HIGH}]|[\u0080-\u0084\u0086-\u009f]"  # not NEL: a line break
 MOJIBAKE_SEARCH = re.compile(MOJIBAKE_HINT).search
 #: a combining diacritical mark: the text may be decomposed (NFD), hiding the hint until composed
 COMBINING_MARK = "[\u0300-\u036f]"
