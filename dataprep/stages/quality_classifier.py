@@ -29,6 +29,8 @@ from dataprep.documents import read_texts
 from dataprep.stages.base import Filter, TextBatch, Threshold, register
 
 POSITIVE, NEGATIVE = "__label__reference", "__label__crawl"
+#: the labels a model of this stage has, and only those
+LABELS = frozenset((POSITIVE, NEGATIVE))
 
 
 #: the first four bytes of a fastText model file (fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32)
@@ -45,11 +47,16 @@ def model_problem(path: str) -> str | None:
 
 @functools.cache  # once per process and version of the file: every task builds the stage
 def _model_problem(path: str, size: int, mtime: int) -> str | None:
+    # the header: magic, version, 12 int32 arguments and a double, then the dictionary's counts
+    if size < 92:
+        return "not a fastText model"
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _layout_problem(data)
+
+
+def _layout_problem(data: mmap.mmap) -> str | None:
     cut = "cut short: not a whole fastText model"
-    with open(path, "rb") as handle:
-        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    # the header (magic, version, 12 int32 arguments and a double), then the dictionary's counts
-    if len(data) < 92 or struct.unpack_from("<i", data, 0)[0] != FASTTEXT_MAGIC:
+    if struct.unpack_from("<i", data, 0)[0] != FASTTEXT_MAGIC:
         return "not a fastText model"
     entries, _, _, _, pruned = struct.unpack_from("<iiiqq", data, 64)
     at, labels = 92, []
@@ -60,7 +67,7 @@ def _model_problem(path: str, size: int, mtime: int) -> str | None:
         if data[end + 9] == 1:
             labels.append(bytes(data[at:end]).decode("utf-8", "replace"))
         at = end + 10
-    if sorted(labels) != sorted([POSITIVE, NEGATIVE]):
+    if set(labels) != LABELS:
         shown = ", ".join(labels[:3]) + (f", ... ({len(labels)} labels)" if len(labels) > 3 else "")
         return f"its labels are {shown or 'none'}, not {POSITIVE} and {NEGATIVE}: train it with `dataprep train-quality`"
     at += 8 * max(pruned, 0)
@@ -155,7 +162,7 @@ def train(positive: str, negative: str, output: str, epoch: int = 10, seed: int 
         handle.flush()
         model = fasttext.train_supervised(input=handle.name, epoch=epoch, lr=0.5, wordNgrams=2, dim=50,
                                           minCount=2, thread=1, seed=seed, verbose=0)
-    if sorted(model.get_labels()) != sorted([POSITIVE, NEGATIVE]):  # one document a side: the held-out split took one
+    if set(model.get_labels()) != LABELS:  # one document a side: the held-out split took one
         raise ValueError(f"too few documents to learn both classes ({size} a side; the model learned {model.get_labels()})")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     model.save_model(output)
